@@ -1,0 +1,3 @@
+//! volley: a terminal load console.
+pub mod metrics;
+pub mod scenario;

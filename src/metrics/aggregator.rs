@@ -1,0 +1,245 @@
+//! Merges the shards on a tick and publishes snapshots.
+
+use std::collections::VecDeque;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use super::gauges::Gauges;
+use super::kind::ErrorKind;
+use super::recorder::{Accum, Recorder, ShardData, Shards};
+use super::snapshot::{
+    push_row, EndpointStats, ErrorSample, RunState, Snapshot, TimelineRow, RECENT_ERRORS,
+};
+
+/// How often shards are merged and a snapshot published.
+pub const TICK: Duration = Duration::from_millis(100);
+/// Ticks over which "now" rates are measured (one second).
+const RATE_TICKS: usize = 10;
+
+struct Series {
+    /// Everything so far.
+    cumulative: EndpointStats,
+    /// The current, not yet complete, second.
+    second: Accum,
+    /// (requests, errors) of the last ticks, newest last.
+    recent: VecDeque<(u64, u64, Duration)>,
+}
+
+impl Series {
+    fn new(name: &str, method: &str) -> Self {
+        Series {
+            cumulative: EndpointStats::new(name, method),
+            second: Accum::default(),
+            recent: VecDeque::with_capacity(RATE_TICKS + 1),
+        }
+    }
+
+    fn absorb_tick(&mut self, tick: &Accum, tick_len: Duration, t: f64) {
+        let c = &mut self.cumulative;
+        if tick.requests > 0 || !tick.hist.is_empty() {
+            c.requests += tick.requests;
+            c.ok += tick.ok;
+            c.errors += tick.errors;
+            c.bytes += tick.bytes;
+            for &(code, n) in &tick.status {
+                *c.status.entry(code).or_default() += n;
+                if code >= 400 {
+                    *c.errors_by_kind.entry(format!("http_{code}")).or_default() += n;
+                }
+            }
+            for kind in ErrorKind::ALL {
+                let n = tick.kinds[kind.index()];
+                if n > 0 {
+                    *c.errors_by_kind.entry(kind.as_str().to_string()).or_default() += n;
+                }
+            }
+            if !tick.hist.is_empty() {
+                Arc::make_mut(&mut c.hist)
+                    .add(&tick.hist)
+                    .expect("auto-resizing histograms always add");
+            }
+            if !tick.messages.is_empty() {
+                let recent = Arc::make_mut(&mut c.recent_errors);
+                for (kind, message) in &tick.messages {
+                    recent.push_back(ErrorSample {
+                        t,
+                        kind: kind.clone(),
+                        message: message.clone(),
+                    });
+                    if recent.len() > RECENT_ERRORS {
+                        recent.pop_front();
+                    }
+                }
+            }
+            self.second.add(tick);
+        }
+        self.recent.push_back((tick.requests, tick.errors, tick_len));
+        while self.recent.len() > RATE_TICKS {
+            self.recent.pop_front();
+        }
+        let span: Duration = self.recent.iter().map(|r| r.2).sum();
+        let secs = span.as_secs_f64().max(1e-3);
+        c.rps_now = self.recent.iter().map(|r| r.0).sum::<u64>() as f64 / secs;
+        c.errors_now = self.recent.iter().map(|r| r.1).sum::<u64>() as f64 / secs;
+    }
+
+    fn close_second(&mut self, t: u64, vus: u32) {
+        let s = &self.second;
+        let mut row = TimelineRow::from_hist(t, &s.hist);
+        row.requests = s.requests;
+        row.ok = s.ok;
+        row.errors = s.errors;
+        row.bytes = s.bytes;
+        row.vus = vus;
+        push_row(Arc::make_mut(&mut self.cumulative.timeline), row);
+        self.second.clear();
+    }
+}
+
+/// Owns the merged state of one run.
+pub struct Aggregator {
+    scenario: String,
+    shards: Shards,
+    spare: ShardData,
+    gauges: Arc<Gauges>,
+    started_at: SystemTime,
+    endpoints: Vec<Series>,
+    total: Series,
+    /// The next whole second (since start) to close.
+    next_second: u64,
+    last_tick: Instant,
+}
+
+impl Aggregator {
+    /// A new aggregator for these endpoints (name, method) with `n_shards` shards.
+    pub fn new(
+        scenario: &str,
+        endpoints: &[(String, String)],
+        n_shards: usize,
+        gauges: Arc<Gauges>,
+    ) -> (Aggregator, Recorder) {
+        let n = endpoints.len();
+        let shards: Shards = (0..n_shards.max(1))
+            .map(|_| Mutex::new(ShardData::new(n)))
+            .collect::<Vec<_>>()
+            .into();
+        let recorder = Recorder::new(shards.clone(), 0);
+        let started = gauges.clock().started;
+        let agg = Aggregator {
+            scenario: scenario.to_string(),
+            shards,
+            spare: ShardData::new(n),
+            gauges,
+            started_at: SystemTime::now(),
+            endpoints: endpoints.iter().map(|(n, m)| Series::new(n, m)).collect(),
+            total: Series::new("total", ""),
+            next_second: 1,
+            last_tick: started,
+        };
+        (agg, recorder)
+    }
+
+    /// Drains every shard, closes finished seconds, and returns a fresh snapshot.
+    pub fn tick(&mut self, now: Instant) -> Snapshot {
+        let started = self.gauges.clock().started;
+        let elapsed = now.saturating_duration_since(started);
+        let tick_len = now.saturating_duration_since(self.last_tick);
+        self.last_tick = now;
+        let t = elapsed.as_secs_f64();
+
+        let mut tick_total = Accum::default();
+        let mut tick = ShardData::new(self.endpoints.len());
+        for shard in self.shards.iter() {
+            {
+                let mut guard = shard.lock().unwrap_or_else(|p| p.into_inner());
+                std::mem::swap(&mut *guard, &mut self.spare);
+            }
+            for (acc, taken) in tick.endpoints.iter_mut().zip(self.spare.endpoints.iter()) {
+                acc.add(taken);
+                acc.messages.extend(taken.messages.iter().cloned());
+            }
+            for acc in &mut self.spare.endpoints {
+                acc.clear();
+            }
+        }
+        for (series, acc) in self.endpoints.iter_mut().zip(tick.endpoints.iter()) {
+            series.absorb_tick(acc, tick_len, t);
+            tick_total.add(acc);
+            tick_total.messages.extend(acc.messages.iter().cloned());
+        }
+        self.total.absorb_tick(&tick_total, tick_len, t);
+
+        let vus = self.gauges.vus_active.load(Ordering::Relaxed);
+        while elapsed.as_secs() >= self.next_second {
+            self.close_second(vus);
+        }
+        self.snapshot(now)
+    }
+
+    fn close_second(&mut self, vus: u32) {
+        let t = self.next_second - 1;
+        for s in &mut self.endpoints {
+            s.close_second(t, vus);
+        }
+        self.total.close_second(t, vus);
+        self.next_second += 1;
+    }
+
+    /// The last tick of a run: drains what is left, closes the partial last second.
+    pub fn finish(&mut self, now: Instant) -> Snapshot {
+        self.tick(now);
+        if self.total.second.requests > 0 {
+            let vus = self.gauges.vus_active.load(Ordering::Relaxed);
+            self.close_second(vus);
+        }
+        self.snapshot(now)
+    }
+
+    fn snapshot(&self, now: Instant) -> Snapshot {
+        let g = &self.gauges;
+        let clock = g.clock();
+        let planned = *g.planned.lock().unwrap_or_else(|p| p.into_inner());
+        Snapshot {
+            scenario: self.scenario.clone(),
+            started_at: self.started_at,
+            elapsed: now.saturating_duration_since(clock.started),
+            run_time: clock.run_time(now),
+            planned,
+            state: g.state(),
+            vus_active: g.vus_active.load(Ordering::Relaxed),
+            vus_target: g.vus_target.load(Ordering::Relaxed),
+            in_flight: g.in_flight.load(Ordering::Relaxed),
+            connections_open: g.connections_open.load(Ordering::Relaxed),
+            connections_opened: g.connections_opened.load(Ordering::Relaxed),
+            endpoints: self.endpoints.iter().map(|s| s.cumulative.clone()).collect(),
+            total: self.total.cumulative.clone(),
+            events: Arc::new(g.events()),
+            partial: g.partial.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Ticks until `done` resolves, publishing every snapshot; returns the final one.
+    pub async fn run(
+        mut self,
+        publish: tokio::sync::watch::Sender<Arc<Snapshot>>,
+        done: tokio::sync::oneshot::Receiver<()>,
+    ) -> Snapshot {
+        let mut interval = tokio::time::interval(TICK);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tokio::pin!(done);
+        loop {
+            tokio::select! {
+                _ = interval.tick() => {
+                    let snap = self.tick(Instant::now());
+                    publish.send_replace(Arc::new(snap));
+                }
+                _ = &mut done => break,
+            }
+        }
+        let mut last = self.finish(Instant::now());
+        last.state = RunState::Done;
+        publish.send_replace(Arc::new(last.clone()));
+        last
+    }
+}

@@ -1,0 +1,131 @@
+//! Live engine state that the aggregator folds into each snapshot.
+
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use super::snapshot::{Event, RunState};
+
+/// The run clock: wall time minus paused time.
+#[derive(Debug, Clone, Copy)]
+pub struct RunClock {
+    pub started: Instant,
+    paused_total: Duration,
+    paused_since: Option<Instant>,
+}
+
+impl RunClock {
+    pub fn new(started: Instant) -> Self {
+        RunClock {
+            started,
+            paused_total: Duration::ZERO,
+            paused_since: None,
+        }
+    }
+
+    pub fn pause(&mut self, now: Instant) {
+        if self.paused_since.is_none() {
+            self.paused_since = Some(now);
+        }
+    }
+
+    pub fn resume(&mut self, now: Instant) {
+        if let Some(since) = self.paused_since.take() {
+            self.paused_total += now.saturating_duration_since(since);
+        }
+    }
+
+    pub fn is_paused(&self) -> bool {
+        self.paused_since.is_some()
+    }
+
+    /// Running time at `now`, pauses excluded.
+    pub fn run_time(&self, now: Instant) -> Duration {
+        let end = self.paused_since.unwrap_or(now);
+        end.saturating_duration_since(self.started)
+            .saturating_sub(self.paused_total)
+    }
+}
+
+/// Counters and state the engine updates as it runs.
+#[derive(Debug)]
+pub struct Gauges {
+    state: AtomicU8,
+    pub vus_active: AtomicU32,
+    pub vus_target: AtomicU32,
+    pub in_flight: AtomicU64,
+    pub connections_open: AtomicU64,
+    pub connections_opened: AtomicU64,
+    pub partial: AtomicBool,
+    pub clock: Mutex<RunClock>,
+    pub planned: Mutex<Option<Duration>>,
+    events: Mutex<Vec<Event>>,
+}
+
+impl Gauges {
+    pub fn new(started: Instant) -> Self {
+        Gauges {
+            state: AtomicU8::new(0),
+            vus_active: AtomicU32::new(0),
+            vus_target: AtomicU32::new(0),
+            in_flight: AtomicU64::new(0),
+            connections_open: AtomicU64::new(0),
+            connections_opened: AtomicU64::new(0),
+            partial: AtomicBool::new(false),
+            clock: Mutex::new(RunClock::new(started)),
+            planned: Mutex::new(None),
+            events: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub fn state(&self) -> RunState {
+        match self.state.load(Ordering::Acquire) {
+            0 => RunState::Running,
+            1 => RunState::Paused,
+            2 => RunState::Stopping,
+            _ => RunState::Done,
+        }
+    }
+
+    pub fn set_state(&self, s: RunState) {
+        let v = match s {
+            RunState::Running => 0,
+            RunState::Paused => 1,
+            RunState::Stopping => 2,
+            RunState::Done => 3,
+        };
+        self.state.store(v, Ordering::Release);
+    }
+
+    pub fn clock(&self) -> RunClock {
+        *self.clock.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn with_clock<R>(&self, f: impl FnOnce(&mut RunClock) -> R) -> R {
+        f(&mut self.clock.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Records a control action or stage change at the current wall time.
+    pub fn event(&self, kind: &str, detail: impl Into<String>) {
+        let t = self.clock().started.elapsed().as_secs_f64();
+        self.events
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(Event {
+                t,
+                kind: kind.to_string(),
+                detail: detail.into(),
+            });
+    }
+
+    pub fn events_len(&self) -> usize {
+        self.events.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    pub fn events(&self) -> Vec<Event> {
+        self.events
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+}

@@ -1,0 +1,104 @@
+//! Classified outcomes of a request.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// Why a request failed without an HTTP status (statuses >= 400 are counted by code).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// The server refused the TCP connection.
+    ConnectRefused,
+    /// Any other failure to connect (unreachable, address in use, ...).
+    Connect,
+    /// The host name did not resolve.
+    Dns,
+    /// No complete response within the request timeout.
+    Timeout,
+    /// TLS handshake or certificate failure.
+    Tls,
+    /// The peer reset the connection.
+    ConnectionReset,
+    /// The peer closed the connection before a complete response.
+    ConnectionClosed,
+    /// The response body could not be read to the end.
+    BodyRead,
+    /// The bytes received were not a valid HTTP response.
+    InvalidResponse,
+    /// Still in flight when the graceful-stop period ran out.
+    Aborted,
+    /// Anything not classified above.
+    Other,
+}
+
+impl ErrorKind {
+    pub const ALL: [ErrorKind; 11] = [
+        ErrorKind::ConnectRefused,
+        ErrorKind::Connect,
+        ErrorKind::Dns,
+        ErrorKind::Timeout,
+        ErrorKind::Tls,
+        ErrorKind::ConnectionReset,
+        ErrorKind::ConnectionClosed,
+        ErrorKind::BodyRead,
+        ErrorKind::InvalidResponse,
+        ErrorKind::Aborted,
+        ErrorKind::Other,
+    ];
+    pub const COUNT: usize = Self::ALL.len();
+
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::ConnectRefused => "connect_refused",
+            ErrorKind::Connect => "connect",
+            ErrorKind::Dns => "dns",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Tls => "tls",
+            ErrorKind::ConnectionReset => "connection_reset",
+            ErrorKind::ConnectionClosed => "connection_closed",
+            ErrorKind::BodyRead => "body_read",
+            ErrorKind::InvalidResponse => "invalid_response",
+            ErrorKind::Aborted => "aborted",
+            ErrorKind::Other => "other",
+        }
+    }
+
+    pub fn from_str(s: &str) -> Option<ErrorKind> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What became of one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// A complete response with this status; >= 400 counts as an error.
+    Status(u16),
+    /// No (complete) response.
+    Error(ErrorKind),
+}
+
+impl Outcome {
+    pub fn is_ok(self) -> bool {
+        matches!(self, Outcome::Status(s) if s < 400)
+    }
+}
+
+/// The key under which an error is counted in `errors_by_kind`: the kind, or `http_503`.
+pub fn error_key(outcome: Outcome) -> Option<String> {
+    match outcome {
+        Outcome::Status(s) if s >= 400 => Some(format!("http_{s}")),
+        Outcome::Status(_) => None,
+        Outcome::Error(k) => Some(k.as_str().to_string()),
+    }
+}

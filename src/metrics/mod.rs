@@ -1,0 +1,16 @@
+//! Metrics: lock-striped recording, a ticking aggregator, and mergeable snapshots.
+
+mod aggregator;
+mod gauges;
+mod kind;
+mod recorder;
+mod snapshot;
+
+pub use aggregator::{Aggregator, TICK};
+pub use gauges::{Gauges, RunClock};
+pub use kind::{error_key, ErrorKind, Outcome};
+pub use recorder::{new_histogram, Accum, Recorder, Sample};
+pub use snapshot::{
+    merge_timelines, push_row, EndpointStats, ErrorSample, Event, RunState, Snapshot,
+    TimelineRow, MAX_TIMELINE_ROWS, RECENT_ERRORS,
+};

@@ -1,0 +1,170 @@
+//! Lock-striped recording: every VU records into one of a few shards; the aggregator
+//! swaps each shard's contents out on its tick. No lock is shared by all workers.
+
+use std::sync::{Arc, Mutex};
+
+use hdrhistogram::Histogram;
+
+use super::kind::{ErrorKind, Outcome};
+
+/// Most error messages kept per endpoint per shard between two ticks.
+const MESSAGES_PER_TICK: usize = 4;
+
+/// One request's result.
+#[derive(Debug, Clone, Copy)]
+pub struct Sample {
+    pub endpoint: usize,
+    /// Microseconds from just before sending to the last body byte; `None` when the
+    /// request has no meaningful latency (refused, aborted).
+    pub latency_us: Option<u64>,
+    pub outcome: Outcome,
+    pub bytes: u64,
+}
+
+/// A new auto-resizing histogram: microseconds, 3 significant digits.
+pub fn new_histogram() -> Histogram<u64> {
+    Histogram::new(3).expect("3 significant digits is valid")
+}
+
+/// Counts for one endpoint over some interval.
+#[derive(Debug, Clone)]
+pub struct Accum {
+    pub hist: Histogram<u64>,
+    pub requests: u64,
+    pub ok: u64,
+    pub errors: u64,
+    pub bytes: u64,
+    /// Status code -> count; a short list searched linearly (few distinct codes).
+    pub status: Vec<(u16, u64)>,
+    pub kinds: [u64; ErrorKind::COUNT],
+    /// A few error messages (with their kind key) seen in this interval.
+    pub messages: Vec<(String, String)>,
+}
+
+impl Default for Accum {
+    fn default() -> Self {
+        Accum {
+            hist: new_histogram(),
+            requests: 0,
+            ok: 0,
+            errors: 0,
+            bytes: 0,
+            status: Vec::new(),
+            kinds: [0; ErrorKind::COUNT],
+            messages: Vec::new(),
+        }
+    }
+}
+
+impl Accum {
+    pub fn record(&mut self, s: &Sample) {
+        self.requests += 1;
+        self.bytes += s.bytes;
+        if let Some(us) = s.latency_us {
+            self.hist.saturating_record(us);
+        }
+        match s.outcome {
+            Outcome::Status(code) => {
+                if code < 400 {
+                    self.ok += 1;
+                } else {
+                    self.errors += 1;
+                }
+                match self.status.iter_mut().find(|(c, _)| *c == code) {
+                    Some((_, n)) => *n += 1,
+                    None => self.status.push((code, 1)),
+                }
+            }
+            Outcome::Error(kind) => {
+                self.errors += 1;
+                self.kinds[kind.index()] += 1;
+            }
+        }
+    }
+
+    pub fn add(&mut self, other: &Accum) {
+        if other.requests == 0 && other.hist.is_empty() {
+            return;
+        }
+        self.hist.add(&other.hist).expect("auto-resizing histograms always add");
+        self.requests += other.requests;
+        self.ok += other.ok;
+        self.errors += other.errors;
+        self.bytes += other.bytes;
+        for &(code, n) in &other.status {
+            match self.status.iter_mut().find(|(c, _)| *c == code) {
+                Some((_, m)) => *m += n,
+                None => self.status.push((code, n)),
+            }
+        }
+        for (a, b) in self.kinds.iter_mut().zip(other.kinds.iter()) {
+            *a += b;
+        }
+    }
+
+    pub fn clear(&mut self) {
+        self.hist.reset();
+        self.requests = 0;
+        self.ok = 0;
+        self.errors = 0;
+        self.bytes = 0;
+        self.status.clear();
+        self.kinds = [0; ErrorKind::COUNT];
+        self.messages.clear();
+    }
+}
+
+/// What a shard holds between two aggregator ticks.
+#[derive(Debug, Clone)]
+pub struct ShardData {
+    pub endpoints: Vec<Accum>,
+}
+
+impl ShardData {
+    pub fn new(n_endpoints: usize) -> Self {
+        ShardData {
+            endpoints: (0..n_endpoints).map(|_| Accum::default()).collect(),
+        }
+    }
+}
+
+pub(crate) type Shards = Arc<[Mutex<ShardData>]>;
+
+/// A handle a worker records through. Cheap to clone; each clone may pick its own shard.
+#[derive(Clone)]
+pub struct Recorder {
+    shards: Shards,
+    shard: usize,
+}
+
+impl Recorder {
+    pub(crate) fn new(shards: Shards, shard: usize) -> Self {
+        let shard = shard % shards.len();
+        Recorder { shards, shard }
+    }
+
+    /// Records one finished request.
+    pub fn record(&self, s: &Sample) {
+        let mut data = self.shards[self.shard].lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(acc) = data.endpoints.get_mut(s.endpoint) {
+            acc.record(s);
+        }
+    }
+
+    /// Records a failed request with its message (kept in a small bounded sample).
+    pub fn record_error(&self, s: &Sample, message: impl FnOnce() -> String) {
+        let mut data = self.shards[self.shard].lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(acc) = data.endpoints.get_mut(s.endpoint) {
+            acc.record(s);
+            if acc.messages.len() < MESSAGES_PER_TICK {
+                let key = super::kind::error_key(s.outcome).unwrap_or_default();
+                acc.messages.push((key, message()));
+            }
+        }
+    }
+
+    /// Another handle on the same shards, spread to shard `n`.
+    pub fn for_worker(&self, n: usize) -> Recorder {
+        Recorder::new(self.shards.clone(), n)
+    }
+}

@@ -1,0 +1,314 @@
+//! The immutable picture of a run that the aggregator publishes a few times a second.
+//! Snapshots merge (histograms add, counts add) so several engines can feed one console.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+
+use super::recorder::new_histogram;
+
+/// Where a run is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunState {
+    Running,
+    Paused,
+    /// No new requests; in-flight ones are finishing.
+    Stopping,
+    Done,
+}
+
+impl RunState {
+    pub fn label(self) -> &'static str {
+        match self {
+            RunState::Running => "RUNNING",
+            RunState::Paused => "PAUSED",
+            RunState::Stopping => "STOPPING",
+            RunState::Done => "DONE",
+        }
+    }
+}
+
+/// An error message seen at a moment of the run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorSample {
+    /// Seconds since the start.
+    pub t: f64,
+    /// `timeout`, `http_503`, ...
+    pub kind: String,
+    pub message: String,
+}
+
+/// Most recent error messages kept per endpoint.
+pub const RECENT_ERRORS: usize = 20;
+
+/// One second (or, after downsampling, `dt` seconds) of one endpoint or the total.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct TimelineRow {
+    /// Start of the interval, seconds since the run started (wall clock, pauses included).
+    pub t: u64,
+    /// Width in seconds: 1 unless the run was long enough to be downsampled.
+    pub dt: u64,
+    pub requests: u64,
+    pub ok: u64,
+    pub errors: u64,
+    pub bytes: u64,
+    pub p50_us: u64,
+    pub p90_us: u64,
+    pub p95_us: u64,
+    pub p99_us: u64,
+    pub max_us: u64,
+    /// Active VUs at the end of the interval.
+    pub vus: u32,
+}
+
+impl TimelineRow {
+    pub fn from_hist(t: u64, h: &Histogram<u64>) -> Self {
+        let q = |x: f64| if h.is_empty() { 0 } else { h.value_at_quantile(x) };
+        TimelineRow {
+            t,
+            dt: 1,
+            p50_us: q(0.50),
+            p90_us: q(0.90),
+            p95_us: q(0.95),
+            p99_us: q(0.99),
+            max_us: if h.is_empty() { 0 } else { h.max() },
+            ..Default::default()
+        }
+    }
+
+    pub fn rps(&self) -> f64 {
+        self.requests as f64 / self.dt.max(1) as f64
+    }
+
+    /// Folds `other` (a later or parallel interval) in. Counts add; percentiles of the
+    /// combined interval are not recoverable from two rows, so the larger value is kept
+    /// (an upper bound: it never hides a slow interval).
+    pub fn absorb(&mut self, other: &TimelineRow, same_interval: bool) {
+        if !same_interval {
+            self.dt = (other.t + other.dt).saturating_sub(self.t);
+            self.vus = other.vus;
+        } else {
+            self.vus += other.vus;
+        }
+        self.requests += other.requests;
+        self.ok += other.ok;
+        self.errors += other.errors;
+        self.bytes += other.bytes;
+        self.p50_us = self.p50_us.max(other.p50_us);
+        self.p90_us = self.p90_us.max(other.p90_us);
+        self.p95_us = self.p95_us.max(other.p95_us);
+        self.p99_us = self.p99_us.max(other.p99_us);
+        self.max_us = self.max_us.max(other.max_us);
+    }
+}
+
+/// Most rows a timeline keeps; past that, neighbours are merged (resolution halves).
+pub const MAX_TIMELINE_ROWS: usize = 4 * 3600;
+
+/// Appends a row, halving the resolution of the whole series when it grows too long.
+pub fn push_row(rows: &mut Vec<TimelineRow>, row: TimelineRow) {
+    rows.push(row);
+    if rows.len() > MAX_TIMELINE_ROWS {
+        let merged: Vec<TimelineRow> = rows
+            .chunks(2)
+            .map(|pair| {
+                let mut r = pair[0];
+                if let Some(b) = pair.get(1) {
+                    r.absorb(b, false);
+                }
+                r
+            })
+            .collect();
+        *rows = merged;
+    }
+}
+
+/// Cumulative figures for one endpoint (or the total).
+#[derive(Debug, Clone)]
+pub struct EndpointStats {
+    pub name: String,
+    pub method: String,
+    pub requests: u64,
+    pub ok: u64,
+    pub errors: u64,
+    pub bytes: u64,
+    pub status: BTreeMap<u16, u64>,
+    pub errors_by_kind: BTreeMap<String, u64>,
+    /// Latency of every request that got a response (or timed out), microseconds.
+    pub hist: Arc<Histogram<u64>>,
+    /// Requests per second over the last second.
+    pub rps_now: f64,
+    /// Errors per second over the last second.
+    pub errors_now: f64,
+    pub recent_errors: Arc<VecDeque<ErrorSample>>,
+    /// Completed seconds of this endpoint.
+    pub timeline: Arc<Vec<TimelineRow>>,
+}
+
+impl EndpointStats {
+    pub fn new(name: impl Into<String>, method: impl Into<String>) -> Self {
+        EndpointStats {
+            name: name.into(),
+            method: method.into(),
+            requests: 0,
+            ok: 0,
+            errors: 0,
+            bytes: 0,
+            status: BTreeMap::new(),
+            errors_by_kind: BTreeMap::new(),
+            hist: Arc::new(new_histogram()),
+            rps_now: 0.0,
+            errors_now: 0.0,
+            recent_errors: Arc::new(VecDeque::new()),
+            timeline: Arc::new(Vec::new()),
+        }
+    }
+
+    pub fn error_rate(&self) -> f64 {
+        if self.requests == 0 {
+            0.0
+        } else {
+            self.errors as f64 / self.requests as f64
+        }
+    }
+
+    /// Latency at quantile `q` in microseconds (0 when nothing was recorded).
+    pub fn quantile_us(&self, q: f64) -> u64 {
+        if self.hist.is_empty() {
+            0
+        } else {
+            self.hist.value_at_quantile(q)
+        }
+    }
+
+    pub fn merge(&mut self, o: &EndpointStats) {
+        self.requests += o.requests;
+        self.ok += o.ok;
+        self.errors += o.errors;
+        self.bytes += o.bytes;
+        for (k, v) in &o.status {
+            *self.status.entry(*k).or_default() += v;
+        }
+        for (k, v) in &o.errors_by_kind {
+            *self.errors_by_kind.entry(k.clone()).or_default() += v;
+        }
+        Arc::make_mut(&mut self.hist)
+            .add(&*o.hist)
+            .expect("auto-resizing histograms always add");
+        self.rps_now += o.rps_now;
+        self.errors_now += o.errors_now;
+        let recent = Arc::make_mut(&mut self.recent_errors);
+        recent.extend(o.recent_errors.iter().cloned());
+        recent.make_contiguous().sort_by(|a, b| a.t.total_cmp(&b.t));
+        while recent.len() > RECENT_ERRORS {
+            recent.pop_front();
+        }
+        self.timeline = Arc::new(merge_timelines(&self.timeline, &o.timeline));
+    }
+}
+
+/// Adds two timelines row by row on their start times.
+pub fn merge_timelines(a: &[TimelineRow], b: &[TimelineRow]) -> Vec<TimelineRow> {
+    let mut out: BTreeMap<u64, TimelineRow> = a.iter().map(|r| (r.t, *r)).collect();
+    for r in b {
+        out.entry(r.t)
+            .and_modify(|x| x.absorb(r, true))
+            .or_insert(*r);
+    }
+    out.into_values().collect()
+}
+
+/// A control action or stage change, with when it happened.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// Seconds since the start of the run.
+    pub t: f64,
+    pub kind: String,
+    pub detail: String,
+}
+
+/// Everything the console and reports need about a run at one moment.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub scenario: String,
+    pub started_at: SystemTime,
+    /// Wall time since the start.
+    pub elapsed: Duration,
+    /// Time spent running (pauses excluded): the clock the planned duration counts on.
+    pub run_time: Duration,
+    /// The planned run time, when the run has one.
+    pub planned: Option<Duration>,
+    pub state: RunState,
+    pub vus_active: u32,
+    pub vus_target: u32,
+    pub in_flight: u64,
+    pub connections_open: u64,
+    pub connections_opened: u64,
+    pub endpoints: Vec<EndpointStats>,
+    pub total: EndpointStats,
+    pub events: Arc<Vec<Event>>,
+    /// True when the run was cut short (stopped or interrupted before its plan ended).
+    pub partial: bool,
+}
+
+impl Snapshot {
+    pub fn empty(scenario: &str, endpoints: &[(String, String)]) -> Self {
+        Snapshot {
+            scenario: scenario.to_string(),
+            started_at: SystemTime::now(),
+            elapsed: Duration::ZERO,
+            run_time: Duration::ZERO,
+            planned: None,
+            state: RunState::Running,
+            vus_active: 0,
+            vus_target: 0,
+            in_flight: 0,
+            connections_open: 0,
+            connections_opened: 0,
+            endpoints: endpoints
+                .iter()
+                .map(|(n, m)| EndpointStats::new(n.clone(), m.clone()))
+                .collect(),
+            total: EndpointStats::new("total", ""),
+            events: Arc::new(Vec::new()),
+            partial: false,
+        }
+    }
+
+    /// Wall-clock throughput over the whole run.
+    pub fn rps_overall(&self) -> f64 {
+        let s = self.elapsed.as_secs_f64();
+        if s <= 0.0 {
+            0.0
+        } else {
+            self.total.requests as f64 / s
+        }
+    }
+
+    /// Folds another engine's snapshot into this one: endpoints matched by name.
+    pub fn merge(&mut self, o: &Snapshot) {
+        for ep in &o.endpoints {
+            match self.endpoints.iter_mut().find(|e| e.name == ep.name) {
+                Some(mine) => mine.merge(ep),
+                None => self.endpoints.push(ep.clone()),
+            }
+        }
+        self.total.merge(&o.total);
+        self.elapsed = self.elapsed.max(o.elapsed);
+        self.run_time = self.run_time.max(o.run_time);
+        self.started_at = self.started_at.min(o.started_at);
+        self.vus_active += o.vus_active;
+        self.vus_target += o.vus_target;
+        self.in_flight += o.in_flight;
+        self.connections_open += o.connections_open;
+        self.connections_opened += o.connections_opened;
+        let mut events: Vec<Event> = self.events.iter().chain(o.events.iter()).cloned().collect();
+        events.sort_by(|a, b| a.t.total_cmp(&b.t));
+        self.events = Arc::new(events);
+        self.partial |= o.partial;
+    }
+}

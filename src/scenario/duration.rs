@@ -1,0 +1,216 @@
+//! Human durations ("500ms", "2m", "1m30s") and think time ("1s", "1s..3s").
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::de::{self, Deserializer, Visitor};
+use serde::Deserialize;
+
+/// Parses a human duration: a sequence of `<number><unit>` parts, units `us`, `ms`, `s`,
+/// `m`, `h`, `d`. A bare `0` is accepted. Fractions are allowed (`1.5s`).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let s = text.trim();
+    if s.is_empty() {
+        return Err("empty duration".into());
+    }
+    if s == "0" {
+        return Ok(Duration::ZERO);
+    }
+    let mut total = 0f64;
+    let mut rest = s;
+    while !rest.is_empty() {
+        let num_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        if num_len == 0 {
+            return Err(bad_duration(text));
+        }
+        let number: f64 = rest[..num_len].parse().map_err(|_| bad_duration(text))?;
+        rest = &rest[num_len..];
+        let unit_len = rest
+            .find(|c: char| !c.is_ascii_alphabetic())
+            .unwrap_or(rest.len());
+        let secs_per_unit = match &rest[..unit_len] {
+            "us" | "µs" => 1e-6,
+            "ms" => 1e-3,
+            "s" | "sec" => 1.0,
+            "m" | "min" => 60.0,
+            "h" => 3600.0,
+            "d" => 86400.0,
+            _ => return Err(bad_duration(text)),
+        };
+        total += number * secs_per_unit;
+        rest = rest[unit_len..].trim_start();
+    }
+    if !total.is_finite() || total > 365.0 * 86400.0 {
+        return Err(format!("duration '{text}' is too long (at most 365d)"));
+    }
+    Ok(Duration::from_secs_f64(total))
+}
+
+fn bad_duration(text: &str) -> String {
+    format!("invalid duration '{text}': expected a number with a unit, like '500ms', '30s', '2m' or '1h30m'")
+}
+
+/// Formats a duration the way the parser reads it, in its largest natural unit.
+pub fn format_duration(d: Duration) -> String {
+    let us = d.as_micros();
+    if us == 0 {
+        "0s".into()
+    } else if us % 3_600_000_000 == 0 {
+        format!("{}h", us / 3_600_000_000)
+    } else if us % 60_000_000 == 0 {
+        format!("{}m", us / 60_000_000)
+    } else if us % 1_000_000 == 0 {
+        format!("{}s", us / 1_000_000)
+    } else if us % 1_000 == 0 {
+        format!("{}ms", us / 1_000)
+    } else {
+        format!("{}us", us)
+    }
+}
+
+/// A duration written in human form in a scenario file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HumanDuration(pub Duration);
+
+impl<'de> Deserialize<'de> for HumanDuration {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = HumanDuration;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a duration like \"500ms\" or \"2m\"")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<HumanDuration, E> {
+                parse_duration(v).map(HumanDuration).map_err(E::custom)
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<HumanDuration, E> {
+                Err(E::custom(format!(
+                    "durations need a unit: write \"{v}s\" or \"{v}ms\", not {v}"
+                )))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Time a virtual user waits between iterations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ThinkTime {
+    #[default]
+    None,
+    Fixed(Duration),
+    /// Uniformly random between the two bounds (inclusive).
+    Uniform(Duration, Duration),
+}
+
+impl ThinkTime {
+    pub fn parse(text: &str) -> Result<ThinkTime, String> {
+        if let Some((a, b)) = text.split_once("..") {
+            let lo = parse_duration(a)?;
+            let hi = parse_duration(b)?;
+            if lo > hi {
+                return Err(format!(
+                    "think time range '{text}' has its lower bound above its upper bound"
+                ));
+            }
+            return Ok(if lo == hi {
+                ThinkTime::Fixed(lo)
+            } else {
+                ThinkTime::Uniform(lo, hi)
+            });
+        }
+        let d = parse_duration(text)?;
+        Ok(if d.is_zero() {
+            ThinkTime::None
+        } else {
+            ThinkTime::Fixed(d)
+        })
+    }
+
+    /// Draws one think time.
+    pub fn sample(&self, rng: &mut fastrand::Rng) -> Duration {
+        match *self {
+            ThinkTime::None => Duration::ZERO,
+            ThinkTime::Fixed(d) => d,
+            ThinkTime::Uniform(lo, hi) => {
+                let span = (hi - lo).as_micros() as u64;
+                lo + Duration::from_micros(rng.u64(0..=span))
+            }
+        }
+    }
+}
+
+impl fmt::Display for ThinkTime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ThinkTime::None => f.write_str("none"),
+            ThinkTime::Fixed(d) => f.write_str(&format_duration(*d)),
+            ThinkTime::Uniform(a, b) => {
+                write!(f, "{}..{}", format_duration(*a), format_duration(*b))
+            }
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ThinkTime {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = ThinkTime;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a think time like \"1s\" or \"1s..3s\"")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<ThinkTime, E> {
+                ThinkTime::parse(v).map_err(E::custom)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_units_and_compounds() {
+        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
+        assert_eq!(parse_duration("1m30s").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_duration("1.5s").unwrap(), Duration::from_millis(1500));
+        assert_eq!(parse_duration("250us").unwrap(), Duration::from_micros(250));
+        assert_eq!(parse_duration("0").unwrap(), Duration::ZERO);
+    }
+
+    #[test]
+    fn rejects_garbage() {
+        for bad in ["", "10", "ms", "5 parsecs", "1..2s", "-3s", "10x"] {
+            assert!(parse_duration(bad).is_err(), "{bad} should fail");
+        }
+    }
+
+    #[test]
+    fn think_time_forms() {
+        assert_eq!(ThinkTime::parse("0s").unwrap(), ThinkTime::None);
+        assert_eq!(
+            ThinkTime::parse("1s..3s").unwrap(),
+            ThinkTime::Uniform(Duration::from_secs(1), Duration::from_secs(3))
+        );
+        assert!(ThinkTime::parse("3s..1s").is_err());
+        let t = ThinkTime::parse("10ms..20ms").unwrap();
+        let mut rng = fastrand::Rng::with_seed(7);
+        for _ in 0..1000 {
+            let d = t.sample(&mut rng);
+            assert!(d >= Duration::from_millis(10) && d <= Duration::from_millis(20));
+        }
+    }
+
+    #[test]
+    fn formats_round_trip() {
+        for s in ["500ms", "2m", "1h", "30s", "250us"] {
+            assert_eq!(format_duration(parse_duration(s).unwrap()), s);
+        }
+    }
+}

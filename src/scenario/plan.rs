@@ -1,0 +1,187 @@
+//! The validated, typed plan the engine runs.
+
+use std::fmt;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderName, HeaderValue, Method};
+
+use super::duration::{format_duration, ThinkTime};
+
+/// Which executor runs an endpoint's requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientKind {
+    /// hyper's connection API: the fast path.
+    Hyper,
+    /// reqwest: redirects, cookies, proxies.
+    Reqwest,
+}
+
+impl fmt::Display for ClientKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ClientKind::Hyper => "hyper",
+            ClientKind::Reqwest => "reqwest",
+        })
+    }
+}
+
+/// One request the scenario makes, fully resolved.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    pub name: String,
+    pub method: Method,
+    pub url: reqwest::Url,
+    /// Default headers merged with the request's own (the request's win).
+    pub headers: HeaderMap,
+    pub body: Bytes,
+    pub weight: u32,
+    pub timeout: Duration,
+    pub client: ClientKind,
+    pub follow_redirects: bool,
+}
+
+/// When a run ends by itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StopAt {
+    /// Run time (excluding pauses) after which no new request starts.
+    pub duration: Option<Duration>,
+    /// Total iterations (one request each, for now) after which no new one starts.
+    pub iterations: Option<u64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct LoadPlan {
+    pub vus: u32,
+    pub stop: StopAt,
+    pub think_time: ThinkTime,
+    /// How long in-flight requests may finish after the run ends before being aborted.
+    pub graceful_stop: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct HttpOptions {
+    pub insecure: bool,
+    pub cookies: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub name: String,
+    /// Where the plan came from (a file path, or "command line").
+    pub source: String,
+    pub base_url: reqwest::Url,
+    pub endpoints: Vec<Endpoint>,
+    pub load: LoadPlan,
+    pub http: HttpOptions,
+}
+
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+pub const DEFAULT_GRACEFUL_STOP: Duration = Duration::from_secs(5);
+
+impl Plan {
+    /// Points every endpoint at `target` instead of the scenario's base URL, keeping paths.
+    pub fn retarget(&mut self, target: &reqwest::Url) {
+        let old_base = self.base_url.clone();
+        for ep in &mut self.endpoints {
+            if ep.url.origin() == old_base.origin() {
+                let old_prefix = old_base.path().trim_end_matches('/');
+                let rest = ep.url.path().strip_prefix(old_prefix).unwrap_or(ep.url.path());
+                let mut url = target.clone();
+                let new_path = format!("{}{}", target.path().trim_end_matches('/'), rest);
+                url.set_path(&new_path);
+                url.set_query(ep.url.query());
+                ep.url = url;
+            }
+        }
+        self.base_url = target.clone();
+    }
+
+    pub fn total_weight(&self) -> u64 {
+        self.endpoints.iter().map(|e| e.weight as u64).sum()
+    }
+}
+
+/// Joins a base URL and a request path: `http://h/api` + `/items?x=1`.
+pub fn join_url(base: &reqwest::Url, path: &str) -> Result<reqwest::Url, String> {
+    if path.starts_with("http://") || path.starts_with("https://") {
+        return super::model::parse_base_url(path);
+    }
+    if !path.starts_with('/') {
+        return Err(format!("path '{path}' must start with '/'"));
+    }
+    // Append rather than join: the URL crate's join would drop the base's path prefix.
+    let mut base = base.clone();
+    base.set_query(None);
+    base.set_fragment(None);
+    let joined = format!("{}{}", base.as_str().trim_end_matches('/'), path);
+    reqwest::Url::parse(&joined).map_err(|e| format!("invalid path '{path}': {e}"))
+}
+
+pub fn header_pair(name: &str, value: &str) -> Result<(HeaderName, HeaderValue), String> {
+    let n = HeaderName::from_bytes(name.trim().as_bytes())
+        .map_err(|_| format!("invalid header name '{name}'"))?;
+    let v = HeaderValue::from_str(value.trim())
+        .map_err(|_| format!("invalid value for header '{name}'"))?;
+    Ok((n, v))
+}
+
+/// Header names whose values are secrets: never printed.
+pub fn is_secret_header(name: &str) -> bool {
+    matches!(
+        name.to_ascii_lowercase().as_str(),
+        "authorization" | "cookie" | "set-cookie" | "proxy-authorization" | "x-api-key"
+    )
+}
+
+impl fmt::Display for Plan {
+    /// The plan as `volley check` prints it.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "scenario   {}", self.name)?;
+        writeln!(f, "source     {}", self.source)?;
+        writeln!(f, "target     {}", self.base_url)?;
+        let l = &self.load;
+        write!(f, "load       {} VUs (closed model)", l.vus)?;
+        match (l.stop.duration, l.stop.iterations) {
+            (Some(d), Some(n)) => write!(f, ", {} or {n} iterations", format_duration(d))?,
+            (Some(d), None) => write!(f, " for {}", format_duration(d))?,
+            (None, Some(n)) => write!(f, ", {n} iterations")?,
+            (None, None) => write!(f, ", until stopped")?,
+        }
+        writeln!(f)?;
+        writeln!(f, "think time {}", l.think_time)?;
+        writeln!(f, "grace      {}", format_duration(l.graceful_stop))?;
+        if self.http.insecure {
+            writeln!(f, "tls        certificates NOT verified (--insecure)")?;
+        }
+        let total = self.total_weight().max(1) as f64;
+        writeln!(f, "requests   {}", self.endpoints.len())?;
+        for ep in &self.endpoints {
+            writeln!(
+                f,
+                "  {:<24} {:<7} {:<40} weight {:>3} ({:>5.1}%)  timeout {}  via {}{}",
+                ep.name,
+                ep.method.as_str(),
+                ep.url.as_str(),
+                ep.weight,
+                ep.weight as f64 * 100.0 / total,
+                format_duration(ep.timeout),
+                ep.client,
+                if ep.body.is_empty() {
+                    String::new()
+                } else {
+                    format!("  body {} bytes", ep.body.len())
+                }
+            )?;
+            for (name, value) in &ep.headers {
+                let shown = if is_secret_header(name.as_str()) {
+                    "[redacted]"
+                } else {
+                    value.to_str().unwrap_or("[binary]")
+                };
+                writeln!(f, "      {}: {}", name, shown)?;
+            }
+        }
+        Ok(())
+    }
+}
