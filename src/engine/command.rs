@@ -1,0 +1,55 @@
+//! What the engine can be told to do while it runs, from any source.
+
+use std::time::Duration;
+
+/// A control command. Keys, the control API and stages all speak this.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// Run exactly this many VUs from now on.
+    SetVus(u32),
+    /// No new request starts; in-flight ones finish; the run clock stops.
+    Pause,
+    /// Continue from where the run was paused.
+    Resume,
+    /// Multiply (or add to) the current VUs for a while, then return by itself.
+    Spike(Spike),
+    /// End a spike early.
+    EndSpike,
+    /// End the run: no new request starts, in-flight ones get the graceful-stop period.
+    Stop,
+}
+
+/// A temporary change of load that reverts by itself.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Spike {
+    pub change: SpikeChange,
+    pub duration: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum SpikeChange {
+    /// Multiply the current load by this factor.
+    Times(f64),
+    /// Add this many VUs to the current load.
+    Plus(u32),
+}
+
+impl SpikeChange {
+    /// The load during the spike, given the load before it.
+    pub fn apply(self, base: u32) -> u32 {
+        match self {
+            SpikeChange::Times(f) => ((base.max(1) as f64) * f).round().clamp(0.0, u32::MAX as f64) as u32,
+            SpikeChange::Plus(n) => base.saturating_add(n),
+        }
+    }
+}
+
+impl std::fmt::Display for Spike {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.change {
+            SpikeChange::Times(x) => write!(f, "x{x}")?,
+            SpikeChange::Plus(n) => write!(f, "+{n}")?,
+        }
+        write!(f, " for {}", crate::scenario::format_duration(self.duration))
+    }
+}

@@ -1,0 +1,225 @@
+//! The hot path: one keep-alive HTTP/1.1 connection per VU and origin, on hyper's
+//! connection API over a tokio `TcpStream` with TCP_NODELAY (TLS through tokio-rustls).
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+
+use super::classify::{classify_hyper, classify_io};
+use super::{Attempt, Origin, Prepared, Requests};
+use crate::metrics::{ErrorKind, Gauges, Outcome};
+
+type Sender = SendRequest<Full<bytes::Bytes>>;
+
+/// One VU's hyper connections, by origin.
+pub struct HyperClient {
+    conns: Vec<Option<Sender>>,
+}
+
+/// Decrements the open-connection gauge when the connection task ends.
+struct OpenConn(Arc<Gauges>);
+
+impl Drop for OpenConn {
+    fn drop(&mut self) {
+        self.0.connections_open.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+struct Failed {
+    kind: ErrorKind,
+    message: String,
+}
+
+impl HyperClient {
+    pub fn new(n_origins: usize) -> Self {
+        HyperClient {
+            conns: (0..n_origins).map(|_| None).collect(),
+        }
+    }
+
+    pub async fn send(&mut self, reqs: &Requests, p: &Prepared, gauges: &Arc<Gauges>) -> Attempt {
+        let deadline = tokio::time::Instant::now() + p.timeout;
+        // Reuse the connection unless the server closed it.
+        if self.conns[p.origin].as_ref().is_some_and(|s| s.is_closed()) {
+            self.conns[p.origin] = None;
+        }
+        if self.conns[p.origin].is_none() {
+            let origin = &reqs.origins[p.origin];
+            match tokio::time::timeout_at(deadline, connect(reqs, origin, gauges)).await {
+                Ok(Ok(s)) => self.conns[p.origin] = Some(s),
+                Ok(Err(f)) => return failed(f, None),
+                Err(_) => {
+                    return failed(
+                        Failed {
+                            kind: ErrorKind::Timeout,
+                            message: format!("connect timed out after {:?}", p.timeout),
+                        },
+                        None,
+                    )
+                }
+            }
+        }
+        let sender = self.conns[p.origin].as_mut().expect("connected above");
+
+        let mut req = http::Request::new(Full::new(p.body.clone()));
+        *req.method_mut() = p.method.clone();
+        *req.uri_mut() = p.uri.clone();
+        *req.headers_mut() = p.headers.clone();
+
+        let start = Instant::now();
+        let exchange = async {
+            if let Err(e) = sender.ready().await {
+                let (kind, message) = classify_hyper(&e, false);
+                return Err(Failed { kind, message });
+            }
+            let resp = sender.send_request(req).await.map_err(|e| {
+                let (kind, message) = classify_hyper(&e, false);
+                Failed { kind, message }
+            })?;
+            let status = resp.status().as_u16();
+            let mut body = resp.into_body();
+            let mut bytes = 0u64;
+            while let Some(frame) = body.frame().await {
+                match frame {
+                    Ok(f) => {
+                        if let Some(d) = f.data_ref() {
+                            bytes += d.len() as u64;
+                        }
+                    }
+                    Err(e) => {
+                        let (kind, message) = classify_hyper(&e, true);
+                        return Err(Failed {
+                            kind,
+                            message: format!("{message} (after {bytes} body bytes)"),
+                        });
+                    }
+                }
+            }
+            Ok((status, bytes))
+        };
+        let result = tokio::time::timeout_at(deadline, exchange).await;
+        let latency = start.elapsed().as_micros() as u64;
+        match result {
+            Ok(Ok((status, bytes))) => Attempt {
+                outcome: Outcome::Status(status),
+                latency_us: Some(latency),
+                bytes,
+                message: (status >= 400).then(|| status_message(status)),
+            },
+            Ok(Err(f)) => {
+                self.conns[p.origin] = None;
+                failed(f, None)
+            }
+            Err(_) => {
+                // The connection is in an unknown state: never reuse it.
+                self.conns[p.origin] = None;
+                failed(
+                    Failed {
+                        kind: ErrorKind::Timeout,
+                        message: format!("no complete response within {:?}", p.timeout),
+                    },
+                    Some(latency),
+                )
+            }
+        }
+    }
+}
+
+fn failed(f: Failed, latency_us: Option<u64>) -> Attempt {
+    Attempt {
+        outcome: Outcome::Error(f.kind),
+        latency_us,
+        bytes: 0,
+        message: Some(f.message),
+    }
+}
+
+pub fn status_message(status: u16) -> String {
+    match http::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+    {
+        Some(reason) => format!("HTTP {status} {reason}"),
+        None => format!("HTTP {status}"),
+    }
+}
+
+async fn connect(reqs: &Requests, origin: &Origin, gauges: &Arc<Gauges>) -> Result<Sender, Failed> {
+    let addrs: Vec<std::net::SocketAddr> =
+        match tokio::net::lookup_host((origin.host.as_str(), origin.port)).await {
+            Ok(a) => a.collect(),
+            Err(e) => {
+                return Err(Failed {
+                    kind: ErrorKind::Dns,
+                    message: format!("cannot resolve '{}': {e}", origin.host),
+                })
+            }
+        };
+    let mut last_err = None;
+    let mut stream = None;
+    for addr in &addrs {
+        match TcpStream::connect(addr).await {
+            Ok(s) => {
+                stream = Some(s);
+                break;
+            }
+            Err(e) => last_err = Some((addr, e)),
+        }
+    }
+    let stream = match stream {
+        Some(s) => s,
+        None => {
+            let (kind, message) = match last_err {
+                Some((addr, e)) => (classify_io(&e), format!("connect to {addr}: {e}")),
+                None => (ErrorKind::Dns, format!("'{}' has no addresses", origin.host)),
+            };
+            return Err(Failed { kind, message });
+        }
+    };
+    let _ = stream.set_nodelay(true);
+    let sender = if origin.https {
+        let name = rustls::pki_types::ServerName::try_from(origin.host.clone()).map_err(|e| {
+            Failed {
+                kind: ErrorKind::Tls,
+                message: format!("invalid TLS server name '{}': {e}", origin.host),
+            }
+        })?;
+        let tls = tokio_rustls::TlsConnector::from(reqs.tls.clone())
+            .connect(name, stream)
+            .await
+            .map_err(|e| Failed {
+                kind: match e.kind() {
+                    std::io::ErrorKind::ConnectionReset => ErrorKind::ConnectionReset,
+                    _ => ErrorKind::Tls,
+                },
+                message: format!("TLS handshake with {}: {e}", origin.host),
+            })?;
+        handshake(TokioIo::new(tls), gauges).await?
+    } else {
+        handshake(TokioIo::new(stream), gauges).await?
+    };
+    Ok(sender)
+}
+
+async fn handshake<T>(io: T, gauges: &Arc<Gauges>) -> Result<Sender, Failed>
+where
+    T: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let (sender, conn) = http1::handshake(io).await.map_err(|e| {
+        let (kind, message) = classify_hyper(&e, false);
+        Failed { kind, message }
+    })?;
+    gauges.connections_open.fetch_add(1, Ordering::Relaxed);
+    gauges.connections_opened.fetch_add(1, Ordering::Relaxed);
+    let guard = OpenConn(gauges.clone());
+    tokio::spawn(async move {
+        let _guard = guard;
+        let _ = conn.await;
+    });
+    Ok(sender)
+}

@@ -1,0 +1,177 @@
+//! Request executors: hyper's connection API on the hot path, reqwest where a request
+//! needs redirects or cookies. Both return the same [`Attempt`].
+
+mod classify;
+mod hyper_client;
+mod reqwest_client;
+mod tls;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Method, Uri};
+
+use crate::metrics::{Gauges, Outcome};
+use crate::scenario::{ClientKind, Plan};
+
+pub use classify::{classify_hyper, classify_io, classify_reqwest};
+pub use hyper_client::HyperClient;
+pub use reqwest_client::ReqwestClient;
+
+/// Where connections go: one per distinct scheme, host and port.
+#[derive(Debug, Clone)]
+pub struct Origin {
+    pub https: bool,
+    pub host: String,
+    pub port: u16,
+}
+
+/// An endpoint turned into everything a request needs, built once per run.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub method: Method,
+    /// Origin-form URI (path and query) for hyper.
+    pub uri: Uri,
+    /// Full URL for reqwest.
+    pub url: reqwest::Url,
+    /// Headers including Host and User-Agent.
+    pub headers: HeaderMap,
+    pub body: Bytes,
+    pub origin: usize,
+    pub timeout: Duration,
+    pub client: ClientKind,
+    pub follow_redirects: bool,
+}
+
+/// The result of sending one request.
+#[derive(Debug, Clone)]
+pub struct Attempt {
+    pub outcome: Outcome,
+    /// Microseconds from just before sending to the last body byte; `None` when no
+    /// request went out (connect failed).
+    pub latency_us: Option<u64>,
+    pub bytes: u64,
+    pub message: Option<String>,
+}
+
+/// Shared, read-only request material for one run.
+pub struct Requests {
+    pub origins: Vec<Origin>,
+    pub prepared: Vec<Prepared>,
+    pub tls: Arc<rustls::ClientConfig>,
+    pub insecure: bool,
+    pub cookies: bool,
+}
+
+pub const USER_AGENT: &str = concat!("volley/", env!("CARGO_PKG_VERSION"));
+
+impl Requests {
+    pub fn new(plan: &Plan) -> Requests {
+        let mut origins: Vec<Origin> = Vec::new();
+        let mut prepared = Vec::with_capacity(plan.endpoints.len());
+        for ep in &plan.endpoints {
+            let https = ep.url.scheme() == "https";
+            let host = ep.url.host_str().unwrap_or("localhost").to_string();
+            let port = ep.url.port_or_known_default().unwrap_or(80);
+            let origin = match origins
+                .iter()
+                .position(|o| o.https == https && o.host == host && o.port == port)
+            {
+                Some(i) => i,
+                None => {
+                    origins.push(Origin {
+                        https,
+                        host: host.clone(),
+                        port,
+                    });
+                    origins.len() - 1
+                }
+            };
+            let mut pq = ep.url.path().to_string();
+            if let Some(q) = ep.url.query() {
+                pq.push('?');
+                pq.push_str(q);
+            }
+            let uri: Uri = pq.parse().unwrap_or_else(|_| Uri::from_static("/"));
+            let mut headers = ep.headers.clone();
+            let default_port = if https { 443 } else { 80 };
+            let host_header = if port == default_port {
+                bracket(&host)
+            } else {
+                format!("{}:{port}", bracket(&host))
+            };
+            if !headers.contains_key(http::header::HOST) {
+                if let Ok(v) = HeaderValue::from_str(&host_header) {
+                    headers.insert(http::header::HOST, v);
+                }
+            }
+            if !headers.contains_key(http::header::USER_AGENT) {
+                headers.insert(http::header::USER_AGENT, HeaderValue::from_static(USER_AGENT));
+            }
+            if !ep.body.is_empty() && !headers.contains_key(http::header::CONTENT_LENGTH) {
+                headers.insert(http::header::CONTENT_LENGTH, HeaderValue::from(ep.body.len()));
+            }
+            prepared.push(Prepared {
+                method: ep.method.clone(),
+                uri,
+                url: ep.url.clone(),
+                headers,
+                body: ep.body.clone(),
+                origin,
+                timeout: ep.timeout,
+                client: ep.client,
+                follow_redirects: ep.follow_redirects,
+            });
+        }
+        Requests {
+            origins,
+            prepared,
+            tls: tls::client_config(plan.http.insecure),
+            insecure: plan.http.insecure,
+            cookies: plan.http.cookies,
+        }
+    }
+}
+
+fn bracket(host: &str) -> String {
+    if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]")
+    } else {
+        host.to_string()
+    }
+}
+
+/// One VU's clients: its own connections, never shared with another VU.
+pub struct VuClient {
+    hyper: HyperClient,
+    reqwest: Option<ReqwestClient>,
+    requests: Arc<Requests>,
+    gauges: Arc<Gauges>,
+}
+
+impl VuClient {
+    pub fn new(requests: Arc<Requests>, gauges: Arc<Gauges>) -> Self {
+        VuClient {
+            hyper: HyperClient::new(requests.origins.len()),
+            reqwest: None,
+            requests,
+            gauges,
+        }
+    }
+
+    pub async fn send(&mut self, idx: usize) -> Attempt {
+        let reqs = self.requests.clone();
+        let p = &reqs.prepared[idx];
+        match p.client {
+            ClientKind::Hyper => self.hyper.send(&reqs, p, &self.gauges).await,
+            ClientKind::Reqwest => {
+                let gauges = &self.gauges;
+                let client = self
+                    .reqwest
+                    .get_or_insert_with(|| ReqwestClient::new(&reqs, gauges.clone()));
+                client.send(p).await
+            }
+        }
+    }
+}

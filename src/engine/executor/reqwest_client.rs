@@ -1,0 +1,124 @@
+//! The feature path: reqwest for redirects and cookie jars. One client (and so one pool
+//! of at most one idle connection per host) per VU.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::classify::classify_reqwest;
+use super::hyper_client::status_message;
+use super::{Attempt, Prepared, Requests};
+use crate::metrics::{ErrorKind, Gauges, Outcome};
+
+pub struct ReqwestClient {
+    follow: Option<reqwest::Client>,
+    direct: Option<reqwest::Client>,
+    insecure: bool,
+    cookies: bool,
+    gauges: Arc<Gauges>,
+}
+
+impl Drop for ReqwestClient {
+    fn drop(&mut self) {
+        let n = self.follow.is_some() as u64 + self.direct.is_some() as u64;
+        self.gauges.connections_open.fetch_sub(n, Ordering::Relaxed);
+    }
+}
+
+impl ReqwestClient {
+    pub fn new(reqs: &Requests, gauges: Arc<Gauges>) -> Self {
+        ReqwestClient {
+            follow: None,
+            direct: None,
+            insecure: reqs.insecure,
+            cookies: reqs.cookies,
+            gauges,
+        }
+    }
+
+    fn client(&mut self, follow: bool) -> Result<reqwest::Client, reqwest::Error> {
+        let slot = if follow {
+            &mut self.follow
+        } else {
+            &mut self.direct
+        };
+        if let Some(c) = slot {
+            return Ok(c.clone());
+        }
+        let c = reqwest::Client::builder()
+            .use_rustls_tls()
+            .danger_accept_invalid_certs(self.insecure)
+            .cookie_store(self.cookies)
+            .redirect(if follow {
+                reqwest::redirect::Policy::limited(10)
+            } else {
+                reqwest::redirect::Policy::none()
+            })
+            .pool_max_idle_per_host(1)
+            .tcp_nodelay(true)
+            .no_proxy()
+            .build()?;
+        self.gauges.connections_open.fetch_add(1, Ordering::Relaxed);
+        self.gauges.connections_opened.fetch_add(1, Ordering::Relaxed);
+        *slot = Some(c.clone());
+        Ok(c)
+    }
+
+    pub async fn send(&mut self, p: &Prepared) -> Attempt {
+        let client = match self.client(p.follow_redirects) {
+            Ok(c) => c,
+            Err(e) => {
+                return Attempt {
+                    outcome: Outcome::Error(ErrorKind::Other),
+                    latency_us: None,
+                    bytes: 0,
+                    message: Some(format!("cannot build HTTP client: {e}")),
+                }
+            }
+        };
+        let mut headers = p.headers.clone();
+        headers.remove(http::header::HOST);
+        let req = client
+            .request(p.method.clone(), p.url.clone())
+            .headers(headers)
+            .body(p.body.clone())
+            .timeout(p.timeout);
+        let start = Instant::now();
+        let deadline = tokio::time::Instant::now() + p.timeout;
+        let exchange = async {
+            let mut resp = req.send().await?;
+            let status = resp.status().as_u16();
+            let mut bytes = 0u64;
+            while let Some(chunk) = resp.chunk().await? {
+                bytes += chunk.len() as u64;
+            }
+            Ok::<_, reqwest::Error>((status, bytes))
+        };
+        let result = tokio::time::timeout_at(deadline, exchange).await;
+        let latency = start.elapsed().as_micros() as u64;
+        match result {
+            Ok(Ok((status, bytes))) => Attempt {
+                outcome: Outcome::Status(status),
+                latency_us: Some(latency),
+                bytes,
+                message: (status >= 400).then(|| status_message(status)),
+            },
+            Ok(Err(e)) => {
+                let (kind, message) = classify_reqwest(&e);
+                let timed = kind == ErrorKind::Timeout;
+                Attempt {
+                    outcome: Outcome::Error(kind),
+                    latency_us: timed.then_some(latency),
+                    bytes: 0,
+                    message: Some(message),
+                }
+            }
+            Err(_) => Attempt {
+                outcome: Outcome::Error(ErrorKind::Timeout),
+                latency_us: Some(latency),
+                bytes: 0,
+                message: Some(format!("no complete response within {:?}", p.timeout)),
+            },
+        }
+    }
+}
