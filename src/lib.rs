@@ -1,5 +1,145 @@
 //! volley: a terminal load console.
+//!
+//! `main.rs` only parses the command line and calls [`run`]; tests drive everything
+//! headless through the same function.
+
+pub mod cli;
 pub mod demo;
 pub mod engine;
+pub mod error;
+pub mod headless;
 pub mod metrics;
+pub mod output;
+pub mod quick;
+pub mod report;
 pub mod scenario;
+
+use std::io::{IsTerminal, Write};
+use std::time::Duration;
+
+pub use cli::Cli;
+pub use error::{exit, Error};
+
+use cli::{Command, OverrideArgs, RunArgs};
+use report::{ResultDoc, RunInfo};
+use scenario::{Overrides, Plan};
+
+/// The scenario `volley demo` runs, built in so the binary works from any directory.
+pub const DEMO_SCENARIO: &str = include_str!("../scenarios/demo.toml");
+
+/// Runs the command line; returns the process exit code.
+pub fn run(cli: Cli) -> Result<i32, Error> {
+    match cli.command {
+        Some(Command::Check { file, overrides }) => {
+            let mut plan = scenario::load(&file)?;
+            overrides_of(&overrides)?.apply(&mut plan);
+            print!("{plan}");
+            println!("ok: {} is valid", file.display());
+            Ok(exit::OK)
+        }
+        Some(Command::Run {
+            file,
+            overrides,
+            run,
+        }) => {
+            let mut plan = scenario::load(&file)?;
+            overrides_of(&overrides)?.apply(&mut plan);
+            execute(plan, &run)
+        }
+        Some(Command::Demo {
+            serve_only,
+            overrides,
+            run,
+        }) => {
+            let _ = (serve_only, &overrides);
+            return Err(Error::Usage("demo: not built yet".into()));
+            #[allow(unreachable_code)]
+            execute(scenario::parse(std::path::Path::new("x"), DEMO_SCENARIO)?, &run)
+        }
+        None => {
+            let Some(url) = cli.url else {
+                return Err(Error::Usage(
+                    "nothing to do: give a URL (volley http://127.0.0.1:8080/ -c 50 -d 10s), \
+                     or a command: run FILE, demo, check FILE (see --help)"
+                        .into(),
+                ));
+            };
+            let plan = quick::plan(&url, &cli.quick)?;
+            execute(plan, &cli.run)
+        }
+    }
+}
+
+fn overrides_of(o: &OverrideArgs) -> Result<Overrides, Error> {
+    let target = match &o.target {
+        Some(t) => Some(scenario::parse_base_url(t).map_err(|m| Error::Usage(format!("--target: {m}")))?),
+        None => None,
+    };
+    if o.vus == Some(0) {
+        return Err(Error::Usage("--vus: must be at least 1".into()));
+    }
+    if o.vus.is_some_and(|v| v as u64 > scenario::MAX_VUS) {
+        return Err(Error::Usage(format!("--vus: more than the maximum of {}", scenario::MAX_VUS)));
+    }
+    if o.iterations == Some(0) {
+        return Err(Error::Usage("--iterations: must be at least 1".into()));
+    }
+    if o.duration.is_some_and(|d| d.is_zero()) {
+        return Err(Error::Usage("--duration: must be above zero".into()));
+    }
+    Ok(Overrides {
+        target,
+        vus: o.vus,
+        duration: o.duration,
+        iterations: o.iterations,
+        insecure: o.insecure,
+    })
+}
+
+fn runtime(threads: Option<usize>) -> Result<tokio::runtime::Runtime, Error> {
+    let threads = threads.unwrap_or(DEFAULT_THREADS).max(1);
+    let rt = if threads == 1 {
+        tokio::runtime::Builder::new_current_thread().enable_all().build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .enable_all()
+            .build()
+    };
+    rt.map_err(|e| Error::io("cannot start the async runtime", e))
+}
+
+/// Engine worker threads unless `--threads` says otherwise (see docs/performance.md).
+pub const DEFAULT_THREADS: usize = 1;
+
+/// Runs a plan to the end and writes its results.
+pub fn execute(mut plan: Plan, args: &RunArgs) -> Result<i32, Error> {
+    let outs = output::parse_outs(&args.out)?;
+    if let Some(g) = args.graceful_stop {
+        plan.load.graceful_stop = g;
+    }
+    let info = RunInfo {
+        source: plan.source.clone(),
+        target: plan.base_url.to_string(),
+    };
+    let headless = args.headless || !std::io::stdout().is_terminal();
+    let _ = headless; // the console (issue 3) takes over when stdout is a terminal
+    let every = args.progress.unwrap_or(Duration::from_secs(2));
+    let rt = runtime(args.threads)?;
+    let watched = rt.block_on(async move {
+        let handle = engine::start(plan);
+        headless::watch(handle, every).await
+    });
+    rt.shutdown_timeout(Duration::from_millis(200));
+    let doc = ResultDoc::from_snapshot(&watched.snapshot, &info);
+    finish(&doc, &outs)
+}
+
+fn finish(doc: &ResultDoc, outs: &[output::OutSpec]) -> Result<i32, Error> {
+    let written = output::write_all(doc, outs);
+    let mut stdout = std::io::stdout().lock();
+    let _ = report::write_summary(doc, &mut stdout);
+    let _ = stdout.flush();
+    written?;
+    Ok(exit::OK)
+}

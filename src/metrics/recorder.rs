@@ -61,7 +61,11 @@ impl Accum {
         self.requests += 1;
         self.bytes += s.bytes;
         if let Some(us) = s.latency_us {
-            self.hist.saturating_record(us);
+            // record() grows the auto-resizing histogram; saturating_record() would clamp
+            // to its current (initially tiny) range.
+            if self.hist.record(us).is_err() {
+                self.hist.saturating_record(us);
+            }
         }
         match s.outcome {
             Outcome::Status(code) => {
@@ -115,6 +119,30 @@ impl Accum {
 }
 
 /// What a shard holds between two aggregator ticks.
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_large_values_exactly() {
+        let mut a = Accum::default();
+        for us in [5u64, 1_000, 250_000, 3_000_000] {
+            a.record(&Sample {
+                endpoint: 0,
+                latency_us: Some(us),
+                outcome: Outcome::Status(200),
+                bytes: 1,
+            });
+        }
+        assert_eq!(a.hist.len(), 4);
+        assert_eq!(a.hist.min(), 5);
+        assert!(a.hist.equivalent(a.hist.max(), 3_000_000));
+        assert!(a.hist.equivalent(a.hist.value_at_quantile(0.5), 1_000));
+        assert_eq!(a.requests, 4);
+        assert_eq!(a.ok, 4);
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct ShardData {
     pub endpoints: Vec<Accum>,

@@ -1,0 +1,105 @@
+//! Headless mode: a compact progress line on stderr; signals stop the run cleanly.
+
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::signal::unix::{signal, SignalKind};
+
+use crate::engine::{Command, EngineHandle};
+use crate::metrics::Snapshot;
+use crate::report::{fmt_count, fmt_ms};
+
+/// One progress line, e.g. `[  12s] RUNNING vus 50/50 reqs 120,345 rps 10,234 err 0.10% p95 4.21ms`.
+pub fn progress_line(s: &Snapshot) -> String {
+    let remaining = match s.planned {
+        Some(p) => format!(" left {:>4.0}s", p.saturating_sub(s.run_time).as_secs_f64()),
+        None => String::new(),
+    };
+    format!(
+        "[{:>5.0}s] {:<8} vus {}/{} reqs {} rps {} err {:.2}% p95 {}{} conns {}",
+        s.elapsed.as_secs_f64(),
+        s.state.label(),
+        s.vus_active,
+        s.vus_target,
+        fmt_count(s.total.requests),
+        fmt_count(s.total.rps_now.round() as u64),
+        s.total.error_rate() * 100.0,
+        fmt_ms(s.total.quantile_us(0.95) as f64 / 1000.0),
+        remaining,
+        s.connections_open,
+    )
+}
+
+/// How the watch ended.
+pub struct Watched {
+    pub snapshot: Snapshot,
+    /// The operator insisted (a second Ctrl-C): results are what was published last.
+    pub forced: bool,
+}
+
+/// Watches a run until it ends: progress every `every`, Ctrl-C/SIGTERM/SIGHUP stop it
+/// gracefully, a second Ctrl-C returns at once with the last published snapshot.
+pub async fn watch(handle: EngineHandle, every: Duration) -> Watched {
+    let EngineHandle {
+        commands,
+        snapshots,
+        mut done,
+    } = handle;
+    let mut progress = tokio::time::interval(every);
+    progress.tick().await;
+    let mut sigint = signal(SignalKind::interrupt()).ok();
+    let mut sigterm = signal(SignalKind::terminate()).ok();
+    let mut sighup = signal(SignalKind::hangup()).ok();
+    let mut interrupts = 0;
+    let stderr = std::io::stderr();
+    loop {
+        tokio::select! {
+            res = &mut done => {
+                let snapshot = match res {
+                    Ok(s) => s,
+                    Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                    Err(_) => last(&snapshots),
+                };
+                return Watched { snapshot, forced: false };
+            }
+            _ = progress.tick() => {
+                let line = progress_line(&snapshots.borrow());
+                let _ = writeln!(stderr.lock(), "{line}");
+            }
+            _ = recv(&mut sigint) => {
+                interrupts += 1;
+                if interrupts == 1 {
+                    let _ = writeln!(stderr.lock(), "volley: stopping, waiting for in-flight requests (Ctrl-C again to quit at once)");
+                    let _ = commands.send(Command::Stop);
+                } else {
+                    done.abort();
+                    return Watched { snapshot: last(&snapshots), forced: true };
+                }
+            }
+            _ = recv(&mut sigterm) => {
+                let _ = writeln!(stderr.lock(), "volley: SIGTERM, stopping");
+                let _ = commands.send(Command::Stop);
+            }
+            _ = recv(&mut sighup) => {
+                let _ = writeln!(stderr.lock(), "volley: SIGHUP, stopping");
+                let _ = commands.send(Command::Stop);
+            }
+        }
+    }
+}
+
+fn last(snapshots: &tokio::sync::watch::Receiver<Arc<Snapshot>>) -> Snapshot {
+    let mut s = (**snapshots.borrow()).clone();
+    s.partial = true;
+    s
+}
+
+async fn recv(sig: &mut Option<tokio::signal::unix::Signal>) {
+    match sig {
+        Some(s) => {
+            s.recv().await;
+        }
+        None => std::future::pending().await,
+    }
+}

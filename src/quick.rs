@@ -1,0 +1,94 @@
+//! Quick mode: a one-endpoint plan from wrk/oha/curl-style flags.
+
+use bytes::Bytes;
+use http::HeaderMap;
+
+use crate::cli::{ClientArg, QuickArgs};
+use crate::error::Error;
+use crate::scenario::{
+    header_pair, parse_base_url, parse_method, ClientKind, Endpoint, HttpOptions, LoadPlan, Plan,
+    StopAt, ThinkTime, DEFAULT_GRACEFUL_STOP, MAX_VUS,
+};
+
+pub const DEFAULT_QUICK_DURATION: std::time::Duration = std::time::Duration::from_secs(10);
+
+pub fn plan(url: &str, q: &QuickArgs) -> Result<Plan, Error> {
+    let url = parse_base_url(url).map_err(|m| Error::Usage(format!("URL: {m}")))?;
+    let method = parse_method(&q.method).map_err(|m| Error::Usage(format!("-m: {m}")))?;
+    if q.connections == 0 {
+        return Err(Error::Usage("-c: must be at least 1".into()));
+    }
+    if q.connections as u64 > MAX_VUS {
+        return Err(Error::Usage(format!(
+            "-c: {} is more than the maximum of {MAX_VUS}",
+            q.connections
+        )));
+    }
+    if q.requests == Some(0) {
+        return Err(Error::Usage("-n: must be at least 1".into()));
+    }
+    if q.duration.is_some_and(|d| d.is_zero()) {
+        return Err(Error::Usage("-d: must be above zero".into()));
+    }
+    if q.timeout.is_zero() {
+        return Err(Error::Usage("--timeout: must be above zero".into()));
+    }
+    let mut headers = HeaderMap::new();
+    for h in &q.headers {
+        let (name, value) = h.split_once(':').ok_or_else(|| {
+            Error::Usage(format!("-H: expected \"Name: value\", got '{h}'"))
+        })?;
+        let (n, v) = header_pair(name, value).map_err(|m| Error::Usage(format!("-H: {m}")))?;
+        headers.append(n, v);
+    }
+    let body = match &q.body {
+        None => Bytes::new(),
+        Some(b) => match b.strip_prefix('@') {
+            Some(path) => Bytes::from(
+                std::fs::read(path)
+                    .map_err(|e| Error::Usage(format!("--body: cannot read '{path}': {e}")))?,
+            ),
+            None => Bytes::from(b.clone()),
+        },
+    };
+    let client = match q.client {
+        ClientArg::Hyper => ClientKind::Hyper,
+        ClientArg::Reqwest => ClientKind::Reqwest,
+        ClientArg::Auto if q.follow_redirects => ClientKind::Reqwest,
+        ClientArg::Auto => ClientKind::Hyper,
+    };
+    let stop = StopAt {
+        duration: match (q.duration, q.requests) {
+            (None, None) => Some(DEFAULT_QUICK_DURATION),
+            (d, _) => d,
+        },
+        iterations: q.requests,
+    };
+    let name = format!("{} {}", method, url.path());
+    Ok(Plan {
+        name: "quick".into(),
+        source: "command line".into(),
+        base_url: url.clone(),
+        endpoints: vec![Endpoint {
+            name,
+            method,
+            url,
+            headers,
+            body,
+            weight: 1,
+            timeout: q.timeout,
+            client,
+            follow_redirects: q.follow_redirects,
+        }],
+        load: LoadPlan {
+            vus: q.connections,
+            stop,
+            think_time: ThinkTime::None,
+            graceful_stop: DEFAULT_GRACEFUL_STOP,
+        },
+        http: HttpOptions {
+            insecure: q.insecure,
+            cookies: false,
+        },
+    })
+}

@@ -1,0 +1,231 @@
+//! The result document: the single source every report is rendered from, and the
+//! `--out json` format. Its keys are stable and documented in `docs/results.md`.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::metrics::{EndpointStats, ErrorSample, Event, Snapshot, TimelineRow};
+
+/// Bumped when a key changes meaning or disappears (adding keys does not bump it).
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResultDoc {
+    pub schema_version: u32,
+    pub volley_version: String,
+    pub scenario: String,
+    /// Scenario file, or "command line".
+    pub source: String,
+    pub target: String,
+    /// RFC 3339, UTC.
+    pub started_at: String,
+    /// Wall time from start to end, seconds.
+    pub duration_s: f64,
+    /// Time spent running (pauses excluded), seconds.
+    pub run_time_s: f64,
+    /// True when the run was stopped or interrupted before its plan ended.
+    pub partial: bool,
+    pub vus_max: u32,
+    pub connections: Connections,
+    pub totals: Stats,
+    pub endpoints: Vec<Stats>,
+    /// One row per second over all endpoints.
+    pub timeline: Vec<Row>,
+    pub events: Vec<Event>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Connections {
+    /// Connections still open when the run ended.
+    pub open_at_end: u64,
+    /// Connections opened over the run (reconnects included).
+    pub opened: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Stats {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub method: String,
+    pub requests: u64,
+    pub ok: u64,
+    pub errors: u64,
+    /// errors / requests, 0..1.
+    pub error_rate: f64,
+    /// requests / duration_s.
+    pub rps: f64,
+    pub bytes_received: u64,
+    pub latency_ms: Latency,
+    pub status: BTreeMap<String, u64>,
+    pub errors_by_kind: BTreeMap<String, u64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recent_errors: Vec<ErrorSample>,
+    /// Per-second rows of this endpoint (absent on the totals: see `timeline`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub timeline: Vec<Row>,
+}
+
+/// Latency percentiles in milliseconds, from an HDR histogram with microsecond
+/// resolution and 3 significant digits.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct Latency {
+    pub min: f64,
+    pub mean: f64,
+    pub p50: f64,
+    pub p90: f64,
+    pub p95: f64,
+    pub p99: f64,
+    pub p999: f64,
+    pub max: f64,
+    /// Number of latencies recorded (responses and timeouts).
+    pub count: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Row {
+    /// Seconds since the start of the run.
+    pub t: u64,
+    /// Width of the row in seconds (1 unless a very long run was downsampled).
+    #[serde(default = "one")]
+    pub dt: u64,
+    pub requests: u64,
+    pub ok: u64,
+    pub errors: u64,
+    pub rps: f64,
+    pub bytes: u64,
+    pub p50_ms: f64,
+    pub p90_ms: f64,
+    pub p95_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+    pub vus: u32,
+}
+
+fn one() -> u64 {
+    1
+}
+
+fn ms(us: u64) -> f64 {
+    us as f64 / 1000.0
+}
+
+impl From<&TimelineRow> for Row {
+    fn from(r: &TimelineRow) -> Row {
+        Row {
+            t: r.t,
+            dt: r.dt,
+            requests: r.requests,
+            ok: r.ok,
+            errors: r.errors,
+            rps: r.rps(),
+            bytes: r.bytes,
+            p50_ms: ms(r.p50_us),
+            p90_ms: ms(r.p90_us),
+            p95_ms: ms(r.p95_us),
+            p99_ms: ms(r.p99_us),
+            max_ms: ms(r.max_us),
+            vus: r.vus,
+        }
+    }
+}
+
+pub fn latency(ep: &EndpointStats) -> Latency {
+    let h = &ep.hist;
+    if h.is_empty() {
+        return Latency::default();
+    }
+    Latency {
+        min: ms(h.min()),
+        mean: h.mean().round() / 1000.0,
+        p50: ms(h.value_at_quantile(0.50)),
+        p90: ms(h.value_at_quantile(0.90)),
+        p95: ms(h.value_at_quantile(0.95)),
+        p99: ms(h.value_at_quantile(0.99)),
+        p999: ms(h.value_at_quantile(0.999)),
+        max: ms(h.max()),
+        count: h.len(),
+    }
+}
+
+fn stats(ep: &EndpointStats, secs: f64, with_timeline: bool) -> Stats {
+    Stats {
+        name: ep.name.clone(),
+        method: ep.method.clone(),
+        requests: ep.requests,
+        ok: ep.ok,
+        errors: ep.errors,
+        error_rate: ep.error_rate(),
+        rps: if secs > 0.0 {
+            ep.requests as f64 / secs
+        } else {
+            0.0
+        },
+        bytes_received: ep.bytes,
+        latency_ms: latency(ep),
+        status: ep.status.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+        errors_by_kind: ep.errors_by_kind.clone(),
+        recent_errors: ep.recent_errors.iter().cloned().collect(),
+        timeline: if with_timeline {
+            ep.timeline.iter().map(Row::from).collect()
+        } else {
+            Vec::new()
+        },
+    }
+}
+
+/// What the document needs beyond the snapshot.
+#[derive(Debug, Clone, Default)]
+pub struct RunInfo {
+    pub source: String,
+    pub target: String,
+}
+
+impl ResultDoc {
+    pub fn from_snapshot(s: &Snapshot, info: &RunInfo) -> ResultDoc {
+        let secs = s.elapsed.as_secs_f64();
+        let started: chrono_free::Rfc3339 = s.started_at.into();
+        ResultDoc {
+            schema_version: SCHEMA_VERSION,
+            volley_version: env!("CARGO_PKG_VERSION").to_string(),
+            scenario: s.scenario.clone(),
+            source: info.source.clone(),
+            target: info.target.clone(),
+            started_at: started.0,
+            duration_s: round3(secs),
+            run_time_s: round3(s.run_time.as_secs_f64()),
+            partial: s.partial,
+            vus_max: s
+                .total
+                .timeline
+                .iter()
+                .map(|r| r.vus)
+                .max()
+                .unwrap_or(0)
+                .max(s.vus_target),
+            connections: Connections {
+                open_at_end: s.connections_open,
+                opened: s.connections_opened,
+            },
+            totals: stats(&s.total, secs, false),
+            endpoints: s.endpoints.iter().map(|e| stats(e, secs, true)).collect(),
+            timeline: s.total.timeline.iter().map(Row::from).collect(),
+            events: s.events.iter().cloned().collect(),
+        }
+    }
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+/// RFC 3339 formatting without a date crate.
+mod chrono_free {
+    pub struct Rfc3339(pub String);
+
+    impl From<std::time::SystemTime> for Rfc3339 {
+        fn from(t: std::time::SystemTime) -> Self {
+            Rfc3339(humantime::format_rfc3339_millis(t).to_string())
+        }
+    }
+}

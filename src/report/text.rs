@@ -1,0 +1,168 @@
+//! The end-of-run summary, aligned like k6's, written to any `Write`.
+
+use std::io::{self, Write};
+
+use super::doc::{ResultDoc, Stats};
+
+/// Formats milliseconds with a unit that keeps 3-4 significant digits.
+pub fn fmt_ms(ms: f64) -> String {
+    if ms <= 0.0 {
+        "0".into()
+    } else if ms < 1.0 {
+        format!("{:.0}µs", ms * 1000.0)
+    } else if ms < 10.0 {
+        format!("{ms:.2}ms")
+    } else if ms < 1000.0 {
+        format!("{ms:.1}ms")
+    } else {
+        format!("{:.2}s", ms / 1000.0)
+    }
+}
+
+pub fn fmt_bytes(b: f64) -> String {
+    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
+    let mut v = b;
+    let mut i = 0;
+    while v >= 1000.0 && i < UNITS.len() - 1 {
+        v /= 1000.0;
+        i += 1;
+    }
+    if i == 0 {
+        format!("{v:.0} {}", UNITS[i])
+    } else {
+        format!("{v:.1} {}", UNITS[i])
+    }
+}
+
+pub fn fmt_count(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn map_line(map: &std::collections::BTreeMap<String, u64>) -> String {
+    map.iter()
+        .map(|(k, v)| format!("{k}: {}", fmt_count(*v)))
+        .collect::<Vec<_>>()
+        .join("  ")
+}
+
+/// Writes the summary of a finished run.
+pub fn write_summary<W: Write>(doc: &ResultDoc, w: &mut W) -> io::Result<()> {
+    let state = if doc.partial { "STOPPED EARLY" } else { "DONE" };
+    writeln!(w)?;
+    writeln!(
+        w,
+        "volley · {} · {} · {:.1}s{} · {} VUs max · {state}",
+        doc.scenario,
+        doc.target,
+        doc.duration_s,
+        if (doc.duration_s - doc.run_time_s).abs() > 0.05 {
+            format!(" ({:.1}s running)", doc.run_time_s)
+        } else {
+            String::new()
+        },
+        doc.vus_max,
+    )?;
+    writeln!(w)?;
+    let name_w = doc
+        .endpoints
+        .iter()
+        .map(|e| e.name.chars().count())
+        .chain(std::iter::once(8))
+        .max()
+        .unwrap_or(8)
+        .min(32);
+    writeln!(
+        w,
+        "  {:<name_w$} {:>9} {:>9} {:>6} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}",
+        "endpoint", "reqs", "rps", "err%", "min", "mean", "p50", "p90", "p95", "p99", "p99.9", "max",
+    )?;
+    let row = |w: &mut W, s: &Stats| -> io::Result<()> {
+        let l = &s.latency_ms;
+        let name: String = s.name.chars().take(name_w).collect();
+        writeln!(
+            w,
+            "  {:<name_w$} {:>9} {:>9.1} {:>6.2} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}",
+            name,
+            s.requests,
+            s.rps,
+            s.error_rate * 100.0,
+            fmt_ms(l.min),
+            fmt_ms(l.mean),
+            fmt_ms(l.p50),
+            fmt_ms(l.p90),
+            fmt_ms(l.p95),
+            fmt_ms(l.p99),
+            fmt_ms(l.p999),
+            fmt_ms(l.max),
+        )
+    };
+    for ep in &doc.endpoints {
+        row(w, ep)?;
+    }
+    if doc.endpoints.len() > 1 {
+        row(w, &doc.totals)?;
+    }
+    writeln!(w)?;
+    let t = &doc.totals;
+    writeln!(
+        w,
+        "  requests   {} total, {} ok, {} failed ({:.2}%)",
+        fmt_count(t.requests),
+        fmt_count(t.ok),
+        fmt_count(t.errors),
+        t.error_rate * 100.0
+    )?;
+    if !t.status.is_empty() {
+        writeln!(w, "  status     {}", map_line(&t.status))?;
+    }
+    if !t.errors_by_kind.is_empty() {
+        writeln!(w, "  errors     {}", map_line(&t.errors_by_kind))?;
+        for ep in doc.endpoints.iter().filter(|e| !e.errors_by_kind.is_empty()) {
+            writeln!(w, "    {:<name_w$} {}", ep.name, map_line(&ep.errors_by_kind))?;
+        }
+        if let Some(last) = t.recent_errors.last() {
+            writeln!(w, "  last error [{}] {}", last.kind, last.message)?;
+        }
+    }
+    let secs = doc.duration_s.max(1e-9);
+    writeln!(
+        w,
+        "  received   {} ({}/s)",
+        fmt_bytes(t.bytes_received as f64),
+        fmt_bytes(t.bytes_received as f64 / secs)
+    )?;
+    writeln!(
+        w,
+        "  conns      {} opened, {} open at end (one keep-alive connection per VU)",
+        fmt_count(doc.connections.opened),
+        doc.connections.open_at_end
+    )?;
+    for e in doc.events.iter().filter(|e| e.kind != "start" && e.kind != "done") {
+        writeln!(w, "  event      {:>7.1}s  {:<9} {}", e.t, e.kind, e.detail)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats() {
+        assert_eq!(fmt_ms(0.25), "250µs");
+        assert_eq!(fmt_ms(4.213), "4.21ms");
+        assert_eq!(fmt_ms(42.13), "42.1ms");
+        assert_eq!(fmt_ms(1500.0), "1.50s");
+        assert_eq!(fmt_count(1234567), "1,234,567");
+        assert_eq!(fmt_count(12), "12");
+        assert_eq!(fmt_bytes(1500.0), "1.5 kB");
+    }
+}
