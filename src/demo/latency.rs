@@ -20,7 +20,11 @@ impl Latency {
     pub(crate) fn new(median: Duration, sigma: f64, cap: f64) -> Latency {
         Latency {
             median,
-            sigma: if sigma.is_finite() { sigma.max(0.0) } else { 0.0 },
+            sigma: if sigma.is_finite() {
+                sigma.max(0.0)
+            } else {
+                0.0
+            },
             cap: if cap.is_finite() { cap.max(1.0) } else { 1.0 },
         }
     }

@@ -8,7 +8,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_TYPE, LOCATION, WWW_AUTHENTICATE};
+use hyper::header::{
+    HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_TYPE, LOCATION, WWW_AUTHENTICATE,
+};
 use hyper::{Method, Request, Response, StatusCode};
 use serde_json::{json, Value};
 
@@ -148,7 +150,11 @@ pub(crate) async fn handle(
     state.stats.record_token(token);
 
     let response = if drained.is_err() {
-        error_response(StatusCode::BAD_REQUEST, "bad_request", "could not read the body")
+        error_response(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "could not read the body",
+        )
     } else if state.require_auth && path.starts_with("/api/") && token != TokenUse::Valid {
         let mut r = error_response(
             StatusCode::UNAUTHORIZED,
@@ -258,11 +264,9 @@ fn item_json(id: u32) -> Value {
 /// A handful of deterministic results for a query: the same `q` gives the same answer.
 fn search_json(q: &str) -> Value {
     // FNV-1a, so results depend on the query without any global state.
-    let hash = q
-        .bytes()
-        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-        });
+    let hash = q.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
     let count = if q.is_empty() { 0 } else { 1 + hash % 10 };
     let results: Vec<Value> = (0..count)
         .map(|i| {
@@ -339,11 +343,26 @@ mod tests {
         assert_eq!(Target::of(&Method::POST, "/login"), Target::Login);
         assert_eq!(Target::of(&Method::GET, "/login"), Target::NotFound);
         assert_eq!(Target::of(&Method::GET, "/api/items"), Target::Items);
-        assert_eq!(Target::of(&Method::GET, "/api/items/7"), Target::Item(Some(7)));
-        assert_eq!(Target::of(&Method::GET, "/api/items/1000"), Target::Item(Some(1000)));
-        assert_eq!(Target::of(&Method::GET, "/api/items/1001"), Target::Item(None));
-        assert_eq!(Target::of(&Method::GET, "/api/items/abc"), Target::Item(None));
-        assert_eq!(Target::of(&Method::GET, "/api/items/-1"), Target::Item(None));
+        assert_eq!(
+            Target::of(&Method::GET, "/api/items/7"),
+            Target::Item(Some(7))
+        );
+        assert_eq!(
+            Target::of(&Method::GET, "/api/items/1000"),
+            Target::Item(Some(1000))
+        );
+        assert_eq!(
+            Target::of(&Method::GET, "/api/items/1001"),
+            Target::Item(None)
+        );
+        assert_eq!(
+            Target::of(&Method::GET, "/api/items/abc"),
+            Target::Item(None)
+        );
+        assert_eq!(
+            Target::of(&Method::GET, "/api/items/-1"),
+            Target::Item(None)
+        );
         assert_eq!(Target::of(&Method::GET, "/api/items/"), Target::Item(None));
         assert_eq!(Target::of(&Method::GET, "/api/items/1/x"), Target::NotFound);
         assert_eq!(Target::of(&Method::GET, "/api/search"), Target::Search);
@@ -356,7 +375,10 @@ mod tests {
 
     #[test]
     fn query_values_are_form_decoded() {
-        assert_eq!(query_param("q=red+shoes&x=1", "q").as_deref(), Some("red shoes"));
+        assert_eq!(
+            query_param("q=red+shoes&x=1", "q").as_deref(),
+            Some("red shoes")
+        );
         assert_eq!(query_param("x=1&q=a%20b%2", "q").as_deref(), Some("a b%2"));
         assert_eq!(query_param("q", "q").as_deref(), Some(""));
         assert_eq!(query_param("x=1", "q"), None);

@@ -90,7 +90,13 @@ impl ScenarioError {
 }
 
 fn tidy_message(raw: &str) -> String {
-    let msg = raw.replace('`', "'");
+    let msg = raw
+        .replace('`', "'")
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ");
     if let Some(rest) = msg.strip_prefix("unknown field ") {
         // "unknown field 'x', expected one of 'a', 'b'"
         if let Some((field, expected)) = rest.split_once(", expected ") {

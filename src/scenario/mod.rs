@@ -222,7 +222,7 @@ impl Validator<'_> {
             url,
             headers,
             body,
-            weight: r.weight.map_or(1, |w| *w.get_ref()),
+            weight: r.weight.map_or(1, |w| w.0),
             timeout: r.timeout.map_or(timeout, |d| d.0),
             client: ClientKind::Hyper,
             follow_redirects: r.follow_redirects.unwrap_or(false),

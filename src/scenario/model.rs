@@ -62,7 +62,7 @@ pub struct RequestSection {
     pub headers: Spanned<BTreeMap<String, String>>,
     pub body: Option<Spanned<String>>,
     pub json: Option<Spanned<toml::Value>>,
-    pub weight: Option<Spanned<u32>>,
+    pub weight: Option<Weight>,
     pub timeout: Option<HumanDuration>,
     pub follow_redirects: Option<bool>,
 }
@@ -104,6 +104,40 @@ impl<'de> Deserialize<'de> for Count {
                 Err(E::custom(format!("must be a whole number, got {v}")))
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Count, E> {
+                Err(E::custom(format!(
+                    "must be a number, not the string \"{v}\" (drop the quotes)"
+                )))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A request's relative weight: 0 (never picked) or more.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Weight(pub u32);
+
+impl<'de> Deserialize<'de> for Weight {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Weight;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a whole number, 0 or more")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Weight, E> {
+                if v < 0 {
+                    Err(E::custom(format!("must be 0 or more, got {v}")))
+                } else if v > 1_000_000 {
+                    Err(E::custom(format!("must be at most 1000000, got {v}")))
+                } else {
+                    Ok(Weight(v as u32))
+                }
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Weight, E> {
+                Err(E::custom(format!("must be a whole number, got {v}")))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Weight, E> {
                 Err(E::custom(format!(
                     "must be a number, not the string \"{v}\" (drop the quotes)"
                 )))
