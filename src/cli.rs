@@ -125,7 +125,7 @@ pub struct OverrideArgs {
 }
 
 /// How a run is watched and where its results go.
-#[derive(Debug, Args, Clone, Default)]
+#[derive(Debug, Args, Clone)]
 pub struct RunArgs {
     /// No console: a progress line on stderr, the summary on stdout.
     #[arg(long = "headless")]
@@ -139,6 +139,12 @@ pub struct RunArgs {
     /// Seconds between progress lines in headless mode.
     #[arg(long = "progress", value_parser = duration_arg)]
     pub progress: Option<Duration>,
+    /// Console theme: dark, light, high-contrast, or a TOML file overriding some roles.
+    #[arg(long = "theme", value_name = "NAME|PATH")]
+    pub theme: Option<String>,
+    /// Console frames per second.
+    #[arg(long = "fps", default_value_t = 8)]
+    pub fps: u32,
     /// How long in-flight requests may finish after the run ends.
     #[arg(long = "graceful-stop", value_parser = duration_arg)]
     pub graceful_stop: Option<Duration>,

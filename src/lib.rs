@@ -13,6 +13,7 @@ pub mod output;
 pub mod quick;
 pub mod report;
 pub mod scenario;
+pub mod ui;
 
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
@@ -123,14 +124,31 @@ pub fn execute(mut plan: Plan, args: &RunArgs) -> Result<i32, Error> {
         target: plan.base_url.to_string(),
     };
     let headless = args.headless || !std::io::stdout().is_terminal();
-    let _ = headless; // the console (issue 3) takes over when stdout is a terminal
-    let every = args.progress.unwrap_or(Duration::from_secs(2));
     let rt = runtime(args.threads)?;
-    let watched = rt.block_on(async move {
-        let handle = engine::start(plan);
-        headless::watch(handle, every).await
-    });
-    rt.shutdown_timeout(Duration::from_millis(200));
+    let watched = if headless {
+        let every = args.progress.unwrap_or(Duration::from_secs(2));
+        let watched = rt.block_on(async move {
+            let handle = engine::start(plan);
+            headless::watch(handle, every).await
+        });
+        rt.shutdown_timeout(Duration::from_millis(200));
+        watched
+    } else {
+        let mut theme = match &args.theme {
+            Some(spec) => ui::Theme::load(spec)?,
+            None => ui::Theme::default_theme(),
+        };
+        if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) {
+            theme = theme.monochrome();
+        }
+        let opts = ui::ConsoleOptions {
+            theme,
+            fps: args.fps,
+            insecure: plan.http.insecure,
+            notice: None,
+        };
+        ui::run(plan, rt, opts).map_err(|e| Error::io("console", e))?
+    };
     let doc = ResultDoc::from_snapshot(&watched.snapshot, &info);
     finish(&doc, &outs)
 }

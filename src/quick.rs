@@ -13,7 +13,13 @@ use crate::scenario::{
 pub const DEFAULT_QUICK_DURATION: std::time::Duration = std::time::Duration::from_secs(10);
 
 pub fn plan(url: &str, q: &QuickArgs) -> Result<Plan, Error> {
-    let url = parse_base_url(url).map_err(|m| Error::Usage(format!("URL: {m}")))?;
+    let url = parse_base_url(url).map_err(|m| {
+        if url.ends_with(".toml") {
+            Error::Usage(format!("'{url}' is not a URL: to run a scenario file, use 'volley run {url}'"))
+        } else {
+            Error::Usage(format!("URL: {m}"))
+        }
+    })?;
     let method = parse_method(&q.method).map_err(|m| Error::Usage(format!("-m: {m}")))?;
     if q.connections == 0 {
         return Err(Error::Usage("-c: must be at least 1".into()));

@@ -11,7 +11,7 @@ use super::command::{Command, Spike};
 use super::executor::Requests;
 use super::gate::{Gate, Phase};
 use super::vu::{run_vu, RunCtx};
-use crate::metrics::{Aggregator, Gauges, RunState, Snapshot};
+use crate::metrics::{Aggregator, Gauges, RunState, Snapshot, SpikeGauge};
 use crate::scenario::{format_duration, Plan};
 
 /// Recording shards: enough that two worker threads rarely meet on one lock.
@@ -70,6 +70,11 @@ impl Controller {
                 if let Some(s) = &mut self.spike {
                     // A manual change during a spike becomes the level to return to.
                     s.base = n;
+                    g.set_spike(Some(SpikeGauge {
+                        label: s.spike.to_string(),
+                        until: s.until.into_std(),
+                        base: n,
+                    }));
                     g.event("set_vus", format!("{from} -> {n} (after the spike)"));
                 } else {
                     self.set_vus(n);
@@ -96,11 +101,13 @@ impl Controller {
                 let base = self.spike.as_ref().map_or(self.target(), |s| s.base);
                 let to = spike.change.apply(base);
                 self.set_vus(to);
-                self.spike = Some(ActiveSpike {
+                let until = tokio::time::Instant::now() + spike.duration;
+                self.spike = Some(ActiveSpike { base, until, spike });
+                g.set_spike(Some(SpikeGauge {
+                    label: spike.to_string(),
+                    until: until.into_std(),
                     base,
-                    until: tokio::time::Instant::now() + spike.duration,
-                    spike,
-                });
+                }));
                 g.event("spike", format!("{spike}: {base} -> {to} VUs"));
             }
             Command::EndSpike => self.end_spike("ended early"),
@@ -115,6 +122,7 @@ impl Controller {
 
     fn end_spike(&mut self, why: &str) {
         if let Some(s) = self.spike.take() {
+            self.ctx.gauges.set_spike(None);
             let from = self.target();
             self.set_vus(s.base);
             self.ctx

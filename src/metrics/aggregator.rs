@@ -215,6 +215,11 @@ impl Aggregator {
             endpoints: self.endpoints.iter().map(|s| s.cumulative.clone()).collect(),
             total: self.total.cumulative.clone(),
             events: Arc::new(g.events()),
+            spike: g.spike().map(|sp| super::snapshot::SpikeStatus {
+                label: sp.label,
+                remaining: sp.until.saturating_duration_since(now),
+                base: sp.base,
+            }),
             partial: g.partial.load(Ordering::Relaxed),
         }
     }

@@ -59,7 +59,18 @@ pub struct Gauges {
     pub partial: AtomicBool,
     pub clock: Mutex<RunClock>,
     pub planned: Mutex<Option<Duration>>,
+    /// The running spike, if any.
+    pub spike: Mutex<Option<SpikeGauge>>,
     events: Mutex<Vec<Event>>,
+}
+
+/// A spike in progress, as the engine set it.
+#[derive(Debug, Clone)]
+pub struct SpikeGauge {
+    pub label: String,
+    pub until: Instant,
+    /// Load to return to.
+    pub base: u32,
 }
 
 impl Gauges {
@@ -74,6 +85,7 @@ impl Gauges {
             partial: AtomicBool::new(false),
             clock: Mutex::new(RunClock::new(started)),
             planned: Mutex::new(None),
+            spike: Mutex::new(None),
             events: Mutex::new(Vec::new()),
         }
     }
@@ -118,8 +130,12 @@ impl Gauges {
             });
     }
 
-    pub fn events_len(&self) -> usize {
-        self.events.lock().unwrap_or_else(|p| p.into_inner()).len()
+    pub fn set_spike(&self, s: Option<SpikeGauge>) {
+        *self.spike.lock().unwrap_or_else(|p| p.into_inner()) = s;
+    }
+
+    pub fn spike(&self) -> Option<SpikeGauge> {
+        self.spike.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     pub fn events(&self) -> Vec<Event> {

@@ -7,10 +7,10 @@ mod recorder;
 mod snapshot;
 
 pub use aggregator::{Aggregator, TICK};
-pub use gauges::{Gauges, RunClock};
+pub use gauges::{Gauges, RunClock, SpikeGauge};
 pub use kind::{error_key, ErrorKind, Outcome};
 pub use recorder::{new_histogram, Accum, Recorder, Sample};
 pub use snapshot::{
-    merge_timelines, push_row, EndpointStats, ErrorSample, Event, RunState, Snapshot,
+    merge_timelines, push_row, EndpointStats, ErrorSample, Event, RunState, Snapshot, SpikeStatus,
     TimelineRow, MAX_TIMELINE_ROWS, RECENT_ERRORS,
 };

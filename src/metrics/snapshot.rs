@@ -231,6 +231,16 @@ pub struct Event {
     pub detail: String,
 }
 
+/// A spike in progress.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpikeStatus {
+    /// e.g. "x5 for 30s".
+    pub label: String,
+    pub remaining: Duration,
+    /// Load it returns to.
+    pub base: u32,
+}
+
 /// Everything the console and reports need about a run at one moment.
 #[derive(Debug, Clone)]
 pub struct Snapshot {
@@ -251,6 +261,8 @@ pub struct Snapshot {
     pub endpoints: Vec<EndpointStats>,
     pub total: EndpointStats,
     pub events: Arc<Vec<Event>>,
+    /// The spike in progress, if any.
+    pub spike: Option<SpikeStatus>,
     /// True when the run was cut short (stopped or interrupted before its plan ended).
     pub partial: bool,
 }
@@ -275,6 +287,7 @@ impl Snapshot {
                 .collect(),
             total: EndpointStats::new("total", ""),
             events: Arc::new(Vec::new()),
+            spike: None,
             partial: false,
         }
     }

@@ -78,22 +78,40 @@ pub fn write_summary<W: Write>(doc: &ResultDoc, w: &mut W) -> io::Result<()> {
         .chain(std::iter::once(8))
         .max()
         .unwrap_or(8)
-        .min(32);
+        .min(14);
+    let mut all: Vec<&Stats> = doc.endpoints.iter().collect();
+    if doc.endpoints.len() > 1 {
+        all.push(&doc.totals);
+    }
+    let clip = |s: &Stats| -> String { s.name.chars().take(name_w).collect() };
     writeln!(
         w,
-        "  {:<name_w$} {:>9} {:>9} {:>6} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}",
-        "endpoint", "reqs", "rps", "err%", "min", "mean", "p50", "p90", "p95", "p99", "p99.9", "max",
+        "  {:<name_w$} {:>10} {:>10} {:>8} {:>12}",
+        "endpoint", "requests", "rps", "err%", "received"
     )?;
-    let row = |w: &mut W, s: &Stats| -> io::Result<()> {
-        let l = &s.latency_ms;
-        let name: String = s.name.chars().take(name_w).collect();
+    for s in &all {
         writeln!(
             w,
-            "  {:<name_w$} {:>9} {:>9.1} {:>6.2} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}",
-            name,
-            s.requests,
+            "  {:<name_w$} {:>10} {:>10.1} {:>8.2} {:>12}",
+            clip(s),
+            fmt_count(s.requests),
             s.rps,
             s.error_rate * 100.0,
+            fmt_bytes(s.bytes_received as f64),
+        )?;
+    }
+    writeln!(w)?;
+    writeln!(
+        w,
+        "  {:<name_w$} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7}",
+        "latency", "min", "mean", "p50", "p90", "p95", "p99", "p99.9", "max"
+    )?;
+    for s in &all {
+        let l = &s.latency_ms;
+        writeln!(
+            w,
+            "  {:<name_w$} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7}",
+            clip(s),
             fmt_ms(l.min),
             fmt_ms(l.mean),
             fmt_ms(l.p50),
@@ -102,13 +120,7 @@ pub fn write_summary<W: Write>(doc: &ResultDoc, w: &mut W) -> io::Result<()> {
             fmt_ms(l.p99),
             fmt_ms(l.p999),
             fmt_ms(l.max),
-        )
-    };
-    for ep in &doc.endpoints {
-        row(w, ep)?;
-    }
-    if doc.endpoints.len() > 1 {
-        row(w, &doc.totals)?;
+        )?;
     }
     writeln!(w)?;
     let t = &doc.totals;

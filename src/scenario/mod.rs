@@ -13,7 +13,7 @@ use bytes::Bytes;
 use http::HeaderMap;
 
 pub use duration::{format_duration, parse_duration, HumanDuration, ThinkTime};
-pub use error::{Located, ScenarioError};
+pub use error::{line_col, Located, ScenarioError};
 pub use model::{parse_base_url, parse_method, ClientChoice, MAX_VUS};
 pub use plan::{
     header_pair, is_secret_header, join_url, ClientKind, Endpoint, HttpOptions, LoadPlan, Plan,

@@ -1,0 +1,285 @@
+#!/usr/bin/env bash
+# Compare volley with wrk (and oha, if installed) against a local nginx.
+#
+#   bash bench/compare.sh                      # 50 connections, 5 s, 3 interleaved runs
+#   CONNS=100 DURATION=10 RUNS=5 bash bench/compare.sh
+#   VOLLEY_BIN=/path/to/volley bash bench/compare.sh   # skip the cargo build
+#
+# Every tool gets the same closed-model load (CONNS keep-alive connections, no think
+# time, DURATION seconds) against an nginx started here on 127.0.0.1 (one worker, a
+# 13-byte static body). Each run is wrapped in /usr/bin/time for wall time, user+sys
+# CPU and max RSS. Tools are interleaved (A B C, A B C, ...) so that background noise
+# hits all of them alike; the table shows per-tool medians over RUNS runs, and the rps
+# ratio to wrk's rps in the same round. Raw numbers go to bench/out/<stamp>/raw.tsv.
+#
+# Traffic goes to 127.0.0.1 only. See docs/performance.md.
+
+set -euo pipefail
+
+CONNS="${CONNS:-50}"
+DURATION="${DURATION:-5}"
+DURATION="${DURATION%s}" # accept "5s" as well as "5"
+RUNS="${RUNS:-3}"
+
+case "$CONNS$DURATION$RUNS" in
+*[!0-9]*) echo "CONNS, DURATION (seconds) and RUNS must be whole numbers" >&2; exit 2 ;;
+esac
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO="$(cd "$HERE/.." && pwd)"
+STAMP="$(date -u +%Y%m%dT%H%M%SZ)"
+OUT="$HERE/out/$STAMP"
+mkdir -p "$OUT"
+RAW="$OUT/raw.tsv"
+log() { printf '%s\n' "$*" >&2; }
+
+# --- 1. tools ---------------------------------------------------------------------
+missing=()
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
+command -v wrk >/dev/null 2>&1 || missing+=(wrk)
+[ -x /usr/bin/time ] || missing+=(time)
+command -v python3 >/dev/null 2>&1 || missing+=(python3)
+if [ "${#missing[@]}" -gt 0 ]; then
+    log "installing: ${missing[*]}"
+    if [ "$(id -u)" -ne 0 ]; then
+        log "need root to apt-get install ${missing[*]}"; exit 1
+    fi
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
+HAVE_OHA=0
+command -v oha >/dev/null 2>&1 && HAVE_OHA=1
+
+# --- 2. nginx -----------------------------------------------------------------------
+TMP="$(mktemp -d -t volley-bench.XXXXXX)"
+chmod 755 "$TMP" # the worker runs as nobody when we are root
+NGINX_PID=""
+cleanup() {
+    if [ -n "$NGINX_PID" ] && kill -0 "$NGINX_PID" 2>/dev/null; then
+        kill -QUIT "$NGINX_PID" 2>/dev/null || true
+        for _ in 1 2 3 4 5 6 7 8 9 10; do
+            kill -0 "$NGINX_PID" 2>/dev/null || break
+            sleep 0.2
+        done
+        kill -KILL "$NGINX_PID" 2>/dev/null || true
+    fi
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+mkdir -p "$TMP/www" "$TMP/logs"
+printf 'Hello, world!' >"$TMP/www/index.html" # 13 bytes
+chmod 644 "$TMP/www/index.html"
+cat >"$TMP/nginx.conf" <<EOF
+worker_processes 1;
+daemon off;
+pid $TMP/nginx.pid;
+error_log $TMP/logs/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path $TMP/body;
+    proxy_temp_path $TMP/proxy;
+    fastcgi_temp_path $TMP/fastcgi;
+    uwsgi_temp_path $TMP/uwsgi;
+    scgi_temp_path $TMP/scgi;
+    keepalive_requests 1000000;
+    keepalive_timeout 120s;
+    server {
+        listen 127.0.0.1:$PORT;
+        root $TMP/www;
+        location = / { try_files /index.html =404; default_type text/plain; }
+    }
+}
+EOF
+"$NGINX" -t -q -p "$TMP" -c "$TMP/nginx.conf"
+"$NGINX" -p "$TMP" -c "$TMP/nginx.conf" &
+NGINX_PID=$!
+URL="http://127.0.0.1:$PORT/"
+for _ in $(seq 50); do
+    if curl -fsS -o /dev/null "$URL" 2>/dev/null ||
+        (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
+        break
+    fi
+    sleep 0.1
+done
+kill -0 "$NGINX_PID" 2>/dev/null || { log "nginx did not start:"; cat "$TMP/logs/error.log" >&2; exit 1; }
+# The worker is the child of the master.
+NGINX_WORKER="$(pgrep -P "$NGINX_PID" | head -n1 || true)"
+log "nginx on $URL (master $NGINX_PID, worker ${NGINX_WORKER:-?})"
+
+# --- 3. volley ----------------------------------------------------------------------
+if [ -n "${VOLLEY_BIN:-}" ]; then
+    VOLLEY="$VOLLEY_BIN"
+else
+    log "building volley (cargo build --release) ..."
+    (cd "$REPO" && cargo build --release --quiet --bin volley)
+    TARGET_DIR="$(cd "$REPO" && cargo metadata --format-version 1 --no-deps |
+        python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
+    VOLLEY="$TARGET_DIR/release/volley"
+fi
+[ -x "$VOLLEY" ] || { log "no volley binary at $VOLLEY"; exit 1; }
+log "volley: $VOLLEY ($("$VOLLEY" --version 2>/dev/null || echo '?'))"
+
+# --- 4. one run of one tool ---------------------------------------------------------
+TOOLS=(wrk)
+[ "$HAVE_OHA" = 1 ] && TOOLS+=(oha)
+TOOLS+=(volley-t1 volley-t2 volley-reqwest-t1)
+
+# CPU seconds (user+sys) the nginx worker has used so far; 0 if unknown.
+server_cpu() {
+    if [ -n "$NGINX_WORKER" ] && [ -r "/proc/$NGINX_WORKER/stat" ]; then
+        python3 - "$NGINX_WORKER" <<'PY'
+import os, sys
+f = open(f"/proc/{sys.argv[1]}/stat").read().rsplit(")", 1)[1].split()
+print((int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK"))
+PY
+    else
+        echo 0
+    fi
+}
+
+# Runs one tool; appends one TSV line to $RAW.
+run_one() {
+    local round="$1" tool="$2"
+    local base="$OUT/r${round}-${tool}"
+    local cmd
+    case "$tool" in
+    wrk) cmd=(wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency "$URL") ;;
+    oha) cmd=(oha -z "${DURATION}s" -c "$CONNS" --no-tui "$URL") ;;
+    volley-t1) cmd=("$VOLLEY" "$URL" -c "$CONNS" -d "${DURATION}s" --headless --threads 1 --out "json=$base.json") ;;
+    volley-t2) cmd=("$VOLLEY" "$URL" -c "$CONNS" -d "${DURATION}s" --headless --threads 2 --out "json=$base.json") ;;
+    volley-reqwest-t1) cmd=("$VOLLEY" "$URL" -c "$CONNS" -d "${DURATION}s" --headless --client reqwest --threads 1 --out "json=$base.json") ;;
+    esac
+    printf '%q ' "${cmd[@]}" >"$base.cmd"
+    local srv0 srv1 rc=0
+    srv0="$(server_cpu)"
+    /usr/bin/time -f '%e %U %S %M' -o "$base.time" "${cmd[@]}" >"$base.stdout" 2>"$base.stderr" || rc=$?
+    srv1="$(server_cpu)"
+    python3 - "$tool" "$base" "$round" "$rc" "$srv0" "$srv1" >>"$RAW" <<'PY'
+import json, re, sys
+tool, base, rnd, rc, srv0, srv1 = sys.argv[1:]
+na = "NA"
+req = rps = p50 = p99 = errs = na
+def ms(v, unit):
+    return float(v) * {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3, "secs": 1e3}[unit]
+try:
+    out = open(base + ".stdout").read()
+    if tool == "wrk":
+        m = re.search(r"(\d+) requests in", out); req = int(m.group(1))
+        m = re.search(r"Requests/sec:\s*([\d.]+)", out); rps = float(m.group(1))
+        m = re.search(r"^\s*50%\s+([\d.]+)(us|ms|s|m)\b", out, re.M); p50 = ms(*m.groups())
+        m = re.search(r"^\s*99%\s+([\d.]+)(us|ms|s|m)\b", out, re.M); p99 = ms(*m.groups())
+        e = 0
+        m = re.search(r"Non-2xx or 3xx responses:\s*(\d+)", out)
+        if m: e += int(m.group(1))
+        m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+        if m: e += sum(int(x) for x in m.groups())
+        errs = e
+    elif tool == "oha":
+        # oha's text summary (not tested here: oha was not installed when this was written).
+        m = re.search(r"Requests/sec:\s*([\d.]+)", out); rps = float(m.group(1))
+        m = re.search(r"^\s*50(?:\.0+)?% in ([\d.]+) secs", out, re.M); p50 = float(m.group(1)) * 1e3
+        m = re.search(r"^\s*99(?:\.0+)?% in ([\d.]+) secs", out, re.M); p99 = float(m.group(1)) * 1e3
+        codes = [(int(c), int(n)) for c, n in re.findall(r"\[(\d{3})\]\s+(\d+) responses", out)]
+        req = sum(n for _, n in codes)
+        errs = sum(n for c, n in codes if c >= 400)
+        if "Error distribution" in out:
+            tail = out.split("Error distribution", 1)[1]
+            errs += sum(int(n) for n in re.findall(r"^\s*\[(\d+)\]", tail, re.M))
+    else:
+        d = json.load(open(base + ".json"))
+        t = d["totals"]
+        req, rps, errs = t["requests"], t["rps"], t["errors"]
+        p50, p99 = t["latency_ms"]["p50"], t["latency_ms"]["p99"]
+except Exception as e:  # keep going: a tool that failed gets NA in its row
+    print(f"parse error for {base}: {e!r}", file=sys.stderr)
+try:
+    wall, user, sys_, rss = open(base + ".time").read().split()[-4:]
+    cpu = float(user) + float(sys_)
+except Exception:
+    wall = user = sys_ = rss = na
+    cpu = None
+cpu_us = f"{cpu * 1e6 / req:.3f}" if cpu is not None and isinstance(req, int) and req > 0 else na
+rss_mb = f"{int(rss) / 1024:.1f}" if rss != na else na
+srv = float(srv1) - float(srv0)
+srv_pct = f"{100 * srv / float(wall):.0f}" if wall != na and float(wall) > 0 and srv > 0 else na
+def f(x, fmt):
+    return fmt.format(x) if isinstance(x, (int, float)) else x
+print("\t".join(str(x) for x in [
+    rnd, tool, rc, req, f(rps, "{:.1f}"), f(p50, "{:.3f}"), f(p99, "{:.3f}"), errs,
+    wall, user, sys_, cpu_us, rss_mb, srv_pct]))
+PY
+    if [ "$rc" -ne 0 ]; then
+        log "  $tool exited with $rc (see $base.stderr)"
+    fi
+}
+
+# --- 5. interleaved rounds, then the table --------------------------------------------
+printf 'round\ttool\texit\trequests\trps\tp50_ms\tp99_ms\terrors\twall_s\tuser_s\tsys_s\tcpu_us_per_req\tmax_rss_mb\tnginx_cpu_pct\n' >"$RAW"
+{
+    echo "# volley bench/compare.sh $STAMP"
+    echo "# url=$URL conns=$CONNS duration=${DURATION}s runs=$RUNS nproc=$(nproc) kernel=$(uname -r)"
+    echo "# volley=$VOLLEY wrk=$(wrk -v 2>&1 | head -n1 | awk '{print $2}') oha=$([ "$HAVE_OHA" = 1 ] && oha --version 2>/dev/null | head -n1 || echo 'not installed')"
+    echo "# load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+} >"$OUT/meta.txt"
+log "load: $CONNS connections, ${DURATION}s, $RUNS rounds of: ${TOOLS[*]}"
+log "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+for round in $(seq 1 "$RUNS"); do
+    for tool in "${TOOLS[@]}"; do
+        log "round $round/$RUNS: $tool"
+        run_one "$round" "$tool"
+        sleep 0.5
+    done
+done
+echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$OUT/meta.txt"
+
+python3 - "$RAW" "$HAVE_OHA" >"$OUT/table.md" <<'PY'
+import csv, statistics, sys
+raw, have_oha = sys.argv[1], sys.argv[2] == "1"
+rows = list(csv.DictReader(open(raw), delimiter="\t"))
+def num(x):
+    try: return float(x)
+    except (TypeError, ValueError): return None
+wrk_rps = {r["round"]: num(r["rps"]) for r in rows if r["tool"] == "wrk"}
+order = []
+for r in rows:
+    if r["tool"] not in order: order.append(r["tool"])
+def med(vals):
+    vals = [v for v in vals if v is not None]
+    return statistics.median(vals) if vals else None
+def fmt(v, spec):
+    return "n/a" if v is None else format(v, spec)
+print("| tool | rps | p50 ms | p99 ms | CPU µs/req | max RSS MB | rps / wrk | errors | nginx CPU % | runs ok |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+for tool in order:
+    rs = [r for r in rows if r["tool"] == tool]
+    ratios = []
+    for r in rs:
+        w, v = wrk_rps.get(r["round"]), num(r["rps"])
+        ratios.append(v / w if v is not None and w else None)
+    ok = sum(1 for r in rs if r["exit"] == "0" and num(r["rps"]) is not None)
+    errs = med([num(r["errors"]) for r in rs])
+    print("| {} | {} | {} | {} | {} | {} | {} | {} | {} | {}/{} |".format(
+        tool,
+        fmt(med([num(r["rps"]) for r in rs]), ",.0f"),
+        fmt(med([num(r["p50_ms"]) for r in rs]), ".3f"),
+        fmt(med([num(r["p99_ms"]) for r in rs]), ".3f"),
+        fmt(med([num(r["cpu_us_per_req"]) for r in rs]), ".2f"),
+        fmt(med([num(r["max_rss_mb"]) for r in rs]), ".1f"),
+        fmt(med(ratios), ".2f"),
+        fmt(errs, ".0f"),
+        fmt(med([num(r["nginx_cpu_pct"]) for r in rs]), ".0f"),
+        ok, len(rs)))
+if not have_oha:
+    print("| oha | not installed | | | | | | | | |")
+PY
+
+cat "$OUT/meta.txt"
+echo
+cat "$OUT/table.md"
+echo
+echo "medians over $RUNS rounds; raw per-run numbers: ${RAW#"$REPO"/}"

@@ -1,0 +1,141 @@
+//! The console loop: keys -> actions -> commands, snapshots -> frames. The engine runs on
+//! its own thread, so drawing never takes time from it.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ratatui::crossterm::event::{self, Event};
+use tokio::signal::unix::{signal, SignalKind};
+
+use super::app::{App, Quit};
+use super::term::TermGuard;
+use super::theme::Theme;
+use super::view;
+use crate::engine::{self, Command, EngineHandle};
+use crate::headless::Watched;
+use crate::metrics::Snapshot;
+use crate::scenario::Plan;
+
+/// How the console looks and behaves.
+#[derive(Debug, Clone)]
+pub struct ConsoleOptions {
+    pub theme: Theme,
+    /// Frames per second.
+    pub fps: u32,
+    pub insecure: bool,
+    pub notice: Option<String>,
+}
+
+/// Runs `plan` on `rt` (on an engine thread) under the console; returns the final snapshot.
+pub fn run(plan: Plan, rt: tokio::runtime::Runtime, opts: ConsoleOptions) -> std::io::Result<Watched> {
+    let initial_vus = plan.load.vus;
+    let hangup = Arc::new(AtomicBool::new(false));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let hang = hangup.clone();
+    let engine_thread = std::thread::Builder::new()
+        .name("volley-engine".into())
+        .spawn(move || {
+            let snap = rt.block_on(async move {
+                let handle = engine::start(plan);
+                let _ = tx.send((handle.commands.clone(), handle.snapshots.clone()));
+                supervise(handle, hang).await
+            });
+            rt.shutdown_timeout(Duration::from_millis(200));
+            snap
+        })?;
+    let Ok((commands, snapshots)) = rx.recv() else {
+        // The engine thread died before it started: nothing ran.
+        return match engine_thread.join() {
+            Ok(snapshot) => Ok(Watched { snapshot, forced: false }),
+            Err(p) => std::panic::resume_unwind(p),
+        };
+    };
+
+    let mut app = App::new(snapshots.borrow().clone(), opts.theme, initial_vus);
+    app.insecure = opts.insecure;
+    app.notice = opts.notice;
+    let frame = Duration::from_secs_f64(1.0 / opts.fps.clamp(1, 60) as f64);
+    let mut guard = TermGuard::enter()?;
+    let mut last_draw = Instant::now() - frame;
+    let mut dirty = true;
+    loop {
+        let wait = frame.saturating_sub(last_draw.elapsed());
+        if event::poll(if dirty { Duration::ZERO } else { wait })? {
+            match event::read()? {
+                Event::Key(k) => {
+                    for cmd in app.on_key(&k) {
+                        let _ = commands.send(cmd);
+                    }
+                    dirty = true;
+                }
+                Event::Resize(_, _) => dirty = true,
+                _ => {}
+            }
+        }
+        let engine_done = engine_thread.is_finished();
+        if engine_done && (hangup.load(Ordering::Relaxed) || app.quit != Quit::No) {
+            break;
+        }
+        if app.quit == Quit::Now {
+            break;
+        }
+        if dirty || last_draw.elapsed() >= frame {
+            app.set_snapshot(snapshots.borrow().clone());
+            guard.terminal.draw(|f| view::draw(f, &app))?;
+            last_draw = Instant::now();
+            dirty = false;
+        }
+    }
+    drop(guard);
+    if engine_thread.is_finished() {
+        match engine_thread.join() {
+            Ok(snapshot) => return Ok(Watched { snapshot, forced: false }),
+            Err(_) => eprintln!("volley: the engine failed; writing the last results it published"),
+        }
+    } else {
+        let _ = commands.send(Command::Stop);
+    }
+    let mut snapshot: Snapshot = (**snapshots.borrow()).clone();
+    snapshot.partial = true;
+    Ok(Watched { snapshot, forced: true })
+}
+
+/// Waits for the engine; SIGTERM, SIGHUP and an outside SIGINT stop it gracefully.
+async fn supervise(handle: EngineHandle, hangup: Arc<AtomicBool>) -> Snapshot {
+    let EngineHandle {
+        commands,
+        snapshots,
+        mut done,
+    } = handle;
+    let mut term = signal(SignalKind::terminate()).ok();
+    let mut hup = signal(SignalKind::hangup()).ok();
+    let mut int = signal(SignalKind::interrupt()).ok();
+    loop {
+        tokio::select! {
+            r = &mut done => {
+                return match r {
+                    Ok(s) => s,
+                    Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                    Err(_) => {
+                        let mut s = (**snapshots.borrow()).clone();
+                        s.partial = true;
+                        s
+                    }
+                };
+            }
+            _ = recv(&mut term) => { hangup.store(true, Ordering::Relaxed); let _ = commands.send(Command::Stop); }
+            _ = recv(&mut hup) => { hangup.store(true, Ordering::Relaxed); let _ = commands.send(Command::Stop); }
+            _ = recv(&mut int) => { hangup.store(true, Ordering::Relaxed); let _ = commands.send(Command::Stop); }
+        }
+    }
+}
+
+async fn recv(sig: &mut Option<tokio::signal::unix::Signal>) {
+    match sig {
+        Some(s) => {
+            s.recv().await;
+        }
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,117 @@
+//! Detail of one endpoint: latency distribution, percentiles, status codes, recent errors.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Widget, Wrap};
+
+use super::panel;
+use crate::report::{fmt_count, fmt_ms};
+use crate::ui::app::App;
+
+/// The detail view of the selected endpoint.
+pub struct Detail<'a> {
+    /// The console state to show.
+    pub app: &'a App,
+}
+
+impl Widget for Detail<'_> {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        let app = self.app;
+        let t = &app.theme;
+        let Some(ep) = app.snap.endpoints.get(app.selected) else {
+            return;
+        };
+        let [hist_area, side] =
+            Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)]).areas(area);
+
+        // Latency histogram: doubling buckets from the HDR histogram.
+        let h = &ep.hist;
+        let mut buckets: Vec<(u64, u64)> = Vec::new();
+        if !h.is_empty() {
+            let mut lo = 0u64;
+            let mut hi = 100u64; // 0.1 ms
+            while lo <= h.max() {
+                let n = h.count_between(lo, hi.saturating_sub(1));
+                buckets.push((hi, n));
+                lo = hi;
+                hi = hi.saturating_mul(2);
+            }
+        }
+        let total = h.len().max(1);
+        let peak = buckets.iter().map(|b| b.1).max().unwrap_or(1).max(1);
+        let bar_w = hist_area.width.saturating_sub(26) as u64;
+        let rows = hist_area.height.saturating_sub(2) as usize;
+        let skip = buckets.len().saturating_sub(rows);
+        let lines: Vec<Line> = buckets
+            .iter()
+            .skip(skip)
+            .map(|(hi, n)| {
+                let len = (n * bar_w).div_ceil(peak) as usize;
+                Line::from(vec![
+                    Span::styled(format!("< {:>8} ", fmt_ms(*hi as f64 / 1000.0)), t.muted()),
+                    Span::styled("█".repeat(len), t.fg(t.throughput)),
+                    Span::styled(
+                        format!(" {:>5.1}%", *n as f64 * 100.0 / total as f64),
+                        t.text(),
+                    ),
+                ])
+            })
+            .collect();
+        Paragraph::new(lines)
+            .block(panel(app, format!(" {} {} · latency distribution (Esc back) ", ep.method, ep.name)))
+            .render(hist_area, buf);
+
+        let q = |x: f64| fmt_ms(ep.quantile_us(x) as f64 / 1000.0);
+        let mut lines = vec![
+            Line::from(vec![
+                Span::styled("requests ", t.muted()),
+                Span::styled(fmt_count(ep.requests), t.text()),
+                Span::styled("  ok ", t.muted()),
+                Span::styled(fmt_count(ep.ok), t.fg(t.ok)),
+                Span::styled("  errors ", t.muted()),
+                Span::styled(fmt_count(ep.errors), t.bad()),
+            ]),
+            Line::from(vec![
+                Span::styled("p50 ", t.muted()),
+                Span::styled(q(0.5), t.fg(t.p50)),
+                Span::styled("  p90 ", t.muted()),
+                Span::styled(q(0.9), t.text()),
+                Span::styled("  p95 ", t.muted()),
+                Span::styled(q(0.95), t.fg(t.p95)),
+            ]),
+            Line::from(vec![
+                Span::styled("p99 ", t.muted()),
+                Span::styled(q(0.99), t.fg(t.p99)),
+                Span::styled("  p99.9 ", t.muted()),
+                Span::styled(q(0.999), t.text()),
+                Span::styled("  max ", t.muted()),
+                Span::styled(fmt_ms(if h.is_empty() { 0.0 } else { h.max() as f64 / 1000.0 }), t.text()),
+            ]),
+            Line::from(""),
+        ];
+        for (code, n) in &ep.status {
+            lines.push(Line::from(vec![
+                Span::styled(format!("HTTP {code} "), if *code >= 400 { t.bad() } else { t.fg(t.ok) }),
+                Span::styled(fmt_count(*n), t.text()),
+            ]));
+        }
+        for (k, n) in ep.errors_by_kind.iter().filter(|(k, _)| !k.starts_with("http_")) {
+            lines.push(Line::from(vec![
+                Span::styled(format!("{k} "), t.bad()),
+                Span::styled(fmt_count(*n), t.text()),
+            ]));
+        }
+        lines.push(Line::from(""));
+        for e in ep.recent_errors.iter().rev() {
+            lines.push(Line::from(vec![
+                Span::styled(format!("{:>6.1}s ", e.t), t.muted()),
+                Span::styled(e.message.clone(), t.text()),
+            ]));
+        }
+        Paragraph::new(lines)
+            .block(panel(app, " Status and recent errors "))
+            .wrap(Wrap { trim: true })
+            .render(side, buf);
+    }
+}

@@ -1,0 +1,46 @@
+//! The event strip: every control action and stage change, newest first.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Widget};
+
+use super::panel;
+use crate::ui::app::App;
+
+/// Recent events with their time.
+pub struct Events<'a> {
+    /// The console state to show.
+    pub app: &'a App,
+}
+
+impl Widget for Events<'_> {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        let app = self.app;
+        let t = &app.theme;
+        let rows = area.height.saturating_sub(2) as usize;
+        let lines: Vec<Line> = app
+            .snap
+            .events
+            .iter()
+            .rev()
+            .take(rows)
+            .map(|e| {
+                let color = match e.kind.as_str() {
+                    "pause" | "resume" => t.paused,
+                    "spike" | "spike_end" => t.spike,
+                    "stop" | "abort" | "end" => t.warn,
+                    _ => t.accent,
+                };
+                Line::from(vec![
+                    Span::styled(format!("{:>6.1}s ", e.t), t.muted()),
+                    Span::styled(format!("{:<9} ", e.kind), t.fg(color)),
+                    Span::styled(e.detail.clone(), t.text()),
+                ])
+            })
+            .collect();
+        Paragraph::new(lines)
+            .block(panel(app, " Events "))
+            .render(area, buf);
+    }
+}

@@ -1,0 +1,105 @@
+//! The header: name, state, time, VUs, rps, errors, p95.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Widget};
+
+use super::clock;
+use crate::metrics::RunState;
+use crate::report::{fmt_count, fmt_ms};
+use crate::ui::app::App;
+
+/// Two lines at the top of the screen.
+pub struct Header<'a> {
+    /// The console state to show.
+    pub app: &'a App,
+}
+
+impl Widget for Header<'_> {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        let app = self.app;
+        let s = &app.snap;
+        let t = &app.theme;
+        let badge = |text: String, color| {
+            Span::styled(
+                format!(" {text} "),
+                if t.monochrome {
+                    Style::default().add_modifier(Modifier::REVERSED | Modifier::BOLD)
+                } else {
+                    Style::default().bg(color).fg(ratatui::style::Color::Black).add_modifier(Modifier::BOLD)
+                },
+            )
+        };
+        let state = match (&s.spike, s.state) {
+            (Some(sp), RunState::Running | RunState::Paused) => badge(
+                format!("SPIKE {} {}s left", sp.label.split(" for ").next().unwrap_or(""), sp.remaining.as_secs() + 1),
+                t.spike,
+            ),
+            (_, RunState::Running) => badge("RUNNING".into(), t.ok),
+            (_, RunState::Paused) => badge("PAUSED".into(), t.paused),
+            (_, RunState::Stopping) => badge("STOPPING".into(), t.warn),
+            (_, RunState::Done) => badge(if s.partial { "DONE (stopped)".into() } else { "DONE".into() }, t.accent),
+        };
+        let time = match s.planned {
+            Some(p) => format!(
+                "{} / {}  {} left",
+                clock(s.run_time),
+                clock(p),
+                clock(p.saturating_sub(s.run_time))
+            ),
+            None => clock(s.run_time),
+        };
+        let err_rate = s.total.error_rate() * 100.0;
+        let err_style = if err_rate >= 5.0 {
+            t.bad()
+        } else if err_rate > 0.0 {
+            t.fg(t.warn)
+        } else {
+            t.fg(t.ok)
+        };
+        let target = app.target();
+        let vus = if target != s.vus_active {
+            format!("{} → {}", s.vus_active, target)
+        } else {
+            format!("{}", s.vus_active)
+        };
+        let label = |x: &str| Span::styled(x.to_string(), t.muted());
+        let line1 = Line::from(vec![
+            Span::styled(format!("volley · {} ", s.scenario), t.title()),
+            state,
+            Span::raw("  "),
+            Span::styled(time, t.text()),
+            label("  VUs "),
+            Span::styled(vus, t.fg(t.accent).add_modifier(Modifier::BOLD)),
+            label("  rps "),
+            Span::styled(fmt_count(s.total.rps_now.round() as u64), t.fg(t.throughput).add_modifier(Modifier::BOLD)),
+            label("  err "),
+            Span::styled(format!("{err_rate:.2}%"), err_style),
+            label("  p95 "),
+            Span::styled(fmt_ms(s.total.quantile_us(0.95) as f64 / 1000.0), t.fg(t.p95)),
+        ]);
+        let mut spans = vec![
+            label("reqs "),
+            Span::styled(fmt_count(s.total.requests), t.text()),
+            label("  in flight "),
+            Span::styled(s.in_flight.to_string(), t.text()),
+            label("  conns "),
+            Span::styled(s.connections_open.to_string(), t.text()),
+            label("  elapsed "),
+            Span::styled(clock(s.elapsed), t.text()),
+        ];
+        if let Some(sp) = &s.spike {
+            spans.push(label("  returns to "));
+            spans.push(Span::styled(format!("{} VUs", sp.base), t.fg(t.spike)));
+        }
+        if app.insecure {
+            spans.push(Span::styled("  TLS NOT VERIFIED (--insecure)", t.bad()));
+        }
+        if let Some(n) = &app.notice {
+            spans.push(Span::styled(format!("  {n}"), t.fg(t.warn)));
+        }
+        Paragraph::new(vec![line1, Line::from(spans)]).render(area, buf);
+    }
+}

@@ -1,0 +1,402 @@
+//! A small HTTP/1.1 test server for integration tests, built on hyper 1.
+//!
+//! It runs on its own OS thread with its own (current-thread) tokio runtime, so it never
+//! competes with the runtime of the test that drives load at it, and it is shut down when
+//! the [`TestServer`] is dropped (stalled or slow requests are simply cancelled).
+//!
+//! ```ignore
+//! let server = TestServer::start(
+//!     ServerConfig::new()
+//!         .route("/slow", Route::ok().delay(Duration::from_millis(200)))
+//!         .route("/fail", Route::status(503))
+//!         .record_header("x-test"),
+//! );
+//! let base = server.url(); // "http://127.0.0.1:PORT"
+//! // ... drive load ...
+//! assert_eq!(server.count("/slow"), 10);
+//! assert!(server.max_in_flight() <= 10);
+//! ```
+//!
+//! What it records:
+//! * requests per path ([`TestServer::count`]) and in total ([`TestServer::total`]),
+//!   counted when the request head has been read (before any delay);
+//! * requests in flight now, their all-time peak, and a peak over a window that
+//!   [`TestServer::reset_max`] restarts;
+//! * the arrival [`Instant`] of every request (the first [`MAX_ARRIVALS`]);
+//! * the last value seen of one chosen header.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::net::{SocketAddr, TcpListener as StdListener};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use tokio::sync::oneshot;
+
+/// Arrival times kept; later arrivals are counted but their times are not stored.
+pub const MAX_ARRIVALS: usize = 200_000;
+
+/// How the server answers one path.
+#[derive(Debug, Clone)]
+pub struct Route {
+    /// Wait this long after reading the request before answering.
+    pub delay: Duration,
+    /// Status code of the answer.
+    pub status: u16,
+    /// Size of the answer's body in bytes (all `b'x'`).
+    pub body_size: usize,
+    /// Read the request, then never answer (until the client gives up or the server drops).
+    pub stall: bool,
+}
+
+impl Default for Route {
+    fn default() -> Self {
+        Route::ok()
+    }
+}
+
+impl Route {
+    /// `200 OK`, empty body, no delay.
+    pub fn ok() -> Route {
+        Route {
+            delay: Duration::ZERO,
+            status: 200,
+            body_size: 0,
+            stall: false,
+        }
+    }
+
+    /// Answers with `status`, empty body, no delay.
+    pub fn status(status: u16) -> Route {
+        Route {
+            status,
+            ..Route::ok()
+        }
+    }
+
+    /// Reads the request and never answers.
+    pub fn stalled() -> Route {
+        Route {
+            stall: true,
+            ..Route::ok()
+        }
+    }
+
+    pub fn delay(mut self, d: Duration) -> Route {
+        self.delay = d;
+        self
+    }
+
+    pub fn with_status(mut self, status: u16) -> Route {
+        self.status = status;
+        self
+    }
+
+    pub fn body(mut self, size: usize) -> Route {
+        self.body_size = size;
+        self
+    }
+}
+
+/// Routes by exact path (the query string is ignored), plus a default for other paths.
+#[derive(Debug, Clone, Default)]
+pub struct ServerConfig {
+    routes: HashMap<String, Route>,
+    fallback: Route,
+    header: Option<String>,
+}
+
+impl ServerConfig {
+    /// Every path answers `200 OK` at once until configured otherwise.
+    pub fn new() -> ServerConfig {
+        ServerConfig::default()
+    }
+
+    /// How to answer requests whose path is exactly `path`.
+    pub fn route(mut self, path: &str, route: Route) -> ServerConfig {
+        self.routes.insert(path.to_string(), route);
+        self
+    }
+
+    /// How to answer every path without its own route.
+    pub fn fallback(mut self, route: Route) -> ServerConfig {
+        self.fallback = route;
+        self
+    }
+
+    /// Remember the last value of this request header (see [`TestServer::last_header`]).
+    pub fn record_header(mut self, name: &str) -> ServerConfig {
+        self.header = Some(name.to_ascii_lowercase());
+        self
+    }
+
+    fn route_for(&self, path: &str) -> &Route {
+        self.routes.get(path).unwrap_or(&self.fallback)
+    }
+}
+
+#[derive(Debug, Default)]
+struct Flight {
+    now: u64,
+    peak: u64,
+    window_peak: u64,
+}
+
+#[derive(Debug, Default)]
+struct Seen {
+    counts: HashMap<String, u64>,
+    total: u64,
+    arrivals: Vec<Instant>,
+    last_header: Option<String>,
+}
+
+struct State {
+    config: ServerConfig,
+    flight: Mutex<Flight>,
+    seen: Mutex<Seen>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl State {
+    fn arrive(&self, path: &str, at: Instant, header: Option<String>) {
+        let mut seen = lock(&self.seen);
+        *seen.counts.entry(path.to_string()).or_default() += 1;
+        seen.total += 1;
+        if seen.arrivals.len() < MAX_ARRIVALS {
+            seen.arrivals.push(at);
+        }
+        if header.is_some() {
+            seen.last_header = header;
+        }
+    }
+}
+
+/// Counts a request in flight from its arrival until its answer is handed to hyper, or
+/// until hyper drops it (client gone, server shut down).
+struct InFlight(Arc<State>);
+
+impl InFlight {
+    fn enter(state: Arc<State>) -> InFlight {
+        {
+            let mut f = lock(&state.flight);
+            f.now += 1;
+            f.peak = f.peak.max(f.now);
+            f.window_peak = f.window_peak.max(f.now);
+        }
+        InFlight(state)
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        lock(&self.0.flight).now -= 1;
+    }
+}
+
+async fn handle(
+    state: Arc<State>,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let at = Instant::now();
+    let path = req.uri().path().to_string();
+    let header = state.config.header.as_deref().and_then(|h| {
+        req.headers()
+            .get(h)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+    });
+    state.arrive(&path, at, header);
+    let _flight = InFlight::enter(state.clone());
+    let route = state.config.route_for(&path).clone();
+    // Read the request body to its end so the connection stays reusable.
+    let _ = req.into_body().collect().await;
+    if route.stall {
+        std::future::pending::<()>().await;
+    }
+    if !route.delay.is_zero() {
+        tokio::time::sleep(route.delay).await;
+    }
+    let resp = Response::builder()
+        .status(route.status)
+        .body(Full::new(Bytes::from(vec![b'x'; route.body_size])))
+        .expect("a valid status code");
+    Ok(resp)
+}
+
+/// A running test server; dropping it shuts it down.
+pub struct TestServer {
+    addr: SocketAddr,
+    state: Arc<State>,
+    shutdown: Option<oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl TestServer {
+    /// Binds 127.0.0.1 on a free port and starts serving on a thread of its own.
+    pub fn start(config: ServerConfig) -> TestServer {
+        let listener = StdListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        listener
+            .set_nonblocking(true)
+            .expect("non-blocking listener");
+        let addr = listener.local_addr().expect("local address");
+        let state = Arc::new(State {
+            config,
+            flight: Mutex::new(Flight::default()),
+            seen: Mutex::new(Seen::default()),
+        });
+        let (tx, rx) = oneshot::channel();
+        let st = state.clone();
+        let thread = std::thread::Builder::new()
+            .name(format!("test-server-{}", addr.port()))
+            .spawn(move || serve(listener, st, rx))
+            .expect("spawn the server thread");
+        TestServer {
+            addr,
+            state,
+            shutdown: Some(tx),
+            thread: Some(thread),
+        }
+    }
+
+    /// `http://127.0.0.1:PORT` (no trailing slash).
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Requests received for exactly this path (query ignored).
+    pub fn count(&self, path: &str) -> u64 {
+        lock(&self.state.seen)
+            .counts
+            .get(path)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Requests received in total.
+    pub fn total(&self) -> u64 {
+        lock(&self.state.seen).total
+    }
+
+    /// Requests received but not yet answered.
+    pub fn in_flight(&self) -> u64 {
+        lock(&self.state.flight).now
+    }
+
+    /// Most requests in flight at once since the start or the last [`reset_max`].
+    ///
+    /// [`reset_max`]: TestServer::reset_max
+    pub fn max_in_flight(&self) -> u64 {
+        lock(&self.state.flight).window_peak
+    }
+
+    /// Most requests in flight at once since the start, whatever the resets.
+    pub fn peak_in_flight(&self) -> u64 {
+        lock(&self.state.flight).peak
+    }
+
+    /// Starts a new window for [`max_in_flight`]: its value becomes what is in flight now.
+    ///
+    /// [`max_in_flight`]: TestServer::max_in_flight
+    pub fn reset_max(&self) {
+        let mut f = lock(&self.state.flight);
+        f.window_peak = f.now;
+    }
+
+    /// Requests that arrived at or after `t`.
+    pub fn arrivals_since(&self, t: Instant) -> usize {
+        lock(&self.state.seen)
+            .arrivals
+            .iter()
+            .filter(|&&a| a >= t)
+            .count()
+    }
+
+    /// Arrival times of the first [`MAX_ARRIVALS`] requests, in order.
+    pub fn arrivals(&self) -> Vec<Instant> {
+        lock(&self.state.seen).arrivals.clone()
+    }
+
+    /// The last value seen of the header chosen with [`ServerConfig::record_header`].
+    pub fn last_header(&self) -> Option<String> {
+        lock(&self.state.seen).last_header.clone()
+    }
+
+    /// Polls (every 10 ms, without blocking the runtime) until `cond` holds or `timeout`
+    /// passes; true if it held.
+    pub async fn wait_for(
+        &self,
+        timeout: Duration,
+        mut cond: impl FnMut(&TestServer) -> bool,
+    ) -> bool {
+        let end = Instant::now() + timeout;
+        loop {
+            if cond(self) {
+                return true;
+            }
+            if Instant::now() >= end {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn serve(listener: StdListener, state: Arc<State>, mut shutdown: oneshot::Receiver<()>) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("the server's runtime");
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::from_std(listener).expect("register the listener");
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => break,
+                accepted = listener.accept() => {
+                    let Ok((stream, _)) = accepted else { continue };
+                    let _ = stream.set_nodelay(true);
+                    let st = state.clone();
+                    tokio::spawn(async move {
+                        let svc = service_fn(move |req| handle(st.clone(), req));
+                        let _ = http1::Builder::new()
+                            .serve_connection(TokioIo::new(stream), svc)
+                            .await;
+                    });
+                }
+            }
+        }
+    });
+    // Cancels every connection still open (stalled or delayed requests included).
+    rt.shutdown_timeout(Duration::from_millis(500));
+}
+
+/// A port on 127.0.0.1 where nothing listens (bound, then released), for refused connects.
+pub fn closed_port() -> u16 {
+    let l = StdListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    l.local_addr().expect("local address").port()
+}

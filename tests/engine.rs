@@ -1,0 +1,747 @@
+//! The engine against real HTTP servers on 127.0.0.1: what volley reports must match what
+//! the server received, and the control commands must show up in the server's traffic.
+//!
+//! Every test takes the `SERIAL` lock, so the timing-sensitive ones never share the two
+//! cores with another run. Timing assertions have wide margins; nothing asserts throughput.
+
+mod common;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::{closed_port, Route, ServerConfig, TestServer};
+use volley::engine::{self, Command, EngineHandle, Spike, SpikeChange};
+use volley::metrics::{EndpointStats, RunState, Snapshot};
+use volley::scenario::Plan;
+
+/// One engine run at a time (see the module docs). A tokio mutex: no poisoning, and it
+/// may be held across awaits.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Longest any single run may take before the test fails instead of hanging.
+const RUN_LIMIT: Duration = Duration::from_secs(30);
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+fn plan(toml: &str) -> Plan {
+    volley::scenario::parse(Path::new("test.toml"), toml)
+        .unwrap_or_else(|e| panic!("scenario does not parse: {e}\n---\n{toml}"))
+}
+
+fn send(h: &EngineHandle, cmd: Command) {
+    h.commands
+        .send(cmd.clone())
+        .unwrap_or_else(|_| panic!("the engine ended before {cmd:?}"));
+}
+
+/// Waits for the final snapshot, failing the test if the run does not end in time.
+async fn finish(h: EngineHandle) -> Snapshot {
+    tokio::time::timeout(RUN_LIMIT, h.wait())
+        .await
+        .expect("the run did not end within RUN_LIMIT")
+}
+
+fn endpoint<'a>(s: &'a Snapshot, name: &str) -> &'a EndpointStats {
+    s.endpoints
+        .iter()
+        .find(|e| e.name == name)
+        .unwrap_or_else(|| panic!("no endpoint named {name}"))
+}
+
+fn kind(e: &EndpointStats, k: &str) -> u64 {
+    e.errors_by_kind.get(k).copied().unwrap_or(0)
+}
+
+fn has_event(s: &Snapshot, kind: &str) -> bool {
+    s.events.iter().any(|e| e.kind == kind)
+}
+
+fn event_kinds(s: &Snapshot) -> Vec<String> {
+    s.events.iter().map(|e| e.kind.clone()).collect()
+}
+
+/// Invariants of every final snapshot: nothing left running, per-endpoint figures add up
+/// to the total, every request is either ok or an error.
+fn check_final(s: &Snapshot) {
+    assert_eq!(s.state, RunState::Done);
+    assert_eq!(s.in_flight, 0, "requests still in flight after the run");
+    assert_eq!(s.vus_active, 0, "VUs still alive after the run");
+    let sum: u64 = s.endpoints.iter().map(|e| e.requests).sum();
+    assert_eq!(
+        sum, s.total.requests,
+        "endpoints do not add up to the total"
+    );
+    for e in std::iter::once(&s.total).chain(s.endpoints.iter()) {
+        assert_eq!(
+            e.ok + e.errors,
+            e.requests,
+            "{}: ok + errors != requests",
+            e.name
+        );
+        let statuses: u64 = e.status.values().sum();
+        let kinds: u64 = e
+            .errors_by_kind
+            .iter()
+            .filter(|(k, _)| !k.starts_with("http_"))
+            .map(|(_, v)| v)
+            .sum();
+        assert_eq!(
+            statuses + kinds,
+            e.requests,
+            "{}: outcomes != requests",
+            e.name
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Accounting, run for both executors.
+// ---------------------------------------------------------------------------------------
+
+/// 10 VUs, 2000 iterations: the server saw exactly 2000 requests and so does the report.
+async fn exact_accounting(client: &str) {
+    let _serial = SERIAL.lock().await;
+    let server = TestServer::start(
+        ServerConfig::new()
+            .route("/items", Route::ok().body(64))
+            .record_header("x-volley-test"),
+    );
+    let h = engine::start(plan(&format!(
+        r#"
+name = "exact"
+base_url = "{url}"
+[headers]
+x-volley-test = "exact-{client}"
+[load]
+vus = 10
+iterations = 2000
+[http]
+client = "{client}"
+[[request]]
+name = "items"
+path = "/items"
+"#,
+        url = server.url()
+    )));
+    let s = finish(h).await;
+    check_final(&s);
+    assert_eq!(server.total(), 2000);
+    assert_eq!(server.count("/items"), 2000);
+    assert_eq!(s.total.requests, 2000);
+    let e = endpoint(&s, "items");
+    assert_eq!(e.requests, 2000);
+    assert_eq!(e.ok, 2000);
+    assert_eq!(e.errors, 0, "errors: {:?}", e.errors_by_kind);
+    assert_eq!(e.status.get(&200), Some(&2000));
+    assert_eq!(e.bytes, 2000 * 64, "body bytes");
+    assert_eq!(s.total.bytes, 2000 * 64);
+    assert_eq!(e.hist.len(), 2000, "one latency per answered request");
+    assert!(
+        server.peak_in_flight() <= 10,
+        "more than 10 requests at once"
+    );
+    assert_eq!(
+        server.last_header().as_deref(),
+        Some(&*format!("exact-{client}"))
+    );
+    assert!(
+        !s.partial,
+        "a run that reached its iteration limit is complete"
+    );
+}
+
+/// Weights 1:2:7 over 3000 iterations: shares within 3 points, counts equal the server's.
+async fn weights(client: &str) {
+    let _serial = SERIAL.lock().await;
+    let server = TestServer::start(ServerConfig::new());
+    let h = engine::start(plan(&format!(
+        r#"
+name = "weights"
+base_url = "{url}"
+[load]
+vus = 10
+iterations = 3000
+[http]
+client = "{client}"
+[[request]]
+name = "a"
+path = "/a"
+weight = 1
+[[request]]
+name = "b"
+path = "/b"
+weight = 2
+[[request]]
+name = "c"
+path = "/c"
+weight = 7
+"#,
+        url = server.url()
+    )));
+    let s = finish(h).await;
+    check_final(&s);
+    assert_eq!(s.total.requests, 3000);
+    assert_eq!(server.total(), 3000);
+    for (name, weight) in [("a", 1.0), ("b", 2.0), ("c", 7.0)] {
+        let e = endpoint(&s, name);
+        assert_eq!(
+            e.requests,
+            server.count(&format!("/{name}")),
+            "endpoint {name}"
+        );
+        assert_eq!(e.ok, e.requests, "endpoint {name}");
+        let share = e.requests as f64 / 3000.0 * 100.0;
+        let want = weight * 10.0;
+        assert!(
+            (share - want).abs() <= 3.0,
+            "endpoint {name}: {share:.1}% of requests, weight says {want}%"
+        );
+    }
+}
+
+/// A route that answers 503: every request on it is an `http_503` error.
+async fn http_5xx(client: &str) {
+    let _serial = SERIAL.lock().await;
+    let server = TestServer::start(ServerConfig::new().route("/fail", Route::status(503)));
+    let h = engine::start(plan(&format!(
+        r#"
+name = "5xx"
+base_url = "{url}"
+[load]
+vus = 4
+iterations = 400
+[http]
+client = "{client}"
+[[request]]
+name = "ok"
+path = "/ok"
+[[request]]
+name = "fail"
+path = "/fail"
+"#,
+        url = server.url()
+    )));
+    let s = finish(h).await;
+    check_final(&s);
+    assert_eq!(s.total.requests, 400);
+    assert_eq!(server.total(), 400);
+    let fail = endpoint(&s, "fail");
+    let n = fail.requests;
+    assert!(n > 0);
+    assert_eq!(n, server.count("/fail"));
+    assert_eq!(
+        kind(fail, "http_503"),
+        n,
+        "errors: {:?}",
+        fail.errors_by_kind
+    );
+    assert_eq!(fail.errors, n);
+    assert_eq!(fail.ok, 0);
+    assert_eq!(fail.status.get(&503), Some(&n));
+    assert_eq!(fail.status.len(), 1, "statuses: {:?}", fail.status);
+    let ok = endpoint(&s, "ok");
+    assert_eq!(ok.requests, server.count("/ok"));
+    assert_eq!(ok.ok, ok.requests);
+    assert_eq!(ok.errors, 0, "errors: {:?}", ok.errors_by_kind);
+    assert_eq!(kind(&s.total, "http_503"), n);
+    assert!(
+        fail.recent_errors.iter().all(|e| e.kind == "http_503"),
+        "{:?}",
+        fail.recent_errors
+    );
+}
+
+/// Nothing listens on the target port: every request is `connect_refused`.
+async fn connect_refused(client: &str) {
+    let _serial = SERIAL.lock().await;
+    let port = closed_port();
+    let h = engine::start(plan(&format!(
+        r#"
+name = "refused"
+base_url = "http://127.0.0.1:{port}"
+[load]
+vus = 2
+iterations = 50
+[http]
+client = "{client}"
+[[request]]
+name = "nothing"
+path = "/"
+"#
+    )));
+    let s = finish(h).await;
+    check_final(&s);
+    let e = endpoint(&s, "nothing");
+    assert_eq!(e.requests, 50);
+    assert_eq!(e.ok, 0);
+    let refused = kind(e, "connect_refused");
+    assert!(refused > 0, "errors: {:?}", e.errors_by_kind);
+    assert_eq!(refused, 50, "errors: {:?}", e.errors_by_kind);
+    assert_eq!(kind(&s.total, "connect_refused"), 50);
+}
+
+/// A 2 s route and a stalled route with a 200 ms timeout: both time out, the fast route
+/// does not, and the run ends on time instead of waiting for the slow answers.
+async fn timeouts(client: &str) {
+    let _serial = SERIAL.lock().await;
+    let server = TestServer::start(
+        ServerConfig::new()
+            .route("/slow", Route::ok().delay(Duration::from_secs(2)))
+            .route("/stall", Route::stalled()),
+    );
+    let started = Instant::now();
+    let h = engine::start(plan(&format!(
+        r#"
+name = "timeouts"
+base_url = "{url}"
+timeout = "200ms"
+[load]
+vus = 4
+duration = "1s"
+[http]
+client = "{client}"
+[[request]]
+name = "fast"
+path = "/fast"
+[[request]]
+name = "slow"
+path = "/slow"
+[[request]]
+name = "stall"
+path = "/stall"
+"#,
+        url = server.url()
+    )));
+    let s = finish(h).await;
+    let wall = started.elapsed();
+    check_final(&s);
+    // 1 s of run plus at most one 200 ms timeout to drain; the 2 s answers never came.
+    assert!(wall < ms(1900), "the run took {wall:?}");
+    for (name, path) in [("slow", "/slow"), ("stall", "/stall")] {
+        let e = endpoint(&s, name);
+        assert!(e.requests > 0, "{name}: no requests");
+        assert_eq!(e.requests, server.count(path), "{name}");
+        assert_eq!(
+            kind(e, "timeout"),
+            e.requests,
+            "{name}: {:?}",
+            e.errors_by_kind
+        );
+        assert_eq!(e.ok, 0, "{name}");
+        assert!(
+            e.hist.max() < 1_000_000,
+            "{name}: waited {} us",
+            e.hist.max()
+        );
+    }
+    let fast = endpoint(&s, "fast");
+    assert!(fast.requests > 0);
+    assert_eq!(fast.requests, server.count("/fast"));
+    assert_eq!(fast.ok, fast.requests, "errors: {:?}", fast.errors_by_kind);
+    assert_eq!(s.total.requests, server.total());
+}
+
+/// Requests that outlive the graceful-stop period are aborted and counted as `aborted`.
+async fn graceful_stop_abort(client: &str) {
+    let _serial = SERIAL.lock().await;
+    let server = TestServer::start(
+        ServerConfig::new().route("/hang", Route::ok().delay(Duration::from_secs(5))),
+    );
+    let h = engine::start(plan(&format!(
+        r#"
+name = "abort"
+base_url = "{url}"
+[load]
+vus = 3
+duration = "60s"
+graceful_stop = "300ms"
+[http]
+client = "{client}"
+[[request]]
+name = "hang"
+path = "/hang"
+"#,
+        url = server.url()
+    )));
+    assert!(
+        server.wait_for(ms(3000), |s| s.in_flight() == 3).await,
+        "the 3 VUs never all reached the server"
+    );
+    tokio::time::sleep(ms(200)).await;
+    let stop = Instant::now();
+    send(&h, Command::Stop);
+    let s = finish(h).await;
+    let took = stop.elapsed();
+    check_final(&s);
+    assert!(
+        took >= ms(250),
+        "ended {took:?} after Stop: no graceful period"
+    );
+    assert!(
+        took < ms(1300),
+        "ended {took:?} after Stop, graceful_stop is 300ms"
+    );
+    let e = endpoint(&s, "hang");
+    assert_eq!(kind(e, "aborted"), 3, "errors: {:?}", e.errors_by_kind);
+    assert_eq!(e.requests, 3);
+    assert_eq!(e.ok, 0);
+    assert_eq!(s.total.requests, server.total(), "reported != received");
+    assert!(s.partial);
+    assert!(has_event(&s, "abort"), "events: {:?}", event_kinds(&s));
+}
+
+macro_rules! for_both_clients {
+    ($($test:ident),* $(,)?) => {
+        mod hyper_client {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    super::$test("hyper").await
+                }
+            )*
+        }
+        mod reqwest_client {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    super::$test("reqwest").await
+                }
+            )*
+        }
+    };
+}
+
+for_both_clients!(
+    exact_accounting,
+    weights,
+    http_5xx,
+    connect_refused,
+    timeouts,
+    graceful_stop_abort,
+);
+
+// ---------------------------------------------------------------------------------------
+// Control.
+// ---------------------------------------------------------------------------------------
+
+/// Stop a 60 s run after 1 s: it ends promptly, nothing is lost, the result is partial.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stop_early() {
+    let _serial = SERIAL.lock().await;
+    let server = TestServer::start(ServerConfig::new().fallback(Route::ok().delay(ms(2))));
+    let h = engine::start(plan(&format!(
+        r#"
+name = "stop"
+base_url = "{url}"
+[load]
+vus = 4
+duration = "60s"
+[[request]]
+path = "/x"
+"#,
+        url = server.url()
+    )));
+    tokio::time::sleep(ms(1000)).await;
+    let stop = Instant::now();
+    send(&h, Command::Stop);
+    let s = finish(h).await;
+    let took = stop.elapsed();
+    let ended = Instant::now();
+    check_final(&s);
+    assert!(took < ms(1500), "ended {took:?} after Stop");
+    assert!(s.total.requests > 0);
+    assert_eq!(s.total.requests, server.total(), "reported != received");
+    assert_eq!(s.total.ok, s.total.requests);
+    assert!(s.partial, "a stopped run is partial");
+    assert!(has_event(&s, "stop"), "events: {:?}", event_kinds(&s));
+    assert!(s.run_time < Duration::from_secs(10));
+    tokio::time::sleep(ms(200)).await;
+    assert_eq!(
+        server.arrivals_since(ended),
+        0,
+        "requests after the run ended"
+    );
+}
+
+/// 10 VUs never have more than 10 requests at the server; after SetVus(3), at most 3.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrency_follows_vus() {
+    let _serial = SERIAL.lock().await;
+    let server = TestServer::start(ServerConfig::new().fallback(Route::ok().delay(ms(200))));
+    let h = engine::start(plan(&format!(
+        r#"
+name = "concurrency"
+base_url = "{url}"
+[load]
+vus = 10
+duration = "30s"
+[[request]]
+path = "/slow"
+"#,
+        url = server.url()
+    )));
+    assert!(
+        server.wait_for(ms(3000), |s| s.max_in_flight() >= 10).await,
+        "never reached 10 in flight (max {})",
+        server.max_in_flight()
+    );
+    tokio::time::sleep(ms(600)).await;
+    assert_eq!(server.max_in_flight(), 10, "10 VUs, one request each");
+
+    send(&h, Command::SetVus(3));
+    // The 7 retired VUs finish the request they are in (200 ms) and stop.
+    tokio::time::sleep(ms(400)).await;
+    assert!(
+        server.wait_for(ms(2000), |s| s.in_flight() <= 3).await,
+        "retired VUs still busy: {} in flight",
+        server.in_flight()
+    );
+    server.reset_max();
+    tokio::time::sleep(ms(1000)).await;
+    let max = server.max_in_flight();
+    assert!(max <= 3 && max > 0, "max in flight {max} with 3 VUs");
+    assert_eq!(h.snapshots.borrow().vus_active, 3);
+
+    send(&h, Command::Stop);
+    let s = finish(h).await;
+    check_final(&s);
+    assert_eq!(server.peak_in_flight(), 10);
+    assert_eq!(s.total.requests, server.total());
+    assert_eq!(s.vus_target, 3);
+    assert!(has_event(&s, "set_vus"), "events: {:?}", event_kinds(&s));
+}
+
+/// Pause: in-flight requests finish, then nothing arrives until Resume; the paused time
+/// does not count towards the planned duration.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pause_and_resume() {
+    let _serial = SERIAL.lock().await;
+    let server = TestServer::start(ServerConfig::new().fallback(Route::ok().delay(ms(100))));
+    let started = Instant::now();
+    let h = engine::start(plan(&format!(
+        r#"
+name = "pause"
+base_url = "{url}"
+[load]
+vus = 4
+duration = "2s"
+[[request]]
+path = "/p"
+"#,
+        url = server.url()
+    )));
+    tokio::time::sleep(ms(600)).await;
+    assert!(server.total() > 0);
+    let paused = Instant::now();
+    send(&h, Command::Pause);
+    assert!(
+        server.wait_for(ms(2000), |s| s.in_flight() == 0).await,
+        "in-flight requests did not drain after Pause"
+    );
+    tokio::time::sleep(ms(50)).await;
+    let quiet = Instant::now();
+    tokio::time::sleep(ms(1000)).await;
+    assert_eq!(
+        server.arrivals_since(quiet),
+        0,
+        "requests arrived while paused"
+    );
+    assert_eq!(h.snapshots.borrow().state, RunState::Paused);
+
+    let resumed = Instant::now();
+    send(&h, Command::Resume);
+    let pause = resumed - paused;
+    tokio::time::sleep(ms(400)).await;
+    assert!(
+        server.arrivals_since(resumed) > 0,
+        "nothing arrived after Resume"
+    );
+
+    let s = finish(h).await;
+    let wall = started.elapsed();
+    check_final(&s);
+    assert_eq!(s.total.requests, server.total());
+    assert!(!s.partial, "the run reached its planned duration");
+    // The planned 2 s are counted on the run clock, which stops while paused.
+    assert!(s.run_time >= ms(1950), "run_time {:?}", s.run_time);
+    assert!(s.run_time < ms(3000), "run_time {:?}", s.run_time);
+    assert!(wall >= ms(1950) + pause, "wall {wall:?}, pause {pause:?}");
+    let excluded = s.elapsed.saturating_sub(s.run_time);
+    let diff = excluded.as_secs_f64() - pause.as_secs_f64();
+    assert!(
+        diff.abs() < 0.3,
+        "elapsed {:?} - run_time {:?} = {excluded:?}, but the pause lasted {pause:?}",
+        s.elapsed,
+        s.run_time
+    );
+    assert!(has_event(&s, "pause") && has_event(&s, "resume"));
+}
+
+/// Stop while paused: the run ends at once and the pause is not counted as run time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stop_while_paused() {
+    let _serial = SERIAL.lock().await;
+    let server = TestServer::start(ServerConfig::new().fallback(Route::ok().delay(ms(20))));
+    let h = engine::start(plan(&format!(
+        r#"
+name = "pause-stop"
+base_url = "{url}"
+[load]
+vus = 2
+duration = "60s"
+[[request]]
+path = "/p"
+"#,
+        url = server.url()
+    )));
+    tokio::time::sleep(ms(400)).await;
+    send(&h, Command::Pause);
+    assert!(server.wait_for(ms(2000), |s| s.in_flight() == 0).await);
+    tokio::time::sleep(ms(600)).await;
+    let stop = Instant::now();
+    send(&h, Command::Stop);
+    let s = finish(h).await;
+    let took = stop.elapsed();
+    check_final(&s);
+    assert!(took < ms(1000), "ended {took:?} after Stop");
+    assert_eq!(s.total.requests, server.total());
+    assert!(s.partial);
+    assert!(
+        s.run_time < ms(800),
+        "run_time {:?} includes the pause (elapsed {:?})",
+        s.run_time,
+        s.elapsed
+    );
+}
+
+/// Spike x3 for 1 s on 2 VUs: 6 requests at once, then back to 2 by itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spike_and_return() {
+    let _serial = SERIAL.lock().await;
+    let server = TestServer::start(ServerConfig::new().fallback(Route::ok().delay(ms(200))));
+    let h = engine::start(plan(&format!(
+        r#"
+name = "spike"
+base_url = "{url}"
+[load]
+vus = 2
+duration = "30s"
+[[request]]
+path = "/s"
+"#,
+        url = server.url()
+    )));
+    assert!(server.wait_for(ms(3000), |s| s.total() >= 4).await);
+    assert!(server.max_in_flight() <= 2);
+
+    let spiked = Instant::now();
+    send(
+        &h,
+        Command::Spike(Spike {
+            change: SpikeChange::Times(3.0),
+            duration: ms(1000),
+        }),
+    );
+    assert!(
+        server.wait_for(ms(900), |s| s.max_in_flight() >= 6).await,
+        "the spike never reached 6 in flight (max {})",
+        server.max_in_flight()
+    );
+    assert_eq!(server.max_in_flight(), 6, "2 VUs x3");
+
+    // The spike ends 1 s after it began; the extra VUs finish their 200 ms request.
+    tokio::time::sleep((spiked + ms(1400)).saturating_duration_since(Instant::now())).await;
+    assert!(
+        server.wait_for(ms(2000), |s| s.in_flight() <= 2).await,
+        "still {} in flight after the spike",
+        server.in_flight()
+    );
+    server.reset_max();
+    tokio::time::sleep(ms(700)).await;
+    let max = server.max_in_flight();
+    assert!(max <= 2 && max > 0, "max in flight {max} after the spike");
+
+    send(&h, Command::Stop);
+    let s = finish(h).await;
+    check_final(&s);
+    assert_eq!(server.peak_in_flight(), 6);
+    assert_eq!(s.total.requests, server.total());
+    assert_eq!(s.vus_target, 2);
+    assert!(has_event(&s, "spike"), "events: {:?}", event_kinds(&s));
+    assert!(has_event(&s, "spike_end"), "events: {:?}", event_kinds(&s));
+}
+
+/// A manual SetVus during a spike is the level the spike returns to.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn set_vus_during_spike_is_the_new_base() {
+    let _serial = SERIAL.lock().await;
+    let server = TestServer::start(ServerConfig::new().fallback(Route::ok().delay(ms(100))));
+    let h = engine::start(plan(&format!(
+        r#"
+name = "spike-set"
+base_url = "{url}"
+[load]
+vus = 3
+duration = "30s"
+[[request]]
+path = "/s"
+"#,
+        url = server.url()
+    )));
+    assert!(server.wait_for(ms(3000), |s| s.total() >= 3).await);
+    send(
+        &h,
+        Command::Spike(Spike {
+            change: SpikeChange::Plus(2),
+            duration: ms(500),
+        }),
+    );
+    assert!(server.wait_for(ms(450), |s| s.max_in_flight() >= 5).await);
+    send(&h, Command::SetVus(1));
+    // Spike ends at +500 ms; VUs above 1 finish a 100 ms request.
+    tokio::time::sleep(ms(900)).await;
+    assert!(server.wait_for(ms(2000), |s| s.in_flight() <= 1).await);
+    server.reset_max();
+    tokio::time::sleep(ms(500)).await;
+    let max = server.max_in_flight();
+    assert_eq!(max, 1, "after the spike the run should hold 1 VU");
+    send(&h, Command::Stop);
+    let s = finish(h).await;
+    check_final(&s);
+    assert_eq!(s.vus_target, 1);
+    assert_eq!(s.total.requests, server.total());
+}
+
+/// Think time spaces each VU's requests: 2 VUs x 100 ms over 1 s is about 20 requests.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn think_time_spaces_requests() {
+    let _serial = SERIAL.lock().await;
+    let server = TestServer::start(ServerConfig::new());
+    let h = engine::start(plan(&format!(
+        r#"
+name = "think"
+base_url = "{url}"
+[load]
+vus = 2
+duration = "1s"
+think_time = "100ms"
+[[request]]
+path = "/t"
+"#,
+        url = server.url()
+    )));
+    let s = finish(h).await;
+    check_final(&s);
+    let n = s.total.requests;
+    assert!((8..=24).contains(&n), "{n} requests");
+    assert_eq!(n, server.total());
+    // The requests are spread over the second, not bunched at its start.
+    let arrivals = server.arrivals();
+    let span = arrivals
+        .last()
+        .unwrap()
+        .duration_since(*arrivals.first().unwrap());
+    assert!(span >= ms(700), "{n} requests within {span:?}");
+}
