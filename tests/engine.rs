@@ -392,6 +392,39 @@ path = "/hang"
     assert!(has_event(&s, "abort"), "events: {:?}", event_kinds(&s));
 }
 
+/// A server that closes every connection after its answer (`Connection: close`): each
+/// request needs a new connection, and none of that may show up as an error.
+async fn server_closes_connections(client: &str) {
+    let _serial = SERIAL.lock().await;
+    let server = TestServer::start(ServerConfig::new().close_connections());
+    let h = engine::start(plan(&format!(
+        r#"
+name = "close"
+base_url = "{url}"
+[load]
+vus = 4
+iterations = 500
+[http]
+client = "{client}"
+[[request]]
+name = "c"
+path = "/c"
+"#,
+        url = server.url()
+    )));
+    let s = finish(h).await;
+    check_final(&s);
+    let e = endpoint(&s, "c");
+    assert_eq!(e.errors, 0, "errors: {:?}", e.errors_by_kind);
+    assert_eq!(e.requests, 500);
+    assert_eq!(
+        server.total(),
+        500,
+        "reported 500, received {}",
+        server.total()
+    );
+}
+
 macro_rules! for_both_clients {
     ($($test:ident),* $(,)?) => {
         mod hyper_client {
@@ -420,6 +453,7 @@ for_both_clients!(
     connect_refused,
     timeouts,
     graceful_stop_abort,
+    server_closes_connections,
 );
 
 // ---------------------------------------------------------------------------------------
@@ -463,6 +497,39 @@ path = "/x"
         0,
         "requests after the run ended"
     );
+}
+
+/// Stop with requests in flight that finish within the graceful-stop period: they are
+/// waited for and counted as ok, nothing is aborted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graceful_stop_waits_for_in_flight() {
+    let _serial = SERIAL.lock().await;
+    let server = TestServer::start(ServerConfig::new().fallback(Route::ok().delay(ms(400))));
+    let h = engine::start(plan(&format!(
+        r#"
+name = "graceful"
+base_url = "{url}"
+[load]
+vus = 3
+duration = "60s"
+graceful_stop = "3s"
+[[request]]
+path = "/g"
+"#,
+        url = server.url()
+    )));
+    assert!(server.wait_for(ms(3000), |s| s.in_flight() == 3).await);
+    let stop = Instant::now();
+    send(&h, Command::Stop);
+    let s = finish(h).await;
+    let took = stop.elapsed();
+    check_final(&s);
+    assert!(took < ms(2000), "ended {took:?} after Stop");
+    assert_eq!(kind(&s.total, "aborted"), 0, "{:?}", s.total.errors_by_kind);
+    assert_eq!(s.total.errors, 0, "{:?}", s.total.errors_by_kind);
+    assert_eq!(s.total.requests, server.total());
+    assert!(s.total.requests >= 3);
+    assert!(!has_event(&s, "abort"), "events: {:?}", event_kinds(&s));
 }
 
 /// 10 VUs never have more than 10 requests at the server; after SetVus(3), at most 3.

@@ -12,3 +12,5 @@ pub mod view;
 pub use app::App;
 pub use console::{run, ConsoleOptions};
 pub use theme::Theme;
+#[cfg(test)]
+mod tests;

@@ -113,6 +113,7 @@ pub struct ServerConfig {
     routes: HashMap<String, Route>,
     fallback: Route,
     header: Option<String>,
+    close: bool,
 }
 
 impl ServerConfig {
@@ -136,6 +137,13 @@ impl ServerConfig {
     /// Remember the last value of this request header (see [`TestServer::last_header`]).
     pub fn record_header(mut self, name: &str) -> ServerConfig {
         self.header = Some(name.to_ascii_lowercase());
+        self
+    }
+
+    /// Answer every request with `Connection: close` and close the connection after it
+    /// (no keep-alive), so every request needs a new connection.
+    pub fn close_connections(mut self) -> ServerConfig {
+        self.close = true;
         self
     }
 
@@ -381,9 +389,11 @@ fn serve(listener: StdListener, state: Arc<State>, mut shutdown: oneshot::Receiv
                     let Ok((stream, _)) = accepted else { continue };
                     let _ = stream.set_nodelay(true);
                     let st = state.clone();
+                    let keep_alive = !state.config.close;
                     tokio::spawn(async move {
                         let svc = service_fn(move |req| handle(st.clone(), req));
                         let _ = http1::Builder::new()
+                            .keep_alive(keep_alive)
                             .serve_connection(TokioIo::new(stream), svc)
                             .await;
                     });

@@ -34,7 +34,7 @@ impl Widget for Header<'_> {
         };
         let state = match (&s.spike, s.state) {
             (Some(sp), RunState::Running | RunState::Paused) => badge(
-                format!("SPIKE {} {}s left", sp.label.split(" for ").next().unwrap_or(""), sp.remaining.as_secs() + 1),
+                format!("SPIKE {} {}s", sp.label.split(" for ").next().unwrap_or(""), sp.remaining.as_secs() + 1),
                 t.spike,
             ),
             (_, RunState::Running) => badge("RUNNING".into(), t.ok),
@@ -43,12 +43,7 @@ impl Widget for Header<'_> {
             (_, RunState::Done) => badge(if s.partial { "DONE (stopped)".into() } else { "DONE".into() }, t.accent),
         };
         let time = match s.planned {
-            Some(p) => format!(
-                "{} / {}  {} left",
-                clock(s.run_time),
-                clock(p),
-                clock(p.saturating_sub(s.run_time))
-            ),
+            Some(p) => format!("{} / {}", clock(s.run_time), clock(p)),
             None => clock(s.run_time),
         };
         let err_rate = s.total.error_rate() * 100.0;
@@ -66,7 +61,7 @@ impl Widget for Header<'_> {
             format!("{}", s.vus_active)
         };
         let label = |x: &str| Span::styled(x.to_string(), t.muted());
-        let line1 = Line::from(vec![
+        let mut line1 = vec![
             Span::styled(format!("volley · {} ", s.scenario), t.title()),
             state,
             Span::raw("  "),
@@ -79,7 +74,21 @@ impl Widget for Header<'_> {
             Span::styled(format!("{err_rate:.2}%"), err_style),
             label("  p95 "),
             Span::styled(fmt_ms(s.total.quantile_us(0.95) as f64 / 1000.0), t.fg(t.p95)),
-        ]);
+        ];
+        // Narrow screens: the numbers matter more than the name.
+        let width: usize = line1.iter().map(|s| s.width()).sum();
+        if width > area.width as usize {
+            let excess = width - area.width as usize;
+            let name_room = s
+                .scenario
+                .chars()
+                .count()
+                .saturating_sub(excess.saturating_sub(9))
+                .max(8);
+            let name: String = s.scenario.chars().take(name_room).collect();
+            line1[0] = Span::styled(format!("{name} "), t.title());
+        }
+        let line1 = Line::from(line1);
         let mut spans = vec![
             label("reqs "),
             Span::styled(fmt_count(s.total.requests), t.text()),
@@ -90,6 +99,10 @@ impl Widget for Header<'_> {
             label("  elapsed "),
             Span::styled(clock(s.elapsed), t.text()),
         ];
+        if let Some(p) = s.planned {
+            spans.push(label("  left "));
+            spans.push(Span::styled(clock(p.saturating_sub(s.run_time)), t.text()));
+        }
         if let Some(sp) = &s.spike {
             spans.push(label("  returns to "));
             spans.push(Span::styled(format!("{} VUs", sp.base), t.fg(t.spike)));

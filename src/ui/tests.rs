@@ -1,0 +1,347 @@
+//! Key handling as pure functions, and whole-screen snapshots of a fixed run.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+
+use super::action::Action;
+use super::app::{parse_spike, parse_vus, App, InputKind, Quit, SortKey, View};
+use super::theme::Theme;
+use super::view;
+use crate::engine::{Command, Spike, SpikeChange};
+use crate::metrics::{
+    new_histogram, EndpointStats, ErrorSample, Event, RunState, Snapshot, SpikeStatus, TimelineRow,
+};
+
+fn endpoint(name: &str, method: &str, base_us: u64, n: u64, errors: u64) -> EndpointStats {
+    let mut e = EndpointStats::new(name, method);
+    let mut h = new_histogram();
+    for i in 0..n {
+        // a deterministic long tail
+        let v = base_us + (i % 100) * base_us / 40 + if i % 97 == 0 { base_us * 20 } else { 0 };
+        h.record(v).unwrap();
+    }
+    e.hist = Arc::new(h);
+    e.requests = n;
+    e.errors = errors;
+    e.ok = n - errors;
+    e.bytes = n * 512;
+    e.rps_now = n as f64 / 60.0;
+    e.status = BTreeMap::from([(200, n - errors)]);
+    if errors > 0 {
+        e.status.insert(503, errors);
+        e.errors_by_kind.insert("http_503".into(), errors);
+        e.recent_errors = Arc::new(VecDeque::from([ErrorSample {
+            t: 41.5,
+            kind: "http_503".into(),
+            message: "HTTP 503 Service Unavailable".into(),
+        }]));
+    }
+    e
+}
+
+fn timeline() -> Vec<TimelineRow> {
+    (0..60)
+        .map(|t| TimelineRow {
+            t,
+            dt: 1,
+            requests: 900 + (t % 7) * 20,
+            ok: 890 + (t % 7) * 20,
+            errors: if t > 40 { 10 } else { 0 },
+            bytes: 1000,
+            p50_us: 4_000 + t * 10,
+            p90_us: 9_000,
+            p95_us: 12_000 + (t % 5) * 500,
+            p99_us: 25_000 + (t % 3) * 2_000,
+            max_us: 80_000,
+            vus: 20,
+        })
+        .collect()
+}
+
+pub fn fixture(state: RunState) -> Snapshot {
+    let mut s = Snapshot::empty("demo shop", &[]);
+    s.started_at = SystemTime::UNIX_EPOCH;
+    s.elapsed = Duration::from_secs(61);
+    s.run_time = Duration::from_secs(60);
+    s.planned = Some(Duration::from_secs(300));
+    s.state = state;
+    s.vus_active = 20;
+    s.vus_target = 20;
+    s.in_flight = 7;
+    s.connections_open = 20;
+    s.connections_opened = 20;
+    s.endpoints = vec![
+        endpoint("list items", "GET", 2_000, 24_000, 0),
+        endpoint("search", "GET", 25_000, 12_000, 0),
+        endpoint("place order", "POST", 8_000, 8_000, 160),
+    ];
+    let mut total = EndpointStats::new("total", "");
+    for e in &s.endpoints {
+        total.merge(e);
+    }
+    total.timeline = Arc::new(timeline());
+    s.total = total;
+    s.events = Arc::new(vec![
+        Event { t: 0.0, kind: "start".into(), detail: "20 VUs".into() },
+        Event { t: 20.0, kind: "pause".into(), detail: "paused".into() },
+        Event { t: 21.0, kind: "resume".into(), detail: "resumed".into() },
+        Event { t: 30.0, kind: "set_vus".into(), detail: "10 -> 20".into() },
+    ]);
+    match state {
+        RunState::Done => s.partial = false,
+        RunState::Paused => {}
+        _ => {}
+    }
+    s
+}
+
+fn app(state: RunState) -> App {
+    App::new(Arc::new(fixture(state)), Theme::default_theme(), 20)
+}
+
+fn key(c: char) -> KeyEvent {
+    KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)
+}
+
+fn code(c: KeyCode) -> KeyEvent {
+    KeyEvent::new(c, KeyModifiers::NONE)
+}
+
+#[test]
+fn vu_keys_step_from_the_target() {
+    let mut a = app(RunState::Running);
+    assert_eq!(a.on_key(&key('+')), vec![Command::SetVus(22)]);
+    // the snapshot has not caught up yet: the next step builds on the pending target
+    assert_eq!(a.on_key(&key('+')), vec![Command::SetVus(24)]);
+    assert_eq!(a.on_key(&key('-')), vec![Command::SetVus(22)]);
+    assert_eq!(
+        a.on_key(&KeyEvent::new(KeyCode::Right, KeyModifiers::SHIFT)),
+        vec![Command::SetVus(42)]
+    );
+    let mut low = App::new(Arc::new(fixture(RunState::Running)), Theme::default_theme(), 20);
+    low.pending_target = Some(1);
+    assert_eq!(low.update(Action::LoadDownBig), vec![Command::SetVus(0)]);
+}
+
+#[test]
+fn typed_vu_count_applies_and_bad_input_changes_nothing() {
+    let mut a = app(RunState::Running);
+    assert!(a.on_key(&key('v')).is_empty());
+    assert_eq!(a.input.as_ref().unwrap().kind, InputKind::Vus);
+    // clear the prefilled value, type garbage
+    a.on_key(&KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL));
+    for c in "12x".chars() {
+        a.on_key(&key(c));
+    }
+    assert!(a.on_key(&code(KeyCode::Enter)).is_empty());
+    let err = a.input.as_ref().unwrap().error.clone().unwrap();
+    assert!(err.contains("not a whole number"), "{err}");
+    a.on_key(&code(KeyCode::Backspace));
+    assert_eq!(a.on_key(&code(KeyCode::Enter)), vec![Command::SetVus(12)]);
+    assert!(a.input.is_none());
+    // Esc cancels without a command
+    a.on_key(&key('v'));
+    assert!(a.on_key(&code(KeyCode::Esc)).is_empty());
+    assert!(a.input.is_none());
+}
+
+#[test]
+fn pause_toggles_with_the_run_state() {
+    let mut a = app(RunState::Running);
+    assert_eq!(a.on_key(&key('p')), vec![Command::Pause]);
+    a.set_snapshot(Arc::new(fixture(RunState::Paused)));
+    assert_eq!(a.on_key(&key(' ')), vec![Command::Resume]);
+}
+
+#[test]
+fn spike_starts_with_defaults_and_second_press_ends_it() {
+    let mut a = app(RunState::Running);
+    assert_eq!(
+        a.on_key(&key('s')),
+        vec![Command::Spike(Spike { change: SpikeChange::Times(5.0), duration: Duration::from_secs(30) })]
+    );
+    let mut s = fixture(RunState::Running);
+    s.spike = Some(SpikeStatus { label: "x5 for 30s".into(), remaining: Duration::from_secs(12), base: 20 });
+    a.set_snapshot(Arc::new(s));
+    assert_eq!(a.on_key(&key('s')), vec![Command::EndSpike]);
+    assert_eq!(a.on_key(&code(KeyCode::Esc)), vec![Command::EndSpike]);
+}
+
+#[test]
+fn spike_input_is_editable() {
+    let mut a = app(RunState::Running);
+    a.on_key(&KeyEvent::new(KeyCode::Char('S'), KeyModifiers::SHIFT));
+    assert_eq!(a.input.as_ref().unwrap().input.value(), "5x 30s");
+    a.on_key(&KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL));
+    for c in "+200 45s".chars() {
+        a.on_key(&key(c));
+    }
+    assert_eq!(
+        a.on_key(&code(KeyCode::Enter)),
+        vec![Command::Spike(Spike { change: SpikeChange::Plus(200), duration: Duration::from_secs(45) })]
+    );
+    assert_eq!(a.spike.change, SpikeChange::Plus(200));
+}
+
+#[test]
+fn spike_and_vu_text_parse() {
+    let d = Duration::from_secs(30);
+    assert_eq!(parse_spike("5x 30s", d).unwrap().change, SpikeChange::Times(5.0));
+    assert_eq!(parse_spike("x2.5", d).unwrap().change, SpikeChange::Times(2.5));
+    assert_eq!(parse_spike("+200 45s", d).unwrap().duration, Duration::from_secs(45));
+    assert!(parse_spike("five", d).is_err());
+    assert!(parse_spike("5x soon", d).is_err());
+    assert!(parse_spike("0x 10s", d).is_err());
+    assert!(parse_spike("5x 10s extra", d).is_err());
+    assert_eq!(parse_vus("300").unwrap(), 300);
+    assert!(parse_vus("-3").is_err());
+    assert!(parse_vus("1000000").is_err());
+}
+
+#[test]
+fn quit_drains_first_and_second_quits_now() {
+    let mut a = app(RunState::Running);
+    assert_eq!(a.on_key(&key('q')), vec![Command::Stop]);
+    assert_eq!(a.quit, Quit::Draining);
+    assert!(a.on_key(&KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)).is_empty());
+    assert_eq!(a.quit, Quit::Now);
+    let mut done = app(RunState::Done);
+    assert!(done.on_key(&key('q')).is_empty());
+    assert_eq!(done.quit, Quit::Now);
+}
+
+#[test]
+fn selection_sort_detail_theme() {
+    let mut a = app(RunState::Running);
+    a.on_key(&key('j'));
+    assert_eq!(a.selected, 1);
+    a.on_key(&code(KeyCode::Down));
+    a.on_key(&code(KeyCode::Down));
+    assert_eq!(a.selected, 2, "stays on the last row");
+    a.on_key(&key('k'));
+    assert_eq!(a.selected, 1);
+    a.on_key(&code(KeyCode::Enter));
+    assert_eq!(a.view, View::Detail);
+    a.on_key(&code(KeyCode::Esc));
+    assert_eq!(a.view, View::Main);
+    a.on_key(&key('o'));
+    assert_eq!(a.sort, SortKey::Requests);
+    assert_eq!(a.order(), vec![0, 1, 2]);
+    a.on_key(&key('o'));
+    assert_eq!(a.order()[0], 2, "errors first");
+    a.on_key(&key('t'));
+    assert_eq!(a.theme.name, "light");
+    a.on_key(&key('?'));
+    assert!(a.help);
+    a.on_key(&code(KeyCode::Esc));
+    assert!(!a.help);
+}
+
+#[test]
+fn controls_are_refused_when_done() {
+    let mut a = app(RunState::Done);
+    assert!(a.update(Action::LoadUp).is_empty());
+    assert!(a.update(Action::TogglePause).is_empty());
+    assert!(a.update(Action::Spike).is_empty());
+}
+
+pub fn render(app: &App, w: u16, h: u16) -> String {
+    let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
+    term.draw(|f| view::draw(f, app)).unwrap();
+    buffer_text(term.backend().buffer())
+}
+
+fn buffer_text(buf: &Buffer) -> String {
+    let mut out = String::new();
+    for y in 0..buf.area.height {
+        let line: String = (0..buf.area.width).map(|x| buf[(x, y)].symbol().to_string()).collect();
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+fn states() -> Vec<(&'static str, App)> {
+    let running = app(RunState::Running);
+    let paused = app(RunState::Paused);
+    let mut spike = app(RunState::Running);
+    let mut s = fixture(RunState::Running);
+    s.spike = Some(SpikeStatus { label: "x5 for 30s".into(), remaining: Duration::from_millis(11_500), base: 20 });
+    s.vus_active = 100;
+    s.vus_target = 100;
+    spike.set_snapshot(Arc::new(s));
+    let done = app(RunState::Done);
+    vec![("running", running), ("paused", paused), ("spike", spike), ("done", done)]
+}
+
+#[test]
+fn screens_80x24() {
+    for (name, a) in states() {
+        insta::assert_snapshot!(format!("screen_80x24_{name}"), render(&a, 80, 24));
+    }
+}
+
+#[test]
+fn screens_160x48() {
+    for (name, a) in states() {
+        insta::assert_snapshot!(format!("screen_160x48_{name}"), render(&a, 160, 48));
+    }
+}
+
+#[test]
+fn detail_help_and_input_screens() {
+    let mut a = app(RunState::Running);
+    a.on_key(&key('j'));
+    a.on_key(&code(KeyCode::Enter));
+    insta::assert_snapshot!("detail_100x30", render(&a, 100, 30));
+    let mut a = app(RunState::Running);
+    a.on_key(&key('?'));
+    insta::assert_snapshot!("help_80x24", render(&a, 80, 24));
+    let mut a = app(RunState::Running);
+    a.on_key(&key('v'));
+    a.on_key(&key('x'));
+    a.on_key(&code(KeyCode::Enter));
+    let screen = render(&a, 80, 24);
+    assert!(screen.contains("VUs> 20x"), "{screen}");
+    assert!(screen.contains("not a whole number"), "{screen}");
+}
+
+#[test]
+fn too_small_shows_a_notice() {
+    let a = app(RunState::Running);
+    let screen = render(&a, 60, 20);
+    assert!(screen.contains("terminal too small: 60x20"), "{screen}");
+}
+
+#[test]
+fn header_widget_exact() {
+    let a = app(RunState::Paused);
+    let mut buf = Buffer::empty(ratatui::layout::Rect::new(0, 0, 100, 2));
+    ratatui::widgets::Widget::render(view::Header { app: &a }, buf.area, &mut buf);
+    let text = buffer_text(&buf);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[0],
+        "volley · demo shop  PAUSED   01:00 / 05:00  VUs 20  rps 733  err 0.36%  p95 76.9ms"
+    );
+    assert_eq!(lines[1], "reqs 44,000  in flight 7  conns 20  elapsed 01:01  left 04:00");
+}
+
+#[test]
+fn monochrome_has_no_colours() {
+    let mut a = app(RunState::Running);
+    a.theme = Theme::default_theme().monochrome();
+    let mut term = Terminal::new(TestBackend::new(80, 24)).unwrap();
+    term.draw(|f| view::draw(f, &a)).unwrap();
+    let buf = term.backend().buffer();
+    for cell in buf.content() {
+        assert_eq!(cell.fg, ratatui::style::Color::Reset, "{cell:?}");
+        assert_eq!(cell.bg, ratatui::style::Color::Reset, "{cell:?}");
+    }
+}
