@@ -49,6 +49,8 @@ pub enum Command {
         #[arg(long)]
         serve_only: bool,
         #[command(flatten)]
+        target: crate::demo::DemoOptions,
+        #[command(flatten)]
         overrides: OverrideArgs,
         #[command(flatten)]
         run: RunArgs,

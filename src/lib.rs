@@ -49,13 +49,27 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
         }
         Some(Command::Demo {
             serve_only,
+            target,
             overrides,
             run,
         }) => {
-            let _ = (serve_only, &overrides);
-            return Err(Error::Usage("demo: not built yet".into()));
-            #[allow(unreachable_code)]
-            execute(scenario::parse(std::path::Path::new("x"), DEMO_SCENARIO)?, &run)
+            if serve_only {
+                let rt = runtime(Some(1))?;
+                rt.block_on(demo::serve_until_ctrl_c(target))
+                    .map_err(|e| Error::io("demo target", e))?;
+                return Ok(exit::OK);
+            }
+            let server = demo::DemoServer::spawn(target)
+                .map_err(|e| Error::io("cannot start the demo target", e))?;
+            let mut plan =
+                scenario::parse(std::path::Path::new("scenarios/demo.toml"), DEMO_SCENARIO)?;
+            let mut o = overrides_of(&overrides)?;
+            if o.target.is_none() {
+                o.target = Some(scenario::parse_base_url(&server.url()).map_err(Error::Usage)?);
+            }
+            o.apply(&mut plan);
+            eprintln!("volley: demo target on {}", server.url());
+            execute(plan, &run)
         }
         None => {
             let Some(url) = cli.url else {

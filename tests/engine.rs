@@ -425,6 +425,38 @@ path = "/c"
     );
 }
 
+/// A POST with a JSON body: every request's body and Content-Type reach the server.
+async fn request_body_reaches_server(client: &str) {
+    let _serial = SERIAL.lock().await;
+    let server = TestServer::start(ServerConfig::new().record_header("content-type"));
+    let h = engine::start(plan(&format!(
+        r#"
+name = "post"
+base_url = "{url}"
+[load]
+vus = 2
+iterations = 100
+[http]
+client = "{client}"
+[[request]]
+name = "create"
+method = "POST"
+path = "/items"
+json = {{ a = 1, b = "xy" }}
+"#,
+        url = server.url()
+    )));
+    let s = finish(h).await;
+    check_final(&s);
+    let e = endpoint(&s, "create");
+    assert_eq!(e.method, "POST");
+    assert_eq!(e.ok, 100, "errors: {:?}", e.errors_by_kind);
+    assert_eq!(server.count("/items"), 100);
+    let body = br#"{"a":1,"b":"xy"}"#.len() as u64;
+    assert_eq!(server.body_bytes(), 100 * body);
+    assert_eq!(server.last_header().as_deref(), Some("application/json"));
+}
+
 macro_rules! for_both_clients {
     ($($test:ident),* $(,)?) => {
         mod hyper_client {
@@ -454,6 +486,7 @@ for_both_clients!(
     timeouts,
     graceful_stop_abort,
     server_closes_connections,
+    request_body_reaches_server,
 );
 
 // ---------------------------------------------------------------------------------------

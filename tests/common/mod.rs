@@ -23,6 +23,7 @@
 //! * requests in flight now, their all-time peak, and a peak over a window that
 //!   [`TestServer::reset_max`] restarts;
 //! * the arrival [`Instant`] of every request (the first [`MAX_ARRIVALS`]);
+//! * the request body bytes received, all requests together;
 //! * the last value seen of one chosen header.
 #![allow(dead_code)]
 
@@ -163,6 +164,7 @@ struct Flight {
 struct Seen {
     counts: HashMap<String, u64>,
     total: u64,
+    body_bytes: u64,
     arrivals: Vec<Instant>,
     last_header: Option<String>,
 }
@@ -228,7 +230,9 @@ async fn handle(
     let _flight = InFlight::enter(state.clone());
     let route = state.config.route_for(&path).clone();
     // Read the request body to its end so the connection stays reusable.
-    let _ = req.into_body().collect().await;
+    if let Ok(body) = req.into_body().collect().await {
+        lock(&state.seen).body_bytes += body.to_bytes().len() as u64;
+    }
     if route.stall {
         std::future::pending::<()>().await;
     }
@@ -298,6 +302,11 @@ impl TestServer {
     /// Requests received in total.
     pub fn total(&self) -> u64 {
         lock(&self.state.seen).total
+    }
+
+    /// Request body bytes received, all requests together.
+    pub fn body_bytes(&self) -> u64 {
+        lock(&self.state.seen).body_bytes
     }
 
     /// Requests received but not yet answered.
