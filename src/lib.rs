@@ -87,14 +87,19 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
 
 fn overrides_of(o: &OverrideArgs) -> Result<Overrides, Error> {
     let target = match &o.target {
-        Some(t) => Some(scenario::parse_base_url(t).map_err(|m| Error::Usage(format!("--target: {m}")))?),
+        Some(t) => {
+            Some(scenario::parse_base_url(t).map_err(|m| Error::Usage(format!("--target: {m}")))?)
+        }
         None => None,
     };
     if o.vus == Some(0) {
         return Err(Error::Usage("--vus: must be at least 1".into()));
     }
     if o.vus.is_some_and(|v| v as u64 > scenario::MAX_VUS) {
-        return Err(Error::Usage(format!("--vus: more than the maximum of {}", scenario::MAX_VUS)));
+        return Err(Error::Usage(format!(
+            "--vus: more than the maximum of {}",
+            scenario::MAX_VUS
+        )));
     }
     if o.iterations == Some(0) {
         return Err(Error::Usage("--iterations: must be at least 1".into()));
@@ -114,7 +119,9 @@ fn overrides_of(o: &OverrideArgs) -> Result<Overrides, Error> {
 fn runtime(threads: Option<usize>) -> Result<tokio::runtime::Runtime, Error> {
     let threads = threads.unwrap_or(DEFAULT_THREADS).max(1);
     let rt = if threads == 1 {
-        tokio::runtime::Builder::new_current_thread().enable_all().build()
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
     } else {
         tokio::runtime::Builder::new_multi_thread()
             .worker_threads(threads)

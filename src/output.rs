@@ -34,7 +34,9 @@ pub fn parse_outs(specs: &[String]) -> Result<Vec<OutSpec>, Error> {
         .iter()
         .map(|s| {
             let (kind, path) = s.split_once('=').ok_or_else(|| {
-                Error::Usage(format!("--out: expected KIND=PATH (like json=results.json), got '{s}'"))
+                Error::Usage(format!(
+                    "--out: expected KIND=PATH (like json=results.json), got '{s}'"
+                ))
             })?;
             let kind = OutKind::parse(kind.trim()).ok_or_else(|| {
                 Error::Usage(format!(

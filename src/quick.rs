@@ -15,7 +15,9 @@ pub const DEFAULT_QUICK_DURATION: std::time::Duration = std::time::Duration::fro
 pub fn plan(url: &str, q: &QuickArgs) -> Result<Plan, Error> {
     let url = parse_base_url(url).map_err(|m| {
         if url.ends_with(".toml") {
-            Error::Usage(format!("'{url}' is not a URL: to run a scenario file, use 'volley run {url}'"))
+            Error::Usage(format!(
+                "'{url}' is not a URL: to run a scenario file, use 'volley run {url}'"
+            ))
         } else {
             Error::Usage(format!("URL: {m}"))
         }
@@ -41,9 +43,9 @@ pub fn plan(url: &str, q: &QuickArgs) -> Result<Plan, Error> {
     }
     let mut headers = HeaderMap::new();
     for h in &q.headers {
-        let (name, value) = h.split_once(':').ok_or_else(|| {
-            Error::Usage(format!("-H: expected \"Name: value\", got '{h}'"))
-        })?;
+        let (name, value) = h
+            .split_once(':')
+            .ok_or_else(|| Error::Usage(format!("-H: expected \"Name: value\", got '{h}'")))?;
         let (n, v) = header_pair(name, value).map_err(|m| Error::Usage(format!("-H: {m}")))?;
         headers.append(n, v);
     }

@@ -59,25 +59,49 @@ fn missing_file_is_exit_2_with_the_path() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("no/such/scenario.toml: cannot read scenario file"), "{stderr}");
+    assert!(
+        stderr.contains("no/such/scenario.toml: cannot read scenario file"),
+        "{stderr}"
+    );
 }
 
 #[test]
 fn bad_command_line_values_are_exit_2() {
     let cases: &[(&[&str], &str)] = &[
-        (&["http://127.0.0.1:1/", "-c", "0"], "-c: must be at least 1"),
-        (&["http://127.0.0.1:1/", "-d", "soon"], "invalid duration 'soon'"),
-        (&["http://127.0.0.1:1/", "-m", "FETCH"], "unknown HTTP method 'FETCH'"),
-        (&["http://127.0.0.1:1/", "-H", "NoColon"], "expected \"Name: value\""),
+        (
+            &["http://127.0.0.1:1/", "-c", "0"],
+            "-c: must be at least 1",
+        ),
+        (
+            &["http://127.0.0.1:1/", "-d", "soon"],
+            "invalid duration 'soon'",
+        ),
+        (
+            &["http://127.0.0.1:1/", "-m", "FETCH"],
+            "unknown HTTP method 'FETCH'",
+        ),
+        (
+            &["http://127.0.0.1:1/", "-H", "NoColon"],
+            "expected \"Name: value\"",
+        ),
         (&["not a url"], "invalid URL 'not a url'"),
-        (&["http://127.0.0.1:1/", "--out", "pdf=x.pdf"], "unknown kind 'pdf'"),
-        (&["http://127.0.0.1:1/", "--body", "@/no/such/body"], "cannot read '/no/such/body'"),
+        (
+            &["http://127.0.0.1:1/", "--out", "pdf=x.pdf"],
+            "unknown kind 'pdf'",
+        ),
+        (
+            &["http://127.0.0.1:1/", "--body", "@/no/such/body"],
+            "cannot read '/no/such/body'",
+        ),
     ];
     for (args, expected) in cases {
         let out = volley().args(*args).arg("--headless").output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
-        assert!(stderr.contains(expected), "{args:?}: expected {expected:?} in {stderr}");
+        assert!(
+            stderr.contains(expected),
+            "{args:?}: expected {expected:?} in {stderr}"
+        );
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
 }
@@ -104,10 +128,9 @@ fn every_shipped_scenario_checks() {
 /// The embedded demo scenario is the shipped file.
 #[test]
 fn demo_scenario_is_embedded() {
-    let shipped = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/demo.toml"),
-    )
-    .unwrap();
+    let shipped =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/demo.toml"))
+            .unwrap();
     assert_eq!(shipped, volley::DEMO_SCENARIO);
     volley::scenario::parse(Path::new("scenarios/demo.toml"), volley::DEMO_SCENARIO).unwrap();
 }

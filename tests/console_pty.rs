@@ -166,16 +166,28 @@ fn keys_steer_a_live_run_and_results_match_the_server() {
         "{}",
         vt.text()
     );
-    assert!(eventually(Duration::from_secs(5), || server.stats.in_flight() == 4));
+    assert!(eventually(Duration::from_secs(5), || server
+        .stats
+        .in_flight()
+        == 4));
     assert!(max_in_flight(&server, Duration::from_millis(500)) <= 4);
 
     // Pause: nothing new reaches the server until resume.
     vt.keys("p");
-    assert!(eventually(Duration::from_secs(2), || vt.text().contains("PAUSED")));
-    assert!(eventually(Duration::from_secs(2), || server.stats.in_flight() == 0));
+    assert!(eventually(Duration::from_secs(2), || vt
+        .text()
+        .contains("PAUSED")));
+    assert!(eventually(Duration::from_secs(2), || server
+        .stats
+        .in_flight()
+        == 0));
     let before = server.stats.total();
     std::thread::sleep(Duration::from_millis(800));
-    assert_eq!(server.stats.total(), before, "requests arrived while paused");
+    assert_eq!(
+        server.stats.total(),
+        before,
+        "requests arrived while paused"
+    );
     vt.keys("p");
     assert!(eventually(Duration::from_secs(2), || server.stats.total() > before));
 
@@ -183,7 +195,7 @@ fn keys_steer_a_live_run_and_results_match_the_server() {
     vt.keys("v\x152\r");
     std::thread::sleep(Duration::from_millis(400));
     let m = max_in_flight(&server, Duration::from_millis(800));
-    assert!(m <= 2 && m >= 1, "max in flight {m} after setting 2 VUs");
+    assert!((1..=2).contains(&m), "max in flight {m} after setting 2 VUs");
 
     // Spike x3 for 1s: concurrency rises to 6, then returns to 2 by itself.
     vt.keys("S\x15x3 1s\r");
@@ -197,7 +209,9 @@ fn keys_steer_a_live_run_and_results_match_the_server() {
 
     // Quit: drain, restore the terminal, print the summary, write the JSON.
     vt.keys("q");
-    let status = vt.wait_exit(Duration::from_secs(10)).expect("volley did not exit");
+    let status = vt
+        .wait_exit(Duration::from_secs(10))
+        .expect("volley did not exit");
     assert!(status.success(), "{status:?}\n{}", vt.text());
     std::thread::sleep(Duration::from_millis(200));
     let text = vt.text();
@@ -228,12 +242,16 @@ fn terminal_too_small_then_quit_restores() {
     let url = format!("{}/health", server.url());
     let mut vt = PtyChild::spawn(&[&url, "-c", "2", "-d", "30s"], 60, 20);
     assert!(
-        eventually(Duration::from_secs(10), || vt.text().contains("terminal too small")),
+        eventually(Duration::from_secs(10), || vt
+            .text()
+            .contains("terminal too small")),
         "{}",
         vt.text()
     );
     vt.keys("q");
-    let status = vt.wait_exit(Duration::from_secs(10)).expect("volley did not exit");
+    let status = vt
+        .wait_exit(Duration::from_secs(10))
+        .expect("volley did not exit");
     assert!(status.success());
     assert!(vt.text().contains("\x1b[?1049l"));
     assert!(vt.text().contains("STOPPED EARLY"));

@@ -224,7 +224,7 @@ fn require_auth_rejects_missing_and_unknown_tokens_and_accepts_issued_ones() {
     assert_eq!(s.status_count(401), 4);
     assert_eq!(s.valid_token_count(), 3);
     assert_eq!(s.invalid_token_count(), 3);
-    assert_eq!(s.route_count("items"), 3);
+    assert_eq!(s.route_count("items"), 4);
     assert_eq!(s.route_count("item"), 2);
 }
 

@@ -38,7 +38,9 @@ impl SpikeChange {
     /// The load during the spike, given the load before it.
     pub fn apply(self, base: u32) -> u32 {
         match self {
-            SpikeChange::Times(f) => ((base.max(1) as f64) * f).round().clamp(0.0, u32::MAX as f64) as u32,
+            SpikeChange::Times(f) => ((base.max(1) as f64) * f)
+                .round()
+                .clamp(0.0, u32::MAX as f64) as u32,
             SpikeChange::Plus(n) => base.saturating_add(n),
         }
     }
@@ -50,6 +52,10 @@ impl std::fmt::Display for Spike {
             SpikeChange::Times(x) => write!(f, "x{x}")?,
             SpikeChange::Plus(n) => write!(f, "+{n}")?,
         }
-        write!(f, " for {}", crate::scenario::format_duration(self.duration))
+        write!(
+            f,
+            " for {}",
+            crate::scenario::format_duration(self.duration)
+        )
     }
 }

@@ -125,9 +125,10 @@ impl Controller {
             self.ctx.gauges.set_spike(None);
             let from = self.target();
             self.set_vus(s.base);
-            self.ctx
-                .gauges
-                .event("spike_end", format!("{why}: {from} -> {} VUs ({})", s.base, s.spike));
+            self.ctx.gauges.event(
+                "spike_end",
+                format!("{why}: {from} -> {} VUs ({})", s.base, s.spike),
+            );
         }
     }
 }
@@ -145,7 +146,8 @@ pub async fn run(
         .iter()
         .map(|e| (e.name.clone(), e.method.to_string()))
         .collect();
-    let (aggregator, recorder) = Aggregator::new(&plan.name, &endpoints, DEFAULT_SHARDS, gauges.clone());
+    let (aggregator, recorder) =
+        Aggregator::new(&plan.name, &endpoints, DEFAULT_SHARDS, gauges.clone());
     let (agg_done_tx, agg_done_rx) = oneshot::channel();
     let agg_task = tokio::spawn(aggregator.run(publish, agg_done_rx));
 
@@ -225,7 +227,10 @@ pub async fn run(
         let still = handles.iter().filter(|h| !h.is_finished()).count();
         gauges.event(
             "abort",
-            format!("{still} VUs still busy after the {} graceful stop", format_duration(grace)),
+            format!(
+                "{still} VUs still busy after the {} graceful stop",
+                format_duration(grace)
+            ),
         );
         for h in &handles {
             h.abort();

@@ -51,7 +51,9 @@ impl Series {
             for kind in ErrorKind::ALL {
                 let n = tick.kinds[kind.index()];
                 if n > 0 {
-                    *c.errors_by_kind.entry(kind.as_str().to_string()).or_default() += n;
+                    *c.errors_by_kind
+                        .entry(kind.as_str().to_string())
+                        .or_default() += n;
                 }
             }
             if !tick.hist.is_empty() {
@@ -74,7 +76,8 @@ impl Series {
             }
             self.second.add(tick);
         }
-        self.recent.push_back((tick.requests, tick.errors, tick_len));
+        self.recent
+            .push_back((tick.requests, tick.errors, tick_len));
         while self.recent.len() > RATE_TICKS {
             self.recent.pop_front();
         }
@@ -212,7 +215,11 @@ impl Aggregator {
             in_flight: g.in_flight.load(Ordering::Relaxed),
             connections_open: g.connections_open.load(Ordering::Relaxed),
             connections_opened: g.connections_opened.load(Ordering::Relaxed),
-            endpoints: self.endpoints.iter().map(|s| s.cumulative.clone()).collect(),
+            endpoints: self
+                .endpoints
+                .iter()
+                .map(|s| s.cumulative.clone())
+                .collect(),
             total: self.total.cumulative.clone(),
             events: Arc::new(g.events()),
             spike: g.spike().map(|sp| super::snapshot::SpikeStatus {

@@ -68,7 +68,7 @@ impl ErrorKind {
         }
     }
 
-    pub fn from_str(s: &str) -> Option<ErrorKind> {
+    pub fn parse(s: &str) -> Option<ErrorKind> {
         Self::ALL.into_iter().find(|k| k.as_str() == s)
     }
 }

@@ -90,7 +90,9 @@ impl Accum {
         if other.requests == 0 && other.hist.is_empty() {
             return;
         }
-        self.hist.add(&other.hist).expect("auto-resizing histograms always add");
+        self.hist
+            .add(&other.hist)
+            .expect("auto-resizing histograms always add");
         self.requests += other.requests;
         self.ok += other.ok;
         self.errors += other.errors;
@@ -173,7 +175,9 @@ impl Recorder {
 
     /// Records one finished request.
     pub fn record(&self, s: &Sample) {
-        let mut data = self.shards[self.shard].lock().unwrap_or_else(|p| p.into_inner());
+        let mut data = self.shards[self.shard]
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         if let Some(acc) = data.endpoints.get_mut(s.endpoint) {
             acc.record(s);
         }
@@ -181,7 +185,9 @@ impl Recorder {
 
     /// Records a failed request with its message (kept in a small bounded sample).
     pub fn record_error(&self, s: &Sample, message: impl FnOnce() -> String) {
-        let mut data = self.shards[self.shard].lock().unwrap_or_else(|p| p.into_inner());
+        let mut data = self.shards[self.shard]
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         if let Some(acc) = data.endpoints.get_mut(s.endpoint) {
             acc.record(s);
             if acc.messages.len() < MESSAGES_PER_TICK {

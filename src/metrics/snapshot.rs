@@ -67,7 +67,13 @@ pub struct TimelineRow {
 
 impl TimelineRow {
     pub fn from_hist(t: u64, h: &Histogram<u64>) -> Self {
-        let q = |x: f64| if h.is_empty() { 0 } else { h.value_at_quantile(x) };
+        let q = |x: f64| {
+            if h.is_empty() {
+                0
+            } else {
+                h.value_at_quantile(x)
+            }
+        };
         TimelineRow {
             t,
             dt: 1,

@@ -38,7 +38,7 @@ pub fn fmt_count(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::with_capacity(s.len() + s.len() / 3);
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -137,8 +137,17 @@ pub fn write_summary<W: Write>(doc: &ResultDoc, w: &mut W) -> io::Result<()> {
     }
     if !t.errors_by_kind.is_empty() {
         writeln!(w, "  errors     {}", map_line(&t.errors_by_kind))?;
-        for ep in doc.endpoints.iter().filter(|e| !e.errors_by_kind.is_empty()) {
-            writeln!(w, "    {:<name_w$} {}", ep.name, map_line(&ep.errors_by_kind))?;
+        for ep in doc
+            .endpoints
+            .iter()
+            .filter(|e| !e.errors_by_kind.is_empty())
+        {
+            writeln!(
+                w,
+                "    {:<name_w$} {}",
+                ep.name,
+                map_line(&ep.errors_by_kind)
+            )?;
         }
         if let Some(last) = t.recent_errors.last() {
             writeln!(w, "  last error [{}] {}", last.kind, last.message)?;
@@ -157,7 +166,11 @@ pub fn write_summary<W: Write>(doc: &ResultDoc, w: &mut W) -> io::Result<()> {
         fmt_count(doc.connections.opened),
         doc.connections.open_at_end
     )?;
-    for e in doc.events.iter().filter(|e| e.kind != "start" && e.kind != "done") {
+    for e in doc
+        .events
+        .iter()
+        .filter(|e| e.kind != "start" && e.kind != "done")
+    {
         writeln!(w, "  event      {:>7.1}s  {:<9} {}", e.t, e.kind, e.detail)?;
     }
     Ok(())

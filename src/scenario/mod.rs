@@ -236,8 +236,8 @@ impl Validator<'_> {
     ) -> Result<HeaderMap, ScenarioError> {
         let mut map = HeaderMap::new();
         for (k, v) in h.get_ref() {
-            let (name, value) = header_pair(k, v)
-                .map_err(|m| self.err_key(h.span(), &format!("{key}.{k}"), m))?;
+            let (name, value) =
+                header_pair(k, v).map_err(|m| self.err_key(h.span(), &format!("{key}.{k}"), m))?;
             map.insert(name, value);
         }
         Ok(map)

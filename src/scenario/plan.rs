@@ -86,7 +86,11 @@ impl Plan {
         for ep in &mut self.endpoints {
             if ep.url.origin() == old_base.origin() {
                 let old_prefix = old_base.path().trim_end_matches('/');
-                let rest = ep.url.path().strip_prefix(old_prefix).unwrap_or(ep.url.path());
+                let rest = ep
+                    .url
+                    .path()
+                    .strip_prefix(old_prefix)
+                    .unwrap_or(ep.url.path());
                 let mut url = target.clone();
                 let new_path = format!("{}{}", target.path().trim_end_matches('/'), rest);
                 url.set_path(&new_path);

@@ -203,7 +203,12 @@ impl App {
     pub fn update(&mut self, action: Action) -> Vec<Command> {
         if self.snap.state == RunState::Done {
             // The run is over: any way out leaves.
-            if matches!(action, Action::Quit | Action::ForceQuit | Action::Back | Action::Enter) && !self.help && self.view == View::Main {
+            if matches!(
+                action,
+                Action::Quit | Action::ForceQuit | Action::Back | Action::Enter
+            ) && !self.help
+                && self.view == View::Main
+            {
                 self.quit = Quit::Now;
                 return Vec::new();
             }
@@ -415,12 +420,16 @@ pub fn parse_spike(text: &str, default_duration: Duration) -> Result<Spike, Stri
         let f = amount
             .strip_suffix(['x', 'X'])
             .or_else(|| amount.strip_prefix(['x', 'X']))
-            .ok_or_else(|| format!("'{amount}': expected a factor like 5x or an addition like +200"))?;
+            .ok_or_else(|| {
+                format!("'{amount}': expected a factor like 5x or an addition like +200")
+            })?;
         let f: f64 = f
             .parse()
             .map_err(|_| format!("'{amount}': the factor must be a number"))?;
         if !(f > 0.0 && f <= 1000.0) {
-            return Err(format!("'{amount}': the factor must be above 0 and at most 1000"));
+            return Err(format!(
+                "'{amount}': the factor must be above 0 and at most 1000"
+            ));
         }
         SpikeChange::Times(f)
     };

@@ -28,7 +28,11 @@ pub struct ConsoleOptions {
 }
 
 /// Runs `plan` on `rt` (on an engine thread) under the console; returns the final snapshot.
-pub fn run(plan: Plan, rt: tokio::runtime::Runtime, opts: ConsoleOptions) -> std::io::Result<Watched> {
+pub fn run(
+    plan: Plan,
+    rt: tokio::runtime::Runtime,
+    opts: ConsoleOptions,
+) -> std::io::Result<Watched> {
     let initial_vus = plan.load.vus;
     let hangup = Arc::new(AtomicBool::new(false));
     let (tx, rx) = std::sync::mpsc::channel();
@@ -47,7 +51,10 @@ pub fn run(plan: Plan, rt: tokio::runtime::Runtime, opts: ConsoleOptions) -> std
     let Ok((commands, snapshots)) = rx.recv() else {
         // The engine thread died before it started: nothing ran.
         return match engine_thread.join() {
-            Ok(snapshot) => Ok(Watched { snapshot, forced: false }),
+            Ok(snapshot) => Ok(Watched {
+                snapshot,
+                forced: false,
+            }),
             Err(p) => std::panic::resume_unwind(p),
         };
     };
@@ -90,7 +97,12 @@ pub fn run(plan: Plan, rt: tokio::runtime::Runtime, opts: ConsoleOptions) -> std
     drop(guard);
     if engine_thread.is_finished() {
         match engine_thread.join() {
-            Ok(snapshot) => return Ok(Watched { snapshot, forced: false }),
+            Ok(snapshot) => {
+                return Ok(Watched {
+                    snapshot,
+                    forced: false,
+                })
+            }
             Err(_) => eprintln!("volley: the engine failed; writing the last results it published"),
         }
     } else {
@@ -98,7 +110,10 @@ pub fn run(plan: Plan, rt: tokio::runtime::Runtime, opts: ConsoleOptions) -> std
     }
     let mut snapshot: Snapshot = (**snapshots.borrow()).clone();
     snapshot.partial = true;
-    Ok(Watched { snapshot, forced: true })
+    Ok(Watched {
+        snapshot,
+        forced: true,
+    })
 }
 
 /// Waits for the engine; SIGTERM, SIGHUP and an outside SIGINT stop it gracefully.

@@ -173,15 +173,39 @@ mod tests {
     #[test]
     fn default_bindings() {
         let km = Keymap::default();
-        assert_eq!(km.action(&press(KeyCode::Char('p'), KeyModifiers::NONE)), Some(Action::TogglePause));
-        assert_eq!(km.action(&press(KeyCode::Char(' '), KeyModifiers::NONE)), Some(Action::TogglePause));
-        assert_eq!(km.action(&press(KeyCode::Char('c'), KeyModifiers::CONTROL)), Some(Action::Quit));
-        assert_eq!(km.action(&press(KeyCode::Right, KeyModifiers::SHIFT)), Some(Action::LoadUpBig));
-        assert_eq!(km.action(&press(KeyCode::Right, KeyModifiers::NONE)), Some(Action::LoadUp));
+        assert_eq!(
+            km.action(&press(KeyCode::Char('p'), KeyModifiers::NONE)),
+            Some(Action::TogglePause)
+        );
+        assert_eq!(
+            km.action(&press(KeyCode::Char(' '), KeyModifiers::NONE)),
+            Some(Action::TogglePause)
+        );
+        assert_eq!(
+            km.action(&press(KeyCode::Char('c'), KeyModifiers::CONTROL)),
+            Some(Action::Quit)
+        );
+        assert_eq!(
+            km.action(&press(KeyCode::Right, KeyModifiers::SHIFT)),
+            Some(Action::LoadUpBig)
+        );
+        assert_eq!(
+            km.action(&press(KeyCode::Right, KeyModifiers::NONE)),
+            Some(Action::LoadUp)
+        );
         // '+' arrives with SHIFT on most terminals.
-        assert_eq!(km.action(&press(KeyCode::Char('+'), KeyModifiers::SHIFT)), Some(Action::LoadUp));
-        assert_eq!(km.action(&press(KeyCode::Char('S'), KeyModifiers::SHIFT)), Some(Action::EditSpike));
-        assert_eq!(km.action(&press(KeyCode::Char('x'), KeyModifiers::NONE)), None);
+        assert_eq!(
+            km.action(&press(KeyCode::Char('+'), KeyModifiers::SHIFT)),
+            Some(Action::LoadUp)
+        );
+        assert_eq!(
+            km.action(&press(KeyCode::Char('S'), KeyModifiers::SHIFT)),
+            Some(Action::EditSpike)
+        );
+        assert_eq!(
+            km.action(&press(KeyCode::Char('x'), KeyModifiers::NONE)),
+            None
+        );
     }
 
     #[test]
@@ -196,7 +220,9 @@ mod tests {
     fn every_action_has_a_key_and_help_lists_it() {
         let km = Keymap::default();
         let bound = km.bindings();
-        assert!(bound.iter().any(|(a, keys)| *a == Action::Help && keys.contains(&"?")));
+        assert!(bound
+            .iter()
+            .any(|(a, keys)| *a == Action::Help && keys.contains(&"?")));
         assert!(Key::parse("nonsense").is_err());
     }
 }

@@ -88,10 +88,26 @@ pub fn fixture(state: RunState) -> Snapshot {
     total.timeline = Arc::new(timeline());
     s.total = total;
     s.events = Arc::new(vec![
-        Event { t: 0.0, kind: "start".into(), detail: "20 VUs".into() },
-        Event { t: 20.0, kind: "pause".into(), detail: "paused".into() },
-        Event { t: 21.0, kind: "resume".into(), detail: "resumed".into() },
-        Event { t: 30.0, kind: "set_vus".into(), detail: "10 -> 20".into() },
+        Event {
+            t: 0.0,
+            kind: "start".into(),
+            detail: "20 VUs".into(),
+        },
+        Event {
+            t: 20.0,
+            kind: "pause".into(),
+            detail: "paused".into(),
+        },
+        Event {
+            t: 21.0,
+            kind: "resume".into(),
+            detail: "resumed".into(),
+        },
+        Event {
+            t: 30.0,
+            kind: "set_vus".into(),
+            detail: "10 -> 20".into(),
+        },
     ]);
     match state {
         RunState::Done => s.partial = false,
@@ -124,7 +140,11 @@ fn vu_keys_step_from_the_target() {
         a.on_key(&KeyEvent::new(KeyCode::Right, KeyModifiers::SHIFT)),
         vec![Command::SetVus(42)]
     );
-    let mut low = App::new(Arc::new(fixture(RunState::Running)), Theme::default_theme(), 20);
+    let mut low = App::new(
+        Arc::new(fixture(RunState::Running)),
+        Theme::default_theme(),
+        20,
+    );
     low.pending_target = Some(1);
     assert_eq!(low.update(Action::LoadDownBig), vec![Command::SetVus(0)]);
 }
@@ -164,10 +184,17 @@ fn spike_starts_with_defaults_and_second_press_ends_it() {
     let mut a = app(RunState::Running);
     assert_eq!(
         a.on_key(&key('s')),
-        vec![Command::Spike(Spike { change: SpikeChange::Times(5.0), duration: Duration::from_secs(30) })]
+        vec![Command::Spike(Spike {
+            change: SpikeChange::Times(5.0),
+            duration: Duration::from_secs(30)
+        })]
     );
     let mut s = fixture(RunState::Running);
-    s.spike = Some(SpikeStatus { label: "x5 for 30s".into(), remaining: Duration::from_secs(12), base: 20 });
+    s.spike = Some(SpikeStatus {
+        label: "x5 for 30s".into(),
+        remaining: Duration::from_secs(12),
+        base: 20,
+    });
     a.set_snapshot(Arc::new(s));
     assert_eq!(a.on_key(&key('s')), vec![Command::EndSpike]);
     assert_eq!(a.on_key(&code(KeyCode::Esc)), vec![Command::EndSpike]);
@@ -184,7 +211,10 @@ fn spike_input_is_editable() {
     }
     assert_eq!(
         a.on_key(&code(KeyCode::Enter)),
-        vec![Command::Spike(Spike { change: SpikeChange::Plus(200), duration: Duration::from_secs(45) })]
+        vec![Command::Spike(Spike {
+            change: SpikeChange::Plus(200),
+            duration: Duration::from_secs(45)
+        })]
     );
     assert_eq!(a.spike.change, SpikeChange::Plus(200));
 }
@@ -192,9 +222,18 @@ fn spike_input_is_editable() {
 #[test]
 fn spike_and_vu_text_parse() {
     let d = Duration::from_secs(30);
-    assert_eq!(parse_spike("5x 30s", d).unwrap().change, SpikeChange::Times(5.0));
-    assert_eq!(parse_spike("x2.5", d).unwrap().change, SpikeChange::Times(2.5));
-    assert_eq!(parse_spike("+200 45s", d).unwrap().duration, Duration::from_secs(45));
+    assert_eq!(
+        parse_spike("5x 30s", d).unwrap().change,
+        SpikeChange::Times(5.0)
+    );
+    assert_eq!(
+        parse_spike("x2.5", d).unwrap().change,
+        SpikeChange::Times(2.5)
+    );
+    assert_eq!(
+        parse_spike("+200 45s", d).unwrap().duration,
+        Duration::from_secs(45)
+    );
     assert!(parse_spike("five", d).is_err());
     assert!(parse_spike("5x soon", d).is_err());
     assert!(parse_spike("0x 10s", d).is_err());
@@ -209,7 +248,9 @@ fn quit_drains_first_and_second_quits_now() {
     let mut a = app(RunState::Running);
     assert_eq!(a.on_key(&key('q')), vec![Command::Stop]);
     assert_eq!(a.quit, Quit::Draining);
-    assert!(a.on_key(&KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)).is_empty());
+    assert!(a
+        .on_key(&KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL))
+        .is_empty());
     assert_eq!(a.quit, Quit::Now);
     let mut done = app(RunState::Done);
     assert!(done.on_key(&key('q')).is_empty());
@@ -260,7 +301,9 @@ pub fn render(app: &App, w: u16, h: u16) -> String {
 fn buffer_text(buf: &Buffer) -> String {
     let mut out = String::new();
     for y in 0..buf.area.height {
-        let line: String = (0..buf.area.width).map(|x| buf[(x, y)].symbol().to_string()).collect();
+        let line: String = (0..buf.area.width)
+            .map(|x| buf[(x, y)].symbol().to_string())
+            .collect();
         out.push_str(line.trim_end());
         out.push('\n');
     }
@@ -272,12 +315,21 @@ fn states() -> Vec<(&'static str, App)> {
     let paused = app(RunState::Paused);
     let mut spike = app(RunState::Running);
     let mut s = fixture(RunState::Running);
-    s.spike = Some(SpikeStatus { label: "x5 for 30s".into(), remaining: Duration::from_millis(11_500), base: 20 });
+    s.spike = Some(SpikeStatus {
+        label: "x5 for 30s".into(),
+        remaining: Duration::from_millis(11_500),
+        base: 20,
+    });
     s.vus_active = 100;
     s.vus_target = 100;
     spike.set_snapshot(Arc::new(s));
     let done = app(RunState::Done);
-    vec![("running", running), ("paused", paused), ("spike", spike), ("done", done)]
+    vec![
+        ("running", running),
+        ("paused", paused),
+        ("spike", spike),
+        ("done", done),
+    ]
 }
 
 #[test]
@@ -330,7 +382,10 @@ fn header_widget_exact() {
         lines[0],
         "volley · demo shop  PAUSED   01:00 / 05:00  VUs 20  rps 733  err 0.36%  p95 76.9ms"
     );
-    assert_eq!(lines[1], "reqs 44,000  in flight 7  conns 20  elapsed 01:01  left 04:00");
+    assert_eq!(
+        lines[1],
+        "reqs 44,000  in flight 7  conns 20  elapsed 01:01  left 04:00"
+    );
 }
 
 #[test]

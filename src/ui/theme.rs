@@ -14,7 +14,10 @@ use crate::scenario::{Located, ScenarioError};
 pub const BUILTIN: &[(&str, &str)] = &[
     ("dark", include_str!("../../themes/dark.toml")),
     ("light", include_str!("../../themes/light.toml")),
-    ("high-contrast", include_str!("../../themes/high-contrast.toml")),
+    (
+        "high-contrast",
+        include_str!("../../themes/high-contrast.toml"),
+    ),
 ];
 
 /// Every colour role a panel may use.
@@ -112,7 +115,11 @@ impl Theme {
                     format!(
                         "unknown base theme '{}' (expected one of: {})",
                         b.get_ref(),
-                        BUILTIN.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+                        BUILTIN
+                            .iter()
+                            .map(|(n, _)| *n)
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ),
                 )
             })?,
@@ -123,7 +130,13 @@ impl Theme {
         }
         for (key, value) in &file.colors {
             let color = parse_color(value.get_ref()).map_err(|m| {
-                located(path, src, value.span(), &format!("colors.{}", key.get_ref()), m)
+                located(
+                    path,
+                    src,
+                    value.span(),
+                    &format!("colors.{}", key.get_ref()),
+                    m,
+                )
             })?;
             if !theme.set(key.get_ref(), color) {
                 return Err(located(
@@ -327,8 +340,12 @@ mod tests {
         let dark = Theme::default_theme();
         assert_eq!(t.error, Color::Rgb(255, 0, 0));
         assert_eq!(t.ok, dark.ok);
-        let t = Theme::parse_over(None, Path::new("m.toml"), "base = \"light\"\n[colors]\nok = \"red\"\n")
-            .unwrap();
+        let t = Theme::parse_over(
+            None,
+            Path::new("m.toml"),
+            "base = \"light\"\n[colors]\nok = \"red\"\n",
+        )
+        .unwrap();
         assert_eq!(t.ok, Color::Red);
         assert_eq!(t.text, Theme::builtin("light").unwrap().text);
     }
@@ -342,11 +359,17 @@ mod tests {
         )
         .unwrap_err()
         .to_string();
-        assert!(err.starts_with("bad.toml:3:6: key 'colors.ok': invalid colour 'greenish'"), "{err}");
+        assert!(
+            err.starts_with("bad.toml:3:6: key 'colors.ok': invalid colour 'greenish'"),
+            "{err}"
+        );
         let err = Theme::parse_over(None, Path::new("b.toml"), "[colors]\nokay = \"red\"\n")
             .unwrap_err()
             .to_string();
-        assert!(err.contains("b.toml:2:1: key 'colors.okay': unknown colour role 'okay'"), "{err}");
+        assert!(
+            err.contains("b.toml:2:1: key 'colors.okay': unknown colour role 'okay'"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -176,19 +176,21 @@ async fn connect(reqs: &Requests, origin: &Origin, gauges: &Arc<Gauges>) -> Resu
         None => {
             let (kind, message) = match last_err {
                 Some((addr, e)) => (classify_io(&e), format!("connect to {addr}: {e}")),
-                None => (ErrorKind::Dns, format!("'{}' has no addresses", origin.host)),
+                None => (
+                    ErrorKind::Dns,
+                    format!("'{}' has no addresses", origin.host),
+                ),
             };
             return Err(Failed { kind, message });
         }
     };
     let _ = stream.set_nodelay(true);
     let sender = if origin.https {
-        let name = rustls::pki_types::ServerName::try_from(origin.host.clone()).map_err(|e| {
-            Failed {
+        let name =
+            rustls::pki_types::ServerName::try_from(origin.host.clone()).map_err(|e| Failed {
                 kind: ErrorKind::Tls,
                 message: format!("invalid TLS server name '{}': {e}", origin.host),
-            }
-        })?;
+            })?;
         let tls = tokio_rustls::TlsConnector::from(reqs.tls.clone())
             .connect(name, stream)
             .await

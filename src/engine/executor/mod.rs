@@ -107,10 +107,16 @@ impl Requests {
                 }
             }
             if !headers.contains_key(http::header::USER_AGENT) {
-                headers.insert(http::header::USER_AGENT, HeaderValue::from_static(USER_AGENT));
+                headers.insert(
+                    http::header::USER_AGENT,
+                    HeaderValue::from_static(USER_AGENT),
+                );
             }
             if !ep.body.is_empty() && !headers.contains_key(http::header::CONTENT_LENGTH) {
-                headers.insert(http::header::CONTENT_LENGTH, HeaderValue::from(ep.body.len()));
+                headers.insert(
+                    http::header::CONTENT_LENGTH,
+                    HeaderValue::from(ep.body.len()),
+                );
             }
             prepared.push(Prepared {
                 method: ep.method.clone(),

@@ -59,7 +59,9 @@ impl ReqwestClient {
             .no_proxy()
             .build()?;
         self.gauges.connections_open.fetch_add(1, Ordering::Relaxed);
-        self.gauges.connections_opened.fetch_add(1, Ordering::Relaxed);
+        self.gauges
+            .connections_opened
+            .fetch_add(1, Ordering::Relaxed);
         *slot = Some(c.clone());
         Ok(c)
     }

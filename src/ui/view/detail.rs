@@ -23,7 +23,8 @@ impl Widget for Detail<'_> {
             return;
         };
         let [hist_area, side] =
-            Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)]).areas(area);
+            Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)])
+                .areas(area);
 
         // Latency histogram: doubling buckets from the HDR histogram.
         let h = &ep.hist;
@@ -59,7 +60,13 @@ impl Widget for Detail<'_> {
             })
             .collect();
         Paragraph::new(lines)
-            .block(panel(app, format!(" {} {} · latency distribution (Esc back) ", ep.method, ep.name)))
+            .block(panel(
+                app,
+                format!(
+                    " {} {} · latency distribution (Esc back) ",
+                    ep.method, ep.name
+                ),
+            ))
             .render(hist_area, buf);
 
         let q = |x: f64| fmt_ms(ep.quantile_us(x) as f64 / 1000.0);
@@ -86,17 +93,31 @@ impl Widget for Detail<'_> {
                 Span::styled("  p99.9 ", t.muted()),
                 Span::styled(q(0.999), t.text()),
                 Span::styled("  max ", t.muted()),
-                Span::styled(fmt_ms(if h.is_empty() { 0.0 } else { h.max() as f64 / 1000.0 }), t.text()),
+                Span::styled(
+                    fmt_ms(if h.is_empty() {
+                        0.0
+                    } else {
+                        h.max() as f64 / 1000.0
+                    }),
+                    t.text(),
+                ),
             ]),
             Line::from(""),
         ];
         for (code, n) in &ep.status {
             lines.push(Line::from(vec![
-                Span::styled(format!("HTTP {code} "), if *code >= 400 { t.bad() } else { t.fg(t.ok) }),
+                Span::styled(
+                    format!("HTTP {code} "),
+                    if *code >= 400 { t.bad() } else { t.fg(t.ok) },
+                ),
                 Span::styled(fmt_count(*n), t.text()),
             ]));
         }
-        for (k, n) in ep.errors_by_kind.iter().filter(|(k, _)| !k.starts_with("http_")) {
+        for (k, n) in ep
+            .errors_by_kind
+            .iter()
+            .filter(|(k, _)| !k.starts_with("http_"))
+        {
             lines.push(Line::from(vec![
                 Span::styled(format!("{k} "), t.bad()),
                 Span::styled(fmt_count(*n), t.text()),

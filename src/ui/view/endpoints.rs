@@ -28,10 +28,16 @@ impl Widget for Endpoints<'_> {
         let head = |name: &'static str, key: Option<SortKey>| -> Cell {
             let mut style = t.muted().add_modifier(Modifier::BOLD);
             if key == Some(app.sort) {
-                style = t.fg(t.accent).add_modifier(Modifier::BOLD | Modifier::UNDERLINED);
+                style = t
+                    .fg(t.accent)
+                    .add_modifier(Modifier::BOLD | Modifier::UNDERLINED);
             }
             let line = Line::from(Span::styled(name, style));
-            Cell::from(if name == "endpoint" { line } else { line.right_aligned() })
+            Cell::from(if name == "endpoint" {
+                line
+            } else {
+                line.right_aligned()
+            })
         };
         let header = Row::new(vec![
             head("endpoint", Some(SortKey::Plan)),
@@ -53,7 +59,11 @@ impl Widget for Endpoints<'_> {
             } else {
                 t.muted()
             };
-            let base = if bold { t.text().add_modifier(Modifier::BOLD) } else { t.text() };
+            let base = if bold {
+                t.text().add_modifier(Modifier::BOLD)
+            } else {
+                t.text()
+            };
             Row::new(vec![
                 Cell::from(Span::styled(e.name.clone(), base)),
                 Cell::from(Line::from(fmt_count(e.requests)).right_aligned()),
@@ -62,7 +72,10 @@ impl Widget for Endpoints<'_> {
                 Cell::from(Line::styled(ms(e.quantile_us(0.50)), t.fg(t.p50)).right_aligned()),
                 Cell::from(Line::styled(ms(e.quantile_us(0.95)), t.fg(t.p95)).right_aligned()),
                 Cell::from(Line::styled(ms(e.quantile_us(0.99)), t.fg(t.p99)).right_aligned()),
-                Cell::from(Line::from(ms(if e.hist.is_empty() { 0 } else { e.hist.max() })).right_aligned()),
+                Cell::from(
+                    Line::from(ms(if e.hist.is_empty() { 0 } else { e.hist.max() }))
+                        .right_aligned(),
+                ),
             ])
             .style(base)
         };

@@ -20,7 +20,9 @@ impl Widget for Errors<'_> {
         let app = self.app;
         let t = &app.theme;
         let Some(ep) = app.snap.endpoints.get(app.selected) else {
-            Paragraph::new("no endpoints").block(panel(app, " Errors ")).render(area, buf);
+            Paragraph::new("no endpoints")
+                .block(panel(app, " Errors "))
+                .render(area, buf);
             return;
         };
         let mut status: Vec<Span> = vec![Span::styled("status ", t.muted())];
@@ -52,7 +54,12 @@ impl Widget for Errors<'_> {
             kinds.push(Span::styled(format!(":{}  ", fmt_count(*n)), t.text()));
         }
         let mut lines = vec![Line::from(status), Line::from(kinds)];
-        for e in ep.recent_errors.iter().rev().take(area.height.saturating_sub(4) as usize) {
+        for e in ep
+            .recent_errors
+            .iter()
+            .rev()
+            .take(area.height.saturating_sub(4) as usize)
+        {
             lines.push(Line::from(vec![
                 Span::styled(format!("{:>6.1}s ", e.t), t.muted()),
                 Span::styled(format!("[{}] ", e.kind), t.fg(t.error)),

@@ -47,14 +47,28 @@ impl Widget for Footer<'_> {
             }
         }
         let hints: &[(&str, &str)] = if app.snap.state == RunState::Done {
-            &[("q", "quit"), ("↑↓", "select"), ("⏎", "detail"), ("o", "sort"), ("t", "theme"), ("?", "help")]
+            &[
+                ("q", "quit"),
+                ("↑↓", "select"),
+                ("⏎", "detail"),
+                ("o", "sort"),
+                ("t", "theme"),
+                ("?", "help"),
+            ]
         } else {
             &[
                 ("+/-", "VUs"),
                 ("v", "set"),
                 ("s", "spike"),
                 ("S", "edit spike"),
-                ("p", if app.snap.state == RunState::Paused { "resume" } else { "pause" }),
+                (
+                    "p",
+                    if app.snap.state == RunState::Paused {
+                        "resume"
+                    } else {
+                        "pause"
+                    },
+                ),
                 ("↑↓", "select"),
                 ("⏎", "detail"),
                 ("?", "help"),

@@ -28,19 +28,33 @@ impl Widget for Header<'_> {
                 if t.monochrome {
                     Style::default().add_modifier(Modifier::REVERSED | Modifier::BOLD)
                 } else {
-                    Style::default().bg(color).fg(ratatui::style::Color::Black).add_modifier(Modifier::BOLD)
+                    Style::default()
+                        .bg(color)
+                        .fg(ratatui::style::Color::Black)
+                        .add_modifier(Modifier::BOLD)
                 },
             )
         };
         let state = match (&s.spike, s.state) {
             (Some(sp), RunState::Running | RunState::Paused) => badge(
-                format!("SPIKE {} {}s", sp.label.split(" for ").next().unwrap_or(""), sp.remaining.as_secs() + 1),
+                format!(
+                    "SPIKE {} {}s",
+                    sp.label.split(" for ").next().unwrap_or(""),
+                    sp.remaining.as_secs() + 1
+                ),
                 t.spike,
             ),
             (_, RunState::Running) => badge("RUNNING".into(), t.ok),
             (_, RunState::Paused) => badge("PAUSED".into(), t.paused),
             (_, RunState::Stopping) => badge("STOPPING".into(), t.warn),
-            (_, RunState::Done) => badge(if s.partial { "DONE (stopped)".into() } else { "DONE".into() }, t.accent),
+            (_, RunState::Done) => badge(
+                if s.partial {
+                    "DONE (stopped)".into()
+                } else {
+                    "DONE".into()
+                },
+                t.accent,
+            ),
         };
         let time = match s.planned {
             Some(p) => format!("{} / {}", clock(s.run_time), clock(p)),
@@ -69,11 +83,17 @@ impl Widget for Header<'_> {
             label("  VUs "),
             Span::styled(vus, t.fg(t.accent).add_modifier(Modifier::BOLD)),
             label("  rps "),
-            Span::styled(fmt_count(s.total.rps_now.round() as u64), t.fg(t.throughput).add_modifier(Modifier::BOLD)),
+            Span::styled(
+                fmt_count(s.total.rps_now.round() as u64),
+                t.fg(t.throughput).add_modifier(Modifier::BOLD),
+            ),
             label("  err "),
             Span::styled(format!("{err_rate:.2}%"), err_style),
             label("  p95 "),
-            Span::styled(fmt_ms(s.total.quantile_us(0.95) as f64 / 1000.0), t.fg(t.p95)),
+            Span::styled(
+                fmt_ms(s.total.quantile_us(0.95) as f64 / 1000.0),
+                t.fg(t.p95),
+            ),
         ];
         // Narrow screens: the numbers matter more than the name.
         let width: usize = line1.iter().map(|s| s.width()).sum();

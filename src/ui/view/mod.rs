@@ -77,11 +77,9 @@ pub fn draw(frame: &mut Frame, app: &App) {
     match app.view {
         View::Main => {
             frame.render_widget(Endpoints { app }, table);
-            let [errs, evs] = Layout::horizontal([
-                Constraint::Percentage(55),
-                Constraint::Percentage(45),
-            ])
-            .areas(bottom);
+            let [errs, evs] =
+                Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)])
+                    .areas(bottom);
             frame.render_widget(Errors { app }, errs);
             frame.render_widget(Events { app }, evs);
         }
