@@ -92,6 +92,7 @@ http {
         listen 127.0.0.1:$PORT;
         root $TMP/www;
         location = / { try_files /index.html =404; default_type text/plain; }
+        location = /nginx_status { stub_status; }
     }
 }
 EOF
@@ -142,6 +143,15 @@ PY
     fi
 }
 
+# Requests nginx has handled so far (stub_status; this request itself included).
+server_requests() {
+    python3 - "http://127.0.0.1:$PORT/nginx_status" <<'PY' 2>/dev/null || echo 0
+import sys, urllib.request
+text = urllib.request.urlopen(sys.argv[1], timeout=5).read().decode()
+print(text.splitlines()[2].split()[2])
+PY
+}
+
 # Runs one tool; appends one TSV line to $RAW.
 run_one() {
     local round="$1" tool="$2"
@@ -155,13 +165,17 @@ run_one() {
     volley-reqwest-t1) cmd=("$VOLLEY" "$URL" -c "$CONNS" -d "${DURATION}s" --headless --client reqwest --threads 1 --out "json=$base.json") ;;
     esac
     printf '%q ' "${cmd[@]}" >"$base.cmd"
-    local srv0 srv1 rc=0
+    local srv0 srv1 n0 n1 rc=0
+    n0="$(server_requests)"
     srv0="$(server_cpu)"
     /usr/bin/time -f '%e %U %S %M' -o "$base.time" "${cmd[@]}" >"$base.stdout" 2>"$base.stderr" || rc=$?
     srv1="$(server_cpu)"
-    python3 - "$tool" "$base" "$round" "$rc" "$srv0" "$srv1" >>"$RAW" <<'PY'
+    n1="$(server_requests)"
+    python3 - "$tool" "$base" "$round" "$rc" "$srv0" "$srv1" "$n0" "$n1" >>"$RAW" <<'PY'
 import json, re, sys
-tool, base, rnd, rc, srv0, srv1 = sys.argv[1:]
+tool, base, rnd, rc, srv0, srv1, n0, n1 = sys.argv[1:]
+# Requests nginx served during the run (its own status request excluded).
+served = int(n1) - int(n0) - 1 if int(n0) > 0 and int(n1) > 0 else "NA"
 na = "NA"
 req = rps = p50 = p99 = errs = na
 def ms(v, unit):
@@ -211,7 +225,7 @@ def f(x, fmt):
     return fmt.format(x) if isinstance(x, (int, float)) else x
 print("\t".join(str(x) for x in [
     rnd, tool, rc, req, f(rps, "{:.1f}"), f(p50, "{:.3f}"), f(p99, "{:.3f}"), errs,
-    wall, user, sys_, cpu_us, rss_mb, srv_pct]))
+    wall, user, sys_, cpu_us, rss_mb, srv_pct, served]))
 PY
     if [ "$rc" -ne 0 ]; then
         log "  $tool exited with $rc (see $base.stderr)"
@@ -219,7 +233,7 @@ PY
 }
 
 # --- 5. interleaved rounds, then the table --------------------------------------------
-printf 'round\ttool\texit\trequests\trps\tp50_ms\tp99_ms\terrors\twall_s\tuser_s\tsys_s\tcpu_us_per_req\tmax_rss_mb\tnginx_cpu_pct\n' >"$RAW"
+printf 'round\ttool\texit\trequests\trps\tp50_ms\tp99_ms\terrors\twall_s\tuser_s\tsys_s\tcpu_us_per_req\tmax_rss_mb\tnginx_cpu_pct\tnginx_served\n' >"$RAW"
 {
     echo "# volley bench/compare.sh $STAMP"
     echo "# url=$URL conns=$CONNS duration=${DURATION}s runs=$RUNS nproc=$(nproc) kernel=$(uname -r)"
@@ -253,8 +267,8 @@ def med(vals):
     return statistics.median(vals) if vals else None
 def fmt(v, spec):
     return "n/a" if v is None else format(v, spec)
-print("| tool | rps | p50 ms | p99 ms | CPU µs/req | max RSS MB | rps / wrk | errors | nginx CPU % | runs ok |")
-print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+print("| tool | rps | p50 ms | p99 ms | CPU µs/req | max RSS MB | rps / wrk | errors | nginx CPU % | counted / served | runs ok |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 for tool in order:
     rs = [r for r in rows if r["tool"] == tool]
     ratios = []
@@ -263,7 +277,9 @@ for tool in order:
         ratios.append(v / w if v is not None and w else None)
     ok = sum(1 for r in rs if r["exit"] == "0" and num(r["rps"]) is not None)
     errs = med([num(r["errors"]) for r in rs])
-    print("| {} | {} | {} | {} | {} | {} | {} | {} | {} | {}/{} |".format(
+    counted = [num(r["requests"]) / num(r["nginx_served"])
+               if num(r["requests"]) is not None and num(r["nginx_served"]) else None for r in rs]
+    print("| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {}/{} |".format(
         tool,
         fmt(med([num(r["rps"]) for r in rs]), ",.0f"),
         fmt(med([num(r["p50_ms"]) for r in rs]), ".3f"),
@@ -273,9 +289,10 @@ for tool in order:
         fmt(med(ratios), ".2f"),
         fmt(errs, ".0f"),
         fmt(med([num(r["nginx_cpu_pct"]) for r in rs]), ".0f"),
+        fmt(med(counted), ".4f"),
         ok, len(rs)))
 if not have_oha:
-    print("| oha | not installed | | | | | | | | |")
+    print("| oha | not installed | | | | | | | | | |")
 PY
 
 cat "$OUT/meta.txt"

@@ -195,7 +195,10 @@ fn keys_steer_a_live_run_and_results_match_the_server() {
     vt.keys("v\x152\r");
     std::thread::sleep(Duration::from_millis(400));
     let m = max_in_flight(&server, Duration::from_millis(800));
-    assert!((1..=2).contains(&m), "max in flight {m} after setting 2 VUs");
+    assert!(
+        (1..=2).contains(&m),
+        "max in flight {m} after setting 2 VUs"
+    );
 
     // Spike x3 for 1s: concurrency rises to 6, then returns to 2 by itself.
     vt.keys("S\x15x3 1s\r");

@@ -138,9 +138,8 @@ pub(crate) async fn handle(
 ) -> Result<Response<Body>, Infallible> {
     let (parts, body) = req.into_parts();
     let path = parts.uri.path();
-    let drained = drain(body).await;
-
     if parts.method == Method::GET && path == "/__stats" {
+        let _ = drain(body).await;
         return Ok(json_response(StatusCode::OK, &state.stats.to_json()));
     }
 
@@ -148,6 +147,7 @@ pub(crate) async fn handle(
     let _in_flight = state.stats.begin(target.route());
     let token = state.token_use(&parts.headers);
     state.stats.record_token(token);
+    let drained = drain(body).await;
 
     let response = if drained.is_err() {
         error_response(
@@ -274,7 +274,7 @@ fn search_json(q: &str) -> Value {
             json!({
                 "id": id,
                 "name": format!("Item {id}"),
-                "score": 1.0 - (i as f64) / 10.0,
+                "score": (10 - i) as f64 / 10.0,
             })
         })
         .collect();
