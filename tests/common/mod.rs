@@ -40,7 +40,7 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::sync::oneshot;
 
 /// Arrival times kept; later arrivals are counted but their times are not stored.
@@ -115,6 +115,7 @@ pub struct ServerConfig {
     fallback: Route,
     header: Option<String>,
     close: bool,
+    idle_timeout: Option<Duration>,
 }
 
 impl ServerConfig {
@@ -145,6 +146,14 @@ impl ServerConfig {
     /// (no keep-alive), so every request needs a new connection.
     pub fn close_connections(mut self) -> ServerConfig {
         self.close = true;
+        self
+    }
+
+    /// Close a keep-alive connection that has waited this long for its next request (as
+    /// servers with a keep-alive timeout do). Uses hyper's header-read timeout, which
+    /// starts as soon as the connection goes idle.
+    pub fn idle_timeout(mut self, d: Duration) -> ServerConfig {
+        self.idle_timeout = Some(d);
         self
     }
 
@@ -398,11 +407,14 @@ fn serve(listener: StdListener, state: Arc<State>, mut shutdown: oneshot::Receiv
                     let Ok((stream, _)) = accepted else { continue };
                     let _ = stream.set_nodelay(true);
                     let st = state.clone();
-                    let keep_alive = !state.config.close;
+                    let mut builder = http1::Builder::new();
+                    builder.keep_alive(!state.config.close);
+                    if let Some(idle) = state.config.idle_timeout {
+                        builder.timer(TokioTimer::new()).header_read_timeout(idle);
+                    }
                     tokio::spawn(async move {
                         let svc = service_fn(move |req| handle(st.clone(), req));
-                        let _ = http1::Builder::new()
-                            .keep_alive(keep_alive)
+                        let _ = builder
                             .serve_connection(TokioIo::new(stream), svc)
                             .await;
                     });
