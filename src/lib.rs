@@ -13,6 +13,7 @@ pub mod output;
 pub mod quick;
 pub mod report;
 pub mod scenario;
+pub mod thresholds;
 pub mod ui;
 
 use std::io::{IsTerminal, Write};

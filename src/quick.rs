@@ -6,8 +6,8 @@ use http::HeaderMap;
 use crate::cli::{ClientArg, QuickArgs};
 use crate::error::Error;
 use crate::scenario::{
-    header_pair, parse_base_url, parse_method, ClientKind, Endpoint, HttpOptions, LoadPlan, Plan,
-    StopAt, ThinkTime, DEFAULT_GRACEFUL_STOP, MAX_VUS,
+    header_pair, parse_base_url, parse_method, ClientKind, Endpoint, Flow, HttpOptions, LoadModel,
+    LoadPlan, Plan, StopAt, ThinkTime, UserType, DEFAULT_GRACEFUL_STOP, MAX_VUS,
 };
 
 pub const DEFAULT_QUICK_DURATION: std::time::Duration = std::time::Duration::from_secs(10);
@@ -87,8 +87,14 @@ pub fn plan(url: &str, q: &QuickArgs) -> Result<Plan, Error> {
             timeout: q.timeout,
             client,
             follow_redirects: q.follow_redirects,
+            template: None,
+            checks: Vec::new(),
+            captures: Vec::new(),
         }],
         load: LoadPlan {
+            model: LoadModel::Closed,
+            stages: Vec::new(),
+            pacing: None,
             vus: q.connections,
             stop,
             think_time: ThinkTime::None,
@@ -98,5 +104,18 @@ pub fn plan(url: &str, q: &QuickArgs) -> Result<Plan, Error> {
             insecure: q.insecure,
             cookies: false,
         },
+        users: vec![UserType {
+            name: "default".into(),
+            weight: 1,
+            on_start: Vec::new(),
+            flow: Flow::Tasks(vec![(0, 1)]),
+            think_time: ThinkTime::None,
+            pacing: None,
+        }],
+        vars: Vec::new(),
+        data: Vec::new(),
+        checks: Vec::new(),
+        thresholds: Vec::new(),
+        text: None,
     })
 }

@@ -30,12 +30,120 @@ pub struct ScenarioFile {
     pub http: HttpSection,
     #[serde(default, rename = "request")]
     pub requests: Vec<RequestSection>,
+    /// User types; without any, one implicit user picks requests by weight.
+    #[serde(default, rename = "user")]
+    pub users: Vec<UserSection>,
+    /// CSV data files.
+    #[serde(default, rename = "data")]
+    pub data: Vec<DataSection>,
+    /// Whole-run thresholds in short form: ["p95 < 500ms", "error_rate < 1%"].
+    #[serde(default)]
+    pub thresholds: Vec<Spanned<String>>,
+    /// Thresholds with options.
+    #[serde(default, rename = "threshold")]
+    pub threshold_tables: Vec<ThresholdSection>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserSection {
+    pub name: Spanned<String>,
+    pub weight: Option<Weight>,
+    /// Requests run once when a VU of this type starts (log in).
+    #[serde(default)]
+    pub on_start: Vec<Spanned<String>>,
+    /// Weighted tasks: request name -> weight; one per iteration.
+    pub tasks: Option<Spanned<BTreeMap<String, Weight>>>,
+    /// An ordered list of requests run as one iteration.
+    pub steps: Option<Vec<Spanned<String>>>,
+    pub think_time: Option<ThinkTime>,
+    pub pacing: Option<HumanDuration>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataSection {
+    pub name: Spanned<String>,
+    pub file: Spanned<String>,
+    #[serde(default)]
+    pub mode: DataMode,
+}
+
+/// How a data file's rows are handed out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum DataMode {
+    /// Row after row over all VUs, wrapping around.
+    #[default]
+    Sequential,
+    /// A random row each iteration.
+    Random,
+    /// Each VU keeps one row (VU n gets row n, wrapping).
+    PerVu,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ThresholdSection {
+    pub expr: Spanned<String>,
+    /// Name of the request it applies to (default: all requests).
+    pub endpoint: Option<Spanned<String>>,
+    #[serde(default)]
+    pub abort_on_fail: bool,
+    /// How long after the start an abort may happen at the earliest (default 0s).
+    pub abort_grace: Option<HumanDuration>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaptureSection {
+    /// The variable to set.
+    pub var: Spanned<String>,
+    pub json: Option<Spanned<String>>,
+    pub header: Option<Spanned<String>>,
+    pub regex: Option<Spanned<String>>,
+    /// Regex group (default 1, or 0 when the regex has no group).
+    pub group: Option<usize>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckSection {
+    pub name: Option<String>,
+    /// 200, [200, 201], or "200..299".
+    pub status: Option<Spanned<toml::Value>>,
+    pub body_contains: Option<String>,
+    pub json_path: Option<Spanned<String>>,
+    /// With json_path: the value it must equal (otherwise it must exist).
+    pub equals: Option<toml::Value>,
+    /// A header that must be present.
+    pub header: Option<Spanned<String>>,
+    pub latency_under: Option<HumanDuration>,
+}
+
+/// One step of a stage list: ramp linearly to `target` over `duration`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StageSection {
+    pub duration: HumanDuration,
+    /// VUs (closed model) or iterations per second (open model).
+    pub target: Spanned<f64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LoadSection {
+    /// "closed" (VUs) or "open" (arrival rate); inferred from `rate` when absent.
+    pub model: Option<LoadModelChoice>,
     pub vus: Option<Spanned<Count>>,
+    /// Open model: iterations per second ("200/s", "1200/m" or a number per second).
+    pub rate: Option<Spanned<Rate>>,
+    /// Open model: most VUs to run iterations on.
+    pub max_vus: Option<Spanned<Count>>,
+    /// Closed model: each iteration starts this long after the previous one started.
+    pub pacing: Option<HumanDuration>,
+    #[serde(default)]
+    pub stages: Vec<StageSection>,
     pub duration: Option<HumanDuration>,
     pub iterations: Option<Count>,
     pub think_time: Option<ThinkTime>,
@@ -65,6 +173,74 @@ pub struct RequestSection {
     pub weight: Option<Weight>,
     pub timeout: Option<HumanDuration>,
     pub follow_redirects: Option<bool>,
+    #[serde(default)]
+    pub capture: Vec<Spanned<CaptureSection>>,
+    #[serde(default)]
+    pub check: Vec<Spanned<CheckSection>>,
+    /// Thresholds on this request alone.
+    #[serde(default)]
+    pub thresholds: Vec<Spanned<String>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LoadModelChoice {
+    Closed,
+    Open,
+}
+
+/// Iterations per second.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rate(pub f64);
+
+pub fn parse_rate(s: &str) -> Result<f64, String> {
+    let t = s.trim();
+    let (num, per) = match t.split_once('/') {
+        Some((n, u)) => (n.trim(), u.trim()),
+        None => (t, "s"),
+    };
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("invalid rate '{s}': expected like \"200/s\" or \"1200/m\""))?;
+    let per_s = match per {
+        "s" | "sec" | "second" => n,
+        "m" | "min" | "minute" => n / 60.0,
+        "h" | "hour" => n / 3600.0,
+        _ => {
+            return Err(format!(
+                "invalid rate '{s}': unit '{per}' (expected /s, /m or /h)"
+            ))
+        }
+    };
+    if !(per_s.is_finite() && per_s > 0.0) {
+        return Err(format!("invalid rate '{s}': must be above zero"));
+    }
+    if per_s > 1_000_000.0 {
+        return Err(format!("rate '{s}' is more than 1000000/s"));
+    }
+    Ok(per_s)
+}
+
+impl<'de> Deserialize<'de> for Rate {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Rate;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a rate like \"200/s\" or a number per second")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Rate, E> {
+                self.visit_f64(v as f64)
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Rate, E> {
+                parse_rate(&v.to_string()).map(Rate).map_err(E::custom)
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Rate, E> {
+                parse_rate(v).map(Rate).map_err(E::custom)
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// Which HTTP client executes requests.

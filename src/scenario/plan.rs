@@ -26,6 +26,31 @@ impl fmt::Display for ClientKind {
     }
 }
 
+/// Parts of a request that change per iteration.
+#[derive(Debug, Clone, Default)]
+pub struct RequestTemplate {
+    /// Path and query, appended to the origin of `Endpoint::url`.
+    pub path: Option<super::template::Template>,
+    pub headers: Vec<(HeaderName, super::template::Template)>,
+    pub body: Option<super::template::Template>,
+}
+
+impl RequestTemplate {
+    /// Captured variables the request needs.
+    pub fn vars(&self) -> Vec<usize> {
+        let mut v: Vec<usize> = self
+            .path
+            .iter()
+            .chain(self.headers.iter().map(|(_, t)| t))
+            .chain(self.body.iter())
+            .flat_map(|t| t.vars())
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+}
+
 /// One request the scenario makes, fully resolved.
 #[derive(Debug, Clone)]
 pub struct Endpoint {
@@ -39,6 +64,109 @@ pub struct Endpoint {
     pub timeout: Duration,
     pub client: ClientKind,
     pub follow_redirects: bool,
+    /// Set when path, a header or the body has placeholders.
+    pub template: Option<RequestTemplate>,
+    pub checks: Vec<super::inspect::Check>,
+    pub captures: Vec<super::inspect::Capture>,
+}
+
+impl Endpoint {
+    /// A plain endpoint: no template, checks or captures.
+    pub fn simple(name: String, method: Method, url: reqwest::Url) -> Endpoint {
+        Endpoint {
+            name,
+            method,
+            url,
+            headers: HeaderMap::new(),
+            body: Bytes::new(),
+            weight: 1,
+            timeout: DEFAULT_TIMEOUT,
+            client: ClientKind::Hyper,
+            follow_redirects: false,
+            template: None,
+            checks: Vec::new(),
+            captures: Vec::new(),
+        }
+    }
+
+    pub fn needs_body(&self) -> bool {
+        self.checks.iter().any(|c| c.kind.needs_body())
+            || self.captures.iter().any(|c| {
+                matches!(
+                    c.from,
+                    super::inspect::CaptureFrom::Json(_) | super::inspect::CaptureFrom::Regex(..)
+                )
+            })
+    }
+
+    pub fn needs_headers(&self) -> bool {
+        self.checks
+            .iter()
+            .any(|c| matches!(c.kind, super::inspect::CheckKind::Header(_)))
+            || self
+                .captures
+                .iter()
+                .any(|c| matches!(c.from, super::inspect::CaptureFrom::Header(_)))
+    }
+}
+
+/// What one user type does.
+#[derive(Debug, Clone)]
+pub enum Flow {
+    /// One request per iteration, picked by weight: (endpoint, weight).
+    Tasks(Vec<(usize, u32)>),
+    /// Every request in order, as one iteration.
+    Steps(Vec<usize>),
+}
+
+#[derive(Debug, Clone)]
+pub struct UserType {
+    pub name: String,
+    pub weight: u32,
+    /// Endpoints run once per VU before its first iteration.
+    pub on_start: Vec<usize>,
+    pub flow: Flow,
+    pub think_time: ThinkTime,
+    pub pacing: Option<Duration>,
+}
+
+pub use super::model::DataMode;
+
+/// A CSV data file, loaded when the scenario is validated.
+#[derive(Debug, Clone)]
+pub struct DataSet {
+    pub name: String,
+    pub columns: Vec<String>,
+    pub rows: std::sync::Arc<Vec<Vec<String>>>,
+    pub mode: DataMode,
+}
+
+/// Closed (VUs) or open (arrival rate) model.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum LoadModel {
+    Closed,
+    /// `rate` iterations per second on at most `max_vus` VUs.
+    Open {
+        rate: f64,
+        max_vus: u32,
+    },
+}
+
+/// Ramp linearly to `target` (VUs or iterations/s) over `duration`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Stage {
+    pub duration: Duration,
+    pub target: f64,
+}
+
+/// A threshold and where it applies.
+#[derive(Debug, Clone)]
+pub struct ThresholdSpec {
+    pub threshold: crate::thresholds::Threshold,
+    /// Endpoint index; None for all requests.
+    pub endpoint: Option<usize>,
+    pub abort_on_fail: bool,
+    pub abort_grace: Duration,
 }
 
 /// When a run ends by itself.
@@ -52,7 +180,11 @@ pub struct StopAt {
 
 #[derive(Debug, Clone)]
 pub struct LoadPlan {
+    pub model: LoadModel,
+    /// Closed model: starting VUs.
     pub vus: u32,
+    pub stages: Vec<Stage>,
+    pub pacing: Option<Duration>,
     pub stop: StopAt,
     pub think_time: ThinkTime,
     /// How long in-flight requests may finish after the run ends before being aborted.
@@ -74,6 +206,15 @@ pub struct Plan {
     pub endpoints: Vec<Endpoint>,
     pub load: LoadPlan,
     pub http: HttpOptions,
+    pub users: Vec<UserType>,
+    /// Names of captured variables, by index.
+    pub vars: Vec<String>,
+    pub data: Vec<DataSet>,
+    /// Every check of every endpoint, by id: (endpoint, name).
+    pub checks: Vec<(usize, String)>,
+    pub thresholds: Vec<ThresholdSpec>,
+    /// The scenario text (for reports), when it came from a file.
+    pub text: Option<String>,
 }
 
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);

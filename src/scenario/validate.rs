@@ -1,0 +1,825 @@
+//! From the TOML model to a typed [`Plan`], with every error located.
+
+use std::collections::{BTreeMap, HashSet};
+use std::ops::Range;
+use std::path::Path;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::HeaderMap;
+use serde_spanned::Spanned;
+
+use super::error::ScenarioError;
+use super::inspect::{Capture, CaptureFrom, Check, CheckKind, JsonPath};
+use super::model::{
+    CaptureSection, CheckSection, ClientChoice, DataSection, LoadModelChoice, RequestSection,
+    ScenarioFile, UserSection, MAX_VUS,
+};
+use super::plan::{
+    header_pair, join_url, ClientKind, DataSet, Endpoint, Flow, HttpOptions, LoadModel, LoadPlan,
+    Plan, RequestTemplate, Stage, StopAt, ThresholdSpec, UserType, DEFAULT_GRACEFUL_STOP,
+    DEFAULT_TIMEOUT,
+};
+use super::template::{Names, Template};
+
+pub struct Validator<'a> {
+    pub path: &'a Path,
+    pub src: &'a str,
+}
+
+/// Names a template may use while validating.
+struct Scope<'a> {
+    vars: &'a [String],
+    data: &'a [DataSet],
+}
+
+impl Names for Scope<'_> {
+    fn var(&self, name: &str) -> Option<usize> {
+        self.vars.iter().position(|v| v == name)
+    }
+    fn data(&self, dataset: &str, column: &str) -> Option<Result<(usize, usize), String>> {
+        let (d, ds) = self
+            .data
+            .iter()
+            .enumerate()
+            .find(|(_, d)| d.name == dataset)?;
+        Some(
+            ds.columns
+                .iter()
+                .position(|c| c == column)
+                .map(|c| (d, c))
+                .ok_or_else(|| {
+                    format!(
+                        "data set '{dataset}' has no column '{column}' (columns: {})",
+                        ds.columns.join(", ")
+                    )
+                }),
+        )
+    }
+    fn env(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok()
+    }
+}
+
+impl Validator<'_> {
+    fn err(&self, span: Range<usize>, msg: impl Into<String>) -> ScenarioError {
+        ScenarioError::at(self.path, self.src, span, msg)
+    }
+
+    fn err_key(&self, span: Range<usize>, key: &str, msg: impl Into<String>) -> ScenarioError {
+        ScenarioError::at_key(self.path, self.src, span, key, msg)
+    }
+
+    /// Span of the `n`th line that is exactly `header` (e.g. `[[request]]`), or 0..0.
+    fn nth_table_span(&self, header: &str, n: usize) -> Range<usize> {
+        let mut offset = 0;
+        let mut seen = 0;
+        for line in self.src.split_inclusive('\n') {
+            if line.trim() == header {
+                if seen == n {
+                    return offset..offset + line.trim_end().len();
+                }
+                seen += 1;
+            }
+            offset += line.len();
+        }
+        0..0
+    }
+
+    /// Span of the root-level `key = ...` line.
+    fn key_span(&self, key: &str) -> Range<usize> {
+        let mut offset = 0;
+        for line in self.src.split_inclusive('\n') {
+            let t = line.trim_start();
+            if t.starts_with('[') {
+                break;
+            }
+            if t.split('=').next().map(str::trim) == Some(key) {
+                let start = offset + (line.len() - t.len());
+                return start..start + t.trim_end().len();
+            }
+            offset += line.len();
+        }
+        0..0
+    }
+
+    pub fn plan(&self, f: ScenarioFile) -> Result<Plan, ScenarioError> {
+        if f.name.trim().is_empty() {
+            return Err(self.err(self.key_span("name"), "the scenario name must not be empty"));
+        }
+        let base_url = f.base_url.get_ref().0.clone();
+        let data = self.data_sets(&f.data)?;
+        // Every variable any request captures, in order of first appearance.
+        let mut vars: Vec<String> = Vec::new();
+        for r in &f.requests {
+            for c in &r.capture {
+                let v = c.get_ref().var.get_ref();
+                if !vars.contains(v) {
+                    vars.push(v.clone());
+                }
+            }
+        }
+        let scope = Scope {
+            vars: &vars,
+            data: &data,
+        };
+        let default_headers = self.headers(&f.headers, "headers", &scope)?;
+        let timeout = f.timeout.map_or(DEFAULT_TIMEOUT, |d| d.0);
+        if timeout.is_zero() {
+            return Err(self.err_key(self.key_span("timeout"), "timeout", "must be above zero"));
+        }
+        let client_choice = f.http.client.unwrap_or_default();
+        let http = HttpOptions {
+            insecure: f.http.insecure.unwrap_or(false),
+            cookies: f.http.cookies.unwrap_or(false),
+        };
+        let follow_default = f.http.follow_redirects.unwrap_or(false);
+
+        if f.requests.is_empty() {
+            return Err(self.err_key(
+                0..0,
+                "request",
+                "the scenario has no requests: add at least one [[request]] table with a path",
+            ));
+        }
+        let mut endpoints = Vec::with_capacity(f.requests.len());
+        let mut names = HashSet::new();
+        let mut checks: Vec<(usize, String)> = Vec::new();
+        let mut thresholds: Vec<ThresholdSpec> = Vec::new();
+        for (i, r) in f.requests.iter().enumerate() {
+            let mut ep = self.endpoint(
+                i,
+                r,
+                &base_url,
+                &default_headers,
+                timeout,
+                &scope,
+                &mut checks,
+            )?;
+            ep.follow_redirects |= follow_default;
+            ep.client = resolve_client(client_choice, &ep, &http);
+            if !names.insert(ep.name.clone()) {
+                return Err(self.err_key(
+                    self.nth_table_span("[[request]]", i),
+                    &format!("request[{i}].name"),
+                    format!(
+                        "two requests are named '{}': give each a distinct name",
+                        ep.name
+                    ),
+                ));
+            }
+            for t in &r.thresholds {
+                thresholds.push(ThresholdSpec {
+                    threshold: self.threshold(t)?,
+                    endpoint: Some(i),
+                    abort_on_fail: false,
+                    abort_grace: Duration::ZERO,
+                });
+            }
+            endpoints.push(ep);
+        }
+        let users = self.users(&f.users, &endpoints, &f)?;
+
+        for t in &f.thresholds {
+            thresholds.push(ThresholdSpec {
+                threshold: self.threshold(t)?,
+                endpoint: None,
+                abort_on_fail: false,
+                abort_grace: Duration::ZERO,
+            });
+        }
+        for t in &f.threshold_tables {
+            let endpoint = match &t.endpoint {
+                None => None,
+                Some(name) => Some(
+                    endpoints
+                        .iter()
+                        .position(|e| &e.name == name.get_ref())
+                        .ok_or_else(|| {
+                            self.err(
+                                name.span(),
+                                format!("no request is named '{}'", name.get_ref()),
+                            )
+                        })?,
+                ),
+            };
+            thresholds.push(ThresholdSpec {
+                threshold: self.threshold(&t.expr)?,
+                endpoint,
+                abort_on_fail: t.abort_on_fail,
+                abort_grace: t.abort_grace.map_or(Duration::ZERO, |d| d.0),
+            });
+        }
+
+        let load = self.load(&f)?;
+        Ok(Plan {
+            name: f.name.clone(),
+            source: self.path.display().to_string(),
+            base_url,
+            endpoints,
+            load,
+            http,
+            users,
+            vars,
+            data,
+            checks,
+            thresholds,
+            text: Some(self.src.to_string()),
+        })
+    }
+
+    fn threshold(
+        &self,
+        t: &Spanned<String>,
+    ) -> Result<crate::thresholds::Threshold, ScenarioError> {
+        crate::thresholds::parse(t.get_ref()).map_err(|e| {
+            // +1 for the opening quote of the TOML string.
+            let at = t.span().start + 1 + e.column.saturating_sub(1);
+            self.err(
+                at..at,
+                format!("threshold '{}': {}", t.get_ref(), e.message),
+            )
+        })
+    }
+
+    fn load(&self, f: &ScenarioFile) -> Result<LoadPlan, ScenarioError> {
+        let l = &f.load;
+        let load_span = self.nth_table_span("[load]", 0);
+        let open = match l.model {
+            Some(LoadModelChoice::Open) => true,
+            Some(LoadModelChoice::Closed) => false,
+            None => l.rate.is_some(),
+        };
+        let vus = match &l.vus {
+            Some(v) => {
+                let n = v.get_ref().0;
+                if n > MAX_VUS {
+                    return Err(self.err(
+                        v.span(),
+                        format!("{n} VUs is more than the maximum of {MAX_VUS}"),
+                    ));
+                }
+                n as u32
+            }
+            None => 1,
+        };
+        let mut stages = Vec::new();
+        for s in &l.stages {
+            let target = *s.target.get_ref();
+            let limit = if open { 1_000_000.0 } else { MAX_VUS as f64 };
+            if !(target.is_finite() && target >= 0.0 && target <= limit) {
+                return Err(self.err(
+                    s.target.span(),
+                    format!("a stage target must be between 0 and {limit}, got {target}"),
+                ));
+            }
+            stages.push(Stage {
+                duration: s.duration.0,
+                target,
+            });
+        }
+        if !stages.is_empty() && stages.iter().all(|s| s.duration.is_zero()) {
+            return Err(self.err_key(
+                load_span.clone(),
+                "load.stages",
+                "every stage has a zero duration: the run would end at once",
+            ));
+        }
+        let staged: Duration = stages.iter().map(|s| s.duration).sum();
+        let model = if open {
+            let rate = match (&l.rate, stages.first()) {
+                (Some(r), _) => r.get_ref().0,
+                (None, Some(_)) => 0.0,
+                (None, None) => {
+                    return Err(self.err_key(
+                        load_span,
+                        "load.rate",
+                        "the open model needs a rate (like \"200/s\") or stages",
+                    ))
+                }
+            };
+            let peak = stages.iter().map(|s| s.target).fold(rate, f64::max);
+            let max_vus = match &l.max_vus {
+                Some(m) => {
+                    if m.get_ref().0 > MAX_VUS {
+                        return Err(self.err(
+                            m.span(),
+                            format!(
+                                "{} VUs is more than the maximum of {MAX_VUS}",
+                                m.get_ref().0
+                            ),
+                        ));
+                    }
+                    m.get_ref().0 as u32
+                }
+                None => (peak.ceil() as u32).clamp(10, MAX_VUS as u32),
+            };
+            LoadModel::Open { rate, max_vus }
+        } else {
+            if let Some(r) = &l.rate {
+                return Err(self.err(
+                    r.span(),
+                    "'rate' belongs to the open model: remove it or set model = \"open\"",
+                ));
+            }
+            LoadModel::Closed
+        };
+        let stop = StopAt {
+            duration: l
+                .duration
+                .map(|d| d.0)
+                .or((!stages.is_empty()).then_some(staged)),
+            iterations: l.iterations.map(|c| c.0),
+        };
+        if stop.duration.is_none() && stop.iterations.is_none() {
+            return Err(self.err_key(
+                load_span,
+                "load",
+                "set load.duration (like \"30s\") or load.iterations (a count), or stages: otherwise the run never ends",
+            ));
+        }
+        if stop.duration == Some(Duration::ZERO) {
+            return Err(self.err_key(load_span, "load.duration", "must be above zero"));
+        }
+        Ok(LoadPlan {
+            model,
+            vus,
+            stages,
+            pacing: l.pacing.map(|d| d.0),
+            stop,
+            think_time: l.think_time.unwrap_or_default(),
+            graceful_stop: l.graceful_stop.map_or(DEFAULT_GRACEFUL_STOP, |d| d.0),
+        })
+    }
+
+    fn data_sets(&self, sections: &[DataSection]) -> Result<Vec<DataSet>, ScenarioError> {
+        let dir = self.path.parent().unwrap_or(Path::new("."));
+        let mut out: Vec<DataSet> = Vec::new();
+        for d in sections {
+            let name = d.name.get_ref();
+            if out.iter().any(|o| &o.name == name) {
+                return Err(self.err(d.name.span(), format!("two data sets are named '{name}'")));
+            }
+            let file = dir.join(d.file.get_ref());
+            let mut reader = csv::ReaderBuilder::new()
+                .flexible(false)
+                .from_path(&file)
+                .map_err(|e| {
+                    self.err(
+                        d.file.span(),
+                        format!(
+                            "cannot read data file '{}': {}",
+                            file.display(),
+                            csv_msg(&e)
+                        ),
+                    )
+                })?;
+            let columns: Vec<String> = reader
+                .headers()
+                .map_err(|e| {
+                    self.err(
+                        d.file.span(),
+                        format!("data file '{}': {}", file.display(), csv_msg(&e)),
+                    )
+                })?
+                .iter()
+                .map(|h| h.trim().to_string())
+                .collect();
+            let mut rows = Vec::new();
+            for rec in reader.records() {
+                let rec = rec.map_err(|e| {
+                    self.err(
+                        d.file.span(),
+                        format!("data file '{}': {}", file.display(), csv_msg(&e)),
+                    )
+                })?;
+                rows.push(rec.iter().map(str::to_string).collect());
+            }
+            if rows.is_empty() {
+                return Err(self.err(
+                    d.file.span(),
+                    format!("data file '{}' has no rows", file.display()),
+                ));
+            }
+            out.push(DataSet {
+                name: name.clone(),
+                columns,
+                rows: std::sync::Arc::new(rows),
+                mode: d.mode,
+            });
+        }
+        Ok(out)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn endpoint(
+        &self,
+        i: usize,
+        r: &RequestSection,
+        base: &reqwest::Url,
+        defaults: &(HeaderMap, Vec<(http::HeaderName, Template)>),
+        timeout: Duration,
+        scope: &Scope,
+        all_checks: &mut Vec<(usize, String)>,
+    ) -> Result<Endpoint, ScenarioError> {
+        let method = r.method.clone().map_or(http::Method::GET, |m| m.0);
+        let path = r.path.get_ref();
+        let name = match &r.name {
+            Some(n) if n.get_ref().trim().is_empty() => {
+                return Err(self.err(n.span(), "a request name must not be empty"))
+            }
+            Some(n) => n.get_ref().clone(),
+            None => format!("{method} {path}"),
+        };
+        let mut template = RequestTemplate::default();
+        let url = if path.contains("{{") {
+            if path.starts_with("http://") || path.starts_with("https://") {
+                return Err(self.err(
+                    r.path.span(),
+                    "templates are not supported in absolute URLs: use a path",
+                ));
+            }
+            if !path.starts_with('/') {
+                return Err(self.err(r.path.span(), format!("path '{path}' must start with '/'")));
+            }
+            let prefix = base.path().trim_end_matches('/');
+            let t = Template::compile(&format!("{prefix}{path}"), scope).map_err(|(at, m)| {
+                self.err(self.inner(&r.path, at.saturating_sub(prefix.len())), m)
+            })?;
+            template.path = Some(t);
+            join_url(base, "/").map_err(|m| self.err(r.path.span(), m))?
+        } else {
+            join_url(base, path).map_err(|m| self.err(r.path.span(), m))?
+        };
+        let mut headers = defaults.0.clone();
+        template.headers = defaults.1.clone();
+        let (own, own_t) = self.headers(&r.headers, &format!("request[{i}].headers"), scope)?;
+        for (k, v) in &own {
+            headers.insert(k.clone(), v.clone());
+            template.headers.retain(|(n, _)| n != k);
+        }
+        for (k, t) in own_t {
+            headers.remove(&k);
+            template.headers.retain(|(n, _)| n != k);
+            template.headers.push((k, t));
+        }
+        let body_text: Option<(String, Range<usize>)> = match (&r.body, &r.json) {
+            (Some(_), Some(j)) => {
+                return Err(self.err(
+                    j.span(),
+                    "a request has either 'body' (text) or 'json', not both",
+                ))
+            }
+            (Some(b), None) => Some((b.get_ref().clone(), b.span())),
+            (None, Some(j)) => {
+                let value = serde_json::to_string(j.get_ref())
+                    .map_err(|e| self.err(j.span(), format!("cannot encode as JSON: {e}")))?;
+                if !headers.contains_key(http::header::CONTENT_TYPE) {
+                    headers.insert(
+                        http::header::CONTENT_TYPE,
+                        http::HeaderValue::from_static("application/json"),
+                    );
+                }
+                Some((value, j.span()))
+            }
+            (None, None) => None,
+        };
+        let mut body = Bytes::new();
+        if let Some((text, span)) = body_text {
+            let t = Template::compile(&text, scope).map_err(|(_, m)| self.err(span.clone(), m))?;
+            if t.is_static() {
+                body = Bytes::from(t.static_text());
+            } else {
+                template.body = Some(t);
+            }
+        }
+        let mut checks = Vec::new();
+        for c in &r.check {
+            let kind = self.check(c)?;
+            let name = c.get_ref().name.clone().unwrap_or_else(|| kind.describe());
+            let id = all_checks.len();
+            all_checks.push((i, name.clone()));
+            checks.push(Check { id, name, kind });
+        }
+        let mut captures = Vec::new();
+        for c in &r.capture {
+            captures.push(self.capture(c, scope)?);
+        }
+        let has_template =
+            template.path.is_some() || !template.headers.is_empty() || template.body.is_some();
+        Ok(Endpoint {
+            name,
+            method,
+            url,
+            headers,
+            body,
+            weight: r.weight.map_or(1, |w| w.0),
+            timeout: r.timeout.map_or(timeout, |d| d.0),
+            client: ClientKind::Hyper,
+            follow_redirects: r.follow_redirects.unwrap_or(false),
+            template: has_template.then_some(template),
+            checks,
+            captures,
+        })
+    }
+
+    /// A span inside a spanned string value (skipping its opening quote).
+    fn inner(&self, s: &Spanned<String>, at: usize) -> Range<usize> {
+        let p = s.span().start + 1 + at;
+        p..p
+    }
+
+    fn check(&self, c: &Spanned<CheckSection>) -> Result<CheckKind, ScenarioError> {
+        let s = c.get_ref();
+        let mut kinds = Vec::new();
+        if let Some(st) = &s.status {
+            kinds.push(self.status_check(st)?);
+        }
+        if let Some(t) = &s.body_contains {
+            kinds.push(CheckKind::BodyContains(t.clone()));
+        }
+        if let Some(p) = &s.json_path {
+            let path = JsonPath::parse(p.get_ref()).map_err(|m| self.err(p.span(), m))?;
+            kinds.push(match &s.equals {
+                Some(v) => CheckKind::JsonEquals(
+                    path,
+                    serde_json::to_value(v).map_err(|e| self.err(c.span(), e.to_string()))?,
+                ),
+                None => CheckKind::JsonExists(path),
+            });
+        } else if s.equals.is_some() {
+            return Err(self.err(c.span(), "'equals' needs a 'json_path' to compare"));
+        }
+        if let Some(h) = &s.header {
+            let name =
+                http::HeaderName::from_bytes(h.get_ref().trim().as_bytes()).map_err(|_| {
+                    self.err(h.span(), format!("invalid header name '{}'", h.get_ref()))
+                })?;
+            kinds.push(CheckKind::Header(name));
+        }
+        if let Some(d) = s.latency_under {
+            kinds.push(CheckKind::LatencyUnder(d.0));
+        }
+        match kinds.len() {
+            1 => Ok(kinds.pop().expect("one")),
+            0 => Err(self.err(
+                c.span(),
+                "a check needs one of: status, body_contains, json_path, header, latency_under",
+            )),
+            _ => Err(self.err(
+                c.span(),
+                "a check tests one thing: split it into several checks",
+            )),
+        }
+    }
+
+    fn status_check(&self, st: &Spanned<toml::Value>) -> Result<CheckKind, ScenarioError> {
+        let code = |v: &toml::Value| -> Result<u16, ScenarioError> {
+            v.as_integer()
+                .filter(|n| (100..=599).contains(n))
+                .map(|n| n as u16)
+                .ok_or_else(|| {
+                    self.err(st.span(), format!("'{v}' is not an HTTP status (100-599)"))
+                })
+        };
+        match st.get_ref() {
+            toml::Value::Integer(_) => Ok(CheckKind::Status(vec![code(st.get_ref())?])),
+            toml::Value::Array(a) if !a.is_empty() => {
+                Ok(CheckKind::Status(a.iter().map(code).collect::<Result<_, _>>()?))
+            }
+            toml::Value::String(r) => {
+                let (a, b) = r.split_once("..").ok_or_else(|| {
+                    self.err(st.span(), format!("status range '{r}' must look like \"200..299\""))
+                })?;
+                let a: u16 = a.trim().parse().map_err(|_| self.err(st.span(), format!("bad status range '{r}'")))?;
+                let b: u16 = b.trim().parse().map_err(|_| self.err(st.span(), format!("bad status range '{r}'")))?;
+                if a > b || !(100..=599).contains(&a) || !(100..=599).contains(&b) {
+                    return Err(self.err(st.span(), format!("bad status range '{r}'")));
+                }
+                Ok(CheckKind::StatusRange(a, b))
+            }
+            other => Err(self.err(
+                st.span(),
+                format!("status must be a code, a list of codes or a range like \"200..299\", not {other}"),
+            )),
+        }
+    }
+
+    fn capture(
+        &self,
+        c: &Spanned<CaptureSection>,
+        scope: &Scope,
+    ) -> Result<Capture, ScenarioError> {
+        let s = c.get_ref();
+        let var = s.var.get_ref();
+        if var.is_empty()
+            || !var
+                .chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || ch == '_')
+        {
+            return Err(self.err(
+                s.var.span(),
+                format!("'{var}' is not a valid variable name (letters, digits, _)"),
+            ));
+        }
+        let from = match (&s.json, &s.header, &s.regex) {
+            (Some(p), None, None) => {
+                CaptureFrom::Json(JsonPath::parse(p.get_ref()).map_err(|m| self.err(p.span(), m))?)
+            }
+            (None, Some(h), None) => CaptureFrom::Header(
+                http::HeaderName::from_bytes(h.get_ref().trim().as_bytes()).map_err(|_| {
+                    self.err(h.span(), format!("invalid header name '{}'", h.get_ref()))
+                })?,
+            ),
+            (None, None, Some(r)) => {
+                let re = regex::Regex::new(r.get_ref()).map_err(|e| {
+                    self.err(
+                        r.span(),
+                        format!(
+                            "invalid regex: {}",
+                            e.to_string().lines().last().unwrap_or("")
+                        ),
+                    )
+                })?;
+                let groups = re.captures_len() - 1;
+                let group = s.group.unwrap_or(if groups > 0 { 1 } else { 0 });
+                if group > groups {
+                    return Err(self.err(
+                        r.span(),
+                        format!("the regex has {groups} groups, not {group}"),
+                    ));
+                }
+                CaptureFrom::Regex(re, group)
+            }
+            _ => {
+                return Err(self.err(
+                    c.span(),
+                    "a capture takes exactly one of: json, header, regex",
+                ))
+            }
+        };
+        Ok(Capture {
+            var: scope.var(var).expect("collected above"),
+            name: var.clone(),
+            from,
+        })
+    }
+
+    /// Static headers and templated ones.
+    fn headers(
+        &self,
+        h: &Spanned<BTreeMap<String, String>>,
+        key: &str,
+        scope: &Scope,
+    ) -> Result<(HeaderMap, Vec<(http::HeaderName, Template)>), ScenarioError> {
+        let mut map = HeaderMap::new();
+        let mut templated = Vec::new();
+        for (k, v) in h.get_ref() {
+            let t = Template::compile(v, scope)
+                .map_err(|(_, m)| self.err_key(h.span(), &format!("{key}.{k}"), m))?;
+            let static_value = if t.is_static() {
+                t.static_text()
+            } else {
+                "x".into()
+            };
+            let (name, value) = header_pair(k, &static_value)
+                .map_err(|m| self.err_key(h.span(), &format!("{key}.{k}"), m))?;
+            if t.is_static() {
+                map.insert(name, value);
+            } else {
+                templated.push((name, t));
+            }
+        }
+        Ok((map, templated))
+    }
+
+    fn users(
+        &self,
+        sections: &[UserSection],
+        endpoints: &[Endpoint],
+        f: &ScenarioFile,
+    ) -> Result<Vec<UserType>, ScenarioError> {
+        let think = f.load.think_time.unwrap_or_default();
+        let pacing = f.load.pacing.map(|d| d.0);
+        if sections.is_empty() {
+            if endpoints.iter().all(|e| e.weight == 0) {
+                return Err(self.err_key(
+                    self.nth_table_span("[[request]]", 0),
+                    "request.weight",
+                    "the weights of all requests add up to zero: at least one must be above zero",
+                ));
+            }
+            return Ok(vec![UserType {
+                name: "default".into(),
+                weight: 1,
+                on_start: Vec::new(),
+                flow: Flow::Tasks(
+                    endpoints
+                        .iter()
+                        .enumerate()
+                        .map(|(i, e)| (i, e.weight))
+                        .collect(),
+                ),
+                think_time: think,
+                pacing,
+            }]);
+        }
+        let find = |n: &Spanned<String>| -> Result<usize, ScenarioError> {
+            endpoints
+                .iter()
+                .position(|e| &e.name == n.get_ref())
+                .ok_or_else(|| self.err(n.span(), format!("no request is named '{}'", n.get_ref())))
+        };
+        let mut out = Vec::new();
+        let mut names = HashSet::new();
+        for u in sections {
+            if !names.insert(u.name.get_ref().clone()) {
+                return Err(self.err(
+                    u.name.span(),
+                    format!("two user types are named '{}'", u.name.get_ref()),
+                ));
+            }
+            let on_start = u.on_start.iter().map(find).collect::<Result<Vec<_>, _>>()?;
+            let flow =
+                match (&u.tasks, &u.steps) {
+                    (Some(t), None) => {
+                        let mut tasks = Vec::new();
+                        for (name, w) in t.get_ref() {
+                            let idx = endpoints.iter().position(|e| &e.name == name).ok_or_else(
+                                || {
+                                    self.err(
+                                        t.span(),
+                                        format!("task '{name}': no request is named '{name}'"),
+                                    )
+                                },
+                            )?;
+                            tasks.push((idx, w.0));
+                        }
+                        if tasks.iter().all(|(_, w)| *w == 0) {
+                            return Err(self.err(t.span(), "the task weights add up to zero"));
+                        }
+                        Flow::Tasks(tasks)
+                    }
+                    (None, Some(steps)) if !steps.is_empty() => {
+                        Flow::Steps(steps.iter().map(find).collect::<Result<Vec<_>, _>>()?)
+                    }
+                    (Some(_), Some(_)) => {
+                        return Err(self.err(
+                            u.name.span(),
+                            format!(
+                                "user '{}' has both tasks and steps: choose one",
+                                u.name.get_ref()
+                            ),
+                        ))
+                    }
+                    _ => {
+                        return Err(self.err(
+                            u.name.span(),
+                            format!(
+                                "user '{}' needs 'tasks' (weighted) or 'steps' (in order)",
+                                u.name.get_ref()
+                            ),
+                        ))
+                    }
+                };
+            out.push(UserType {
+                name: u.name.get_ref().clone(),
+                weight: u.weight.map_or(1, |w| w.0),
+                on_start,
+                flow,
+                think_time: u.think_time.unwrap_or(think),
+                pacing: u.pacing.map(|d| d.0).or(pacing),
+            });
+        }
+        if out.iter().all(|u| u.weight == 0) {
+            return Err(self.err_key(
+                self.nth_table_span("[[user]]", 0),
+                "user.weight",
+                "the weights of all user types add up to zero",
+            ));
+        }
+        Ok(out)
+    }
+}
+
+fn csv_msg(e: &csv::Error) -> String {
+    match e.kind() {
+        csv::ErrorKind::Io(io) => io.to_string(),
+        _ => e.to_string(),
+    }
+}
+
+/// Picks hyper unless the request needs something only reqwest does.
+fn resolve_client(choice: ClientChoice, ep: &Endpoint, http: &HttpOptions) -> ClientKind {
+    match choice {
+        ClientChoice::Hyper => ClientKind::Hyper,
+        ClientChoice::Reqwest => ClientKind::Reqwest,
+        ClientChoice::Auto => {
+            if ep.follow_redirects || http.cookies {
+                ClientKind::Reqwest
+            } else {
+                ClientKind::Hyper
+            }
+        }
+    }
+}
