@@ -130,25 +130,26 @@ TOOLS=(wrk)
 [ "$HAVE_OHA" = 1 ] && TOOLS+=(oha)
 TOOLS+=(volley-t1 volley-t2 volley-reqwest-t1)
 
-# CPU seconds (user+sys) the nginx worker has used so far; 0 if unknown.
-server_cpu() {
-    if [ -n "$NGINX_WORKER" ] && [ -r "/proc/$NGINX_WORKER/stat" ]; then
-        python3 - "$NGINX_WORKER" <<'PY'
-import os, sys
-f = open(f"/proc/{sys.argv[1]}/stat").read().rsplit(")", 1)[1].split()
-print((int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK"))
-PY
-    else
-        echo 0
-    fi
-}
-
-# Requests nginx has handled so far (stub_status; this request itself included).
-server_requests() {
-    python3 - "http://127.0.0.1:$PORT/nginx_status" <<'PY' 2>/dev/null || echo 0
-import sys, urllib.request
-text = urllib.request.urlopen(sys.argv[1], timeout=5).read().decode()
-print(text.splitlines()[2].split()[2])
+# One snapshot: "<machine busy CPU s> <nginx worker CPU s> <requests nginx served>".
+# Machine busy CPU is from /proc/stat (all cores, idle and iowait excluded); the
+# request count is from stub_status (the status request itself included).
+snapshot() {
+    python3 - "${NGINX_WORKER:-0}" "http://127.0.0.1:$PORT/nginx_status" <<'PY'
+import os, sys, urllib.request
+hz = os.sysconf("SC_CLK_TCK")
+f = open("/proc/stat").readline().split()[1:]
+busy = sum(int(f[i]) for i in (0, 1, 2, 5, 6, 7)) / hz
+try:
+    w = open(f"/proc/{sys.argv[1]}/stat").read().rsplit(")", 1)[1].split()
+    srv = (int(w[11]) + int(w[12])) / hz
+except OSError:
+    srv = -1
+try:
+    text = urllib.request.urlopen(sys.argv[2], timeout=5).read().decode()
+    served = int(text.splitlines()[2].split()[2])
+except Exception:
+    served = -1
+print(busy, srv, served)
 PY
 }
 
@@ -165,17 +166,17 @@ run_one() {
     volley-reqwest-t1) cmd=("$VOLLEY" "$URL" -c "$CONNS" -d "${DURATION}s" --headless --client reqwest --threads 1 --out "json=$base.json") ;;
     esac
     printf '%q ' "${cmd[@]}" >"$base.cmd"
-    local srv0 srv1 n0 n1 rc=0
-    n0="$(server_requests)"
-    srv0="$(server_cpu)"
+    local before after rc=0
+    before="$(snapshot)"
     /usr/bin/time -f '%e %U %S %M' -o "$base.time" "${cmd[@]}" >"$base.stdout" 2>"$base.stderr" || rc=$?
-    srv1="$(server_cpu)"
-    n1="$(server_requests)"
-    python3 - "$tool" "$base" "$round" "$rc" "$srv0" "$srv1" "$n0" "$n1" >>"$RAW" <<'PY'
+    after="$(snapshot)"
+    python3 - "$tool" "$base" "$round" "$rc" "$before" "$after" >>"$RAW" <<'PY'
 import json, re, sys
-tool, base, rnd, rc, srv0, srv1, n0, n1 = sys.argv[1:]
-# Requests nginx served during the run (its own status request excluded).
-served = int(n1) - int(n0) - 1 if int(n0) > 0 and int(n1) > 0 else "NA"
+tool, base, rnd, rc, before, after = sys.argv[1:]
+busy0, srv0, n0 = (float(x) for x in before.split())
+busy1, srv1, n1 = (float(x) for x in after.split())
+# Requests nginx served during the run (the second status request excluded).
+served = int(n1 - n0 - 1) if n0 >= 0 and n1 >= 0 else "NA"
 na = "NA"
 req = rps = p50 = p99 = errs = na
 def ms(v, unit):
@@ -219,13 +220,19 @@ except Exception:
     cpu = None
 cpu_us = f"{cpu * 1e6 / req:.3f}" if cpu is not None and isinstance(req, int) and req > 0 else na
 rss_mb = f"{int(rss) / 1024:.1f}" if rss != na else na
-srv = float(srv1) - float(srv0)
-srv_pct = f"{100 * srv / float(wall):.0f}" if wall != na and float(wall) > 0 and srv > 0 else na
+srv = srv1 - srv0 if srv0 >= 0 and srv1 >= 0 else None
+srv_pct = other_pct = na
+if wall != na and float(wall) > 0:
+    if srv is not None:
+        srv_pct = f"{100 * srv / float(wall):.0f}"
+    if srv is not None and cpu is not None:
+        # CPU used by everything else on the machine while this tool ran, in % of one core.
+        other_pct = f"{max(0.0, 100 * (busy1 - busy0 - cpu - srv) / float(wall)):.0f}"
 def f(x, fmt):
     return fmt.format(x) if isinstance(x, (int, float)) else x
 print("\t".join(str(x) for x in [
     rnd, tool, rc, req, f(rps, "{:.1f}"), f(p50, "{:.3f}"), f(p99, "{:.3f}"), errs,
-    wall, user, sys_, cpu_us, rss_mb, srv_pct, served]))
+    wall, user, sys_, cpu_us, rss_mb, srv_pct, served, other_pct]))
 PY
     if [ "$rc" -ne 0 ]; then
         log "  $tool exited with $rc (see $base.stderr)"
@@ -233,10 +240,11 @@ PY
 }
 
 # --- 5. interleaved rounds, then the table --------------------------------------------
-printf 'round\ttool\texit\trequests\trps\tp50_ms\tp99_ms\terrors\twall_s\tuser_s\tsys_s\tcpu_us_per_req\tmax_rss_mb\tnginx_cpu_pct\tnginx_served\n' >"$RAW"
+printf 'round\ttool\texit\trequests\trps\tp50_ms\tp99_ms\terrors\twall_s\tuser_s\tsys_s\tcpu_us_per_req\tmax_rss_mb\tnginx_cpu_pct\tnginx_served\tother_cpu_pct\n' >"$RAW"
 {
     echo "# volley bench/compare.sh $STAMP"
     echo "# url=$URL conns=$CONNS duration=${DURATION}s runs=$RUNS nproc=$(nproc) kernel=$(uname -r)"
+    echo "# commit=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$REPO" diff --quiet HEAD -- src Cargo.toml Cargo.lock 2>/dev/null || echo ' (src modified)')"
     echo "# volley=$VOLLEY wrk=$(wrk -v 2>&1 | head -n1 | awk '{print $2}') oha=$([ "$HAVE_OHA" = 1 ] && oha --version 2>/dev/null | head -n1 || echo 'not installed')"
     echo "# load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 } >"$OUT/meta.txt"
@@ -267,8 +275,8 @@ def med(vals):
     return statistics.median(vals) if vals else None
 def fmt(v, spec):
     return "n/a" if v is None else format(v, spec)
-print("| tool | rps | p50 ms | p99 ms | CPU µs/req | max RSS MB | rps / wrk | errors | nginx CPU % | counted / served | runs ok |")
-print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+print("| tool | rps | p50 ms | p99 ms | CPU µs/req | max RSS MB | rps / wrk | errors | nginx CPU % | other CPU % | counted / served | runs ok |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 for tool in order:
     rs = [r for r in rows if r["tool"] == tool]
     ratios = []
@@ -279,7 +287,7 @@ for tool in order:
     errs = med([num(r["errors"]) for r in rs])
     counted = [num(r["requests"]) / num(r["nginx_served"])
                if num(r["requests"]) is not None and num(r["nginx_served"]) else None for r in rs]
-    print("| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {}/{} |".format(
+    print("| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {}/{} |".format(
         tool,
         fmt(med([num(r["rps"]) for r in rs]), ",.0f"),
         fmt(med([num(r["p50_ms"]) for r in rs]), ".3f"),
@@ -289,14 +297,24 @@ for tool in order:
         fmt(med(ratios), ".2f"),
         fmt(errs, ".0f"),
         fmt(med([num(r["nginx_cpu_pct"]) for r in rs]), ".0f"),
+        fmt(med([num(r["other_cpu_pct"]) for r in rs]), ".0f"),
         fmt(med(counted), ".4f"),
         ok, len(rs)))
 if not have_oha:
-    print("| oha | not installed | | | | | | | | | |")
+    print("| oha | not installed | | | | | | | | | | |")
 PY
 
 cat "$OUT/meta.txt"
 echo
 cat "$OUT/table.md"
 echo
+if python3 - "$RAW" <<'PY'; then
+import csv, os, sys
+other = [float(r["other_cpu_pct"]) for r in csv.DictReader(open(sys.argv[1]), delimiter="\t")
+         if r["other_cpu_pct"] != "NA"]
+sys.exit(0 if max(other, default=0) > 20 else 1)
+PY
+    echo "warning: other processes used more than 20% of a core during some runs (other_cpu_pct"
+    echo "in the raw file): trust the ratios and CPU µs/req more than the absolute rps"
+fi
 echo "medians over $RUNS rounds; raw per-run numbers: ${RAW#"$REPO"/}"

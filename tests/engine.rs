@@ -457,6 +457,47 @@ json = {{ a = 1, b = "xy" }}
     assert_eq!(server.last_header().as_deref(), Some("application/json"));
 }
 
+/// A server that closes keep-alive connections idle for 150 ms (as nginx, Node.js and most
+/// servers do after their keep-alive timeout), with VUs that think for about that long:
+/// many requests go out on a connection the server is closing at that very moment. The
+/// server never sees those requests, so they must not be reported as requests that
+/// failed: the client should send them again on a new connection, as browsers and Go's
+/// net/http do.
+///
+/// FAILS today: `connection_closed` / `connection_reset` errors are reported for
+/// requests that never reached the server (reported total > server total).
+async fn stale_keep_alive_connections(client: &str) {
+    let _serial = SERIAL.lock().await;
+    let server = TestServer::start(ServerConfig::new().idle_timeout(ms(150)));
+    let h = engine::start(plan(&format!(
+        r#"
+name = "stale"
+base_url = "{url}"
+[load]
+vus = 8
+iterations = 160
+think_time = "150ms"
+[http]
+client = "{client}"
+[[request]]
+name = "s"
+path = "/s"
+"#,
+        url = server.url()
+    )));
+    let s = finish(h).await;
+    check_final(&s);
+    let e = endpoint(&s, "s");
+    assert_eq!(e.requests, 160);
+    assert_eq!(
+        (e.errors, server.total()),
+        (0, 160),
+        "(errors, requests received by the server); errors: {:?}, e.g. {:?}",
+        e.errors_by_kind,
+        e.recent_errors.front().map(|m| &m.message)
+    );
+}
+
 macro_rules! for_both_clients {
     ($($test:ident),* $(,)?) => {
         mod hyper_client {
@@ -487,6 +528,7 @@ for_both_clients!(
     graceful_stop_abort,
     server_closes_connections,
     request_body_reaches_server,
+    stale_keep_alive_connections,
 );
 
 // ---------------------------------------------------------------------------------------

@@ -5,8 +5,10 @@ use std::time::Duration;
 /// A control command. Keys, the control API and stages all speak this.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
-    /// Run exactly this many VUs from now on.
+    /// Run exactly this many VUs from now on (open model: this many iterations/s).
     SetVus(u32),
+    /// Open model: start this many iterations per second from now on.
+    SetRate(f64),
     /// No new request starts; in-flight ones finish; the run clock stops.
     Pause,
     /// Continue from where the run was paused.
@@ -37,11 +39,16 @@ pub enum SpikeChange {
 impl SpikeChange {
     /// The load during the spike, given the load before it.
     pub fn apply(self, base: u32) -> u32 {
+        self.apply_f64(base as f64)
+            .round()
+            .clamp(0.0, u32::MAX as f64) as u32
+    }
+
+    /// The same for a rate.
+    pub fn apply_f64(self, base: f64) -> f64 {
         match self {
-            SpikeChange::Times(f) => ((base.max(1) as f64) * f)
-                .round()
-                .clamp(0.0, u32::MAX as f64) as u32,
-            SpikeChange::Plus(n) => base.saturating_add(n),
+            SpikeChange::Times(f) => base.max(1.0) * f,
+            SpikeChange::Plus(n) => base + n as f64,
         }
     }
 }

@@ -1,18 +1,19 @@
-//! The controller task: spawns and retires VUs, pauses, spikes and ends the run.
+//! The controller task: follows stages, obeys commands (VUs or rate, pause, spike, stop),
+//! and ends the run with a bounded drain.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot, watch, Notify};
-use tokio::task::JoinHandle;
+use tokio::task::{JoinHandle, JoinSet};
 
 use super::command::{Command, Spike};
-use super::executor::Requests;
+use super::executor::{Requests, Want};
 use super::gate::{Gate, Phase};
-use super::vu::{run_vu, RunCtx};
+use super::vu::{run_closed_vu, user_pattern, RunCtx};
 use crate::metrics::{Aggregator, Gauges, RunState, Snapshot, SpikeGauge};
-use crate::scenario::{format_duration, Plan};
+use crate::scenario::{format_duration, LoadModel, Plan, Stage};
 
 /// Recording shards: enough that two worker threads rarely meet on one lock.
 pub const DEFAULT_SHARDS: usize = 8;
@@ -23,22 +24,64 @@ struct Vu {
 }
 
 struct ActiveSpike {
-    base: u32,
+    level: f64,
     until: tokio::time::Instant,
     spike: Spike,
 }
 
 struct Controller {
     ctx: Arc<RunCtx>,
+    open: bool,
     vus: Vec<Vu>,
     retiring: Vec<JoinHandle<()>>,
     next_id: u64,
     spike: Option<ActiveSpike>,
+    /// Level set by hand; lasts until the next stage starts.
+    manual: Option<f64>,
+    /// Level the stages (or the plan) ask for now.
+    planned: f64,
+    initial: f64,
+    stages: Vec<Stage>,
+    stage_idx: Option<usize>,
+}
+
+fn unit(open: bool) -> &'static str {
+    if open {
+        "/s"
+    } else {
+        " VUs"
+    }
+}
+
+fn fmt_level(x: f64) -> String {
+    if (x - x.round()).abs() < 1e-9 {
+        format!("{}", x.round() as i64)
+    } else {
+        format!("{x:.1}")
+    }
 }
 
 impl Controller {
-    fn target(&self) -> u32 {
-        self.vus.len() as u32
+    fn gauges(&self) -> Arc<Gauges> {
+        self.ctx.gauges.clone()
+    }
+
+    fn base(&self) -> f64 {
+        self.manual.unwrap_or(self.planned)
+    }
+
+    fn level(&self) -> f64 {
+        self.spike.as_ref().map_or(self.base(), |s| s.level)
+    }
+
+    fn apply_level(&mut self) {
+        let level = self.level();
+        if self.open {
+            self.ctx.gauges.set_rate(level);
+            self.ctx.gate.poke();
+        } else {
+            self.set_vus(level.round().clamp(0.0, u32::MAX as f64) as u32);
+        }
     }
 
     fn set_vus(&mut self, n: u32) {
@@ -46,7 +89,8 @@ impl Controller {
         if n > cur {
             for _ in cur..n {
                 let retire = Arc::new(AtomicBool::new(false));
-                let handle = tokio::spawn(run_vu(self.ctx.clone(), self.next_id, retire.clone()));
+                let handle =
+                    tokio::spawn(run_closed_vu(self.ctx.clone(), self.next_id, retire.clone()));
                 self.next_id += 1;
                 self.vus.push(Vu { retire, handle });
             }
@@ -61,26 +105,75 @@ impl Controller {
         self.ctx.gauges.vus_target.store(n, Ordering::Relaxed);
     }
 
+    /// The level the stages ask for after `t` of run time, and the stage index.
+    fn staged(&self, t: Duration) -> (f64, Option<usize>) {
+        let mut prev = self.initial;
+        let mut left = t;
+        for (i, s) in self.stages.iter().enumerate() {
+            if left < s.duration {
+                let f = left.as_secs_f64() / s.duration.as_secs_f64();
+                return (prev + (s.target - prev) * f, Some(i));
+            }
+            left -= s.duration;
+            prev = s.target;
+        }
+        (prev, None)
+    }
+
+    fn stage_label(&self, i: usize) -> String {
+        let from = if i == 0 {
+            self.initial
+        } else {
+            self.stages[i - 1].target
+        };
+        let s = self.stages[i];
+        let u = unit(self.open);
+        let what = if s.duration.is_zero() {
+            format!("step to {}{u}", fmt_level(s.target))
+        } else if (s.target - from).abs() < 1e-9 {
+            format!("hold {}{u} for {}", fmt_level(s.target), format_duration(s.duration))
+        } else {
+            format!(
+                "ramp {} -> {}{u} over {}",
+                fmt_level(from),
+                fmt_level(s.target),
+                format_duration(s.duration)
+            )
+        };
+        format!("stage {}/{}: {what}", i + 1, self.stages.len())
+    }
+
+    /// Follows the stages at run time `t`.
+    fn follow_stages(&mut self, t: Duration) {
+        if self.stages.is_empty() {
+            return;
+        }
+        let (level, idx) = self.staged(t);
+        if idx != self.stage_idx {
+            self.stage_idx = idx;
+            self.manual = None;
+            let g = self.gauges();
+            match idx {
+                Some(i) => {
+                    let now = self.stage_label(i);
+                    let next = (i + 1 < self.stages.len()).then(|| self.stage_label(i + 1));
+                    g.event("stage", now.clone());
+                    g.set_stage(Some(now), next);
+                }
+                None => g.set_stage(Some("stages done".into()), None),
+            }
+        }
+        self.planned = level;
+        self.apply_level();
+    }
+
     /// Applies a command; returns true when the run must end.
     fn apply(&mut self, cmd: Command) -> bool {
-        let g = &self.ctx.gauges.clone();
+        let g = self.gauges();
+        let u = unit(self.open);
         match cmd {
-            Command::SetVus(n) => {
-                let from = self.target();
-                if let Some(s) = &mut self.spike {
-                    // A manual change during a spike becomes the level to return to.
-                    s.base = n;
-                    g.set_spike(Some(SpikeGauge {
-                        label: s.spike.to_string(),
-                        until: s.until.into_std(),
-                        base: n,
-                    }));
-                    g.event("set_vus", format!("{from} -> {n} (after the spike)"));
-                } else {
-                    self.set_vus(n);
-                    g.event("set_vus", format!("{from} -> {n}"));
-                }
-            }
+            Command::SetVus(n) => self.set_level(n as f64, u),
+            Command::SetRate(r) => self.set_level(r.max(0.0), u),
             Command::Pause => {
                 if self.ctx.gate.phase() == Phase::Running {
                     self.ctx.gate.set(Phase::Paused);
@@ -98,17 +191,21 @@ impl Controller {
                 }
             }
             Command::Spike(spike) => {
-                let base = self.spike.as_ref().map_or(self.target(), |s| s.base);
-                let to = spike.change.apply(base);
-                self.set_vus(to);
+                let base = self.base();
+                let level = spike.change.apply_f64(base);
+                let level = if self.open { level } else { level.round() };
                 let until = tokio::time::Instant::now() + spike.duration;
-                self.spike = Some(ActiveSpike { base, until, spike });
+                self.spike = Some(ActiveSpike { level, until, spike });
                 g.set_spike(Some(SpikeGauge {
                     label: spike.to_string(),
                     until: until.into_std(),
-                    base,
+                    base: base.round() as u32,
                 }));
-                g.event("spike", format!("{spike}: {base} -> {to} VUs"));
+                g.event(
+                    "spike",
+                    format!("{spike}: {} -> {}{u}", fmt_level(base), fmt_level(level)),
+                );
+                self.apply_level();
             }
             Command::EndSpike => self.end_spike("ended early"),
             Command::Stop => {
@@ -120,15 +217,43 @@ impl Controller {
         false
     }
 
+    fn set_level(&mut self, n: f64, u: &str) {
+        let g = self.gauges();
+        let from = self.base();
+        self.manual = Some(n);
+        if let Some(s) = &self.spike {
+            g.set_spike(Some(SpikeGauge {
+                label: s.spike.to_string(),
+                until: s.until.into_std(),
+                base: n.round() as u32,
+            }));
+            g.event(
+                if self.open { "set_rate" } else { "set_vus" },
+                format!("{} -> {}{u} (after the spike)", fmt_level(from), fmt_level(n)),
+            );
+        } else {
+            g.event(
+                if self.open { "set_rate" } else { "set_vus" },
+                format!("{} -> {}{u}", fmt_level(from), fmt_level(n)),
+            );
+            self.apply_level();
+        }
+    }
+
     fn end_spike(&mut self, why: &str) {
         if let Some(s) = self.spike.take() {
             self.ctx.gauges.set_spike(None);
-            let from = self.target();
-            self.set_vus(s.base);
+            let u = unit(self.open);
             self.ctx.gauges.event(
                 "spike_end",
-                format!("{why}: {from} -> {} VUs ({})", s.base, s.spike),
+                format!(
+                    "{why}: {} -> {}{u} ({})",
+                    fmt_level(s.level),
+                    fmt_level(self.base()),
+                    s.spike
+                ),
             );
+            self.apply_level();
         }
     }
 }
@@ -152,42 +277,87 @@ pub async fn run(
     let agg_task = tokio::spawn(aggregator.run(publish, agg_done_rx));
 
     let mut acc = 0u64;
-    let cumulative_weights = plan
-        .endpoints
+    let user_cumulative = plan
+        .users
         .iter()
-        .map(|e| {
-            acc += e.weight as u64;
+        .map(|u| {
+            acc += u.weight as u64;
             acc
         })
         .collect();
+    let (open, max_vus, initial) = match plan.load.model {
+        LoadModel::Closed => (false, 0, plan.load.vus as f64),
+        LoadModel::Open { rate, max_vus } => {
+            gauges.set_rate(rate);
+            (true, max_vus, rate)
+        }
+    };
     let ctx = Arc::new(RunCtx {
         requests: Arc::new(Requests::new(&plan)),
+        wants: plan
+            .endpoints
+            .iter()
+            .map(|e| Want {
+                body: e.needs_body(),
+                headers: e.needs_headers(),
+            })
+            .collect(),
+        user_pattern: user_pattern(&plan.users),
+        user_cumulative,
+        data_seq: plan.data.iter().map(|_| AtomicU64::new(0)).collect(),
+        n_vars: plan.vars.len(),
+        endpoints: plan.endpoints.clone(),
+        users: plan.users.clone(),
+        data: plan.data.clone(),
         gauges: gauges.clone(),
         gate: Gate::default(),
         recorder,
-        cumulative_weights,
-        think: plan.load.think_time,
         iteration_limit: plan.load.stop.iterations,
         iterations_started: AtomicU64::new(0),
         exhausted: Notify::new(),
     });
     let mut c = Controller {
         ctx: ctx.clone(),
+        open,
         vus: Vec::new(),
         retiring: Vec::new(),
         next_id: 0,
         spike: None,
+        manual: None,
+        planned: initial,
+        initial,
+        stages: plan.load.stages.clone(),
+        stage_idx: None,
     };
-    gauges.event("start", format!("{} VUs", plan.load.vus));
-    c.set_vus(plan.load.vus);
+    gauges.event(
+        "start",
+        if open {
+            format!("{}/s on at most {max_vus} VUs", fmt_level(initial))
+        } else {
+            format!("{} VUs", plan.load.vus)
+        },
+    );
+    c.follow_stages(Duration::ZERO);
+    c.apply_level();
+    let stop_scheduler = Arc::new(Notify::new());
+    let scheduler = open.then(|| {
+        tokio::spawn(super::open::schedule(
+            ctx.clone(),
+            max_vus,
+            stop_scheduler.clone(),
+        ))
+    });
 
     let planned = plan.load.stop.duration;
     let mut commands_open = true;
+    let mut stage_tick = tokio::time::interval(Duration::from_millis(100));
+    stage_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         // Time left on the run clock; none while paused.
+        let clock = gauges.clock();
         let deadline = match planned {
-            Some(p) if !gauges.clock().is_paused() => {
-                let left = p.saturating_sub(gauges.clock().run_time(Instant::now()));
+            Some(p) if !clock.is_paused() => {
+                let left = p.saturating_sub(clock.run_time(Instant::now()));
                 Some(tokio::time::Instant::now() + left)
             }
             _ => None,
@@ -207,6 +377,12 @@ pub async fn run(
                 gauges.event("end", "iteration limit reached");
                 break;
             }
+            _ = stage_tick.tick(), if !c.stages.is_empty() => {
+                let clock = gauges.clock();
+                if !clock.is_paused() {
+                    c.follow_stages(clock.run_time(Instant::now()));
+                }
+            }
         }
     }
 
@@ -214,17 +390,23 @@ pub async fn run(
     gauges.with_clock(|cl| cl.resume(Instant::now()));
     ctx.gate.set(Phase::Stopping);
     gauges.set_state(RunState::Stopping);
+    stop_scheduler.notify_one();
     let mut handles: Vec<JoinHandle<()>> = c.vus.drain(..).map(|v| v.handle).collect();
     handles.append(&mut c.retiring);
+    let mut in_flight: JoinSet<()> = match scheduler {
+        Some(s) => s.await.unwrap_or_default(),
+        None => JoinSet::new(),
+    };
     let grace = plan.load.graceful_stop;
     let drained = tokio::time::timeout(grace, async {
         for h in handles.iter_mut() {
             let _ = h.await;
         }
+        while in_flight.join_next().await.is_some() {}
     })
     .await;
     if drained.is_err() {
-        let still = handles.iter().filter(|h| !h.is_finished()).count();
+        let still = handles.iter().filter(|h| !h.is_finished()).count() + in_flight.len();
         gauges.event(
             "abort",
             format!(
@@ -238,6 +420,8 @@ pub async fn run(
         for h in handles {
             let _ = h.await;
         }
+        in_flight.abort_all();
+        while in_flight.join_next().await.is_some() {}
     }
     gauges.event("done", "run finished");
     let _ = agg_done_tx.send(());

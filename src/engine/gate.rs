@@ -42,6 +42,12 @@ impl Gate {
         self.changed.notify_waiters();
     }
 
+    /// A future that completes on the next phase change or poke (enable it before
+    /// reading the phase).
+    pub fn changed(&self) -> tokio::sync::futures::Notified<'_> {
+        self.changed.notified()
+    }
+
     /// Wakes every waiting VU so it re-reads its own retire flag.
     pub fn poke(&self) {
         self.changed.notify_waiters();

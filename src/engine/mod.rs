@@ -5,6 +5,8 @@ mod command;
 mod controller;
 pub mod executor;
 mod gate;
+mod inspect;
+mod open;
 mod vu;
 
 use std::sync::Arc;

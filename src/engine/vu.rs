@@ -1,43 +1,135 @@
-//! One virtual user: a task with its own connection, looping pick -> send -> record -> think.
+//! One virtual user: its own connection and variables, running its user type's flow.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Instant;
 
+use bytes::Bytes;
 use tokio::sync::Notify;
 
-use super::executor::{Requests, VuClient};
+use super::executor::{Attempt, Rendered, Requests, VuClient, Want};
 use super::gate::Gate;
+use super::inspect::{eval_capture, eval_check, Response};
 use crate::metrics::{ErrorKind, Gauges, Outcome, Recorder, Sample};
-use crate::scenario::ThinkTime;
+use crate::scenario::template::Values;
+use crate::scenario::{DataMode, DataSet, Endpoint, Flow, UserType};
 
 /// What every VU of a run shares.
 pub struct RunCtx {
     pub requests: Arc<Requests>,
+    pub endpoints: Vec<Endpoint>,
+    pub wants: Vec<Want>,
+    pub users: Vec<UserType>,
+    /// Closed model: user type of VU n is `user_pattern[n % len]` (smooth weighted).
+    pub user_pattern: Vec<usize>,
+    /// Open model: cumulative user weights for a pick per iteration.
+    pub user_cumulative: Vec<u64>,
+    pub data: Vec<DataSet>,
+    pub data_seq: Vec<AtomicU64>,
+    pub n_vars: usize,
     pub gauges: Arc<Gauges>,
     pub gate: Gate,
     pub recorder: Recorder,
-    /// Cumulative weights, one per endpoint.
-    pub cumulative_weights: Vec<u64>,
-    pub think: ThinkTime,
     pub iteration_limit: Option<u64>,
     pub iterations_started: AtomicU64,
     /// Signalled when the iteration limit is reached.
     pub exhausted: Notify,
 }
 
-impl RunCtx {
-    fn pick(&self, rng: &mut fastrand::Rng) -> usize {
-        let total = *self.cumulative_weights.last().unwrap_or(&0);
-        if total == 0 || self.cumulative_weights.len() == 1 {
-            return 0;
+/// Smooth weighted round robin: a repeating order of user types that keeps any prefix
+/// close to the weights.
+pub fn user_pattern(users: &[UserType]) -> Vec<usize> {
+    let weights: Vec<i64> = users.iter().map(|u| u.weight as i64).collect();
+    let total: i64 = weights.iter().sum();
+    let len = total.clamp(1, 1000);
+    let mut current = vec![0i64; weights.len()];
+    let mut out = Vec::with_capacity(len as usize);
+    for _ in 0..len {
+        for (c, w) in current.iter_mut().zip(&weights) {
+            *c += w;
         }
-        let x = rng.u64(0..total);
-        self.cumulative_weights.partition_point(|&c| c <= x)
+        let (best, _) = current
+            .iter()
+            .enumerate()
+            .max_by_key(|(i, c)| (**c, std::cmp::Reverse(*i)))
+            .expect("at least one user type");
+        current[best] -= total;
+        out.push(best);
+    }
+    out
+}
+
+fn pick_weighted(cumulative: &[u64], rng: &mut fastrand::Rng) -> usize {
+    let total = *cumulative.last().unwrap_or(&0);
+    if total == 0 || cumulative.len() == 1 {
+        return 0;
+    }
+    let x = rng.u64(0..total);
+    cumulative.partition_point(|&c| c <= x)
+}
+
+/// Per-VU state: connections, variables, the data rows of this iteration.
+pub struct VuState {
+    pub id: u64,
+    pub client: VuClient,
+    pub rng: fastrand::Rng,
+    pub vars: Vec<Option<String>>,
+    pub iteration: u64,
+    /// Row of each data set for the current iteration.
+    pub rows: Vec<usize>,
+    /// Open model: user types whose on_start this VU has run.
+    pub started: Vec<bool>,
+    pub recorder: Recorder,
+}
+
+impl VuState {
+    pub fn new(ctx: &RunCtx, id: u64) -> VuState {
+        VuState {
+            id,
+            client: VuClient::new(ctx.requests.clone(), ctx.gauges.clone()),
+            rng: fastrand::Rng::new(),
+            vars: vec![None; ctx.n_vars],
+            iteration: 0,
+            rows: vec![0; ctx.data.len()],
+            started: vec![false; ctx.users.len()],
+            recorder: ctx.recorder.for_worker(id as usize),
+        }
+    }
+}
+
+struct Render<'a> {
+    st: &'a mut VuState,
+    data: &'a [DataSet],
+}
+
+impl Values for Render<'_> {
+    fn var(&self, idx: usize) -> Option<&str> {
+        self.st.vars.get(idx)?.as_deref()
+    }
+    fn data(&self, dataset: usize, column: usize) -> Option<&str> {
+        let ds = self.data.get(dataset)?;
+        ds.rows.get(self.st.rows[dataset])?.get(column).map(String::as_str)
+    }
+    fn vu(&self) -> u64 {
+        self.st.id
+    }
+    fn iteration(&self) -> u64 {
+        self.st.iteration
+    }
+    fn rng(&mut self) -> &mut fastrand::Rng {
+        &mut self.st.rng
     }
 }
 
 /// Counts a VU as active while it lives.
-struct Active(Arc<Gauges>);
+pub struct Active(Arc<Gauges>);
+
+impl Active {
+    pub fn new(g: &Arc<Gauges>) -> Active {
+        g.vus_active.fetch_add(1, Ordering::Relaxed);
+        Active(g.clone())
+    }
+}
 
 impl Drop for Active {
     fn drop(&mut self) {
@@ -48,7 +140,7 @@ impl Drop for Active {
 /// A request in flight. If dropped before `finish` (the task was aborted at the end of
 /// the graceful-stop period), the request is recorded as `aborted`.
 struct InFlight<'a> {
-    ctx: &'a RunCtx,
+    gauges: &'a Gauges,
     recorder: &'a Recorder,
     endpoint: usize,
     done: bool,
@@ -62,13 +154,14 @@ impl InFlight<'_> {
 
 impl Drop for InFlight<'_> {
     fn drop(&mut self) {
-        self.ctx.gauges.in_flight.fetch_sub(1, Ordering::Relaxed);
+        self.gauges.in_flight.fetch_sub(1, Ordering::Relaxed);
         if !self.done {
             let s = Sample {
                 endpoint: self.endpoint,
                 latency_us: None,
                 outcome: Outcome::Error(ErrorKind::Aborted),
                 bytes: 0,
+                raw_latency_us: None,
             };
             self.recorder.record_error(&s, || {
                 "still in flight when the graceful-stop period ended".to_string()
@@ -77,44 +170,226 @@ impl Drop for InFlight<'_> {
     }
 }
 
-pub async fn run_vu(ctx: Arc<RunCtx>, id: u64, retire: Arc<AtomicBool>) {
-    ctx.gauges.vus_active.fetch_add(1, Ordering::Relaxed);
-    let _active = Active(ctx.gauges.clone());
-    let recorder = ctx.recorder.for_worker(id as usize);
-    let mut client = VuClient::new(ctx.requests.clone(), ctx.gauges.clone());
-    let mut rng = fastrand::Rng::new();
-    loop {
-        if !ctx.gate.admit(&retire).await {
-            break;
-        }
-        if let Some(limit) = ctx.iteration_limit {
-            if ctx.iterations_started.fetch_add(1, Ordering::AcqRel) >= limit {
-                ctx.exhausted.notify_one();
-                break;
+/// What became of one step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepResult {
+    Sent,
+    /// Not sent: a variable it needs was not captured.
+    Skipped,
+}
+
+impl RunCtx {
+    /// Sends one request of the flow; `scheduled` is when the iteration was due (open
+    /// model), for coordinated-omission-corrected latency.
+    pub async fn request(&self, st: &mut VuState, idx: usize, scheduled: Option<Instant>) -> StepResult {
+        let ep = &self.endpoints[idx];
+        let rendered = match &ep.template {
+            None => None,
+            Some(t) => {
+                let mut render = Render {
+                    st: &mut *st,
+                    data: &self.data,
+                };
+                let mut r = Rendered::default();
+                let mut buf = String::new();
+                let mut missing = false;
+                if let Some(p) = &t.path {
+                    missing |= p.render(&mut render, &mut buf).is_err();
+                    r.path = Some(std::mem::take(&mut buf));
+                }
+                for (name, tpl) in &t.headers {
+                    missing |= tpl.render(&mut render, &mut buf).is_err();
+                    if let Ok(v) = http::HeaderValue::from_str(&buf) {
+                        r.headers.push((name.clone(), v));
+                    }
+                    buf.clear();
+                }
+                if let Some(b) = &t.body {
+                    missing |= b.render(&mut render, &mut buf).is_err();
+                    r.body = Some(Bytes::from(std::mem::take(&mut buf)));
+                }
+                if missing {
+                    st.recorder.record_skipped(idx);
+                    return StepResult::Skipped;
+                }
+                Some(r)
             }
-        }
-        let endpoint = ctx.pick(&mut rng);
-        ctx.gauges.in_flight.fetch_add(1, Ordering::Relaxed);
+        };
+        self.gauges.in_flight.fetch_add(1, Ordering::Relaxed);
+        let recorder = st.recorder.clone();
         let flight = InFlight {
-            ctx: &ctx,
+            gauges: &self.gauges,
             recorder: &recorder,
-            endpoint,
+            endpoint: idx,
             done: false,
         };
-        let attempt = client.send(endpoint).await;
+        let send_start = Instant::now();
+        let attempt = st.client.send(idx, rendered.as_ref(), self.wants[idx]).await;
         flight.finish();
-        let sample = Sample {
-            endpoint,
-            latency_us: attempt.latency_us,
-            outcome: attempt.outcome,
-            bytes: attempt.bytes,
-        };
-        match attempt.message {
-            Some(m) if !attempt.outcome.is_ok() => recorder.record_error(&sample, || m),
-            _ => recorder.record(&sample),
+        self.settle(st, idx, attempt, scheduled.map(|s| send_start.saturating_duration_since(s)));
+        StepResult::Sent
+    }
+
+    /// Runs checks and captures on a finished attempt and records it.
+    fn settle(&self, st: &mut VuState, idx: usize, a: Attempt, queued: Option<std::time::Duration>) {
+        let ep = &self.endpoints[idx];
+        let mut outcome = a.outcome;
+        let mut message = a.message.clone();
+        if !ep.checks.is_empty() || !ep.captures.is_empty() {
+            let resp = Response::new(&a);
+            let mut results = Vec::with_capacity(ep.checks.len());
+            for c in &ep.checks {
+                let ok = resp.as_ref().is_some_and(|r| eval_check(&c.kind, r));
+                results.push((c.id, ok));
+                if !ok {
+                    if let Outcome::Status(code) = outcome {
+                        outcome = Outcome::Rejected(code, ErrorKind::CheckFailed);
+                        message = Some(format!("check '{}' failed", c.name));
+                    }
+                }
+            }
+            st.recorder.record_checks(idx, &results);
+            for cap in &ep.captures {
+                let value = resp.as_ref().and_then(|r| eval_capture(&cap.from, r));
+                if value.is_none() {
+                    if let Outcome::Status(code) = outcome {
+                        outcome = Outcome::Rejected(code, ErrorKind::CaptureFailed);
+                        message = Some(format!("capture '{}' found nothing", cap.name));
+                    }
+                }
+                st.vars[cap.var] = value;
+            }
         }
-        let think = ctx.think.sample(&mut rng);
-        if !think.is_zero() && !ctx.gate.sleep(think, &retire).await {
+        let (latency_us, raw_latency_us) = match (queued, a.latency_us) {
+            (Some(q), Some(l)) => (Some(l + q.as_micros() as u64), Some(l)),
+            (_, l) => (l, None),
+        };
+        let sample = Sample {
+            endpoint: idx,
+            latency_us,
+            outcome,
+            bytes: a.bytes,
+            raw_latency_us,
+        };
+        match message {
+            Some(m) if !outcome.is_ok() => st.recorder.record_error(&sample, || m),
+            _ => st.recorder.record(&sample),
+        }
+    }
+
+    /// Picks this iteration's data rows.
+    fn choose_rows(&self, st: &mut VuState) {
+        for (d, ds) in self.data.iter().enumerate() {
+            let n = ds.rows.len();
+            st.rows[d] = match ds.mode {
+                DataMode::Sequential => {
+                    (self.data_seq[d].fetch_add(1, Ordering::Relaxed) % n as u64) as usize
+                }
+                DataMode::Random => st.rng.usize(0..n),
+                DataMode::PerVu => (st.id % n as u64) as usize,
+            };
+        }
+    }
+
+    /// Runs a user type's on_start requests once for this VU.
+    pub async fn on_start(&self, st: &mut VuState, user: usize, retire: &AtomicBool) -> bool {
+        if st.started[user] {
+            return true;
+        }
+        st.started[user] = true;
+        self.choose_rows(st);
+        for &ep in &self.users[user].on_start {
+            if !self.gate.admit(retire).await {
+                return false;
+            }
+            self.request(st, ep, None).await;
+        }
+        true
+    }
+
+    /// One iteration of `user`'s flow. False when the VU must stop mid-way.
+    pub async fn iteration(
+        &self,
+        st: &mut VuState,
+        user: usize,
+        scheduled: Option<Instant>,
+        retire: &AtomicBool,
+    ) -> bool {
+        st.iteration += 1;
+        self.choose_rows(st);
+        match &self.users[user].flow {
+            Flow::Tasks(tasks) => {
+                let idx = if tasks.len() == 1 {
+                    tasks[0].0
+                } else {
+                    let total: u64 = tasks.iter().map(|t| t.1 as u64).sum();
+                    let mut x = st.rng.u64(0..total.max(1));
+                    let mut pick = tasks[0].0;
+                    for &(ep, w) in tasks {
+                        if x < w as u64 {
+                            pick = ep;
+                            break;
+                        }
+                        x -= w as u64;
+                    }
+                    pick
+                };
+                self.request(st, idx, scheduled).await;
+            }
+            Flow::Steps(steps) => {
+                for (i, &ep) in steps.iter().enumerate() {
+                    if i > 0 && !self.gate.admit(retire).await {
+                        return false;
+                    }
+                    self.request(st, ep, if i == 0 { scheduled } else { None }).await;
+                }
+            }
+        }
+        true
+    }
+
+    /// Takes one iteration from the limit; false when the limit is reached.
+    pub fn take_iteration(&self) -> bool {
+        match self.iteration_limit {
+            None => true,
+            Some(limit) => {
+                if self.iterations_started.fetch_add(1, Ordering::AcqRel) >= limit {
+                    self.exhausted.notify_one();
+                    false
+                } else {
+                    true
+                }
+            }
+        }
+    }
+
+    pub fn pick_user(&self, rng: &mut fastrand::Rng) -> usize {
+        pick_weighted(&self.user_cumulative, rng)
+    }
+}
+
+/// A closed-model VU: its user type's on_start, then iterations with think time or pacing.
+pub async fn run_closed_vu(ctx: Arc<RunCtx>, id: u64, retire: Arc<AtomicBool>) {
+    let _active = Active::new(&ctx.gauges);
+    let mut st = VuState::new(&ctx, id);
+    let user = ctx.user_pattern[id as usize % ctx.user_pattern.len()];
+    if !ctx.gate.admit(&retire).await || !ctx.on_start(&mut st, user, &retire).await {
+        return;
+    }
+    let ut = &ctx.users[user];
+    loop {
+        if !ctx.gate.admit(&retire).await || !ctx.take_iteration() {
+            break;
+        }
+        let started = Instant::now();
+        if !ctx.iteration(&mut st, user, None, &retire).await {
+            break;
+        }
+        let wait = match ut.pacing {
+            Some(p) => (started + p).saturating_duration_since(Instant::now()),
+            None => ut.think_time.sample(&mut st.rng),
+        };
+        if !wait.is_zero() && !ctx.gate.sleep(wait, &retire).await {
             break;
         }
     }

@@ -37,6 +37,12 @@ impl Series {
 
     fn absorb_tick(&mut self, tick: &Accum, tick_len: Duration, t: f64) {
         let c = &mut self.cumulative;
+        c.skipped += tick.skipped;
+        for &(id, p, f) in &tick.checks {
+            let e = c.checks.entry(id).or_default();
+            e.0 += p;
+            e.1 += f;
+        }
         if tick.requests > 0 || !tick.hist.is_empty() {
             c.requests += tick.requests;
             c.ok += tick.ok;
@@ -59,6 +65,12 @@ impl Series {
             if !tick.hist.is_empty() {
                 Arc::make_mut(&mut c.hist)
                     .add(&tick.hist)
+                    .expect("auto-resizing histograms always add");
+            }
+            if let Some(raw) = tick.hist_raw.as_ref().filter(|h| !h.is_empty()) {
+                let mine = c.hist_raw.get_or_insert_with(|| Arc::new(super::recorder::new_histogram()));
+                Arc::make_mut(mine)
+                    .add(raw)
                     .expect("auto-resizing histograms always add");
             }
             if !tick.messages.is_empty() {
@@ -89,7 +101,7 @@ impl Series {
 
     fn close_second(&mut self, t: u64, vus: u32) {
         let s = &self.second;
-        let mut row = TimelineRow::from_hist(t, &s.hist);
+        let mut row = TimelineRow::with_hist(t, &s.hist);
         row.requests = s.requests;
         row.ok = s.ok;
         row.errors = s.errors;
@@ -159,6 +171,7 @@ impl Aggregator {
                 std::mem::swap(&mut *guard, &mut self.spare);
             }
             for (acc, taken) in tick.endpoints.iter_mut().zip(self.spare.endpoints.iter()) {
+                // add() carries skipped and checks even when no request finished
                 acc.add(taken);
                 acc.messages.extend(taken.messages.iter().cloned());
             }
@@ -228,6 +241,10 @@ impl Aggregator {
                 base: sp.base,
             }),
             partial: g.partial.load(Ordering::Relaxed),
+            rate: g.rate(),
+            dropped: g.dropped.load(Ordering::Relaxed),
+            stage: g.stage().0,
+            next_stage: g.stage().1,
         }
     }
 

@@ -61,6 +61,11 @@ pub struct Gauges {
     pub planned: Mutex<Option<Duration>>,
     /// The running spike, if any.
     pub spike: Mutex<Option<SpikeGauge>>,
+    /// Open model: arrival rate (f64 bits); u64::MAX in the closed model.
+    rate_bits: AtomicU64,
+    /// Open model: iterations dropped because every VU was busy.
+    pub dropped: AtomicU64,
+    stage: Mutex<(Option<String>, Option<String>)>,
     events: Mutex<Vec<Event>>,
 }
 
@@ -86,6 +91,9 @@ impl Gauges {
             clock: Mutex::new(RunClock::new(started)),
             planned: Mutex::new(None),
             spike: Mutex::new(None),
+            rate_bits: AtomicU64::new(u64::MAX),
+            dropped: AtomicU64::new(0),
+            stage: Mutex::new((None, None)),
             events: Mutex::new(Vec::new()),
         }
     }
@@ -128,6 +136,25 @@ impl Gauges {
                 kind: kind.to_string(),
                 detail: detail.into(),
             });
+    }
+
+    /// Open model: the arrival rate now.
+    pub fn rate(&self) -> Option<f64> {
+        let b = self.rate_bits.load(Ordering::Relaxed);
+        (b != u64::MAX).then(|| f64::from_bits(b))
+    }
+
+    pub fn set_rate(&self, r: f64) {
+        self.rate_bits.store(r.to_bits(), Ordering::Relaxed);
+    }
+
+    /// The stage in progress and the next one, as labels.
+    pub fn stage(&self) -> (Option<String>, Option<String>) {
+        self.stage.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    pub fn set_stage(&self, now: Option<String>, next: Option<String>) {
+        *self.stage.lock().unwrap_or_else(|p| p.into_inner()) = (now, next);
     }
 
     pub fn set_spike(&self, s: Option<SpikeGauge>) {

@@ -28,12 +28,16 @@ pub enum ErrorKind {
     InvalidResponse,
     /// Still in flight when the graceful-stop period ran out.
     Aborted,
+    /// The response failed a check.
+    CheckFailed,
+    /// A capture found nothing in the response.
+    CaptureFailed,
     /// Anything not classified above.
     Other,
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 11] = [
+    pub const ALL: [ErrorKind; 13] = [
         ErrorKind::ConnectRefused,
         ErrorKind::Connect,
         ErrorKind::Dns,
@@ -44,6 +48,8 @@ impl ErrorKind {
         ErrorKind::BodyRead,
         ErrorKind::InvalidResponse,
         ErrorKind::Aborted,
+        ErrorKind::CheckFailed,
+        ErrorKind::CaptureFailed,
         ErrorKind::Other,
     ];
     pub const COUNT: usize = Self::ALL.len();
@@ -64,6 +70,8 @@ impl ErrorKind {
             ErrorKind::BodyRead => "body_read",
             ErrorKind::InvalidResponse => "invalid_response",
             ErrorKind::Aborted => "aborted",
+            ErrorKind::CheckFailed => "check_failed",
+            ErrorKind::CaptureFailed => "capture_failed",
             ErrorKind::Other => "other",
         }
     }
@@ -86,6 +94,8 @@ pub enum Outcome {
     Status(u16),
     /// No (complete) response.
     Error(ErrorKind),
+    /// A response with this status that failed a check or capture.
+    Rejected(u16, ErrorKind),
 }
 
 impl Outcome {
@@ -99,6 +109,6 @@ pub fn error_key(outcome: Outcome) -> Option<String> {
     match outcome {
         Outcome::Status(s) if s >= 400 => Some(format!("http_{s}")),
         Outcome::Status(_) => None,
-        Outcome::Error(k) => Some(k.as_str().to_string()),
+        Outcome::Error(k) | Outcome::Rejected(_, k) => Some(k.as_str().to_string()),
     }
 }

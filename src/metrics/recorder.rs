@@ -19,6 +19,9 @@ pub struct Sample {
     pub latency_us: Option<u64>,
     pub outcome: Outcome,
     pub bytes: u64,
+    /// Open model: latency from the actual send, when `latency_us` is measured from the
+    /// moment the iteration was scheduled (coordinated-omission corrected).
+    pub raw_latency_us: Option<u64>,
 }
 
 /// A new auto-resizing histogram: microseconds, 3 significant digits.
@@ -39,6 +42,12 @@ pub struct Accum {
     pub kinds: [u64; ErrorKind::COUNT],
     /// A few error messages (with their kind key) seen in this interval.
     pub messages: Vec<(String, String)>,
+    /// Uncorrected latencies (open model only).
+    pub hist_raw: Option<Histogram<u64>>,
+    /// Steps not sent because a variable they need was not captured.
+    pub skipped: u64,
+    /// (check id, passes, fails).
+    pub checks: Vec<(usize, u64, u64)>,
 }
 
 impl Default for Accum {
@@ -52,7 +61,29 @@ impl Default for Accum {
             status: Vec::new(),
             kinds: [0; ErrorKind::COUNT],
             messages: Vec::new(),
+            hist_raw: None,
+            skipped: 0,
+            checks: Vec::new(),
         }
+    }
+}
+
+fn record_into(h: &mut Histogram<u64>, us: u64) {
+    // record() grows the auto-resizing histogram; saturating_record() would clamp to its
+    // current (initially tiny) range.
+    if h.record(us).is_err() {
+        h.saturating_record(us);
+    }
+}
+
+/// Adds (id, passes, fails) into a short list.
+pub fn add_check(list: &mut Vec<(usize, u64, u64)>, id: usize, pass: u64, fail: u64) {
+    match list.iter_mut().find(|c| c.0 == id) {
+        Some(c) => {
+            c.1 += pass;
+            c.2 += fail;
+        }
+        None => list.push((id, pass, fail)),
     }
 }
 
@@ -61,11 +92,10 @@ impl Accum {
         self.requests += 1;
         self.bytes += s.bytes;
         if let Some(us) = s.latency_us {
-            // record() grows the auto-resizing histogram; saturating_record() would clamp
-            // to its current (initially tiny) range.
-            if self.hist.record(us).is_err() {
-                self.hist.saturating_record(us);
-            }
+            record_into(&mut self.hist, us);
+        }
+        if let Some(raw) = s.raw_latency_us {
+            record_into(self.hist_raw.get_or_insert_with(new_histogram), raw);
         }
         match s.outcome {
             Outcome::Status(code) => {
@@ -83,12 +113,30 @@ impl Accum {
                 self.errors += 1;
                 self.kinds[kind.index()] += 1;
             }
+            Outcome::Rejected(code, kind) => {
+                self.errors += 1;
+                self.kinds[kind.index()] += 1;
+                match self.status.iter_mut().find(|(c, _)| *c == code) {
+                    Some((_, n)) => *n += 1,
+                    None => self.status.push((code, 1)),
+                }
+            }
         }
     }
 
     pub fn add(&mut self, other: &Accum) {
+        self.skipped += other.skipped;
+        for &(id, p, f) in &other.checks {
+            add_check(&mut self.checks, id, p, f);
+        }
         if other.requests == 0 && other.hist.is_empty() {
             return;
+        }
+        if let Some(raw) = &other.hist_raw {
+            self.hist_raw
+                .get_or_insert_with(new_histogram)
+                .add(raw)
+                .expect("auto-resizing histograms always add");
         }
         self.hist
             .add(&other.hist)
@@ -117,6 +165,11 @@ impl Accum {
         self.status.clear();
         self.kinds = [0; ErrorKind::COUNT];
         self.messages.clear();
+        if let Some(h) = &mut self.hist_raw {
+            h.reset();
+        }
+        self.skipped = 0;
+        self.checks.clear();
     }
 }
 
@@ -134,6 +187,7 @@ mod tests {
                 latency_us: Some(us),
                 outcome: Outcome::Status(200),
                 bytes: 1,
+                raw_latency_us: None,
             });
         }
         assert_eq!(a.hist.len(), 4);
@@ -193,6 +247,27 @@ impl Recorder {
             if acc.messages.len() < MESSAGES_PER_TICK {
                 let key = super::kind::error_key(s.outcome).unwrap_or_default();
                 acc.messages.push((key, message()));
+            }
+        }
+    }
+
+    /// Counts a step that was not sent because a variable it needs is missing.
+    pub fn record_skipped(&self, endpoint: usize) {
+        let mut data = self.shards[self.shard].lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(acc) = data.endpoints.get_mut(endpoint) {
+            acc.skipped += 1;
+        }
+    }
+
+    /// Counts check results: (check id, passed).
+    pub fn record_checks(&self, endpoint: usize, results: &[(usize, bool)]) {
+        if results.is_empty() {
+            return;
+        }
+        let mut data = self.shards[self.shard].lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(acc) = data.endpoints.get_mut(endpoint) {
+            for &(id, ok) in results {
+                add_check(&mut acc.checks, id, ok as u64, !ok as u64);
             }
         }
     }

@@ -46,7 +46,7 @@ pub struct ErrorSample {
 pub const RECENT_ERRORS: usize = 20;
 
 /// One second (or, after downsampling, `dt` seconds) of one endpoint or the total.
-#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct TimelineRow {
     /// Start of the interval, seconds since the run started (wall clock, pauses included).
     pub t: u64,
@@ -63,6 +63,11 @@ pub struct TimelineRow {
     pub max_us: u64,
     /// Active VUs at the end of the interval.
     pub vus: u32,
+    /// The interval's latency histogram: base64 of its V2-deflate serialization (the
+    /// encoding of HdrHistogram interval logs). `None` when nothing was recorded, or when
+    /// the row came from a source without one (then the percentiles are upper bounds).
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "arc_str")]
+    pub hdr: Option<Arc<str>>,
 }
 
 impl TimelineRow {
@@ -86,13 +91,58 @@ impl TimelineRow {
         }
     }
 
+    /// A row with its percentiles and encoded histogram taken from `h`.
+    pub fn with_hist(t: u64, h: &Histogram<u64>) -> Self {
+        TimelineRow {
+            hdr: Self::encode_hist(h),
+            ..Self::from_hist(t, h)
+        }
+    }
+
     pub fn rps(&self) -> f64 {
         self.requests as f64 / self.dt.max(1) as f64
     }
 
-    /// Folds `other` (a later or parallel interval) in. Counts add; percentiles of the
-    /// combined interval are not recoverable from two rows, so the larger value is kept
-    /// (an upper bound: it never hides a slow interval).
+    /// Base64 of the V2-deflate serialization of `h`; `None` for an empty histogram.
+    pub fn encode_hist(h: &Histogram<u64>) -> Option<Arc<str>> {
+        use base64::Engine as _;
+        use hdrhistogram::serialization::{Serializer as _, V2DeflateSerializer};
+        if h.is_empty() {
+            return None;
+        }
+        let mut buf = Vec::new();
+        V2DeflateSerializer::new().serialize(h, &mut buf).ok()?;
+        Some(base64::engine::general_purpose::STANDARD.encode(buf).into())
+    }
+
+    /// Decodes what [`TimelineRow::encode_hist`] made (or an HdrHistogram log's
+    /// histogram field); `None` if it is not a valid encoded histogram.
+    pub fn decode_hist(s: &str) -> Option<Histogram<u64>> {
+        use base64::Engine as _;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(s.trim())
+            .ok()?;
+        let mut h: Histogram<u64> = hdrhistogram::serialization::Deserializer::new()
+            .deserialize(&mut &bytes[..])
+            .ok()?;
+        h.auto(true);
+        Some(h)
+    }
+
+    /// The interval's histogram: `Some(empty)` when the row recorded no latency, `None`
+    /// when it has latencies but no (valid) encoded histogram.
+    pub fn histogram(&self) -> Option<Histogram<u64>> {
+        match &self.hdr {
+            Some(s) => Self::decode_hist(s),
+            None if self.max_us == 0 => Some(new_histogram()),
+            None => None,
+        }
+    }
+
+    /// Folds `other` (a later or parallel interval) in. Counts add; when both rows carry
+    /// their histograms, the histograms add and the percentiles are those of the combined
+    /// interval; otherwise the larger value of each is kept (an upper bound: it never
+    /// hides a slow interval).
     pub fn absorb(&mut self, other: &TimelineRow, same_interval: bool) {
         if !same_interval {
             self.dt = (other.t + other.dt).saturating_sub(self.t);
@@ -104,11 +154,59 @@ impl TimelineRow {
         self.ok += other.ok;
         self.errors += other.errors;
         self.bytes += other.bytes;
-        self.p50_us = self.p50_us.max(other.p50_us);
-        self.p90_us = self.p90_us.max(other.p90_us);
-        self.p95_us = self.p95_us.max(other.p95_us);
-        self.p99_us = self.p99_us.max(other.p99_us);
-        self.max_us = self.max_us.max(other.max_us);
+        let no_latency = |r: &TimelineRow| r.hdr.is_none() && r.max_us == 0;
+        if no_latency(other) {
+            return;
+        }
+        if no_latency(self) {
+            self.hdr = other.hdr.clone();
+            self.set_percentiles(other);
+            return;
+        }
+        let combined = match (self.histogram(), other.histogram()) {
+            (Some(mut a), Some(b)) => a.add(&b).ok().map(|_| a),
+            _ => None,
+        };
+        match combined {
+            Some(h) => {
+                self.set_percentiles(&Self::from_hist(self.t, &h));
+                self.hdr = Self::encode_hist(&h);
+            }
+            None => {
+                self.hdr = None;
+                self.p50_us = self.p50_us.max(other.p50_us);
+                self.p90_us = self.p90_us.max(other.p90_us);
+                self.p95_us = self.p95_us.max(other.p95_us);
+                self.p99_us = self.p99_us.max(other.p99_us);
+                self.max_us = self.max_us.max(other.max_us);
+            }
+        }
+    }
+
+    fn set_percentiles(&mut self, from: &TimelineRow) {
+        self.p50_us = from.p50_us;
+        self.p90_us = from.p90_us;
+        self.p95_us = from.p95_us;
+        self.p99_us = from.p99_us;
+        self.max_us = from.max_us;
+    }
+}
+
+/// Serde for `Option<Arc<str>>` without serde's `rc` feature.
+mod arc_str {
+    use std::sync::Arc;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &Option<Arc<str>>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(x) => s.serialize_some(&**x),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Arc<str>>, D::Error> {
+        Ok(Option::<String>::deserialize(d)?.map(Arc::from))
     }
 }
 
@@ -122,7 +220,7 @@ pub fn push_row(rows: &mut Vec<TimelineRow>, row: TimelineRow) {
         let merged: Vec<TimelineRow> = rows
             .chunks(2)
             .map(|pair| {
-                let mut r = pair[0];
+                let mut r = pair[0].clone();
                 if let Some(b) = pair.get(1) {
                     r.absorb(b, false);
                 }
@@ -144,8 +242,15 @@ pub struct EndpointStats {
     pub bytes: u64,
     pub status: BTreeMap<u16, u64>,
     pub errors_by_kind: BTreeMap<String, u64>,
-    /// Latency of every request that got a response (or timed out), microseconds.
+    /// Latency of every request that got a response (or timed out), microseconds; in the
+    /// open model measured from when the iteration was scheduled (corrected).
     pub hist: Arc<Histogram<u64>>,
+    /// Open model: latency measured from the actual send (uncorrected).
+    pub hist_raw: Option<Arc<Histogram<u64>>>,
+    /// Steps not sent because a variable they need was not captured.
+    pub skipped: u64,
+    /// Check id -> (passes, fails).
+    pub checks: BTreeMap<usize, (u64, u64)>,
     /// Requests per second over the last second.
     pub rps_now: f64,
     /// Errors per second over the last second.
@@ -167,6 +272,9 @@ impl EndpointStats {
             status: BTreeMap::new(),
             errors_by_kind: BTreeMap::new(),
             hist: Arc::new(new_histogram()),
+            hist_raw: None,
+            skipped: 0,
+            checks: BTreeMap::new(),
             rps_now: 0.0,
             errors_now: 0.0,
             recent_errors: Arc::new(VecDeque::new()),
@@ -205,6 +313,18 @@ impl EndpointStats {
         Arc::make_mut(&mut self.hist)
             .add(&*o.hist)
             .expect("auto-resizing histograms always add");
+        if let Some(raw) = &o.hist_raw {
+            let mine = self.hist_raw.get_or_insert_with(|| Arc::new(new_histogram()));
+            Arc::make_mut(mine)
+                .add(&**raw)
+                .expect("auto-resizing histograms always add");
+        }
+        self.skipped += o.skipped;
+        for (id, (p, f)) in &o.checks {
+            let e = self.checks.entry(*id).or_default();
+            e.0 += p;
+            e.1 += f;
+        }
         self.rps_now += o.rps_now;
         self.errors_now += o.errors_now;
         let recent = Arc::make_mut(&mut self.recent_errors);
@@ -219,11 +339,11 @@ impl EndpointStats {
 
 /// Adds two timelines row by row on their start times.
 pub fn merge_timelines(a: &[TimelineRow], b: &[TimelineRow]) -> Vec<TimelineRow> {
-    let mut out: BTreeMap<u64, TimelineRow> = a.iter().map(|r| (r.t, *r)).collect();
+    let mut out: BTreeMap<u64, TimelineRow> = a.iter().map(|r| (r.t, r.clone())).collect();
     for r in b {
         out.entry(r.t)
             .and_modify(|x| x.absorb(r, true))
-            .or_insert(*r);
+            .or_insert_with(|| r.clone());
     }
     out.into_values().collect()
 }
@@ -269,6 +389,13 @@ pub struct Snapshot {
     pub events: Arc<Vec<Event>>,
     /// The spike in progress, if any.
     pub spike: Option<SpikeStatus>,
+    /// Open model: the arrival rate now (iterations/s); None in the closed model.
+    pub rate: Option<f64>,
+    /// Open model: iterations that could not start because every VU was busy.
+    pub dropped: u64,
+    /// The stage in progress, e.g. "stage 2/4: ramp 10 -> 50 VUs", and what comes next.
+    pub stage: Option<String>,
+    pub next_stage: Option<String>,
     /// True when the run was cut short (stopped or interrupted before its plan ended).
     pub partial: bool,
 }
@@ -294,6 +421,10 @@ impl Snapshot {
             total: EndpointStats::new("total", ""),
             events: Arc::new(Vec::new()),
             spike: None,
+            rate: None,
+            dropped: 0,
+            stage: None,
+            next_stage: None,
             partial: false,
         }
     }
@@ -325,6 +456,10 @@ impl Snapshot {
         self.in_flight += o.in_flight;
         self.connections_open += o.connections_open;
         self.connections_opened += o.connections_opened;
+        self.dropped += o.dropped;
+        if let Some(r) = o.rate {
+            self.rate = Some(self.rate.unwrap_or(0.0) + r);
+        }
         let mut events: Vec<Event> = self.events.iter().chain(o.events.iter()).cloned().collect();
         events.sort_by(|a, b| a.t.total_cmp(&b.t));
         self.events = Arc::new(events);

@@ -3,9 +3,11 @@
 
 use std::collections::BTreeMap;
 
+use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
 use crate::metrics::{EndpointStats, ErrorSample, Event, Snapshot, TimelineRow};
+use crate::scenario::Plan;
 
 /// Bumped when a key changes meaning or disappears (adding keys does not bump it).
 pub const SCHEMA_VERSION: u32 = 1;
@@ -33,6 +35,76 @@ pub struct ResultDoc {
     /// One row per second over all endpoints.
     pub timeline: Vec<Row>,
     pub events: Vec<Event>,
+    /// The scenario that ran: its TOML source with secret values redacted, or for quick
+    /// mode the equivalent command line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scenario_text: Option<String>,
+    /// Open model: iterations that were due but not started because every VU was busy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dropped_iterations: Option<u64>,
+    /// Threshold results, in scenario order (absent when the scenario has none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub thresholds: Vec<ThresholdResult>,
+    /// Check results (absent when the scenario has none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<CheckResult>,
+    /// The run's grade, when one was computed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grade: Option<Grade>,
+}
+
+/// One threshold and how the run fared against it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ThresholdResult {
+    /// A label for the threshold, e.g. `p95 < 500ms` or a name the scenario gave it.
+    pub name: String,
+    /// The metric it is on: `p95`, `error_rate`, `rps`, ...
+    pub metric: String,
+    /// The endpoint it applies to; `None` for all requests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// The condition as written, e.g. `p95 < 500ms`.
+    pub expression: String,
+    /// The metric's value at the end of the run (milliseconds for latencies, 0..1 for
+    /// rates, per second for throughput).
+    pub value: f64,
+    pub passed: bool,
+}
+
+/// One check (an assertion on responses) and how many responses passed or failed it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckResult {
+    pub name: String,
+    /// The endpoint whose responses it checks.
+    #[serde(default)]
+    pub endpoint: String,
+    pub passes: u64,
+    pub fails: u64,
+}
+
+/// A score for the whole run, with the parts it was computed from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Grade {
+    /// 0..100.
+    pub score: f64,
+    /// `A`, `B`, ... `F`.
+    pub letter: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parts: Vec<GradePart>,
+}
+
+/// One component of a [`Grade`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GradePart {
+    pub name: String,
+    /// 0..100.
+    pub score: f64,
+    /// Share of the total score (0..1), when the parts are weighted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight: Option<f64>,
+    /// What the score is based on, e.g. `p95 212ms against a 500ms target`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub detail: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -64,6 +136,10 @@ pub struct Stats {
     /// Per-second rows of this endpoint (absent on the totals: see `timeline`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub timeline: Vec<Row>,
+    /// The whole run's latency histogram (microseconds): base64 of its V2-deflate
+    /// serialization, as in HdrHistogram logs. Absent when nothing was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hdr: Option<String>,
 }
 
 /// Latency percentiles in milliseconds, from an HDR histogram with microsecond
@@ -82,7 +158,7 @@ pub struct Latency {
     pub count: u64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Row {
     /// Seconds since the start of the run.
     pub t: u64,
@@ -100,6 +176,10 @@ pub struct Row {
     pub p99_ms: f64,
     pub max_ms: f64,
     pub vus: u32,
+    /// The interval's latency histogram (microseconds), encoded as `Stats.hdr`; absent
+    /// when the interval recorded no latency.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hdr: Option<String>,
 }
 
 fn one() -> u64 {
@@ -126,6 +206,7 @@ impl From<&TimelineRow> for Row {
             p99_ms: ms(r.p99_us),
             max_ms: ms(r.max_us),
             vus: r.vus,
+            hdr: r.hdr.as_deref().map(str::to_string),
         }
     }
 }
@@ -171,6 +252,21 @@ fn stats(ep: &EndpointStats, secs: f64, with_timeline: bool) -> Stats {
         } else {
             Vec::new()
         },
+        hdr: TimelineRow::encode_hist(&ep.hist).map(|s| s.to_string()),
+    }
+}
+
+impl Stats {
+    /// The whole run's latency histogram, decoded (`None` without one).
+    pub fn histogram(&self) -> Option<Histogram<u64>> {
+        self.hdr.as_deref().and_then(TimelineRow::decode_hist)
+    }
+}
+
+impl Row {
+    /// The interval's latency histogram, decoded (`None` without one).
+    pub fn histogram(&self) -> Option<Histogram<u64>> {
+        self.hdr.as_deref().and_then(TimelineRow::decode_hist)
     }
 }
 
@@ -179,6 +275,20 @@ fn stats(ep: &EndpointStats, secs: f64, with_timeline: bool) -> Stats {
 pub struct RunInfo {
     pub source: String,
     pub target: String,
+    /// The scenario's text (already redacted: see [`RunInfo::of`]).
+    pub scenario_text: Option<String>,
+}
+
+impl RunInfo {
+    /// Source, target and the scenario's text (secret values redacted; for quick mode,
+    /// the equivalent command line) of a plan.
+    pub fn of(plan: &Plan) -> RunInfo {
+        RunInfo {
+            source: plan.source.clone(),
+            target: plan.base_url.to_string(),
+            scenario_text: super::scenario_text::of_plan(plan),
+        }
+    }
 }
 
 impl ResultDoc {
@@ -211,6 +321,11 @@ impl ResultDoc {
             endpoints: s.endpoints.iter().map(|e| stats(e, secs, true)).collect(),
             timeline: s.total.timeline.iter().map(Row::from).collect(),
             events: s.events.iter().cloned().collect(),
+            scenario_text: info.scenario_text.clone(),
+            dropped_iterations: s.rate.is_some().then_some(s.dropped),
+            thresholds: Vec::new(),
+            checks: Vec::new(),
+            grade: None,
         }
     }
 }

@@ -135,7 +135,8 @@ pub struct StageSection {
 pub struct LoadSection {
     /// "closed" (VUs) or "open" (arrival rate); inferred from `rate` when absent.
     pub model: Option<LoadModelChoice>,
-    pub vus: Option<Spanned<Count>>,
+    /// Starting VUs; 0 only makes sense with stages.
+    pub vus: Option<Spanned<Weight>>,
     /// Open model: iterations per second ("200/s", "1200/m" or a number per second).
     pub rate: Option<Spanned<Rate>>,
     /// Open model: most VUs to run iterations on.

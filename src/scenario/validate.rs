@@ -252,7 +252,13 @@ impl Validator<'_> {
         };
         let vus = match &l.vus {
             Some(v) => {
-                let n = v.get_ref().0;
+                let n = v.get_ref().0 as u64;
+                if n == 0 && l.stages.is_empty() {
+                    return Err(self.err(
+                        v.span(),
+                        "must be at least 1, got 0 (start from 0 only with stages that ramp up)",
+                    ));
+                }
                 if n > MAX_VUS {
                     return Err(self.err(
                         v.span(),

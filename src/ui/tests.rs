@@ -60,6 +60,7 @@ fn timeline() -> Vec<TimelineRow> {
             p99_us: 25_000 + (t % 3) * 2_000,
             max_us: 80_000,
             vus: 20,
+            ..Default::default()
         })
         .collect()
 }

@@ -11,7 +11,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
 use super::classify::{classify_hyper, classify_io};
-use super::{Attempt, Origin, Prepared, Requests};
+use super::{Attempt, Origin, Prepared, Rendered, Requests, Want, MAX_KEPT_BODY};
 use crate::metrics::{ErrorKind, Gauges, Outcome};
 
 type Sender = SendRequest<Full<bytes::Bytes>>;
@@ -42,7 +42,14 @@ impl HyperClient {
         }
     }
 
-    pub async fn send(&mut self, reqs: &Requests, p: &Prepared, gauges: &Arc<Gauges>) -> Attempt {
+    pub async fn send(
+        &mut self,
+        reqs: &Requests,
+        p: &Prepared,
+        rendered: Option<&Rendered>,
+        want: Want,
+        gauges: &Arc<Gauges>,
+    ) -> Attempt {
         let deadline = tokio::time::Instant::now() + p.timeout;
         // Reuse the connection unless the server closed it.
         if self.conns[p.origin].as_ref().is_some_and(|s| s.is_closed()) {
@@ -70,6 +77,30 @@ impl HyperClient {
         *req.method_mut() = p.method.clone();
         *req.uri_mut() = p.uri.clone();
         *req.headers_mut() = p.headers.clone();
+        if let Some(r) = rendered {
+            if let Some(path) = &r.path {
+                match path.parse() {
+                    Ok(uri) => *req.uri_mut() = uri,
+                    Err(e) => {
+                        return failed(
+                            Failed {
+                                kind: ErrorKind::Other,
+                                message: format!("rendered path is not a valid URI: {e}"),
+                            },
+                            None,
+                        )
+                    }
+                }
+            }
+            for (k, v) in &r.headers {
+                req.headers_mut().insert(k.clone(), v.clone());
+            }
+            if let Some(b) = &r.body {
+                req.headers_mut()
+                    .insert(http::header::CONTENT_LENGTH, http::HeaderValue::from(b.len()));
+                *req.body_mut() = Full::new(b.clone());
+            }
+        }
 
         let start = Instant::now();
         let exchange = async {
@@ -82,13 +113,22 @@ impl HyperClient {
                 Failed { kind, message }
             })?;
             let status = resp.status().as_u16();
-            let mut body = resp.into_body();
+            let (parts, mut body) = resp.into_parts();
+            let headers = want.headers.then_some(parts.headers);
             let mut bytes = 0u64;
+            let mut kept: Option<bytes::BytesMut> = want.body.then(bytes::BytesMut::new);
             while let Some(frame) = body.frame().await {
                 match frame {
                     Ok(f) => {
                         if let Some(d) = f.data_ref() {
                             bytes += d.len() as u64;
+                            if let Some(k) = &mut kept {
+                                if k.len() + d.len() <= MAX_KEPT_BODY {
+                                    k.extend_from_slice(d);
+                                } else {
+                                    kept = None;
+                                }
+                            }
                         }
                     }
                     Err(e) => {
@@ -100,16 +140,18 @@ impl HyperClient {
                     }
                 }
             }
-            Ok((status, bytes))
+            Ok((status, bytes, kept.map(|k| k.freeze()), headers))
         };
         let result = tokio::time::timeout_at(deadline, exchange).await;
         let latency = start.elapsed().as_micros() as u64;
         match result {
-            Ok(Ok((status, bytes))) => Attempt {
+            Ok(Ok((status, bytes, body, headers))) => Attempt {
                 outcome: Outcome::Status(status),
                 latency_us: Some(latency),
                 bytes,
                 message: (status >= 400).then(|| status_message(status)),
+                body,
+                headers,
             },
             Ok(Err(f)) => {
                 self.conns[p.origin] = None;
@@ -131,12 +173,7 @@ impl HyperClient {
 }
 
 fn failed(f: Failed, latency_us: Option<u64>) -> Attempt {
-    Attempt {
-        outcome: Outcome::Error(f.kind),
-        latency_us,
-        bytes: 0,
-        message: Some(f.message),
-    }
+    Attempt::failed(f.kind, f.message, latency_us)
 }
 
 pub fn status_message(status: u16) -> String {

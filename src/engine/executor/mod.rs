@@ -53,6 +53,41 @@ pub struct Attempt {
     pub latency_us: Option<u64>,
     pub bytes: u64,
     pub message: Option<String>,
+    /// The body, when asked for (checks or captures need it) and not over the limit.
+    pub body: Option<Bytes>,
+    pub headers: Option<HeaderMap>,
+}
+
+/// Largest body kept for checks and captures; longer ones are counted but not kept.
+pub const MAX_KEPT_BODY: usize = 16 << 20;
+
+/// The parts of a request rendered from templates for one send.
+#[derive(Debug, Clone, Default)]
+pub struct Rendered {
+    /// Path and query.
+    pub path: Option<String>,
+    pub headers: Vec<(http::HeaderName, HeaderValue)>,
+    pub body: Option<Bytes>,
+}
+
+/// What the caller needs back from the response.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Want {
+    pub body: bool,
+    pub headers: bool,
+}
+
+impl Attempt {
+    pub fn failed(kind: crate::metrics::ErrorKind, message: String, latency_us: Option<u64>) -> Attempt {
+        Attempt {
+            outcome: Outcome::Error(kind),
+            latency_us,
+            bytes: 0,
+            message: Some(message),
+            body: None,
+            headers: None,
+        }
+    }
 }
 
 /// Shared, read-only request material for one run.
@@ -166,17 +201,18 @@ impl VuClient {
         }
     }
 
-    pub async fn send(&mut self, idx: usize) -> Attempt {
+    /// Sends endpoint `idx`, with templated parts from `rendered`.
+    pub async fn send(&mut self, idx: usize, rendered: Option<&Rendered>, want: Want) -> Attempt {
         let reqs = self.requests.clone();
         let p = &reqs.prepared[idx];
         match p.client {
-            ClientKind::Hyper => self.hyper.send(&reqs, p, &self.gauges).await,
+            ClientKind::Hyper => self.hyper.send(&reqs, p, rendered, want, &self.gauges).await,
             ClientKind::Reqwest => {
                 let gauges = &self.gauges;
                 let client = self
                     .reqwest
                     .get_or_insert_with(|| ReqwestClient::new(&reqs, gauges.clone()));
-                client.send(p).await
+                client.send(p, rendered, want).await
             }
         }
     }

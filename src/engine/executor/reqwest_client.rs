@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use super::classify::classify_reqwest;
 use super::hyper_client::status_message;
-use super::{Attempt, Prepared, Requests};
+use super::{Attempt, Prepared, Rendered, Requests, Want, MAX_KEPT_BODY};
 use crate::metrics::{ErrorKind, Gauges, Outcome};
 
 pub struct ReqwestClient {
@@ -66,61 +66,81 @@ impl ReqwestClient {
         Ok(c)
     }
 
-    pub async fn send(&mut self, p: &Prepared) -> Attempt {
+    pub async fn send(&mut self, p: &Prepared, rendered: Option<&Rendered>, want: Want) -> Attempt {
         let client = match self.client(p.follow_redirects) {
             Ok(c) => c,
             Err(e) => {
-                return Attempt {
-                    outcome: Outcome::Error(ErrorKind::Other),
-                    latency_us: None,
-                    bytes: 0,
-                    message: Some(format!("cannot build HTTP client: {e}")),
-                }
+                return Attempt::failed(
+                    ErrorKind::Other,
+                    format!("cannot build HTTP client: {e}"),
+                    None,
+                )
             }
         };
         let mut headers = p.headers.clone();
         headers.remove(http::header::HOST);
+        let mut url = p.url.clone();
+        let mut body = p.body.clone();
+        if let Some(r) = rendered {
+            if let Some(path) = &r.path {
+                let (path, query) = path.split_once('?').unwrap_or((path, ""));
+                url.set_path(path);
+                url.set_query((!query.is_empty()).then_some(query));
+            }
+            for (k, v) in &r.headers {
+                headers.insert(k.clone(), v.clone());
+            }
+            if let Some(b) = &r.body {
+                body = b.clone();
+            }
+        }
+        headers.remove(http::header::CONTENT_LENGTH);
         let req = client
-            .request(p.method.clone(), p.url.clone())
+            .request(p.method.clone(), url)
             .headers(headers)
-            .body(p.body.clone())
+            .body(body)
             .timeout(p.timeout);
         let start = Instant::now();
         let deadline = tokio::time::Instant::now() + p.timeout;
         let exchange = async {
             let mut resp = req.send().await?;
             let status = resp.status().as_u16();
+            let headers = want.headers.then(|| resp.headers().clone());
             let mut bytes = 0u64;
+            let mut kept: Option<bytes::BytesMut> = want.body.then(bytes::BytesMut::new);
             while let Some(chunk) = resp.chunk().await? {
                 bytes += chunk.len() as u64;
+                if let Some(k) = &mut kept {
+                    if k.len() + chunk.len() <= MAX_KEPT_BODY {
+                        k.extend_from_slice(&chunk);
+                    } else {
+                        kept = None;
+                    }
+                }
             }
-            Ok::<_, reqwest::Error>((status, bytes))
+            Ok::<_, reqwest::Error>((status, bytes, kept.map(|k| k.freeze()), headers))
         };
         let result = tokio::time::timeout_at(deadline, exchange).await;
         let latency = start.elapsed().as_micros() as u64;
         match result {
-            Ok(Ok((status, bytes))) => Attempt {
+            Ok(Ok((status, bytes, body, headers))) => Attempt {
                 outcome: Outcome::Status(status),
                 latency_us: Some(latency),
                 bytes,
                 message: (status >= 400).then(|| status_message(status)),
+                body,
+                headers,
             },
             Ok(Err(e)) => {
                 let (kind, message) = classify_reqwest(&e);
                 let timed = kind == ErrorKind::Timeout;
-                Attempt {
-                    outcome: Outcome::Error(kind),
-                    latency_us: timed.then_some(latency),
-                    bytes: 0,
-                    message: Some(message),
-                }
+                Attempt::failed(kind, message, timed.then_some(latency))
             }
-            Err(_) => Attempt {
-                outcome: Outcome::Error(ErrorKind::Timeout),
-                latency_us: Some(latency),
-                bytes: 0,
-                message: Some(format!("no complete response within {:?}", p.timeout)),
-            },
+            Err(_) => Attempt::failed(
+                ErrorKind::Timeout,
+                format!("no complete response within {:?}", p.timeout),
+                Some(latency),
+            ),
         }
     }
 }

@@ -1,0 +1,109 @@
+//! The open model: iterations start at a rate, on at most `max_vus` VUs, whatever the
+//! server does. An iteration waits for a free VU at most `MAX_LAG`, then is dropped.
+//! Latency is measured from when the iteration was due (coordinated-omission corrected).
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, Notify};
+use tokio::task::JoinSet;
+
+use super::gate::Phase;
+use super::vu::{Active, RunCtx, VuState};
+
+/// Longest an iteration waits for a free VU before it is dropped.
+pub const MAX_LAG: Duration = Duration::from_secs(1);
+
+/// Runs until `stop` is notified; returns the iterations still in flight.
+pub async fn schedule(ctx: Arc<RunCtx>, max_vus: u32, stop: Arc<Notify>) -> JoinSet<()> {
+    let (ret_tx, mut ret_rx) = mpsc::unbounded_channel::<VuState>();
+    let mut idle: Vec<VuState> = Vec::new();
+    let mut created: u32 = 0;
+    let mut backlog: VecDeque<Instant> = VecDeque::new();
+    let mut running: JoinSet<()> = JoinSet::new();
+    let never = Arc::new(AtomicBool::new(false));
+    let mut next = tokio::time::Instant::now();
+    let mut was_paused = false;
+    let stopped = stop.notified();
+    tokio::pin!(stopped);
+    loop {
+        let changed = ctx.gate.changed();
+        tokio::pin!(changed);
+        changed.as_mut().enable();
+        let rate = ctx.gauges.rate().unwrap_or(0.0);
+        let phase = ctx.gate.phase();
+        if phase == Phase::Stopping {
+            break;
+        }
+        let paused = phase == Phase::Paused;
+        if was_paused && !paused {
+            // Resume from the same point: nothing is owed for the paused time.
+            next = tokio::time::Instant::now();
+        }
+        was_paused = paused;
+        let due = (rate > 0.0 && !paused).then_some(next);
+        tokio::select! {
+            _ = &mut stopped => break,
+            _ = changed => {}
+            _ = sleep_opt(due) => {
+                let now = tokio::time::Instant::now();
+                backlog.push_back(next.into_std());
+                let step = Duration::from_secs_f64(1.0 / rate);
+                next += step;
+                // After a long stall or a rate change, don't owe a burst for the past.
+                if next + MAX_LAG < now {
+                    next = now;
+                }
+            }
+            Some(vu) = ret_rx.recv() => idle.push(vu),
+            Some(_) = running.join_next(), if !running.is_empty() => {}
+        }
+        // Drop what waited too long, then hand the rest to free VUs (oldest first).
+        let now = Instant::now();
+        while backlog.front().is_some_and(|t| now.duration_since(*t) > MAX_LAG) {
+            backlog.pop_front();
+            ctx.gauges.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+        while let Some(&due_at) = backlog.front() {
+            if ctx.gate.phase() != Phase::Running {
+                break;
+            }
+            let mut st = match idle.pop() {
+                Some(st) => st,
+                None if created < max_vus => {
+                    created += 1;
+                    VuState::new(&ctx, created as u64 - 1)
+                }
+                None => break,
+            };
+            backlog.pop_front();
+            if !ctx.take_iteration() {
+                idle.push(st);
+                backlog.clear();
+                break;
+            }
+            let ctx = ctx.clone();
+            let tx = ret_tx.clone();
+            let never = never.clone();
+            running.spawn(async move {
+                let _active = Active::new(&ctx.gauges);
+                let user = ctx.pick_user(&mut st.rng);
+                if ctx.on_start(&mut st, user, &never).await {
+                    ctx.iteration(&mut st, user, Some(due_at), &never).await;
+                }
+                let _ = tx.send(st);
+            });
+        }
+        ctx.gauges.vus_target.store(created, Ordering::Relaxed);
+    }
+    running
+}
+
+async fn sleep_opt(until: Option<tokio::time::Instant>) {
+    match until {
+        Some(t) => tokio::time::sleep_until(t).await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,345 @@
+//! Workload shapes, user flows, captures and the open model, against local servers.
+
+mod common;
+
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{Route, ServerConfig, TestServer};
+use volley::demo::{DemoOptions, DemoServer};
+use volley::engine;
+use volley::metrics::Snapshot;
+
+fn plan(toml: &str) -> volley::scenario::Plan {
+    volley::scenario::parse(Path::new("test.toml"), toml).unwrap_or_else(|e| panic!("{e}"))
+}
+
+async fn run(toml: &str) -> Snapshot {
+    engine::start(plan(toml)).wait().await
+}
+
+fn ep<'a>(s: &'a Snapshot, name: &str) -> &'a volley::metrics::EndpointStats {
+    s.endpoints.iter().find(|e| e.name == name).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_then_token_every_request_carries_an_issued_token() {
+    let server = DemoServer::spawn(DemoOptions {
+        require_auth: true,
+        latency: Duration::ZERO,
+        search_latency: Duration::from_millis(1),
+        login_latency: Duration::ZERO,
+        ..DemoOptions::default()
+    })
+    .unwrap();
+    let s = run(&format!(
+        r#"
+name = "auth"
+base_url = "{}"
+[load]
+vus = 5
+iterations = 300
+[[user]]
+name = "shopper"
+on_start = ["login"]
+tasks = {{ "list" = 3, "search" = 1 }}
+[[request]]
+name = "login"
+method = "POST"
+path = "/login"
+json = {{ username = "u{{{{vu}}}}", password = "p" }}
+capture = [{{ var = "token", json = "$.access_token" }}]
+check = [{{ status = 200 }}]
+[[request]]
+name = "list"
+path = "/api/items"
+headers = {{ Authorization = "Bearer {{{{token}}}}" }}
+check = [{{ status = 200 }}, {{ json_path = "$[0].id" }}]
+[[request]]
+name = "search"
+path = "/api/search?q={{{{random_pick(a, b)}}}}"
+headers = {{ Authorization = "Bearer {{{{token}}}}" }}
+"#,
+        server.url()
+    ))
+    .await;
+    let st = &server.stats;
+    assert_eq!(ep(&s, "login").requests, 5, "one login per VU");
+    assert_eq!(st.route_count("login"), 5);
+    assert_eq!(ep(&s, "list").requests, st.route_count("items"));
+    assert_eq!(ep(&s, "search").requests, st.route_count("search"));
+    assert_eq!(ep(&s, "list").requests + ep(&s, "search").requests, 300);
+    assert_eq!(st.invalid_token_count(), 0);
+    assert_eq!(st.status_count(401), 0);
+    assert_eq!(st.valid_token_count(), 300, "every API request carried an issued token");
+    assert_eq!(s.total.errors, 0, "{:?}", s.total.errors_by_kind);
+    let checks = &ep(&s, "list").checks;
+    assert_eq!(checks.values().map(|c| c.1).sum::<u64>(), 0, "no failed checks");
+    assert_eq!(checks.values().map(|c| c.0).sum::<u64>(), 2 * ep(&s, "list").requests);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn user_type_and_task_weights_hold() {
+    let server = TestServer::start(ServerConfig::new());
+    let s = run(&format!(
+        r#"
+name = "weights"
+base_url = "{}"
+[load]
+vus = 100
+iterations = 4000
+[[user]]
+name = "regular"
+weight = 70
+tasks = {{ "a" = 1 }}
+[[user]]
+name = "power"
+weight = 20
+tasks = {{ "b" = 1, "c" = 3 }}
+[[user]]
+name = "admin"
+weight = 5
+steps = ["d"]
+[[user]]
+name = "bot"
+weight = 5
+steps = ["e"]
+[[request]]
+name = "a"
+path = "/a"
+[[request]]
+name = "b"
+path = "/b"
+[[request]]
+name = "c"
+path = "/c"
+[[request]]
+name = "d"
+path = "/d"
+[[request]]
+name = "e"
+path = "/e"
+"#,
+        server.url()
+    ))
+    .await;
+    let total = s.total.requests as f64;
+    assert_eq!(s.total.requests, 4000);
+    let share = |p: &str| server.count(p) as f64 / total;
+    assert!((share("/a") - 0.70).abs() < 0.03, "regular {}", share("/a"));
+    assert!(((share("/b") + share("/c")) - 0.20).abs() < 0.03, "power");
+    assert!((share("/d") - 0.05).abs() < 0.02, "admin {}", share("/d"));
+    assert!((share("/e") - 0.05).abs() < 0.02, "bot {}", share("/e"));
+    let b = server.count("/b") as f64;
+    let c = server.count("/c") as f64;
+    assert!((b / (b + c) - 0.25).abs() < 0.06, "task weights b {b} c {c}");
+    for (name, path) in [("a", "/a"), ("b", "/b"), ("c", "/c"), ("d", "/d"), ("e", "/e")] {
+        assert_eq!(ep(&s, name).requests, server.count(path));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_capture_fails_the_request_and_skips_dependent_steps() {
+    let server = TestServer::start(ServerConfig::new().route("/login", Route::ok().body(10)));
+    let s = run(&format!(
+        r#"
+name = "capture"
+base_url = "{}"
+[load]
+vus = 2
+iterations = 20
+[[user]]
+name = "u"
+steps = ["login", "use", "free"]
+[[request]]
+name = "login"
+path = "/login"
+capture = [{{ var = "token", json = "$.access_token" }}]
+[[request]]
+name = "use"
+path = "/use/{{{{token}}}}"
+[[request]]
+name = "free"
+path = "/free"
+"#,
+        server.url()
+    ))
+    .await;
+    let login = ep(&s, "login");
+    assert_eq!(login.requests, 20);
+    assert_eq!(login.errors, 20);
+    assert_eq!(login.errors_by_kind.get("capture_failed"), Some(&20));
+    assert_eq!(ep(&s, "use").requests, 0);
+    assert_eq!(ep(&s, "use").skipped, 20);
+    assert_eq!(ep(&s, "free").requests, 20, "steps that need nothing still run");
+    assert_eq!(server.total(), 40);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_model_holds_its_rate() {
+    let server = TestServer::start(ServerConfig::new());
+    let handle = engine::start(plan(&format!(
+        r#"
+name = "open"
+base_url = "{}"
+[load]
+rate = "200/s"
+max_vus = 20
+duration = "4s"
+[[request]]
+path = "/r"
+"#,
+        server.url()
+    )));
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let from = Instant::now();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let seen = server.arrivals_since(from) as f64;
+    let s = handle.wait().await;
+    // the window may end a little after 2.5 s of arrivals; allow 2%
+    assert!((seen / 2.5 - 200.0).abs() <= 4.0, "server saw {} rps", seen / 2.5);
+    assert_eq!(s.total.requests, server.total());
+    assert_eq!(s.dropped, 0);
+    assert!(s.total.hist_raw.is_some(), "open model keeps uncorrected latency too");
+}
+
+/// A server that answers at once, except that everything arriving during one
+/// 500 ms window waits for that window to end (a stop-the-world pause).
+fn stalling_server(stall_at: Duration) -> (String, Arc<AtomicU64>) {
+    use http_body_util::Full;
+    use hyper::service::service_fn;
+    use hyper_util::rt::TokioIo;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let count = Arc::new(AtomicU64::new(0));
+    let c = count.clone();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            let start = Instant::now();
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while Instant::now() < deadline {
+                let Ok((stream, _)) = listener.accept().await else { break };
+                let c = c.clone();
+                tokio::spawn(async move {
+                    let svc = service_fn(move |_req: hyper::Request<hyper::body::Incoming>| {
+                        let c = c.clone();
+                        async move {
+                            c.fetch_add(1, Ordering::Relaxed);
+                            let t = start.elapsed();
+                            if t >= stall_at && t < stall_at + Duration::from_millis(500) {
+                                tokio::time::sleep(stall_at + Duration::from_millis(500) - t).await;
+                            }
+                            Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(
+                                bytes::Bytes::from_static(b"ok"),
+                            )))
+                        }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), svc)
+                        .await;
+                });
+            }
+        });
+    });
+    (format!("http://{addr}"), count)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn corrected_latency_shows_a_stall_that_uncorrected_hides() {
+    let (url, count) = stalling_server(Duration::from_millis(1500));
+    let s = run(&format!(
+        r#"
+name = "co"
+base_url = "{url}"
+[load]
+rate = "200/s"
+max_vus = 2
+duration = "4s"
+[[request]]
+path = "/x"
+"#
+    ))
+    .await;
+    let corrected_p99 = s.total.quantile_us(0.99);
+    let raw = s.total.hist_raw.as_ref().unwrap();
+    let raw_p99 = raw.value_at_quantile(0.99);
+    assert!(corrected_p99 >= 250_000, "corrected p99 {corrected_p99}us should show the 500ms stall");
+    assert!(raw_p99 < 100_000, "uncorrected p99 {raw_p99}us should not");
+    assert!(raw.max() >= 400_000, "the stalled request itself was slow");
+    assert_eq!(s.total.requests, count.load(Ordering::Relaxed));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closed_stages_drive_concurrency() {
+    let server = TestServer::start(ServerConfig::new().fallback(Route::ok().delay(Duration::from_millis(100))));
+    let handle = engine::start(plan(&format!(
+        r#"
+name = "stages"
+base_url = "{}"
+[load]
+vus = 0
+stages = [{{ duration = "2s", target = 10 }}, {{ duration = "1500ms", target = 10 }}, {{ duration = "0s", target = 2 }}, {{ duration = "1s", target = 2 }}]
+[[request]]
+path = "/s"
+"#,
+        server.url()
+    )));
+    let sample = |from: Duration, to: Duration| {
+        let start = Instant::now();
+        let mut max = 0;
+        while start.elapsed() < to - from {
+            max = max.max(server.in_flight());
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        max
+    };
+    let t0 = Instant::now();
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    let early = tokio::task::block_in_place(|| sample(Duration::ZERO, Duration::from_millis(200)));
+    tokio::time::sleep(Duration::from_millis(2300u64.saturating_sub(t0.elapsed().as_millis() as u64))).await;
+    let plateau = tokio::task::block_in_place(|| sample(Duration::ZERO, Duration::from_millis(800)));
+    tokio::time::sleep(Duration::from_millis(4000u64.saturating_sub(t0.elapsed().as_millis() as u64))).await;
+    let after = tokio::task::block_in_place(|| sample(Duration::ZERO, Duration::from_millis(300)));
+    let s = handle.wait().await;
+    assert!((3..=7).contains(&early), "at ~1s of a 0->10 ramp over 2s: {early}");
+    assert_eq!(plateau, 10, "plateau");
+    assert!(after <= 2, "after the step down: {after}");
+    assert!(s.events.iter().filter(|e| e.kind == "stage").count() >= 3);
+    assert_eq!(s.total.requests, server.total());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_stages_follow_the_rate_ramp() {
+    let server = TestServer::start(ServerConfig::new());
+    let handle = engine::start(plan(&format!(
+        r#"
+name = "open stages"
+base_url = "{}"
+[load]
+model = "open"
+rate = 50
+max_vus = 20
+stages = [{{ duration = "1s", target = 50 }}, {{ duration = "0s", target = 300 }}, {{ duration = "2s", target = 300 }}]
+[[request]]
+path = "/o"
+"#,
+        server.url()
+    )));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let a = Instant::now();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let low = server.arrivals_since(a) as f64 / 0.7;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let b = Instant::now();
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let high = server.arrivals_since(b) as f64;
+    let s = handle.wait().await;
+    assert!((40.0..=60.0).contains(&low), "low stage {low}/s");
+    assert!((270.0..=330.0).contains(&high), "high stage {high}/s");
+    assert_eq!(s.total.requests, server.total());
+}
