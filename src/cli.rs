@@ -55,6 +55,10 @@ pub enum Command {
         #[command(flatten)]
         run: RunArgs,
     },
+    /// Render outputs (html, csv, md, hdr, junit, ...) from a saved result document.
+    Report(ReportArgs),
+    /// Compare two saved result documents: baseline against current.
+    Compare(CompareArgs),
     /// Validate a scenario and print the plan it would run.
     Check {
         /// The scenario file.
@@ -150,4 +154,51 @@ pub struct RunArgs {
     /// How long in-flight requests may finish after the run ends.
     #[arg(long = "graceful-stop", value_parser = duration_arg)]
     pub graceful_stop: Option<Duration>,
+    /// Serve live metrics (Prometheus text format) on http://ADDR/metrics during the run;
+    /// a port alone binds 127.0.0.1.
+    #[arg(long = "prometheus", value_name = "ADDR")]
+    pub prometheus: Option<String>,
+    /// A saved result document to compare with in the html and md outputs.
+    #[arg(long = "baseline", value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+}
+
+/// `volley report FILE --out KIND=PATH ...`
+#[derive(Debug, Args, Clone)]
+pub struct ReportArgs {
+    /// A result document written with --out json=FILE.
+    pub file: PathBuf,
+    /// Write KIND=PATH (json, csv, html, hdr, junit, md, txt; PATH - is stdout);
+    /// repeatable. Without it, the text summary is printed.
+    #[arg(long = "out", value_name = "KIND=PATH")]
+    pub out: Vec<String>,
+    /// A saved result document to compare with in the html and md outputs.
+    #[arg(long = "baseline", value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+}
+
+/// `volley compare BASELINE CURRENT`
+#[derive(Debug, Args, Clone)]
+pub struct CompareArgs {
+    /// The result document to compare against.
+    pub baseline: PathBuf,
+    /// The result document of the run being judged.
+    pub current: PathBuf,
+    /// Changes within this are "same".
+    #[arg(long = "tolerance", value_name = "PCT", default_value = "5%")]
+    pub tolerance: String,
+    /// Exit 98 when p95, p99, the error rate or rps (total or any endpoint) got worse
+    /// by more than PCT, e.g. 10%.
+    #[arg(long = "fail-on-regression", value_name = "PCT")]
+    pub fail_on_regression: Option<String>,
+    /// Output format.
+    #[arg(long = "format", value_enum, default_value_t = CompareFormat::Text)]
+    pub format: CompareFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CompareFormat {
+    Text,
+    Md,
+    Json,
 }

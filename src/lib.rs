@@ -7,9 +7,11 @@ pub mod cli;
 pub mod demo;
 pub mod engine;
 pub mod error;
+pub mod grade;
 pub mod headless;
 pub mod metrics;
 pub mod output;
+pub mod prometheus;
 pub mod quick;
 pub mod report;
 pub mod scenario;
@@ -32,6 +34,8 @@ pub const DEMO_SCENARIO: &str = include_str!("../scenarios/demo.toml");
 /// Runs the command line; returns the process exit code.
 pub fn run(cli: Cli) -> Result<i32, Error> {
     match cli.command {
+        Some(Command::Report(args)) => output::report_command(&args),
+        Some(Command::Compare(args)) => output::compare_command(&args),
         Some(Command::Check { file, overrides }) => {
             let mut plan = scenario::load(&file)?;
             overrides_of(&overrides)?.apply(&mut plan);
@@ -137,20 +141,19 @@ pub const DEFAULT_THREADS: usize = 1;
 
 /// Runs a plan to the end and writes its results.
 pub fn execute(mut plan: Plan, args: &RunArgs) -> Result<i32, Error> {
-    let outs = output::parse_outs(&args.out)?;
+    let outs = output::outs_for_run(args)?;
+    let prom = prometheus::for_run(args.prometheus.as_deref())?;
     if let Some(g) = args.graceful_stop {
         plan.load.graceful_stop = g;
     }
-    let info = RunInfo {
-        source: plan.source.clone(),
-        target: plan.base_url.to_string(),
-    };
+    let info = RunInfo::of(&plan);
     let headless = args.headless || !std::io::stdout().is_terminal();
     let rt = runtime(args.threads)?;
     let watched = if headless {
         let every = args.progress.unwrap_or(Duration::from_secs(2));
         let watched = rt.block_on(async move {
             let handle = engine::start(plan);
+            prometheus::serve_run(prom, &handle);
             headless::watch(handle, every).await
         });
         rt.shutdown_timeout(Duration::from_millis(200));
@@ -169,7 +172,8 @@ pub fn execute(mut plan: Plan, args: &RunArgs) -> Result<i32, Error> {
             insecure: plan.http.insecure,
             notice: None,
         };
-        ui::run(plan, rt, opts).map_err(|e| Error::io("console", e))?
+        ui::console::run_with(plan, rt, opts, move |h| prometheus::serve_run(prom, h))
+            .map_err(|e| Error::io("console", e))?
     };
     let doc = ResultDoc::from_snapshot(&watched.snapshot, &info);
     finish(&doc, &outs)

@@ -73,11 +73,22 @@ headers = {{ Authorization = "Bearer {{{{token}}}}" }}
     assert_eq!(ep(&s, "list").requests + ep(&s, "search").requests, 300);
     assert_eq!(st.invalid_token_count(), 0);
     assert_eq!(st.status_count(401), 0);
-    assert_eq!(st.valid_token_count(), 300, "every API request carried an issued token");
+    assert_eq!(
+        st.valid_token_count(),
+        300,
+        "every API request carried an issued token"
+    );
     assert_eq!(s.total.errors, 0, "{:?}", s.total.errors_by_kind);
     let checks = &ep(&s, "list").checks;
-    assert_eq!(checks.values().map(|c| c.1).sum::<u64>(), 0, "no failed checks");
-    assert_eq!(checks.values().map(|c| c.0).sum::<u64>(), 2 * ep(&s, "list").requests);
+    assert_eq!(
+        checks.values().map(|c| c.1).sum::<u64>(),
+        0,
+        "no failed checks"
+    );
+    assert_eq!(
+        checks.values().map(|c| c.0).sum::<u64>(),
+        2 * ep(&s, "list").requests
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -134,8 +145,17 @@ path = "/e"
     assert!((share("/e") - 0.05).abs() < 0.02, "bot {}", share("/e"));
     let b = server.count("/b") as f64;
     let c = server.count("/c") as f64;
-    assert!((b / (b + c) - 0.25).abs() < 0.06, "task weights b {b} c {c}");
-    for (name, path) in [("a", "/a"), ("b", "/b"), ("c", "/c"), ("d", "/d"), ("e", "/e")] {
+    assert!(
+        (b / (b + c) - 0.25).abs() < 0.06,
+        "task weights b {b} c {c}"
+    );
+    for (name, path) in [
+        ("a", "/a"),
+        ("b", "/b"),
+        ("c", "/c"),
+        ("d", "/d"),
+        ("e", "/e"),
+    ] {
         assert_eq!(ep(&s, name).requests, server.count(path));
     }
 }
@@ -173,7 +193,11 @@ path = "/free"
     assert_eq!(login.errors_by_kind.get("capture_failed"), Some(&20));
     assert_eq!(ep(&s, "use").requests, 0);
     assert_eq!(ep(&s, "use").skipped, 20);
-    assert_eq!(ep(&s, "free").requests, 20, "steps that need nothing still run");
+    assert_eq!(
+        ep(&s, "free").requests,
+        20,
+        "steps that need nothing still run"
+    );
     assert_eq!(server.total(), 40);
 }
 
@@ -199,10 +223,17 @@ path = "/r"
     let seen = server.arrivals_since(from) as f64;
     let s = handle.wait().await;
     // the window may end a little after 2.5 s of arrivals; allow 2%
-    assert!((seen / 2.5 - 200.0).abs() <= 4.0, "server saw {} rps", seen / 2.5);
+    assert!(
+        (seen / 2.5 - 200.0).abs() <= 4.0,
+        "server saw {} rps",
+        seen / 2.5
+    );
     assert_eq!(s.total.requests, server.total());
     assert_eq!(s.dropped, 0);
-    assert!(s.total.hist_raw.is_some(), "open model keeps uncorrected latency too");
+    assert!(
+        s.total.hist_raw.is_some(),
+        "open model keeps uncorrected latency too"
+    );
 }
 
 /// A server that answers at once, except that everything arriving during one
@@ -217,13 +248,18 @@ fn stalling_server(stall_at: Duration) -> (String, Arc<AtomicU64>) {
     let count = Arc::new(AtomicU64::new(0));
     let c = count.clone();
     std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         rt.block_on(async move {
             let listener = tokio::net::TcpListener::from_std(listener).unwrap();
             let start = Instant::now();
             let deadline = Instant::now() + Duration::from_secs(30);
             while Instant::now() < deadline {
-                let Ok((stream, _)) = listener.accept().await else { break };
+                let Ok((stream, _)) = listener.accept().await else {
+                    break;
+                };
                 let c = c.clone();
                 tokio::spawn(async move {
                     let svc = service_fn(move |_req: hyper::Request<hyper::body::Incoming>| {
@@ -268,7 +304,10 @@ path = "/x"
     let corrected_p99 = s.total.quantile_us(0.99);
     let raw = s.total.hist_raw.as_ref().unwrap();
     let raw_p99 = raw.value_at_quantile(0.99);
-    assert!(corrected_p99 >= 250_000, "corrected p99 {corrected_p99}us should show the 500ms stall");
+    assert!(
+        corrected_p99 >= 250_000,
+        "corrected p99 {corrected_p99}us should show the 500ms stall"
+    );
     assert!(raw_p99 < 100_000, "uncorrected p99 {raw_p99}us should not");
     assert!(raw.max() >= 400_000, "the stalled request itself was slow");
     assert_eq!(s.total.requests, count.load(Ordering::Relaxed));
@@ -276,7 +315,9 @@ path = "/x"
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn closed_stages_drive_concurrency() {
-    let server = TestServer::start(ServerConfig::new().fallback(Route::ok().delay(Duration::from_millis(100))));
+    let server = TestServer::start(
+        ServerConfig::new().fallback(Route::ok().delay(Duration::from_millis(100))),
+    );
     let handle = engine::start(plan(&format!(
         r#"
 name = "stages"
@@ -301,12 +342,22 @@ path = "/s"
     let t0 = Instant::now();
     tokio::time::sleep(Duration::from_millis(900)).await;
     let early = tokio::task::block_in_place(|| sample(Duration::ZERO, Duration::from_millis(200)));
-    tokio::time::sleep(Duration::from_millis(2300u64.saturating_sub(t0.elapsed().as_millis() as u64))).await;
-    let plateau = tokio::task::block_in_place(|| sample(Duration::ZERO, Duration::from_millis(800)));
-    tokio::time::sleep(Duration::from_millis(4000u64.saturating_sub(t0.elapsed().as_millis() as u64))).await;
+    tokio::time::sleep(Duration::from_millis(
+        2300u64.saturating_sub(t0.elapsed().as_millis() as u64),
+    ))
+    .await;
+    let plateau =
+        tokio::task::block_in_place(|| sample(Duration::ZERO, Duration::from_millis(800)));
+    tokio::time::sleep(Duration::from_millis(
+        4000u64.saturating_sub(t0.elapsed().as_millis() as u64),
+    ))
+    .await;
     let after = tokio::task::block_in_place(|| sample(Duration::ZERO, Duration::from_millis(300)));
     let s = handle.wait().await;
-    assert!((3..=7).contains(&early), "at ~1s of a 0->10 ramp over 2s: {early}");
+    assert!(
+        (3..=7).contains(&early),
+        "at ~1s of a 0->10 ramp over 2s: {early}"
+    );
     assert_eq!(plateau, 10, "plateau");
     assert!(after <= 2, "after the step down: {after}");
     assert!(s.events.iter().filter(|e| e.kind == "stage").count() >= 3);

@@ -89,8 +89,11 @@ impl Controller {
         if n > cur {
             for _ in cur..n {
                 let retire = Arc::new(AtomicBool::new(false));
-                let handle =
-                    tokio::spawn(run_closed_vu(self.ctx.clone(), self.next_id, retire.clone()));
+                let handle = tokio::spawn(run_closed_vu(
+                    self.ctx.clone(),
+                    self.next_id,
+                    retire.clone(),
+                ));
                 self.next_id += 1;
                 self.vus.push(Vu { retire, handle });
             }
@@ -131,7 +134,11 @@ impl Controller {
         let what = if s.duration.is_zero() {
             format!("step to {}{u}", fmt_level(s.target))
         } else if (s.target - from).abs() < 1e-9 {
-            format!("hold {}{u} for {}", fmt_level(s.target), format_duration(s.duration))
+            format!(
+                "hold {}{u} for {}",
+                fmt_level(s.target),
+                format_duration(s.duration)
+            )
         } else {
             format!(
                 "ramp {} -> {}{u} over {}",
@@ -195,7 +202,11 @@ impl Controller {
                 let level = spike.change.apply_f64(base);
                 let level = if self.open { level } else { level.round() };
                 let until = tokio::time::Instant::now() + spike.duration;
-                self.spike = Some(ActiveSpike { level, until, spike });
+                self.spike = Some(ActiveSpike {
+                    level,
+                    until,
+                    spike,
+                });
                 g.set_spike(Some(SpikeGauge {
                     label: spike.to_string(),
                     until: until.into_std(),
@@ -229,7 +240,11 @@ impl Controller {
             }));
             g.event(
                 if self.open { "set_rate" } else { "set_vus" },
-                format!("{} -> {}{u} (after the spike)", fmt_level(from), fmt_level(n)),
+                format!(
+                    "{} -> {}{u} (after the spike)",
+                    fmt_level(from),
+                    fmt_level(n)
+                ),
             );
         } else {
             g.event(
@@ -271,8 +286,9 @@ pub async fn run(
         .iter()
         .map(|e| (e.name.clone(), e.method.to_string()))
         .collect();
-    let (aggregator, recorder) =
+    let (mut aggregator, recorder) =
         Aggregator::new(&plan.name, &endpoints, DEFAULT_SHARDS, gauges.clone());
+    aggregator.set_thresholds(plan.thresholds.clone());
     let (agg_done_tx, agg_done_rx) = oneshot::channel();
     let agg_task = tokio::spawn(aggregator.run(publish, agg_done_rx));
 
@@ -375,6 +391,12 @@ pub async fn run(
             _ = sleep_opt(spike_until) => c.end_spike("spike over"),
             _ = ctx.exhausted.notified() => {
                 gauges.event("end", "iteration limit reached");
+                break;
+            }
+            _ = gauges.abort_signal.notified() => {
+                let why = gauges.abort_reason().unwrap_or_default();
+                gauges.event("abort", format!("aborted: {why}"));
+                gauges.partial.store(true, Ordering::Relaxed);
                 break;
             }
             _ = stage_tick.tick(), if !c.stages.is_empty() => {

@@ -62,7 +62,10 @@ pub async fn schedule(ctx: Arc<RunCtx>, max_vus: u32, stop: Arc<Notify>) -> Join
         }
         // Drop what waited too long, then hand the rest to free VUs (oldest first).
         let now = Instant::now();
-        while backlog.front().is_some_and(|t| now.duration_since(*t) > MAX_LAG) {
+        while backlog
+            .front()
+            .is_some_and(|t| now.duration_since(*t) > MAX_LAG)
+        {
             backlog.pop_front();
             ctx.gauges.dropped.fetch_add(1, Ordering::Relaxed);
         }

@@ -108,7 +108,10 @@ impl Values for Render<'_> {
     }
     fn data(&self, dataset: usize, column: usize) -> Option<&str> {
         let ds = self.data.get(dataset)?;
-        ds.rows.get(self.st.rows[dataset])?.get(column).map(String::as_str)
+        ds.rows
+            .get(self.st.rows[dataset])?
+            .get(column)
+            .map(String::as_str)
     }
     fn vu(&self) -> u64 {
         self.st.id
@@ -181,7 +184,12 @@ pub enum StepResult {
 impl RunCtx {
     /// Sends one request of the flow; `scheduled` is when the iteration was due (open
     /// model), for coordinated-omission-corrected latency.
-    pub async fn request(&self, st: &mut VuState, idx: usize, scheduled: Option<Instant>) -> StepResult {
+    pub async fn request(
+        &self,
+        st: &mut VuState,
+        idx: usize,
+        scheduled: Option<Instant>,
+    ) -> StepResult {
         let ep = &self.endpoints[idx];
         let rendered = match &ep.template {
             None => None,
@@ -224,14 +232,28 @@ impl RunCtx {
             done: false,
         };
         let send_start = Instant::now();
-        let attempt = st.client.send(idx, rendered.as_ref(), self.wants[idx]).await;
+        let attempt = st
+            .client
+            .send(idx, rendered.as_ref(), self.wants[idx])
+            .await;
         flight.finish();
-        self.settle(st, idx, attempt, scheduled.map(|s| send_start.saturating_duration_since(s)));
+        self.settle(
+            st,
+            idx,
+            attempt,
+            scheduled.map(|s| send_start.saturating_duration_since(s)),
+        );
         StepResult::Sent
     }
 
     /// Runs checks and captures on a finished attempt and records it.
-    fn settle(&self, st: &mut VuState, idx: usize, a: Attempt, queued: Option<std::time::Duration>) {
+    fn settle(
+        &self,
+        st: &mut VuState,
+        idx: usize,
+        a: Attempt,
+        queued: Option<std::time::Duration>,
+    ) {
         let ep = &self.endpoints[idx];
         let mut outcome = a.outcome;
         let mut message = a.message.clone();
@@ -341,7 +363,8 @@ impl RunCtx {
                     if i > 0 && !self.gate.admit(retire).await {
                         return false;
                     }
-                    self.request(st, ep, if i == 0 { scheduled } else { None }).await;
+                    self.request(st, ep, if i == 0 { scheduled } else { None })
+                        .await;
                 }
             }
         }

@@ -24,6 +24,8 @@ struct Series {
     second: Accum,
     /// (requests, errors) of the last ticks, newest last.
     recent: VecDeque<(u64, u64, Duration)>,
+    /// The last seconds, kept only when a windowed threshold needs them.
+    window: Option<super::verdict::Window>,
 }
 
 impl Series {
@@ -32,6 +34,7 @@ impl Series {
             cumulative: EndpointStats::new(name, method),
             second: Accum::default(),
             recent: VecDeque::with_capacity(RATE_TICKS + 1),
+            window: None,
         }
     }
 
@@ -68,7 +71,9 @@ impl Series {
                     .expect("auto-resizing histograms always add");
             }
             if let Some(raw) = tick.hist_raw.as_ref().filter(|h| !h.is_empty()) {
-                let mine = c.hist_raw.get_or_insert_with(|| Arc::new(super::recorder::new_histogram()));
+                let mine = c
+                    .hist_raw
+                    .get_or_insert_with(|| Arc::new(super::recorder::new_histogram()));
                 Arc::make_mut(mine)
                     .add(raw)
                     .expect("auto-resizing histograms always add");
@@ -108,6 +113,9 @@ impl Series {
         row.bytes = s.bytes;
         row.vus = vus;
         push_row(Arc::make_mut(&mut self.cumulative.timeline), row);
+        if let Some(w) = &mut self.window {
+            w.push(&self.second);
+        }
         self.second.clear();
     }
 }
@@ -121,6 +129,8 @@ pub struct Aggregator {
     started_at: SystemTime,
     endpoints: Vec<Series>,
     total: Series,
+    thresholds: Vec<crate::scenario::ThresholdSpec>,
+    abort_sent: bool,
     /// The next whole second (since start) to close.
     next_second: u64,
     last_tick: Instant,
@@ -151,8 +161,66 @@ impl Aggregator {
             total: Series::new("total", ""),
             next_second: 1,
             last_tick: started,
+            thresholds: Vec::new(),
+            abort_sent: false,
         };
         (agg, recorder)
+    }
+
+    /// Thresholds to evaluate on every snapshot; keeps the seconds windows need.
+    pub fn set_thresholds(&mut self, specs: Vec<crate::scenario::ThresholdSpec>) {
+        for spec in &specs {
+            if let Some(w) = spec.threshold.window {
+                let series = match spec.endpoint {
+                    Some(i) => &mut self.endpoints[i],
+                    None => &mut self.total,
+                };
+                let win = series.window.get_or_insert_with(Default::default);
+                win.cap = win.cap.max(w.as_secs().max(1) as usize);
+            }
+        }
+        self.thresholds = specs;
+    }
+
+    fn verdicts(&self, elapsed: f64) -> Vec<super::verdict::ThresholdStatus> {
+        let dropped = self.gauges.dropped.load(Ordering::Relaxed);
+        self.thresholds
+            .iter()
+            .map(|spec| {
+                let series = match spec.endpoint {
+                    Some(i) => &self.endpoints[i],
+                    None => &self.total,
+                };
+                super::verdict::evaluate(
+                    spec,
+                    &series.cumulative,
+                    series.window.as_ref(),
+                    elapsed,
+                    dropped,
+                )
+            })
+            .collect()
+    }
+
+    /// Stops the run when an abort_on_fail threshold fails after its grace.
+    fn check_abort(&mut self, snap: &Snapshot) {
+        if self.abort_sent {
+            return;
+        }
+        for (spec, st) in self.thresholds.iter().zip(&snap.thresholds) {
+            if spec.abort_on_fail && st.passed == Some(false) && snap.run_time >= spec.abort_grace {
+                self.abort_sent = true;
+                self.gauges.abort(format!(
+                    "threshold '{}'{} failed: {}",
+                    st.text,
+                    st.endpoint
+                        .as_ref()
+                        .map_or(String::new(), |e| format!(" on {e}")),
+                    st.shown
+                ));
+                return;
+            }
+        }
     }
 
     /// Drains every shard, closes finished seconds, and returns a fresh snapshot.
@@ -190,7 +258,9 @@ impl Aggregator {
         while elapsed.as_secs() >= self.next_second {
             self.close_second(vus);
         }
-        self.snapshot(now)
+        let snap = self.snapshot(now);
+        self.check_abort(&snap);
+        snap
     }
 
     fn close_second(&mut self, vus: u32) {
@@ -245,6 +315,7 @@ impl Aggregator {
             dropped: g.dropped.load(Ordering::Relaxed),
             stage: g.stage().0,
             next_stage: g.stage().1,
+            thresholds: self.verdicts(now.saturating_duration_since(clock.started).as_secs_f64()),
         }
     }
 

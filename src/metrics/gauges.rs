@@ -66,6 +66,10 @@ pub struct Gauges {
     /// Open model: iterations dropped because every VU was busy.
     pub dropped: AtomicU64,
     stage: Mutex<(Option<String>, Option<String>)>,
+    /// Why the run must stop now (a threshold with abort_on_fail failed).
+    abort_reason: Mutex<Option<String>>,
+    /// Wakes the controller when `abort_reason` is set.
+    pub abort_signal: tokio::sync::Notify,
     events: Mutex<Vec<Event>>,
 }
 
@@ -94,6 +98,8 @@ impl Gauges {
             rate_bits: AtomicU64::new(u64::MAX),
             dropped: AtomicU64::new(0),
             stage: Mutex::new((None, None)),
+            abort_reason: Mutex::new(None),
+            abort_signal: tokio::sync::Notify::new(),
             events: Mutex::new(Vec::new()),
         }
     }
@@ -155,6 +161,19 @@ impl Gauges {
 
     pub fn set_stage(&self, now: Option<String>, next: Option<String>) {
         *self.stage.lock().unwrap_or_else(|p| p.into_inner()) = (now, next);
+    }
+
+    /// Asks the controller to end the run, with the reason.
+    pub fn abort(&self, reason: String) {
+        *self.abort_reason.lock().unwrap_or_else(|p| p.into_inner()) = Some(reason);
+        self.abort_signal.notify_one();
+    }
+
+    pub fn abort_reason(&self) -> Option<String> {
+        self.abort_reason
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     pub fn set_spike(&self, s: Option<SpikeGauge>) {

@@ -5,6 +5,7 @@ mod gauges;
 mod kind;
 mod recorder;
 mod snapshot;
+pub mod verdict;
 
 pub use aggregator::{Aggregator, TICK};
 pub use gauges::{Gauges, RunClock, SpikeGauge};

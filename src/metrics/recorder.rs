@@ -253,7 +253,9 @@ impl Recorder {
 
     /// Counts a step that was not sent because a variable it needs is missing.
     pub fn record_skipped(&self, endpoint: usize) {
-        let mut data = self.shards[self.shard].lock().unwrap_or_else(|p| p.into_inner());
+        let mut data = self.shards[self.shard]
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         if let Some(acc) = data.endpoints.get_mut(endpoint) {
             acc.skipped += 1;
         }
@@ -264,7 +266,9 @@ impl Recorder {
         if results.is_empty() {
             return;
         }
-        let mut data = self.shards[self.shard].lock().unwrap_or_else(|p| p.into_inner());
+        let mut data = self.shards[self.shard]
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         if let Some(acc) = data.endpoints.get_mut(endpoint) {
             for &(id, ok) in results {
                 add_check(&mut acc.checks, id, ok as u64, !ok as u64);

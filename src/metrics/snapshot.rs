@@ -314,7 +314,9 @@ impl EndpointStats {
             .add(&*o.hist)
             .expect("auto-resizing histograms always add");
         if let Some(raw) = &o.hist_raw {
-            let mine = self.hist_raw.get_or_insert_with(|| Arc::new(new_histogram()));
+            let mine = self
+                .hist_raw
+                .get_or_insert_with(|| Arc::new(new_histogram()));
             Arc::make_mut(mine)
                 .add(&**raw)
                 .expect("auto-resizing histograms always add");
@@ -396,6 +398,8 @@ pub struct Snapshot {
     /// The stage in progress, e.g. "stage 2/4: ramp 10 -> 50 VUs", and what comes next.
     pub stage: Option<String>,
     pub next_stage: Option<String>,
+    /// Every threshold's state now.
+    pub thresholds: Vec<super::verdict::ThresholdStatus>,
     /// True when the run was cut short (stopped or interrupted before its plan ended).
     pub partial: bool,
 }
@@ -425,6 +429,7 @@ impl Snapshot {
             dropped: 0,
             stage: None,
             next_stage: None,
+            thresholds: Vec::new(),
             partial: false,
         }
     }

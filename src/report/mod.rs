@@ -1,10 +1,30 @@
-//! Reports: the result document and what is rendered from it, written to any `Write`.
+//! Reports: the result document and everything rendered from it, each written to any
+//! `Write`. The JSON document is the single source: every other output is rendered
+//! from a [`ResultDoc`] (a fresh one, or one read back with [`load_doc`]).
 
+pub mod compare;
+mod csv;
 mod doc;
+mod hdr;
+mod html;
+mod junit;
+mod load;
+mod markdown;
+pub mod scenario_text;
 mod text;
 
-pub use doc::{latency, Connections, Latency, ResultDoc, Row, RunInfo, Stats, SCHEMA_VERSION};
-pub use text::{fmt_bytes, fmt_count, fmt_ms, write_summary};
+pub use compare::{Comparison, Verdict};
+pub use csv::{write_csv, COLUMNS as CSV_COLUMNS};
+pub use doc::{
+    latency, CheckResult, Connections, Grade, GradePart, Latency, ResultDoc, Row, RunInfo, Stats,
+    ThresholdResult, SCHEMA_VERSION,
+};
+pub use hdr::{tag_of as hdr_tag_of, tags as hdr_tags, write_hdr};
+pub use html::{render_html, write_html};
+pub use junit::write_junit;
+pub use load::{load_doc, parse_doc, LoadError};
+pub use markdown::write_markdown;
+pub use text::{fmt_bytes, fmt_count, fmt_metric_value, fmt_ms, write_summary};
 
 use std::io::Write;
 

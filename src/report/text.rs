@@ -46,6 +46,33 @@ pub fn fmt_count(n: u64) -> String {
     out
 }
 
+/// A metric's value in the unit it reads in: latencies (`p95`, `max`, ...) in
+/// milliseconds, rates of errors or failures (0..1) as percentages, throughput per
+/// second, anything else as a plain number.
+pub fn fmt_metric_value(metric: &str, value: f64) -> String {
+    let m = metric.to_ascii_lowercase();
+    let percentile = m.starts_with('p') && m[1..].starts_with(|c: char| c.is_ascii_digit());
+    let latency = percentile
+        || ["min", "max", "mean", "avg", "med", "latency", "duration"]
+            .iter()
+            .any(|k| m.contains(k));
+    if latency {
+        fmt_ms(value)
+    } else if m.contains("rps") || m.contains("throughput") || m.contains("per_s") {
+        format!("{value:.1}/s")
+    } else if m.contains("error") || m.contains("fail") || m.contains("rate") {
+        format!("{:.2}%", value * 100.0)
+    } else if value.fract() == 0.0 && value.abs() < 1e15 {
+        if value < 0.0 {
+            format!("-{}", fmt_count(value.abs() as u64))
+        } else {
+            fmt_count(value as u64)
+        }
+    } else {
+        format!("{value:.2}")
+    }
+}
+
 fn map_line(map: &std::collections::BTreeMap<String, u64>) -> String {
     map.iter()
         .map(|(k, v)| format!("{k}: {}", fmt_count(*v)))

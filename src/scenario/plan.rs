@@ -286,7 +286,13 @@ impl fmt::Display for Plan {
         writeln!(f, "source     {}", self.source)?;
         writeln!(f, "target     {}", self.base_url)?;
         let l = &self.load;
-        write!(f, "load       {} VUs (closed model)", l.vus)?;
+        match l.model {
+            LoadModel::Closed => write!(f, "load       closed model, {} VUs", l.vus)?,
+            LoadModel::Open { rate, max_vus } => write!(
+                f,
+                "load       open model, {rate}/s on at most {max_vus} VUs (latency corrected for coordinated omission)"
+            )?,
+        }
         match (l.stop.duration, l.stop.iterations) {
             (Some(d), Some(n)) => write!(f, ", {} or {n} iterations", format_duration(d))?,
             (Some(d), None) => write!(f, " for {}", format_duration(d))?,
@@ -294,20 +300,85 @@ impl fmt::Display for Plan {
             (None, None) => write!(f, ", until stopped")?,
         }
         writeln!(f)?;
-        writeln!(f, "think time {}", l.think_time)?;
+        let unit = if matches!(l.model, LoadModel::Open { .. }) {
+            "/s"
+        } else {
+            " VUs"
+        };
+        for (i, st) in l.stages.iter().enumerate() {
+            writeln!(
+                f,
+                "  stage {}  {:>8}  -> {}{unit}",
+                i + 1,
+                format_duration(st.duration),
+                st.target
+            )?;
+        }
+        match l.pacing {
+            Some(p) => writeln!(f, "pacing     an iteration every {}", format_duration(p))?,
+            None => writeln!(f, "think time {}", l.think_time)?,
+        }
         writeln!(f, "grace      {}", format_duration(l.graceful_stop))?;
         if self.http.insecure {
             writeln!(f, "tls        certificates NOT verified (--insecure)")?;
         }
+        if self.users.len() > 1 || self.users.first().is_some_and(|u| u.name != "default") {
+            let total: u32 = self.users.iter().map(|u| u.weight).sum::<u32>().max(1);
+            writeln!(f, "users      {}", self.users.len())?;
+            for u in &self.users {
+                let names = |idx: &[usize]| -> String {
+                    idx.iter()
+                        .map(|&i| self.endpoints[i].name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                let flow = match &u.flow {
+                    Flow::Tasks(t) => format!(
+                        "tasks {}",
+                        t.iter()
+                            .map(|(i, w)| format!("{}={w}", self.endpoints[*i].name))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                    Flow::Steps(s) => format!("steps {}", names(s)),
+                };
+                writeln!(
+                    f,
+                    "  {:<12} weight {:>3} ({:>5.1}%)  {}{}",
+                    u.name,
+                    u.weight,
+                    u.weight as f64 * 100.0 / total as f64,
+                    if u.on_start.is_empty() {
+                        String::new()
+                    } else {
+                        format!("on_start {}; ", names(&u.on_start))
+                    },
+                    flow
+                )?;
+            }
+        }
+        for d in &self.data {
+            writeln!(
+                f,
+                "data       {}: {} rows, columns {}",
+                d.name,
+                d.rows.len(),
+                d.columns.join(", ")
+            )?;
+        }
         let total = self.total_weight().max(1) as f64;
         writeln!(f, "requests   {}", self.endpoints.len())?;
         for ep in &self.endpoints {
+            let url = match ep.template.as_ref().and_then(|t| t.path.as_ref()) {
+                Some(_) => format!("{} (templated path)", ep.url.origin().ascii_serialization()),
+                None => ep.url.to_string(),
+            };
             writeln!(
                 f,
                 "  {:<24} {:<7} {:<40} weight {:>3} ({:>5.1}%)  timeout {}  via {}{}",
                 ep.name,
                 ep.method.as_str(),
-                ep.url.as_str(),
+                url,
                 ep.weight,
                 ep.weight as f64 * 100.0 / total,
                 format_duration(ep.timeout),
@@ -326,6 +397,27 @@ impl fmt::Display for Plan {
                 };
                 writeln!(f, "      {}: {}", name, shown)?;
             }
+            for c in &ep.checks {
+                writeln!(f, "      check   {}", c.name)?;
+            }
+            for c in &ep.captures {
+                writeln!(f, "      capture {}", c.name)?;
+            }
+        }
+        for t in &self.thresholds {
+            let scope = t.endpoint.map_or("all requests".to_string(), |i| {
+                self.endpoints[i].name.clone()
+            });
+            writeln!(
+                f,
+                "threshold  {}  ({scope}){}",
+                t.threshold,
+                if t.abort_on_fail {
+                    ", aborts the run when it fails"
+                } else {
+                    ""
+                }
+            )?;
         }
         Ok(())
     }

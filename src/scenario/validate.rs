@@ -233,8 +233,13 @@ impl Validator<'_> {
         t: &Spanned<String>,
     ) -> Result<crate::thresholds::Threshold, ScenarioError> {
         crate::thresholds::parse(t.get_ref()).map_err(|e| {
-            // +1 for the opening quote of the TOML string.
-            let at = t.span().start + 1 + e.column.saturating_sub(1);
+            // +1 for the opening quote of the TOML string; the column counts characters.
+            let text = t.get_ref();
+            let byte = text
+                .char_indices()
+                .nth(e.column.saturating_sub(1))
+                .map_or(text.len(), |(b, _)| b);
+            let at = t.span().start + 1 + byte;
             self.err(
                 at..at,
                 format!("threshold '{}': {}", t.get_ref(), e.message),

@@ -134,7 +134,11 @@ impl App {
 
     /// Takes a new snapshot; forgets a pending target it now shows.
     pub fn set_snapshot(&mut self, snap: Arc<Snapshot>) {
-        if self.pending_target == Some(snap.vus_target) || self.snap.spike != snap.spike {
+        let shown = match snap.rate {
+            Some(r) => r.round() as u32,
+            None => snap.vus_target,
+        };
+        if self.pending_target == Some(shown) || self.snap.spike != snap.spike {
             self.pending_target = None;
         }
         self.snap = snap;
@@ -143,9 +147,17 @@ impl App {
         }
     }
 
-    /// The VU target as the operator last set it.
+    /// True in the open model: the load keys act on the arrival rate.
+    pub fn open(&self) -> bool {
+        self.snap.rate.is_some()
+    }
+
+    /// The load target (VUs, or iterations/s in the open model) as last set.
     pub fn target(&self) -> u32 {
-        self.pending_target.unwrap_or(self.snap.vus_target)
+        self.pending_target.unwrap_or(match self.snap.rate {
+            Some(r) => r.round() as u32,
+            None => self.snap.vus_target,
+        })
     }
 
     fn running(&self) -> bool {
@@ -177,6 +189,10 @@ impl App {
     }
 
     fn set_vus(&mut self, n: u32) -> Vec<Command> {
+        if self.open() {
+            self.pending_target = Some(n);
+            return vec![Command::SetRate(n as f64)];
+        }
         let n = n.min(MAX_VUS as u32);
         self.pending_target = Some(n);
         vec![Command::SetVus(n)]

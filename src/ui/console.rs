@@ -33,7 +33,21 @@ pub fn run(
     rt: tokio::runtime::Runtime,
     opts: ConsoleOptions,
 ) -> std::io::Result<Watched> {
-    let initial_vus = plan.load.vus;
+    run_with(plan, rt, opts, |_| {})
+}
+
+/// As [`run`]; `on_start` gets the engine's handle on the engine's runtime as soon as the
+/// engine starts (`--prometheus` serves its snapshots from there).
+pub fn run_with(
+    plan: Plan,
+    rt: tokio::runtime::Runtime,
+    opts: ConsoleOptions,
+    on_start: impl FnOnce(&EngineHandle) + Send + 'static,
+) -> std::io::Result<Watched> {
+    let initial_vus = match plan.load.model {
+        crate::scenario::LoadModel::Closed => plan.load.vus,
+        crate::scenario::LoadModel::Open { rate, .. } => rate.round() as u32,
+    };
     let hangup = Arc::new(AtomicBool::new(false));
     let (tx, rx) = std::sync::mpsc::channel();
     let hang = hangup.clone();
@@ -42,6 +56,7 @@ pub fn run(
         .spawn(move || {
             let snap = rt.block_on(async move {
                 let handle = engine::start(plan);
+                on_start(&handle);
                 let _ = tx.send((handle.commands.clone(), handle.snapshots.clone()));
                 supervise(handle, hang).await
             });

@@ -51,67 +51,75 @@ impl HyperClient {
         gauges: &Arc<Gauges>,
     ) -> Attempt {
         let deadline = tokio::time::Instant::now() + p.timeout;
-        // Reuse the connection unless the server closed it.
-        if self.conns[p.origin].as_ref().is_some_and(|s| s.is_closed()) {
-            self.conns[p.origin] = None;
-        }
-        if self.conns[p.origin].is_none() {
-            let origin = &reqs.origins[p.origin];
-            match tokio::time::timeout_at(deadline, connect(reqs, origin, gauges)).await {
-                Ok(Ok(s)) => self.conns[p.origin] = Some(s),
-                Ok(Err(f)) => return failed(f, None),
-                Err(_) => {
-                    return failed(
-                        Failed {
-                            kind: ErrorKind::Timeout,
-                            message: format!("connect timed out after {:?}", p.timeout),
-                        },
-                        None,
-                    )
-                }
+        let mut retried = false;
+        let (resp, start) = loop {
+            // Reuse the connection unless the server closed it.
+            if self.conns[p.origin].as_ref().is_some_and(|s| s.is_closed()) {
+                self.conns[p.origin] = None;
             }
-        }
-        let sender = self.conns[p.origin].as_mut().expect("connected above");
-
-        let mut req = http::Request::new(Full::new(p.body.clone()));
-        *req.method_mut() = p.method.clone();
-        *req.uri_mut() = p.uri.clone();
-        *req.headers_mut() = p.headers.clone();
-        if let Some(r) = rendered {
-            if let Some(path) = &r.path {
-                match path.parse() {
-                    Ok(uri) => *req.uri_mut() = uri,
-                    Err(e) => {
+            let reused = self.conns[p.origin].is_some();
+            if !reused {
+                let origin = &reqs.origins[p.origin];
+                match tokio::time::timeout_at(deadline, connect(reqs, origin, gauges)).await {
+                    Ok(Ok(s)) => self.conns[p.origin] = Some(s),
+                    Ok(Err(f)) => return failed(f, None),
+                    Err(_) => {
                         return failed(
                             Failed {
-                                kind: ErrorKind::Other,
-                                message: format!("rendered path is not a valid URI: {e}"),
+                                kind: ErrorKind::Timeout,
+                                message: format!("connect timed out after {:?}", p.timeout),
                             },
                             None,
                         )
                     }
                 }
             }
-            for (k, v) in &r.headers {
-                req.headers_mut().insert(k.clone(), v.clone());
+            let req = match build_request(p, rendered) {
+                Ok(r) => r,
+                Err(f) => return failed(f, None),
+            };
+            let sender = self.conns[p.origin].as_mut().expect("connected above");
+            let start = Instant::now();
+            let head = tokio::time::timeout_at(deadline, async {
+                if let Err(e) = sender.ready().await {
+                    return Err((e, true));
+                }
+                sender.try_send_request(req).await.map_err(|mut e| {
+                    let unsent = e.take_message().is_some();
+                    (e.into_error(), unsent)
+                })
+            })
+            .await;
+            match head {
+                Ok(Ok(resp)) => break (resp, start),
+                Ok(Err((e, unsent))) => {
+                    self.conns[p.origin] = None;
+                    let (kind, message) = classify_hyper(&e, false);
+                    // A keep-alive connection the server was closing as we used it: the
+                    // request never reached the server (or, idempotent, can be sent again).
+                    let stale = matches!(
+                        kind,
+                        ErrorKind::ConnectionClosed | ErrorKind::ConnectionReset
+                    );
+                    if reused && !retried && (unsent || (stale && idempotent(&p.method))) {
+                        retried = true;
+                        continue;
+                    }
+                    return failed(Failed { kind, message }, None);
+                }
+                Err(_) => {
+                    self.conns[p.origin] = None;
+                    return failed(
+                        Failed {
+                            kind: ErrorKind::Timeout,
+                            message: format!("no complete response within {:?}", p.timeout),
+                        },
+                        Some(start.elapsed().as_micros() as u64),
+                    );
+                }
             }
-            if let Some(b) = &r.body {
-                req.headers_mut()
-                    .insert(http::header::CONTENT_LENGTH, http::HeaderValue::from(b.len()));
-                *req.body_mut() = Full::new(b.clone());
-            }
-        }
-
-        let start = Instant::now();
+        };
         let exchange = async {
-            if let Err(e) = sender.ready().await {
-                let (kind, message) = classify_hyper(&e, false);
-                return Err(Failed { kind, message });
-            }
-            let resp = sender.send_request(req).await.map_err(|e| {
-                let (kind, message) = classify_hyper(&e, false);
-                Failed { kind, message }
-            })?;
             let status = resp.status().as_u16();
             let (parts, mut body) = resp.into_parts();
             let headers = want.headers.then_some(parts.headers);
@@ -170,6 +178,47 @@ impl HyperClient {
             }
         }
     }
+}
+
+fn idempotent(m: &http::Method) -> bool {
+    matches!(
+        *m,
+        http::Method::GET
+            | http::Method::HEAD
+            | http::Method::PUT
+            | http::Method::DELETE
+            | http::Method::OPTIONS
+    )
+}
+
+/// The request for one send: the prepared template plus what was rendered.
+fn build_request(
+    p: &Prepared,
+    rendered: Option<&Rendered>,
+) -> Result<http::Request<Full<bytes::Bytes>>, Failed> {
+    let mut req = http::Request::new(Full::new(p.body.clone()));
+    *req.method_mut() = p.method.clone();
+    *req.uri_mut() = p.uri.clone();
+    *req.headers_mut() = p.headers.clone();
+    if let Some(r) = rendered {
+        if let Some(path) = &r.path {
+            *req.uri_mut() = path.parse().map_err(|e| Failed {
+                kind: ErrorKind::Other,
+                message: format!("rendered path is not a valid URI: {e}"),
+            })?;
+        }
+        for (k, v) in &r.headers {
+            req.headers_mut().insert(k.clone(), v.clone());
+        }
+        if let Some(b) = &r.body {
+            req.headers_mut().insert(
+                http::header::CONTENT_LENGTH,
+                http::HeaderValue::from(b.len()),
+            );
+            *req.body_mut() = Full::new(b.clone());
+        }
+    }
+    Ok(req)
 }
 
 fn failed(f: Failed, latency_us: Option<u64>) -> Attempt {

@@ -78,7 +78,11 @@ pub struct Want {
 }
 
 impl Attempt {
-    pub fn failed(kind: crate::metrics::ErrorKind, message: String, latency_us: Option<u64>) -> Attempt {
+    pub fn failed(
+        kind: crate::metrics::ErrorKind,
+        message: String,
+        latency_us: Option<u64>,
+    ) -> Attempt {
         Attempt {
             outcome: Outcome::Error(kind),
             latency_us,
@@ -206,7 +210,11 @@ impl VuClient {
         let reqs = self.requests.clone();
         let p = &reqs.prepared[idx];
         match p.client {
-            ClientKind::Hyper => self.hyper.send(&reqs, p, rendered, want, &self.gauges).await,
+            ClientKind::Hyper => {
+                self.hyper
+                    .send(&reqs, p, rendered, want, &self.gauges)
+                    .await
+            }
             ClientKind::Reqwest => {
                 let gauges = &self.gauges;
                 let client = self

@@ -67,6 +67,33 @@ impl ReqwestClient {
     }
 
     pub async fn send(&mut self, p: &Prepared, rendered: Option<&Rendered>, want: Want) -> Attempt {
+        let first = self.send_once(p, rendered, want).await;
+        // A pooled keep-alive connection the server closed as we used it: send an
+        // idempotent request again, once, on a new connection.
+        let stale = matches!(
+            first.outcome,
+            Outcome::Error(ErrorKind::ConnectionClosed | ErrorKind::ConnectionReset)
+        );
+        let idempotent = matches!(
+            p.method,
+            http::Method::GET
+                | http::Method::HEAD
+                | http::Method::PUT
+                | http::Method::DELETE
+                | http::Method::OPTIONS
+        );
+        if stale && idempotent {
+            return self.send_once(p, rendered, want).await;
+        }
+        first
+    }
+
+    async fn send_once(
+        &mut self,
+        p: &Prepared,
+        rendered: Option<&Rendered>,
+        want: Want,
+    ) -> Attempt {
         let client = match self.client(p.follow_redirects) {
             Ok(c) => c,
             Err(e) => {

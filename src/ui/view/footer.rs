@@ -25,6 +25,7 @@ impl Widget for Footer<'_> {
         let t = &app.theme;
         if let Some(input) = &app.input {
             let prompt = match input.kind {
+                InputKind::Vus if app.open() => "rate/s> ",
                 InputKind::Vus => "VUs> ",
                 InputKind::Spike => "spike (5x 30s | +200 45s)> ",
             };
@@ -57,7 +58,7 @@ impl Widget for Footer<'_> {
             ]
         } else {
             &[
-                ("+/-", "VUs"),
+                ("+/-", if app.open() { "rate" } else { "VUs" }),
                 ("v", "set"),
                 ("s", "spike"),
                 ("S", "edit spike"),

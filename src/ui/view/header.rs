@@ -69,10 +69,13 @@ impl Widget for Header<'_> {
             t.fg(t.ok)
         };
         let target = app.target();
-        let vus = if target != s.vus_active {
-            format!("{} → {}", s.vus_active, target)
-        } else {
-            format!("{}", s.vus_active)
+        let (load_label, vus) = match s.rate {
+            Some(r) if target != r.round() as u32 => {
+                ("  rate ", format!("{:.0}/s → {target}/s", r))
+            }
+            Some(r) => ("  rate ", format!("{r:.0}/s")),
+            None if target != s.vus_active => ("  VUs ", format!("{} → {}", s.vus_active, target)),
+            None => ("  VUs ", format!("{}", s.vus_active)),
         };
         let label = |x: &str| Span::styled(x.to_string(), t.muted());
         let mut line1 = vec![
@@ -80,7 +83,7 @@ impl Widget for Header<'_> {
             state,
             Span::raw("  "),
             Span::styled(time, t.text()),
-            label("  VUs "),
+            label(load_label),
             Span::styled(vus, t.fg(t.accent).add_modifier(Modifier::BOLD)),
             label("  rps "),
             Span::styled(
@@ -123,9 +126,31 @@ impl Widget for Header<'_> {
             spans.push(label("  left "));
             spans.push(Span::styled(clock(p.saturating_sub(s.run_time)), t.text()));
         }
+        if s.rate.is_some() {
+            spans.push(label("  busy VUs "));
+            spans.push(Span::styled(
+                format!("{}/{}", s.vus_active, s.vus_target),
+                t.text(),
+            ));
+            spans.push(label("  dropped "));
+            spans.push(Span::styled(
+                fmt_count(s.dropped),
+                if s.dropped > 0 { t.bad() } else { t.text() },
+            ));
+        }
         if let Some(sp) = &s.spike {
             spans.push(label("  returns to "));
-            spans.push(Span::styled(format!("{} VUs", sp.base), t.fg(t.spike)));
+            let unit = if s.rate.is_some() { "/s" } else { " VUs" };
+            spans.push(Span::styled(format!("{}{unit}", sp.base), t.fg(t.spike)));
+        }
+        if let Some(stage) = &s.stage {
+            spans.push(label("  "));
+            spans.push(Span::styled(stage.clone(), t.fg(t.accent)));
+            if let Some(next) = &s.next_stage {
+                spans.push(label(
+                    format!(" · next {}", next.split(": ").nth(1).unwrap_or(next)).as_str(),
+                ));
+            }
         }
         if app.insecure {
             spans.push(Span::styled("  TLS NOT VERIFIED (--insecure)", t.bad()));

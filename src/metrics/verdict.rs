@@ -1,0 +1,150 @@
+//! Live threshold evaluation: whole-run figures or a rolling window of seconds.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+
+use super::recorder::{new_histogram, Accum};
+use super::snapshot::EndpointStats;
+use crate::scenario::ThresholdSpec;
+use crate::thresholds::{LatencyView, Observed};
+
+/// A threshold's state at one moment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ThresholdStatus {
+    /// Canonical text, e.g. `p95 < 500ms over 30s`.
+    pub text: String,
+    /// The endpoint it applies to; None for all requests.
+    pub endpoint: Option<String>,
+    /// The observed value in the metric's unit; None while not computable.
+    pub value: Option<f64>,
+    /// The value formatted in the metric's unit.
+    pub shown: String,
+    /// None while pending (nothing to judge yet).
+    pub passed: Option<bool>,
+    pub abort_on_fail: bool,
+}
+
+/// One closed second of a series, kept for windowed thresholds.
+#[derive(Debug, Clone)]
+pub struct SecondData {
+    pub hist: Histogram<u64>,
+    pub requests: u64,
+    pub errors: u64,
+    pub checks_passed: u64,
+    pub checks_failed: u64,
+}
+
+/// The last seconds of one series.
+#[derive(Debug, Clone, Default)]
+pub struct Window {
+    pub cap: usize,
+    pub seconds: VecDeque<SecondData>,
+}
+
+impl Window {
+    pub fn push(&mut self, a: &Accum) {
+        let (p, f) = a
+            .checks
+            .iter()
+            .fold((0, 0), |acc, c| (acc.0 + c.1, acc.1 + c.2));
+        self.seconds.push_back(SecondData {
+            hist: a.hist.clone(),
+            requests: a.requests,
+            errors: a.errors,
+            checks_passed: p,
+            checks_failed: f,
+        });
+        while self.seconds.len() > self.cap {
+            self.seconds.pop_front();
+        }
+    }
+
+    fn observe(&self, w: Duration, dropped: u64) -> Observed {
+        let n = (w.as_secs().max(1) as usize).min(self.seconds.len());
+        let mut h = new_histogram();
+        let mut o = Observed {
+            latency_ms: None,
+            requests: 0,
+            errors: 0,
+            seconds: n as f64,
+            checks_passed: 0,
+            checks_failed: 0,
+            dropped,
+        };
+        for s in self.seconds.iter().rev().take(n) {
+            let _ = h.add(&s.hist);
+            o.requests += s.requests;
+            o.errors += s.errors;
+            o.checks_passed += s.checks_passed;
+            o.checks_failed += s.checks_failed;
+        }
+        o.latency_ms = latency_view(&h);
+        o
+    }
+}
+
+pub fn latency_view(h: &Histogram<u64>) -> Option<LatencyView> {
+    if h.is_empty() {
+        return None;
+    }
+    let ms = |us: u64| us as f64 / 1000.0;
+    Some(LatencyView {
+        min: ms(h.min()),
+        mean: h.mean() / 1000.0,
+        p50: ms(h.value_at_quantile(0.50)),
+        p90: ms(h.value_at_quantile(0.90)),
+        p95: ms(h.value_at_quantile(0.95)),
+        p99: ms(h.value_at_quantile(0.99)),
+        p999: ms(h.value_at_quantile(0.999)),
+        max: ms(h.max()),
+    })
+}
+
+/// Whole-run figures of a series.
+pub fn observe_run(e: &EndpointStats, seconds: f64, dropped: u64) -> Observed {
+    let (p, f) = e
+        .checks
+        .values()
+        .fold((0, 0), |acc, c| (acc.0 + c.0, acc.1 + c.1));
+    Observed {
+        latency_ms: latency_view(&e.hist),
+        requests: e.requests,
+        errors: e.errors,
+        seconds,
+        checks_passed: p,
+        checks_failed: f,
+        dropped,
+    }
+}
+
+/// Evaluates one threshold on what was observed.
+pub fn status(spec: &ThresholdSpec, endpoint: Option<&str>, o: &Observed) -> ThresholdStatus {
+    let t = &spec.threshold;
+    let value = t.observe(o);
+    ThresholdStatus {
+        text: t.to_string(),
+        endpoint: endpoint.map(str::to_string),
+        value,
+        shown: value.map_or("-".into(), |v| t.format_value(v)),
+        passed: value.map(|v| t.passes(v)),
+        abort_on_fail: spec.abort_on_fail,
+    }
+}
+
+/// Evaluates a whole-run or windowed threshold against a series.
+pub fn evaluate(
+    spec: &ThresholdSpec,
+    series: &EndpointStats,
+    window: Option<&Window>,
+    seconds: f64,
+    dropped: u64,
+) -> ThresholdStatus {
+    let endpoint = spec.endpoint.map(|_| series.name.as_str());
+    let o = match (spec.threshold.window, window) {
+        (Some(w), Some(win)) => win.observe(w, dropped),
+        _ => observe_run(series, seconds, dropped),
+    };
+    status(spec, endpoint, &o)
+}

@@ -1,0 +1,477 @@
+//! `--prometheus ADDR`: live metrics in the Prometheus text exposition format (0.0.4) on
+//! `http://ADDR/metrics` while the run lasts, served from the engine's latest snapshot
+//! by a small hyper server on the engine's runtime.
+//!
+//! Metrics (labels `endpoint` and `method` on the per-endpoint ones; no "total" series:
+//! sum them in PromQL):
+//!
+//! | metric | type | meaning |
+//! | --- | --- | --- |
+//! | `volley_requests_total` | counter | requests finished (ok and errors) |
+//! | `volley_responses_total{status}` | counter | responses by HTTP status |
+//! | `volley_errors_total{kind}` | counter | errors by kind (`timeout`, `http_503`, ...) |
+//! | `volley_bytes_received_total` | counter | response body bytes |
+//! | `volley_request_duration_seconds` | histogram | latency, cumulative buckets |
+//! | `volley_request_duration_quantile_seconds{quantile}` | gauge | exact HDR percentiles over the run |
+//! | `volley_requests_per_second` | gauge | throughput over the last second |
+//! | `volley_vus`, `volley_vus_target` | gauge | active and target VUs |
+//! | `volley_in_flight` | gauge | requests in flight |
+//! | `volley_connections_open`, `volley_connections_opened_total` | gauge, counter | connections |
+//! | `volley_arrival_rate` | gauge | open model: iterations started per second (target) |
+//! | `volley_dropped_iterations_total` | counter | open model: iterations dropped (VUs busy) |
+//! | `volley_run_state{state}` | gauge | 1 for the current state |
+//! | `volley_elapsed_seconds` | gauge | wall time since the start |
+//! | `volley_threshold_passed{threshold,metric,endpoint}` | gauge | 1 passing, 0 failing |
+//! | `volley_thresholds_failed` | gauge | number of failing thresholds |
+//! | `volley_info{scenario,version}` | gauge | always 1 |
+
+use std::convert::Infallible;
+use std::fmt::Write as _;
+use std::net::{SocketAddr, TcpListener as StdListener, ToSocketAddrs};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use tokio::sync::watch;
+
+use crate::error::Error;
+use crate::metrics::{EndpointStats, RunState, Snapshot};
+use crate::report::ThresholdResult;
+
+/// Default port (the one registered for this kind of exporter is arbitrary; 9464 is
+/// the OpenTelemetry Prometheus exporter's).
+pub const DEFAULT_PORT: u16 = 9464;
+
+/// Upper bounds of the latency histogram's buckets, seconds.
+pub const BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+    60.0,
+];
+
+/// Quantiles published from the HDR histograms.
+pub const QUANTILES: &[f64] = &[0.5, 0.9, 0.95, 0.99, 0.999];
+
+/// What the exporter publishes beyond the snapshot: threshold status, computed by
+/// whoever evaluates thresholds, from the same snapshot.
+#[derive(Debug, Clone, Default)]
+pub struct Extra {
+    pub thresholds: Vec<ThresholdResult>,
+}
+
+/// Computes [`Extra`] for a snapshot (called on every scrape).
+pub type ExtraFn = Arc<dyn Fn(&Snapshot) -> Extra + Send + Sync>;
+
+/// Parses `--prometheus`: `HOST:PORT`, `:PORT` or `PORT` (the last two on 127.0.0.1).
+pub fn parse_addr(s: &str) -> Result<SocketAddr, String> {
+    let t = s.trim();
+    let spec = if let Ok(port) = t.parse::<u16>() {
+        format!("127.0.0.1:{port}")
+    } else if let Some(port) = t.strip_prefix(':') {
+        format!("127.0.0.1:{port}")
+    } else {
+        t.to_string()
+    };
+    spec.to_socket_addrs()
+        .map_err(|e| format!("'{s}' is not an address like 127.0.0.1:{DEFAULT_PORT} ({e})"))?
+        .next()
+        .ok_or_else(|| format!("'{s}' resolves to no address"))
+}
+
+/// A bound (not yet serving) exporter.
+#[derive(Debug)]
+pub struct Exporter {
+    listener: StdListener,
+    addr: SocketAddr,
+}
+
+impl Exporter {
+    /// Binds now (before the run starts), so a busy port is reported at once: a bad
+    /// address is bad input (exit 2), a failed bind a run-time failure (exit 1).
+    pub fn bind(spec: &str) -> Result<Exporter, Error> {
+        let addr = parse_addr(spec).map_err(|m| Error::Usage(format!("--prometheus: {m}")))?;
+        let listener = StdListener::bind(addr)
+            .map_err(|e| Error::io(format!("--prometheus: cannot listen on {addr}"), e))?;
+        listener
+            .set_nonblocking(true)
+            .map_err(|e| Error::io("--prometheus", e))?;
+        let addr = listener.local_addr().unwrap_or(addr);
+        Ok(Exporter { listener, addr })
+    }
+
+    /// The address it listens on (the real port when bound to port 0).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://ADDR/metrics`.
+    pub fn url(&self) -> String {
+        format!("http://{}/metrics", self.addr)
+    }
+
+    /// Serves on the current tokio runtime until the runtime shuts down.
+    pub fn spawn(
+        self,
+        snapshots: watch::Receiver<Arc<Snapshot>>,
+        extra: Option<ExtraFn>,
+    ) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(serve(self.listener, snapshots, extra))
+    }
+}
+
+async fn serve(
+    listener: StdListener,
+    snapshots: watch::Receiver<Arc<Snapshot>>,
+    extra: Option<ExtraFn>,
+) {
+    let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
+        return;
+    };
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            continue;
+        };
+        let snaps = snapshots.clone();
+        let extra = extra.clone();
+        tokio::spawn(async move {
+            let svc = service_fn(move |req: Request<Incoming>| {
+                let snap = snaps.borrow().clone();
+                let extra = extra.clone();
+                async move { Ok::<_, Infallible>(respond(&req, &snap, extra.as_ref())) }
+            });
+            let _ = http1::Builder::new()
+                .keep_alive(true)
+                .serve_connection(TokioIo::new(stream), svc)
+                .await;
+        });
+    }
+}
+
+fn respond(
+    req: &Request<Incoming>,
+    snap: &Snapshot,
+    extra: Option<&ExtraFn>,
+) -> Response<Full<Bytes>> {
+    let text = |status: u16, ctype: &str, body: String| {
+        Response::builder()
+            .status(status)
+            .header("content-type", ctype)
+            .body(Full::new(Bytes::from(body)))
+            .expect("a valid response")
+    };
+    match (req.method().as_str(), req.uri().path()) {
+        ("GET" | "HEAD", "/metrics") => {
+            let extra = extra.map(|f| f(snap)).unwrap_or_default();
+            text(
+                200,
+                "text/plain; version=0.0.4; charset=utf-8",
+                render(snap, &extra),
+            )
+        }
+        ("GET" | "HEAD", "/") => text(
+            200,
+            "text/html; charset=utf-8",
+            "<html><body><h1>volley</h1><p><a href=\"/metrics\">/metrics</a></p></body></html>\n"
+                .into(),
+        ),
+        ("GET" | "HEAD", _) => text(
+            404,
+            "text/plain; charset=utf-8",
+            "not found: try /metrics\n".into(),
+        ),
+        _ => text(
+            405,
+            "text/plain; charset=utf-8",
+            "method not allowed\n".into(),
+        ),
+    }
+}
+
+/// Escapes a label value.
+fn label(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// A float as Prometheus writes it.
+fn num(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".into()
+    } else if v == f64::INFINITY {
+        "+Inf".into()
+    } else if v == f64::NEG_INFINITY {
+        "-Inf".into()
+    } else {
+        format!("{v}")
+    }
+}
+
+struct Out {
+    s: String,
+}
+
+impl Out {
+    fn family(&mut self, name: &str, kind: &str, help: &str) {
+        let _ = writeln!(self.s, "# HELP {name} {help}");
+        let _ = writeln!(self.s, "# TYPE {name} {kind}");
+    }
+
+    fn sample(&mut self, name: &str, labels: &[(&str, &str)], v: f64) {
+        self.s.push_str(name);
+        if !labels.is_empty() {
+            self.s.push('{');
+            for (i, (k, val)) in labels.iter().enumerate() {
+                if i > 0 {
+                    self.s.push(',');
+                }
+                let _ = write!(self.s, "{k}=\"{}\"", label(val));
+            }
+            self.s.push('}');
+        }
+        let _ = writeln!(self.s, " {}", num(v));
+    }
+}
+
+fn ep_labels(e: &EndpointStats) -> [(&'static str, &str); 2] {
+    [("endpoint", e.name.as_str()), ("method", e.method.as_str())]
+}
+
+/// Renders the exposition text for a snapshot.
+pub fn render(snap: &Snapshot, extra: &Extra) -> String {
+    let mut o = Out {
+        s: String::with_capacity(8 * 1024),
+    };
+    let eps = &snap.endpoints;
+
+    o.family(
+        "volley_info",
+        "gauge",
+        "The run: scenario and volley version.",
+    );
+    o.sample(
+        "volley_info",
+        &[
+            ("scenario", snap.scenario.as_str()),
+            ("version", env!("CARGO_PKG_VERSION")),
+        ],
+        1.0,
+    );
+    o.family(
+        "volley_run_state",
+        "gauge",
+        "1 for the run's current state.",
+    );
+    for st in [
+        RunState::Running,
+        RunState::Paused,
+        RunState::Stopping,
+        RunState::Done,
+    ] {
+        let name = st.label().to_ascii_lowercase();
+        o.sample(
+            "volley_run_state",
+            &[("state", name.as_str())],
+            (snap.state == st) as u8 as f64,
+        );
+    }
+    o.family(
+        "volley_elapsed_seconds",
+        "gauge",
+        "Wall time since the run started.",
+    );
+    o.sample("volley_elapsed_seconds", &[], snap.elapsed.as_secs_f64());
+    o.family("volley_vus", "gauge", "Active virtual users.");
+    o.sample("volley_vus", &[], snap.vus_active as f64);
+    o.family("volley_vus_target", "gauge", "Virtual users asked for.");
+    o.sample("volley_vus_target", &[], snap.vus_target as f64);
+    o.family("volley_in_flight", "gauge", "Requests in flight.");
+    o.sample("volley_in_flight", &[], snap.in_flight as f64);
+    o.family("volley_connections_open", "gauge", "Connections open now.");
+    o.sample("volley_connections_open", &[], snap.connections_open as f64);
+    o.family(
+        "volley_connections_opened_total",
+        "counter",
+        "Connections opened (reconnects included).",
+    );
+    o.sample(
+        "volley_connections_opened_total",
+        &[],
+        snap.connections_opened as f64,
+    );
+    if let Some(rate) = snap.rate {
+        o.family(
+            "volley_arrival_rate",
+            "gauge",
+            "Open model: iterations started per second (target).",
+        );
+        o.sample("volley_arrival_rate", &[], rate);
+    }
+    o.family(
+        "volley_dropped_iterations_total",
+        "counter",
+        "Open model: iterations not started because every VU was busy.",
+    );
+    o.sample("volley_dropped_iterations_total", &[], snap.dropped as f64);
+
+    o.family(
+        "volley_requests_per_second",
+        "gauge",
+        "Requests finished per second, over the last second.",
+    );
+    for e in eps {
+        o.sample("volley_requests_per_second", &ep_labels(e), e.rps_now);
+    }
+    o.family(
+        "volley_requests_total",
+        "counter",
+        "Requests finished (ok and errors).",
+    );
+    for e in eps {
+        o.sample("volley_requests_total", &ep_labels(e), e.requests as f64);
+    }
+    o.family(
+        "volley_responses_total",
+        "counter",
+        "Responses by HTTP status code.",
+    );
+    for e in eps {
+        for (code, n) in &e.status {
+            let code = code.to_string();
+            let [a, b] = ep_labels(e);
+            o.sample(
+                "volley_responses_total",
+                &[a, b, ("status", &code)],
+                *n as f64,
+            );
+        }
+    }
+    o.family(
+        "volley_errors_total",
+        "counter",
+        "Errors by kind (timeout, connect_refused, http_503, ...).",
+    );
+    for e in eps {
+        for (kind, n) in &e.errors_by_kind {
+            let [a, b] = ep_labels(e);
+            o.sample("volley_errors_total", &[a, b, ("kind", kind)], *n as f64);
+        }
+    }
+    o.family(
+        "volley_bytes_received_total",
+        "counter",
+        "Response body bytes received.",
+    );
+    for e in eps {
+        o.sample("volley_bytes_received_total", &ep_labels(e), e.bytes as f64);
+    }
+    o.family(
+        "volley_request_duration_seconds",
+        "histogram",
+        "Request latency (send to last body byte); _sum is from the HDR mean.",
+    );
+    for e in eps {
+        let h = &e.hist;
+        let [a, b] = ep_labels(e);
+        for &le in BUCKETS {
+            let n = if h.is_empty() {
+                0
+            } else {
+                h.count_between(0, (le * 1e6).round() as u64)
+            };
+            let les = num(le);
+            o.sample(
+                "volley_request_duration_seconds_bucket",
+                &[a, b, ("le", &les)],
+                n as f64,
+            );
+        }
+        o.sample(
+            "volley_request_duration_seconds_bucket",
+            &[a, b, ("le", "+Inf")],
+            h.len() as f64,
+        );
+        let sum = if h.is_empty() {
+            0.0
+        } else {
+            h.mean() * h.len() as f64 / 1e6
+        };
+        o.sample("volley_request_duration_seconds_sum", &[a, b], sum);
+        o.sample(
+            "volley_request_duration_seconds_count",
+            &[a, b],
+            h.len() as f64,
+        );
+    }
+    o.family(
+        "volley_request_duration_quantile_seconds",
+        "gauge",
+        "Latency percentiles over the run so far, from HDR histograms (3 significant digits).",
+    );
+    for e in eps {
+        if e.hist.is_empty() {
+            continue;
+        }
+        let [a, b] = ep_labels(e);
+        for &q in QUANTILES {
+            let qs = num(q);
+            o.sample(
+                "volley_request_duration_quantile_seconds",
+                &[a, b, ("quantile", &qs)],
+                e.hist.value_at_quantile(q) as f64 / 1e6,
+            );
+        }
+    }
+    o.family(
+        "volley_thresholds_failed",
+        "gauge",
+        "Thresholds failing now.",
+    );
+    o.sample(
+        "volley_thresholds_failed",
+        &[],
+        extra.thresholds.iter().filter(|t| !t.passed).count() as f64,
+    );
+    if !extra.thresholds.is_empty() {
+        o.family(
+            "volley_threshold_passed",
+            "gauge",
+            "1 when the threshold passes, 0 when it fails.",
+        );
+        for t in &extra.thresholds {
+            o.sample(
+                "volley_threshold_passed",
+                &[
+                    ("threshold", t.name.as_str()),
+                    ("metric", t.metric.as_str()),
+                    ("endpoint", t.endpoint.as_deref().unwrap_or("")),
+                ],
+                t.passed as u8 as f64,
+            );
+        }
+    }
+    o.s
+}
+
+/// `--prometheus`: binds the exporter before the run and says where it is on stderr.
+pub fn for_run(spec: Option<&str>) -> Result<Option<Exporter>, Error> {
+    let Some(spec) = spec else {
+        return Ok(None);
+    };
+    let e = Exporter::bind(spec)?;
+    eprintln!("volley: Prometheus metrics on {}", e.url());
+    Ok(Some(e))
+}
+
+/// Starts serving a run's snapshots (on the engine's runtime), if asked to.
+pub fn serve_run(exporter: Option<Exporter>, handle: &crate::engine::EngineHandle) {
+    if let Some(e) = exporter {
+        e.spawn(handle.snapshots.clone(), None);
+    }
+}

@@ -1,0 +1,507 @@
+//! Baseline against current: per endpoint and in total, each metric's two values, the
+//! change and a verdict (better, worse, or the same within a tolerance).
+//!
+//! Rules (documented in `docs/reports.md`):
+//! - latencies (`p50` ... `max`) are better lower, `rps` higher; the change is relative;
+//! - the error rate is better lower; its change is shown in percentage points, and a
+//!   difference of at most 0.1 point is always "same" (noise on tiny rates);
+//! - `requests` is shown for information only (runs may differ in length);
+//! - a regression (for `--fail-on-regression`) is a `p95`, `p99`, error-rate or `rps`
+//!   row, total or endpoint, that got worse by more than the limit.
+
+use std::io::{self, Write};
+
+use serde::Serialize;
+
+use super::doc::{ResultDoc, Stats};
+use super::text::{fmt_count, fmt_ms};
+
+/// Default tolerance within which a change counts as "same".
+pub const DEFAULT_TOLERANCE: f64 = 0.05;
+/// Error-rate differences up to this (absolute, 0..1) are always "same".
+pub const ERROR_RATE_FLOOR: f64 = 0.001;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Metric {
+    Requests,
+    Rps,
+    ErrorRate,
+    P50,
+    P90,
+    P95,
+    P99,
+    Max,
+}
+
+impl Metric {
+    pub const ALL: [Metric; 8] = [
+        Metric::Requests,
+        Metric::Rps,
+        Metric::ErrorRate,
+        Metric::P50,
+        Metric::P90,
+        Metric::P95,
+        Metric::P99,
+        Metric::Max,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Metric::Requests => "requests",
+            Metric::Rps => "rps",
+            Metric::ErrorRate => "error rate",
+            Metric::P50 => "p50",
+            Metric::P90 => "p90",
+            Metric::P95 => "p95",
+            Metric::P99 => "p99",
+            Metric::Max => "max",
+        }
+    }
+
+    /// Whether `--fail-on-regression` looks at this metric.
+    pub fn gated(self) -> bool {
+        matches!(
+            self,
+            Metric::Rps | Metric::ErrorRate | Metric::P95 | Metric::P99
+        )
+    }
+
+    fn higher_is_better(self) -> Option<bool> {
+        match self {
+            Metric::Requests => None,
+            Metric::Rps => Some(true),
+            _ => Some(false),
+        }
+    }
+
+    pub fn of(self, s: &Stats) -> f64 {
+        match self {
+            Metric::Requests => s.requests as f64,
+            Metric::Rps => s.rps,
+            Metric::ErrorRate => s.error_rate,
+            Metric::P50 => s.latency_ms.p50,
+            Metric::P90 => s.latency_ms.p90,
+            Metric::P95 => s.latency_ms.p95,
+            Metric::P99 => s.latency_ms.p99,
+            Metric::Max => s.latency_ms.max,
+        }
+    }
+
+    /// A value in this metric's unit.
+    pub fn fmt(self, v: f64) -> String {
+        match self {
+            Metric::Requests => fmt_count(v as u64),
+            Metric::Rps => format!("{v:.1}"),
+            Metric::ErrorRate => format!("{:.2}%", v * 100.0),
+            _ => fmt_ms(v),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Better,
+    Worse,
+    Same,
+    /// Shown for information; not judged.
+    Info,
+}
+
+impl Verdict {
+    pub fn label(self) -> &'static str {
+        match self {
+            Verdict::Better => "better",
+            Verdict::Worse => "worse",
+            Verdict::Same => "same",
+            Verdict::Info => "",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CompareRow {
+    /// `total` or an endpoint's name.
+    pub scope: String,
+    pub metric: Metric,
+    pub baseline: f64,
+    pub current: f64,
+    /// Relative change, (current - baseline) / baseline; `None` when the baseline is 0.
+    pub change: Option<f64>,
+    /// How much worse, relative (negative: better); infinite from a zero baseline.
+    #[serde(skip)]
+    pub worse_by: f64,
+    pub verdict: Verdict,
+}
+
+impl CompareRow {
+    fn new(scope: &str, metric: Metric, baseline: f64, current: f64, tolerance: f64) -> Self {
+        let change = (baseline != 0.0).then(|| (current - baseline) / baseline);
+        let worse_by = match metric.higher_is_better() {
+            None => 0.0,
+            Some(higher) => {
+                let d = if higher {
+                    baseline - current
+                } else {
+                    current - baseline
+                };
+                if d == 0.0 {
+                    0.0
+                } else if baseline == 0.0 {
+                    d.signum() * f64::INFINITY
+                } else {
+                    d / baseline
+                }
+            }
+        };
+        let verdict = if metric.higher_is_better().is_none() {
+            Verdict::Info
+        } else if metric == Metric::ErrorRate && (current - baseline).abs() <= ERROR_RATE_FLOOR {
+            Verdict::Same
+        } else if worse_by > tolerance {
+            Verdict::Worse
+        } else if worse_by < -tolerance {
+            Verdict::Better
+        } else {
+            Verdict::Same
+        };
+        CompareRow {
+            scope: scope.to_string(),
+            metric,
+            baseline,
+            current,
+            change,
+            worse_by,
+            verdict,
+        }
+    }
+
+    /// The change as shown: `+12.3%`, `+0.40 pp` for the error rate, `new` from zero.
+    pub fn change_text(&self) -> String {
+        if self.metric == Metric::ErrorRate {
+            return format!("{:+.2} pp", (self.current - self.baseline) * 100.0);
+        }
+        match self.change {
+            Some(c) => format!("{:+.1}%", c * 100.0),
+            None if self.current == 0.0 => "0".into(),
+            None => "new".into(),
+        }
+    }
+
+    /// Whether this row is a regression beyond `limit` (for `--fail-on-regression`).
+    pub fn regressed(&self, limit: f64) -> bool {
+        self.metric.gated()
+            && self.worse_by > limit
+            && !(self.metric == Metric::ErrorRate
+                && (self.current - self.baseline).abs() <= ERROR_RATE_FLOOR)
+    }
+}
+
+/// Which run a side of the comparison is.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunLabel {
+    /// The file it was read from, when it was.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub file: String,
+    pub scenario: String,
+    pub started_at: String,
+    pub duration_s: f64,
+    pub requests: u64,
+}
+
+impl RunLabel {
+    pub fn of(doc: &ResultDoc, file: &str) -> RunLabel {
+        RunLabel {
+            file: file.to_string(),
+            scenario: doc.scenario.clone(),
+            started_at: doc.started_at.clone(),
+            duration_s: doc.duration_s,
+            requests: doc.totals.requests,
+        }
+    }
+
+    fn line(&self) -> String {
+        format!(
+            "{}{} · {} · {:.1}s · {} requests",
+            if self.file.is_empty() {
+                String::new()
+            } else {
+                format!("{}  ", self.file)
+            },
+            self.scenario,
+            self.started_at.replace('T', " "),
+            self.duration_s,
+            fmt_count(self.requests)
+        )
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Comparison {
+    pub baseline: RunLabel,
+    pub current: RunLabel,
+    /// Relative tolerance within which a change is "same" (0.05 = 5%).
+    pub tolerance: f64,
+    /// Total first, then the endpoints of the current run that the baseline has too.
+    pub rows: Vec<CompareRow>,
+    pub only_in_baseline: Vec<String>,
+    pub only_in_current: Vec<String>,
+}
+
+impl Comparison {
+    pub fn new(base: &ResultDoc, cur: &ResultDoc, tolerance: f64) -> Comparison {
+        Comparison::labelled(base, "", cur, "", tolerance)
+    }
+
+    /// As [`Comparison::new`], naming the files the documents came from.
+    pub fn labelled(
+        base: &ResultDoc,
+        base_file: &str,
+        cur: &ResultDoc,
+        cur_file: &str,
+        tolerance: f64,
+    ) -> Comparison {
+        let mut rows = Vec::new();
+        let mut add = |scope: &str, b: &Stats, c: &Stats| {
+            for m in Metric::ALL {
+                rows.push(CompareRow::new(scope, m, m.of(b), m.of(c), tolerance));
+            }
+        };
+        add("total", &base.totals, &cur.totals);
+        let mut only_in_current = Vec::new();
+        for c in &cur.endpoints {
+            match base.endpoints.iter().find(|b| b.name == c.name) {
+                Some(b) => add(&c.name, b, c),
+                None => only_in_current.push(c.name.clone()),
+            }
+        }
+        let only_in_baseline = base
+            .endpoints
+            .iter()
+            .filter(|b| !cur.endpoints.iter().any(|c| c.name == b.name))
+            .map(|b| b.name.clone())
+            .collect();
+        Comparison {
+            baseline: RunLabel::of(base, base_file),
+            current: RunLabel::of(cur, cur_file),
+            tolerance,
+            rows,
+            only_in_baseline,
+            only_in_current,
+        }
+    }
+
+    /// Rows that regressed beyond `limit` (relative, 0.1 = 10%).
+    pub fn regressions(&self, limit: f64) -> Vec<&CompareRow> {
+        self.rows.iter().filter(|r| r.regressed(limit)).collect()
+    }
+
+    /// (better, worse, same) row counts.
+    pub fn counts(&self) -> (usize, usize, usize) {
+        let n = |v: Verdict| self.rows.iter().filter(|r| r.verdict == v).count();
+        (n(Verdict::Better), n(Verdict::Worse), n(Verdict::Same))
+    }
+
+    pub fn summary(&self) -> String {
+        let (better, worse, same) = self.counts();
+        format!(
+            "{worse} worse, {better} better, {same} the same (tolerance ±{})",
+            fmt_pct(self.tolerance)
+        )
+    }
+}
+
+/// `0.05` as `5%`.
+pub fn fmt_pct(x: f64) -> String {
+    let p = x * 100.0;
+    if (p - p.round()).abs() < 1e-9 {
+        format!("{}%", p.round())
+    } else {
+        format!("{p}%")
+    }
+}
+
+/// Parses `10%` or `10` (percent) into 0.10.
+pub fn parse_percent(s: &str) -> Result<f64, String> {
+    let t = s.trim();
+    let n = t.strip_suffix('%').unwrap_or(t).trim();
+    let v: f64 = n
+        .parse()
+        .map_err(|_| format!("expected a percentage like 10%, got '{s}'"))?;
+    if !v.is_finite() || v < 0.0 {
+        return Err(format!(
+            "expected a percentage of 0 or more like 10%, got '{s}'"
+        ));
+    }
+    Ok(v / 100.0)
+}
+
+/// Writes the comparison as an aligned table for a terminal.
+pub fn write_text<W: Write>(c: &Comparison, w: &mut W) -> io::Result<()> {
+    writeln!(w, "volley compare")?;
+    writeln!(w, "  baseline  {}", c.baseline.line())?;
+    writeln!(w, "  current   {}", c.current.line())?;
+    writeln!(w)?;
+    let scope_w = c
+        .rows
+        .iter()
+        .map(|r| r.scope.chars().count())
+        .max()
+        .unwrap_or(5)
+        .clamp(8, 28);
+    writeln!(
+        w,
+        "  {:<scope_w$}  {:<10} {:>12} {:>12} {:>10}  verdict",
+        "endpoint", "metric", "baseline", "current", "change"
+    )?;
+    let mut last_scope = "";
+    for r in &c.rows {
+        let scope: String = if r.scope != last_scope {
+            if !last_scope.is_empty() {
+                writeln!(w)?;
+            }
+            r.scope.chars().take(scope_w).collect()
+        } else {
+            String::new()
+        };
+        last_scope = &r.scope;
+        let verdict = match r.verdict {
+            Verdict::Worse => "WORSE",
+            v => v.label(),
+        };
+        writeln!(
+            w,
+            "  {:<scope_w$}  {:<10} {:>12} {:>12} {:>10}  {}",
+            scope,
+            r.metric.label(),
+            r.metric.fmt(r.baseline),
+            r.metric.fmt(r.current),
+            r.change_text(),
+            verdict
+        )
+        .map(|_| ())?;
+    }
+    writeln!(w)?;
+    if !c.only_in_baseline.is_empty() {
+        writeln!(w, "  only in baseline: {}", c.only_in_baseline.join(", "))?;
+    }
+    if !c.only_in_current.is_empty() {
+        writeln!(w, "  only in current:  {}", c.only_in_current.join(", "))?;
+    }
+    writeln!(w, "  {}", c.summary())
+}
+
+/// Escapes a Markdown table cell.
+pub fn md_cell(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('|', "\\|")
+        .replace('\n', " ")
+        .replace('<', "&lt;")
+}
+
+fn md_verdict(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Better => "🟢 better",
+        Verdict::Worse => "🔴 **worse**",
+        Verdict::Same => "same",
+        Verdict::Info => "",
+    }
+}
+
+/// Writes the comparison as a Markdown section (a heading, the two runs, a table).
+pub fn write_markdown<W: Write>(c: &Comparison, w: &mut W, heading: &str) -> io::Result<()> {
+    writeln!(w, "{heading} Compared with the baseline")?;
+    writeln!(w)?;
+    writeln!(w, "- baseline: {}", md_cell(&c.baseline.line()))?;
+    writeln!(w, "- current: {}", md_cell(&c.current.line()))?;
+    writeln!(w, "- {}", c.summary())?;
+    writeln!(w)?;
+    writeln!(
+        w,
+        "| endpoint | metric | baseline | current | change | verdict |"
+    )?;
+    writeln!(w, "| --- | --- | ---: | ---: | ---: | --- |")?;
+    let mut last_scope = "";
+    for r in &c.rows {
+        let scope = if r.scope != last_scope {
+            format!("**{}**", md_cell(&r.scope))
+        } else {
+            String::new()
+        };
+        last_scope = &r.scope;
+        writeln!(
+            w,
+            "| {scope} | {} | {} | {} | {} | {} |",
+            r.metric.label(),
+            r.metric.fmt(r.baseline),
+            r.metric.fmt(r.current),
+            r.change_text(),
+            md_verdict(r.verdict)
+        )?;
+    }
+    if !c.only_in_baseline.is_empty() {
+        writeln!(w)?;
+        writeln!(
+            w,
+            "Only in the baseline: {}",
+            md_cell(&c.only_in_baseline.join(", "))
+        )?;
+    }
+    if !c.only_in_current.is_empty() {
+        writeln!(w)?;
+        writeln!(
+            w,
+            "Only in the current run: {}",
+            md_cell(&c.only_in_current.join(", "))
+        )?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verdicts() {
+        let r = CompareRow::new("total", Metric::P95, 100.0, 112.0, 0.05);
+        assert_eq!(r.verdict, Verdict::Worse);
+        assert!(r.regressed(0.10));
+        assert!(!r.regressed(0.15));
+        let r = CompareRow::new("total", Metric::P95, 100.0, 103.0, 0.05);
+        assert_eq!(r.verdict, Verdict::Same);
+        let r = CompareRow::new("total", Metric::Rps, 1000.0, 800.0, 0.05);
+        assert_eq!(r.verdict, Verdict::Worse);
+        assert_eq!(r.change_text(), "-20.0%");
+        assert!(r.regressed(0.10));
+        let r = CompareRow::new("total", Metric::Rps, 1000.0, 1200.0, 0.05);
+        assert_eq!(r.verdict, Verdict::Better);
+        // Error rate: tiny absolute changes are the same, whatever the relative change.
+        let r = CompareRow::new("total", Metric::ErrorRate, 0.0001, 0.0009, 0.05);
+        assert_eq!(r.verdict, Verdict::Same);
+        assert!(!r.regressed(0.10));
+        let r = CompareRow::new("total", Metric::ErrorRate, 0.0, 0.02, 0.05);
+        assert_eq!(r.verdict, Verdict::Worse);
+        assert_eq!(r.change_text(), "+2.00 pp");
+        assert!(r.regressed(0.10));
+        let r = CompareRow::new("total", Metric::Requests, 10.0, 1000.0, 0.05);
+        assert_eq!(r.verdict, Verdict::Info);
+        assert!(!r.regressed(0.0));
+        // p50 is shown and judged but does not gate.
+        let r = CompareRow::new("total", Metric::P50, 1.0, 2.0, 0.05);
+        assert_eq!(r.verdict, Verdict::Worse);
+        assert!(!r.regressed(0.10));
+    }
+
+    #[test]
+    fn percentages() {
+        assert_eq!(parse_percent("10%"), Ok(0.10));
+        assert_eq!(parse_percent(" 2.5 % "), Ok(0.025));
+        assert_eq!(parse_percent("10"), Ok(0.10));
+        assert!(parse_percent("ten").is_err());
+        assert!(parse_percent("-5%").is_err());
+        assert_eq!(fmt_pct(0.05), "5%");
+        assert_eq!(fmt_pct(0.025), "2.5%");
+    }
+}

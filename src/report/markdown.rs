@@ -1,0 +1,262 @@
+//! `--out md`: a Markdown summary for a CI job summary or a pull-request comment.
+
+use std::io::{self, Write};
+
+use super::compare::{md_cell, write_markdown as write_comparison, Comparison};
+use super::doc::{ResultDoc, Stats};
+use super::text::{fmt_bytes, fmt_count, fmt_metric_value, fmt_ms};
+
+/// "✅ passed", "❌ 2 of 5 thresholds failed", or a plain state without thresholds.
+pub fn outcome(doc: &ResultDoc) -> (bool, String) {
+    let failed = doc.thresholds.iter().filter(|t| !t.passed).count();
+    if failed > 0 {
+        (
+            false,
+            format!(
+                "{failed} of {} threshold{} failed",
+                doc.thresholds.len(),
+                if doc.thresholds.len() == 1 { "" } else { "s" }
+            ),
+        )
+    } else if !doc.thresholds.is_empty() {
+        (
+            true,
+            format!(
+                "all {} threshold{} passed",
+                doc.thresholds.len(),
+                if doc.thresholds.len() == 1 { "" } else { "s" }
+            ),
+        )
+    } else if doc.partial {
+        (true, "stopped early".into())
+    } else {
+        (true, "completed".into())
+    }
+}
+
+fn endpoint_row<W: Write>(w: &mut W, s: &Stats, bold: bool) -> io::Result<()> {
+    let b = |x: String| if bold { format!("**{x}**") } else { x };
+    let l = &s.latency_ms;
+    writeln!(
+        w,
+        "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+        b(md_cell(&s.name)),
+        md_cell(&s.method),
+        b(fmt_count(s.requests)),
+        b(format!("{:.1}", s.rps)),
+        b(format!("{:.2}%", s.error_rate * 100.0)),
+        b(fmt_ms(l.p50)),
+        b(fmt_ms(l.p90)),
+        b(fmt_ms(l.p95)),
+        b(fmt_ms(l.p99)),
+        b(fmt_ms(l.max)),
+    )
+}
+
+/// Writes the Markdown summary; `baseline` adds the comparison section.
+pub fn write_markdown<W: Write>(
+    doc: &ResultDoc,
+    w: &mut W,
+    baseline: Option<&Comparison>,
+) -> io::Result<()> {
+    let (ok, outcome) = outcome(doc);
+    let icon = if !ok {
+        "❌"
+    } else if doc.partial {
+        "⚠️"
+    } else {
+        "✅"
+    };
+    writeln!(
+        w,
+        "## {icon} volley · {} — {outcome}",
+        md_cell(&doc.scenario)
+    )?;
+    writeln!(w)?;
+    let t = &doc.totals;
+    writeln!(
+        w,
+        "`{}` · started {} · {:.1}s{} · {} VUs max{}",
+        doc.target,
+        doc.started_at.replace('T', " "),
+        doc.duration_s,
+        if (doc.duration_s - doc.run_time_s).abs() > 0.05 {
+            format!(" ({:.1}s running)", doc.run_time_s)
+        } else {
+            String::new()
+        },
+        doc.vus_max,
+        if doc.partial {
+            " · **stopped early**"
+        } else {
+            ""
+        }
+    )?;
+    writeln!(w)?;
+    writeln!(
+        w,
+        "| requests | rps | errors | p50 | p95 | p99 | max | received |"
+    )?;
+    writeln!(
+        w,
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    )?;
+    writeln!(
+        w,
+        "| {} | {:.1} | {} ({:.2}%) | {} | {} | {} | {} | {} |",
+        fmt_count(t.requests),
+        t.rps,
+        fmt_count(t.errors),
+        t.error_rate * 100.0,
+        fmt_ms(t.latency_ms.p50),
+        fmt_ms(t.latency_ms.p95),
+        fmt_ms(t.latency_ms.p99),
+        fmt_ms(t.latency_ms.max),
+        fmt_bytes(t.bytes_received as f64)
+    )?;
+    if let Some(g) = &doc.grade {
+        writeln!(w)?;
+        writeln!(w, "**Grade {}** ({:.0}/100)", md_cell(&g.letter), g.score)?;
+        if !g.parts.is_empty() {
+            writeln!(w)?;
+            for p in &g.parts {
+                writeln!(
+                    w,
+                    "- {}: {:.0}{}",
+                    md_cell(&p.name),
+                    p.score,
+                    if p.detail.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" — {}", md_cell(&p.detail))
+                    }
+                )?;
+            }
+        }
+    }
+    if let Some(d) = doc.dropped_iterations.filter(|d| *d > 0) {
+        writeln!(w)?;
+        writeln!(
+            w,
+            "⚠️ {} iterations dropped (every VU was busy when they were due)",
+            fmt_count(d)
+        )?;
+    }
+    if !doc.thresholds.is_empty() {
+        writeln!(w)?;
+        writeln!(w, "### Thresholds")?;
+        writeln!(w)?;
+        writeln!(w, "| | threshold | on | value |")?;
+        writeln!(w, "| --- | --- | --- | ---: |")?;
+        for th in &doc.thresholds {
+            writeln!(
+                w,
+                "| {} | `{}` | {} | {} |",
+                if th.passed { "✅" } else { "❌" },
+                th.expression.replace('`', "'"),
+                md_cell(th.endpoint.as_deref().unwrap_or("all requests")),
+                fmt_metric_value(&th.metric, th.value)
+            )?;
+        }
+    }
+    if !doc.checks.is_empty() {
+        writeln!(w)?;
+        writeln!(w, "### Checks")?;
+        writeln!(w)?;
+        writeln!(w, "| | check | endpoint | passed | failed |")?;
+        writeln!(w, "| --- | --- | --- | ---: | ---: |")?;
+        for c in &doc.checks {
+            writeln!(
+                w,
+                "| {} | {} | {} | {} | {} |",
+                if c.fails == 0 { "✅" } else { "❌" },
+                md_cell(&c.name),
+                md_cell(&c.endpoint),
+                fmt_count(c.passes),
+                fmt_count(c.fails)
+            )?;
+        }
+    }
+    writeln!(w)?;
+    writeln!(w, "### Endpoints")?;
+    writeln!(w)?;
+    writeln!(
+        w,
+        "| endpoint | method | requests | rps | errors | p50 | p90 | p95 | p99 | max |"
+    )?;
+    writeln!(
+        w,
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    )?;
+    for s in &doc.endpoints {
+        endpoint_row(w, s, false)?;
+    }
+    if doc.endpoints.len() > 1 {
+        endpoint_row(w, &doc.totals, true)?;
+    }
+    let with_errors: Vec<&Stats> = doc
+        .endpoints
+        .iter()
+        .filter(|e| !e.errors_by_kind.is_empty())
+        .collect();
+    if !t.status.is_empty() || !with_errors.is_empty() {
+        writeln!(w)?;
+        writeln!(w, "### Status codes and errors")?;
+        writeln!(w)?;
+        if !t.status.is_empty() {
+            let codes: Vec<String> = t
+                .status
+                .iter()
+                .map(|(k, v)| format!("`{k}` {}", fmt_count(*v)))
+                .collect();
+            writeln!(w, "- status: {}", codes.join(" · "))?;
+        }
+        for e in with_errors {
+            let kinds: Vec<String> = e
+                .errors_by_kind
+                .iter()
+                .map(|(k, v)| format!("`{k}` {}", fmt_count(*v)))
+                .collect();
+            writeln!(w, "- {}: {}", md_cell(&e.name), kinds.join(" · "))?;
+        }
+        if let Some(last) = t.recent_errors.last() {
+            writeln!(
+                w,
+                "- last error at {:.1}s: `{}` {}",
+                last.t,
+                last.kind,
+                md_cell(&last.message)
+            )?;
+        }
+    }
+    let events: Vec<_> = doc
+        .events
+        .iter()
+        .filter(|e| e.kind != "start" && e.kind != "done")
+        .collect();
+    if !events.is_empty() {
+        writeln!(w)?;
+        writeln!(w, "### Events")?;
+        writeln!(w)?;
+        for e in events {
+            writeln!(
+                w,
+                "- {:.1}s `{}` {}",
+                e.t,
+                md_cell(&e.kind),
+                md_cell(&e.detail)
+            )?;
+        }
+    }
+    if let Some(c) = baseline {
+        writeln!(w)?;
+        write_comparison(c, w, "###")?;
+    }
+    writeln!(w)?;
+    writeln!(
+        w,
+        "<sub>volley {} · result schema {}</sub>",
+        md_cell(&doc.volley_version),
+        doc.schema_version
+    )
+}
