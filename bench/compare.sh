@@ -302,6 +302,27 @@ for tool in order:
         ok, len(rs)))
 if not have_oha:
     print("| oha | not installed | | | | | | | | | | |")
+
+# The same, over quiet runs only: other processes used at most QUIET % of a core.
+QUIET = 20
+quiet = [r for r in rows if num(r["other_cpu_pct"]) is not None and num(r["other_cpu_pct"]) <= QUIET]
+if len(quiet) < len(rows):
+    print()
+    print(f"Quiet runs only (other CPU <= {QUIET}% of a core): {len(quiet)} of {len(rows)} runs")
+    print()
+    print("| tool | quiet runs | rps | p50 ms | p99 ms | CPU µs/req | rps / wrk (quiet medians) |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    wrk_q = med([num(r["rps"]) for r in quiet if r["tool"] == "wrk"])
+    for tool in order:
+        rs = [r for r in quiet if r["tool"] == tool]
+        rps = med([num(r["rps"]) for r in rs])
+        print("| {} | {} | {} | {} | {} | {} | {} |".format(
+            tool, len(rs),
+            fmt(rps, ",.0f"),
+            fmt(med([num(r["p50_ms"]) for r in rs]), ".3f"),
+            fmt(med([num(r["p99_ms"]) for r in rs]), ".3f"),
+            fmt(med([num(r["cpu_us_per_req"]) for r in rs]), ".2f"),
+            fmt(rps / wrk_q if rps is not None and wrk_q else None, ".2f")))
 PY
 
 cat "$OUT/meta.txt"

@@ -185,5 +185,15 @@ fn finish(doc: &ResultDoc, outs: &[output::OutSpec]) -> Result<i32, Error> {
     let _ = report::write_summary(doc, &mut stdout);
     let _ = stdout.flush();
     written?;
+    if doc.thresholds_failed() {
+        let failed: Vec<&str> = doc
+            .thresholds
+            .iter()
+            .filter(|t| !t.passed)
+            .map(|t| t.name.as_str())
+            .collect();
+        eprintln!("volley: thresholds failed: {}", failed.join(", "));
+        return Ok(exit::THRESHOLDS_FAILED);
+    }
     Ok(exit::OK)
 }

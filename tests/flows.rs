@@ -394,3 +394,147 @@ path = "/o"
     assert!((270.0..=330.0).contains(&high), "high stage {high}/s");
     assert_eq!(s.total.requests, server.total());
 }
+
+fn volley_bin(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_volley"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn write_scenario(name: &str, text: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("volley-flows-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+#[test]
+fn broken_threshold_exits_99_and_met_thresholds_exit_0() {
+    let server = TestServer::start(
+        ServerConfig::new().fallback(Route::ok().delay(Duration::from_millis(20))),
+    );
+    let broken = write_scenario(
+        "broken.toml",
+        &format!(
+            "name = \"t\"\nbase_url = \"{}\"\nthresholds = [\"p95 < 1ms\", \"error_rate < 1%\"]\n[load]\nvus = 2\niterations = 20\n[[request]]\npath = \"/x\"\n",
+            server.url()
+        ),
+    );
+    let out = volley_bin(&["run", broken.to_str().unwrap(), "--headless"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(99), "{stdout}");
+    assert!(stdout.contains("FAIL p95 < 1ms"), "{stdout}");
+    assert!(stdout.contains("PASS error_rate < 1%"), "{stdout}");
+    assert!(stdout.contains("grade"), "{stdout}");
+
+    let met = write_scenario(
+        "met.toml",
+        &format!(
+            "name = \"t\"\nbase_url = \"{}\"\nthresholds = [\"p95 < 5s\", \"error_rate < 1%\", \"checks > 99%\"]\n[load]\nvus = 2\niterations = 20\n[[request]]\npath = \"/x\"\ncheck = [{{ status = 200 }}]\n",
+            server.url()
+        ),
+    );
+    let json = met.with_extension("json");
+    let out = volley_bin(&[
+        "run",
+        met.to_str().unwrap(),
+        "--headless",
+        "--out",
+        &format!("json={}", json.display()),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(doc["thresholds"].as_array().unwrap().len(), 3);
+    assert!(doc["thresholds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|t| t["passed"] == true));
+    assert_eq!(doc["checks"][0]["passes"], 20);
+    assert_eq!(doc["grade"]["letter"], "A");
+}
+
+#[test]
+fn abort_on_fail_stops_early_and_says_why() {
+    let server = TestServer::start(
+        ServerConfig::new().fallback(Route::ok().delay(Duration::from_millis(20))),
+    );
+    let f = write_scenario(
+        "abort.toml",
+        &format!(
+            "name = \"t\"\nbase_url = \"{}\"\n[load]\nvus = 2\nduration = \"30s\"\n[[request]]\npath = \"/x\"\n[[threshold]]\nexpr = \"p95 < 1ms\"\nabort_on_fail = true\nabort_grace = \"500ms\"\n",
+            server.url()
+        ),
+    );
+    let start = Instant::now();
+    let out = volley_bin(&["run", f.to_str().unwrap(), "--headless"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(99), "{stdout}");
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "did not stop early"
+    );
+    assert!(
+        stdout.contains("aborted: threshold 'p95 < 1ms' failed"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("STOPPED EARLY"), "{stdout}");
+}
+
+/// Every shipped scenario runs, briefly, against the demo target.
+#[test]
+fn every_shipped_scenario_runs_briefly() {
+    let server = DemoServer::spawn(DemoOptions::default()).unwrap();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 8);
+    for f in files {
+        let json = std::env::temp_dir().join(format!(
+            "volley-scn-{}-{}.json",
+            std::process::id(),
+            f.file_stem().unwrap().to_string_lossy()
+        ));
+        let out = volley_bin(&[
+            "run",
+            f.to_str().unwrap(),
+            "--target",
+            &server.url(),
+            "--duration",
+            "2s",
+            "--vus",
+            "3",
+            "--headless",
+            "--out",
+            &format!("json={}", json.display()),
+        ]);
+        let code = out.status.code();
+        assert!(
+            code == Some(0) || code == Some(99),
+            "{}: exit {code:?}\n{}{}",
+            f.display(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let doc: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        assert!(
+            doc["totals"]["requests"].as_u64().unwrap() > 0,
+            "{}",
+            f.display()
+        );
+        let _ = std::fs::remove_file(&json);
+    }
+}

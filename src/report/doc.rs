@@ -129,6 +129,13 @@ pub struct Stats {
     pub rps: f64,
     pub bytes_received: u64,
     pub latency_ms: Latency,
+    /// Open model: latency from the actual send, without the wait for a free VU
+    /// (`latency_ms` is corrected for coordinated omission).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_ms_uncorrected: Option<Latency>,
+    /// Steps not sent because a variable they need was not captured.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub skipped: u64,
     pub status: BTreeMap<String, u64>,
     pub errors_by_kind: BTreeMap<String, u64>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -211,8 +218,15 @@ impl From<&TimelineRow> for Row {
     }
 }
 
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 pub fn latency(ep: &EndpointStats) -> Latency {
-    let h = &ep.hist;
+    latency_of(&ep.hist)
+}
+
+pub fn latency_of(h: &hdrhistogram::Histogram<u64>) -> Latency {
     if h.is_empty() {
         return Latency::default();
     }
@@ -244,6 +258,8 @@ fn stats(ep: &EndpointStats, secs: f64, with_timeline: bool) -> Stats {
         },
         bytes_received: ep.bytes,
         latency_ms: latency(ep),
+        latency_ms_uncorrected: ep.hist_raw.as_deref().map(latency_of),
+        skipped: ep.skipped,
         status: ep.status.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
         errors_by_kind: ep.errors_by_kind.clone(),
         recent_errors: ep.recent_errors.iter().cloned().collect(),
@@ -277,6 +293,10 @@ pub struct RunInfo {
     pub target: String,
     /// The scenario's text (already redacted: see [`RunInfo::of`]).
     pub scenario_text: Option<String>,
+    /// Check names by id: (endpoint name, check name).
+    pub checks: Vec<(String, String)>,
+    /// What the grade is measured against (from whole-run thresholds, or defaults).
+    pub grade_targets: crate::grade::Targets,
 }
 
 impl RunInfo {
@@ -287,6 +307,19 @@ impl RunInfo {
             source: plan.source.clone(),
             target: plan.base_url.to_string(),
             scenario_text: super::scenario_text::of_plan(plan),
+            checks: plan
+                .checks
+                .iter()
+                .map(|(ep, name)| (plan.endpoints[*ep].name.clone(), name.clone()))
+                .collect(),
+            grade_targets: crate::grade::targets_from(
+                &plan
+                    .thresholds
+                    .iter()
+                    .filter(|t| t.endpoint.is_none() && t.threshold.window.is_none())
+                    .map(|t| t.threshold.clone())
+                    .collect::<Vec<_>>(),
+            ),
         }
     }
 }
@@ -323,10 +356,107 @@ impl ResultDoc {
             events: s.events.iter().cloned().collect(),
             scenario_text: info.scenario_text.clone(),
             dropped_iterations: s.rate.is_some().then_some(s.dropped),
-            thresholds: Vec::new(),
-            checks: Vec::new(),
-            grade: None,
+            thresholds: s
+                .thresholds
+                .iter()
+                .map(|t| ThresholdResult {
+                    name: match &t.endpoint {
+                        Some(e) => format!("{} ({e})", t.text),
+                        None => t.text.clone(),
+                    },
+                    metric: t.text.split_whitespace().next().unwrap_or("").to_string(),
+                    endpoint: t.endpoint.clone(),
+                    expression: t.text.clone(),
+                    value: t.value.unwrap_or(f64::NAN),
+                    // Nothing to judge (no requests) is not a failure.
+                    passed: t.passed.unwrap_or(true),
+                })
+                .collect(),
+            checks: info
+                .checks
+                .iter()
+                .enumerate()
+                .map(|(id, (endpoint, name))| {
+                    let (passes, fails) = s
+                        .endpoints
+                        .iter()
+                        .find(|e| &e.name == endpoint)
+                        .and_then(|e| e.checks.get(&id).copied())
+                        .unwrap_or((0, 0));
+                    CheckResult {
+                        name: name.clone(),
+                        endpoint: endpoint.clone(),
+                        passes,
+                        fails,
+                    }
+                })
+                .collect(),
+            grade: (s.total.requests > 0).then(|| grade_of(s, secs, &info.grade_targets)),
         }
+    }
+
+    /// True when any threshold failed.
+    pub fn thresholds_failed(&self) -> bool {
+        self.thresholds.iter().any(|t| !t.passed)
+    }
+}
+
+fn grade_of(s: &Snapshot, secs: f64, targets: &crate::grade::Targets) -> Grade {
+    let l = latency(&s.total);
+    let rps = if secs > 0.0 {
+        s.total.requests as f64 / secs
+    } else {
+        0.0
+    };
+    let g = crate::grade::grade(l.p95, l.p99, s.total.error_rate(), rps, targets);
+    let part = |name: &str, points: f64, max: f64, detail: String| GradePart {
+        name: name.to_string(),
+        score: (points / max * 1000.0).round() / 10.0,
+        weight: Some(max / 100.0),
+        detail,
+    };
+    Grade {
+        score: g.score,
+        letter: g.letter.clone(),
+        parts: vec![
+            part(
+                "latency",
+                g.latency,
+                crate::grade::LATENCY_POINTS,
+                format!(
+                    "p95 {:.1}ms against a {:.0}ms target",
+                    l.p95, targets.p95_ms
+                ),
+            ),
+            part(
+                "errors",
+                g.errors,
+                crate::grade::ERROR_POINTS,
+                format!(
+                    "error rate {:.2}% against a {:.2}% target",
+                    s.total.error_rate() * 100.0,
+                    targets.error_rate * 100.0
+                ),
+            ),
+            part(
+                "throughput",
+                g.throughput,
+                crate::grade::THROUGHPUT_POINTS,
+                match targets.rps {
+                    Some(t) => format!("{rps:.1} rps against a {t:.0} rps target"),
+                    None => format!("{rps:.1} rps (no target: full points)"),
+                },
+            ),
+            part(
+                "consistency",
+                g.consistency,
+                crate::grade::CONSISTENCY_POINTS,
+                format!(
+                    "p99/p95 = {:.2} (full points below 2)",
+                    if l.p95 > 0.0 { l.p99 / l.p95 } else { 0.0 }
+                ),
+            ),
+        ],
     }
 }
 

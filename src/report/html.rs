@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
-use super::compare::{Comparison, Verdict};
+use super::compare::{Comparison, Metric, Verdict};
 use super::doc::{ResultDoc, Row, Stats};
 use super::markdown::outcome;
 use super::text::{fmt_bytes, fmt_count, fmt_metric_value, fmt_ms};
@@ -48,7 +48,7 @@ header.top .row{display:flex;justify-content:space-between;align-items:flex-end;
 .badges{display:flex;gap:8px;flex-wrap:wrap}
 .badge{display:inline-block;padding:4px 10px;border-radius:999px;font-size:12px;font-weight:600;letter-spacing:.02em;white-space:nowrap}
 .badge.ok{background:#14532d;color:#bbf7d0}.badge.fail{background:#7f1d1d;color:#fecaca}.badge.warn{background:#78350f;color:#fde68a}.badge.info{background:#1e3a8a;color:#bfdbfe}
-main{padding:22px 0 8px}
+main.wrap{padding-top:22px;padding-bottom:8px}
 section.card{background:var(--card);border:1px solid var(--line);border-radius:12px;padding:18px 20px;margin:0 0 18px}
 section.card>h2{margin:0 0 12px;font-size:15px;font-weight:650;display:flex;align-items:baseline;gap:10px}
 section.card>h2 small{font-weight:400;color:var(--muted);font-size:12.5px}
@@ -62,16 +62,20 @@ section.card>h2 small{font-weight:400;color:var(--muted);font-size:12.5px}
 .grid2>section.card{margin:0 0 18px}
 @media (max-width:860px){.grid2{grid-template-columns:1fr}}
 table{border-collapse:collapse;width:100%;font-variant-numeric:tabular-nums}
-th,td{padding:6px 9px;text-align:right;white-space:nowrap;border-bottom:1px solid var(--line2)}
+th,td{padding:6px 8px;text-align:right;white-space:nowrap;border-bottom:1px solid var(--line2)}
+table.ep{font-size:13px}
+table.ep td,table.ep th{padding:6px 7px}
+table.auto{width:auto;min-width:50%}
+table.auto td,table.auto th{padding-left:14px;padding-right:14px}
 th{font-size:11.5px;font-weight:600;color:var(--muted);text-transform:uppercase;letter-spacing:.04em;border-bottom:1px solid var(--line)}
 th.l,td.l{text-align:left}
-td.name{font-weight:550;white-space:normal;min-width:120px}
+td.name{font-weight:550}
 tbody tr:hover td{background:#f8fafc}
 tr.total td{font-weight:650;border-top:2px solid var(--line);border-bottom:0}
 td.em{font-weight:650}
 td.bad{color:var(--err);font-weight:600}
 td.dim,span.dim{color:#a0a7b4}
-.m{display:inline-block;min-width:46px;padding:1px 6px;margin-right:8px;border-radius:5px;background:#eef2ff;color:#3730a3;font:600 10.5px/1.6 var(--mono);text-align:center;vertical-align:1px}
+.m{display:inline-block;min-width:40px;padding:0 5px;margin-right:7px;border-radius:5px;background:#eef2ff;color:#3730a3;font:600 10.5px/1.6 var(--mono);text-align:center;vertical-align:1px}
 .scroll{overflow-x:auto}
 .pill{display:inline-block;padding:1px 8px;border-radius:999px;font-size:11.5px;font-weight:650}
 .pill.pass{background:var(--okbg);color:var(--ok)}.pill.fail{background:var(--errbg);color:var(--err)}.pill.same{background:#f1f5f9;color:#64748b}
@@ -108,6 +112,16 @@ ul.errs li span{overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
 ul.errs .t{color:var(--muted);text-align:right;font-variant-numeric:tabular-nums}
 h3{font-size:12px;text-transform:uppercase;letter-spacing:.06em;color:var(--muted);margin:16px 0 6px;font-weight:600}
 .note{color:var(--muted);font-size:12.5px;margin:8px 0 0}
+table.cmp{font-size:13px}
+table.cmp td{padding:6px 8px;vertical-align:top}
+table.cmp td .v{font-weight:600}
+table.cmp td .d{font-size:11.5px;font-weight:600}
+table.cmp td .d span{font-weight:400;color:var(--muted)}
+table.cmp td.worse{background:#fef0f0}table.cmp td.worse .d{color:var(--err)}
+table.cmp td.better{background:#effaf3}table.cmp td.better .d{color:var(--ok)}
+table.cmp td.same{background:#f7f8fa}table.cmp td.same .d{color:#7b8496}
+table.cmp td.name{vertical-align:middle}
+table.cmp tbody tr td{border-bottom:2px solid #fff}
 tr.worse td{background:#fff7f7}
 footer{color:var(--muted);font-size:12px;padding:6px 0 28px;text-align:center}
 @media print{body{background:#fff}section.card,.kpi{break-inside:avoid}.chart .tip{display:none!important}}
@@ -165,6 +179,18 @@ fn event_color(kind: &str) -> &'static str {
         "stop" | "abort" => "#dc2626",
         "end" => "#0f766e",
         _ => "#b45309",
+    }
+}
+
+/// `2026-11-25T20:23:18.604Z` as `2026-11-25 20:23:18 UTC`.
+fn fmt_started(s: &str) -> String {
+    match s.split_once('T') {
+        Some((date, time)) => {
+            let time = time.trim_end_matches('Z');
+            let time = time.split('.').next().unwrap_or(time);
+            format!("{date} {time} UTC")
+        }
+        None => s.to_string(),
     }
 }
 
@@ -295,7 +321,7 @@ impl<'a> Chart<'a> {
             w: 1100.0,
             h: 250.0,
             left: 62.0,
-            right: 22.0,
+            right: 44.0,
             top: 26.0,
             bottom: 30.0,
             tmin,
@@ -612,9 +638,9 @@ fn throughput_chart(doc: &ResultDoc, events: &[(usize, &Event)]) -> String {
         let okn: u64 = b.iter().map(|r| r.ok).sum();
         let errn: u64 = b.iter().map(|r| r.errors).sum();
         let t = b[0].t as f64 + secs as f64 / 2.0;
-        let (o, e) = (okn as f64 / secs as f64, errn as f64 / secs as f64);
+        let (o, e) = ((okn + errn) as f64 / secs as f64, errn as f64 / secs as f64);
         let v = b.last().map(|r| r.vus).unwrap_or(0) as f64;
-        ymax = ymax.max(o + e);
+        ymax = ymax.max(o);
         vmax = vmax.max(v);
         ok.push((t, Some(o)));
         err.push((t, Some(e)));
@@ -637,10 +663,9 @@ fn throughput_chart(doc: &ResultDoc, events: &[(usize, &Event)]) -> String {
     c.ymax = (top / step).ceil() * step;
     c.y2max = if vmax > 0.0 { vmax * 1.15 } else { 0.0 };
     c.y2label = "VUs";
-    c.right = if c.y2max > 0.0 { 44.0 } else { 22.0 };
     c.push(
         Series {
-            name: "ok".into(),
+            name: "requests".into(),
             color: "#2563eb".into(),
             points: ok,
             kind: SeriesKind::Area,
@@ -656,7 +681,7 @@ fn throughput_chart(doc: &ResultDoc, events: &[(usize, &Event)]) -> String {
             kind: SeriesKind::Area,
             text: err_t,
         },
-        Some(0),
+        None,
     );
     if c.y2max > 0.0 {
         c.push(
@@ -991,7 +1016,9 @@ fn errors_section(doc: &ResultDoc, out: &mut String) {
         out.push_str(r#"<p class="note">No responses were recorded.</p></section>"#);
         return;
     }
-    out.push_str(r#"<div class="scroll"><table><thead><tr><th class="l">endpoint</th>"#);
+    out.push_str(
+        r#"<div class="scroll"><table class="auto"><thead><tr><th class="l">endpoint</th>"#,
+    );
     for c in &codes {
         let _ = write!(
             out,
@@ -1067,49 +1094,62 @@ fn comparison_section(c: &Comparison, out: &mut String) {
     );
     let _ = write!(
         out,
-        r#"<p class="note" style="margin:0 0 10px">baseline: <b>{}</b> · {} · {:.1}s · {} requests{}</p>"#,
+        r#"<p class="note" style="margin:0 0 12px">baseline <b>{}</b> · started {} · {:.1}s · {} requests (this run: {}){}. Each cell shows this run's value, the change, and the baseline's value.</p>"#,
         esc(&c.baseline.scenario),
-        esc(&c.baseline.started_at.replace('T', " ")),
+        esc(&fmt_started(&c.baseline.started_at)),
         c.baseline.duration_s,
         fmt_count(c.baseline.requests),
+        fmt_count(c.current.requests),
         if c.baseline.file.is_empty() {
             String::new()
         } else {
             format!(" · <code>{}</code>", esc(&c.baseline.file))
         }
     );
-    out.push_str(r#"<div class="scroll"><table><thead><tr><th class="l">endpoint</th><th class="l">metric</th><th>baseline</th><th>current</th><th>change</th><th class="l">verdict</th></tr></thead><tbody>"#);
-    let mut last = "";
-    for r in &c.rows {
-        let first = r.scope != last;
-        last = &r.scope;
-        let pill = match r.verdict {
-            Verdict::Better => r#"<span class="pill pass">better</span>"#,
-            Verdict::Worse => r#"<span class="pill fail">worse</span>"#,
-            Verdict::Same => r#"<span class="pill same">same</span>"#,
-            Verdict::Info => "",
-        };
+    out.push_str(
+        r#"<div class="scroll"><table class="cmp"><thead><tr><th class="l">endpoint</th>"#,
+    );
+    for m in Metric::ALL.into_iter().filter(|m| *m != Metric::Requests) {
+        let _ = write!(out, "<th>{}</th>", m.label());
+    }
+    out.push_str("</tr></thead><tbody>");
+    let mut i = 0;
+    while i < c.rows.len() {
+        let scope = &c.rows[i].scope;
         let _ = write!(
             out,
-            r#"<tr class="{}"{}><td class="l name">{}</td><td class="l">{}</td><td>{}</td><td>{}</td><td>{}</td><td class="l">{pill}</td></tr>"#,
-            if r.verdict == Verdict::Worse {
-                "worse"
-            } else {
-                ""
-            },
-            if first {
-                r#" style="border-top:2px solid var(--line)""#
-            } else {
-                ""
-            },
-            if first { esc(&r.scope) } else { String::new() },
-            r.metric.label(),
-            r.metric.fmt(r.baseline),
-            r.metric.fmt(r.current),
-            r.change_text()
+            r#"<tr{}><td class="l name">{}</td>"#,
+            if i == 0 { r#" class="first""# } else { "" },
+            esc(scope)
         );
+        while i < c.rows.len() && &c.rows[i].scope == scope {
+            let r = &c.rows[i];
+            i += 1;
+            if r.metric == Metric::Requests {
+                continue;
+            }
+            let class = match r.verdict {
+                Verdict::Better => "better",
+                Verdict::Worse => "worse",
+                Verdict::Same => "same",
+                Verdict::Info => "info",
+            };
+            let _ = write!(
+                out,
+                r#"<td class="{class}" data-scope="{}" data-metric="{}" data-verdict="{class}" title="baseline {} → {}"><div class="v">{}</div><div class="d">{} <span>was {}</span></div></td>"#,
+                esc(&r.scope),
+                r.metric.label(),
+                esc(&r.metric.fmt(r.baseline)),
+                esc(&r.metric.fmt(r.current)),
+                esc(&r.metric.fmt(r.current)),
+                esc(&r.change_text()),
+                esc(&r.metric.fmt(r.baseline)),
+            );
+        }
+        out.push_str("</tr>");
     }
     out.push_str("</tbody></table></div>");
+    out.push_str(r#"<div class="legend" style="margin-top:10px"><span><i class="box" style="background:#fbd5d5"></i>worse</span><span><i class="box" style="background:#cdeed9"></i>better</span><span><i class="box" style="background:#e9ecf0"></i>the same, within the tolerance</span></div>"#);
     if !c.only_in_baseline.is_empty() {
         let _ = write!(
             out,
@@ -1175,7 +1215,7 @@ pub fn render_html(doc: &ResultDoc, baseline: Option<&Comparison>) -> String {
         r#"<header class="top"><div class="wrap"><div class="brand">volley load report</div><div class="row"><div><h1>{}</h1><div class="meta"><span>target <b>{}</b></span><span>started <b>{}</b></span><span>duration <b>{:.1}s</b>{}</span><span>VUs max <b>{}</b></span><span>source <b>{}</b></span></div></div><div class="badges">{grade_badge}{th_badge}{state_badge}</div></div></div></header><main class="wrap">"#,
         esc(&doc.scenario),
         esc(&doc.target),
-        esc(&doc.started_at.replace('T', " ").replace('Z', " UTC")),
+        esc(&fmt_started(&doc.started_at)),
         doc.duration_s,
         esc(&running),
         doc.vus_max,
@@ -1363,9 +1403,9 @@ pub fn render_html(doc: &ResultDoc, baseline: Option<&Comparison>) -> String {
     };
     let _ = write!(
         o,
-        r#"<section class="card"><h2>Throughput <small>requests per second, VUs on the right axis</small></h2>{}{}</section>"#,
+        r#"<section class="card"><h2>Throughput <small>requests and errors per second, VUs on the right axis</small></h2>{}{}</section>"#,
         legend(&[
-            ("ok", "#2563eb", "box"),
+            ("requests", "#2563eb", "box"),
             ("errors", "#dc2626", "box"),
             ("VUs", "#64748b", "dash"),
         ])
@@ -1400,7 +1440,7 @@ pub fn render_html(doc: &ResultDoc, baseline: Option<&Comparison>) -> String {
         );
     }
     // Endpoint table.
-    o.push_str(r#"<section class="card"><h2>Endpoints</h2><div class="scroll"><table id="endpoints"><thead><tr><th class="l">endpoint</th><th>requests</th><th>rps</th><th>errors</th><th>err %</th><th>min</th><th>mean</th><th>p50</th><th>p90</th><th>p95</th><th>p99</th><th>p99.9</th><th>max</th><th>received</th></tr></thead><tbody>"#);
+    o.push_str(r#"<section class="card"><h2>Endpoints</h2><div class="scroll"><table id="endpoints" class="ep"><thead><tr><th class="l">endpoint</th><th>requests</th><th>rps</th><th>errors</th><th>err %</th><th>min</th><th>mean</th><th>p50</th><th>p90</th><th>p95</th><th>p99</th><th>p99.9</th><th>max</th><th>received</th></tr></thead><tbody>"#);
     for s in &doc.endpoints {
         endpoint_row(&mut o, s, false);
     }

@@ -200,6 +200,78 @@ pub fn write_summary<W: Write>(doc: &ResultDoc, w: &mut W) -> io::Result<()> {
     {
         writeln!(w, "  event      {:>7.1}s  {:<9} {}", e.t, e.kind, e.detail)?;
     }
+    if let Some(d) = doc.dropped_iterations {
+        writeln!(
+            w,
+            "  dropped    {} iterations (every VU busy)",
+            fmt_count(d)
+        )?;
+    }
+    let skipped: u64 = doc.endpoints.iter().map(|e| e.skipped).sum();
+    if skipped > 0 {
+        writeln!(
+            w,
+            "  skipped    {} steps (a variable they need was not captured)",
+            fmt_count(skipped)
+        )?;
+    }
+    if let Some(l) = &doc.totals.latency_ms_uncorrected {
+        writeln!(
+            w,
+            "  uncorrected latency (from the actual send): p50 {}  p95 {}  p99 {}  max {}",
+            fmt_ms(l.p50),
+            fmt_ms(l.p95),
+            fmt_ms(l.p99),
+            fmt_ms(l.max)
+        )?;
+    }
+    if !doc.checks.is_empty() {
+        writeln!(w)?;
+        writeln!(w, "  checks")?;
+        for c in &doc.checks {
+            let total = c.passes + c.fails;
+            let mark = if c.fails == 0 { "✓" } else { "✗" };
+            writeln!(
+                w,
+                "    {mark} {:<40} {:>6.2}%  {} ✓ {} ✗   ({})",
+                c.name,
+                if total == 0 {
+                    0.0
+                } else {
+                    c.passes as f64 * 100.0 / total as f64
+                },
+                fmt_count(c.passes),
+                fmt_count(c.fails),
+                c.endpoint
+            )?;
+        }
+    }
+    if !doc.thresholds.is_empty() {
+        writeln!(w)?;
+        writeln!(w, "  thresholds")?;
+        for t in &doc.thresholds {
+            writeln!(
+                w,
+                "    {} {:<40} observed {}",
+                if t.passed { "PASS" } else { "FAIL" },
+                t.name,
+                if t.value.is_nan() {
+                    "-".to_string()
+                } else {
+                    crate::thresholds::parse(&t.expression)
+                        .map(|th| th.format_value(t.value))
+                        .unwrap_or_else(|_| format!("{}", t.value))
+                }
+            )?;
+        }
+    }
+    if let Some(g) = &doc.grade {
+        writeln!(w)?;
+        writeln!(w, "  grade      {}  (score {:.1}/100)", g.letter, g.score)?;
+        for p in &g.parts {
+            writeln!(w, "    {:<12} {:>5.1}%  {}", p.name, p.score, p.detail)?;
+        }
+    }
     Ok(())
 }
 
