@@ -104,7 +104,7 @@ svg text{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Arial,"DejaVu San
 .part{display:grid;grid-template-columns:140px 1fr 40px;gap:10px;align-items:center;font-size:12.5px}
 .bar{height:7px;background:#eef0f3;border-radius:4px;overflow:hidden}.bar b{display:block;height:100%;border-radius:4px}
 .part .d{grid-column:2/4;color:var(--muted);font-size:11.5px;margin-top:-5px}
-pre.code{margin:0;padding:14px 16px;background:#0f172a;color:#e2e8f0;border-radius:9px;font:12.5px/1.55 var(--mono);overflow-x:auto;white-space:pre}
+pre.code{margin:0;max-height:640px;overflow:auto;padding:14px 16px;background:#0f172a;color:#e2e8f0;border-radius:9px;font:12.5px/1.55 var(--mono);overflow-x:auto;white-space:pre}
 pre.code .c{color:#7c8aa5}pre.code .h{color:#93c5fd;font-weight:600}pre.code .k{color:#fcd34d}pre.code .s{color:#86efac}
 ul.errs{list-style:none;margin:10px 0 0;padding:0;font-size:12.5px}
 ul.errs li{padding:5px 0;border-bottom:1px solid var(--line2);display:grid;grid-template-columns:60px 150px 150px 1fr;gap:10px}
@@ -116,7 +116,7 @@ table.cmp{font-size:13px}
 table.cmp td{padding:6px 8px;vertical-align:top}
 table.cmp td .v{font-weight:600}
 table.cmp td .d{font-size:11.5px;font-weight:600}
-table.cmp td .d span{font-weight:400;color:var(--muted)}
+table.cmp td .d span{display:block;font-weight:400;color:var(--muted)}
 table.cmp td.worse{background:#fef0f0}table.cmp td.worse .d{color:var(--err)}
 table.cmp td.better{background:#effaf3}table.cmp td.better .d{color:var(--ok)}
 table.cmp td.same{background:#f7f8fa}table.cmp td.same .d{color:#7b8496}

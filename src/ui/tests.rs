@@ -401,3 +401,45 @@ fn monochrome_has_no_colours() {
         assert_eq!(cell.bg, ratatui::style::Color::Reset, "{cell:?}");
     }
 }
+
+#[test]
+fn open_model_with_thresholds_screen() {
+    use crate::metrics::verdict::ThresholdStatus;
+    let mut s = fixture(RunState::Running);
+    s.rate = Some(200.0);
+    s.dropped = 3;
+    s.vus_active = 4;
+    s.vus_target = 12;
+    s.stage = Some("stage 2/3: hold 200/s for 1m".into());
+    s.next_stage = Some("stage 3/3: ramp 200 -> 0/s over 30s".into());
+    s.thresholds = vec![
+        ThresholdStatus {
+            text: "p95 < 500ms".into(),
+            endpoint: None,
+            value: Some(76.9),
+            shown: "76.9ms".into(),
+            passed: Some(true),
+            abort_on_fail: false,
+        },
+        ThresholdStatus {
+            text: "error_rate < 0.1%".into(),
+            endpoint: Some("place order".into()),
+            value: Some(0.02),
+            shown: "2.00%".into(),
+            passed: Some(false),
+            abort_on_fail: true,
+        },
+    ];
+    let mut a = App::new(Arc::new(s), Theme::default_theme(), 200);
+    assert_eq!(a.on_key(&key('+')), vec![Command::SetRate(220.0)]);
+    a.pending_target = None;
+    let screen = render(&a, 80, 24);
+    insta::assert_snapshot!("open_thresholds_80x24", screen);
+    let screen = render(&a, 160, 48);
+    assert!(
+        screen.contains("FAIL error_rate < 0.1% [place order]"),
+        "{screen}"
+    );
+    assert!(screen.contains("1/2 thresholds failing"), "{screen}");
+    assert!(screen.contains("rate 200/s"), "{screen}");
+}

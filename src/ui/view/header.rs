@@ -126,6 +126,22 @@ impl Widget for Header<'_> {
             spans.push(label("  left "));
             spans.push(Span::styled(clock(p.saturating_sub(s.run_time)), t.text()));
         }
+        if !s.thresholds.is_empty() {
+            let failing = s
+                .thresholds
+                .iter()
+                .filter(|t| t.passed == Some(false))
+                .count();
+            let n = s.thresholds.len();
+            if failing > 0 {
+                spans.push(Span::styled(
+                    format!("  ✗ {failing}/{n} thresholds failing"),
+                    t.bad(),
+                ));
+            } else {
+                spans.push(Span::styled(format!("  ✓ thresholds {n}/{n}"), t.fg(t.ok)));
+            }
+        }
         if s.rate.is_some() {
             spans.push(label("  busy VUs "));
             spans.push(Span::styled(

@@ -9,6 +9,7 @@ mod header;
 mod help;
 mod latency;
 mod series;
+mod thresholds;
 mod throughput;
 
 use ratatui::layout::{Alignment, Constraint, Layout, Rect};
@@ -23,6 +24,7 @@ pub use footer::Footer;
 pub use header::Header;
 pub use help::Help;
 pub use latency::LatencyChart;
+pub use thresholds::Thresholds;
 pub use throughput::ThroughputChart;
 
 use super::app::{App, View};
@@ -60,7 +62,8 @@ pub fn draw(frame: &mut Frame, app: &App) {
     frame.render_widget(Footer { app }, footer);
 
     // The table takes what its rows need (within bounds); charts get the rest.
-    let bottom_h = (body.height / 4).clamp(6, 12);
+    let extra = (app.snap.thresholds.len() as u16).min(6);
+    let bottom_h = (body.height / 4 + extra).clamp(6, 16);
     let rows = app.snap.endpoints.len() as u16 + u16::from(app.snap.endpoints.len() > 1);
     let table_h = (rows + 3).clamp(5, (body.height.saturating_sub(bottom_h + 7)).max(5));
     let [charts, table, bottom] = Layout::vertical([
@@ -81,7 +84,18 @@ pub fn draw(frame: &mut Frame, app: &App) {
                 Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)])
                     .areas(bottom);
             frame.render_widget(Errors { app }, errs);
-            frame.render_widget(Events { app }, evs);
+            let n = app.snap.thresholds.len() as u16;
+            if n > 0 {
+                let th_h = (n + 2).min(evs.height.saturating_sub(3).max(evs.height / 2));
+                let [th, ev] =
+                    Layout::vertical([Constraint::Length(th_h), Constraint::Min(0)]).areas(evs);
+                frame.render_widget(Thresholds { app }, th);
+                if ev.height >= 3 {
+                    frame.render_widget(Events { app }, ev);
+                }
+            } else {
+                frame.render_widget(Events { app }, evs);
+            }
         }
         View::Detail => {
             let detail = Rect::new(table.x, table.y, table.width, table.height + bottom.height);
