@@ -234,6 +234,12 @@ fn json_round_trips_exactly() {
     for k in ["thresholds", "checks", "grade"] {
         assert!(v.get(k).is_none(), "{k} present while empty");
     }
+    // A threshold with nothing to measure has no value: JSON null, read back as NaN.
+    let mut unjudged = doc.clone();
+    unjudged.thresholds[0].value = f64::NAN;
+    let back = parse_doc(&out_of(&unjudged, OutKind::Json)).expect("null value loads");
+    assert!(back.thresholds[0].value.is_nan());
+    assert!(out_of(&unjudged, OutKind::Md).contains("| – |"));
 }
 
 // ---------------------------------------------------------------------------------------

@@ -373,17 +373,14 @@ impl RunCtx {
 
     /// Takes one iteration from the limit; false when the limit is reached.
     pub fn take_iteration(&self) -> bool {
-        match self.iteration_limit {
-            None => true,
-            Some(limit) => {
-                if self.iterations_started.fetch_add(1, Ordering::AcqRel) >= limit {
-                    self.exhausted.notify_one();
-                    false
-                } else {
-                    true
-                }
-            }
+        let Some(limit) = self.iteration_limit else {
+            return true;
+        };
+        if self.iterations_started.fetch_add(1, Ordering::AcqRel) >= limit {
+            self.exhausted.notify_one();
+            return false;
         }
+        true
     }
 
     pub fn pick_user(&self, rng: &mut fastrand::Rng) -> usize {

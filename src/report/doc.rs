@@ -66,7 +66,8 @@ pub struct ThresholdResult {
     /// The condition as written, e.g. `p95 < 500ms`.
     pub expression: String,
     /// The metric's value at the end of the run (milliseconds for latencies, 0..1 for
-    /// rates, per second for throughput).
+    /// rates, per second for throughput); `null` (NaN) when there was nothing to measure.
+    #[serde(deserialize_with = "nan_if_null")]
     pub value: f64,
     pub passed: bool,
 }
@@ -216,6 +217,11 @@ impl From<&TimelineRow> for Row {
             hdr: r.hdr.as_deref().map(str::to_string),
         }
     }
+}
+
+/// JSON has no NaN: serde_json writes it as `null`; read `null` back as NaN.
+fn nan_if_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
 }
 
 fn is_zero(n: &u64) -> bool {

@@ -50,6 +50,9 @@ pub fn fmt_count(n: u64) -> String {
 /// milliseconds, rates of errors or failures (0..1) as percentages, throughput per
 /// second, anything else as a plain number.
 pub fn fmt_metric_value(metric: &str, value: f64) -> String {
+    if !value.is_finite() {
+        return "–".into();
+    }
     let m = metric.to_ascii_lowercase();
     let percentile = m.starts_with('p') && m[1..].starts_with(|c: char| c.is_ascii_digit());
     let latency = percentile
