@@ -193,7 +193,8 @@ fn keys_steer_a_live_run_and_results_match_the_server() {
 
     // Type an exact VU count: concurrency follows it.
     vt.keys("v\x152\r");
-    std::thread::sleep(Duration::from_millis(400));
+    // Retired VUs finish their in-flight request (search is long-tailed, up to 1 s).
+    assert!(eventually(Duration::from_secs(3), || server.stats.in_flight() <= 2));
     let m = max_in_flight(&server, Duration::from_millis(800));
     assert!(
         (1..=2).contains(&m),
@@ -206,7 +207,11 @@ fn keys_steer_a_live_run_and_results_match_the_server() {
         eventually(Duration::from_secs(2), || server.stats.in_flight() >= 5),
         "the spike did not raise concurrency"
     );
-    std::thread::sleep(Duration::from_millis(1500));
+    std::thread::sleep(Duration::from_millis(1000));
+    assert!(
+        eventually(Duration::from_secs(3), || server.stats.in_flight() <= 2),
+        "concurrency did not return after the spike"
+    );
     let m = max_in_flight(&server, Duration::from_millis(600));
     assert!(m <= 2, "max in flight {m} after the spike ended");
 

@@ -431,3 +431,80 @@ pub fn closed_port() -> u16 {
     let l = StdListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
     l.local_addr().expect("local address").port()
 }
+
+/// A bare TCP server that resets every connection after receiving a request: it reads only
+/// the first bytes of the request, counts it, then (with `partial_response`) writes the
+/// head and part of a 1000-byte body, and closes with the rest of the request unread, so
+/// the kernel sends RST. The client sees `connection reset` on a fresh connection, either
+/// before any response or while reading the body; either way the request did reach the
+/// server. One thread, one connection at a time.
+pub struct ResetServer {
+    addr: SocketAddr,
+    count: Arc<std::sync::atomic::AtomicU64>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl ResetServer {
+    pub fn start(partial_response: bool) -> ResetServer {
+        use std::io::{Read, Write};
+        use std::sync::atomic::Ordering;
+        let listener = StdListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        listener
+            .set_nonblocking(true)
+            .expect("non-blocking listener");
+        let addr = listener.local_addr().expect("local address");
+        let count = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (c, s) = (count.clone(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            while !s.load(Ordering::Acquire) {
+                let mut stream = match listener.accept() {
+                    Ok((stream, _)) => stream,
+                    Err(_) => {
+                        std::thread::sleep(Duration::from_millis(2));
+                        continue;
+                    }
+                };
+                let _ = stream.set_nonblocking(false);
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+                let mut first = [0u8; 8];
+                if stream.read_exact(&mut first).is_err() {
+                    continue;
+                }
+                c.fetch_add(1, Ordering::AcqRel);
+                if partial_response {
+                    let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\n");
+                    let _ = stream.write_all(&[b'x'; 100]);
+                    let _ = stream.flush();
+                }
+                std::thread::sleep(Duration::from_millis(20));
+                // Dropped with unread request bytes: RST.
+            }
+        });
+        ResetServer {
+            addr,
+            count,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Requests that reached the server.
+    pub fn count(&self) -> u64 {
+        self.count.load(std::sync::atomic::Ordering::Acquire)
+    }
+}
+
+impl Drop for ResetServer {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Release);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
