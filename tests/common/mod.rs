@@ -432,12 +432,23 @@ pub fn closed_port() -> u16 {
     l.local_addr().expect("local address").port()
 }
 
-/// A bare TCP server that resets every connection after receiving a request: it reads only
-/// the first bytes of the request, counts it, then (with `partial_response`) writes the
-/// head and part of a 1000-byte body, and closes with the rest of the request unread, so
-/// the kernel sends RST. The client sees `connection reset` on a fresh connection, either
-/// before any response or while reading the body; either way the request did reach the
-/// server. One thread, one connection at a time.
+/// When [`ResetServer`] resets a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reset {
+    /// On the first request of each connection, before any response byte.
+    BeforeResponse,
+    /// On the first request, after the response head and 100 of its 1000 body bytes.
+    MidBody,
+    /// The first request of each connection gets a full keep-alive answer; the second is
+    /// reset after its response head and 100 body bytes (the connection was reused).
+    MidBodyOnReuse,
+}
+
+/// A bare TCP server that resets connections after receiving a request (see [`Reset`]):
+/// it reads only the first bytes of the doomed request, counts it, maybe writes part of
+/// a response, and closes with the rest of the request unread, so the kernel sends RST.
+/// Either way the request did reach the server. One thread, one connection at a time;
+/// GET requests without a body only.
 pub struct ResetServer {
     addr: SocketAddr,
     count: Arc<std::sync::atomic::AtomicU64>,
@@ -446,7 +457,7 @@ pub struct ResetServer {
 }
 
 impl ResetServer {
-    pub fn start(partial_response: bool) -> ResetServer {
+    pub fn start(mode: Reset) -> ResetServer {
         use std::io::{Read, Write};
         use std::sync::atomic::Ordering;
         let listener = StdListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
@@ -468,12 +479,28 @@ impl ResetServer {
                 };
                 let _ = stream.set_nonblocking(false);
                 let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+                if mode == Reset::MidBodyOnReuse {
+                    // Read one whole request head, answer it in full, keep the connection.
+                    let mut head = Vec::new();
+                    let mut byte = [0u8; 1];
+                    while !head.ends_with(b"\r\n\r\n") {
+                        match stream.read(&mut byte) {
+                            Ok(1) => head.push(byte[0]),
+                            _ => break,
+                        }
+                    }
+                    if !head.ends_with(b"\r\n\r\n") {
+                        continue;
+                    }
+                    c.fetch_add(1, Ordering::AcqRel);
+                    let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok");
+                }
                 let mut first = [0u8; 8];
                 if stream.read_exact(&mut first).is_err() {
                     continue;
                 }
                 c.fetch_add(1, Ordering::AcqRel);
-                if partial_response {
+                if mode != Reset::BeforeResponse {
                     let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\n");
                     let _ = stream.write_all(&[b'x'; 100]);
                     let _ = stream.flush();

@@ -16,6 +16,8 @@ pub struct ReqwestClient {
     insecure: bool,
     cookies: bool,
     gauges: Arc<Gauges>,
+    /// The last exchange ended with a response, so its connection is likely pooled.
+    pooled: bool,
 }
 
 impl Drop for ReqwestClient {
@@ -33,6 +35,7 @@ impl ReqwestClient {
             insecure: reqs.insecure,
             cookies: reqs.cookies,
             gauges,
+            pooled: false,
         }
     }
 
@@ -67,13 +70,18 @@ impl ReqwestClient {
     }
 
     pub async fn send(&mut self, p: &Prepared, rendered: Option<&Rendered>, want: Want) -> Attempt {
+        // Whether the last exchange left a keep-alive connection in the pool.
+        let pooled = self.pooled;
         let first = self.send_once(p, rendered, want).await;
+        self.pooled = matches!(first.outcome, Outcome::Status(_) | Outcome::Rejected(..));
         // A pooled keep-alive connection the server closed as we used it: send an
-        // idempotent request again, once, on a new connection.
-        let stale = matches!(
-            first.outcome,
-            Outcome::Error(ErrorKind::ConnectionClosed | ErrorKind::ConnectionReset)
-        );
+        // idempotent request again, once, on a new connection. A fresh connection that
+        // fails is a real failure (the server may have seen the request).
+        let stale = pooled
+            && matches!(
+                first.outcome,
+                Outcome::Error(ErrorKind::ConnectionClosed | ErrorKind::ConnectionReset)
+            );
         let idempotent = matches!(
             p.method,
             http::Method::GET
@@ -83,7 +91,9 @@ impl ReqwestClient {
                 | http::Method::OPTIONS
         );
         if stale && idempotent {
-            return self.send_once(p, rendered, want).await;
+            let second = self.send_once(p, rendered, want).await;
+            self.pooled = matches!(second.outcome, Outcome::Status(_) | Outcome::Rejected(..));
+            return second;
         }
         first
     }
