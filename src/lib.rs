@@ -15,6 +15,7 @@ pub mod prometheus;
 pub mod quick;
 pub mod report;
 pub mod scenario;
+pub mod sys;
 pub mod thresholds;
 pub mod ui;
 
@@ -147,6 +148,25 @@ pub fn execute(mut plan: Plan, args: &RunArgs) -> Result<i32, Error> {
         plan.load.graceful_stop = g;
     }
     let info = RunInfo::of(&plan);
+    let peak_vus = match plan.load.model {
+        scenario::LoadModel::Closed => plan
+            .load
+            .stages
+            .iter()
+            .map(|s| s.target as u64)
+            .fold(plan.load.vus as u64, u64::max),
+        scenario::LoadModel::Open { max_vus, .. } => max_vus as u64,
+    };
+    let origins = plan
+        .endpoints
+        .iter()
+        .map(|e| e.url.origin().ascii_serialization())
+        .collect::<std::collections::HashSet<_>>()
+        .len() as u64;
+    let notice = sys::ensure_fd_limit(peak_vus * origins.max(1));
+    if let Some(n) = &notice {
+        eprintln!("volley: {n}");
+    }
     let headless = args.headless || !std::io::stdout().is_terminal();
     let rt = runtime(args.threads)?;
     let watched = if headless {
@@ -170,7 +190,7 @@ pub fn execute(mut plan: Plan, args: &RunArgs) -> Result<i32, Error> {
             theme,
             fps: args.fps,
             insecure: plan.http.insecure,
-            notice: None,
+            notice,
         };
         ui::console::run_with(plan, rt, opts, move |h| prometheus::serve_run(prom, h))
             .map_err(|e| Error::io("console", e))?
