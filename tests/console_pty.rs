@@ -194,7 +194,10 @@ fn keys_steer_a_live_run_and_results_match_the_server() {
     // Type an exact VU count: concurrency follows it.
     vt.keys("v\x152\r");
     // Retired VUs finish their in-flight request (search is long-tailed, up to 1 s).
-    assert!(eventually(Duration::from_secs(3), || server.stats.in_flight() <= 2));
+    assert!(eventually(Duration::from_secs(3), || server
+        .stats
+        .in_flight()
+        <= 2));
     let m = max_in_flight(&server, Duration::from_millis(800));
     assert!(
         (1..=2).contains(&m),

@@ -1288,7 +1288,9 @@ fn html_renders_in_headless_chromium_without_console_errors() {
     render(doc, OutKind::Html, Some(&baseline), &mut buf).unwrap();
     let html = String::from_utf8(buf).unwrap();
     let probe = r#"<script>window.__errors=[];addEventListener('error',function(e){__errors.push(String(e.message))});var __ce=console.error;console.error=function(){__errors.push([].join.call(arguments,' '));__ce.apply(console,arguments)};</script>"#;
-    let check = r#"<script>setTimeout(function(){var n=document.createElement('div');n.id='probe';n.textContent='ERRORS['+__errors.join('|')+'] CHARTS['+document.querySelectorAll('.chart svg path').length+']';document.body.appendChild(n)},0)</script>"#;
+    // After load: hover the middle of the throughput chart (the read-out must show),
+    // then report errors, the read-out and how many chart paths were drawn.
+    let check = r#"<script>setTimeout(function(){var svg=document.querySelector('#throughput svg');var r=svg.getBoundingClientRect();svg.dispatchEvent(new MouseEvent('mousemove',{clientX:r.left+r.width/2,clientY:r.top+r.height/2,bubbles:true}));var tip=document.querySelector('#throughput .tip');var n=document.createElement('div');n.id='probe';n.textContent='ERRORS['+__errors.join('|')+'] TIP['+tip.style.display+':'+tip.textContent+'] CHARTS['+document.querySelectorAll('.chart svg path').length+']';document.body.appendChild(n)},0)</script>"#;
     let html = html
         .replacen("<head>", &format!("<head>{probe}"), 1)
         .replace("</body>", &format!("{check}</body>"));
@@ -1324,6 +1326,10 @@ fn html_renders_in_headless_chromium_without_console_errors() {
     assert!(
         probe_line.starts_with("ERRORS[]"),
         "console errors: {probe_line}"
+    );
+    assert!(
+        probe_line.contains("TIP[block:") && probe_line.contains("requests"),
+        "the chart read-out did not show: {probe_line}"
     );
     let charts: usize = probe_line
         .split("CHARTS[")

@@ -72,12 +72,14 @@ impl ReqwestClient {
     pub async fn send(&mut self, p: &Prepared, rendered: Option<&Rendered>, want: Want) -> Attempt {
         // Whether the last exchange left a keep-alive connection in the pool.
         let pooled = self.pooled;
-        let first = self.send_once(p, rendered, want).await;
+        let deadline = tokio::time::Instant::now() + p.timeout;
+        let (first, head_arrived) = self.send_once(p, rendered, want, deadline).await;
         self.pooled = matches!(first.outcome, Outcome::Status(_) | Outcome::Rejected(..));
         // A pooled keep-alive connection the server closed as we used it: send an
         // idempotent request again, once, on a new connection. A fresh connection that
         // fails is a real failure (the server may have seen the request).
         let stale = pooled
+            && !head_arrived
             && matches!(
                 first.outcome,
                 Outcome::Error(ErrorKind::ConnectionClosed | ErrorKind::ConnectionReset)
@@ -91,26 +93,31 @@ impl ReqwestClient {
                 | http::Method::OPTIONS
         );
         if stale && idempotent {
-            let second = self.send_once(p, rendered, want).await;
+            let (second, _) = self.send_once(p, rendered, want, deadline).await;
             self.pooled = matches!(second.outcome, Outcome::Status(_) | Outcome::Rejected(..));
             return second;
         }
         first
     }
 
+    /// One exchange; also says whether the response head arrived.
     async fn send_once(
         &mut self,
         p: &Prepared,
         rendered: Option<&Rendered>,
         want: Want,
-    ) -> Attempt {
+        deadline: tokio::time::Instant,
+    ) -> (Attempt, bool) {
         let client = match self.client(p.follow_redirects) {
             Ok(c) => c,
             Err(e) => {
-                return Attempt::failed(
-                    ErrorKind::Other,
-                    format!("cannot build HTTP client: {e}"),
-                    None,
+                return (
+                    Attempt::failed(
+                        ErrorKind::Other,
+                        format!("cannot build HTTP client: {e}"),
+                        None,
+                    ),
+                    false,
                 )
             }
         };
@@ -138,9 +145,10 @@ impl ReqwestClient {
             .body(body)
             .timeout(p.timeout);
         let start = Instant::now();
-        let deadline = tokio::time::Instant::now() + p.timeout;
+        let head = std::sync::atomic::AtomicBool::new(false);
         let exchange = async {
             let mut resp = req.send().await?;
+            head.store(true, Ordering::Relaxed);
             let status = resp.status().as_u16();
             let headers = want.headers.then(|| resp.headers().clone());
             let mut bytes = 0u64;
@@ -159,7 +167,7 @@ impl ReqwestClient {
         };
         let result = tokio::time::timeout_at(deadline, exchange).await;
         let latency = start.elapsed().as_micros() as u64;
-        match result {
+        let attempt = match result {
             Ok(Ok((status, bytes, body, headers))) => Attempt {
                 outcome: Outcome::Status(status),
                 latency_us: Some(latency),
@@ -178,6 +186,7 @@ impl ReqwestClient {
                 format!("no complete response within {:?}", p.timeout),
                 Some(latency),
             ),
-        }
+        };
+        (attempt, head.load(Ordering::Relaxed))
     }
 }
