@@ -131,6 +131,8 @@ pub struct Aggregator {
     total: Series,
     thresholds: Vec<crate::scenario::ThresholdSpec>,
     abort_sent: bool,
+    /// Reused between ticks so its histograms are not allocated every 100 ms.
+    tick_buf: ShardData,
     /// The next whole second (since start) to close.
     next_second: u64,
     last_tick: Instant,
@@ -163,6 +165,7 @@ impl Aggregator {
             last_tick: started,
             thresholds: Vec::new(),
             abort_sent: false,
+            tick_buf: ShardData::new(n),
         };
         (agg, recorder)
     }
@@ -232,7 +235,10 @@ impl Aggregator {
         let t = elapsed.as_secs_f64();
 
         let mut tick_total = Accum::default();
-        let mut tick = ShardData::new(self.endpoints.len());
+        let mut tick = std::mem::replace(&mut self.tick_buf, ShardData::new(0));
+        for acc in &mut tick.endpoints {
+            acc.clear();
+        }
         for shard in self.shards.iter() {
             {
                 let mut guard = shard.lock().unwrap_or_else(|p| p.into_inner());
@@ -253,6 +259,7 @@ impl Aggregator {
             tick_total.messages.extend(acc.messages.iter().cloned());
         }
         self.total.absorb_tick(&tick_total, tick_len, t);
+        self.tick_buf = tick;
 
         let vus = self.gauges.vus_active.load(Ordering::Relaxed);
         while elapsed.as_secs() >= self.next_second {

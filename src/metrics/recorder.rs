@@ -156,7 +156,20 @@ impl Accum {
         }
     }
 
+    /// True when nothing was recorded since the last clear.
+    pub fn is_empty(&self) -> bool {
+        self.requests == 0
+            && self.hist.is_empty()
+            && self.skipped == 0
+            && self.checks.is_empty()
+            && self.messages.is_empty()
+    }
+
     pub fn clear(&mut self) {
+        // Zeroing a grown histogram touches its whole counts array: skip clean ones.
+        if self.is_empty() && self.hist_raw.as_ref().is_none_or(|h| h.is_empty()) {
+            return;
+        }
         self.hist.reset();
         self.requests = 0;
         self.ok = 0;

@@ -483,6 +483,9 @@ impl Validator<'_> {
             }
             (Some(b), None) => Some((b.get_ref().clone(), b.span())),
             (None, Some(j)) => {
+                if let Some(m) = json_unencodable(j.get_ref(), "json") {
+                    return Err(self.err(j.span(), format!("cannot encode as JSON: {m}")));
+                }
                 let value = serde_json::to_string(j.get_ref())
                     .map_err(|e| self.err(j.span(), format!("cannot encode as JSON: {e}")))?;
                 if !headers.contains_key(http::header::CONTENT_TYPE) {
@@ -548,6 +551,9 @@ impl Validator<'_> {
         }
         if let Some(t) = &s.body_contains {
             kinds.push(CheckKind::BodyContains(t.clone()));
+        }
+        if let Some(m) = s.equals.as_ref().and_then(|v| json_unencodable(v, "equals")) {
+            return Err(self.err(c.span(), format!("cannot compare as JSON: {m}")));
         }
         if let Some(p) = &s.json_path {
             let path = JsonPath::parse(p.get_ref()).map_err(|m| self.err(p.span(), m))?;
@@ -648,7 +654,11 @@ impl Validator<'_> {
                         r.span(),
                         format!(
                             "invalid regex: {}",
-                            e.to_string().lines().last().unwrap_or("")
+                            e.to_string()
+                                .lines()
+                                .last()
+                                .unwrap_or("")
+                                .trim_start_matches("error: ")
                         ),
                     )
                 })?;
@@ -810,6 +820,28 @@ impl Validator<'_> {
             ));
         }
         Ok(out)
+    }
+}
+
+/// Why a TOML value has no JSON form (a date-time, NaN or an infinity), naming where it
+/// sits; `None` when it encodes. serde_json would otherwise write an internal table or
+/// `null` without a word.
+fn json_unencodable(v: &toml::Value, at: &str) -> Option<String> {
+    match v {
+        toml::Value::Datetime(d) => Some(format!(
+            "'{at}' is a TOML date-time ({d}), which JSON has no type for: quote it as a string"
+        )),
+        toml::Value::Float(f) if !f.is_finite() => Some(format!(
+            "'{at}' is {f}, which JSON cannot represent (no NaN or infinity)"
+        )),
+        toml::Value::Array(a) => a
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| json_unencodable(v, &format!("{at}[{i}]"))),
+        toml::Value::Table(t) => t
+            .iter()
+            .find_map(|(k, v)| json_unencodable(v, &format!("{at}.{k}"))),
+        _ => None,
     }
 }
 
