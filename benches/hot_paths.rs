@@ -28,7 +28,7 @@ fn sample(i: u64, n_endpoints: usize) -> Sample {
     Sample {
         endpoint: (i as usize) % n_endpoints,
         latency_us: Some(200 + (i * 7919) % 20_000),
-        outcome: if i % 100 == 0 {
+        outcome: if i.is_multiple_of(100) {
             Outcome::Status(503)
         } else {
             Outcome::Status(200)

@@ -168,6 +168,8 @@ pub fn execute(mut plan: Plan, args: &RunArgs) -> Result<i32, Error> {
         eprintln!("volley: {n}");
     }
     let headless = args.headless || !std::io::stdout().is_terminal();
+    // A bad --theme is bad input (exit 2) even when no console will show it.
+    let theme = args.theme.as_deref().map(load_theme).transpose()?;
     let rt = runtime(args.threads)?;
     let watched = if headless {
         let every = args.progress.unwrap_or(Duration::from_secs(2));
@@ -179,10 +181,7 @@ pub fn execute(mut plan: Plan, args: &RunArgs) -> Result<i32, Error> {
         rt.shutdown_timeout(Duration::from_millis(200));
         watched
     } else {
-        let mut theme = match &args.theme {
-            Some(spec) => ui::Theme::load(spec)?,
-            None => ui::Theme::default_theme(),
-        };
+        let mut theme = theme.unwrap_or_else(ui::Theme::default_theme);
         if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) {
             theme = theme.monochrome();
         }
@@ -199,12 +198,26 @@ pub fn execute(mut plan: Plan, args: &RunArgs) -> Result<i32, Error> {
     finish(&doc, &outs)
 }
 
+fn load_theme(spec: &str) -> Result<ui::Theme, Error> {
+    ui::Theme::load(spec).map_err(|e| match e {
+        scenario::ScenarioError::Read { path, source } => Error::Usage(format!(
+            "--theme: '{}' is not a built-in theme (dark, light, high-contrast) and cannot be read: {source}",
+            path.display()
+        )),
+        e => e.into(),
+    })
+}
+
 fn finish(doc: &ResultDoc, outs: &[output::OutSpec]) -> Result<i32, Error> {
     let written = output::write_all(doc, outs);
     let mut stdout = std::io::stdout().lock();
     let _ = report::write_summary(doc, &mut stdout);
     let _ = stdout.flush();
     written?;
+    if engine::worker_panicked() {
+        eprintln!("volley: a VU panicked (a bug in volley): the run was cut short, its results are partial");
+        return Ok(exit::FAILURE);
+    }
     if doc.thresholds_failed() {
         let failed: Vec<&str> = doc
             .thresholds
