@@ -73,8 +73,16 @@ pub async fn watch(handle: EngineHandle, every: Duration) -> Watched {
                     let _ = writeln!(stderr.lock(), "volley: stopping, waiting for in-flight requests (Ctrl-C again to quit at once)");
                     let _ = commands.send(Command::Stop);
                 } else {
-                    done.abort();
-                    return Watched { snapshot: last(&snapshots), forced: true };
+                    // A second Stop makes the engine abort what is in flight (counted as
+                    // aborted) at once; its final count follows within moments.
+                    let _ = commands.send(Command::Stop);
+                    return match tokio::time::timeout(Duration::from_secs(2), &mut done).await {
+                        Ok(Ok(snapshot)) => Watched { snapshot, forced: true },
+                        _ => {
+                            done.abort();
+                            Watched { snapshot: last(&snapshots), forced: true }
+                        }
+                    };
                 }
             }
             _ = recv(&mut sigterm) => {

@@ -170,11 +170,14 @@ pub fn execute(mut plan: Plan, args: &RunArgs) -> Result<i32, Error> {
     let headless = args.headless || !std::io::stdout().is_terminal();
     // A bad --theme is bad input (exit 2) even when no console will show it.
     let theme = args.theme.as_deref().map(load_theme).transpose()?;
+    let engine_opts = engine::EngineOptions {
+        interval_histograms: outs.iter().any(|o| o.kind == output::OutKind::Hdr),
+    };
     let rt = runtime(args.threads)?;
     let watched = if headless {
         let every = args.progress.unwrap_or(Duration::from_secs(2));
         let watched = rt.block_on(async move {
-            let handle = engine::start(plan);
+            let handle = engine::start_with(plan, engine_opts);
             prometheus::serve_run(prom, &handle);
             headless::watch(handle, every).await
         });
@@ -190,6 +193,7 @@ pub fn execute(mut plan: Plan, args: &RunArgs) -> Result<i32, Error> {
             fps: args.fps,
             insecure: plan.http.insecure,
             notice,
+            engine: engine_opts,
         };
         ui::console::run_with(plan, rt, opts, move |h| prometheus::serve_run(prom, h))
             .map_err(|e| Error::io("console", e))?

@@ -21,7 +21,8 @@
 //! | `volley_dropped_iterations_total` | counter | open model: iterations dropped (VUs busy) |
 //! | `volley_run_state{state}` | gauge | 1 for the current state |
 //! | `volley_elapsed_seconds` | gauge | wall time since the start |
-//! | `volley_threshold_passed{threshold,metric,endpoint}` | gauge | 1 passing, 0 failing |
+//! | `volley_threshold_passed{threshold,endpoint}` | gauge | 1 passing, 0 failing (absent while pending) |
+//! | `volley_threshold_value{threshold,endpoint}` | gauge | the thresholded metric's value now |
 //! | `volley_thresholds_failed` | gauge | number of failing thresholds |
 //! | `volley_info{scenario,version}` | gauge | always 1 |
 
@@ -42,7 +43,6 @@ use tokio::sync::watch;
 
 use crate::error::Error;
 use crate::metrics::{EndpointStats, RunState, Snapshot};
-use crate::report::ThresholdResult;
 
 /// Default port (the one registered for this kind of exporter is arbitrary; 9464 is
 /// the OpenTelemetry Prometheus exporter's).
@@ -56,16 +56,6 @@ pub const BUCKETS: &[f64] = &[
 
 /// Quantiles published from the HDR histograms.
 pub const QUANTILES: &[f64] = &[0.5, 0.9, 0.95, 0.99, 0.999];
-
-/// What the exporter publishes beyond the snapshot: threshold status, computed by
-/// whoever evaluates thresholds, from the same snapshot.
-#[derive(Debug, Clone, Default)]
-pub struct Extra {
-    pub thresholds: Vec<ThresholdResult>,
-}
-
-/// Computes [`Extra`] for a snapshot (called on every scrape).
-pub type ExtraFn = Arc<dyn Fn(&Snapshot) -> Extra + Send + Sync>;
 
 /// Parses `--prometheus`: `HOST:PORT`, `:PORT` or `PORT` (the last two on 127.0.0.1).
 pub fn parse_addr(s: &str) -> Result<SocketAddr, String> {
@@ -115,20 +105,12 @@ impl Exporter {
     }
 
     /// Serves on the current tokio runtime until the runtime shuts down.
-    pub fn spawn(
-        self,
-        snapshots: watch::Receiver<Arc<Snapshot>>,
-        extra: Option<ExtraFn>,
-    ) -> tokio::task::JoinHandle<()> {
-        tokio::spawn(serve(self.listener, snapshots, extra))
+    pub fn spawn(self, snapshots: watch::Receiver<Arc<Snapshot>>) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(serve(self.listener, snapshots))
     }
 }
 
-async fn serve(
-    listener: StdListener,
-    snapshots: watch::Receiver<Arc<Snapshot>>,
-    extra: Option<ExtraFn>,
-) {
+async fn serve(listener: StdListener, snapshots: watch::Receiver<Arc<Snapshot>>) {
     let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
         return;
     };
@@ -138,12 +120,10 @@ async fn serve(
             continue;
         };
         let snaps = snapshots.clone();
-        let extra = extra.clone();
         tokio::spawn(async move {
             let svc = service_fn(move |req: Request<Incoming>| {
                 let snap = snaps.borrow().clone();
-                let extra = extra.clone();
-                async move { Ok::<_, Infallible>(respond(&req, &snap, extra.as_ref())) }
+                async move { Ok::<_, Infallible>(respond(&req, &snap)) }
             });
             let _ = http1::Builder::new()
                 .keep_alive(true)
@@ -153,11 +133,7 @@ async fn serve(
     }
 }
 
-fn respond(
-    req: &Request<Incoming>,
-    snap: &Snapshot,
-    extra: Option<&ExtraFn>,
-) -> Response<Full<Bytes>> {
+fn respond(req: &Request<Incoming>, snap: &Snapshot) -> Response<Full<Bytes>> {
     let text = |status: u16, ctype: &str, body: String| {
         Response::builder()
             .status(status)
@@ -166,14 +142,11 @@ fn respond(
             .expect("a valid response")
     };
     match (req.method().as_str(), req.uri().path()) {
-        ("GET" | "HEAD", "/metrics") => {
-            let extra = extra.map(|f| f(snap)).unwrap_or_default();
-            text(
-                200,
-                "text/plain; version=0.0.4; charset=utf-8",
-                render(snap, &extra),
-            )
-        }
+        ("GET" | "HEAD", "/metrics") => text(
+            200,
+            "text/plain; version=0.0.4; charset=utf-8",
+            render(snap),
+        ),
         ("GET" | "HEAD", "/") => text(
             200,
             "text/html; charset=utf-8",
@@ -244,7 +217,7 @@ fn ep_labels(e: &EndpointStats) -> [(&'static str, &str); 2] {
 }
 
 /// Renders the exposition text for a snapshot.
-pub fn render(snap: &Snapshot, extra: &Extra) -> String {
+pub fn render(snap: &Snapshot) -> String {
     let mut o = Out {
         s: String::with_capacity(8 * 1024),
     };
@@ -436,24 +409,45 @@ pub fn render(snap: &Snapshot, extra: &Extra) -> String {
     o.sample(
         "volley_thresholds_failed",
         &[],
-        extra.thresholds.iter().filter(|t| !t.passed).count() as f64,
+        snap.thresholds
+            .iter()
+            .filter(|t| t.passed == Some(false))
+            .count() as f64,
     );
-    if !extra.thresholds.is_empty() {
+    if !snap.thresholds.is_empty() {
         o.family(
             "volley_threshold_passed",
             "gauge",
-            "1 when the threshold passes, 0 when it fails.",
+            "1 when the threshold passes, 0 when it fails (absent while pending).",
         );
-        for t in &extra.thresholds {
-            o.sample(
-                "volley_threshold_passed",
-                &[
-                    ("threshold", t.name.as_str()),
-                    ("metric", t.metric.as_str()),
-                    ("endpoint", t.endpoint.as_deref().unwrap_or("")),
-                ],
-                t.passed as u8 as f64,
-            );
+        for t in &snap.thresholds {
+            if let Some(p) = t.passed {
+                o.sample(
+                    "volley_threshold_passed",
+                    &[
+                        ("threshold", t.text.as_str()),
+                        ("endpoint", t.endpoint.as_deref().unwrap_or("")),
+                    ],
+                    p as u8 as f64,
+                );
+            }
+        }
+        o.family(
+            "volley_threshold_value",
+            "gauge",
+            "The thresholded metric's value now, in the threshold's unit.",
+        );
+        for t in &snap.thresholds {
+            if let Some(v) = t.value.filter(|v| v.is_finite()) {
+                o.sample(
+                    "volley_threshold_value",
+                    &[
+                        ("threshold", t.text.as_str()),
+                        ("endpoint", t.endpoint.as_deref().unwrap_or("")),
+                    ],
+                    v,
+                );
+            }
         }
     }
     o.s
@@ -472,6 +466,6 @@ pub fn for_run(spec: Option<&str>) -> Result<Option<Exporter>, Error> {
 /// Starts serving a run's snapshots (on the engine's runtime), if asked to.
 pub fn serve_run(exporter: Option<Exporter>, handle: &crate::engine::EngineHandle) {
     if let Some(e) = exporter {
-        e.spawn(handle.snapshots.clone(), None);
+        e.spawn(handle.snapshots.clone());
     }
 }

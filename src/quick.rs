@@ -45,7 +45,10 @@ pub fn plan(url: &str, q: &QuickArgs) -> Result<Plan, Error> {
     for h in &q.headers {
         let (name, value) = h
             .split_once(':')
-            .ok_or_else(|| Error::Usage(format!("-H: expected \"Name: value\", got '{h}'")))?;
+            // Not echoed: a header argument may hold a secret.
+            .ok_or_else(|| {
+                Error::Usage("-H: expected \"Name: value\", got an argument without ':'".into())
+            })?;
         let (n, v) = header_pair(name, value).map_err(|m| Error::Usage(format!("-H: {m}")))?;
         headers.append(n, v);
     }

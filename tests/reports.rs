@@ -98,7 +98,13 @@ weight = 1
             );
             let plan = volley::scenario::parse(Path::new("report-test.toml"), &toml).unwrap();
             let info = RunInfo::of(&plan);
-            let h = engine::start(plan);
+            // Keep per-second histograms, as `--out hdr` does.
+            let h = engine::start_with(
+                plan,
+                engine::EngineOptions {
+                    interval_histograms: true,
+                },
+            );
             tokio::time::sleep(Duration::from_millis(800)).await;
             h.commands.send(Command::SetVus(8)).unwrap();
             tokio::time::sleep(Duration::from_millis(700)).await;
@@ -1062,6 +1068,7 @@ async fn prometheus_serves_valid_metrics_during_a_run() {
             r#"
 name = "prom \"quoted\" test"
 base_url = "{}"
+thresholds = ["p95 < 10s", "error_rate < 1%"]
 [load]
 vus = 4
 duration = "2s"
@@ -1081,7 +1088,7 @@ path = "/bad"
     let url = exporter.url();
     assert!(url.starts_with("http://127.0.0.1:"));
     let h = engine::start(plan);
-    exporter.spawn(h.snapshots.clone(), None);
+    exporter.spawn(h.snapshots.clone());
     let client = reqwest::Client::new();
     let started = Instant::now();
     let mut mid = None;
@@ -1145,6 +1152,18 @@ path = "/bad"
     assert!(fin
         .iter()
         .any(|s| s.name == "volley_run_state" && s.labels["state"] == "done" && s.value == 1.0));
+    // Threshold status: p95 passes, the error rate (a quarter of requests fail) does not.
+    let passed = |prefix: &str| {
+        fin.iter()
+            .find(|s| {
+                s.name == "volley_threshold_passed" && s.labels["threshold"].starts_with(prefix)
+            })
+            .unwrap_or_else(|| panic!("no threshold {prefix}"))
+            .value
+    };
+    assert_eq!(passed("p95"), 1.0);
+    assert_eq!(passed("error_rate"), 0.0);
+    assert_eq!(sum_of(&fin, "volley_thresholds_failed"), 1.0);
     assert_eq!(
         client
             .get(url.replace("/metrics", "/nope"))
@@ -1274,8 +1293,9 @@ fn html_renders_in_headless_chromium_without_console_errors() {
         eprintln!("skipped: {CHROMIUM} is not installed (apt-get install chromium)");
         return;
     }
-    let _serial = SERIAL.blocking_lock();
+    // The shared run first: it takes SERIAL itself.
     let doc = run_doc();
+    let _serial = SERIAL.blocking_lock();
     let base = volley::report::load_doc(&fixture("baseline.json")).unwrap();
     let baseline = Baseline {
         file: "baseline.json".into(),

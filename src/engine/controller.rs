@@ -275,6 +275,7 @@ impl Controller {
 
 pub async fn run(
     plan: Plan,
+    opts: super::EngineOptions,
     mut commands: mpsc::UnboundedReceiver<Command>,
     publish: watch::Sender<Arc<Snapshot>>,
 ) -> Snapshot {
@@ -289,6 +290,7 @@ pub async fn run(
     let (mut aggregator, recorder) =
         Aggregator::new(&plan.name, &endpoints, DEFAULT_SHARDS, gauges.clone());
     aggregator.set_thresholds(plan.thresholds.clone());
+    aggregator.keep_interval_histograms(opts.interval_histograms);
     let (agg_done_tx, agg_done_rx) = oneshot::channel();
     let agg_task = tokio::spawn(aggregator.run(publish, agg_done_rx));
 
@@ -331,6 +333,10 @@ pub async fn run(
         iteration_limit: plan.load.stop.iterations,
         iterations_started: AtomicU64::new(0),
         exhausted: Notify::new(),
+        panic_after: std::env::var("VOLLEY_TEST_PANIC_AFTER")
+            .ok()
+            .and_then(|v| v.parse().ok()),
+        finished: AtomicU64::new(0),
     });
     let mut c = Controller {
         ctx: ctx.clone(),
@@ -420,22 +426,29 @@ pub async fn run(
         None => JoinSet::new(),
     };
     let grace = plan.load.graceful_stop;
-    let drained = tokio::time::timeout(grace, async {
-        for h in handles.iter_mut() {
-            let _ = h.await;
+    // A Stop during the drain (a second Ctrl-C) cuts the graceful stop short.
+    let hurry = async {
+        while commands_open {
+            match commands.recv().await {
+                Some(Command::Stop) => return,
+                Some(_) => {}
+                None => commands_open = false,
+            }
         }
-        while in_flight.join_next().await.is_some() {}
-    })
-    .await;
-    if drained.is_err() {
+        std::future::pending::<()>().await
+    };
+    let drained = tokio::select! {
+        r = tokio::time::timeout(grace, async {
+            for h in handles.iter_mut() {
+                let _ = h.await;
+            }
+            while in_flight.join_next().await.is_some() {}
+        }) => r.map_err(|_| format!("after the {} graceful stop", format_duration(grace))),
+        _ = hurry => Err("when stopped again".to_string()),
+    };
+    if let Err(when) = drained {
         let still = handles.iter().filter(|h| !h.is_finished()).count() + in_flight.len();
-        gauges.event(
-            "abort",
-            format!(
-                "{still} VUs still busy after the {} graceful stop",
-                format_duration(grace)
-            ),
-        );
+        gauges.event("abort", format!("{still} VUs still busy {when}"));
         for h in &handles {
             h.abort();
         }

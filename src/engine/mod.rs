@@ -19,6 +19,18 @@ pub use controller::DEFAULT_SHARDS;
 use crate::metrics::Snapshot;
 use crate::scenario::Plan;
 
+static WORKER_PANICKED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// True once a VU (or, under the console, any thread) of this process panicked: the run
+/// was stopped and its results are partial; the process exits 1 after writing them.
+pub fn worker_panicked() -> bool {
+    WORKER_PANICKED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+pub(crate) fn note_panic() {
+    WORKER_PANICKED.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// A running engine: send it commands, watch its snapshots, await its final result.
 pub struct EngineHandle {
     pub commands: mpsc::UnboundedSender<Command>,
@@ -41,8 +53,21 @@ impl EngineHandle {
     }
 }
 
+/// Engine settings that are not part of the scenario.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EngineOptions {
+    /// Keep every second's latency histogram (encoded) for HDR interval logs; costs a few
+    /// KB per endpoint per second, so only when `--out hdr` asks for it.
+    pub interval_histograms: bool,
+}
+
 /// Starts a run of `plan` on the current tokio runtime.
 pub fn start(plan: Plan) -> EngineHandle {
+    start_with(plan, EngineOptions::default())
+}
+
+/// Starts a run with options.
+pub fn start_with(plan: Plan, opts: EngineOptions) -> EngineHandle {
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
     let endpoints: Vec<(String, String)> = plan
         .endpoints
@@ -50,7 +75,7 @@ pub fn start(plan: Plan) -> EngineHandle {
         .map(|e| (e.name.clone(), e.method.to_string()))
         .collect();
     let (snap_tx, snap_rx) = watch::channel(Arc::new(Snapshot::empty(&plan.name, &endpoints)));
-    let done = tokio::spawn(controller::run(plan, cmd_rx, snap_tx));
+    let done = tokio::spawn(controller::run(plan, opts, cmd_rx, snap_tx));
     EngineHandle {
         commands: cmd_tx,
         snapshots: snap_rx,

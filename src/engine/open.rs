@@ -11,7 +11,7 @@ use tokio::sync::{mpsc, Notify};
 use tokio::task::JoinSet;
 
 use super::gate::Phase;
-use super::vu::{Active, RunCtx, VuState};
+use super::vu::{Active, RunCtx, StopOnPanic, VuState};
 
 /// Longest an iteration waits for a free VU before it is dropped.
 pub const MAX_LAG: Duration = Duration::from_secs(1);
@@ -92,6 +92,7 @@ pub async fn schedule(ctx: Arc<RunCtx>, max_vus: u32, stop: Arc<Notify>) -> Join
             let never = never.clone();
             running.spawn(async move {
                 let _active = Active::new(&ctx.gauges);
+                let _stop_on_panic = StopOnPanic(&ctx.gauges);
                 let user = ctx.pick_user(&mut st.rng);
                 if ctx.on_start(&mut st, user, &never).await {
                     ctx.iteration(&mut st, user, Some(due_at), &never).await;

@@ -34,6 +34,27 @@ pub struct RunCtx {
     pub iterations_started: AtomicU64,
     /// Signalled when the iteration limit is reached.
     pub exhausted: Notify,
+    /// TEST-ONLY fault injection: `VOLLEY_TEST_PANIC_AFTER=N` (read once when the run
+    /// starts) makes the VU that finishes the run's Nth request panic, so tests can check
+    /// that a panicking worker still ends the run cleanly (tests/interrupt.rs).
+    pub panic_after: Option<u64>,
+    /// Requests finished, counted only when `panic_after` is set.
+    pub finished: AtomicU64,
+}
+
+/// Ends the run when the VU task it lives in panics (a bug): tokio would catch the panic
+/// and the run would go on one VU short and exit 0. The run stops as an abort instead:
+/// what was recorded is kept, the results are partial, the process exits 1.
+pub struct StopOnPanic<'a>(pub &'a Gauges);
+
+impl Drop for StopOnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            super::note_panic();
+            self.0.partial.store(true, Ordering::Relaxed);
+            self.0.abort("a VU panicked".into());
+        }
+    }
 }
 
 /// Smooth weighted round robin: a repeating order of user types that keeps any prefix
@@ -243,6 +264,11 @@ impl RunCtx {
             attempt,
             scheduled.map(|s| send_start.saturating_duration_since(s)),
         );
+        if let Some(n) = self.panic_after {
+            if self.finished.fetch_add(1, Ordering::Relaxed) + 1 == n {
+                panic!("VOLLEY_TEST_PANIC_AFTER: injected panic after request {n}");
+            }
+        }
         StepResult::Sent
     }
 
@@ -391,6 +417,7 @@ impl RunCtx {
 /// A closed-model VU: its user type's on_start, then iterations with think time or pacing.
 pub async fn run_closed_vu(ctx: Arc<RunCtx>, id: u64, retire: Arc<AtomicBool>) {
     let _active = Active::new(&ctx.gauges);
+    let _stop_on_panic = StopOnPanic(&ctx.gauges);
     let mut st = VuState::new(&ctx, id);
     let user = ctx.user_pattern[id as usize % ctx.user_pattern.len()];
     if !ctx.gate.admit(&retire).await || !ctx.on_start(&mut st, user, &retire).await {

@@ -26,6 +26,8 @@ struct Series {
     recent: VecDeque<(u64, u64, Duration)>,
     /// The last seconds, kept only when a windowed threshold needs them.
     window: Option<super::verdict::Window>,
+    /// Keep each second's histogram (encoded) for HDR interval logs.
+    keep_hdr: bool,
 }
 
 impl Series {
@@ -35,6 +37,7 @@ impl Series {
             second: Accum::default(),
             recent: VecDeque::with_capacity(RATE_TICKS + 1),
             window: None,
+            keep_hdr: false,
         }
     }
 
@@ -106,7 +109,13 @@ impl Series {
 
     fn close_second(&mut self, t: u64, vus: u32) {
         let s = &self.second;
-        let mut row = TimelineRow::with_hist(t, &s.hist);
+        // Per-second HDR encodings cost a few KB each: keep them only when an HDR
+        // interval log was asked for, so memory stays flat on long runs.
+        let mut row = if self.keep_hdr {
+            TimelineRow::with_hist(t, &s.hist)
+        } else {
+            TimelineRow::from_hist(t, &s.hist)
+        };
         row.requests = s.requests;
         row.ok = s.ok;
         row.errors = s.errors;
@@ -168,6 +177,14 @@ impl Aggregator {
             tick_buf: ShardData::new(n),
         };
         (agg, recorder)
+    }
+
+    /// Keep every second's histogram (for `--out hdr`); off by default to keep memory flat.
+    pub fn keep_interval_histograms(&mut self, keep: bool) {
+        for s in &mut self.endpoints {
+            s.keep_hdr = keep;
+        }
+        self.total.keep_hdr = keep;
     }
 
     /// Thresholds to evaluate on every snapshot; keeps the seconds windows need.

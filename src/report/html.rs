@@ -573,6 +573,15 @@ impl<'a> Chart<'a> {
     }
 }
 
+/// `12s–13s`, or `2:05–2:06` on longer runs: the interval a chart point stands for.
+fn interval_label(t: u64, secs: u64, span: f64) -> String {
+    format!(
+        "{}–{}",
+        fmt_t(t as f64, span),
+        fmt_t((t + secs.max(1)) as f64, span)
+    )
+}
+
 /// At most this many points per chart series; longer timelines are bucketed.
 const MAX_POINTS: usize = 1200;
 
@@ -648,15 +657,7 @@ fn throughput_chart(doc: &ResultDoc, events: &[(usize, &Event)]) -> String {
         ok_t.push(format!("{o:.1}/s"));
         err_t.push(format!("{e:.1}/s"));
         vus_t.push(format!("{v:.0}"));
-        c.labels.push(if secs > 1 {
-            format!(
-                "{}–{}",
-                fmt_t(b[0].t as f64, span),
-                fmt_t((b[0].t + secs) as f64, span)
-            )
-        } else {
-            format!("{} ({}s)", fmt_t(b[0].t as f64, span), b[0].t)
-        });
+        c.labels.push(interval_label(b[0].t, secs, span));
     }
     let top = ymax.max(1.0) * 1.08;
     let step = nice_step(top, 4.0);
@@ -725,15 +726,7 @@ fn latency_chart(doc: &ResultDoc, events: &[(usize, &Event)]) -> String {
             texts[i].push(if has { fmt_ms(vals[i]) } else { "–".into() });
         }
         ymax = ymax.max(vals[3]);
-        c.labels.push(if secs > 1 {
-            format!(
-                "{}–{}",
-                fmt_t(b[0].t as f64, span),
-                fmt_t((b[0].t + secs) as f64, span)
-            )
-        } else {
-            format!("{} ({}s)", fmt_t(b[0].t as f64, span), b[0].t)
-        });
+        c.labels.push(interval_label(b[0].t, secs, span));
     }
     let top = ymax.max(0.001) * 1.08;
     let step = nice_step(top, 4.0);
@@ -764,15 +757,7 @@ fn endpoint_p95_chart(doc: &ResultDoc, events: &[(usize, &Event)]) -> String {
     let mut ymax: f64 = 0.0;
     for b in &grid {
         let secs: u64 = b.iter().map(|r| r.dt.max(1)).sum();
-        c.labels.push(if secs > 1 {
-            format!(
-                "{}–{}",
-                fmt_t(b[0].t as f64, span),
-                fmt_t((b[0].t + secs) as f64, span)
-            )
-        } else {
-            format!("{} ({}s)", fmt_t(b[0].t as f64, span), b[0].t)
-        });
+        c.labels.push(interval_label(b[0].t, secs, span));
     }
     for (i, ep) in doc.endpoints.iter().enumerate() {
         let mut points = Vec::new();

@@ -77,6 +77,10 @@ impl ScenarioError {
             } else if let Some(field) = backticked_after(&raw, "unknown field ") {
                 l.key = join_key(&table_at(src, span.start), &field);
             }
+            // A header value may be a secret: never echo text under a `headers` key.
+            if l.key.split('.').any(|k| k.ends_with("headers")) {
+                l.message = redact_quoted(&l.message);
+            }
         }
         e
     }
@@ -108,6 +112,18 @@ fn tidy_message(raw: &str) -> String {
         return format!("required key {rest} is missing");
     }
     msg
+}
+
+/// `invalid type: string "Bearer xyz", ...` -> `invalid type: string "[redacted]", ...`
+fn redact_quoted(msg: &str) -> String {
+    let mut out = String::new();
+    let mut parts = msg.split('"');
+    out.push_str(parts.next().unwrap_or(""));
+    for (i, part) in parts.enumerate() {
+        out.push('"');
+        out.push_str(if i % 2 == 0 { "[redacted]" } else { part });
+    }
+    out
 }
 
 fn backticked_after(raw: &str, prefix: &str) -> Option<String> {

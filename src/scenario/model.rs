@@ -371,6 +371,15 @@ pub fn parse_base_url(s: &str) -> Result<reqwest::Url, String> {
     if url.host_str().is_none_or(str::is_empty) {
         return Err(format!("invalid URL '{s}': it has no host"));
     }
+    if !url.username().is_empty() || url.password().is_some() {
+        // Never echo the credentials: show the URL without them.
+        let mut shown = url.clone();
+        let _ = shown.set_username("");
+        let _ = shown.set_password(None);
+        return Err(format!(
+            "URL '{shown}' has a user name or password in it (user:password@): send credentials in an Authorization header, which is never printed; a URL is shown in results"
+        ));
+    }
     Ok(url)
 }
 

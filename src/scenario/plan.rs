@@ -390,7 +390,7 @@ impl fmt::Display for Plan {
                 }
             )?;
             for (name, value) in &ep.headers {
-                let shown = if is_secret_header(name.as_str()) {
+                let shown = if is_secret_header(name.as_str()) || value.is_sensitive() {
                     "[redacted]"
                 } else {
                     value.to_str().unwrap_or("[binary]")

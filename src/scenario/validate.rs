@@ -372,17 +372,20 @@ impl Validator<'_> {
                 return Err(self.err(d.name.span(), format!("two data sets are named '{name}'")));
             }
             let file = dir.join(d.file.get_ref());
+            // As written, then where that is from here (it is relative to the scenario).
+            let written = d.file.get_ref();
+            let at = if file.as_path() == Path::new(written) {
+                String::new()
+            } else {
+                format!(" ({})", file.display())
+            };
             let mut reader = csv::ReaderBuilder::new()
                 .flexible(false)
                 .from_path(&file)
                 .map_err(|e| {
                     self.err(
                         d.file.span(),
-                        format!(
-                            "cannot read data file '{}': {}",
-                            file.display(),
-                            csv_msg(&e)
-                        ),
+                        format!("cannot read data file '{written}'{at}: {}", csv_msg(&e)),
                     )
                 })?;
             let columns: Vec<String> = reader
@@ -390,7 +393,7 @@ impl Validator<'_> {
                 .map_err(|e| {
                     self.err(
                         d.file.span(),
-                        format!("data file '{}': {}", file.display(), csv_msg(&e)),
+                        format!("data file '{written}'{at}: {}", csv_msg(&e)),
                     )
                 })?
                 .iter()
@@ -401,7 +404,7 @@ impl Validator<'_> {
                 let rec = rec.map_err(|e| {
                     self.err(
                         d.file.span(),
-                        format!("data file '{}': {}", file.display(), csv_msg(&e)),
+                        format!("data file '{written}'{at}: {}", csv_msg(&e)),
                     )
                 })?;
                 rows.push(rec.iter().map(str::to_string).collect());
@@ -409,7 +412,7 @@ impl Validator<'_> {
             if rows.is_empty() {
                 return Err(self.err(
                     d.file.span(),
-                    format!("data file '{}' has no rows", file.display()),
+                    format!("data file '{written}' has no rows{at}"),
                 ));
             }
             out.push(DataSet {
@@ -552,7 +555,11 @@ impl Validator<'_> {
         if let Some(t) = &s.body_contains {
             kinds.push(CheckKind::BodyContains(t.clone()));
         }
-        if let Some(m) = s.equals.as_ref().and_then(|v| json_unencodable(v, "equals")) {
+        if let Some(m) = s
+            .equals
+            .as_ref()
+            .and_then(|v| json_unencodable(v, "equals"))
+        {
             return Err(self.err(c.span(), format!("cannot compare as JSON: {m}")));
         }
         if let Some(p) = &s.json_path {
@@ -667,7 +674,10 @@ impl Validator<'_> {
                 if group > groups {
                     return Err(self.err(
                         r.span(),
-                        format!("the regex has {groups} groups, not {group}"),
+                        format!(
+                            "group = {group}, but the regex has {groups} capture group{}",
+                            if groups == 1 { "" } else { "s" }
+                        ),
                     ));
                 }
                 CaptureFrom::Regex(re, group)
@@ -703,8 +713,10 @@ impl Validator<'_> {
             } else {
                 "x".into()
             };
-            let (name, value) = header_pair(k, &static_value)
+            let (name, mut value) = header_pair(k, &static_value)
                 .map_err(|m| self.err_key(h.span(), &format!("{key}.{k}"), m))?;
+            // An `{{env.NAME}}` value is a secret whatever the header: never printed.
+            value.set_sensitive(t.uses_env());
             if t.is_static() {
                 map.insert(name, value);
             } else {

@@ -25,6 +25,7 @@ pub struct ConsoleOptions {
     pub fps: u32,
     pub insecure: bool,
     pub notice: Option<String>,
+    pub engine: crate::engine::EngineOptions,
 }
 
 /// Runs `plan` on `rt` (on an engine thread) under the console; returns the final snapshot.
@@ -51,11 +52,12 @@ pub fn run_with(
     let hangup = Arc::new(AtomicBool::new(false));
     let (tx, rx) = std::sync::mpsc::channel();
     let hang = hangup.clone();
+    let engine_opts = opts.engine;
     let engine_thread = std::thread::Builder::new()
         .name("volley-engine".into())
         .spawn(move || {
             let snap = rt.block_on(async move {
-                let handle = engine::start(plan);
+                let handle = engine::start_with(plan, engine_opts);
                 on_start(&handle);
                 let _ = tx.send((handle.commands.clone(), handle.snapshots.clone()));
                 supervise(handle, hang).await
@@ -96,13 +98,16 @@ pub fn run_with(
             }
         }
         let engine_done = engine_thread.is_finished();
-        if engine_done && (hangup.load(Ordering::Relaxed) || app.quit != Quit::No) {
+        // After a panic (the terminal is already restored) leave as soon as the engine,
+        // which a panicking VU stops, has finished.
+        let panicked = engine::worker_panicked();
+        if engine_done && (panicked || hangup.load(Ordering::Relaxed) || app.quit != Quit::No) {
             break;
         }
         if app.quit == Quit::Now {
             break;
         }
-        if dirty || last_draw.elapsed() >= frame {
+        if !panicked && (dirty || last_draw.elapsed() >= frame) {
             app.set_snapshot(snapshots.borrow().clone());
             guard.terminal.draw(|f| view::draw(f, &app))?;
             last_draw = Instant::now();
@@ -121,7 +126,22 @@ pub fn run_with(
             Err(_) => eprintln!("volley: the engine failed; writing the last results it published"),
         }
     } else {
+        // A second Stop makes the engine abort what is in flight (counted as aborted) at
+        // once: wait a moment for its final count rather than lose those requests.
         let _ = commands.send(Command::Stop);
+        let end = Instant::now() + Duration::from_secs(2);
+        while !engine_thread.is_finished() && Instant::now() < end {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        if engine_thread.is_finished() {
+            if let Ok(mut snapshot) = engine_thread.join() {
+                snapshot.partial = true;
+                return Ok(Watched {
+                    snapshot,
+                    forced: true,
+                });
+            }
+        }
     }
     let mut snapshot: Snapshot = (**snapshots.borrow()).clone();
     snapshot.partial = true;

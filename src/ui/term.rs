@@ -53,6 +53,8 @@ fn install_panic_hook() {
     ONCE.call_once(|| {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
+            // The console stops drawing: the screen is the shell's again.
+            crate::engine::note_panic();
             restore();
             previous(info);
         }));

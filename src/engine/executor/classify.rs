@@ -89,10 +89,15 @@ pub fn classify_reqwest(e: &reqwest::Error) -> (ErrorKind, String) {
         }
         cur = err.source();
     }
-    if let Some(io) = find_io(e) {
-        return (classify_io(io), msg);
-    }
     let lower = msg.to_ascii_lowercase();
+    if let Some(io) = find_io(e) {
+        let kind = classify_io(io);
+        // hyper-rustls reports a refused certificate as an opaque I/O error.
+        if kind == ErrorKind::Connect && lower.contains("certificate") {
+            return (ErrorKind::Tls, msg);
+        }
+        return (kind, msg);
+    }
     let kind = if lower.contains("dns error") || lower.contains("failed to lookup") {
         ErrorKind::Dns
     } else if lower.contains("certificate") || lower.contains("tls") {

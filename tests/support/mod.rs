@@ -1,0 +1,836 @@
+//! Support for the reliability tests (`tests/hostile.rs`, `tests/interrupt.rs`,
+//! `tests/secrets.rs`): the volley binary run with a time limit and its memory sampled,
+//! signals, a pseudo-terminal, and local servers that misbehave on purpose.
+//!
+//! Every server binds 127.0.0.1 on a free port, runs on threads of its own and stops when
+//! dropped. Each counts the requests that reached it (a complete request head was read),
+//! so a test can compare what volley reports with what the server saw.
+#![allow(dead_code)]
+
+use std::convert::Infallible;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use tokio::sync::oneshot;
+
+/// The volley binary under test.
+pub fn volley_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_volley")
+}
+
+/// A fresh, empty scratch folder for one test.
+pub fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("volley-rel-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create a scratch folder");
+    dir
+}
+
+/// Reads a result document written with `--out json=PATH`.
+pub fn read_doc(path: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("{}: not written: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// `doc.totals.errors_by_kind` as (kind, count) pairs.
+pub fn kinds(doc: &serde_json::Value) -> Vec<(String, u64)> {
+    doc["totals"]["errors_by_kind"]
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.clone(), v.as_u64().unwrap_or(0)))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `doc.totals[key]` as a number (0 when absent).
+pub fn total(doc: &serde_json::Value, key: &str) -> u64 {
+    doc["totals"][key].as_u64().unwrap_or(0)
+}
+
+/// How one run of the binary went.
+#[derive(Debug)]
+pub struct Run {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+    pub wall: Duration,
+    /// Highest resident set size seen while it ran (VmHWM), in KiB.
+    pub peak_rss_kib: u64,
+}
+
+impl Run {
+    pub fn code(&self) -> Option<i32> {
+        self.status.code()
+    }
+}
+
+/// Peak resident set size of a live process, in KiB (0 when it cannot be read).
+pub fn peak_rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// A volley process with its output collected in the background.
+pub struct Spawned {
+    pub child: Child,
+    started: Instant,
+    stdout: Arc<Mutex<Vec<u8>>>,
+    stderr: Arc<Mutex<Vec<u8>>>,
+    readers: Vec<JoinHandle<()>>,
+    peak: u64,
+}
+
+fn collect(mut from: impl Read + Send + 'static, into: Arc<Mutex<Vec<u8>>>) -> JoinHandle<()> {
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 8192];
+        while let Ok(n) = from.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            into.lock().unwrap().extend_from_slice(&buf[..n]);
+        }
+    })
+}
+
+impl Spawned {
+    /// Starts volley with `args` and extra environment variables (stdin closed).
+    pub fn start(args: &[&str], envs: &[(&str, &str)]) -> Spawned {
+        let mut cmd = Command::new(volley_bin());
+        cmd.args(args)
+            .env_remove("NO_COLOR")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("spawn volley");
+        let stdout = Arc::new(Mutex::new(Vec::new()));
+        let stderr = Arc::new(Mutex::new(Vec::new()));
+        let readers = vec![
+            collect(child.stdout.take().unwrap(), stdout.clone()),
+            collect(child.stderr.take().unwrap(), stderr.clone()),
+        ];
+        Spawned {
+            child,
+            started: Instant::now(),
+            stdout,
+            stderr,
+            readers,
+            peak: 0,
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends a signal (SIGINT, SIGTERM, SIGHUP, ...).
+    pub fn signal(&self, sig: i32) {
+        // SAFETY: kill(2) on our own child's pid.
+        let rc = unsafe { libc::kill(self.child.id() as libc::pid_t, sig) };
+        assert_eq!(rc, 0, "kill({sig}) failed");
+    }
+
+    pub fn stderr_text(&self) -> String {
+        String::from_utf8_lossy(&self.stderr.lock().unwrap()).into_owned()
+    }
+
+    /// Waits until stderr contains `needle` (or `limit` passes); true if it did.
+    pub fn wait_stderr(&mut self, needle: &str, limit: Duration) -> bool {
+        let end = Instant::now() + limit;
+        while Instant::now() < end {
+            self.sample();
+            if self.stderr_text().contains(needle) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        false
+    }
+
+    fn sample(&mut self) {
+        self.peak = self.peak.max(peak_rss_kib(self.child.id()));
+    }
+
+    /// Waits for the exit, sampling memory; kills it and panics past `limit`.
+    pub fn finish(mut self, limit: Duration) -> Run {
+        let status = loop {
+            self.sample();
+            if let Some(st) = self.child.try_wait().expect("try_wait") {
+                break st;
+            }
+            if self.started.elapsed() > limit {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!(
+                    "volley did not exit within {limit:?}\nstderr:\n{}",
+                    self.stderr_text()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        let wall = self.started.elapsed();
+        for r in self.readers.drain(..) {
+            let _ = r.join();
+        }
+        let stdout = String::from_utf8_lossy(&self.stdout.lock().unwrap()).into_owned();
+        let stderr = self.stderr_text();
+        Run {
+            status,
+            stdout,
+            stderr,
+            wall,
+            peak_rss_kib: self.peak,
+        }
+    }
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Runs volley to its end (at most `limit`).
+pub fn run(args: &[&str], limit: Duration) -> Run {
+    Spawned::start(args, &[]).finish(limit)
+}
+
+// ---------------------------------------------------------------------------------------
+// A well-behaved HTTP server whose answers a closure decides.
+
+/// One answer of [`HttpServer`].
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub body: Bytes,
+    pub delay: Duration,
+    pub headers: Vec<(String, String)>,
+}
+
+impl Reply {
+    pub fn ok() -> Reply {
+        Reply {
+            status: 200,
+            body: Bytes::from_static(b"ok"),
+            delay: Duration::ZERO,
+            headers: Vec::new(),
+        }
+    }
+
+    pub fn status(status: u16) -> Reply {
+        Reply {
+            status,
+            ..Reply::ok()
+        }
+    }
+
+    pub fn delay(mut self, d: Duration) -> Reply {
+        self.delay = d;
+        self
+    }
+
+    pub fn body(mut self, b: impl Into<Bytes>) -> Reply {
+        self.body = b.into();
+        self
+    }
+
+    pub fn header(mut self, name: &str, value: &str) -> Reply {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+}
+
+/// What a request looked like to the server.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub method: String,
+    pub path_and_query: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Bytes,
+}
+
+type Handler = Arc<dyn Fn(u64, &Seen) -> Reply + Send + Sync>;
+
+struct HttpState {
+    handler: Handler,
+    requests: AtomicU64,
+    in_flight: AtomicU64,
+    last: Mutex<Option<Seen>>,
+}
+
+/// A keep-alive HTTP/1.1 server (hyper) on its own thread and runtime. The handler gets
+/// the request's number (from 0) and what it looked like.
+pub struct HttpServer {
+    addr: SocketAddr,
+    state: Arc<HttpState>,
+    shutdown: Option<oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl HttpServer {
+    pub fn start(handler: impl Fn(u64, &Seen) -> Reply + Send + Sync + 'static) -> HttpServer {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        listener.set_nonblocking(true).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let state = Arc::new(HttpState {
+            handler: Arc::new(handler),
+            requests: AtomicU64::new(0),
+            in_flight: AtomicU64::new(0),
+            last: Mutex::new(None),
+        });
+        let (tx, mut rx) = oneshot::channel::<()>();
+        let st = state.clone();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+                loop {
+                    tokio::select! {
+                        _ = &mut rx => break,
+                        accepted = listener.accept() => {
+                            let Ok((stream, _)) = accepted else { continue };
+                            let _ = stream.set_nodelay(true);
+                            let st = st.clone();
+                            tokio::spawn(async move {
+                                let svc = service_fn(move |req| serve(st.clone(), req));
+                                let _ = http1::Builder::new()
+                                    .serve_connection(TokioIo::new(stream), svc)
+                                    .await;
+                            });
+                        }
+                    }
+                }
+            });
+            rt.shutdown_timeout(Duration::from_millis(300));
+        });
+        HttpServer {
+            addr,
+            state,
+            shutdown: Some(tx),
+            thread: Some(thread),
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Requests whose head reached the server.
+    pub fn requests(&self) -> u64 {
+        self.state.requests.load(Ordering::Acquire)
+    }
+
+    /// Requests received and not yet answered.
+    pub fn in_flight(&self) -> u64 {
+        self.state.in_flight.load(Ordering::Acquire)
+    }
+
+    /// The last request received.
+    pub fn last(&self) -> Option<Seen> {
+        self.state.last.lock().unwrap().clone()
+    }
+}
+
+impl Drop for HttpServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+struct Flight(Arc<HttpState>);
+
+impl Drop for Flight {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+async fn serve(
+    state: Arc<HttpState>,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    use http_body_util::BodyExt;
+    let n = state.requests.fetch_add(1, Ordering::AcqRel);
+    state.in_flight.fetch_add(1, Ordering::AcqRel);
+    let _flight = Flight(state.clone());
+    let (parts, body) = req.into_parts();
+    let body = body
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    let seen = Seen {
+        method: parts.method.to_string(),
+        path_and_query: parts
+            .uri
+            .path_and_query()
+            .map_or("/".into(), |p| p.to_string()),
+        headers: parts
+            .headers
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect(),
+        body,
+    };
+    let reply = (state.handler)(n, &seen);
+    *state.last.lock().unwrap() = Some(seen);
+    if !reply.delay.is_zero() {
+        tokio::time::sleep(reply.delay).await;
+    }
+    let mut resp = Response::builder().status(reply.status);
+    for (k, v) in &reply.headers {
+        resp = resp.header(k, v);
+    }
+    Ok(resp
+        .body(Full::new(reply.body))
+        .expect("a valid status and headers"))
+}
+
+// ---------------------------------------------------------------------------------------
+// A bare TCP server for misbehaviour HTTP libraries will not produce.
+
+/// One accepted connection of a [`RawServer`].
+pub struct Conn {
+    pub stream: TcpStream,
+    /// Path of the last request head read.
+    pub path: String,
+    requests: Arc<AtomicU64>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Conn {
+    /// Reads one request head (GET without a body); counts it. False when the client
+    /// closed the connection (or went quiet for 5 s, or the server is stopping) first.
+    pub fn read_head(&mut self) -> bool {
+        let _ = self
+            .stream
+            .set_read_timeout(Some(Duration::from_millis(100)));
+        let mut head = Vec::with_capacity(256);
+        let mut buf = [0u8; 1024];
+        let end = Instant::now() + Duration::from_secs(5);
+        while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+            if self.stop.load(Ordering::Acquire) || Instant::now() > end {
+                return false;
+            }
+            match self.stream.read(&mut buf) {
+                Ok(0) => return false,
+                Ok(n) => head.extend_from_slice(&buf[..n]),
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) => {}
+                Err(_) => return false,
+            }
+        }
+        let line = String::from_utf8_lossy(&head);
+        self.path = line.split(' ').nth(1).unwrap_or("/").to_string();
+        self.requests.fetch_add(1, Ordering::AcqRel);
+        true
+    }
+
+    /// Writes bytes; false when the client is gone.
+    pub fn write(&mut self, bytes: &[u8]) -> bool {
+        self.stream.write_all(bytes).is_ok() && self.stream.flush().is_ok()
+    }
+
+    /// Keeps the connection open, answering nothing, until the client closes it or the
+    /// server stops (never longer than `limit`).
+    pub fn hold(&mut self, limit: Duration) {
+        let _ = self
+            .stream
+            .set_read_timeout(Some(Duration::from_millis(50)));
+        let end = Instant::now() + limit;
+        let mut buf = [0u8; 1024];
+        while !self.stop.load(Ordering::Acquire) && Instant::now() < end {
+            match self.stream.read(&mut buf) {
+                Ok(0) => return,
+                Ok(_) => {}
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) => {}
+                Err(_) => return,
+            }
+        }
+    }
+
+    /// Closes with a TCP reset (SO_LINGER 0) instead of a clean FIN.
+    pub fn reset(self) {
+        let linger = libc::linger {
+            l_onoff: 1,
+            l_linger: 0,
+        };
+        // SAFETY: setsockopt on a socket we own, with a correctly sized linger struct.
+        unsafe {
+            libc::setsockopt(
+                self.stream.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_LINGER,
+                &linger as *const libc::linger as *const libc::c_void,
+                std::mem::size_of::<libc::linger>() as libc::socklen_t,
+            );
+        }
+        drop(self.stream);
+    }
+
+    pub fn stopping(&self) -> bool {
+        self.stop.load(Ordering::Acquire)
+    }
+}
+
+/// A TCP server that runs `handler` on a thread per connection.
+pub struct RawServer {
+    addr: SocketAddr,
+    requests: Arc<AtomicU64>,
+    connections: Arc<AtomicU64>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl RawServer {
+    pub fn start(handler: impl Fn(Conn) + Send + Sync + 'static) -> RawServer {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        listener.set_nonblocking(true).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let requests = Arc::new(AtomicU64::new(0));
+        let connections = Arc::new(AtomicU64::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let handler = Arc::new(handler);
+        let (r, c, s) = (requests.clone(), connections.clone(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            let mut workers: Vec<JoinHandle<()>> = Vec::new();
+            while !s.load(Ordering::Acquire) {
+                match listener.accept() {
+                    Ok((stream, _)) => {
+                        let _ = stream.set_nonblocking(false);
+                        let _ = stream.set_nodelay(true);
+                        c.fetch_add(1, Ordering::AcqRel);
+                        let conn = Conn {
+                            stream,
+                            path: String::new(),
+                            requests: r.clone(),
+                            stop: s.clone(),
+                        };
+                        let h = handler.clone();
+                        workers.push(std::thread::spawn(move || h(conn)));
+                        workers.retain(|w| !w.is_finished());
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(1)),
+                }
+            }
+            for w in workers {
+                let _ = w.join();
+            }
+        });
+        RawServer {
+            addr,
+            requests,
+            connections,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Request heads read (see [`Conn::read_head`]).
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Acquire)
+    }
+
+    pub fn connections(&self) -> u64 {
+        self.connections.load(Ordering::Acquire)
+    }
+}
+
+impl Drop for RawServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Release);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// A port on 127.0.0.1 where nothing listens (bound, then released).
+pub fn closed_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+// ---------------------------------------------------------------------------------------
+// TLS: a server with a self-signed certificate (for 127.0.0.1 and localhost).
+
+/// Self-signed P-256 leaf certificate (not a CA) for IP 127.0.0.1 and DNS localhost,
+/// valid to 2126: no client trusts it without `--insecure`.
+pub const TEST_CERT: &str = "-----BEGIN CERTIFICATE-----
+MIIBoDCCAUagAwIBAgIUCkV75kb/TT/wZGsZXntUd2/ltCcwCgYIKoZIzj0EAwIw
+FjEUMBIGA1UEAwwLdm9sbGV5IHRlc3QwIBcNMjYxMTI1MjA1MjU2WhgPMjEyNjEx
+MDEyMDUyNTZaMBYxFDASBgNVBAMMC3ZvbGxleSB0ZXN0MFkwEwYHKoZIzj0CAQYI
+KoZIzj0DAQcDQgAEmF0nbKXmomwtjCFlMBONZF0fKiURtjzCTnpwLJHwh0Rz4kK5
+twjFGihjDWzNtRrhHtA/C1ZExZJPZDwEPQoQIqNwMG4wDAYDVR0TAQH/BAIwADAO
+BgNVHQ8BAf8EBAMCB4AwEwYDVR0lBAwwCgYIKwYBBQUHAwEwGgYDVR0RBBMwEYcE
+fwAAAYIJbG9jYWxob3N0MB0GA1UdDgQWBBQhUaRMbThe7E6MiacYBSPFrwqdKDAK
+BggqhkjOPQQDAgNIADBFAiAexIvmjN1KBtCxjTYJMeiW0uUx0Uc+IgF3UqLrdQkM
+lAIhAKruKGheElkEaR/484aJ1wNeedS1LD60ecg9ViFSveCR
+-----END CERTIFICATE-----
+";
+
+/// The certificate's private key (PKCS#8). A test key: it protects nothing.
+pub const TEST_KEY: &str = "-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgHjYUSlTLMxczfBqz
+k/qZUaUrZhwAtKxwGrWZyQp2yt2hRANCAASYXSdspeaibC2MIWUwE41kXR8qJRG2
+PMJOenAskfCHRHPiQrm3CMUaKGMNbM21GuEe0D8LVkTFkk9kPAQ9ChAi
+-----END PRIVATE KEY-----
+";
+
+/// An HTTPS server (rustls, self-signed certificate) answering `200 ok` with keep-alive.
+/// Counts completed handshakes and requests.
+pub struct TlsServer {
+    raw: RawServer,
+    handshakes: Arc<AtomicU64>,
+}
+
+impl TlsServer {
+    pub fn start() -> TlsServer {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let certs = vec![CertificateDer::from_pem_slice(TEST_CERT.as_bytes()).unwrap()];
+        let key = PrivateKeyDer::from_pem_slice(TEST_KEY.as_bytes()).unwrap();
+        let config = Arc::new(
+            rustls::ServerConfig::builder_with_provider(Arc::new(
+                rustls::crypto::ring::default_provider(),
+            ))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .unwrap(),
+        );
+        let handshakes = Arc::new(AtomicU64::new(0));
+        let hs = handshakes.clone();
+        let raw = RawServer::start(move |conn| {
+            let Conn {
+                stream,
+                requests,
+                stop,
+                ..
+            } = conn;
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+            let Ok(tls) = rustls::ServerConnection::new(config.clone()) else {
+                return;
+            };
+            let mut s = rustls::StreamOwned::new(tls, stream);
+            let mut shook = false;
+            let mut head = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !stop.load(Ordering::Acquire) {
+                let n = match s.read(&mut buf) {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => n,
+                };
+                if !shook {
+                    shook = true;
+                    hs.fetch_add(1, Ordering::AcqRel);
+                }
+                head.extend_from_slice(&buf[..n]);
+                while let Some(i) = head.windows(4).position(|w| w == b"\r\n\r\n") {
+                    head.drain(..i + 4);
+                    requests.fetch_add(1, Ordering::AcqRel);
+                    if s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+                        .and_then(|_| s.flush())
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+            }
+        });
+        TlsServer { raw, handshakes }
+    }
+
+    /// `https://127.0.0.1:PORT`
+    pub fn url(&self) -> String {
+        self.raw.url().replacen("http://", "https://", 1)
+    }
+
+    pub fn requests(&self) -> u64 {
+        self.raw.requests()
+    }
+
+    /// TLS sessions that got as far as application data.
+    pub fn handshakes(&self) -> u64 {
+        self.handshakes.load(Ordering::Acquire)
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// A pseudo-terminal (as in tests/console_pty.rs).
+
+/// A volley process on a pty; everything it prints is collected.
+pub struct PtyChild {
+    pub child: Child,
+    master: std::fs::File,
+    output: Arc<Mutex<Vec<u8>>>,
+}
+
+impl PtyChild {
+    pub fn spawn(args: &[&str], envs: &[(&str, &str)], cols: u16, rows: u16) -> PtyChild {
+        let mut master_fd = 0;
+        let mut slave_fd = 0;
+        let ws = libc::winsize {
+            ws_row: rows,
+            ws_col: cols,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        // SAFETY: openpty fills two descriptors we then own.
+        let rc = unsafe {
+            libc::openpty(
+                &mut master_fd,
+                &mut slave_fd,
+                std::ptr::null_mut(),
+                std::ptr::null(),
+                &ws,
+            )
+        };
+        assert_eq!(rc, 0, "openpty failed");
+        // SAFETY: fresh descriptors from openpty.
+        let slave = unsafe { OwnedFd::from_raw_fd(slave_fd) };
+        let master = unsafe { std::fs::File::from_raw_fd(master_fd) };
+        let mut cmd = Command::new(volley_bin());
+        cmd.args(args)
+            .env("TERM", "xterm-256color")
+            .env_remove("NO_COLOR")
+            .stdin(Stdio::from(slave.try_clone().unwrap()))
+            .stdout(Stdio::from(slave.try_clone().unwrap()))
+            .stderr(Stdio::from(slave));
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+        // SAFETY: only async-signal-safe calls between fork and exec.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::setsid();
+                libc::ioctl(0, libc::TIOCSCTTY, 0);
+                Ok(())
+            });
+        }
+        let child = cmd.spawn().expect("spawn volley");
+        let output = Arc::new(Mutex::new(Vec::new()));
+        let out = output.clone();
+        let mut reader = master.try_clone().unwrap();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 8192];
+            while let Ok(n) = reader.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                out.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+        });
+        PtyChild {
+            child,
+            master,
+            output,
+        }
+    }
+
+    pub fn keys(&mut self, s: &str) {
+        self.master.write_all(s.as_bytes()).unwrap();
+        self.master.flush().unwrap();
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.output.lock().unwrap()).into_owned()
+    }
+
+    pub fn signal(&self, sig: i32) {
+        // SAFETY: kill(2) on our own child's pid.
+        let rc = unsafe { libc::kill(self.child.id() as libc::pid_t, sig) };
+        assert_eq!(rc, 0, "kill({sig}) failed");
+    }
+
+    /// Waits until the output contains `needle`.
+    pub fn wait_for(&self, needle: &str, limit: Duration) -> bool {
+        eventually(limit, || self.text().contains(needle))
+    }
+
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<ExitStatus> {
+        let start = Instant::now();
+        while start.elapsed() < limit {
+            if let Some(st) = self.child.try_wait().unwrap() {
+                // Let the reader drain what is left in the pty.
+                std::thread::sleep(Duration::from_millis(150));
+                return Some(st);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+impl Drop for PtyChild {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Polls `f` every 10 ms until it holds or `limit` passes; true if it held.
+pub fn eventually(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    false
+}
