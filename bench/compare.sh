@@ -39,6 +39,7 @@ command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
 command -v wrk >/dev/null 2>&1 || missing+=(wrk)
 [ -x /usr/bin/time ] || missing+=(time)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
+command -v pgrep >/dev/null 2>&1 || missing+=(procps)
 if [ "${#missing[@]}" -gt 0 ]; then
     log "installing: ${missing[*]}"
     if [ "$(id -u)" -ne 0 ]; then
@@ -55,7 +56,12 @@ command -v oha >/dev/null 2>&1 && HAVE_OHA=1
 TMP="$(mktemp -d -t volley-bench.XXXXXX)"
 chmod 755 "$TMP" # the worker runs as nobody when we are root
 NGINX_PID=""
+TOOL_PID="" # /usr/bin/time wrapping the tool that is running, if any
 cleanup() {
+    if [ -n "$TOOL_PID" ]; then
+        pkill -TERM -P "$TOOL_PID" 2>/dev/null || true
+        kill -TERM "$TOOL_PID" 2>/dev/null || true
+    fi
     if [ -n "$NGINX_PID" ] && kill -0 "$NGINX_PID" 2>/dev/null; then
         kill -QUIT "$NGINX_PID" 2>/dev/null || true
         for _ in 1 2 3 4 5 6 7 8 9 10; do
@@ -96,8 +102,9 @@ http {
     }
 }
 EOF
-"$NGINX" -t -q -p "$TMP" -c "$TMP/nginx.conf"
-"$NGINX" -p "$TMP" -c "$TMP/nginx.conf" &
+"$NGINX" -t -q -p "$TMP" -e "$TMP/logs/error.log" -c "$TMP/nginx.conf"
+# In its own session, so that a Ctrl-C on the terminal does not stop it mid-run.
+setsid "$NGINX" -p "$TMP" -e "$TMP/logs/error.log" -c "$TMP/nginx.conf" &
 NGINX_PID=$!
 URL="http://127.0.0.1:$PORT/"
 for _ in $(seq 50); do
@@ -117,7 +124,8 @@ if [ -n "${VOLLEY_BIN:-}" ]; then
     VOLLEY="$VOLLEY_BIN"
 else
     log "building volley (cargo build --release) ..."
-    (cd "$REPO" && cargo build --release --quiet --bin volley)
+    (cd "$REPO" && cargo build --release --quiet --bin volley) ||
+        { log "cargo build failed; set VOLLEY_BIN=path/to/volley to use an existing binary"; exit 1; }
     TARGET_DIR="$(cd "$REPO" && cargo metadata --format-version 1 --no-deps |
         python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
     VOLLEY="$TARGET_DIR/release/volley"
@@ -130,13 +138,15 @@ TOOLS=(wrk)
 [ "$HAVE_OHA" = 1 ] && TOOLS+=(oha)
 TOOLS+=(volley-t1 volley-t2 volley-reqwest-t1)
 
-# One snapshot: "<machine busy CPU s> <nginx worker CPU s> <requests nginx served>".
+# One snapshot: "<monotonic s> <machine busy CPU s> <nginx worker CPU s> <requests
+# nginx served>".
 # Machine busy CPU is from /proc/stat (all cores, idle and iowait excluded); the
 # request count is from stub_status (the status request itself included).
 snapshot() {
     python3 - "${NGINX_WORKER:-0}" "http://127.0.0.1:$PORT/nginx_status" <<'PY'
-import os, sys, urllib.request
+import os, sys, time, urllib.request
 hz = os.sysconf("SC_CLK_TCK")
+now = time.clock_gettime(time.CLOCK_MONOTONIC)
 f = open("/proc/stat").readline().split()[1:]
 busy = sum(int(f[i]) for i in (0, 1, 2, 5, 6, 7)) / hz
 try:
@@ -149,7 +159,7 @@ try:
     served = int(text.splitlines()[2].split()[2])
 except Exception:
     served = -1
-print(busy, srv, served)
+print(now, busy, srv, served)
 PY
 }
 
@@ -168,13 +178,18 @@ run_one() {
     printf '%q ' "${cmd[@]}" >"$base.cmd"
     local before after rc=0
     before="$(snapshot)"
-    /usr/bin/time -f '%e %U %S %M' -o "$base.time" "${cmd[@]}" >"$base.stdout" 2>"$base.stderr" || rc=$?
+    # In the background and waited for, so that Ctrl-C runs the INT trap at once (bash
+    # would ignore it after a foreground tool that handles SIGINT itself, as wrk does).
+    /usr/bin/time -f '%e %U %S %M' -o "$base.time" "${cmd[@]}" >"$base.stdout" 2>"$base.stderr" </dev/null &
+    TOOL_PID=$!
+    wait "$TOOL_PID" || rc=$?
+    TOOL_PID=""
     after="$(snapshot)"
     python3 - "$tool" "$base" "$round" "$rc" "$before" "$after" >>"$RAW" <<'PY'
 import json, re, sys
 tool, base, rnd, rc, before, after = sys.argv[1:]
-busy0, srv0, n0 = (float(x) for x in before.split())
-busy1, srv1, n1 = (float(x) for x in after.split())
+t0, busy0, srv0, n0 = (float(x) for x in before.split())
+t1, busy1, srv1, n1 = (float(x) for x in after.split())
 # Requests nginx served during the run (the second status request excluded).
 served = int(n1 - n0 - 1) if n0 >= 0 and n1 >= 0 else "NA"
 na = "NA"
@@ -226,8 +241,9 @@ if wall != na and float(wall) > 0:
     if srv is not None:
         srv_pct = f"{100 * srv / float(wall):.0f}"
     if srv is not None and cpu is not None:
-        # CPU used by everything else on the machine while this tool ran, in % of one core.
-        other_pct = f"{max(0.0, 100 * (busy1 - busy0 - cpu - srv) / float(wall)):.0f}"
+        # CPU used by everything else on the machine between the two snapshots (the
+        # tool's run plus a little), in % of one core.
+        other_pct = f"{max(0.0, 100 * (busy1 - busy0 - cpu - srv) / max(t1 - t0, 1e-3)):.0f}"
 def f(x, fmt):
     return fmt.format(x) if isinstance(x, (int, float)) else x
 print("\t".join(str(x) for x in [
@@ -306,7 +322,10 @@ if not have_oha:
 # The same, over quiet runs only: other processes used at most QUIET % of a core.
 QUIET = 20
 quiet = [r for r in rows if num(r["other_cpu_pct"]) is not None and num(r["other_cpu_pct"]) <= QUIET]
-if len(quiet) < len(rows):
+if not quiet:
+    print()
+    print(f"No quiet runs (other CPU <= {QUIET}% of a core): compare CPU µs/req, not rps.")
+elif len(quiet) < len(rows):
     print()
     print(f"Quiet runs only (other CPU <= {QUIET}% of a core): {len(quiet)} of {len(rows)} runs")
     print()

@@ -1404,3 +1404,126 @@ fn every_output_of_an_empty_run_renders() {
     assert_eq!(parse_doc(&out_of(&doc, OutKind::Json)).unwrap(), doc);
     let _ = Arc::new(());
 }
+
+/// The console path: `--prometheus` serves while the console runs (in a pseudo-terminal).
+#[test]
+fn prometheus_flag_serves_during_a_console_run() {
+    use std::io::{Read, Write};
+    use std::os::fd::{FromRawFd, OwnedFd};
+    use std::os::unix::process::CommandExt;
+
+    let _serial = SERIAL.blocking_lock();
+    let server = TestServer::start(
+        ServerConfig::new().route("/", Route::ok().delay(Duration::from_millis(5))),
+    );
+    let (mut master_fd, mut slave_fd) = (0, 0);
+    let ws = libc::winsize {
+        ws_row: 30,
+        ws_col: 100,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: openpty fills two descriptors that are then owned here.
+    let rc = unsafe {
+        libc::openpty(
+            &mut master_fd,
+            &mut slave_fd,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            &ws,
+        )
+    };
+    assert_eq!(rc, 0, "openpty");
+    // SAFETY: fresh descriptors from openpty.
+    let slave = unsafe { OwnedFd::from_raw_fd(slave_fd) };
+    let mut master = unsafe { std::fs::File::from_raw_fd(master_fd) };
+    let mut cmd = volley();
+    cmd.args([
+        &format!("{}/", server.url()),
+        "-c",
+        "2",
+        "-d",
+        "2s",
+        "--prometheus",
+        "127.0.0.1:0",
+    ])
+    .env("TERM", "xterm-256color")
+    .stdin(std::process::Stdio::from(slave.try_clone().unwrap()))
+    .stdout(std::process::Stdio::from(slave.try_clone().unwrap()))
+    .stderr(std::process::Stdio::from(slave));
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::setsid();
+            libc::ioctl(0, libc::TIOCSCTTY, 0);
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().unwrap();
+    let output = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let out = output.clone();
+    let mut reader = master.try_clone().unwrap();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 8192];
+        while let Ok(n) = reader.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            out.lock().unwrap().extend_from_slice(&buf[..n]);
+        }
+    });
+    let started = Instant::now();
+    let url = loop {
+        let text = String::from_utf8_lossy(&output.lock().unwrap()).into_owned();
+        if let Some(rest) = text.split("Prometheus metrics on ").nth(1) {
+            if let Some(end) = rest.find("/metrics") {
+                break format!("{}/metrics", &rest[..end]);
+            }
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "no exporter line: {text}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (requests, running) = rt.block_on(async {
+        let client = reqwest::Client::new();
+        let end = Instant::now() + Duration::from_secs(8);
+        while Instant::now() < end {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            if let Ok(r) = client.get(&url).send().await {
+                let (samples, _) = parse_prom(&r.text().await.unwrap());
+                let n = sum_of(&samples, "volley_requests_total");
+                if n > 0.0 {
+                    let running = samples.iter().any(|s| {
+                        s.name == "volley_run_state"
+                            && s.labels["state"] == "running"
+                            && s.value == 1.0
+                    });
+                    return (n, running);
+                }
+            }
+        }
+        (0.0, false)
+    });
+    assert!(requests > 0.0, "no requests seen on {url}");
+    assert!(running, "scraped while the console run was going");
+    // The console waits on its DONE screen: quit it.
+    let deadline = Instant::now() + RUN_LIMIT;
+    let status = loop {
+        let _ = master.write_all(b"q");
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("volley did not end");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(status.code(), Some(0));
+}

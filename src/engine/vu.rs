@@ -100,6 +100,8 @@ pub struct VuState {
     pub rows: Vec<usize>,
     /// Open model: user types whose on_start this VU has run.
     pub started: Vec<bool>,
+    /// Wait before the next request after failing to connect (doubles, capped).
+    pub backoff: std::time::Duration,
     pub recorder: Recorder,
 }
 
@@ -113,6 +115,7 @@ impl VuState {
             iteration: 0,
             rows: vec![0; ctx.data.len()],
             started: vec![false; ctx.users.len()],
+            backoff: std::time::Duration::ZERO,
             recorder: ctx.recorder.for_worker(id as usize),
         }
     }
@@ -258,6 +261,12 @@ impl RunCtx {
             .send(idx, rendered.as_ref(), self.wants[idx])
             .await;
         flight.finish();
+        // A server that refuses connections is not hammered in a tight loop: each VU
+        // backs off (10 ms doubling to 100 ms) until a connection works again.
+        let connect_failed = matches!(
+            attempt.outcome,
+            Outcome::Error(ErrorKind::ConnectRefused | ErrorKind::Connect | ErrorKind::Dns)
+        );
         self.settle(
             st,
             idx,
@@ -268,6 +277,16 @@ impl RunCtx {
             if self.finished.fetch_add(1, Ordering::Relaxed) + 1 == n {
                 panic!("VOLLEY_TEST_PANIC_AFTER: injected panic after request {n}");
             }
+        }
+        if connect_failed {
+            st.backoff = (st.backoff * 2).clamp(
+                std::time::Duration::from_millis(10),
+                std::time::Duration::from_millis(100),
+            );
+            let never = AtomicBool::new(false);
+            self.gate.sleep(st.backoff, &never).await;
+        } else {
+            st.backoff = std::time::Duration::ZERO;
         }
         StepResult::Sent
     }

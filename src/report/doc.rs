@@ -409,12 +409,20 @@ impl ResultDoc {
 
 fn grade_of(s: &Snapshot, secs: f64, targets: &crate::grade::Targets) -> Grade {
     let l = latency(&s.total);
+    // Throughput counts successful requests only: a fast stream of failures is no
+    // throughput. With no response at all there is no latency to score either.
     let rps = if secs > 0.0 {
-        s.total.requests as f64 / secs
+        s.total.ok as f64 / secs
     } else {
         0.0
     };
-    let g = crate::grade::grade(l.p95, l.p99, s.total.error_rate(), rps, targets);
+    let mut g = crate::grade::grade(l.p95, l.p99, s.total.error_rate(), rps, targets);
+    if l.count == 0 {
+        g.latency = 0.0;
+        g.consistency = 0.0;
+        g.score = ((g.errors + g.throughput) * 10.0).round() / 10.0;
+        g.letter = crate::grade::letter(g.score).to_string();
+    }
     let part = |name: &str, points: f64, max: f64, detail: String| GradePart {
         name: name.to_string(),
         score: (points / max * 1000.0).round() / 10.0,
@@ -449,8 +457,8 @@ fn grade_of(s: &Snapshot, secs: f64, targets: &crate::grade::Targets) -> Grade {
                 g.throughput,
                 crate::grade::THROUGHPUT_POINTS,
                 match targets.rps {
-                    Some(t) => format!("{rps:.1} rps against a {t:.0} rps target"),
-                    None => format!("{rps:.1} rps (no target: full points)"),
+                    Some(t) => format!("{rps:.1} successful rps against a {t:.0} rps target"),
+                    None => format!("{rps:.1} successful rps (no target: full points)"),
                 },
             ),
             part(
