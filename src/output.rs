@@ -9,8 +9,8 @@ use std::sync::Arc;
 use crate::cli::{CompareArgs, CompareFormat, ReportArgs, RunArgs};
 use crate::error::{exit, Error};
 use crate::report::{
-    compare, load_doc, write_csv, write_hdr, write_html, write_json, write_junit, write_markdown,
-    write_summary, Comparison, ResultDoc,
+    compare, has_interval_histograms, load_doc, write_csv, write_hdr, write_html, write_json,
+    write_junit, write_markdown, write_summary, Comparison, ResultDoc,
 };
 
 /// Exit code of `volley compare --fail-on-regression` when a regression was found (99
@@ -189,6 +189,13 @@ pub fn report_command(args: &ReportArgs) -> Result<i32, Error> {
         let _ = write_summary(&doc, &mut out);
         let _ = out.flush();
         return Ok(exit::OK);
+    }
+    if outs.iter().any(|o| o.kind == OutKind::Hdr) && !has_interval_histograms(&doc) {
+        eprintln!(
+            "volley: {} has no per-second histograms (they are kept only when the run writes \
+             --out hdr=FILE): the HDR log has no latency intervals",
+            args.file.display()
+        );
     }
     write_all(&doc, &outs)?;
     for o in outs.iter().filter(|o| o.path.as_os_str() != "-") {

@@ -1527,3 +1527,93 @@ fn prometheus_flag_serves_during_a_console_run() {
     };
     assert_eq!(status.code(), Some(0));
 }
+
+/// End to end through the CLI: `--out hdr` makes the run keep per-second histograms, and
+/// the log decodes to the JSON's counts and percentiles. Without `--out hdr` the document
+/// has none, and the log says so instead of pretending.
+#[test]
+fn cli_hdr_output_matches_the_json_and_needs_to_be_asked_for() {
+    let _serial = SERIAL.blocking_lock();
+    let server = TestServer::start(
+        ServerConfig::new().route("/", Route::ok().delay(Duration::from_millis(2))),
+    );
+    let (json, hlog) = (tmp("cli.json"), tmp("cli.hlog"));
+    let out = volley()
+        .args([
+            &format!("{}/", server.url()),
+            "-c",
+            "3",
+            "-n",
+            "600",
+            "--headless",
+            "--out",
+            &format!("json={}", json.display()),
+            "--out",
+            &format!("hdr={}", hlog.display()),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc = volley::report::load_doc(&json).unwrap();
+    assert_eq!(doc.totals.requests, 600);
+    assert!(volley::report::has_interval_histograms(&doc));
+    let log = std::fs::read(&hlog).unwrap();
+    let mut total = new_histogram();
+    for e in IntervalLogIterator::new(&log) {
+        if let LogEntry::Interval(i) = e.unwrap() {
+            if i.tag().is_none() {
+                total.add(decode(i.encoded_histogram())).unwrap();
+            }
+        }
+    }
+    assert_eq!(total.len(), doc.totals.latency_ms.count);
+    assert_eq!(ms(total.value_at_quantile(0.99)), doc.totals.latency_ms.p99);
+
+    // The same run without --out hdr: no per-second histograms in the document.
+    let out = volley()
+        .args([
+            &format!("{}/", server.url()),
+            "-c",
+            "2",
+            "-n",
+            "100",
+            "--headless",
+            "--out",
+            &format!("json={}", json.display()),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let doc = volley::report::load_doc(&json).unwrap();
+    assert!(!volley::report::has_interval_histograms(&doc));
+    assert!(
+        doc.totals.hdr.is_some(),
+        "the whole run's histogram is always kept"
+    );
+    let out = volley()
+        .args([
+            "report",
+            &json.display().to_string(),
+            "--out",
+            &format!("hdr={}", hlog.display()),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no per-second histograms"));
+    let log = std::fs::read_to_string(&hlog).unwrap();
+    assert!(log.contains("run with --out hdr=FILE"), "{log}");
+    let with_latency = IntervalLogIterator::new(log.as_bytes())
+        .filter_map(|e| match e.unwrap() {
+            LogEntry::Interval(i) => Some(decode(i.encoded_histogram()).len()),
+            _ => None,
+        })
+        .filter(|n| *n > 0)
+        .count();
+    assert_eq!(with_latency, 0, "no made-up intervals");
+}

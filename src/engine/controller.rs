@@ -439,8 +439,10 @@ pub async fn run(
     };
     let drained = tokio::select! {
         r = tokio::time::timeout(grace, async {
-            for h in handles.iter_mut() {
+            // Pop each handle once it completed: a JoinHandle must not be awaited again.
+            while let Some(h) = handles.last_mut() {
                 let _ = h.await;
+                handles.pop();
             }
             while in_flight.join_next().await.is_some() {}
         }) => r.map_err(|_| format!("after the {} graceful stop", format_duration(grace))),

@@ -230,7 +230,7 @@ impl RunLabel {
                 format!("{}  ", self.file)
             },
             self.scenario,
-            self.started_at.replace('T', " "),
+            started_utc(&self.started_at),
             self.duration_s,
             fmt_count(self.requests)
         )
@@ -309,6 +309,17 @@ impl Comparison {
             "{worse} worse, {better} better, {same} the same (tolerance ±{})",
             fmt_pct(self.tolerance)
         )
+    }
+}
+
+/// `2026-11-25T20:23:18.604Z` as `2026-11-25 20:23:18 UTC`.
+pub fn started_utc(s: &str) -> String {
+    match s.split_once('T') {
+        Some((date, time)) => {
+            let time = time.trim_end_matches('Z');
+            format!("{date} {} UTC", time.split('.').next().unwrap_or(time))
+        }
+        None => s.to_string(),
     }
 }
 

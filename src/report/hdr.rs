@@ -75,6 +75,18 @@ fn start_epoch(doc: &ResultDoc) -> Option<f64> {
     Some(t.duration_since(UNIX_EPOCH).ok()?.as_secs_f64())
 }
 
+/// Whether the document has per-second histograms (the run wrote an `hdr` output; they
+/// are not kept otherwise, to keep memory flat on long runs). Without them the interval
+/// log has no intervals with latencies.
+pub fn has_interval_histograms(doc: &ResultDoc) -> bool {
+    let rows = || {
+        doc.timeline
+            .iter()
+            .chain(doc.endpoints.iter().flat_map(|e| e.timeline.iter()))
+    };
+    rows().all(|r| r.hdr.is_some() || r.max_ms == 0.0)
+}
+
 /// Writes the interval log.
 pub fn write_hdr<W: Write>(doc: &ResultDoc, w: &mut W) -> io::Result<()> {
     let tags = tags(doc);
@@ -99,6 +111,12 @@ pub fn write_hdr<W: Write>(doc: &ResultDoc, w: &mut W) -> io::Result<()> {
             "#[Tag {tag}: {} {}]",
             ep.method,
             ep.name.replace('\n', " ")
+        )?;
+    }
+    if !has_interval_histograms(doc) {
+        writeln!(
+            w,
+            "#[This result document has no per-second histograms: run with --out hdr=FILE to record them]"
         )?;
     }
     writeln!(w, "#[Histogram log format version 1.3]")?;

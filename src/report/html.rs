@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
-use super::compare::{Comparison, Metric, Verdict};
+use super::compare::{started_utc, Comparison, Metric, Verdict};
 use super::doc::{ResultDoc, Row, Stats};
 use super::markdown::outcome;
 use super::text::{fmt_bytes, fmt_count, fmt_metric_value, fmt_ms};
@@ -182,18 +182,6 @@ fn event_color(kind: &str) -> &'static str {
     }
 }
 
-/// `2026-11-25T20:23:18.604Z` as `2026-11-25 20:23:18 UTC`.
-fn fmt_started(s: &str) -> String {
-    match s.split_once('T') {
-        Some((date, time)) => {
-            let time = time.trim_end_matches('Z');
-            let time = time.split('.').next().unwrap_or(time);
-            format!("{date} {time} UTC")
-        }
-        None => s.to_string(),
-    }
-}
-
 /// Events drawn on the charts (the run's start and final "done" are implied).
 fn marked_events(doc: &ResultDoc) -> Vec<&Event> {
     doc.events
@@ -305,7 +293,6 @@ struct Chart<'a> {
     ymax: f64,
     y2max: f64,
     yfmt: fn(f64) -> String,
-    y2label: &'a str,
     series: Vec<Series>,
     /// Stacked areas: index of the series each area sits on.
     stack_on: Vec<Option<usize>>,
@@ -329,7 +316,6 @@ impl<'a> Chart<'a> {
             ymax: 1.0,
             y2max: 0.0,
             yfmt,
-            y2label: "",
             series: Vec::new(),
             stack_on: Vec::new(),
             events: Vec::new(),
@@ -430,13 +416,6 @@ impl<'a> Chart<'a> {
                 );
                 v += step;
             }
-            let _ = write!(
-                out,
-                r#"<text class="ax" x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"#,
-                x1 + 30.0,
-                self.top - 10.0,
-                esc(self.y2label)
-            );
         }
         let span = self.tmax - self.tmin;
         let tstep = time_step(span);
@@ -663,7 +642,6 @@ fn throughput_chart(doc: &ResultDoc, events: &[(usize, &Event)]) -> String {
     let step = nice_step(top, 4.0);
     c.ymax = (top / step).ceil() * step;
     c.y2max = if vmax > 0.0 { vmax * 1.15 } else { 0.0 };
-    c.y2label = "VUs";
     c.push(
         Series {
             name: "requests".into(),
@@ -1081,7 +1059,7 @@ fn comparison_section(c: &Comparison, out: &mut String) {
         out,
         r#"<p class="note" style="margin:0 0 12px">baseline <b>{}</b> · started {} · {:.1}s · {} requests (this run: {}){}. Each cell shows this run's value, the change, and the baseline's value.</p>"#,
         esc(&c.baseline.scenario),
-        esc(&fmt_started(&c.baseline.started_at)),
+        esc(&started_utc(&c.baseline.started_at)),
         c.baseline.duration_s,
         fmt_count(c.baseline.requests),
         fmt_count(c.current.requests),
@@ -1200,7 +1178,7 @@ pub fn render_html(doc: &ResultDoc, baseline: Option<&Comparison>) -> String {
         r#"<header class="top"><div class="wrap"><div class="brand">volley load report</div><div class="row"><div><h1>{}</h1><div class="meta"><span>target <b>{}</b></span><span>started <b>{}</b></span><span>duration <b>{:.1}s</b>{}</span><span>VUs max <b>{}</b></span><span>source <b>{}</b></span></div></div><div class="badges">{grade_badge}{th_badge}{state_badge}</div></div></div></header><main class="wrap">"#,
         esc(&doc.scenario),
         esc(&doc.target),
-        esc(&fmt_started(&doc.started_at)),
+        esc(&started_utc(&doc.started_at)),
         doc.duration_s,
         esc(&running),
         doc.vus_max,

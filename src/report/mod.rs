@@ -19,7 +19,7 @@ pub use doc::{
     latency, CheckResult, Connections, Grade, GradePart, Latency, ResultDoc, Row, RunInfo, Stats,
     ThresholdResult, SCHEMA_VERSION,
 };
-pub use hdr::{tag_of as hdr_tag_of, tags as hdr_tags, write_hdr};
+pub use hdr::{has_interval_histograms, tag_of as hdr_tag_of, tags as hdr_tags, write_hdr};
 pub use html::{render_html, write_html};
 pub use junit::write_junit;
 pub use load::{load_doc, parse_doc, LoadError};
