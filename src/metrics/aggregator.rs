@@ -14,6 +14,8 @@ use super::snapshot::{
 
 /// How often shards are merged and a snapshot published.
 pub const TICK: Duration = Duration::from_millis(100);
+/// Timeline rows carried by live snapshots (the console shows at most this many seconds).
+pub const LIVE_ROWS: usize = 600;
 /// Ticks over which "now" rates are measured (one second).
 const RATE_TICKS: usize = 10;
 
@@ -28,6 +30,8 @@ struct Series {
     window: Option<super::verdict::Window>,
     /// Keep each second's histogram (encoded) for HDR interval logs.
     keep_hdr: bool,
+    /// Every closed second.
+    full: Vec<TimelineRow>,
 }
 
 impl Series {
@@ -38,6 +42,7 @@ impl Series {
             recent: VecDeque::with_capacity(RATE_TICKS + 1),
             window: None,
             keep_hdr: false,
+            full: Vec::new(),
         }
     }
 
@@ -121,7 +126,11 @@ impl Series {
         row.errors = s.errors;
         row.bytes = s.bytes;
         row.vus = vus;
-        push_row(Arc::make_mut(&mut self.cumulative.timeline), row);
+        // The full timeline stays private (amortised pushes, no copy per snapshot);
+        // live snapshots carry only its recent rows, the final one carries it all.
+        push_row(&mut self.full, row);
+        let from = self.full.len().saturating_sub(LIVE_ROWS);
+        self.cumulative.timeline = Arc::new(self.full[from..].to_vec());
         if let Some(w) = &mut self.window {
             w.push(&self.second);
         }
@@ -303,7 +312,12 @@ impl Aggregator {
             let vus = self.gauges.vus_active.load(Ordering::Relaxed);
             self.close_second(vus);
         }
-        self.snapshot(now)
+        let mut snap = self.snapshot(now);
+        for (e, s) in snap.endpoints.iter_mut().zip(&self.endpoints) {
+            e.timeline = Arc::new(s.full.clone());
+        }
+        snap.total.timeline = Arc::new(self.total.full.clone());
+        snap
     }
 
     fn snapshot(&self, now: Instant) -> Snapshot {
