@@ -180,6 +180,34 @@ fn a_panicking_worker_headless_ends_the_run_with_partial_results_and_exit_1() {
     assert!(r.wall < Duration::from_secs(10), "took {:?}", r.wall);
 }
 
+#[test]
+fn a_panicking_worker_in_the_open_model_ends_the_run_the_same_way() {
+    let server = server(Duration::from_millis(2), u64::MAX);
+    let dir = scratch("headless-panic-open");
+    let outs = Outs::new(&dir);
+    let file = dir.join("open.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "name = \"open\"\nbase_url = \"{}\"\n[load]\nrate = \"200/s\"\nduration = \"60s\"\n\
+             [[request]]\npath = \"/\"\n",
+            server.url()
+        ),
+    )
+    .unwrap();
+    let mut args = vec!["run".to_string(), file.display().to_string()];
+    args.push("--headless".into());
+    args.extend(outs.args());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let r =
+        Spawned::start(&args, &[("VOLLEY_TEST_PANIC_AFTER", "50")]).finish(Duration::from_secs(20));
+    assert_eq!(r.code(), Some(1), "{r:?}");
+    assert!(r.stderr.contains("injected panic"), "{}", r.stderr);
+    let doc = outs.check(&server);
+    assert_eq!(total(&doc, "errors"), 0, "{}", doc["totals"]);
+    assert!(r.wall < Duration::from_secs(10), "took {:?}", r.wall);
+}
+
 // ---------------------------------------------------------------------------------------
 // Under the console, in a pseudo-terminal.
 

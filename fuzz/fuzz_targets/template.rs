@@ -60,7 +60,10 @@ fuzz_target!(|data: &[u8]| {
     let t = match Template::compile(text, &Known) {
         Ok(t) => t,
         Err((at, msg)) => {
-            assert!(at <= text.len(), "offset {at} past the end of {text:?}: {msg}");
+            assert!(
+                at <= text.len(),
+                "offset {at} past the end of {text:?}: {msg}"
+            );
             return;
         }
     };

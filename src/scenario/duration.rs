@@ -45,7 +45,8 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     if !total.is_finite() || total > 365.0 * 86400.0 {
         return Err(format!("duration '{text}' is too long (at most 365d)"));
     }
-    Ok(Duration::from_secs_f64(total))
+    // Whole microseconds, the finest unit: what `format_duration` prints is what runs.
+    Ok(Duration::from_micros((total * 1e6).round() as u64))
 }
 
 fn bad_duration(text: &str) -> String {
@@ -182,6 +183,10 @@ mod tests {
         assert_eq!(parse_duration("1.5s").unwrap(), Duration::from_millis(1500));
         assert_eq!(parse_duration("250us").unwrap(), Duration::from_micros(250));
         assert_eq!(parse_duration("0").unwrap(), Duration::ZERO);
+        // Found by fuzz/duration: sub-microsecond digits printed differently from what ran.
+        let d = parse_duration("1.5333333333333s").unwrap();
+        assert_eq!(d, Duration::from_micros(1_533_333));
+        assert_eq!(parse_duration(&format_duration(d)).unwrap(), d);
     }
 
     #[test]

@@ -33,7 +33,16 @@ impl fmt::Display for Located {
         if !self.key.is_empty() {
             write!(f, "key '{}': ", self.key)?;
         }
-        f.write_str(&self.message)
+        // Always one line: control characters from the file (a newline inside a quoted
+        // name) are shown escaped.
+        for c in self.message.chars() {
+            if c.is_control() {
+                write!(f, "{}", c.escape_default())?;
+            } else {
+                write!(f, "{c}")?;
+            }
+        }
+        Ok(())
     }
 }
 
