@@ -134,3 +134,43 @@ fn demo_scenario_is_embedded() {
     assert_eq!(shipped, volley::DEMO_SCENARIO);
     volley::scenario::parse(Path::new("scenarios/demo.toml"), volley::DEMO_SCENARIO).unwrap();
 }
+
+/// A header named in `[http] secret_headers` is never printed: not by `volley check`, not
+/// in the summary or the result files.
+#[test]
+fn custom_secret_headers_are_redacted() {
+    let dir = std::env::temp_dir().join(format!("volley-secret-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = dir.join("s.toml");
+    std::fs::write(
+        &f,
+        "name = \"s\"\nbase_url = \"http://127.0.0.1:1\"\n[headers]\nX-Team-Token = \"PLANTED-SECRET-123\"\n[http]\nsecret_headers = [\"X-Team-Token\"]\n[load]\niterations = 2\n[[request]]\npath = \"/\"\n",
+    )
+    .unwrap();
+    let out = volley().arg("check").arg(&f).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("x-team-token: [redacted]"), "{stdout}");
+    assert!(!stdout.contains("PLANTED"), "{stdout}");
+    let json = dir.join("r.json");
+    let html = dir.join("r.html");
+    let out = volley()
+        .arg("run")
+        .arg(&f)
+        .args(["--headless", "--out"])
+        .arg(format!("json={}", json.display()))
+        .arg("--out")
+        .arg(format!("html={}", html.display()))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    for text in [
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        std::fs::read_to_string(&json).unwrap(),
+        std::fs::read_to_string(&html).unwrap(),
+    ] {
+        assert!(!text.contains("PLANTED"), "secret leaked");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -158,6 +158,10 @@ pub struct HttpSection {
     pub insecure: Option<bool>,
     pub follow_redirects: Option<bool>,
     pub cookies: Option<bool>,
+    /// More header names whose values are secrets (never printed), beyond the built-in
+    /// Authorization, Cookie, Set-Cookie, Proxy-Authorization and X-Api-Key.
+    #[serde(default)]
+    pub secret_headers: Vec<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

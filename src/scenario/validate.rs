@@ -134,6 +134,14 @@ impl Validator<'_> {
             cookies: f.http.cookies.unwrap_or(false),
         };
         let follow_default = f.http.follow_redirects.unwrap_or(false);
+        let mut secret_headers = Vec::new();
+        for h in &f.http.secret_headers {
+            secret_headers.push(
+                http::HeaderName::from_bytes(h.get_ref().trim().as_bytes()).map_err(|_| {
+                    self.err(h.span(), format!("invalid header name '{}'", h.get_ref()))
+                })?,
+            );
+        }
 
         if f.requests.is_empty() {
             return Err(self.err_key(
@@ -158,6 +166,11 @@ impl Validator<'_> {
             )?;
             ep.follow_redirects |= follow_default;
             ep.client = resolve_client(client_choice, &ep, &http);
+            for (name, value) in ep.headers.iter_mut() {
+                if secret_headers.contains(name) {
+                    value.set_sensitive(true);
+                }
+            }
             if !names.insert(ep.name.clone()) {
                 return Err(self.err_key(
                     self.nth_table_span("[[request]]", i),
