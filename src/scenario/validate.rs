@@ -451,9 +451,18 @@ impl Validator<'_> {
     ) -> Result<Endpoint, ScenarioError> {
         let method = r.method.clone().map_or(http::Method::GET, |m| m.0);
         let path = r.path.get_ref();
+        if path.chars().any(char::is_control) {
+            return Err(self.err(r.path.span(), "a path must not contain control characters"));
+        }
         let name = match &r.name {
             Some(n) if n.get_ref().trim().is_empty() => {
                 return Err(self.err(n.span(), "a request name must not be empty"))
+            }
+            Some(n) if n.get_ref().chars().any(char::is_control) => {
+                return Err(self.err(
+                    n.span(),
+                    "a request name must not contain control characters",
+                ))
             }
             Some(n) => n.get_ref().clone(),
             None => format!("{method} {path}"),
