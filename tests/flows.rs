@@ -168,7 +168,9 @@ async fn failed_capture_fails_the_request_and_skips_dependent_steps() {
 name = "capture"
 base_url = "{}"
 [load]
-vus = 2
+# One VU: when the run ends, a VU in the middle of a steps iteration stops before its next
+# step, so with two VUs the last iteration of the other one may be cut short.
+vus = 1
 iterations = 20
 [[user]]
 name = "u"
