@@ -193,7 +193,10 @@ fn keys_steer_a_live_run_and_results_match_the_server() {
 
     // Type an exact VU count: concurrency follows it.
     vt.keys("v\x152\r");
-    // Retired VUs finish their in-flight request (search is long-tailed, up to 1 s).
+    // Retired VUs finish their in-flight request (search is long-tailed, capped at 1 s).
+    // Wait out that tail first: before the command lands, gaps between requests can
+    // briefly show <= 2 in flight at 4 VUs.
+    std::thread::sleep(Duration::from_millis(1300));
     assert!(eventually(Duration::from_secs(3), || server
         .stats
         .in_flight()
@@ -210,7 +213,8 @@ fn keys_steer_a_live_run_and_results_match_the_server() {
         eventually(Duration::from_secs(2), || server.stats.in_flight() >= 5),
         "the spike did not raise concurrency"
     );
-    std::thread::sleep(Duration::from_millis(1000));
+    // The spike ends 1 s after it began; its VUs then finish their last request (<= 1 s).
+    std::thread::sleep(Duration::from_millis(2300));
     assert!(
         eventually(Duration::from_secs(3), || server.stats.in_flight() <= 2),
         "concurrency did not return after the spike"
