@@ -4,6 +4,7 @@
 #   bash bench/compare.sh                      # 50 connections, 5 s, 3 interleaved runs
 #   CONNS=100 DURATION=10 RUNS=5 bash bench/compare.sh
 #   VOLLEY_BIN=/path/to/volley bash bench/compare.sh   # skip the cargo build
+#   ONLY="wrk volley-t1 volley-console-t1" bash bench/compare.sh   # a subset of the tools
 #
 # Every tool gets the same closed-model load (CONNS keep-alive connections, no think
 # time, DURATION seconds) against an nginx started here on 127.0.0.1 (one worker, a
@@ -31,112 +32,31 @@ STAMP="$(date -u +%Y%m%dT%H%M%SZ)"
 OUT="$HERE/out/$STAMP"
 mkdir -p "$OUT"
 RAW="$OUT/raw.tsv"
-log() { printf '%s\n' "$*" >&2; }
 
-# --- 1. tools ---------------------------------------------------------------------
-missing=()
-command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
-command -v wrk >/dev/null 2>&1 || missing+=(wrk)
-[ -x /usr/bin/time ] || missing+=(time)
-command -v python3 >/dev/null 2>&1 || missing+=(python3)
-command -v pgrep >/dev/null 2>&1 || missing+=(procps)
-if [ "${#missing[@]}" -gt 0 ]; then
-    log "installing: ${missing[*]}"
-    if [ "$(id -u)" -ne 0 ]; then
-        log "need root to apt-get install ${missing[*]}"; exit 1
-    fi
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
-NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
+# --- 1-3. tools, nginx, volley (bench/lib.sh) ---------------------------------------
+# shellcheck source=bench/lib.sh
+. "$HERE/lib.sh"
+need_tools wrk
 HAVE_OHA=0
 command -v oha >/dev/null 2>&1 && HAVE_OHA=1
-
-# --- 2. nginx -----------------------------------------------------------------------
-TMP="$(mktemp -d -t volley-bench.XXXXXX)"
-chmod 755 "$TMP" # the worker runs as nobody when we are root
-NGINX_PID=""
 TOOL_PID="" # /usr/bin/time wrapping the tool that is running, if any
-cleanup() {
-    if [ -n "$TOOL_PID" ]; then
-        pkill -TERM -P "$TOOL_PID" 2>/dev/null || true
-        kill -TERM "$TOOL_PID" 2>/dev/null || true
-    fi
-    if [ -n "$NGINX_PID" ] && kill -0 "$NGINX_PID" 2>/dev/null; then
-        kill -QUIT "$NGINX_PID" 2>/dev/null || true
-        for _ in 1 2 3 4 5 6 7 8 9 10; do
-            kill -0 "$NGINX_PID" 2>/dev/null || break
-            sleep 0.2
-        done
-        kill -KILL "$NGINX_PID" 2>/dev/null || true
-    fi
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
-mkdir -p "$TMP/www" "$TMP/logs"
-printf 'Hello, world!' >"$TMP/www/index.html" # 13 bytes
-chmod 644 "$TMP/www/index.html"
-cat >"$TMP/nginx.conf" <<EOF
-worker_processes 1;
-daemon off;
-pid $TMP/nginx.pid;
-error_log $TMP/logs/error.log warn;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    client_body_temp_path $TMP/body;
-    proxy_temp_path $TMP/proxy;
-    fastcgi_temp_path $TMP/fastcgi;
-    uwsgi_temp_path $TMP/uwsgi;
-    scgi_temp_path $TMP/scgi;
-    keepalive_requests 1000000;
-    keepalive_timeout 120s;
-    server {
-        listen 127.0.0.1:$PORT;
-        root $TMP/www;
-        location = / { try_files /index.html =404; default_type text/plain; }
-        location = /nginx_status { stub_status; }
-    }
-}
-EOF
-"$NGINX" -t -q -p "$TMP" -e "$TMP/logs/error.log" -c "$TMP/nginx.conf"
-# In its own session, so that a Ctrl-C on the terminal does not stop it mid-run.
-setsid "$NGINX" -p "$TMP" -e "$TMP/logs/error.log" -c "$TMP/nginx.conf" &
-NGINX_PID=$!
-URL="http://127.0.0.1:$PORT/"
-for _ in $(seq 50); do
-    if curl -fsS -o /dev/null "$URL" 2>/dev/null ||
-        (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
-        break
-    fi
-    sleep 0.1
-done
-kill -0 "$NGINX_PID" 2>/dev/null || { log "nginx did not start:"; cat "$TMP/logs/error.log" >&2; exit 1; }
-# The worker is the child of the master.
-NGINX_WORKER="$(pgrep -P "$NGINX_PID" | head -n1 || true)"
-log "nginx on $URL (master $NGINX_PID, worker ${NGINX_WORKER:-?})"
-
-# --- 3. volley ----------------------------------------------------------------------
-if [ -n "${VOLLEY_BIN:-}" ]; then
-    VOLLEY="$VOLLEY_BIN"
-else
-    log "building volley (cargo build --release) ..."
-    (cd "$REPO" && cargo build --release --quiet --bin volley) ||
-        { log "cargo build failed; set VOLLEY_BIN=path/to/volley to use an existing binary"; exit 1; }
-    TARGET_DIR="$(cd "$REPO" && cargo metadata --format-version 1 --no-deps |
-        python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
-    VOLLEY="$TARGET_DIR/release/volley"
-fi
-[ -x "$VOLLEY" ] || { log "no volley binary at $VOLLEY"; exit 1; }
-log "volley: $VOLLEY ($("$VOLLEY" --version 2>/dev/null || echo '?'))"
+ON_EXIT='if [ -n "$TOOL_PID" ]; then pkill -TERM -P "$TOOL_PID" 2>/dev/null; kill -TERM "$TOOL_PID" 2>/dev/null; fi'
+start_nginx 4096
+find_volley
 
 # --- 4. one run of one tool ---------------------------------------------------------
 TOOLS=(wrk)
 [ "$HAVE_OHA" = 1 ] && TOOLS+=(oha)
-TOOLS+=(volley-t1 volley-t2 volley-reqwest-t1)
+TOOLS+=(volley-t1)
+if command -v script >/dev/null 2>&1; then
+    TOOLS+=(volley-console-t1)
+else
+    log "no script(1) (bsdutils): skipping volley-console-t1"
+fi
+TOOLS+=(volley-t2 volley-reqwest-t1)
+if [ -n "${ONLY:-}" ]; then # e.g. ONLY="wrk volley-t1 volley-console-t1"
+    read -r -a TOOLS <<<"$ONLY"
+fi
 
 # One snapshot: "<monotonic s> <machine busy CPU s> <nginx worker CPU s> <requests
 # nginx served>".
@@ -173,6 +93,13 @@ run_one() {
     oha) cmd=(oha -z "${DURATION}s" -c "$CONNS" --no-tui "$URL") ;;
     volley-t1) cmd=("$VOLLEY" "$URL" -c "$CONNS" -d "${DURATION}s" --headless --threads 1 --out "json=$base.json") ;;
     volley-t2) cmd=("$VOLLEY" "$URL" -c "$CONNS" -d "${DURATION}s" --headless --threads 2 --out "json=$base.json") ;;
+    volley-console-t1)
+        # The full-screen console, in a 100x30 pseudo-terminal from script(1); it waits
+        # for q once the run is done, so q is typed a second after the planned end.
+        local inner
+        inner="stty cols 100 rows 30; exec $(printf '%q ' "$VOLLEY" "$URL" -c "$CONNS" -d "${DURATION}s" --threads 1 --out "json=$base.json")"
+        cmd=(bash -c "(sleep $((DURATION + 1)); printf q) | script -qec ${inner@Q} /dev/null")
+        ;;
     volley-reqwest-t1) cmd=("$VOLLEY" "$URL" -c "$CONNS" -d "${DURATION}s" --headless --client reqwest --threads 1 --out "json=$base.json") ;;
     esac
     printf '%q ' "${cmd[@]}" >"$base.cmd"
@@ -342,6 +269,29 @@ elif len(quiet) < len(rows):
             fmt(med([num(r["p99_ms"]) for r in rs]), ".3f"),
             fmt(med([num(r["cpu_us_per_req"]) for r in rs]), ".2f"),
             fmt(rps / wrk_q if rps is not None and wrk_q else None, ".2f")))
+PY
+
+python3 - "$RAW" >>"$OUT/table.md" <<'PY'
+import csv, statistics, sys
+rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
+def num(x):
+    try: return float(x)
+    except (TypeError, ValueError): return None
+by = {(r["round"], r["tool"]): r for r in rows}
+rps, cpu = [], []
+for (rnd, tool), r in by.items():
+    h = by.get((rnd, "volley-t1"))
+    if tool != "volley-console-t1" or h is None:
+        continue
+    a, b = num(r["rps"]), num(h["rps"])
+    if a and b: rps.append(a / b)
+    a, b = num(r["cpu_us_per_req"]), num(h["cpu_us_per_req"])
+    if a and b: cpu.append(a / b)
+if rps:
+    print()
+    print("Console overhead (volley-console-t1 / volley-t1 in the same round): rps ratio "
+          f"median {statistics.median(rps):.3f} (rounds: {', '.join(f'{x:.3f}' for x in rps)}); "
+          f"CPU µs/req ratio median {statistics.median(cpu):.3f}")
 PY
 
 cat "$OUT/meta.txt"

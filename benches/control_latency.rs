@@ -36,12 +36,24 @@ fn main() {
             let t = Instant::now();
             h.commands.send(Command::SetVus(to)).unwrap();
             let want = (to as f64 * 0.9) as u64;
+            let mut ramp = Vec::new();
+            let mut next_mark = Duration::from_millis(100);
             while server.stats.in_flight() < want && t.elapsed() < Duration::from_secs(20) {
                 tokio::time::sleep(Duration::from_millis(2)).await;
+                if t.elapsed() >= next_mark {
+                    ramp.push(format!(
+                        "{}ms {}",
+                        next_mark.as_millis(),
+                        server.stats.in_flight()
+                    ));
+                    next_mark += Duration::from_millis(100);
+                }
             }
-            println!(
-                "| set VUs {from} -> {to} (90% in flight) | {to} | {:?} |",
-                t.elapsed()
+            let took = t.elapsed();
+            println!("| set VUs {from} -> {to} (90% in flight) | {to} | {took:?} |");
+            eprintln!(
+                "  in flight at the server after the command: {}",
+                ramp.join(", ")
             );
             tokio::time::sleep(Duration::from_secs(2)).await;
 

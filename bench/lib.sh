@@ -1,0 +1,131 @@
+# Shared by the bench scripts (sourced, not run): tools, a private nginx, the volley binary.
+#
+#   need_tools wrk            # apt-get installs nginx, time, python3, procps (+ the arguments)
+#   start_nginx               # sets URL, PORT, NGINX_PID, NGINX_WORKER, NGINX_DIR
+#   find_volley               # sets VOLLEY (VOLLEY_BIN, or cargo build --release)
+#
+# The nginx runs on 127.0.0.1 on a free port with one worker, access_log off, long
+# keep-alive, a 13-byte static body at every path, and stub_status at /nginx_status.
+# It is stopped on exit; set ON_EXIT to a command to run first (e.g. stop a tool).
+# Needs HERE (the bench directory) and REPO set by the caller.
+
+log() { printf '%s\n' "$*" >&2; }
+
+need_tools() {
+    local missing=()
+    command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
+    [ -x /usr/bin/time ] || missing+=(time)
+    command -v python3 >/dev/null 2>&1 || missing+=(python3)
+    command -v pgrep >/dev/null 2>&1 || missing+=(procps)
+    local t
+    for t in "$@"; do
+        command -v "$t" >/dev/null 2>&1 || missing+=("$t")
+    done
+    if [ "${#missing[@]}" -gt 0 ]; then
+        log "installing: ${missing[*]}"
+        if [ "$(id -u)" -ne 0 ]; then
+            log "need root to apt-get install ${missing[*]}"
+            exit 1
+        fi
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    fi
+    NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
+}
+
+NGINX_PID=""
+NGINX_DIR=""
+ON_EXIT=""
+bench_cleanup() {
+    if [ -n "$ON_EXIT" ]; then
+        eval "$ON_EXIT" || true
+    fi
+    if [ -n "$NGINX_PID" ] && kill -0 "$NGINX_PID" 2>/dev/null; then
+        kill -QUIT "$NGINX_PID" 2>/dev/null || true
+        for _ in 1 2 3 4 5 6 7 8 9 10; do
+            kill -0 "$NGINX_PID" 2>/dev/null || break
+            sleep 0.2
+        done
+        kill -KILL "$NGINX_PID" 2>/dev/null || true
+    fi
+    if [ -n "$NGINX_DIR" ]; then
+        rm -rf "$NGINX_DIR"
+    fi
+}
+trap bench_cleanup EXIT
+trap 'exit 130' INT TERM
+
+# start_nginx [worker_connections]
+start_nginx() {
+    local conns="${1:-4096}"
+    NGINX_DIR="$(mktemp -d -t volley-bench.XXXXXX)"
+    chmod 755 "$NGINX_DIR" # the worker runs as nobody when we are root
+    PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+    mkdir -p "$NGINX_DIR/www" "$NGINX_DIR/logs"
+    printf 'Hello, world!' >"$NGINX_DIR/www/index.html" # 13 bytes
+    chmod 644 "$NGINX_DIR/www/index.html"
+    cat >"$NGINX_DIR/nginx.conf" <<CONF
+worker_processes 1;
+worker_rlimit_nofile $((conns * 2 + 64));
+daemon off;
+pid $NGINX_DIR/nginx.pid;
+error_log $NGINX_DIR/logs/error.log warn;
+events { worker_connections $conns; }
+http {
+    access_log off;
+    client_body_temp_path $NGINX_DIR/body;
+    proxy_temp_path $NGINX_DIR/proxy;
+    fastcgi_temp_path $NGINX_DIR/fastcgi;
+    uwsgi_temp_path $NGINX_DIR/uwsgi;
+    scgi_temp_path $NGINX_DIR/scgi;
+    keepalive_requests 100000000;
+    keepalive_timeout 300s;
+    server {
+        listen 127.0.0.1:$PORT backlog=4096;
+        root $NGINX_DIR/www;
+        location = /nginx_status { stub_status; }
+        location / { try_files /index.html =404; default_type text/plain; }
+    }
+}
+CONF
+    "$NGINX" -t -q -p "$NGINX_DIR" -e "$NGINX_DIR/logs/error.log" -c "$NGINX_DIR/nginx.conf"
+    # In its own session, so that a Ctrl-C on the terminal does not stop it mid-run.
+    setsid "$NGINX" -p "$NGINX_DIR" -e "$NGINX_DIR/logs/error.log" -c "$NGINX_DIR/nginx.conf" &
+    NGINX_PID=$!
+    URL="http://127.0.0.1:$PORT/"
+    for _ in $(seq 50); do
+        if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
+            break
+        fi
+        sleep 0.1
+    done
+    if ! kill -0 "$NGINX_PID" 2>/dev/null; then
+        log "nginx did not start:"
+        cat "$NGINX_DIR/logs/error.log" >&2
+        exit 1
+    fi
+    # The worker is the child of the master.
+    NGINX_WORKER="$(pgrep -P "$NGINX_PID" | head -n1 || true)"
+    log "nginx on $URL (master $NGINX_PID, worker ${NGINX_WORKER:-?})"
+}
+
+find_volley() {
+    if [ -n "${VOLLEY_BIN:-}" ]; then
+        VOLLEY="$VOLLEY_BIN"
+    else
+        log "building volley (cargo build --release) ..."
+        (cd "$REPO" && cargo build --release --quiet --bin volley) || {
+            log "cargo build failed; set VOLLEY_BIN=path/to/volley to use an existing binary"
+            exit 1
+        }
+        local target_dir
+        target_dir="$(cd "$REPO" && cargo metadata --format-version 1 --no-deps |
+            python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
+        VOLLEY="$target_dir/release/volley"
+    fi
+    [ -x "$VOLLEY" ] || {
+        log "no volley binary at $VOLLEY"
+        exit 1
+    }
+    log "volley: $VOLLEY ($("$VOLLEY" --version 2>/dev/null || echo '?'))"
+}
