@@ -33,6 +33,7 @@ fn main() {
             tokio::time::sleep(Duration::from_secs(3)).await;
 
             // Set VUs: time until the server holds 90% of the new target in flight.
+            let accepted_before = server.stats.connections();
             let t = Instant::now();
             h.commands.send(Command::SetVus(to)).unwrap();
             let want = (to as f64 * 0.9) as u64;
@@ -42,9 +43,10 @@ fn main() {
                 tokio::time::sleep(Duration::from_millis(2)).await;
                 if t.elapsed() >= next_mark {
                     ramp.push(format!(
-                        "{}ms {}",
+                        "{}ms {} ({} new conns)",
                         next_mark.as_millis(),
-                        server.stats.in_flight()
+                        server.stats.in_flight(),
+                        server.stats.connections() - accepted_before
                     ));
                     next_mark += Duration::from_millis(100);
                 }

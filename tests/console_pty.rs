@@ -1,120 +1,12 @@
 //! End to end: the binary in a pseudo-terminal, steered by keys, checked against what the
 //! server saw.
 
-use std::io::{Read, Write};
-use std::os::fd::{FromRawFd, OwnedFd};
-use std::os::unix::process::CommandExt;
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+mod support;
+
 use std::time::{Duration, Instant};
 
+use support::{eventually, PtyChild};
 use volley::demo::{DemoOptions, DemoServer};
-
-/// A child process on a pty; everything it prints is collected.
-struct PtyChild {
-    child: Child,
-    master: std::fs::File,
-    output: Arc<Mutex<Vec<u8>>>,
-}
-
-impl PtyChild {
-    fn spawn(args: &[&str], cols: u16, rows: u16) -> PtyChild {
-        let mut master_fd = 0;
-        let mut slave_fd = 0;
-        let ws = libc::winsize {
-            ws_row: rows,
-            ws_col: cols,
-            ws_xpixel: 0,
-            ws_ypixel: 0,
-        };
-        // SAFETY: openpty fills two descriptors we then own.
-        let rc = unsafe {
-            libc::openpty(
-                &mut master_fd,
-                &mut slave_fd,
-                std::ptr::null_mut(),
-                std::ptr::null(),
-                &ws,
-            )
-        };
-        assert_eq!(rc, 0, "openpty failed");
-        // SAFETY: fresh descriptors from openpty.
-        let slave = unsafe { OwnedFd::from_raw_fd(slave_fd) };
-        let master = unsafe { std::fs::File::from_raw_fd(master_fd) };
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_volley"));
-        cmd.args(args)
-            .env("TERM", "xterm-256color")
-            .env_remove("NO_COLOR")
-            .stdin(Stdio::from(slave.try_clone().unwrap()))
-            .stdout(Stdio::from(slave.try_clone().unwrap()))
-            .stderr(Stdio::from(slave));
-        // SAFETY: only async-signal-safe calls between fork and exec.
-        unsafe {
-            cmd.pre_exec(|| {
-                libc::setsid();
-                libc::ioctl(0, libc::TIOCSCTTY, 0);
-                Ok(())
-            });
-        }
-        let child = cmd.spawn().expect("spawn volley");
-        let output = Arc::new(Mutex::new(Vec::new()));
-        let out = output.clone();
-        let mut reader = master.try_clone().unwrap();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 8192];
-            while let Ok(n) = reader.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                out.lock().unwrap().extend_from_slice(&buf[..n]);
-            }
-        });
-        PtyChild {
-            child,
-            master,
-            output,
-        }
-    }
-
-    fn keys(&mut self, s: &str) {
-        self.master.write_all(s.as_bytes()).unwrap();
-        self.master.flush().unwrap();
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.output.lock().unwrap()).into_owned()
-    }
-
-    fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
-        let start = Instant::now();
-        while start.elapsed() < limit {
-            if let Some(st) = self.child.try_wait().unwrap() {
-                return Some(st);
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        None
-    }
-}
-
-impl Drop for PtyChild {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Waits until `f` holds (polling), up to `limit`.
-fn eventually(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if f() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    false
-}
 
 /// The most requests in flight at the server over `window`, sampled often.
 fn max_in_flight(server: &DemoServer, window: Duration) -> u64 {
@@ -156,6 +48,7 @@ fn keys_steer_a_live_run_and_results_match_the_server() {
             "--fps",
             "20",
         ],
+        &[],
         80,
         24,
     );
@@ -193,10 +86,17 @@ fn keys_steer_a_live_run_and_results_match_the_server() {
 
     // Type an exact VU count: concurrency follows it.
     vt.keys("v\x152\r");
-    // Retired VUs finish their in-flight request (search is long-tailed, capped at 1 s).
-    // Wait out that tail first: before the command lands, gaps between requests can
-    // briefly show <= 2 in flight at 4 VUs.
-    std::thread::sleep(Duration::from_millis(1300));
+    // Retired VUs finish their in-flight request (search is long-tailed, capped at 1 s)
+    // and end; until then the header shows "VUs 4 → 2", then "VUs 2". (The server's
+    // in-flight count alone can dip to 2 between requests before the command lands.)
+    let header_shows = |vt: &PtyChild, what: &str| {
+        eventually(Duration::from_secs(10), || {
+            let screen = vt.screen();
+            let header = screen.lines().next().unwrap_or("").to_string();
+            header.contains(what) && !header.contains("SPIKE")
+        })
+    };
+    assert!(header_shows(&vt, "VUs 2 "), "{}", vt.screen());
     assert!(eventually(Duration::from_secs(3), || server
         .stats
         .in_flight()
@@ -213,8 +113,9 @@ fn keys_steer_a_live_run_and_results_match_the_server() {
         eventually(Duration::from_secs(2), || server.stats.in_flight() >= 5),
         "the spike did not raise concurrency"
     );
-    // The spike ends 1 s after it began; its VUs then finish their last request (<= 1 s).
-    std::thread::sleep(Duration::from_millis(2300));
+    // The spike ends 1 s after it began; its VUs then finish their last request (<= 1 s)
+    // and end: the header is back to "VUs 2" with no spike.
+    assert!(header_shows(&vt, "VUs 2 "), "{}", vt.screen());
     assert!(
         eventually(Duration::from_secs(3), || server.stats.in_flight() <= 2),
         "concurrency did not return after the spike"
@@ -255,7 +156,7 @@ fn keys_steer_a_live_run_and_results_match_the_server() {
 fn terminal_too_small_then_quit_restores() {
     let server = DemoServer::spawn(DemoOptions::default()).unwrap();
     let url = format!("{}/health", server.url());
-    let mut vt = PtyChild::spawn(&[&url, "-c", "2", "-d", "30s"], 60, 20);
+    let mut vt = PtyChild::spawn(&[&url, "-c", "2", "-d", "30s"], &[], 60, 20);
     assert!(
         eventually(Duration::from_secs(10), || vt
             .text()

@@ -58,6 +58,20 @@ fn has_event(s: &Snapshot, kind: &str) -> bool {
     s.events.iter().any(|e| e.kind == kind)
 }
 
+/// Waits until the engine's published snapshot satisfies `f` (snapshots come every 100 ms).
+/// Conditions on the engine's own state, unlike the server's in-flight count, cannot be
+/// met by chance before a command has landed.
+async fn engine_reaches(h: &EngineHandle, limit: Duration, f: impl Fn(&Snapshot) -> bool) -> bool {
+    let end = Instant::now() + limit;
+    while Instant::now() < end {
+        if f(&h.snapshots.borrow()) {
+            return true;
+        }
+        tokio::time::sleep(ms(10)).await;
+    }
+    f(&h.snapshots.borrow())
+}
+
 fn event_kinds(s: &Snapshot) -> Vec<String> {
     s.events.iter().map(|e| e.kind.clone()).collect()
 }
@@ -282,13 +296,14 @@ path = "/"
     assert_eq!(kind(&s.total, "connect_refused"), 50);
 }
 
-/// A 2 s route and a stalled route with a 200 ms timeout: both time out, the fast route
-/// does not, and the run ends on time instead of waiting for the slow answers.
+/// A 5 s route and a stalled route with a 200 ms timeout: both time out, the fast route
+/// (with a timeout of its own) does not, and the run ends on time instead of waiting for
+/// the slow answers.
 async fn timeouts(client: &str) {
     let _serial = SERIAL.lock().await;
     let server = TestServer::start(
         ServerConfig::new()
-            .route("/slow", Route::ok().delay(Duration::from_secs(2)))
+            .route("/slow", Route::ok().delay(Duration::from_secs(5)))
             .route("/stall", Route::stalled()),
     );
     let started = Instant::now();
@@ -305,6 +320,7 @@ client = "{client}"
 [[request]]
 name = "fast"
 path = "/fast"
+timeout = "5s"
 [[request]]
 name = "slow"
 path = "/slow"
@@ -317,8 +333,8 @@ path = "/stall"
     let s = finish(h).await;
     let wall = started.elapsed();
     check_final(&s);
-    // 1 s of run plus at most one 200 ms timeout to drain; the 2 s answers never came.
-    assert!(wall < ms(1900), "the run took {wall:?}");
+    // 1 s of run plus at most one 200 ms timeout to drain; the 5 s answers never came.
+    assert!(wall < ms(4000), "the run took {wall:?}");
     for (name, path) in [("slow", "/slow"), ("stall", "/stall")] {
         let e = endpoint(&s, name);
         assert!(e.requests > 0, "{name}: no requests");
@@ -689,8 +705,13 @@ path = "/slow"
     assert_eq!(server.max_in_flight(), 10, "10 VUs, one request each");
 
     send(&h, Command::SetVus(3));
-    // The 7 retired VUs finish the request they are in (200 ms) and stop.
-    tokio::time::sleep(ms(400)).await;
+    // The 7 retired VUs finish the request they are in (200 ms) and stop; a VU counts as
+    // active until its task has ended.
+    assert!(
+        engine_reaches(&h, ms(5000), |s| s.vus_active == 3).await,
+        "retired VUs never ended: {} active",
+        h.snapshots.borrow().vus_active
+    );
     assert!(
         server.wait_for(ms(2000), |s| s.in_flight() <= 3).await,
         "retired VUs still busy: {} in flight",
@@ -734,6 +755,9 @@ path = "/p"
     assert!(server.total() > 0);
     let paused = Instant::now();
     send(&h, Command::Pause);
+    // The engine closes its gate when it takes the command: only then can no new request
+    // start (before that, in-flight can be 0 between two rounds of requests).
+    assert!(engine_reaches(&h, ms(5000), |s| s.state == RunState::Paused).await);
     assert!(
         server.wait_for(ms(2000), |s| s.in_flight() == 0).await,
         "in-flight requests did not drain after Pause"
@@ -769,7 +793,7 @@ path = "/p"
     let excluded = s.elapsed.saturating_sub(s.run_time);
     let diff = excluded.as_secs_f64() - pause.as_secs_f64();
     assert!(
-        diff.abs() < 0.3,
+        diff.abs() < 1.0,
         "elapsed {:?} - run_time {:?} = {excluded:?}, but the pause lasted {pause:?}",
         s.elapsed,
         s.run_time
@@ -782,6 +806,7 @@ path = "/p"
 async fn stop_while_paused() {
     let _serial = SERIAL.lock().await;
     let server = TestServer::start(ServerConfig::new().fallback(Route::ok().delay(ms(20))));
+    let started = Instant::now();
     let h = engine::start(plan(&format!(
         r#"
 name = "pause-stop"
@@ -795,26 +820,29 @@ path = "/p"
         url = server.url()
     )));
     tokio::time::sleep(ms(400)).await;
+    let paused_at = started.elapsed();
     send(&h, Command::Pause);
+    assert!(engine_reaches(&h, ms(5000), |s| s.state == RunState::Paused).await);
     assert!(server.wait_for(ms(2000), |s| s.in_flight() == 0).await);
-    tokio::time::sleep(ms(600)).await;
+    tokio::time::sleep(ms(1500)).await;
     let stop = Instant::now();
     send(&h, Command::Stop);
     let s = finish(h).await;
     let took = stop.elapsed();
     check_final(&s);
-    assert!(took < ms(1000), "ended {took:?} after Stop");
+    assert!(took < ms(3000), "ended {took:?} after Stop");
     assert_eq!(s.total.requests, server.total());
     assert!(s.partial);
+    // The 1.5 s pause is not run time (a late Pause adds a little).
     assert!(
-        s.run_time < ms(800),
+        s.run_time < paused_at + ms(1000),
         "run_time {:?} includes the pause (elapsed {:?})",
         s.run_time,
         s.elapsed
     );
 }
 
-/// Spike x3 for 1 s on 2 VUs: 6 requests at once, then back to 2 by itself.
+/// Spike x3 for 2 s on 2 VUs: 6 requests at once, then back to 2 by itself.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spike_and_return() {
     let _serial = SERIAL.lock().await;
@@ -839,18 +867,26 @@ path = "/s"
         &h,
         Command::Spike(Spike {
             change: SpikeChange::Times(3.0),
-            duration: ms(1000),
+            duration: ms(2000),
         }),
     );
     assert!(
-        server.wait_for(ms(900), |s| s.max_in_flight() >= 6).await,
+        server.wait_for(ms(1800), |s| s.max_in_flight() >= 6).await,
         "the spike never reached 6 in flight (max {})",
         server.max_in_flight()
     );
     assert_eq!(server.max_in_flight(), 6, "2 VUs x3");
 
-    // The spike ends 1 s after it began; the extra VUs finish their 200 ms request.
-    tokio::time::sleep((spiked + ms(1400)).saturating_duration_since(Instant::now())).await;
+    // The spike ends 2 s after it began; the extra VUs finish their 200 ms request and
+    // end (a VU counts as active until its task has ended).
+    assert!(
+        engine_reaches(&h, ms(6000), |s| has_event(s, "spike_end")
+            && s.vus_active == 2)
+        .await,
+        "the spike did not end: {} VUs active",
+        h.snapshots.borrow().vus_active
+    );
+    assert!(spiked.elapsed() >= ms(2000), "the spike ended early");
     assert!(
         server.wait_for(ms(2000), |s| s.in_flight() <= 2).await,
         "still {} in flight after the spike",
@@ -893,13 +929,19 @@ path = "/s"
         &h,
         Command::Spike(Spike {
             change: SpikeChange::Plus(2),
-            duration: ms(500),
+            duration: ms(2000),
         }),
     );
-    assert!(server.wait_for(ms(450), |s| s.max_in_flight() >= 5).await);
+    assert!(server.wait_for(ms(1500), |s| s.max_in_flight() >= 5).await);
     send(&h, Command::SetVus(1));
-    // Spike ends at +500 ms; VUs above 1 finish a 100 ms request.
-    tokio::time::sleep(ms(900)).await;
+    // The spike ends at +2 s; VUs above 1 finish a 100 ms request and end.
+    assert!(
+        engine_reaches(&h, ms(8000), |s| has_event(s, "spike_end")
+            && s.vus_active == 1)
+        .await,
+        "the spike did not end: {} VUs active",
+        h.snapshots.borrow().vus_active
+    );
     assert!(server.wait_for(ms(2000), |s| s.in_flight() <= 1).await);
     server.reset_max();
     tokio::time::sleep(ms(500)).await;

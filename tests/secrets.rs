@@ -247,9 +247,20 @@ fn secrets_in_the_console_are_never_drawn() {
     );
     // The endpoint detail view (recent errors, statuses) too.
     vt.keys("\r");
-    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        vt.wait_screen("latency distribution", Duration::from_secs(10)),
+        "{}",
+        vt.screen()
+    );
+    // Esc, then q once Esc has been read on its own (Esc and q in one read are Alt+q).
     vt.keys("\x1b");
-    std::thread::sleep(Duration::from_millis(200));
+    assert!(
+        eventually(Duration::from_secs(10), || !vt
+            .screen()
+            .contains("latency distribution")),
+        "{}",
+        vt.screen()
+    );
     vt.keys("q");
     assert!(vt.wait_exit(Duration::from_secs(10)).is_some());
     assert!(server.requests() > 0);

@@ -51,6 +51,7 @@ pub(crate) async fn serve(
             _ = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
+                    state.stats.count_connection();
                     conns.spawn(serve_connection(stream, Arc::clone(&state), stop_rx.clone()));
                 }
                 Err(_) => tokio::time::sleep(ACCEPT_BACKOFF).await,

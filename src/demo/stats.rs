@@ -80,6 +80,7 @@ pub struct DemoStats {
     max_in_flight: AtomicU64,
     valid_token: AtomicU64,
     invalid_token: AtomicU64,
+    connections: AtomicU64,
 }
 
 impl Default for DemoStats {
@@ -91,6 +92,7 @@ impl Default for DemoStats {
             max_in_flight: AtomicU64::new(0),
             valid_token: AtomicU64::new(0),
             invalid_token: AtomicU64::new(0),
+            connections: AtomicU64::new(0),
         }
     }
 }
@@ -132,9 +134,19 @@ impl DemoStats {
         self.invalid_token.load(Ordering::Relaxed)
     }
 
+    /// TCP connections accepted.
+    pub fn connections(&self) -> u64 {
+        self.connections.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn count_connection(&self) {
+        self.connections.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// All counters as JSON, as served on `GET /__stats`:
     /// `{"total", "routes": {name: n}, "status": {"200": n}, "in_flight", "max_in_flight",
-    /// "valid_token", "invalid_token"}`. Status codes never seen are left out.
+    /// "valid_token", "invalid_token", "connections"}`. Status codes never seen are left
+    /// out.
     pub fn to_json(&self) -> Value {
         let routes: Map<String, Value> = Route::ALL
             .into_iter()
@@ -160,6 +172,7 @@ impl DemoStats {
             "max_in_flight": self.max_in_flight(),
             "valid_token": self.valid_token_count(),
             "invalid_token": self.invalid_token_count(),
+            "connections": self.connections(),
         })
     }
 

@@ -11,7 +11,7 @@ use tokio::task::{JoinHandle, JoinSet};
 use super::command::{Command, Spike};
 use super::executor::{Requests, Want};
 use super::gate::{Gate, Phase};
-use super::vu::{run_closed_vu, user_pattern, RunCtx};
+use super::vu::{run_closed_vu, stagger, user_pattern, RunCtx};
 use crate::metrics::{Aggregator, Gauges, RunState, Snapshot, SpikeGauge};
 use crate::scenario::{format_duration, LoadModel, Plan, Stage};
 
@@ -87,12 +87,13 @@ impl Controller {
     fn set_vus(&mut self, n: u32) {
         let cur = self.vus.len() as u32;
         if n > cur {
-            for _ in cur..n {
+            for k in 0..n - cur {
                 let retire = Arc::new(AtomicBool::new(false));
                 let handle = tokio::spawn(run_closed_vu(
                     self.ctx.clone(),
                     self.next_id,
                     retire.clone(),
+                    stagger(k),
                 ));
                 self.next_id += 1;
                 self.vus.push(Vu { retire, handle });

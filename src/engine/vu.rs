@@ -434,9 +434,18 @@ impl RunCtx {
 }
 
 /// A closed-model VU: its user type's on_start, then iterations with think time or pacing.
-pub async fn run_closed_vu(ctx: Arc<RunCtx>, id: u64, retire: Arc<AtomicBool>) {
+/// It starts after `start_after` (see [`stagger`]).
+pub async fn run_closed_vu(
+    ctx: Arc<RunCtx>,
+    id: u64,
+    retire: Arc<AtomicBool>,
+    start_after: std::time::Duration,
+) {
     let _active = Active::new(&ctx.gauges);
     let _stop_on_panic = StopOnPanic(&ctx.gauges);
+    if !start_after.is_zero() && !ctx.gate.sleep(start_after, &retire).await {
+        return;
+    }
     let mut st = VuState::new(&ctx, id);
     let user = ctx.user_pattern[id as usize % ctx.user_pattern.len()];
     if !ctx.gate.admit(&retire).await || !ctx.on_start(&mut st, user, &retire).await {
@@ -459,4 +468,20 @@ pub async fn run_closed_vu(ctx: Arc<RunCtx>, id: u64, retire: Arc<AtomicBool>) {
             break;
         }
     }
+}
+
+/// VUs started at once beyond this many are spread out in time (see [`stagger`]).
+const STAGGER_FREE: u32 = 256;
+/// New VUs per millisecond past the first [`STAGGER_FREE`].
+const STAGGER_PER_MS: u32 = 256;
+
+/// When the `k`th of a batch of new VUs starts, relative to the command. Thousands of
+/// VUs started in the same instant would each open a connection before any of them (or
+/// any running VU, which waits behind them in the scheduler's queue) sends a request: the
+/// target would see nothing for a while, then everything at once. Spreading them over a
+/// few milliseconds lets the first ones' requests go out (and running VUs carry on)
+/// while the later ones connect: 8,000 new VUs are spread over 31 ms.
+pub fn stagger(k: u32) -> std::time::Duration {
+    let past = k.saturating_sub(STAGGER_FREE);
+    std::time::Duration::from_micros(past as u64 * 1000 / STAGGER_PER_MS as u64)
 }

@@ -218,11 +218,10 @@ impl App {
     /// Applies an action; returns the commands for the engine.
     pub fn update(&mut self, action: Action) -> Vec<Command> {
         if self.snap.state == RunState::Done {
-            // The run is over: any way out leaves.
-            if matches!(
-                action,
-                Action::Quit | Action::ForceQuit | Action::Back | Action::Enter
-            ) && !self.help
+            // The run is over: any way out leaves (Enter still opens the detail view,
+            // as the footer says, so the results can be read before leaving).
+            if matches!(action, Action::Quit | Action::ForceQuit | Action::Back)
+                && !self.help
                 && self.view == View::Main
             {
                 self.quit = Quit::Now;

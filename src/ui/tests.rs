@@ -286,6 +286,27 @@ fn selection_sort_detail_theme() {
 }
 
 #[test]
+fn when_done_enter_opens_the_detail_and_esc_leaves() {
+    let mut a = app(RunState::Done);
+    assert!(a.on_key(&code(KeyCode::Enter)).is_empty());
+    assert_eq!(a.view, View::Detail);
+    assert_eq!(
+        a.quit,
+        Quit::No,
+        "Enter reads the results, it does not leave"
+    );
+    a.on_key(&code(KeyCode::Esc));
+    assert_eq!(a.view, View::Main);
+    assert_eq!(a.quit, Quit::No);
+    a.on_key(&code(KeyCode::Esc));
+    assert_eq!(
+        a.quit,
+        Quit::Now,
+        "Esc on the main view leaves a finished run"
+    );
+}
+
+#[test]
 fn controls_are_refused_when_done() {
     let mut a = app(RunState::Done);
     assert!(a.update(Action::LoadUp).is_empty());

@@ -352,6 +352,15 @@ impl TestServer {
             .count()
     }
 
+    /// Requests that arrived in `[from, to)`.
+    pub fn arrivals_between(&self, from: Instant, to: Instant) -> usize {
+        lock(&self.state.seen)
+            .arrivals
+            .iter()
+            .filter(|&&a| a >= from && a < to)
+            .count()
+    }
+
     /// Arrival times of the first [`MAX_ARRIVALS`] requests, in order.
     pub fn arrivals(&self) -> Vec<Instant> {
         lock(&self.state.seen).arrivals.clone()

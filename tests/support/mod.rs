@@ -718,6 +718,9 @@ pub struct PtyChild {
     pub child: Child,
     master: std::fs::File,
     output: Arc<Mutex<Vec<u8>>>,
+    /// Ends when the pty has no writer left (the child and its output are gone).
+    reader: Option<JoinHandle<()>>,
+    size: (u16, u16),
 }
 
 impl PtyChild {
@@ -765,10 +768,10 @@ impl PtyChild {
         let child = cmd.spawn().expect("spawn volley");
         let output = Arc::new(Mutex::new(Vec::new()));
         let out = output.clone();
-        let mut reader = master.try_clone().unwrap();
-        std::thread::spawn(move || {
+        let mut from = master.try_clone().unwrap();
+        let reader = std::thread::spawn(move || {
             let mut buf = [0u8; 8192];
-            while let Ok(n) = reader.read(&mut buf) {
+            while let Ok(n) = from.read(&mut buf) {
                 if n == 0 {
                     break;
                 }
@@ -779,6 +782,8 @@ impl PtyChild {
             child,
             master,
             output,
+            reader: Some(reader),
+            size: (rows, cols),
         }
     }
 
@@ -789,6 +794,20 @@ impl PtyChild {
 
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.output.lock().unwrap()).into_owned()
+    }
+
+    /// The screen as a person sees it now: the output so far run through a terminal
+    /// emulator (vt100), as plain text, one line per row.
+    pub fn screen(&self) -> String {
+        let nz = |n: u16| std::num::NonZeroU16::new(n.max(1)).expect("at least 1");
+        let mut parser = vt100::Parser::new(nz(self.size.0), nz(self.size.1), 0);
+        parser.process(&self.output.lock().unwrap());
+        parser.screen().contents()
+    }
+
+    /// Waits until the screen shows `needle`.
+    pub fn wait_screen(&self, needle: &str, limit: Duration) -> bool {
+        eventually(limit, || self.screen().contains(needle))
     }
 
     pub fn signal(&self, sig: i32) {
@@ -806,8 +825,14 @@ impl PtyChild {
         let start = Instant::now();
         while start.elapsed() < limit {
             if let Some(st) = self.child.try_wait().unwrap() {
-                // Let the reader drain what is left in the pty.
-                std::thread::sleep(Duration::from_millis(150));
+                // Everything the child printed: the reader ends once the pty has no writer
+                // left (bounded, in case a grandchild still holds it).
+                if let Some(r) = self.reader.take() {
+                    eventually(Duration::from_secs(5), || r.is_finished());
+                    if r.is_finished() {
+                        let _ = r.join();
+                    }
+                }
                 return Some(st);
             }
             std::thread::sleep(Duration::from_millis(20));
