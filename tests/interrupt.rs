@@ -99,7 +99,7 @@ fn graceful_signal(sig: i32, name: &str) {
     let r = p.finish(Duration::from_secs(15));
     assert_eq!(r.code(), Some(0), "{r:?}");
     assert!(
-        sent.elapsed() < Duration::from_secs(3),
+        sent.elapsed() < Duration::from_secs(8),
         "{:?}",
         sent.elapsed()
     );
@@ -148,7 +148,7 @@ fn a_second_sigint_headless_quits_at_once_and_counts_what_it_cut_off() {
     p.signal(libc::SIGINT);
     let r = p.finish(Duration::from_secs(15));
     assert!(
-        sent.elapsed() < Duration::from_secs(3),
+        sent.elapsed() < Duration::from_secs(8),
         "a second Ctrl-C took {:?}",
         sent.elapsed()
     );
@@ -282,7 +282,7 @@ fn ctrl_c_twice_in_the_console_quits_at_once_and_counts_what_it_cut_off() {
         .wait_exit(Duration::from_secs(10))
         .expect("volley did not exit");
     assert!(
-        sent.elapsed() < Duration::from_secs(4),
+        sent.elapsed() < Duration::from_secs(8),
         "a second Ctrl-C took {:?}",
         sent.elapsed()
     );

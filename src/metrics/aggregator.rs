@@ -14,7 +14,10 @@ use super::snapshot::{
 
 /// How often shards are merged and a snapshot published.
 pub const TICK: Duration = Duration::from_millis(100);
-/// Timeline rows carried by live snapshots (the console shows at most this many seconds).
+/// Timeline rows of the total carried by live snapshots (the console shows at most this
+/// many seconds). Live per-endpoint timelines are empty: nothing live draws them, and
+/// copying 20 endpoints' windows every second cost megabytes of heap on long runs. The
+/// final snapshot carries every series' full timeline.
 pub const LIVE_ROWS: usize = 600;
 /// Ticks over which "now" rates are measured (one second).
 const RATE_TICKS: usize = 10;
@@ -32,6 +35,8 @@ struct Series {
     keep_hdr: bool,
     /// Every closed second.
     full: Vec<TimelineRow>,
+    /// Rows of `full` that live snapshots carry (see [`LIVE_ROWS`]).
+    live_rows: usize,
 }
 
 impl Series {
@@ -43,6 +48,7 @@ impl Series {
             window: None,
             keep_hdr: false,
             full: Vec::new(),
+            live_rows: 0,
         }
     }
 
@@ -129,8 +135,10 @@ impl Series {
         // The full timeline stays private (amortised pushes, no copy per snapshot);
         // live snapshots carry only its recent rows, the final one carries it all.
         push_row(&mut self.full, row);
-        let from = self.full.len().saturating_sub(LIVE_ROWS);
-        self.cumulative.timeline = Arc::new(self.full[from..].to_vec());
+        if self.live_rows > 0 {
+            let from = self.full.len().saturating_sub(self.live_rows);
+            self.cumulative.timeline = Arc::new(self.full[from..].to_vec());
+        }
         if let Some(w) = &mut self.window {
             w.push(&self.second);
         }
@@ -178,7 +186,10 @@ impl Aggregator {
             gauges,
             started_at: SystemTime::now(),
             endpoints: endpoints.iter().map(|(n, m)| Series::new(n, m)).collect(),
-            total: Series::new("total", ""),
+            total: Series {
+                live_rows: LIVE_ROWS,
+                ..Series::new("total", "")
+            },
             next_second: 1,
             last_tick: started,
             thresholds: Vec::new(),

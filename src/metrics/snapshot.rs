@@ -256,7 +256,9 @@ pub struct EndpointStats {
     /// Errors per second over the last second.
     pub errors_now: f64,
     pub recent_errors: Arc<VecDeque<ErrorSample>>,
-    /// Completed seconds of this endpoint.
+    /// Completed seconds of this endpoint: all of them in a run's final snapshot; in live
+    /// snapshots the total's last [`LIVE_ROWS`](super::aggregator::LIVE_ROWS) seconds and
+    /// nothing for endpoints.
     pub timeline: Arc<Vec<TimelineRow>>,
 }
 

@@ -83,11 +83,15 @@ pub fn run_with(
     let mut guard = TermGuard::enter()?;
     let mut last_draw = Instant::now() - frame;
     let mut dirty = true;
+    let mut stats = FrameStats::default();
+    // When the last key not yet drawn was read.
+    let mut key_at: Option<Instant> = None;
     loop {
         let wait = frame.saturating_sub(last_draw.elapsed());
         if event::poll(if dirty { Duration::ZERO } else { wait })? {
             match event::read()? {
                 Event::Key(k) => {
+                    key_at.get_or_insert_with(Instant::now);
                     for cmd in app.on_key(&k) {
                         let _ = commands.send(cmd);
                     }
@@ -108,13 +112,18 @@ pub fn run_with(
             break;
         }
         if !panicked && (dirty || last_draw.elapsed() >= frame) {
+            let started = Instant::now();
             app.set_snapshot(snapshots.borrow().clone());
             guard.terminal.draw(|f| view::draw(f, &app))?;
             last_draw = Instant::now();
+            stats.frame(last_draw - started, key_at.take().map(|k| last_draw - k));
             dirty = false;
         }
     }
     drop(guard);
+    if std::env::var_os("VOLLEY_FRAME_STATS").is_some() {
+        eprintln!("{}", stats.summary());
+    }
     if engine_thread.is_finished() {
         match engine_thread.join() {
             Ok(snapshot) => {
@@ -149,6 +158,52 @@ pub fn run_with(
         snapshot,
         forced: true,
     })
+}
+
+/// How long frames took to draw (snapshot to terminal written) and keys took to show,
+/// printed on exit when `VOLLEY_FRAME_STATS` is set (a measuring aid for
+/// docs/performance.md).
+#[derive(Debug, Default)]
+struct FrameStats {
+    frames: Vec<u32>,
+    keys: Vec<u32>,
+}
+
+impl FrameStats {
+    /// Samples kept (the first ones; a frame per 125 ms is 40 minutes).
+    const KEEP: usize = 20_000;
+
+    fn frame(&mut self, draw: Duration, key: Option<Duration>) {
+        if self.frames.len() < Self::KEEP {
+            self.frames
+                .push(draw.as_micros().min(u32::MAX as u128) as u32);
+        }
+        if let Some(k) = key.filter(|_| self.keys.len() < Self::KEEP) {
+            self.keys.push(k.as_micros().min(u32::MAX as u128) as u32);
+        }
+    }
+
+    fn summary(&mut self) -> String {
+        fn line(name: &str, v: &mut [u32]) -> String {
+            if v.is_empty() {
+                return format!("{name}: none");
+            }
+            v.sort_unstable();
+            let q = |p: f64| v[((v.len() - 1) as f64 * p).round() as usize] as f64 / 1000.0;
+            format!(
+                "{name}: {} p50 {:.2} ms p99 {:.2} ms max {:.2} ms",
+                v.len(),
+                q(0.5),
+                q(0.99),
+                q(1.0)
+            )
+        }
+        format!(
+            "volley: {}; {}",
+            line("frames", &mut self.frames),
+            line("key to frame", &mut self.keys)
+        )
+    }
 }
 
 /// Waits for the engine; SIGTERM, SIGHUP and an outside SIGINT stop it gracefully.

@@ -435,10 +435,17 @@ fn serve(listener: StdListener, state: Arc<State>, mut shutdown: oneshot::Receiv
     rt.shutdown_timeout(Duration::from_millis(500));
 }
 
-/// A port on 127.0.0.1 where nothing listens (bound, then released), for refused connects.
+/// A port on 127.0.0.1 where nothing listens, for refused connects.
 pub fn closed_port() -> u16 {
-    let l = StdListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    l.local_addr().expect("local address").port()
+    // Bound but never listening, and kept open for the rest of the test process: connects
+    // are refused, and no other test can take the port meanwhile.
+    let socket = tokio::net::TcpSocket::new_v4().expect("a TCP socket");
+    socket
+        .bind("127.0.0.1:0".parse().expect("an address"))
+        .expect("bind 127.0.0.1:0");
+    let port = socket.local_addr().expect("local address").port();
+    std::mem::forget(socket);
+    port
 }
 
 /// When [`ResetServer`] resets a connection.

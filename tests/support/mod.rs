@@ -598,10 +598,17 @@ impl Drop for RawServer {
     }
 }
 
-/// A port on 127.0.0.1 where nothing listens (bound, then released).
+/// A port on 127.0.0.1 where nothing listens, for refused connects.
 pub fn closed_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
+    // Bound but never listening, and kept open for the rest of the test process: connects
+    // are refused, and no other test can take the port meanwhile.
+    let socket = tokio::net::TcpSocket::new_v4().expect("a TCP socket");
+    socket
+        .bind("127.0.0.1:0".parse().expect("an address"))
+        .expect("bind 127.0.0.1:0");
+    let port = socket.local_addr().expect("local address").port();
+    std::mem::forget(socket);
+    port
 }
 
 // ---------------------------------------------------------------------------------------
