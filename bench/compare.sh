@@ -137,16 +137,19 @@ try:
         if m: e += sum(int(x) for x in m.groups())
         errs = e
     elif tool == "oha":
-        # oha's text summary (not tested here: oha was not installed when this was written).
+        # oha's text summary (1.16 prints ms; older versions secs).
         m = re.search(r"Requests/sec:\s*([\d.]+)", out); rps = float(m.group(1))
-        m = re.search(r"^\s*50(?:\.0+)?% in ([\d.]+) secs", out, re.M); p50 = float(m.group(1)) * 1e3
-        m = re.search(r"^\s*99(?:\.0+)?% in ([\d.]+) secs", out, re.M); p99 = float(m.group(1)) * 1e3
+        m = re.search(r"^\s*50(?:\.0+)?% in ([\d.]+) (secs|ms)", out, re.M); p50 = ms(*m.groups())
+        m = re.search(r"^\s*99(?:\.0+)?% in ([\d.]+) (secs|ms)", out, re.M); p99 = ms(*m.groups())
         codes = [(int(c), int(n)) for c, n in re.findall(r"\[(\d{3})\]\s+(\d+) responses", out)]
         req = sum(n for _, n in codes)
         errs = sum(n for c, n in codes if c >= 400)
         if "Error distribution" in out:
             tail = out.split("Error distribution", 1)[1]
-            errs += sum(int(n) for n in re.findall(r"^\s*\[(\d+)\]", tail, re.M))
+            # "aborted due to deadline": requests in flight when -z ran out, not errors
+            # (wrk and volley do not count those as errors either).
+            errs += sum(int(n) for n, what in re.findall(r"^\s*\[(\d+)\]\s*(.*)$", tail, re.M)
+                        if "deadline" not in what)
     else:
         d = json.load(open(base + ".json"))
         t = d["totals"]

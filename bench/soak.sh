@@ -9,9 +9,9 @@
 # volley runs a scenario of ENDPOINTS weighted requests (20 by default, distinct paths)
 # with VUS VUs and no think time against a private 1-worker nginx on 127.0.0.1 for
 # MINUTES minutes. RSS (VmRSS of the volley process) is sampled every 10 s. At the end
-# the table gives RSS after 1 minute and at the end, and the rps of the first and the
-# last full minute from the run's own per-second timeline (the JSON result), with the
-# drift between them. With CONSOLE=1, volley runs under script(1) in a 100x30
+# the table gives RSS after 1 minute and at the end, and the rps and volley's CPU per
+# request of the first and the last full minute (rps from the run's own per-second
+# timeline in the JSON result, CPU from /proc), with the drift between them. With CONSOLE=1, volley runs under script(1) in a 100x30
 # pseudo-terminal, as someone watching the run would see it.
 #
 # Traffic goes to 127.0.0.1 only. See docs/performance.md ("Memory over time").
@@ -76,18 +76,22 @@ for _ in $(seq 100); do
 done
 [ -n "$VPID" ] || { log "volley did not start"; exit 1; }
 
-echo -e "elapsed_s\trss_kb" >"$OUT/rss.tsv"
+CLK_TCK="$(getconf CLK_TCK)"
+echo -e "elapsed_s\trss_kb\tcpu_ticks" >"$OUT/rss.tsv"
 while kill -0 "$VPID" 2>/dev/null; do
     rss="$(awk '/^VmRSS:/ {print $2}' "/proc/$VPID/status" 2>/dev/null || true)"
-    [ -n "$rss" ] && printf '%s\t%s\n' "$(($(date +%s) - START))" "$rss" >>"$OUT/rss.tsv"
+    # utime + stime of the whole process (all threads), in clock ticks.
+    cpu="$(sed 's/.*) //' "/proc/$VPID/stat" 2>/dev/null | awk '{print $12 + $13}' || true)"
+    [ -n "$rss" ] && [ -n "$cpu" ] && printf '%s\t%s\t%s\n' "$(($(date +%s) - START))" "$rss" "$cpu" >>"$OUT/rss.tsv"
     sleep 10
 done
 wait "$RUN_PID" || true
 RUN_PID=""
 
-python3 - "$OUT" "$MINUTES" "$VUS" "$ENDPOINTS" "$CONSOLE" <<'PY' | tee "$OUT/table.md"
+python3 - "$OUT" "$MINUTES" "$VUS" "$ENDPOINTS" "$CONSOLE" "$CLK_TCK" <<'PY' | tee "$OUT/table.md"
 import csv, json, sys
 out, minutes, vus, eps, console = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5] == "1"
+hz = float(sys.argv[6])
 d = json.load(open(f"{out}/result.json"))
 rows = d["timeline"]
 def minute_rps(first_t):
@@ -96,15 +100,29 @@ def minute_rps(first_t):
     return sum(r["requests"] for r in sel) / secs if secs else float("nan")
 last_full = int(d["run_time_s"]) - 60
 first, last = minute_rps(0), minute_rps(max(last_full, 60))
-rss = [(int(a), int(b)) for a, b in csv.reader(open(f"{out}/rss.tsv"), delimiter="\t") if a.isdigit()]
+samples = [(int(a), int(b), int(c)) for a, b, c in csv.reader(open(f"{out}/rss.tsv"), delimiter="\t") if a.isdigit()]
+rss = [(t, kb) for t, kb, _ in samples]
+def cpu_at(t):
+    return min(samples, key=lambda x: abs(x[0] - t))[2] / hz if samples else float("nan")
+def minute_cpu_us(first_t):
+    """volley's CPU per request over one minute (µs): steady unless volley itself drifts,
+    whatever else the machine is doing."""
+    n = sum(r["requests"] for r in rows if first_t <= r["t"] < first_t + 60)
+    return (cpu_at(first_t + 60) - cpu_at(first_t)) * 1e6 / n if n else float("nan")
 def rss_at(t):
     return min(rss, key=lambda x: abs(x[0] - t))[1] / 1024 if rss else float("nan")
 end = rss[-1][1] / 1024 if rss else float("nan")
-print(f"| mode | VUs | endpoints | minutes | requests | RSS 1 min MB | RSS end MB | RSS growth MB | rps 1st min | rps last min | drift | errors |")
-print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-print(f"| {'console' if console else 'headless'} | {vus} | {eps} | {minutes} | {d['totals']['requests']:,} | {rss_at(60):.1f} | {end:.1f} | {end - rss_at(60):+.1f} | {first:,.0f} | {last:,.0f} | {100 * (last / first - 1):+.1f}% | {d['totals']['errors']} |")
+last_t = max(last_full, 60)
+cpu_first, cpu_last = minute_cpu_us(0), minute_cpu_us(last_t)
+print(f"| mode | VUs | endpoints | minutes | requests | RSS 1 min MB | RSS end MB | RSS growth MB | rps 1st min | rps last min | rps drift | CPU µs/req 1st min | last min | CPU drift | errors |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+print(f"| {'console' if console else 'headless'} | {vus} | {eps} | {minutes} | {d['totals']['requests']:,} | {rss_at(60):.1f} | {end:.1f} | {end - rss_at(60):+.1f} | {first:,.0f} | {last:,.0f} | {100 * (last / first - 1):+.1f}% | {cpu_first:.2f} | {cpu_last:.2f} | {100 * (cpu_last / cpu_first - 1):+.1f}% | {d['totals']['errors']} |")
 print()
 print("RSS MB by minute: " + ", ".join(f"{t // 60}m {kb / 1024:.1f}" for t, kb in rss if t % 60 < 10))
 print("rps by minute: " + ", ".join(f"{m}m {minute_rps(60 * m):,.0f}" for m in range(minutes)))
+print("CPU µs/req by minute: " + ", ".join(f"{m}m {minute_cpu_us(60 * m):.2f}" for m in range(minutes)))
+print()
+print("rps per minute moves with whatever else runs on the machine; CPU µs per request is")
+print("volley's own cost, so a drift in it (not in rps) would be volley's.")
 PY
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg); files: ${OUT#"$REPO"/}"
