@@ -160,7 +160,8 @@ impl App {
         })
     }
 
-    fn running(&self) -> bool {
+    /// Running or paused: the load can still be changed.
+    pub(crate) fn running(&self) -> bool {
         matches!(self.snap.state, RunState::Running | RunState::Paused)
     }
 

@@ -307,6 +307,20 @@ fn when_done_enter_opens_the_detail_and_esc_leaves() {
 }
 
 #[test]
+fn header_shows_a_vu_change_only_while_it_can_happen() {
+    let header = |state: RunState, active: u32| {
+        let mut s = fixture(state);
+        s.vus_active = active;
+        let a = App::new(Arc::new(s), Theme::default_theme(), 20);
+        render(&a, 100, 30).lines().next().unwrap_or("").to_string()
+    };
+    assert!(header(RunState::Running, 12).contains("VUs 12 → 20"));
+    // Every VU has ended once the run is done: no arrow towards a target it will not reach.
+    let done = header(RunState::Done, 0);
+    assert!(done.contains("VUs 0 ") && !done.contains('→'), "{done}");
+}
+
+#[test]
 fn controls_are_refused_when_done() {
     let mut a = app(RunState::Done);
     assert!(a.update(Action::LoadUp).is_empty());

@@ -70,11 +70,15 @@ impl Widget for Header<'_> {
         };
         let target = app.target();
         let (load_label, vus) = match s.rate {
-            Some(r) if target != r.round() as u32 => {
+            Some(r) if target != r.round() as u32 && app.running() => {
                 ("  rate ", format!("{:.0}/s → {target}/s", r))
             }
             Some(r) => ("  rate ", format!("{r:.0}/s")),
-            None if target != s.vus_active => ("  VUs ", format!("{} → {}", s.vus_active, target)),
+            // "a → b" only while the load can still get there (not once it is stopping
+            // or done, when every VU ends).
+            None if target != s.vus_active && app.running() => {
+                ("  VUs ", format!("{} → {}", s.vus_active, target))
+            }
             None => ("  VUs ", format!("{}", s.vus_active)),
         };
         let label = |x: &str| Span::styled(x.to_string(), t.muted());
