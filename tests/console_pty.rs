@@ -87,16 +87,17 @@ fn keys_steer_a_live_run_and_results_match_the_server() {
     // Type an exact VU count: concurrency follows it.
     vt.keys("v\x152\r");
     // Retired VUs finish their in-flight request (search is long-tailed, capped at 1 s)
-    // and end; until then the header shows "VUs 4 → 2", then "VUs 2". (The server's
+    // and end; until then the header shows "VUs 4 → 2", then "VUs 2  rps". (The server's
     // in-flight count alone can dip to 2 between requests before the command lands.)
-    let header_shows = |vt: &PtyChild, what: &str| {
+    let header_shows = |vt: &PtyChild, f: &dyn Fn(&str) -> bool| {
         eventually(Duration::from_secs(10), || {
             let screen = vt.screen();
-            let header = screen.lines().next().unwrap_or("").to_string();
-            header.contains(what) && !header.contains("SPIKE")
+            f(screen.lines().next().unwrap_or(""))
         })
     };
-    assert!(header_shows(&vt, "VUs 2 "), "{}", vt.screen());
+    // Exactly 2 active and no change pending ("VUs 2 → 6" would also contain "VUs 2 ").
+    let settled_at_2 = |h: &str| h.contains("VUs 2  rps") && !h.contains("SPIKE");
+    assert!(header_shows(&vt, &settled_at_2), "{}", vt.screen());
     assert!(eventually(Duration::from_secs(3), || server
         .stats
         .in_flight()
@@ -113,9 +114,15 @@ fn keys_steer_a_live_run_and_results_match_the_server() {
         eventually(Duration::from_secs(2), || server.stats.in_flight() >= 5),
         "the spike did not raise concurrency"
     );
-    // The spike ends 1 s after it began; its VUs then finish their last request (<= 1 s)
-    // and end: the header is back to "VUs 2" with no spike.
-    assert!(header_shows(&vt, "VUs 2 "), "{}", vt.screen());
+    // The engine's spike reaches the screen (the state reads SPIKE); it ends 1 s after it
+    // began, its VUs finish their last request (<= 1 s) and end: the header is back to
+    // "VUs 2" with no spike.
+    assert!(
+        header_shows(&vt, &|h: &str| h.contains("SPIKE")),
+        "{}",
+        vt.screen()
+    );
+    assert!(header_shows(&vt, &settled_at_2), "{}", vt.screen());
     assert!(
         eventually(Duration::from_secs(3), || server.stats.in_flight() <= 2),
         "concurrency did not return after the spike"
