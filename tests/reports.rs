@@ -7,6 +7,7 @@
 //! lock so they never share the cores with each other.
 
 mod common;
+mod support;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -1408,73 +1409,27 @@ fn every_output_of_an_empty_run_renders() {
 /// The console path: `--prometheus` serves while the console runs (in a pseudo-terminal).
 #[test]
 fn prometheus_flag_serves_during_a_console_run() {
-    use std::io::{Read, Write};
-    use std::os::fd::{FromRawFd, OwnedFd};
-    use std::os::unix::process::CommandExt;
-
     let _serial = SERIAL.blocking_lock();
     let server = TestServer::start(
         ServerConfig::new().route("/", Route::ok().delay(Duration::from_millis(5))),
     );
-    let (mut master_fd, mut slave_fd) = (0, 0);
-    let ws = libc::winsize {
-        ws_row: 30,
-        ws_col: 100,
-        ws_xpixel: 0,
-        ws_ypixel: 0,
-    };
-    // SAFETY: openpty fills two descriptors that are then owned here.
-    let rc = unsafe {
-        libc::openpty(
-            &mut master_fd,
-            &mut slave_fd,
-            std::ptr::null_mut(),
-            std::ptr::null(),
-            &ws,
-        )
-    };
-    assert_eq!(rc, 0, "openpty");
-    // SAFETY: fresh descriptors from openpty.
-    let slave = unsafe { OwnedFd::from_raw_fd(slave_fd) };
-    let mut master = unsafe { std::fs::File::from_raw_fd(master_fd) };
-    let mut cmd = volley();
-    cmd.args([
-        &format!("{}/", server.url()),
-        "-c",
-        "2",
-        "-d",
-        "2s",
-        "--prometheus",
-        "127.0.0.1:0",
-    ])
-    .env("TERM", "xterm-256color")
-    .stdin(std::process::Stdio::from(slave.try_clone().unwrap()))
-    .stdout(std::process::Stdio::from(slave.try_clone().unwrap()))
-    .stderr(std::process::Stdio::from(slave));
-    // SAFETY: only async-signal-safe calls between fork and exec.
-    unsafe {
-        cmd.pre_exec(|| {
-            libc::setsid();
-            libc::ioctl(0, libc::TIOCSCTTY, 0);
-            Ok(())
-        });
-    }
-    let mut child = cmd.spawn().unwrap();
-    let output = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let out = output.clone();
-    let mut reader = master.try_clone().unwrap();
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 8192];
-        while let Ok(n) = reader.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            out.lock().unwrap().extend_from_slice(&buf[..n]);
-        }
-    });
+    let mut vt = support::PtyChild::spawn(
+        &[
+            &format!("{}/", server.url()),
+            "-c",
+            "2",
+            "-d",
+            "2s",
+            "--prometheus",
+            "127.0.0.1:0",
+        ],
+        &[],
+        100,
+        30,
+    );
     let started = Instant::now();
     let url = loop {
-        let text = String::from_utf8_lossy(&output.lock().unwrap()).into_owned();
+        let text = vt.text();
         if let Some(rest) = text.split("Prometheus metrics on ").nth(1) {
             if let Some(end) = rest.find("/metrics") {
                 break format!("{}/metrics", &rest[..end]);
@@ -1513,18 +1468,7 @@ fn prometheus_flag_serves_during_a_console_run() {
     assert!(requests > 0.0, "no requests seen on {url}");
     assert!(running, "scraped while the console run was going");
     // The console waits on its DONE screen: quit it.
-    let deadline = Instant::now() + RUN_LIMIT;
-    let status = loop {
-        let _ = master.write_all(b"q");
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("volley did not end");
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    };
+    let status = vt.quit(RUN_LIMIT).expect("volley did not end");
     assert_eq!(status.code(), Some(0));
 }
 

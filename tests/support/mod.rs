@@ -828,6 +828,20 @@ impl PtyChild {
         eventually(limit, || self.text().contains(needle))
     }
 
+    /// Types `q` every 200 ms until the process exits (a finished run waits on its DONE
+    /// screen for it), at most for `limit`.
+    pub fn quit(&mut self, limit: Duration) -> Option<ExitStatus> {
+        let end = Instant::now() + limit;
+        while Instant::now() < end {
+            // The pty may already be closed when the process is on its way out.
+            let _ = self.master.write_all(b"q");
+            if let Some(st) = self.wait_exit(Duration::from_millis(200)) {
+                return Some(st);
+            }
+        }
+        None
+    }
+
     pub fn wait_exit(&mut self, limit: Duration) -> Option<ExitStatus> {
         let start = Instant::now();
         while start.elapsed() < limit {
