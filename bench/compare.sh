@@ -53,7 +53,7 @@ if command -v script >/dev/null 2>&1; then
 else
     log "no script(1) (bsdutils): skipping volley-console-t1"
 fi
-TOOLS+=(volley-t2 volley-reqwest-t1)
+TOOLS+=(volley-hyper-t1 volley-t2 volley-reqwest-t1)
 if [ -n "${ONLY:-}" ]; then # e.g. ONLY="wrk volley-t1 volley-console-t1"
     read -r -a TOOLS <<<"$ONLY"
 fi
@@ -100,6 +100,7 @@ run_one() {
         inner="stty cols 100 rows 30; exec $(printf '%q ' "$VOLLEY" "$URL" -c "$CONNS" -d "${DURATION}s" --threads 1 --out "json=$base.json")"
         cmd=(bash -c "(sleep $((DURATION + 1)); printf q) | script -qec ${inner@Q} /dev/null")
         ;;
+    volley-hyper-t1) cmd=("$VOLLEY" "$URL" -c "$CONNS" -d "${DURATION}s" --headless --client hyper --threads 1 --out "json=$base.json") ;;
     volley-reqwest-t1) cmd=("$VOLLEY" "$URL" -c "$CONNS" -d "${DURATION}s" --headless --client reqwest --threads 1 --out "json=$base.json") ;;
     esac
     printf '%q ' "${cmd[@]}" >"$base.cmd"

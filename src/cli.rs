@@ -95,7 +95,8 @@ pub struct QuickArgs {
     /// Do not verify TLS certificates.
     #[arg(long = "insecure", short = 'k')]
     pub insecure: bool,
-    /// Which HTTP client to use.
+    /// Which HTTP client to use: auto (h1 unless -L), h1 (volley's own HTTP/1.1 client),
+    /// hyper, reqwest (redirects, cookies, proxies).
     #[arg(long = "client", value_enum, default_value_t = ClientArg::Auto)]
     pub client: ClientArg,
     /// Follow redirects (uses the reqwest client).
@@ -106,6 +107,7 @@ pub struct QuickArgs {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ClientArg {
     Auto,
+    H1,
     Hyper,
     Reqwest,
 }

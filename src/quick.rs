@@ -63,10 +63,11 @@ pub fn plan(url: &str, q: &QuickArgs) -> Result<Plan, Error> {
         },
     };
     let client = match q.client {
+        ClientArg::H1 => ClientKind::H1,
         ClientArg::Hyper => ClientKind::Hyper,
         ClientArg::Reqwest => ClientKind::Reqwest,
         ClientArg::Auto if q.follow_redirects => ClientKind::Reqwest,
-        ClientArg::Auto => ClientKind::Hyper,
+        ClientArg::Auto => ClientKind::H1,
     };
     let stop = StopAt {
         duration: match (q.duration, q.requests) {

@@ -567,8 +567,16 @@ async fn reset_mid_body_on_reused_connection_is_sent_once(client: &str) {
     reset_after_request_is_sent_once(client, Reset::MidBodyOnReuse).await
 }
 
-macro_rules! for_both_clients {
+macro_rules! for_each_client {
     ($($test:ident),* $(,)?) => {
+        mod h1_client {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    super::$test("h1").await
+                }
+            )*
+        }
         mod hyper_client {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -588,7 +596,7 @@ macro_rules! for_both_clients {
     };
 }
 
-for_both_clients!(
+for_each_client!(
     exact_accounting,
     weights,
     http_5xx,

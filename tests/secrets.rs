@@ -361,7 +361,7 @@ fn error_messages_do_not_echo_secrets() {
 #[test]
 fn tls_is_verified_by_default_and_insecure_is_opt_in() {
     let server = TlsServer::start();
-    for client in ["hyper", "reqwest"] {
+    for client in ["h1", "hyper", "reqwest"] {
         let dir = scratch(&format!("tls-{client}"));
         let out = dir.join("out.json");
         let out_arg = format!("json={}", out.display());

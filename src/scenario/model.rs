@@ -252,9 +252,10 @@ impl<'de> Deserialize<'de> for Rate {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum ClientChoice {
-    /// hyper's connection API unless a request needs reqwest's features.
+    /// volley's own HTTP/1.1 client unless a request needs reqwest's features.
     #[default]
     Auto,
+    H1,
     Hyper,
     Reqwest,
 }

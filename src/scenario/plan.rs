@@ -11,7 +11,9 @@ use super::duration::{format_duration, ThinkTime};
 /// Which executor runs an endpoint's requests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ClientKind {
-    /// hyper's connection API: the fast path.
+    /// volley's own HTTP/1.1 client: the fast path.
+    H1,
+    /// hyper's connection API.
     Hyper,
     /// reqwest: redirects, cookies, proxies.
     Reqwest,
@@ -20,6 +22,7 @@ pub enum ClientKind {
 impl fmt::Display for ClientKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
+            ClientKind::H1 => "h1",
             ClientKind::Hyper => "hyper",
             ClientKind::Reqwest => "reqwest",
         })
@@ -81,7 +84,7 @@ impl Endpoint {
             body: Bytes::new(),
             weight: 1,
             timeout: DEFAULT_TIMEOUT,
-            client: ClientKind::Hyper,
+            client: ClientKind::H1,
             follow_redirects: false,
             template: None,
             checks: Vec::new(),

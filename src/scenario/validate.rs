@@ -554,7 +554,7 @@ impl Validator<'_> {
             body,
             weight: r.weight.map_or(1, |w| w.0),
             timeout: r.timeout.map_or(timeout, |d| d.0),
-            client: ClientKind::Hyper,
+            client: ClientKind::H1,
             follow_redirects: r.follow_redirects.unwrap_or(false),
             template: has_template.then_some(template),
             checks,
@@ -886,16 +886,17 @@ fn csv_msg(e: &csv::Error) -> String {
     }
 }
 
-/// Picks hyper unless the request needs something only reqwest does.
+/// Picks the h1 client unless the request needs something only reqwest does.
 fn resolve_client(choice: ClientChoice, ep: &Endpoint, http: &HttpOptions) -> ClientKind {
     match choice {
+        ClientChoice::H1 => ClientKind::H1,
         ClientChoice::Hyper => ClientKind::Hyper,
         ClientChoice::Reqwest => ClientKind::Reqwest,
         ClientChoice::Auto => {
             if ep.follow_redirects || http.cookies {
                 ClientKind::Reqwest
             } else {
-                ClientKind::Hyper
+                ClientKind::H1
             }
         }
     }

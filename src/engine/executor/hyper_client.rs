@@ -7,7 +7,6 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
@@ -15,11 +14,9 @@ use std::time::Instant;
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::{self, Connection, SendRequest};
 use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::TcpStream;
-use tokio_rustls::client::TlsStream;
 
-use super::classify::{classify_hyper, classify_io};
+use super::classify::classify_hyper;
+use super::conn::{connect_stream, idempotent, status_message, Failed, OpenConn, Stream};
 use super::{Attempt, Origin, Prepared, Rendered, Requests, Want, MAX_KEPT_BODY};
 use crate::metrics::{ErrorKind, Gauges, Outcome};
 
@@ -77,84 +74,6 @@ impl<F: Future + Unpin> Future for Driven<'_, F> {
 
 fn driven<F: Future + Unpin>(driver: &mut Option<(ConnDriver, OpenConn)>, fut: F) -> Driven<'_, F> {
     Driven { driver, fut }
-}
-
-/// A plain or TLS stream, as one type so that every connection has the same driver type.
-enum Stream {
-    Plain(TcpStream),
-    Tls(Box<TlsStream<TcpStream>>),
-}
-
-impl AsyncRead for Stream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
-        }
-    }
-}
-
-impl AsyncWrite for Stream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
-        }
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[std::io::IoSlice<'_>],
-    ) -> Poll<std::io::Result<usize>> {
-        match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
-        }
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        match self {
-            Stream::Plain(s) => s.is_write_vectored(),
-            Stream::Tls(s) => s.is_write_vectored(),
-        }
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_flush(cx),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
-        }
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
-        }
-    }
-}
-
-/// Decrements the open-connection gauge when the connection ends or is dropped.
-struct OpenConn(Arc<Gauges>);
-
-impl Drop for OpenConn {
-    fn drop(&mut self) {
-        self.0.connections_open.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
-struct Failed {
-    kind: ErrorKind,
-    message: String,
 }
 
 impl HyperClient {
@@ -309,17 +228,6 @@ impl HyperClient {
     }
 }
 
-fn idempotent(m: &http::Method) -> bool {
-    matches!(
-        *m,
-        http::Method::GET
-            | http::Method::HEAD
-            | http::Method::PUT
-            | http::Method::DELETE
-            | http::Method::OPTIONS
-    )
-}
-
 /// The request for one send: the prepared template plus what was rendered.
 fn build_request(
     p: &Prepared,
@@ -351,83 +259,17 @@ fn build_request(
 }
 
 fn failed(f: Failed, latency_us: Option<u64>) -> Attempt {
-    Attempt::failed(f.kind, f.message, latency_us)
-}
-
-pub fn status_message(status: u16) -> String {
-    match http::StatusCode::from_u16(status)
-        .ok()
-        .and_then(|s| s.canonical_reason())
-    {
-        Some(reason) => format!("HTTP {status} {reason}"),
-        None => format!("HTTP {status}"),
-    }
+    f.into_attempt(latency_us)
 }
 
 async fn connect(reqs: &Requests, origin: &Origin, gauges: &Arc<Gauges>) -> Result<Conn, Failed> {
-    let addrs: Vec<std::net::SocketAddr> =
-        match tokio::net::lookup_host((origin.host.as_str(), origin.port)).await {
-            Ok(a) => a.collect(),
-            Err(e) => {
-                return Err(Failed {
-                    kind: ErrorKind::Dns,
-                    message: format!("cannot resolve '{}': {e}", origin.host),
-                })
-            }
-        };
-    let mut last_err = None;
-    let mut stream = None;
-    for addr in &addrs {
-        match TcpStream::connect(addr).await {
-            Ok(s) => {
-                stream = Some(s);
-                break;
-            }
-            Err(e) => last_err = Some((addr, e)),
-        }
-    }
-    let stream = match stream {
-        Some(s) => s,
-        None => {
-            let (kind, message) = match last_err {
-                Some((addr, e)) => (classify_io(&e), format!("connect to {addr}: {e}")),
-                None => (
-                    ErrorKind::Dns,
-                    format!("'{}' has no addresses", origin.host),
-                ),
-            };
-            return Err(Failed { kind, message });
-        }
-    };
-    let _ = stream.set_nodelay(true);
-    let stream = if origin.https {
-        let name =
-            rustls::pki_types::ServerName::try_from(origin.host.clone()).map_err(|e| Failed {
-                kind: ErrorKind::Tls,
-                message: format!("invalid TLS server name '{}': {e}", origin.host),
-            })?;
-        let tls = tokio_rustls::TlsConnector::from(reqs.tls.clone())
-            .connect(name, stream)
-            .await
-            .map_err(|e| Failed {
-                kind: match e.kind() {
-                    std::io::ErrorKind::ConnectionReset => ErrorKind::ConnectionReset,
-                    _ => ErrorKind::Tls,
-                },
-                message: format!("TLS handshake with {}: {e}", origin.host),
-            })?;
-        Stream::Tls(Box::new(tls))
-    } else {
-        Stream::Plain(stream)
-    };
+    let stream = connect_stream(reqs, origin).await?;
     let (sender, driver) = http1::handshake(TokioIo::new(stream)).await.map_err(|e| {
         let (kind, message) = classify_hyper(&e, false);
         Failed { kind, message }
     })?;
-    gauges.connections_open.fetch_add(1, Ordering::Relaxed);
-    gauges.connections_opened.fetch_add(1, Ordering::Relaxed);
     Ok(Conn {
         sender,
-        driver: Some((driver, OpenConn(gauges.clone()))),
+        driver: Some((driver, OpenConn::new(gauges))),
     })
 }

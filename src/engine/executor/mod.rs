@@ -1,7 +1,10 @@
-//! Request executors: hyper's connection API on the hot path, reqwest where a request
-//! needs redirects or cookies. Both return the same [`Attempt`].
+//! Request executors: volley's own HTTP/1.1 client on the hot path (`h1`), hyper's
+//! connection API as the alternative (`--client hyper`), reqwest where a request needs
+//! redirects or cookies. All return the same [`Attempt`].
 
 mod classify;
+mod conn;
+mod h1;
 mod hyper_client;
 mod reqwest_client;
 mod tls;
@@ -16,6 +19,7 @@ use crate::metrics::{Gauges, Outcome};
 use crate::scenario::{ClientKind, Plan};
 
 pub use classify::{classify_hyper, classify_io, classify_reqwest};
+pub use h1::H1Client;
 pub use hyper_client::HyperClient;
 pub use reqwest_client::ReqwestClient;
 
@@ -38,10 +42,19 @@ pub struct Prepared {
     /// Headers including Host and User-Agent.
     pub headers: HeaderMap,
     pub body: Bytes,
+    /// The whole request as the h1 client writes it, when nothing is rendered per send.
+    pub wire: Bytes,
     pub origin: usize,
     pub timeout: Duration,
     pub client: ClientKind,
     pub follow_redirects: bool,
+}
+
+impl Prepared {
+    /// The request target: path and query.
+    pub fn target(&self) -> &str {
+        self.uri.path_and_query().map_or("/", |pq| pq.as_str())
+    }
 }
 
 /// The result of sending one request.
@@ -157,12 +170,16 @@ impl Requests {
                     HeaderValue::from(ep.body.len()),
                 );
             }
+            let target = uri.path_and_query().map_or("/", |pq| pq.as_str());
+            let mut wire = Vec::new();
+            h1::serialize(&mut wire, &ep.method, target, &headers, &ep.body);
             prepared.push(Prepared {
                 method: ep.method.clone(),
                 uri,
                 url: ep.url.clone(),
                 headers,
                 body: ep.body.clone(),
+                wire: wire.into(),
                 origin,
                 timeout: ep.timeout,
                 client: ep.client,
@@ -189,6 +206,7 @@ fn bracket(host: &str) -> String {
 
 /// One VU's clients: its own connections, never shared with another VU.
 pub struct VuClient {
+    h1: H1Client,
     hyper: HyperClient,
     reqwest: Option<ReqwestClient>,
     requests: Arc<Requests>,
@@ -198,6 +216,7 @@ pub struct VuClient {
 impl VuClient {
     pub fn new(requests: Arc<Requests>, gauges: Arc<Gauges>) -> Self {
         VuClient {
+            h1: H1Client::new(requests.origins.len()),
             hyper: HyperClient::new(requests.origins.len()),
             reqwest: None,
             requests,
@@ -210,6 +229,7 @@ impl VuClient {
         let reqs = self.requests.clone();
         let p = &reqs.prepared[idx];
         match p.client {
+            ClientKind::H1 => self.h1.send(&reqs, p, rendered, want, &self.gauges).await,
             ClientKind::Hyper => {
                 self.hyper
                     .send(&reqs, p, rendered, want, &self.gauges)

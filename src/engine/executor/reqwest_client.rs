@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::classify::classify_reqwest;
-use super::hyper_client::status_message;
+use super::conn::status_message;
 use super::{Attempt, Prepared, Rendered, Requests, Want, MAX_KEPT_BODY};
 use crate::metrics::{ErrorKind, Gauges, Outcome};
 

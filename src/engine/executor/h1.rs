@@ -1,0 +1,831 @@
+//! volley's own HTTP/1.1 client, the default hot path: one keep-alive connection per VU
+//! and origin, the request written from bytes serialized once per run, the response
+//! head parsed with `httparse` (hyper's own parser) into nothing but what the run needs.
+//!
+//! Compared with hyper's client connection it skips, per request: building an
+//! `http::Request` (a `HeaderMap` clone), hyper's dispatcher and its channel, and the
+//! `HeaderMap` of the response, which is only built when a check or capture reads
+//! headers. It handles what a load tool meets: Content-Length, chunked bodies (with
+//! trailers), bodies that end with the connection, HEAD/204/304, interim 1xx responses,
+//! `Connection: close` and HTTP/1.0 servers, over plain TCP or rustls.
+//!
+//! The exchange runs under one deadline (one timer per request), and a request that a
+//! server closing a kept-alive connection never answered is sent again once, on the same
+//! rules as the hyper path (see [`super::hyper_client`]).
+
+use std::mem::MaybeUninit;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+use std::time::Instant;
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use super::classify::classify_io;
+use super::conn::{connect_stream, idempotent, status_message, Failed, OpenConn, Stream};
+use super::{Attempt, Prepared, Rendered, Requests, Want, MAX_KEPT_BODY};
+use crate::metrics::{ErrorKind, Gauges, Outcome};
+
+/// Most response headers accepted (hyper's default limit too).
+const MAX_HEADERS: usize = 100;
+/// Largest response head accepted.
+const MAX_HEAD: usize = 64 << 10;
+/// Longest chunk-size or trailer line accepted.
+const MAX_LINE: usize = 4 << 10;
+/// First size of a connection's read buffer; it doubles when a read fills it, up to
+/// [`MAX_READ`].
+const FIRST_READ: usize = 4 << 10;
+const MAX_READ: usize = 256 << 10;
+
+/// One VU's connections, by origin, and a scratch buffer for requests with rendered parts.
+pub struct H1Client {
+    conns: Vec<Option<H1Conn>>,
+    scratch: Vec<u8>,
+}
+
+struct H1Conn {
+    stream: Stream,
+    buf: ReadBuf,
+    _open: OpenConn,
+}
+
+/// A read buffer: bytes `start..end` are received and not yet consumed.
+struct ReadBuf {
+    data: Vec<u8>,
+    start: usize,
+    end: usize,
+}
+
+impl ReadBuf {
+    fn new() -> ReadBuf {
+        ReadBuf {
+            data: vec![0; FIRST_READ],
+            start: 0,
+            end: 0,
+        }
+    }
+
+    fn filled(&self) -> &[u8] {
+        &self.data[self.start..self.end]
+    }
+
+    fn len(&self) -> usize {
+        self.end - self.start
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.start += n;
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+        }
+    }
+
+    /// Free space at the end, after moving unread bytes to the front or growing.
+    fn space(&mut self) -> &mut [u8] {
+        if self.end == self.data.len() {
+            if self.start > 0 {
+                self.data.copy_within(self.start..self.end, 0);
+                self.end -= self.start;
+                self.start = 0;
+            } else {
+                let grown = (self.data.len() * 2).max(FIRST_READ);
+                self.data.resize(grown, 0);
+            }
+        }
+        &mut self.data[self.end..]
+    }
+}
+
+/// Why an exchange failed, and whether sending it again is safe.
+struct RoundTripError {
+    failed: Failed,
+    /// The request could not be written.
+    unsent: bool,
+    /// Some of a response arrived.
+    answered: bool,
+}
+
+impl RoundTripError {
+    fn new(kind: ErrorKind, message: String, answered: bool) -> RoundTripError {
+        RoundTripError {
+            failed: Failed::new(kind, message),
+            unsent: false,
+            answered,
+        }
+    }
+}
+
+/// A complete response.
+struct Response {
+    status: u16,
+    bytes: u64,
+    body: Option<Bytes>,
+    headers: Option<HeaderMap>,
+    keep_alive: bool,
+}
+
+/// How the response body ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Framing {
+    Length(u64),
+    Chunked,
+    UntilClose,
+}
+
+/// What the request loop needs from a response head.
+struct Head {
+    status: u16,
+    len: usize,
+    framing: Framing,
+    keep_alive: bool,
+    headers: Option<HeaderMap>,
+}
+
+impl H1Client {
+    pub fn new(n_origins: usize) -> Self {
+        H1Client {
+            conns: (0..n_origins).map(|_| None).collect(),
+            scratch: Vec::new(),
+        }
+    }
+
+    pub async fn send(
+        &mut self,
+        reqs: &Requests,
+        p: &Prepared,
+        rendered: Option<&Rendered>,
+        want: Want,
+        gauges: &Arc<Gauges>,
+    ) -> Attempt {
+        let deadline = tokio::time::Instant::now() + p.timeout;
+        let wire: &[u8] = match rendered {
+            None => &p.wire,
+            Some(r) => match render(&mut self.scratch, p, r) {
+                Ok(()) => &self.scratch,
+                Err(f) => return f.into_attempt(None),
+            },
+        };
+        let slot = &mut self.conns[p.origin];
+        let mut sent: Option<Instant> = None;
+        let exchange = exchange(slot, reqs, p, wire, want, gauges, &mut sent);
+        let result = tokio::time::timeout_at(deadline, exchange).await;
+        let latency = sent.map(|s| s.elapsed().as_micros() as u64);
+        match result {
+            Ok(Ok(r)) => Attempt {
+                outcome: Outcome::Status(r.status),
+                latency_us: latency,
+                bytes: r.bytes,
+                message: (r.status >= 400).then(|| status_message(r.status)),
+                body: r.body,
+                headers: r.headers,
+            },
+            Ok(Err(f)) => f.into_attempt(None),
+            Err(_) => {
+                // Mid-exchange: the connection is in an unknown state, never reuse it.
+                self.conns[p.origin] = None;
+                let message = match latency {
+                    Some(_) => format!("no complete response within {:?}", p.timeout),
+                    None => format!("connect timed out after {:?}", p.timeout),
+                };
+                Attempt::failed(ErrorKind::Timeout, message, latency)
+            }
+        }
+    }
+}
+
+/// Connects when needed, sends, reads the response; sends once more on a fresh
+/// connection when a kept-alive one was closed under the request. `sent` is when the
+/// (last) request went out.
+async fn exchange(
+    slot: &mut Option<H1Conn>,
+    reqs: &Requests,
+    p: &Prepared,
+    wire: &[u8],
+    want: Want,
+    gauges: &Arc<Gauges>,
+    sent: &mut Option<Instant>,
+) -> Result<Response, Failed> {
+    let mut retried = false;
+    loop {
+        if slot.as_mut().is_some_and(|c| !c.idle_and_open()) {
+            *slot = None;
+        }
+        let reused = slot.is_some();
+        let conn = match slot {
+            Some(c) => c,
+            None => {
+                let stream = connect_stream(reqs, &reqs.origins[p.origin]).await?;
+                slot.insert(H1Conn {
+                    stream,
+                    buf: ReadBuf::new(),
+                    _open: OpenConn::new(gauges),
+                })
+            }
+        };
+        *sent = Some(Instant::now());
+        match conn.round_trip(wire, p.method == Method::HEAD, want).await {
+            Ok(r) => {
+                if !r.keep_alive {
+                    *slot = None;
+                }
+                return Ok(r);
+            }
+            Err(e) => {
+                *slot = None;
+                let stale = matches!(
+                    e.failed.kind,
+                    ErrorKind::ConnectionClosed | ErrorKind::ConnectionReset
+                );
+                let resend = e.unsent || (stale && !e.answered && idempotent(&p.method));
+                if reused && !retried && resend {
+                    retried = true;
+                    continue;
+                }
+                return Err(e.failed);
+            }
+        }
+    }
+}
+
+impl H1Conn {
+    /// Whether the kept-alive connection can take a request: on plain TCP, a connection
+    /// the server has closed (or sent unasked-for bytes on) is readable while idle. The
+    /// check costs no system call unless the socket is readable. TLS connections are
+    /// not checked (a session ticket also makes them readable); the resend rule covers them.
+    fn idle_and_open(&mut self) -> bool {
+        if self.buf.len() > 0 {
+            return false;
+        }
+        let Stream::Plain(tcp) = &self.stream else {
+            return true;
+        };
+        let mut cx = Context::from_waker(Waker::noop());
+        match tcp.poll_read_ready(&mut cx) {
+            Poll::Pending => true,
+            Poll::Ready(Err(_)) => false,
+            Poll::Ready(Ok(())) => {
+                let mut probe = [0u8; 1];
+                matches!(tcp.try_read(&mut probe), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+            }
+        }
+    }
+
+    /// Reads more bytes into the buffer; `Ok(0)` at end of stream.
+    async fn fill(&mut self) -> std::io::Result<usize> {
+        let space = self.buf.space();
+        let asked = space.len();
+        let n = self.stream.read(space).await?;
+        self.buf.end += n;
+        // A read that filled the space: the next one gets a bigger buffer.
+        let size = self.buf.data.len();
+        if n == asked && size < MAX_READ {
+            self.buf.data.resize((size * 2).min(MAX_READ), 0);
+        }
+        Ok(n)
+    }
+
+    async fn round_trip(
+        &mut self,
+        wire: &[u8],
+        head_request: bool,
+        want: Want,
+    ) -> Result<Response, RoundTripError> {
+        let written = async {
+            self.stream.write_all(wire).await?;
+            self.stream.flush().await
+        };
+        if let Err(e) = written.await {
+            return Err(RoundTripError {
+                failed: Failed::new(classify_io(&e), format!("sending the request: {e}")),
+                unsent: true,
+                answered: false,
+            });
+        }
+        let head = self.read_head(head_request, want).await?;
+        let mut bytes = 0u64;
+        let mut kept: Option<Vec<u8>> = want.body.then(Vec::new);
+        let mut take = |data: &[u8], bytes: &mut u64| {
+            *bytes += data.len() as u64;
+            if let Some(k) = &mut kept {
+                if k.len() + data.len() <= MAX_KEPT_BODY {
+                    k.extend_from_slice(data);
+                } else {
+                    kept = None;
+                }
+            }
+        };
+        let mut keep_alive = head.keep_alive;
+        match head.framing {
+            Framing::Length(len) => {
+                while bytes < len {
+                    if self.buf.len() == 0 {
+                        match self.fill().await {
+                            Ok(0) => {
+                                return Err(body_error(
+                                    ErrorKind::BodyRead,
+                                    format!("connection closed after {bytes} of {len} body bytes"),
+                                ))
+                            }
+                            Ok(_) => {}
+                            Err(e) => return Err(body_io_error(&e, bytes)),
+                        }
+                    }
+                    let n = self.buf.len().min((len - bytes) as usize);
+                    take(&self.buf.filled()[..n], &mut bytes);
+                    self.buf.consume(n);
+                }
+            }
+            Framing::UntilClose => {
+                keep_alive = false;
+                loop {
+                    if self.buf.len() > 0 {
+                        take(self.buf.filled(), &mut bytes);
+                        let n = self.buf.len();
+                        self.buf.consume(n);
+                    }
+                    match self.fill().await {
+                        Ok(0) => break,
+                        Ok(_) => {}
+                        Err(e) => return Err(body_io_error(&e, bytes)),
+                    }
+                }
+            }
+            Framing::Chunked => self.read_chunked(&mut take, &mut bytes).await?,
+        }
+        // Bytes past the response were not asked for: the connection is out of step.
+        if self.buf.len() > 0 {
+            keep_alive = false;
+        }
+        Ok(Response {
+            status: head.status,
+            bytes,
+            body: kept.map(Bytes::from),
+            headers: head.headers,
+            keep_alive,
+        })
+    }
+
+    /// Reads and parses the response head, skipping interim (1xx) responses.
+    async fn read_head(&mut self, head_request: bool, want: Want) -> Result<Head, RoundTripError> {
+        let mut answered = false;
+        loop {
+            if self.buf.len() > 0 {
+                answered = true;
+                if let Some(head) = parse_head(self.buf.filled(), head_request, want)? {
+                    self.buf.consume(head.len);
+                    if (100..200).contains(&head.status) && head.status != 101 {
+                        continue;
+                    }
+                    return Ok(head);
+                }
+                if self.buf.len() > MAX_HEAD {
+                    return Err(RoundTripError::new(
+                        ErrorKind::InvalidResponse,
+                        format!("response head longer than {MAX_HEAD} bytes"),
+                        true,
+                    ));
+                }
+            }
+            match self.fill().await {
+                Ok(0) if answered => {
+                    return Err(RoundTripError::new(
+                        ErrorKind::ConnectionClosed,
+                        "connection closed in the middle of the response head".into(),
+                        true,
+                    ))
+                }
+                Ok(0) => {
+                    return Err(RoundTripError::new(
+                        ErrorKind::ConnectionClosed,
+                        "connection closed before a response".into(),
+                        false,
+                    ))
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    return Err(RoundTripError::new(
+                        classify_io(&e),
+                        format!("reading the response head: {e}"),
+                        answered,
+                    ))
+                }
+            }
+        }
+    }
+
+    /// Reads a chunked body through its last chunk and trailers.
+    async fn read_chunked(
+        &mut self,
+        take: &mut impl FnMut(&[u8], &mut u64),
+        bytes: &mut u64,
+    ) -> Result<(), RoundTripError> {
+        loop {
+            let line = self.line(*bytes).await?;
+            let size = chunk_size(&self.buf.filled()[..line.0]).ok_or_else(|| {
+                body_error(
+                    ErrorKind::BodyRead,
+                    format!("invalid chunk size line after {bytes} body bytes"),
+                )
+            })?;
+            self.buf.consume(line.1);
+            if size == 0 {
+                // Trailers, up to an empty line.
+                loop {
+                    let (content, with_end) = self.line(*bytes).await?;
+                    self.buf.consume(with_end);
+                    if content == 0 {
+                        return Ok(());
+                    }
+                }
+            }
+            let mut left = size;
+            while left > 0 {
+                if self.buf.len() == 0 {
+                    self.fill_body(*bytes).await?;
+                }
+                let n = self.buf.len().min(left.min(usize::MAX as u64) as usize);
+                take(&self.buf.filled()[..n], bytes);
+                self.buf.consume(n);
+                left -= n as u64;
+            }
+            let (content, with_end) = self.line(*bytes).await?;
+            if content != 0 {
+                return Err(body_error(
+                    ErrorKind::BodyRead,
+                    format!("chunk not followed by CRLF after {bytes} body bytes"),
+                ));
+            }
+            self.buf.consume(with_end);
+        }
+    }
+
+    /// Waits for a whole line at the front of the buffer; returns its length without
+    /// and with the line end (CRLF or LF).
+    async fn line(&mut self, bytes: u64) -> Result<(usize, usize), RoundTripError> {
+        loop {
+            let filled = self.buf.filled();
+            if let Some(lf) = filled.iter().position(|&b| b == b'\n') {
+                let content = if lf > 0 && filled[lf - 1] == b'\r' {
+                    lf - 1
+                } else {
+                    lf
+                };
+                return Ok((content, lf + 1));
+            }
+            if filled.len() > MAX_LINE {
+                return Err(body_error(
+                    ErrorKind::BodyRead,
+                    format!("chunk line longer than {MAX_LINE} bytes after {bytes} body bytes"),
+                ));
+            }
+            self.fill_body(bytes).await?;
+        }
+    }
+
+    async fn fill_body(&mut self, bytes: u64) -> Result<(), RoundTripError> {
+        match self.fill().await {
+            Ok(0) => Err(body_error(
+                ErrorKind::BodyRead,
+                format!("connection closed in a chunked body after {bytes} body bytes"),
+            )),
+            Ok(_) => Ok(()),
+            Err(e) => Err(body_io_error(&e, bytes)),
+        }
+    }
+}
+
+fn body_error(kind: ErrorKind, message: String) -> RoundTripError {
+    RoundTripError::new(kind, message, true)
+}
+
+/// A read error in the body: a reset is a reset, anything else a body that could not
+/// be read (as on the hyper path).
+fn body_io_error(e: &std::io::Error, bytes: u64) -> RoundTripError {
+    let kind = match classify_io(e) {
+        ErrorKind::ConnectionReset => ErrorKind::ConnectionReset,
+        _ => ErrorKind::BodyRead,
+    };
+    body_error(kind, format!("{e} (after {bytes} body bytes)"))
+}
+
+/// The size at the start of a chunk-size line (hex digits, then optional extensions).
+fn chunk_size(line: &[u8]) -> Option<u64> {
+    let end = line
+        .iter()
+        .position(|&b| b == b';' || b == b' ' || b == b'\t')
+        .unwrap_or(line.len());
+    let digits = &line[..end];
+    if digits.is_empty() || digits.len() > 15 {
+        return None;
+    }
+    let mut size = 0u64;
+    for &d in digits {
+        size = size * 16 + (d as char).to_digit(16)? as u64;
+    }
+    Some(size)
+}
+
+/// Parses a response head at the start of `buf`; `None` when it is not complete yet.
+fn parse_head(buf: &[u8], head_request: bool, want: Want) -> Result<Option<Head>, RoundTripError> {
+    let mut slots = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
+    let mut resp = httparse::Response::new(&mut []);
+    let parsed = httparse::ParserConfig::default()
+        .parse_response_with_uninit_headers(&mut resp, buf, &mut slots);
+    let len = match parsed {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(e) => {
+            return Err(RoundTripError::new(
+                ErrorKind::InvalidResponse,
+                format!("invalid response head: {e}"),
+                true,
+            ))
+        }
+    };
+    let status = resp.code.unwrap_or(0);
+    let invalid = |what: &str| {
+        RoundTripError::new(
+            ErrorKind::InvalidResponse,
+            format!("invalid response head: {what}"),
+            true,
+        )
+    };
+    let mut length: Option<u64> = None;
+    let mut chunked = false;
+    let mut transfer_encoding = false;
+    let mut close = false;
+    let mut keep_alive_asked = false;
+    for h in resp.headers.iter() {
+        let name = h.name.as_bytes();
+        if name.eq_ignore_ascii_case(b"content-length") {
+            for part in h.value.split(|&b| b == b',') {
+                let n = parse_length(part).ok_or_else(|| invalid("bad content-length"))?;
+                if length.is_some_and(|l| l != n) {
+                    return Err(invalid("conflicting content-length values"));
+                }
+                length = Some(n);
+            }
+        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+            transfer_encoding = true;
+            // Chunked only when it is the last coding.
+            chunked = h
+                .value
+                .split(|&b| b == b',')
+                .next_back()
+                .is_some_and(|c| c.trim_ascii().eq_ignore_ascii_case(b"chunked"));
+        } else if name.eq_ignore_ascii_case(b"connection") {
+            for token in h.value.split(|&b| b == b',') {
+                let token = token.trim_ascii();
+                close |= token.eq_ignore_ascii_case(b"close");
+                keep_alive_asked |= token.eq_ignore_ascii_case(b"keep-alive");
+            }
+        }
+    }
+    let framing = if head_request || status == 204 || status == 304 || status < 200 {
+        Framing::Length(0)
+    } else if chunked {
+        Framing::Chunked
+    } else if transfer_encoding {
+        Framing::UntilClose
+    } else {
+        match length {
+            Some(n) => Framing::Length(n),
+            None => Framing::UntilClose,
+        }
+    };
+    let http11 = resp.version == Some(1);
+    let keep_alive = !close && (http11 || keep_alive_asked) && status != 101;
+    let headers = want.headers.then(|| {
+        let mut map = HeaderMap::with_capacity(resp.headers.len());
+        for h in resp.headers.iter() {
+            if let (Ok(k), Ok(v)) = (
+                HeaderName::from_bytes(h.name.as_bytes()),
+                HeaderValue::from_bytes(h.value),
+            ) {
+                map.append(k, v);
+            }
+        }
+        map
+    });
+    Ok(Some(Head {
+        status,
+        len,
+        framing,
+        keep_alive,
+        headers,
+    }))
+}
+
+fn parse_length(v: &[u8]) -> Option<u64> {
+    let v = v.trim_ascii();
+    if v.is_empty() || v.len() > 19 || !v.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(v).ok()?.parse().ok()
+}
+
+/// The bytes of a request: request line, headers, blank line, body.
+pub fn serialize(
+    out: &mut Vec<u8>,
+    method: &Method,
+    target: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) {
+    out.reserve(64 + target.len() + headers.len() * 32 + body.len());
+    out.extend_from_slice(method.as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(target.as_bytes());
+    out.extend_from_slice(b" HTTP/1.1\r\n");
+    for (k, v) in headers {
+        out.extend_from_slice(k.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(v.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    let has_length = headers.contains_key(http::header::CONTENT_LENGTH);
+    let expects_body = matches!(*method, Method::POST | Method::PUT | Method::PATCH);
+    if !has_length && (!body.is_empty() || expects_body) {
+        out.extend_from_slice(b"content-length: ");
+        out.extend_from_slice(body.len().to_string().as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(body);
+}
+
+/// The bytes of a request whose path, headers or body were rendered for this send.
+fn render(out: &mut Vec<u8>, p: &Prepared, r: &Rendered) -> Result<(), Failed> {
+    out.clear();
+    let target = match &r.path {
+        Some(path) => {
+            let uri: Uri = path.parse().map_err(|e| {
+                Failed::new(
+                    ErrorKind::Other,
+                    format!("rendered path is not a valid URI: {e}"),
+                )
+            })?;
+            uri.path_and_query()
+                .map_or("/", |pq| pq.as_str())
+                .to_string()
+        }
+        None => p.target().to_string(),
+    };
+    let body = r.body.as_ref().unwrap_or(&p.body);
+    if r.headers.is_empty() && r.body.is_none() {
+        serialize(out, &p.method, &target, &p.headers, body);
+    } else {
+        let mut headers = p.headers.clone();
+        for (k, v) in &r.headers {
+            headers.insert(k.clone(), v.clone());
+        }
+        if r.body.is_some() {
+            headers.insert(http::header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+        }
+        serialize(out, &p.method, &target, &headers, body);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn head(bytes: &[u8]) -> Head {
+        parse_head(bytes, false, Want::default())
+            .ok()
+            .flatten()
+            .expect("a complete head")
+    }
+
+    #[test]
+    fn framing_follows_the_head() {
+        let h = head(b"HTTP/1.1 200 OK\r\nContent-Length: 13\r\n\r\nHello");
+        assert_eq!(
+            (h.status, h.framing, h.keep_alive),
+            (200, Framing::Length(13), true)
+        );
+        assert_eq!(h.len, 39);
+        let h = head(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n");
+        assert_eq!(h.framing, Framing::Chunked);
+        let h = head(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n");
+        assert_eq!(h.framing, Framing::UntilClose);
+        // Transfer-Encoding wins over Content-Length.
+        let h = head(b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\ntransfer-encoding: chunked\r\n\r\n");
+        assert_eq!(h.framing, Framing::Chunked);
+        let h = head(b"HTTP/1.1 200 OK\r\n\r\n");
+        assert_eq!(h.framing, Framing::UntilClose);
+        let h = head(b"HTTP/1.1 204 No Content\r\ncontent-length: 5\r\n\r\n");
+        assert_eq!(h.framing, Framing::Length(0));
+        let h = head(b"HTTP/1.1 304 Not Modified\r\n\r\n");
+        assert_eq!(h.framing, Framing::Length(0));
+        let h = parse_head(
+            b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n",
+            true,
+            Want::default(),
+        )
+        .ok()
+        .flatten()
+        .unwrap();
+        assert_eq!(h.framing, Framing::Length(0), "a HEAD response has no body");
+    }
+
+    #[test]
+    fn keep_alive_follows_version_and_connection() {
+        assert!(
+            !head(b"HTTP/1.1 200 OK\r\nConnection: close\r\ncontent-length: 0\r\n\r\n").keep_alive
+        );
+        assert!(
+            !head(b"HTTP/1.1 200 OK\r\nconnection: Upgrade, CLOSE\r\ncontent-length: 0\r\n\r\n")
+                .keep_alive
+        );
+        assert!(!head(b"HTTP/1.0 200 OK\r\ncontent-length: 0\r\n\r\n").keep_alive);
+        assert!(
+            head(b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\ncontent-length: 0\r\n\r\n")
+                .keep_alive
+        );
+        assert!(!head(b"HTTP/1.1 101 Switching Protocols\r\n\r\n").keep_alive);
+    }
+
+    #[test]
+    fn bad_heads_are_invalid_responses_and_partial_ones_wait() {
+        let want = Want::default();
+        assert!(matches!(
+            parse_head(b"HTTP/1.1 200 OK\r\ncontent-le", false, want),
+            Ok(None)
+        ));
+        assert!(matches!(parse_head(b"", false, want), Ok(None)));
+        for bad in [
+            &b"SSH-2.0-OpenSSH_9.6\r\n\r\n"[..],
+            b"HTTP/1.1 200 OK\r\ncontent-length: five\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\ncontent-length: 6\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\ncontent-length: -1\r\n\r\n",
+            b"HTTP/1.1 2000 OK\r\n\r\n",
+        ] {
+            match parse_head(bad, false, want) {
+                Err(e) => assert_eq!(e.failed.kind, ErrorKind::InvalidResponse),
+                Ok(_) => panic!("{:?} parsed", String::from_utf8_lossy(bad)),
+            }
+        }
+        // The same length twice is fine.
+        let h = head(b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\nContent-Length: 5, 5\r\n\r\n");
+        assert_eq!(h.framing, Framing::Length(5));
+    }
+
+    #[test]
+    fn headers_are_built_only_when_wanted() {
+        let bytes = b"HTTP/1.1 200 OK\r\nX-Token: abc\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\ncontent-length: 0\r\n\r\n";
+        assert!(head(bytes).headers.is_none());
+        let want = Want {
+            headers: true,
+            body: false,
+        };
+        let h = parse_head(bytes, false, want).ok().flatten().unwrap();
+        let map = h.headers.unwrap();
+        assert_eq!(map["x-token"], "abc");
+        assert_eq!(map.get_all("set-cookie").iter().count(), 2);
+    }
+
+    #[test]
+    fn chunk_sizes() {
+        assert_eq!(chunk_size(b"0"), Some(0));
+        assert_eq!(chunk_size(b"1a"), Some(26));
+        assert_eq!(chunk_size(b"FF;name=value"), Some(255));
+        assert_eq!(chunk_size(b"10 "), Some(16));
+        assert_eq!(chunk_size(b""), None);
+        assert_eq!(chunk_size(b"xyz"), None);
+        assert_eq!(chunk_size(b"-1"), None);
+        assert_eq!(
+            chunk_size(b"1000000000000000"),
+            None,
+            "16 hex digits overflow"
+        );
+    }
+
+    #[test]
+    fn requests_serialize_with_their_headers_and_length() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            http::header::HOST,
+            HeaderValue::from_static("127.0.0.1:8080"),
+        );
+        headers.insert(
+            http::header::USER_AGENT,
+            HeaderValue::from_static("volley/test"),
+        );
+        let mut out = Vec::new();
+        serialize(&mut out, &Method::GET, "/a?b=1", &headers, b"");
+        assert_eq!(
+            out,
+            b"GET /a?b=1 HTTP/1.1\r\nhost: 127.0.0.1:8080\r\nuser-agent: volley/test\r\n\r\n"
+        );
+        out.clear();
+        serialize(&mut out, &Method::POST, "/", &HeaderMap::new(), b"");
+        assert_eq!(out, b"POST / HTTP/1.1\r\ncontent-length: 0\r\n\r\n");
+        out.clear();
+        serialize(&mut out, &Method::PUT, "/x", &HeaderMap::new(), b"{}");
+        assert_eq!(out, b"PUT /x HTTP/1.1\r\ncontent-length: 2\r\n\r\n{}");
+    }
+}
