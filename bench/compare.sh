@@ -5,6 +5,7 @@
 #   CONNS=100 DURATION=10 RUNS=5 bash bench/compare.sh
 #   VOLLEY_BIN=/path/to/volley bash bench/compare.sh   # skip the cargo build
 #   ONLY="wrk volley-t1 volley-console-t1" bash bench/compare.sh   # a subset of the tools
+#   CPU_LIMIT=25 bash bench/compare.sh         # each tool gets 25% of one core (a cgroup)
 #
 # Every tool gets the same closed-model load (CONNS keep-alive connections, no think
 # time, DURATION seconds) against an nginx started here on 127.0.0.1 (one worker, a
@@ -43,6 +44,10 @@ TOOL_PID="" # /usr/bin/time wrapping the tool that is running, if any
 ON_EXIT='if [ -n "$TOOL_PID" ]; then pkill -TERM -P "$TOOL_PID" 2>/dev/null; kill -TERM "$TOOL_PID" 2>/dev/null; fi'
 start_nginx 4096
 find_volley
+if [ -n "${CPU_LIMIT:-}" ]; then
+    case "$CPU_LIMIT" in *[!0-9]* | "") echo "CPU_LIMIT is a percentage of one core" >&2; exit 2 ;; esac
+    cpu_limit "$CPU_LIMIT"
+fi
 
 # --- 4. one run of one tool ---------------------------------------------------------
 TOOLS=(wrk)
@@ -103,6 +108,9 @@ run_one() {
     volley-hyper-t1) cmd=("$VOLLEY" "$URL" -c "$CONNS" -d "${DURATION}s" --headless --client hyper --threads 1 --out "json=$base.json") ;;
     volley-reqwest-t1) cmd=("$VOLLEY" "$URL" -c "$CONNS" -d "${DURATION}s" --headless --client reqwest --threads 1 --out "json=$base.json") ;;
     esac
+    if [ "${#CPU_WRAP[@]}" -gt 0 ]; then
+        cmd=("${CPU_WRAP[@]}" "${cmd[@]}")
+    fi
     printf '%q ' "${cmd[@]}" >"$base.cmd"
     local before after rc=0
     before="$(snapshot)"
@@ -190,7 +198,7 @@ PY
 printf 'round\ttool\texit\trequests\trps\tp50_ms\tp99_ms\terrors\twall_s\tuser_s\tsys_s\tcpu_us_per_req\tmax_rss_mb\tnginx_cpu_pct\tnginx_served\tother_cpu_pct\n' >"$RAW"
 {
     echo "# volley bench/compare.sh $STAMP"
-    echo "# url=$URL conns=$CONNS duration=${DURATION}s runs=$RUNS nproc=$(nproc) kernel=$(uname -r)"
+    echo "# url=$URL conns=$CONNS duration=${DURATION}s runs=$RUNS nproc=$(nproc) kernel=$(uname -r) cpu_limit=${CPU_LIMIT:-none}"
     echo "# commit=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$REPO" diff --quiet HEAD -- src Cargo.toml Cargo.lock 2>/dev/null || echo ' (src modified)')"
     echo "# volley=$VOLLEY wrk=$(wrk -v 2>&1 | head -n1 | awk '{print $2}') oha=$([ "$HAVE_OHA" = 1 ] && oha --version 2>/dev/null | head -n1 || echo 'not installed')"
     echo "# load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -291,6 +299,26 @@ for (rnd, tool), r in by.items():
     if a and b: rps.append(a / b)
     a, b = num(r["cpu_us_per_req"]), num(h["cpu_us_per_req"])
     if a and b: cpu.append(a / b)
+# Per-round ratios of volley's tools to wrk and oha: rps, and CPU per request.
+refs = [t for t in ("wrk", "oha") if any(k[1] == t for k in by)]
+mine = sorted({t for (_, t) in by if t.startswith("volley")})
+if refs and mine:
+    print()
+    print("Ratios in the same round, medians over rounds (rps: higher is better; CPU per request: lower is better):")
+    print()
+    print("| tool | " + " | ".join(f"rps / {t} | CPU/req / {t}" for t in refs) + " |")
+    print("|---|" + "---:|---:|" * len(refs))
+    for tool in mine:
+        cells = []
+        for ref in refs:
+            for key in ("rps", "cpu_us_per_req"):
+                vals = []
+                for (rnd, t), r in by.items():
+                    o = by.get((rnd, ref))
+                    if t == tool and o is not None and num(r[key]) and num(o[key]):
+                        vals.append(num(r[key]) / num(o[key]))
+                cells.append(f"{statistics.median(vals):.2f}" if vals else "n/a")
+        print(f"| {tool} | " + " | ".join(cells) + " |")
 if rps:
     print()
     print("Console overhead (volley-console-t1 / volley-t1 in the same round): rps ratio "

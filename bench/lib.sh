@@ -3,6 +3,8 @@
 #   need_tools wrk            # apt-get installs nginx, time, python3, procps (+ the arguments)
 #   start_nginx               # sets URL, PORT, NGINX_PID, NGINX_WORKER, NGINX_DIR
 #   find_volley               # sets VOLLEY (VOLLEY_BIN, or cargo build --release)
+#   cpu_limit 25              # sets CPU_WRAP: a command prefix that runs a tool in a cgroup
+#                             # limited to 25% of one core (cgroup v1 cpu or v2 cpu.max)
 #
 # The nginx runs on 127.0.0.1 on a free port with one worker, access_log off, long
 # keep-alive, a 13-byte static body at every path, and stub_status at /nginx_status.
@@ -36,9 +38,14 @@ need_tools() {
 NGINX_PID=""
 NGINX_DIR=""
 ON_EXIT=""
+CGROUP_DIR=""
+CPU_WRAP=()
 bench_cleanup() {
     if [ -n "$ON_EXIT" ]; then
         eval "$ON_EXIT" || true
+    fi
+    if [ -n "$CGROUP_DIR" ]; then
+        rmdir "$CGROUP_DIR" 2>/dev/null || true
     fi
     if [ -n "$NGINX_PID" ] && kill -0 "$NGINX_PID" 2>/dev/null; then
         kill -QUIT "$NGINX_PID" 2>/dev/null || true
@@ -128,4 +135,27 @@ find_volley() {
         exit 1
     }
     log "volley: $VOLLEY ($("$VOLLEY" --version 2>/dev/null || echo '?'))"
+}
+
+# cpu_limit PERCENT: every tool runs in one cgroup limited to PERCENT% of one core, so
+# that the load tool, not the server, is the limit and rps compares the tools' own speed.
+cpu_limit() {
+    local pct="$1" quota=$(( $1 * 1000 )) procs
+    if [ -w /sys/fs/cgroup/cpu ] && [ -f /sys/fs/cgroup/cpu/cpu.cfs_quota_us ]; then
+        CGROUP_DIR="/sys/fs/cgroup/cpu/volley-bench-$$"
+        mkdir -p "$CGROUP_DIR"
+        echo 100000 >"$CGROUP_DIR/cpu.cfs_period_us"
+        echo "$quota" >"$CGROUP_DIR/cpu.cfs_quota_us"
+    elif grep -qw cpu /sys/fs/cgroup/cgroup.controllers 2>/dev/null; then
+        CGROUP_DIR="/sys/fs/cgroup/volley-bench-$$"
+        mkdir -p "$CGROUP_DIR"
+        echo "$quota 100000" >"$CGROUP_DIR/cpu.max"
+    else
+        log "CPU_LIMIT needs a writable cgroup cpu controller (run as root)"
+        exit 1
+    fi
+    procs="$CGROUP_DIR/cgroup.procs"
+    # shellcheck disable=SC2016
+    CPU_WRAP=(bash -c 'echo $$ >"$0" && exec "$@"' "$procs")
+    log "every tool runs in $CGROUP_DIR: ${pct}% of one core"
 }
