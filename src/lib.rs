@@ -3,6 +3,16 @@
 //! `main.rs` only parses the command line and calls [`run`]; tests drive everything
 //! headless through the same function.
 
+/// `eprintln!` that never panics. When the terminal has gone away (an SSH connection
+/// dropped under the console) stderr may be gone too, and a panicking `eprintln!` would
+/// stop volley before the rest of its results are written.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 pub mod cli;
 pub mod demo;
 pub mod engine;
@@ -165,7 +175,7 @@ pub fn execute(mut plan: Plan, args: &RunArgs) -> Result<i32, Error> {
         .len() as u64;
     let notice = sys::ensure_fd_limit(peak_vus * origins.max(1));
     if let Some(n) = &notice {
-        eprintln!("volley: {n}");
+        say!("volley: {n}");
     }
     let headless = args.headless || !std::io::stdout().is_terminal();
     // A bad --theme is bad input (exit 2) even when no console will show it.
@@ -219,7 +229,7 @@ fn finish(doc: &ResultDoc, outs: &[output::OutSpec]) -> Result<i32, Error> {
     let _ = stdout.flush();
     written?;
     if engine::worker_panicked() {
-        eprintln!("volley: a VU panicked (a bug in volley): the run was cut short, its results are partial");
+        say!("volley: a VU panicked (a bug in volley): the run was cut short, its results are partial");
         return Ok(exit::FAILURE);
     }
     if doc.thresholds_failed() {
@@ -229,7 +239,7 @@ fn finish(doc: &ResultDoc, outs: &[output::OutSpec]) -> Result<i32, Error> {
             .filter(|t| !t.passed)
             .map(|t| t.name.as_str())
             .collect();
-        eprintln!("volley: thresholds failed: {}", failed.join(", "));
+        say!("volley: thresholds failed: {}", failed.join(", "));
         return Ok(exit::THRESHOLDS_FAILED);
     }
     Ok(exit::OK)

@@ -172,7 +172,7 @@ pub fn write_all(doc: &ResultDoc, outs: &[OutSpec]) -> Result<(), Error> {
     for o in outs {
         if let Err(e) = write_one(doc, o) {
             let err = Error::io(format!("cannot write {}", o.path.display()), e);
-            eprintln!("error: {err}");
+            say!("error: {err}");
             first_err.get_or_insert(err);
         }
     }
@@ -191,7 +191,7 @@ pub fn report_command(args: &ReportArgs) -> Result<i32, Error> {
         return Ok(exit::OK);
     }
     if outs.iter().any(|o| o.kind == OutKind::Hdr) && !has_interval_histograms(&doc) {
-        eprintln!(
+        say!(
             "volley: {} has no per-second histograms (they are kept only when the run writes \
              --out hdr=FILE): the HDR log has no latency intervals",
             args.file.display()
@@ -199,7 +199,7 @@ pub fn report_command(args: &ReportArgs) -> Result<i32, Error> {
     }
     write_all(&doc, &outs)?;
     for o in outs.iter().filter(|o| o.path.as_os_str() != "-") {
-        eprintln!("volley: wrote {}", o.path.display());
+        say!("volley: wrote {}", o.path.display());
     }
     Ok(exit::OK)
 }
@@ -253,7 +253,7 @@ pub fn compare_command(args: &CompareArgs) -> Result<i32, Error> {
     }
     if let Some(l) = limit {
         if regressions.is_empty() {
-            eprintln!(
+            say!(
                 "volley: no regression beyond {} (p95, p99, error rate, rps)",
                 compare::fmt_pct(l)
             );
@@ -262,7 +262,7 @@ pub fn compare_command(args: &CompareArgs) -> Result<i32, Error> {
                 .iter()
                 .map(|r| format!("{} {} {}", r.scope, r.metric.label(), r.change_text()))
                 .collect();
-            eprintln!(
+            say!(
                 "volley: {} regression{} beyond {}: {}",
                 regressions.len(),
                 if regressions.len() == 1 { "" } else { "s" },

@@ -39,6 +39,19 @@ pub fn ensure_fd_limit(connections: u64) -> Option<String> {
     ))
 }
 
+/// Whether the terminal on standard output has hung up (the SSH connection or terminal
+/// window that held it is gone). One `poll(2)` with no wait.
+pub fn terminal_hung_up() -> bool {
+    let mut fds = [libc::pollfd {
+        fd: libc::STDOUT_FILENO,
+        events: 0,
+        revents: 0,
+    }];
+    // SAFETY: poll(2) on one valid pollfd that lives across the call, without waiting.
+    let n = unsafe { libc::poll(fds.as_mut_ptr(), 1, 0) };
+    n > 0 && fds[0].revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

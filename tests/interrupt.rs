@@ -319,6 +319,50 @@ fn sighup_under_the_console_restores_and_writes() {
     console_signal(libc::SIGHUP, "sighup");
 }
 
+/// The terminal hangs up mid-run (an SSH connection drops, a terminal window closes):
+/// the run stops, volley exits, and the results are written with the server's count.
+#[test]
+fn a_terminal_that_hangs_up_mid_run_stops_the_run_and_writes() {
+    let server = server(Duration::from_millis(20), u64::MAX);
+    let dir = scratch("console-hangup-running");
+    let outs = Outs::new(&dir);
+    let mut vt = console(&server.url(), &outs, &["-d", "60s"], &[]);
+    assert!(eventually(Duration::from_secs(10), || server.requests() >= 40));
+    vt.hang_up();
+    let status = vt
+        .wait_exit(Duration::from_secs(15))
+        .expect("volley did not exit after its terminal hung up");
+    assert!(status.success(), "{status:?}");
+    let doc = outs.check(&server);
+    assert_eq!(total(&doc, "errors"), 0, "{}", doc["totals"]);
+}
+
+/// The same on the DONE screen, where the console waits for q: it must not wait (or
+/// spin) forever for a key from a terminal that is gone.
+#[test]
+fn a_terminal_that_hangs_up_on_the_done_screen_gets_its_results() {
+    let server = server(Duration::from_millis(5), u64::MAX);
+    let dir = scratch("console-hangup-done");
+    let outs = Outs::new(&dir);
+    let mut vt = console(&server.url(), &outs, &["-d", "1s"], &[]);
+    assert!(
+        vt.wait_screen("DONE", Duration::from_secs(20)),
+        "{}",
+        vt.screen()
+    );
+    vt.hang_up();
+    let status = vt
+        .wait_exit(Duration::from_secs(15))
+        .expect("volley did not exit after its terminal hung up");
+    assert!(status.success(), "{status:?}");
+    let doc = read_doc(&outs.json);
+    assert_eq!(doc["partial"], false, "the run had finished");
+    let reported = total(&doc, "requests");
+    assert!(reported > 0);
+    assert_eq!(reported, server.requests(), "{}", doc["totals"]);
+    assert!(outs.txt.exists(), "txt not written");
+}
+
 #[test]
 fn a_panicking_worker_under_the_console_restores_the_terminal_and_writes() {
     let server = server(Duration::from_millis(5), u64::MAX);

@@ -86,10 +86,30 @@ pub fn run_with(
     let mut stats = FrameStats::default();
     // When the last key not yet drawn was read.
     let mut key_at: Option<Instant> = None;
+    // The terminal went away (the SSH connection dropped, the terminal window closed):
+    // it hung up, or reading or drawing failed. The run is stopped and its results are
+    // still written.
+    let mut lost = false;
+    let input = Input::start();
     loop {
         let wait = frame.saturating_sub(last_draw.elapsed());
-        if event::poll(if dirty { Duration::ZERO } else { wait })? {
-            match event::read()? {
+        let ev = match input
+            .events
+            .recv_timeout(if dirty { Duration::ZERO } else { wait })
+        {
+            Ok(Ok(ev)) => Some(ev),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => None,
+            Ok(Err(_)) | Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                lost = true;
+                break;
+            }
+        };
+        if crate::sys::terminal_hung_up() {
+            lost = true;
+            break;
+        }
+        if let Some(ev) = ev {
+            match ev {
                 Event::Key(k) => {
                     key_at.get_or_insert_with(Instant::now);
                     for cmd in app.on_key(&k) {
@@ -114,15 +134,41 @@ pub fn run_with(
         if !panicked && (dirty || last_draw.elapsed() >= frame) {
             let started = Instant::now();
             app.set_snapshot(snapshots.borrow().clone());
-            guard.terminal.draw(|f| view::draw(f, &app))?;
+            if guard.terminal().draw(|f| view::draw(f, &app)).is_err() {
+                lost = true;
+                break;
+            }
             last_draw = Instant::now();
             stats.frame(last_draw - started, key_at.take().map(|k| last_draw - k));
             dirty = false;
         }
     }
+    input.stop.store(true, Ordering::Relaxed);
     drop(guard);
     if std::env::var_os("VOLLEY_FRAME_STATS").is_some() {
-        eprintln!("{}", stats.summary());
+        say!("{}", stats.summary());
+    }
+    if lost {
+        // Nobody is watching: stop as SIGHUP does (graceful, within the scenario's
+        // graceful-stop period, unless a signal already asked) and wait for the
+        // engine's own final count.
+        if !hangup.swap(true, Ordering::Relaxed) {
+            let _ = commands.send(Command::Stop);
+        }
+        return Ok(match engine_thread.join() {
+            Ok(snapshot) => Watched {
+                snapshot,
+                forced: false,
+            },
+            Err(_) => {
+                let mut snapshot: Snapshot = (**snapshots.borrow()).clone();
+                snapshot.partial = true;
+                Watched {
+                    snapshot,
+                    forced: true,
+                }
+            }
+        });
     }
     if engine_thread.is_finished() {
         match engine_thread.join() {
@@ -132,7 +178,9 @@ pub fn run_with(
                     forced: false,
                 })
             }
-            Err(_) => eprintln!("volley: the engine failed; writing the last results it published"),
+            Err(_) => {
+                say!("volley: the engine failed; writing the last results it published");
+            }
         }
     } else {
         // A second Stop makes the engine abort what is in flight (counted as aborted) at
@@ -158,6 +206,41 @@ pub fn run_with(
         snapshot,
         forced: true,
     })
+}
+
+/// Terminal events, read on a thread of their own. crossterm's reader loops forever
+/// (at full CPU) once the terminal has hung up, because it retries a read that returns
+/// end-of-file; on its own thread that cannot stop the console from noticing the
+/// hang-up, stopping the run and writing the results (the process then exits).
+struct Input {
+    events: std::sync::mpsc::Receiver<std::io::Result<Event>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Input {
+    fn start() -> Input {
+        let (tx, events) = std::sync::mpsc::channel();
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopping = stop.clone();
+        // If the thread cannot start, its sender is dropped with it: the console sees the
+        // input gone, as after a hang-up, and stops the run with its results written.
+        let _ = std::thread::Builder::new()
+            .name("volley-input".into())
+            .spawn(move || {
+                while !stopping.load(Ordering::Relaxed) {
+                    let ev = match event::poll(Duration::from_millis(50)) {
+                        Ok(false) => continue,
+                        Ok(true) => event::read(),
+                        Err(e) => Err(e),
+                    };
+                    let failed = ev.is_err();
+                    if tx.send(ev).is_err() || failed {
+                        break;
+                    }
+                }
+            });
+        Input { events, stop }
+    }
 }
 
 /// How long frames took to draw (snapshot to terminal written) and keys took to show,
@@ -230,7 +313,14 @@ async fn supervise(handle: EngineHandle, hangup: Arc<AtomicBool>) -> Snapshot {
                 };
             }
             _ = recv(&mut term) => { hangup.store(true, Ordering::Relaxed); let _ = commands.send(Command::Stop); }
-            _ = recv(&mut hup) => { hangup.store(true, Ordering::Relaxed); let _ = commands.send(Command::Stop); }
+            // A hang-up may come as more than one SIGHUP (from the shell and from the
+            // terminal), and the console may notice the hang-up itself: only the first
+            // asks for the graceful stop (a second Stop would abort what is in flight).
+            _ = recv(&mut hup) => {
+                if !hangup.swap(true, Ordering::Relaxed) {
+                    let _ = commands.send(Command::Stop);
+                }
+            }
             _ = recv(&mut int) => { hangup.store(true, Ordering::Relaxed); let _ = commands.send(Command::Stop); }
         }
     }

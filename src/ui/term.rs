@@ -12,7 +12,7 @@ pub type Term = Terminal<CrosstermBackend<Stdout>>;
 
 /// Owns the terminal while the console runs; restores it when dropped.
 pub struct TermGuard {
-    pub terminal: Term,
+    terminal: Option<Term>,
 }
 
 impl TermGuard {
@@ -31,13 +31,30 @@ impl TermGuard {
                 return Err(e);
             }
         };
-        Ok(TermGuard { terminal })
+        Ok(TermGuard {
+            terminal: Some(terminal),
+        })
+    }
+
+    pub fn terminal(&mut self) -> &mut Term {
+        self.terminal.as_mut().expect("present until dropped")
     }
 }
 
 impl Drop for TermGuard {
     fn drop(&mut self) {
         restore();
+        if let Some(mut t) = self.terminal.take() {
+            // ratatui's own drop shows the cursor and, when that fails, reports it with
+            // `eprintln!`, which panics when stderr is the terminal that hung up, before
+            // the results are written. A terminal that cannot show its cursor is gone:
+            // it is not dropped.
+            if t.show_cursor().is_ok() {
+                drop(t);
+            } else {
+                std::mem::forget(t);
+            }
+        }
     }
 }
 

@@ -723,8 +723,11 @@ impl TlsServer {
 /// A volley process on a pty; everything it prints is collected.
 pub struct PtyChild {
     pub child: Child,
-    master: std::fs::File,
+    /// `None` once the terminal has hung up ([`PtyChild::hang_up`]).
+    master: Option<std::fs::File>,
     output: Arc<Mutex<Vec<u8>>>,
+    /// Tells the reader to let go of its copy of the master side.
+    closing: Arc<AtomicBool>,
     /// Ends when the pty has no writer left (the child and its output are gone).
     reader: Option<JoinHandle<()>>,
     size: (u16, u16),
@@ -732,26 +735,40 @@ pub struct PtyChild {
 
 impl PtyChild {
     pub fn spawn(args: &[&str], envs: &[(&str, &str)], cols: u16, rows: u16) -> PtyChild {
-        let mut master_fd = 0;
-        let mut slave_fd = 0;
         let ws = libc::winsize {
             ws_row: rows,
             ws_col: cols,
             ws_xpixel: 0,
             ws_ypixel: 0,
         };
-        // SAFETY: openpty fills two descriptors we then own.
-        let rc = unsafe {
-            libc::openpty(
-                &mut master_fd,
-                &mut slave_fd,
-                std::ptr::null_mut(),
-                std::ptr::null(),
-                &ws,
+        // Both sides close-on-exec from the start: a child spawned meanwhile by another
+        // test (tests run in parallel) must not inherit this master, or the terminal
+        // could not hang up when the test closes it.
+        // SAFETY: posix_openpt returns a new descriptor we own, or -1.
+        let master_fd =
+            unsafe { libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC) };
+        assert!(master_fd >= 0, "posix_openpt failed");
+        let mut name = [0 as libc::c_char; 128];
+        // SAFETY: a valid master descriptor; ptsname_r writes into a buffer we own.
+        unsafe {
+            assert_eq!(libc::grantpt(master_fd), 0, "grantpt failed");
+            assert_eq!(libc::unlockpt(master_fd), 0, "unlockpt failed");
+            assert_eq!(
+                libc::ptsname_r(master_fd, name.as_mut_ptr(), name.len()),
+                0,
+                "ptsname_r failed"
+            );
+            libc::ioctl(master_fd, libc::TIOCSWINSZ, &ws);
+        }
+        // SAFETY: a NUL-terminated path from ptsname_r.
+        let slave_fd = unsafe {
+            libc::open(
+                name.as_ptr(),
+                libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
             )
         };
-        assert_eq!(rc, 0, "openpty failed");
-        // SAFETY: fresh descriptors from openpty.
+        assert!(slave_fd >= 0, "cannot open the pty's slave side");
+        // SAFETY: fresh descriptors we own.
         let slave = unsafe { OwnedFd::from_raw_fd(slave_fd) };
         let master = unsafe { std::fs::File::from_raw_fd(master_fd) };
         let mut cmd = Command::new(volley_bin());
@@ -776,27 +793,51 @@ impl PtyChild {
         let output = Arc::new(Mutex::new(Vec::new()));
         let out = output.clone();
         let mut from = master.try_clone().unwrap();
+        let closing = Arc::new(AtomicBool::new(false));
+        let stop = closing.clone();
         let reader = std::thread::spawn(move || {
             let mut buf = [0u8; 8192];
-            while let Ok(n) = from.read(&mut buf) {
-                if n == 0 {
-                    break;
+            while !stop.load(Ordering::Acquire) {
+                let mut pfd = libc::pollfd {
+                    fd: from.as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                };
+                // SAFETY: poll(2) on one pollfd that lives across the call.
+                if unsafe { libc::poll(&mut pfd, 1, 50) } <= 0 {
+                    continue;
                 }
-                out.lock().unwrap().extend_from_slice(&buf[..n]);
+                match from.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => out.lock().unwrap().extend_from_slice(&buf[..n]),
+                }
             }
         });
         PtyChild {
             child,
-            master,
+            master: Some(master),
             output,
+            closing,
             reader: Some(reader),
             size: (rows, cols),
         }
     }
 
     pub fn keys(&mut self, s: &str) {
-        self.master.write_all(s.as_bytes()).unwrap();
-        self.master.flush().unwrap();
+        let master = self.master.as_mut().expect("the terminal is still there");
+        master.write_all(s.as_bytes()).unwrap();
+        master.flush().unwrap();
+    }
+
+    /// Closes the terminal, as a dropped SSH connection or a closed terminal window does:
+    /// every copy of the master side is closed, so the kernel hangs up the child's
+    /// terminal (SIGHUP, then end-of-file and I/O errors).
+    pub fn hang_up(&mut self) {
+        self.closing.store(true, Ordering::Release);
+        if let Some(r) = self.reader.take() {
+            let _ = r.join();
+        }
+        self.master = None;
     }
 
     pub fn text(&self) -> String {
@@ -834,7 +875,9 @@ impl PtyChild {
         let end = Instant::now() + limit;
         while Instant::now() < end {
             // The pty may already be closed when the process is on its way out.
-            let _ = self.master.write_all(b"q");
+            if let Some(m) = self.master.as_mut() {
+                let _ = m.write_all(b"q");
+            }
             if let Some(st) = self.wait_exit(Duration::from_millis(200)) {
                 return Some(st);
             }

@@ -47,6 +47,9 @@ pub struct H1Client {
 struct H1Conn {
     stream: Stream,
     buf: ReadBuf,
+    /// An exchange began and did not finish (its future was dropped): the connection
+    /// may hold the rest of that response, so it is never reused.
+    busy: bool,
     _open: OpenConn,
 }
 
@@ -209,7 +212,7 @@ async fn exchange(
 ) -> Result<Response, Failed> {
     let mut retried = false;
     loop {
-        if slot.as_mut().is_some_and(|c| !c.idle_and_open()) {
+        if slot.as_mut().is_some_and(|c| c.busy || !c.idle_and_open()) {
             *slot = None;
         }
         let reused = slot.is_some();
@@ -220,13 +223,16 @@ async fn exchange(
                 slot.insert(H1Conn {
                     stream,
                     buf: ReadBuf::new(),
+                    busy: false,
                     _open: OpenConn::new(gauges),
                 })
             }
         };
         *sent = Some(Instant::now());
+        conn.busy = true;
         match conn.round_trip(wire, p.method == Method::HEAD, want).await {
             Ok(r) => {
+                conn.busy = false;
                 if !r.keep_alive {
                     *slot = None;
                 }
