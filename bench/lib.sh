@@ -77,7 +77,7 @@ worker_rlimit_nofile $((conns * 2 + 64));
 daemon off;
 pid $NGINX_DIR/nginx.pid;
 error_log $NGINX_DIR/logs/error.log warn;
-events { worker_connections $conns; }
+events { worker_connections $conns; multi_accept on; }
 http {
     access_log off;
     client_body_temp_path $NGINX_DIR/body;
