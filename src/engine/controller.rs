@@ -15,8 +15,16 @@ use super::vu::{run_closed_vu, stagger, user_pattern, RunCtx};
 use crate::metrics::{Aggregator, Gauges, RunState, Snapshot, SpikeGauge};
 use crate::scenario::{format_duration, LoadModel, Plan, Stage};
 
-/// Recording shards: enough that two worker threads rarely meet on one lock.
+/// Most recording shards: enough that worker threads rarely meet on one lock.
 pub const DEFAULT_SHARDS: usize = 8;
+
+/// Shards for a runtime with `workers` threads: two per worker (the aggregator takes one
+/// shard at a time), at most [`DEFAULT_SHARDS`]. Each shard holds an HDR histogram per
+/// endpoint, which widens to the slowest latency seen, so unneeded shards cost memory:
+/// with one engine thread, 2 shards instead of 8 keep a quarter of those histograms.
+pub fn shards_for(workers: usize) -> usize {
+    (workers * 2).clamp(2, DEFAULT_SHARDS)
+}
 
 struct Vu {
     retire: Arc<AtomicBool>,
@@ -288,8 +296,9 @@ pub async fn run(
         .iter()
         .map(|e| (e.name.clone(), e.method.to_string()))
         .collect();
+    let shards = shards_for(tokio::runtime::Handle::current().metrics().num_workers());
     let (mut aggregator, recorder) =
-        Aggregator::new(&plan.name, &endpoints, DEFAULT_SHARDS, gauges.clone());
+        Aggregator::new(&plan.name, &endpoints, shards, gauges.clone());
     aggregator.set_thresholds(plan.thresholds.clone());
     aggregator.keep_interval_histograms(opts.interval_histograms);
     let (agg_done_tx, agg_done_rx) = oneshot::channel();
@@ -473,5 +482,19 @@ async fn sleep_opt(until: Option<tokio::time::Instant>) {
     match until {
         Some(t) => tokio::time::sleep_until(t).await,
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn two_shards_per_worker_thread_up_to_the_most() {
+        assert_eq!(shards_for(0), 2);
+        assert_eq!(shards_for(1), 2);
+        assert_eq!(shards_for(2), 4);
+        assert_eq!(shards_for(4), DEFAULT_SHARDS);
+        assert_eq!(shards_for(64), DEFAULT_SHARDS);
     }
 }

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
 
 pub use command::{Command, Spike, SpikeChange};
-pub use controller::DEFAULT_SHARDS;
+pub use controller::{shards_for, DEFAULT_SHARDS};
 
 use crate::metrics::Snapshot;
 use crate::scenario::Plan;
