@@ -44,6 +44,16 @@ TOOL_PID="" # /usr/bin/time wrapping the tool that is running, if any
 ON_EXIT='if [ -n "$TOOL_PID" ]; then pkill -TERM -P "$TOOL_PID" 2>/dev/null; kill -TERM "$TOOL_PID" 2>/dev/null; fi'
 start_nginx 4096
 find_volley
+REQWEST_LOOP=""
+if [[ " ${ONLY:-reqwest-loop-t1} " == *" reqwest-loop-t1 "* ]]; then
+    log "building examples/reqwest_loop (the reqwest path's ceiling) ..."
+    (cd "$REPO" && cargo build --release --quiet --example reqwest_loop) || {
+        log "cargo build --example reqwest_loop failed"
+        exit 1
+    }
+    REQWEST_LOOP="$(cd "$REPO" && cargo metadata --format-version 1 --no-deps |
+        python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/release/examples/reqwest_loop"
+fi
 if [ -n "${CPU_LIMIT:-}" ]; then
     case "$CPU_LIMIT" in *[!0-9]* | "") echo "CPU_LIMIT is a percentage of one core" >&2; exit 2 ;; esac
     cpu_limit "$CPU_LIMIT"
@@ -58,7 +68,7 @@ if command -v script >/dev/null 2>&1; then
 else
     log "no script(1) (bsdutils): skipping volley-console-t1"
 fi
-TOOLS+=(volley-hyper-t1 volley-t2 volley-reqwest-t1)
+TOOLS+=(volley-hyper-t1 volley-t2 volley-reqwest-t1 reqwest-loop-t1)
 if [ -n "${ONLY:-}" ]; then # e.g. ONLY="wrk volley-t1 volley-console-t1"
     read -r -a TOOLS <<<"$ONLY"
 fi
@@ -107,6 +117,8 @@ run_one() {
         ;;
     volley-hyper-t1) cmd=("$VOLLEY" "$URL" -c "$CONNS" -d "${DURATION}s" --headless --client hyper --threads 1 --out "json=$base.json") ;;
     volley-reqwest-t1) cmd=("$VOLLEY" "$URL" -c "$CONNS" -d "${DURATION}s" --headless --client reqwest --threads 1 --out "json=$base.json") ;;
+    # The reqwest path's ceiling: a bare reqwest loop (examples/reqwest_loop.rs).
+    reqwest-loop-t1) cmd=("$REQWEST_LOOP" "$URL" "$CONNS" "$DURATION") ;;
     esac
     if [ "${#CPU_WRAP[@]}" -gt 0 ]; then
         cmd=("${CPU_WRAP[@]}" "${cmd[@]}")
@@ -159,6 +171,9 @@ try:
             # (wrk and volley do not count those as errors either).
             errs += sum(int(n) for n, what in re.findall(r"^\s*\[(\d+)\]\s*(.*)$", tail, re.M)
                         if "deadline" not in what)
+    elif tool == "reqwest-loop-t1":
+        m = re.search(r"requests (\d+) errors (\d+) seconds [\d.]+ rps ([\d.]+)", out)
+        req, errs, rps = int(m.group(1)), int(m.group(2)), float(m.group(3))
     else:
         d = json.load(open(base + ".json"))
         t = d["totals"]
