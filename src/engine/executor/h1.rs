@@ -19,7 +19,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
+use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::classify::classify_io;
@@ -665,33 +665,9 @@ pub fn serialize(
 /// The bytes of a request whose path, headers or body were rendered for this send.
 fn render(out: &mut Vec<u8>, p: &Prepared, r: &Rendered) -> Result<(), Failed> {
     out.clear();
-    let target = match &r.path {
-        Some(path) => {
-            let uri: Uri = path.parse().map_err(|e| {
-                Failed::new(
-                    ErrorKind::Other,
-                    format!("rendered path is not a valid URI: {e}"),
-                )
-            })?;
-            uri.path_and_query()
-                .map_or("/", |pq| pq.as_str())
-                .to_string()
-        }
-        None => p.target().to_string(),
-    };
-    let body = r.body.as_ref().unwrap_or(&p.body);
-    if r.headers.is_empty() && r.body.is_none() {
-        serialize(out, &p.method, &target, &p.headers, body);
-    } else {
-        let mut headers = p.headers.clone();
-        for (k, v) in &r.headers {
-            headers.insert(k.clone(), v.clone());
-        }
-        if r.body.is_some() {
-            headers.insert(http::header::CONTENT_LENGTH, HeaderValue::from(body.len()));
-        }
-        serialize(out, &p.method, &target, &headers, body);
-    }
+    let uri = r.uri(p)?;
+    let target = uri.path_and_query().map_or("/", |pq| pq.as_str());
+    serialize(out, &p.method, target, &r.headers(p), r.body(p));
     Ok(())
 }
 

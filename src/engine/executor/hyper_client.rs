@@ -238,22 +238,9 @@ fn build_request(
     *req.uri_mut() = p.uri.clone();
     *req.headers_mut() = p.headers.clone();
     if let Some(r) = rendered {
-        if let Some(path) = &r.path {
-            *req.uri_mut() = path.parse().map_err(|e| Failed {
-                kind: ErrorKind::Other,
-                message: format!("rendered path is not a valid URI: {e}"),
-            })?;
-        }
-        for (k, v) in &r.headers {
-            req.headers_mut().insert(k.clone(), v.clone());
-        }
-        if let Some(b) = &r.body {
-            req.headers_mut().insert(
-                http::header::CONTENT_LENGTH,
-                http::HeaderValue::from(b.len()),
-            );
-            *req.body_mut() = Full::new(b.clone());
-        }
+        *req.uri_mut() = r.uri(p)?;
+        *req.headers_mut() = r.headers(p).into_owned();
+        *req.body_mut() = Full::new(r.body(p).clone());
     }
     Ok(req)
 }

@@ -50,13 +50,6 @@ pub struct Prepared {
     pub follow_redirects: bool,
 }
 
-impl Prepared {
-    /// The request target: path and query.
-    pub fn target(&self) -> &str {
-        self.uri.path_and_query().map_or("/", |pq| pq.as_str())
-    }
-}
-
 /// The result of sending one request.
 #[derive(Debug, Clone)]
 pub struct Attempt {
@@ -81,6 +74,42 @@ pub struct Rendered {
     pub path: Option<String>,
     pub headers: Vec<(http::HeaderName, HeaderValue)>,
     pub body: Option<Bytes>,
+}
+
+impl Rendered {
+    /// The request URI: the rendered path, or the prepared one.
+    fn uri(&self, p: &Prepared) -> Result<Uri, conn::Failed> {
+        match &self.path {
+            Some(path) => path.parse().map_err(|e| {
+                conn::Failed::new(
+                    crate::metrics::ErrorKind::Other,
+                    format!("rendered path is not a valid URI: {e}"),
+                )
+            }),
+            None => Ok(p.uri.clone()),
+        }
+    }
+
+    /// The headers to send: the prepared ones, with the rendered ones (and the rendered
+    /// body's length) set over them; borrowed when nothing changes them.
+    fn headers<'a>(&self, p: &'a Prepared) -> std::borrow::Cow<'a, HeaderMap> {
+        if self.headers.is_empty() && self.body.is_none() {
+            return std::borrow::Cow::Borrowed(&p.headers);
+        }
+        let mut headers = p.headers.clone();
+        for (k, v) in &self.headers {
+            headers.insert(k.clone(), v.clone());
+        }
+        if let Some(b) = &self.body {
+            headers.insert(http::header::CONTENT_LENGTH, HeaderValue::from(b.len()));
+        }
+        std::borrow::Cow::Owned(headers)
+    }
+
+    /// The body to send: the rendered one, or the prepared one.
+    fn body<'a>(&'a self, p: &'a Prepared) -> &'a Bytes {
+        self.body.as_ref().unwrap_or(&p.body)
+    }
 }
 
 /// What the caller needs back from the response.
