@@ -8,7 +8,7 @@ use tokio::signal::unix::{signal, SignalKind};
 
 use crate::engine::{Command, EngineHandle};
 use crate::metrics::Snapshot;
-use crate::report::{fmt_count, fmt_ms};
+use crate::units;
 
 /// One progress line, e.g. `[  12s] RUNNING vus 50/50 reqs 120,345 rps 10,234 err 0.10% p95 4.21ms`.
 pub fn progress_line(s: &Snapshot) -> String {
@@ -17,17 +17,17 @@ pub fn progress_line(s: &Snapshot) -> String {
         None => String::new(),
     };
     format!(
-        "[{:>5.0}s] {:<8} vus {}/{} reqs {} rps {} err {:.2}% p95 {}{} conns {}",
+        "[{:>5.0}s] {:<8} vus {}/{} reqs {} rps {} err {} p95 {}{} conns {}",
         s.elapsed.as_secs_f64(),
         s.state.label(),
         s.vus_active,
         s.vus_target,
-        fmt_count(s.total.requests),
-        fmt_count(s.total.rps_now.round() as u64),
-        s.total.error_rate() * 100.0,
-        fmt_ms(s.total.quantile_us(0.95) as f64 / 1000.0),
+        units::count(s.total.requests),
+        units::rate(s.total.rps_now),
+        units::percent(s.total.error_rate()),
+        units::us(s.total.quantile_us(0.95)),
         remaining,
-        s.connections_open,
+        units::count(s.connections_open),
     )
 }
 
@@ -109,5 +109,24 @@ async fn recv(sig: &mut Option<tokio::signal::unix::Signal>) {
             s.recv().await;
         }
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_line_groups_numbers_like_the_summary() {
+        let mut s = Snapshot::empty("t", &[]);
+        s.total.requests = 144_219;
+        s.total.rps_now = 130_951.4;
+        s.vus_active = 1;
+        s.vus_target = 1;
+        let line = progress_line(&s);
+        assert!(
+            line.contains("reqs 144,219 rps 130,951 err 0.00%"),
+            "{line}"
+        );
     }
 }

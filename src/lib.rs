@@ -28,6 +28,7 @@ pub mod scenario;
 pub mod sys;
 pub mod thresholds;
 pub mod ui;
+pub mod units;
 
 use std::io::{IsTerminal, Write};
 use std::time::Duration;

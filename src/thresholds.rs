@@ -38,7 +38,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::scenario::{format_duration, parse_duration};
+use crate::units::{self, duration as format_duration, parse_duration};
 
 /// The metric a threshold is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -309,58 +309,28 @@ impl Threshold {
     }
 
     /// An observed value (canonical units) for display in the metric's unit:
-    /// `250us`, `412.3ms`, `1.25s` for latencies, `0.52%` for fractions, `1,234.5` for
-    /// rps, `1,234` for requests and dropped. Non-finite values show as `n/a`.
+    /// `250µs`, `412.3ms`, `1.25s` for latencies, `0.52%` for fractions, `1,234.5` for
+    /// rps, `1,234` for requests and dropped (see [`crate::units`]). Non-finite values
+    /// show as `–`.
     pub fn format_value(&self, v: f64) -> String {
         format_observed(self.metric, v)
     }
 }
 
-/// See [`Threshold::format_value`].
+/// See [`Threshold::format_value`]. Throughput keeps one decimal at any size, as the
+/// value is read against a limit: `rps > 100` observed `99.9`.
 pub fn format_observed(metric: Metric, v: f64) -> String {
     if !v.is_finite() {
-        return "n/a".into();
+        return units::NONE.into();
     }
     match metric.kind() {
-        Kind::Latency => {
-            if v.abs() < 1.0 {
-                format!("{:.0}us", v * 1000.0)
-            } else if v.abs() < 1000.0 {
-                format!("{v:.1}ms")
-            } else {
-                format!("{:.2}s", v / 1000.0)
-            }
-        }
-        Kind::Fraction => format!("{:.2}%", v * 100.0),
+        Kind::Latency => units::ms(v),
+        Kind::Fraction => units::percent(v),
         Kind::Count => match metric {
-            Metric::Rps => group_thousands(&format!("{v:.1}")),
-            _ => group_thousands(&format!("{v:.0}")),
+            Metric::Rps => units::number(v, 1),
+            _ => units::number(v, 0),
         },
     }
-}
-
-/// Puts commas between groups of three digits of the integer part: `1234.5` -> `1,234.5`.
-fn group_thousands(s: &str) -> String {
-    let (sign, rest) = match s.strip_prefix('-') {
-        Some(r) => ("-", r),
-        None => ("", s),
-    };
-    let (int, frac) = match rest.split_once('.') {
-        Some((i, f)) => (i, Some(f)),
-        None => (rest, None),
-    };
-    let mut out = String::from(sign);
-    for (i, c) in int.chars().enumerate() {
-        if i > 0 && (int.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    if let Some(f) = frac {
-        out.push('.');
-        out.push_str(f);
-    }
-    out
 }
 
 impl fmt::Display for Threshold {
@@ -1195,11 +1165,11 @@ mod tests {
         let lat = p("p95 < 500ms");
         assert_eq!(lat.format_value(412.3), "412.3ms");
         assert_eq!(lat.format_value(412.345), "412.3ms");
-        assert_eq!(lat.format_value(0.25), "250us");
-        assert_eq!(lat.format_value(1.0), "1.0ms");
+        assert_eq!(lat.format_value(0.25), "250µs");
+        assert_eq!(lat.format_value(1.0), "1.00ms");
         assert_eq!(lat.format_value(999.94), "999.9ms");
         assert_eq!(lat.format_value(1250.0), "1.25s");
-        assert_eq!(lat.format_value(125_000.0), "125.00s");
+        assert_eq!(lat.format_value(125_000.0), "125s");
         let er = p("error_rate < 1%");
         assert_eq!(er.format_value(0.0052), "0.52%");
         assert_eq!(er.format_value(0.0), "0.00%");
@@ -1213,17 +1183,8 @@ mod tests {
         assert_eq!(p("requests > 1").format_value(1234.0), "1,234");
         assert_eq!(p("requests > 1").format_value(123.0), "123");
         assert_eq!(p("dropped == 0").format_value(1_000_000.0), "1,000,000");
-        assert_eq!(lat.format_value(f64::NAN), "n/a");
-        assert_eq!(rps.format_value(f64::INFINITY), "n/a");
-    }
-
-    #[test]
-    fn group_thousands_edges() {
-        assert_eq!(group_thousands("0"), "0");
-        assert_eq!(group_thousands("999"), "999");
-        assert_eq!(group_thousands("1000"), "1,000");
-        assert_eq!(group_thousands("-1234.5"), "-1,234.5");
-        assert_eq!(group_thousands("123456.78"), "123,456.78");
+        assert_eq!(lat.format_value(f64::NAN), "–");
+        assert_eq!(rps.format_value(f64::INFINITY), "–");
     }
 
     #[test]

@@ -543,7 +543,7 @@ fn html_agrees_with_the_document_and_is_self_contained() {
 fn markdown_agrees_with_the_document() {
     let doc = run_doc();
     let md = out_of(doc, OutKind::Md);
-    use volley::report::{fmt_count, fmt_ms};
+    use volley::units::{count as fmt_count, ms as fmt_ms};
     assert!(
         md.starts_with("## ❌ volley · report test — 1 of 2 thresholds failed"),
         "{md}"
@@ -1560,4 +1560,23 @@ fn cli_hdr_output_matches_the_json_and_needs_to_be_asked_for() {
         .filter(|n| *n > 0)
         .count();
     assert_eq!(with_latency, 0, "no made-up intervals");
+}
+
+#[test]
+fn numbers_read_the_same_in_every_report() {
+    let mut doc = volley::report::load_doc(&fixture("current.json")).unwrap();
+    doc.vus_max = 1;
+    doc.totals.requests = 144_219;
+    doc.totals.rps = 130_951.4;
+    let text = out_of(&doc, OutKind::Txt);
+    let md = out_of(&doc, OutKind::Md);
+    let html = out_of(&doc, OutKind::Html);
+    for (name, out) in [("text", &text), ("md", &md), ("html", &html)] {
+        assert!(out.contains("144,219"), "{name}: requests grouped\n{out}");
+        assert!(out.contains("130,951"), "{name}: rps grouped\n{out}");
+        assert!(!out.contains("130951"), "{name}: rps ungrouped\n{out}");
+        assert!(!out.contains("1 VUs"), "{name}: 1 VUs\n{out}");
+    }
+    assert!(text.contains("1 VU max"), "{text}");
+    assert!(md.contains("1 VU max"), "{md}");
 }

@@ -13,7 +13,8 @@ use super::executor::{Requests, Want};
 use super::gate::{Gate, Phase};
 use super::vu::{run_closed_vu, stagger, user_pattern, RunCtx};
 use crate::metrics::{Aggregator, Gauges, RunState, Snapshot, SpikeGauge};
-use crate::scenario::{format_duration, LoadModel, Plan, Stage};
+use crate::scenario::{LoadModel, Plan, Stage};
+use crate::units::{self, duration as format_duration};
 
 /// Most recording shards: enough that worker threads rarely meet on one lock.
 pub const DEFAULT_SHARDS: usize = 8;
@@ -53,23 +54,17 @@ struct Controller {
     stage_idx: Option<usize>,
 }
 
-fn unit(open: bool) -> &'static str {
-    if open {
-        "/s"
-    } else {
-        " VUs"
-    }
-}
-
-fn fmt_level(x: f64) -> String {
-    if (x - x.round()).abs() < 1e-9 {
-        format!("{}", x.round() as i64)
-    } else {
-        format!("{x:.1}")
-    }
-}
-
 impl Controller {
+    /// A load level with its unit: `16 VUs`, `5.8/s`.
+    fn level_text(&self, x: f64) -> String {
+        units::level(x, self.open)
+    }
+
+    /// A load level without its unit (the first of `from -> to`).
+    fn level_bare(&self, x: f64) -> String {
+        units::level_bare(x, self.open)
+    }
+
     fn gauges(&self) -> Arc<Gauges> {
         self.ctx.gauges.clone()
     }
@@ -139,20 +134,19 @@ impl Controller {
             self.stages[i - 1].target
         };
         let s = self.stages[i];
-        let u = unit(self.open);
         let what = if s.duration.is_zero() {
-            format!("step to {}{u}", fmt_level(s.target))
+            format!("step to {}", self.level_text(s.target))
         } else if (s.target - from).abs() < 1e-9 {
             format!(
-                "hold {}{u} for {}",
-                fmt_level(s.target),
+                "hold {} for {}",
+                self.level_text(s.target),
                 format_duration(s.duration)
             )
         } else {
             format!(
-                "ramp {} -> {}{u} over {}",
-                fmt_level(from),
-                fmt_level(s.target),
+                "ramp {} -> {} over {}",
+                self.level_bare(from),
+                self.level_text(s.target),
                 format_duration(s.duration)
             )
         };
@@ -186,10 +180,9 @@ impl Controller {
     /// Applies a command; returns true when the run must end.
     fn apply(&mut self, cmd: Command) -> bool {
         let g = self.gauges();
-        let u = unit(self.open);
         match cmd {
-            Command::SetVus(n) => self.set_level(n as f64, u),
-            Command::SetRate(r) => self.set_level(r.max(0.0), u),
+            Command::SetVus(n) => self.set_level(n as f64),
+            Command::SetRate(r) => self.set_level(r.max(0.0)),
             Command::Pause => {
                 if self.ctx.gate.phase() == Phase::Running {
                     self.ctx.gate.set(Phase::Paused);
@@ -223,7 +216,11 @@ impl Controller {
                 }));
                 g.event(
                     "spike",
-                    format!("{spike}: {} -> {}{u}", fmt_level(base), fmt_level(level)),
+                    format!(
+                        "{spike}: {} -> {}",
+                        self.level_bare(base),
+                        self.level_text(level)
+                    ),
                 );
                 self.apply_level();
             }
@@ -237,7 +234,7 @@ impl Controller {
         false
     }
 
-    fn set_level(&mut self, n: f64, u: &str) {
+    fn set_level(&mut self, n: f64) {
         let g = self.gauges();
         let from = self.base();
         self.manual = Some(n);
@@ -250,15 +247,15 @@ impl Controller {
             g.event(
                 if self.open { "set_rate" } else { "set_vus" },
                 format!(
-                    "{} -> {}{u} (after the spike)",
-                    fmt_level(from),
-                    fmt_level(n)
+                    "{} -> {} (after the spike)",
+                    self.level_bare(from),
+                    self.level_text(n)
                 ),
             );
         } else {
             g.event(
                 if self.open { "set_rate" } else { "set_vus" },
-                format!("{} -> {}{u}", fmt_level(from), fmt_level(n)),
+                format!("{} -> {}", self.level_bare(from), self.level_text(n)),
             );
             self.apply_level();
         }
@@ -267,13 +264,12 @@ impl Controller {
     fn end_spike(&mut self, why: &str) {
         if let Some(s) = self.spike.take() {
             self.ctx.gauges.set_spike(None);
-            let u = unit(self.open);
             self.ctx.gauges.event(
                 "spike_end",
                 format!(
-                    "{why}: {} -> {}{u} ({})",
-                    fmt_level(s.level),
-                    fmt_level(self.base()),
+                    "{why}: {} -> {} ({})",
+                    self.level_bare(s.level),
+                    self.level_text(self.base()),
                     s.spike
                 ),
             );
@@ -364,9 +360,13 @@ pub async fn run(
     gauges.event(
         "start",
         if open {
-            format!("{}/s on at most {max_vus} VUs", fmt_level(initial))
+            format!(
+                "{} on at most {}",
+                units::per_s(initial),
+                units::vus(max_vus.into())
+            )
         } else {
-            format!("{} VUs", plan.load.vus)
+            units::vus(plan.load.vus.into())
         },
     );
     c.follow_stages(Duration::ZERO);

@@ -14,7 +14,7 @@ use std::io::{self, Write};
 use serde::Serialize;
 
 use super::doc::{ResultDoc, Stats};
-use super::text::{fmt_count, fmt_ms};
+use crate::units;
 
 /// Default tolerance within which a change counts as "same".
 pub const DEFAULT_TOLERANCE: f64 = 0.05;
@@ -91,10 +91,10 @@ impl Metric {
     /// A value in this metric's unit.
     pub fn fmt(self, v: f64) -> String {
         match self {
-            Metric::Requests => fmt_count(v as u64),
-            Metric::Rps => format!("{v:.1}"),
-            Metric::ErrorRate => format!("{:.2}%", v * 100.0),
-            _ => fmt_ms(v),
+            Metric::Requests => units::count(v as u64),
+            Metric::Rps => units::rate(v),
+            Metric::ErrorRate => units::percent(v),
+            _ => units::ms(v),
         }
     }
 }
@@ -180,10 +180,10 @@ impl CompareRow {
     /// The change as shown: `+12.3%`, `+0.40 pp` for the error rate, `new` from zero.
     pub fn change_text(&self) -> String {
         if self.metric == Metric::ErrorRate {
-            return format!("{:+.2} pp", (self.current - self.baseline) * 100.0);
+            return units::points(self.current - self.baseline);
         }
         match self.change {
-            Some(c) => format!("{:+.1}%", c * 100.0),
+            Some(c) => units::change(c),
             None if self.current == 0.0 => "0".into(),
             None => "new".into(),
         }
@@ -223,7 +223,7 @@ impl RunLabel {
 
     fn line(&self) -> String {
         format!(
-            "{}{} · {} · {:.1}s · {} requests",
+            "{}{} · {} · {} · {} requests",
             if self.file.is_empty() {
                 String::new()
             } else {
@@ -231,8 +231,8 @@ impl RunLabel {
             },
             self.scenario,
             started_utc(&self.started_at),
-            self.duration_s,
-            fmt_count(self.requests)
+            units::secs(self.duration_s),
+            units::count(self.requests)
         )
     }
 }
@@ -323,30 +323,7 @@ pub fn started_utc(s: &str) -> String {
     }
 }
 
-/// `0.05` as `5%`.
-pub fn fmt_pct(x: f64) -> String {
-    let p = x * 100.0;
-    if (p - p.round()).abs() < 1e-9 {
-        format!("{}%", p.round())
-    } else {
-        format!("{p}%")
-    }
-}
-
-/// Parses `10%` or `10` (percent) into 0.10.
-pub fn parse_percent(s: &str) -> Result<f64, String> {
-    let t = s.trim();
-    let n = t.strip_suffix('%').unwrap_or(t).trim();
-    let v: f64 = n
-        .parse()
-        .map_err(|_| format!("expected a percentage like 10%, got '{s}'"))?;
-    if !v.is_finite() || v < 0.0 {
-        return Err(format!(
-            "expected a percentage of 0 or more like 10%, got '{s}'"
-        ));
-    }
-    Ok(v / 100.0)
-}
+pub use crate::units::{parse_percent, percent_short as fmt_pct};
 
 /// Writes the comparison as an aligned table for a terminal.
 pub fn write_text<W: Write>(c: &Comparison, w: &mut W) -> io::Result<()> {

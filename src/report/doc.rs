@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::metrics::{EndpointStats, ErrorSample, Event, Snapshot, TimelineRow};
 use crate::scenario::Plan;
+use crate::units;
 
 /// Bumped when a key changes meaning or disappears (adding keys does not bump it).
 pub const SCHEMA_VERSION: u32 = 1;
@@ -438,8 +439,12 @@ fn grade_of(s: &Snapshot, secs: f64, targets: &crate::grade::Targets) -> Grade {
                 g.latency,
                 crate::grade::LATENCY_POINTS,
                 format!(
-                    "p95 {:.1}ms against a {:.0}ms target",
-                    l.p95, targets.p95_ms
+                    "p95 {} against a {} target",
+                    units::ms(l.p95),
+                    // A target is what the user wrote: `500ms`, not `500.0ms`.
+                    units::duration(std::time::Duration::from_micros(
+                        (targets.p95_ms * 1000.0).round() as u64
+                    ))
                 ),
             ),
             part(
@@ -447,9 +452,9 @@ fn grade_of(s: &Snapshot, secs: f64, targets: &crate::grade::Targets) -> Grade {
                 g.errors,
                 crate::grade::ERROR_POINTS,
                 format!(
-                    "error rate {:.2}% against a {:.2}% target",
-                    s.total.error_rate() * 100.0,
-                    targets.error_rate * 100.0
+                    "error rate {} against a {} target",
+                    units::percent(s.total.error_rate()),
+                    units::percent_short(targets.error_rate)
                 ),
             ),
             part(
@@ -457,8 +462,15 @@ fn grade_of(s: &Snapshot, secs: f64, targets: &crate::grade::Targets) -> Grade {
                 g.throughput,
                 crate::grade::THROUGHPUT_POINTS,
                 match targets.rps {
-                    Some(t) => format!("{rps:.1} successful rps against a {t:.0} rps target"),
-                    None => format!("{rps:.1} successful rps (no target: full points)"),
+                    Some(t) => format!(
+                        "{} successful rps against a {} rps target",
+                        units::rate(rps),
+                        units::number(t, 0)
+                    ),
+                    None => format!(
+                        "{} successful rps (no target: full points)",
+                        units::rate(rps)
+                    ),
                 },
             ),
             part(
@@ -486,5 +498,38 @@ mod chrono_free {
         fn from(t: std::time::SystemTime) -> Self {
             Rfc3339(humantime::format_rfc3339_millis(t).to_string())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::new_histogram;
+
+    #[test]
+    fn grade_details_read_like_the_tables() {
+        let mut s = Snapshot::empty("t", &[]);
+        let mut h = new_histogram();
+        h.record(7_151_600).unwrap();
+        s.total.hist = std::sync::Arc::new(h);
+        s.total.requests = 130_951;
+        s.total.ok = 130_951;
+        let g = grade_of(&s, 1.0, &crate::grade::Targets::default());
+        let detail = |name: &str| {
+            let p = g.parts.iter().find(|p| p.name == name).unwrap();
+            p.detail.clone()
+        };
+        // It said `p95 7151.6ms against a 500ms target` where the table said 7.15s.
+        let p95 = crate::units::ms(latency(&s.total).p95);
+        assert_eq!(p95, "7.15s");
+        assert_eq!(
+            detail("latency"),
+            format!("p95 {p95} against a 500ms target")
+        );
+        assert_eq!(
+            detail("throughput"),
+            "130,951 successful rps (no target: full points)"
+        );
+        assert_eq!(detail("errors"), "error rate 0.00% against a 1% target");
     }
 }

@@ -11,8 +11,9 @@ use std::io::{self, Write};
 use super::compare::{started_utc, Comparison, Metric, Verdict};
 use super::doc::{ResultDoc, Row, Stats};
 use super::markdown::outcome;
-use super::text::{fmt_bytes, fmt_count, fmt_metric_value, fmt_ms};
+use super::text::fmt_metric_value;
 use crate::metrics::Event;
+use crate::units;
 
 /// Escapes text for HTML (content and attribute values).
 pub fn esc(s: &str) -> String {
@@ -234,32 +235,6 @@ pub fn fmt_t(t: f64, span: f64) -> String {
     }
 }
 
-fn fmt_num(v: f64) -> String {
-    if v >= 10_000.0 {
-        format!("{:.0}k", v / 1000.0)
-    } else if v >= 1000.0 {
-        let s = format!("{:.1}k", v / 1000.0);
-        s.replace(".0k", "k")
-    } else if v.fract() == 0.0 || v >= 10.0 {
-        format!("{v:.0}")
-    } else {
-        format!("{v:.1}")
-    }
-}
-
-fn fmt_axis_ms(v: f64) -> String {
-    if v == 0.0 {
-        "0".into()
-    } else if v >= 1000.0 {
-        let s = format!("{:.1}s", v / 1000.0);
-        s.replace(".0s", "s")
-    } else if v >= 1.0 {
-        format!("{}ms", fmt_num(v))
-    } else {
-        format!("{:.0}µs", v * 1000.0)
-    }
-}
-
 /// A point series of a chart.
 struct Series {
     name: String,
@@ -412,7 +387,7 @@ impl<'a> Chart<'a> {
                     r#"<text class="ax" x="{:.1}" y="{:.1}" text-anchor="start">{}</text>"#,
                     x1 + 8.0,
                     self.y2(v) + 3.5,
-                    fmt_num(v)
+                    units::compact(v)
                 );
                 v += step;
             }
@@ -612,7 +587,7 @@ fn span_of(doc: &ResultDoc) -> f64 {
 
 fn throughput_chart(doc: &ResultDoc, events: &[(usize, &Event)]) -> String {
     let span = span_of(doc);
-    let mut c = Chart::new("throughput", 0.0, span, fmt_num);
+    let mut c = Chart::new("throughput", 0.0, span, units::compact);
     c.events = events.to_vec();
     c.bands = bands(doc, span);
     let mut ok = Vec::new();
@@ -633,9 +608,9 @@ fn throughput_chart(doc: &ResultDoc, events: &[(usize, &Event)]) -> String {
         ok.push((t, Some(o)));
         err.push((t, Some(e)));
         vus.push((t, Some(v)));
-        ok_t.push(format!("{o:.1}/s"));
-        err_t.push(format!("{e:.1}/s"));
-        vus_t.push(format!("{v:.0}"));
+        ok_t.push(units::per_s(o));
+        err_t.push(units::per_s(e));
+        vus_t.push(units::count(v as u64));
         c.labels.push(interval_label(b[0].t, secs, span));
     }
     let top = ymax.max(1.0) * 1.08;
@@ -681,7 +656,7 @@ fn throughput_chart(doc: &ResultDoc, events: &[(usize, &Event)]) -> String {
 
 fn latency_chart(doc: &ResultDoc, events: &[(usize, &Event)]) -> String {
     let span = span_of(doc);
-    let mut c = Chart::new("latency", 0.0, span, fmt_axis_ms);
+    let mut c = Chart::new("latency", 0.0, span, units::ms_compact);
     c.events = events.to_vec();
     c.bands = bands(doc, span);
     let names = ["p50", "p90", "p95", "p99"];
@@ -701,7 +676,11 @@ fn latency_chart(doc: &ResultDoc, events: &[(usize, &Event)]) -> String {
         ];
         for i in 0..4 {
             pts[i].push((t, has.then_some(vals[i])));
-            texts[i].push(if has { fmt_ms(vals[i]) } else { "–".into() });
+            texts[i].push(if has {
+                units::ms(vals[i])
+            } else {
+                "–".into()
+            });
         }
         ymax = ymax.max(vals[3]);
         c.labels.push(interval_label(b[0].t, secs, span));
@@ -728,7 +707,7 @@ fn latency_chart(doc: &ResultDoc, events: &[(usize, &Event)]) -> String {
 
 fn endpoint_p95_chart(doc: &ResultDoc, events: &[(usize, &Event)]) -> String {
     let span = span_of(doc);
-    let mut c = Chart::new("p95-by-endpoint", 0.0, span, fmt_axis_ms);
+    let mut c = Chart::new("p95-by-endpoint", 0.0, span, units::ms_compact);
     c.events = events.to_vec();
     c.bands = bands(doc, span);
     let grid: Vec<&[Row]> = buckets(&doc.timeline);
@@ -757,7 +736,7 @@ fn endpoint_p95_chart(doc: &ResultDoc, events: &[(usize, &Event)]) -> String {
                 ymax = ymax.max(x);
             }
             points.push((from as f64 + secs as f64 / 2.0, v));
-            text.push(v.map(fmt_ms).unwrap_or_else(|| "–".into()));
+            text.push(v.map(units::ms).unwrap_or_else(|| "–".into()));
         }
         c.push(
             Series {
@@ -834,7 +813,7 @@ fn endpoint_row(out: &mut String, s: &Stats, total: bool) {
             if l.count == 0 {
                 "–".into()
             } else {
-                fmt_ms(v)
+                units::ms(v)
             }
         )
     };
@@ -855,19 +834,19 @@ fn endpoint_row(out: &mut String, s: &Stats, total: bool) {
     );
     let _ = write!(
         out,
-        r#"<td class="l name">{}{}</td><td>{}</td><td>{:.1}</td><td class="{}">{}</td><td class="{}">{:.2}%</td>"#,
+        r#"<td class="l name">{}{}</td><td>{}</td><td>{}</td><td class="{}">{}</td><td class="{}">{}</td>"#,
         if s.method.is_empty() {
             String::new()
         } else {
             format!(r#"<span class="m">{}</span>"#, esc(&s.method))
         },
         esc(&s.name),
-        fmt_count(s.requests),
-        s.rps,
+        units::count(s.requests),
+        units::rate(s.rps),
         if s.errors > 0 { "bad" } else { "dim" },
-        fmt_count(s.errors),
+        units::count(s.errors),
         if s.errors > 0 { "bad" } else { "dim" },
-        s.error_rate * 100.0
+        units::percent(s.error_rate)
     );
     out.push_str(&ms(l.min, ""));
     out.push_str(&ms(l.mean, ""));
@@ -877,7 +856,11 @@ fn endpoint_row(out: &mut String, s: &Stats, total: bool) {
     out.push_str(&ms(l.p99, ""));
     out.push_str(&ms(l.p999, ""));
     out.push_str(&ms(l.max, ""));
-    let _ = write!(out, "<td>{}</td></tr>", fmt_bytes(s.bytes_received as f64));
+    let _ = write!(
+        out,
+        "<td>{}</td></tr>",
+        units::bytes(s.bytes_received as f64)
+    );
 }
 
 /// A light TOML highlighter for the scenario text.
@@ -1009,7 +992,7 @@ fn errors_section(doc: &ResultDoc, out: &mut String) {
         for c in &codes {
             match s.status.get(*c) {
                 Some(n) => {
-                    let _ = write!(out, "<td>{}</td>", fmt_count(*n));
+                    let _ = write!(out, "<td>{}</td>", units::count(*n));
                 }
                 None => out.push_str(r#"<td class="dim">–</td>"#),
             }
@@ -1017,7 +1000,7 @@ fn errors_section(doc: &ResultDoc, out: &mut String) {
         for k in &kinds {
             match s.errors_by_kind.get(*k) {
                 Some(n) => {
-                    let _ = write!(out, r#"<td class="bad">{}</td>"#, fmt_count(*n));
+                    let _ = write!(out, r#"<td class="bad">{}</td>"#, units::count(*n));
                 }
                 None => out.push_str(r#"<td class="dim">–</td>"#),
             }
@@ -1036,8 +1019,8 @@ fn errors_section(doc: &ResultDoc, out: &mut String) {
         for (name, r) in recent.iter().take(12) {
             let _ = write!(
                 out,
-                r#"<li><span class="t">{:.1}s</span><span>{}</span><span><code>{}</code></span><span title="{}">{}</span></li>"#,
-                r.t,
+                r#"<li><span class="t">{}</span><span>{}</span><span><code>{}</code></span><span title="{}">{}</span></li>"#,
+                units::secs(r.t),
                 esc(name),
                 esc(&r.kind),
                 esc(&r.message),
@@ -1057,12 +1040,12 @@ fn comparison_section(c: &Comparison, out: &mut String) {
     );
     let _ = write!(
         out,
-        r#"<p class="note" style="margin:0 0 12px">baseline <b>{}</b> · started {} · {:.1}s · {} requests (this run: {}){}. Each cell shows this run's value, the change, and the baseline's value.</p>"#,
+        r#"<p class="note" style="margin:0 0 12px">baseline <b>{}</b> · started {} · {} · {} requests (this run: {}){}. Each cell shows this run's value, the change, and the baseline's value.</p>"#,
         esc(&c.baseline.scenario),
         esc(&started_utc(&c.baseline.started_at)),
-        c.baseline.duration_s,
-        fmt_count(c.baseline.requests),
-        fmt_count(c.current.requests),
+        units::secs(c.baseline.duration_s),
+        units::count(c.baseline.requests),
+        units::count(c.current.requests),
         if c.baseline.file.is_empty() {
             String::new()
         } else {
@@ -1169,19 +1152,19 @@ pub fn render_html(doc: &ResultDoc, baseline: Option<&Comparison>) -> String {
         })
         .unwrap_or_default();
     let running = if (doc.duration_s - doc.run_time_s).abs() > 0.05 {
-        format!(" ({:.1}s running)", doc.run_time_s)
+        format!(" ({} running)", units::secs(doc.run_time_s))
     } else {
         String::new()
     };
     let _ = write!(
         o,
-        r#"<header class="top"><div class="wrap"><div class="brand">volley load report</div><div class="row"><div><h1>{}</h1><div class="meta"><span>target <b>{}</b></span><span>started <b>{}</b></span><span>duration <b>{:.1}s</b>{}</span><span>VUs max <b>{}</b></span><span>source <b>{}</b></span></div></div><div class="badges">{grade_badge}{th_badge}{state_badge}</div></div></div></header><main class="wrap">"#,
+        r#"<header class="top"><div class="wrap"><div class="brand">volley load report</div><div class="row"><div><h1>{}</h1><div class="meta"><span>target <b>{}</b></span><span>started <b>{}</b></span><span>duration <b>{}</b>{}</span><span>VUs max <b>{}</b></span><span>source <b>{}</b></span></div></div><div class="badges">{grade_badge}{th_badge}{state_badge}</div></div></div></header><main class="wrap">"#,
         esc(&doc.scenario),
         esc(&doc.target),
         esc(&started_utc(&doc.started_at)),
-        doc.duration_s,
+        units::secs(doc.duration_s),
         esc(&running),
-        doc.vus_max,
+        units::count(doc.vus_max.into()),
         esc(&doc.source)
     );
     // Key figures.
@@ -1190,52 +1173,52 @@ pub fn render_html(doc: &ResultDoc, baseline: Option<&Comparison>) -> String {
     kpi(
         &mut o,
         "requests",
-        &fmt_count(t.requests),
-        &format!("{} ok", fmt_count(t.ok)),
+        &units::count(t.requests),
+        &format!("{} ok", units::count(t.ok)),
         false,
     );
     kpi(
         &mut o,
         "throughput",
-        &format!("{:.1}/s", t.rps),
-        &format!("{} conns opened", fmt_count(doc.connections.opened)),
+        &units::per_s(t.rps),
+        &format!("{} conns opened", units::count(doc.connections.opened)),
         false,
     );
     kpi(
         &mut o,
         "error rate",
-        &format!("{:.2}%", t.error_rate * 100.0),
-        &format!("{} errors", fmt_count(t.errors)),
+        &units::percent(t.error_rate),
+        &format!("{} errors", units::count(t.errors)),
         t.errors > 0,
     );
     kpi(
         &mut o,
         "p50",
-        &fmt_ms(t.latency_ms.p50),
-        &format!("mean {}", fmt_ms(t.latency_ms.mean)),
+        &units::ms(t.latency_ms.p50),
+        &format!("mean {}", units::ms(t.latency_ms.mean)),
         false,
     );
     kpi(
         &mut o,
         "p95",
-        &fmt_ms(t.latency_ms.p95),
-        &format!("p90 {}", fmt_ms(t.latency_ms.p90)),
+        &units::ms(t.latency_ms.p95),
+        &format!("p90 {}", units::ms(t.latency_ms.p90)),
         false,
     );
     kpi(
         &mut o,
         "p99",
-        &fmt_ms(t.latency_ms.p99),
-        &format!("max {}", fmt_ms(t.latency_ms.max)),
+        &units::ms(t.latency_ms.p99),
+        &format!("max {}", units::ms(t.latency_ms.max)),
         false,
     );
     kpi(
         &mut o,
         "received",
-        &fmt_bytes(t.bytes_received as f64),
+        &units::bytes(t.bytes_received as f64),
         &format!(
             "{}/s",
-            fmt_bytes(t.bytes_received as f64 / doc.duration_s.max(1e-9))
+            units::bytes(t.bytes_received as f64 / doc.duration_s.max(1e-9))
         ),
         false,
     );
@@ -1243,7 +1226,7 @@ pub fn render_html(doc: &ResultDoc, baseline: Option<&Comparison>) -> String {
         kpi(
             &mut o,
             "dropped",
-            &fmt_count(d),
+            &units::count(d),
             "iterations (VUs busy)",
             d > 0,
         );
@@ -1318,14 +1301,13 @@ pub fn render_html(doc: &ResultDoc, baseline: Option<&Comparison>) -> String {
         right.push_str(r#"<section class="card"><h2>Checks</h2><div class="scroll"><table><thead><tr><th class="l"></th><th class="l">check</th><th class="l">endpoint</th><th>passed</th><th>failed</th><th>pass rate</th></tr></thead><tbody>"#);
         for c in &doc.checks {
             let total = c.passes + c.fails;
-            let rate = if total == 0 {
-                100.0
-            } else {
-                c.passes as f64 * 100.0 / total as f64
-            };
+            let rate = units::fmt_opt(
+                (total > 0).then(|| c.passes as f64 / total as f64),
+                units::percent,
+            );
             let _ = write!(
                 right,
-                r#"<tr data-check="{}" data-passes="{}" data-fails="{}"><td class="l">{}</td><td class="l">{}</td><td class="l">{}</td><td>{}</td><td class="{}">{}</td><td>{:.2}%</td></tr>"#,
+                r#"<tr data-check="{}" data-passes="{}" data-fails="{}"><td class="l">{}</td><td class="l">{}</td><td class="l">{}</td><td>{}</td><td class="{}">{}</td><td>{}</td></tr>"#,
                 esc(&c.name),
                 c.passes,
                 c.fails,
@@ -1336,9 +1318,9 @@ pub fn render_html(doc: &ResultDoc, baseline: Option<&Comparison>) -> String {
                 },
                 esc(&c.name),
                 esc(&c.endpoint),
-                fmt_count(c.passes),
+                units::count(c.passes),
                 if c.fails > 0 { "bad" } else { "dim" },
-                fmt_count(c.fails),
+                units::count(c.fails),
                 rate
             );
         }
@@ -1413,8 +1395,8 @@ pub fn render_html(doc: &ResultDoc, baseline: Option<&Comparison>) -> String {
     let _ = write!(
         o,
         r#"</tbody></table></div><p class="note">Latency from just before the request is sent to the last body byte (HDR histograms, 3 significant digits). {} connections opened, {} open at the end.</p></section>"#,
-        fmt_count(doc.connections.opened),
-        fmt_count(doc.connections.open_at_end)
+        units::count(doc.connections.opened),
+        units::count(doc.connections.open_at_end)
     );
     errors_section(doc, &mut o);
     // Events.
@@ -1423,9 +1405,9 @@ pub fn render_html(doc: &ResultDoc, baseline: Option<&Comparison>) -> String {
         for (n, e) in &events {
             let _ = write!(
                 o,
-                r#"<tr><td class="l n"><span style="background:{}">{n}</span></td><td>{:.1}s</td><td class="l"><code>{}</code></td><td class="l" style="white-space:normal">{}</td></tr>"#,
+                r#"<tr><td class="l n"><span style="background:{}">{n}</span></td><td>{}</td><td class="l"><code>{}</code></td><td class="l" style="white-space:normal">{}</td></tr>"#,
                 event_color(&e.kind),
-                e.t,
+                units::secs(e.t),
                 esc(&e.kind),
                 esc(&e.detail)
             );
@@ -1475,8 +1457,6 @@ mod tests {
         assert_eq!(fmt_t(75.0, 60.0), "75s");
         assert_eq!(fmt_t(75.0, 300.0), "1:15");
         assert_eq!(fmt_t(3725.0, 7200.0), "1:02:05");
-        assert_eq!(fmt_axis_ms(1500.0), "1.5s");
-        assert_eq!(fmt_axis_ms(0.5), "500µs");
     }
 
     #[test]

@@ -4,7 +4,8 @@
 use std::io::{self, Write};
 
 use super::doc::ResultDoc;
-use super::text::{fmt_count, fmt_metric_value};
+use super::text::fmt_metric_value;
+use crate::units;
 
 /// Escapes text for XML attributes and character data (and drops characters XML 1.0
 /// cannot hold).
@@ -111,19 +112,19 @@ pub fn write_junit<W: Write>(doc: &ResultDoc, w: &mut W) -> io::Result<()> {
                     format!("{} ({})", c.name, c.endpoint)
                 },
                 failure: (c.fails > 0).then(|| {
-                    let pct = c.fails as f64 * 100.0 / total.max(1) as f64;
+                    let pct = units::percent(c.fails as f64 / total.max(1) as f64);
                     (
                         format!(
-                            "{} of {} responses failed ({pct:.2}%)",
-                            fmt_count(c.fails),
-                            fmt_count(total)
+                            "{} of {} responses failed ({pct})",
+                            units::count(c.fails),
+                            units::count(total)
                         ),
                         format!(
                             "check '{}' on {}: {} passed, {} failed",
                             c.name,
                             c.endpoint,
-                            fmt_count(c.passes),
-                            fmt_count(c.fails)
+                            units::count(c.passes),
+                            units::count(c.fails)
                         ),
                     )
                 }),

@@ -4,7 +4,8 @@ use std::io::{self, Write};
 
 use super::compare::{md_cell, write_markdown as write_comparison, Comparison};
 use super::doc::{ResultDoc, Stats};
-use super::text::{fmt_bytes, fmt_count, fmt_metric_value, fmt_ms};
+use super::text::fmt_metric_value;
+use crate::units;
 
 /// "✅ passed", "❌ 2 of 5 thresholds failed", or a plain state without thresholds.
 pub fn outcome(doc: &ResultDoc) -> (bool, String) {
@@ -42,14 +43,14 @@ fn endpoint_row<W: Write>(w: &mut W, s: &Stats, bold: bool) -> io::Result<()> {
         "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
         b(md_cell(&s.name)),
         md_cell(&s.method),
-        b(fmt_count(s.requests)),
-        b(format!("{:.1}", s.rps)),
-        b(format!("{:.2}%", s.error_rate * 100.0)),
-        b(fmt_ms(l.p50)),
-        b(fmt_ms(l.p90)),
-        b(fmt_ms(l.p95)),
-        b(fmt_ms(l.p99)),
-        b(fmt_ms(l.max)),
+        b(units::count(s.requests)),
+        b(units::rate(s.rps)),
+        b(units::percent(s.error_rate)),
+        b(units::ms(l.p50)),
+        b(units::ms(l.p90)),
+        b(units::ms(l.p95)),
+        b(units::ms(l.p99)),
+        b(units::ms(l.max)),
     )
 }
 
@@ -76,16 +77,16 @@ pub fn write_markdown<W: Write>(
     let t = &doc.totals;
     writeln!(
         w,
-        "`{}` · started {} · {:.1}s{} · {} VUs max{}",
+        "`{}` · started {} · {}{} · {} max{}",
         doc.target,
         doc.started_at.replace('T', " "),
-        doc.duration_s,
+        units::secs(doc.duration_s),
         if (doc.duration_s - doc.run_time_s).abs() > 0.05 {
-            format!(" ({:.1}s running)", doc.run_time_s)
+            format!(" ({} running)", units::secs(doc.run_time_s))
         } else {
             String::new()
         },
-        doc.vus_max,
+        units::vus(doc.vus_max.into()),
         if doc.partial {
             " · **stopped early**"
         } else {
@@ -103,16 +104,16 @@ pub fn write_markdown<W: Write>(
     )?;
     writeln!(
         w,
-        "| {} | {:.1} | {} ({:.2}%) | {} | {} | {} | {} | {} |",
-        fmt_count(t.requests),
-        t.rps,
-        fmt_count(t.errors),
-        t.error_rate * 100.0,
-        fmt_ms(t.latency_ms.p50),
-        fmt_ms(t.latency_ms.p95),
-        fmt_ms(t.latency_ms.p99),
-        fmt_ms(t.latency_ms.max),
-        fmt_bytes(t.bytes_received as f64)
+        "| {} | {} | {} ({}) | {} | {} | {} | {} | {} |",
+        units::count(t.requests),
+        units::rate(t.rps),
+        units::count(t.errors),
+        units::percent(t.error_rate),
+        units::ms(t.latency_ms.p50),
+        units::ms(t.latency_ms.p95),
+        units::ms(t.latency_ms.p99),
+        units::ms(t.latency_ms.max),
+        units::bytes(t.bytes_received as f64)
     )?;
     if let Some(g) = &doc.grade {
         writeln!(w)?;
@@ -139,7 +140,7 @@ pub fn write_markdown<W: Write>(
         writeln!(
             w,
             "⚠️ {} iterations dropped (every VU was busy when they were due)",
-            fmt_count(d)
+            units::count(d)
         )?;
     }
     if !doc.thresholds.is_empty() {
@@ -172,8 +173,8 @@ pub fn write_markdown<W: Write>(
                 if c.fails == 0 { "✅" } else { "❌" },
                 md_cell(&c.name),
                 md_cell(&c.endpoint),
-                fmt_count(c.passes),
-                fmt_count(c.fails)
+                units::count(c.passes),
+                units::count(c.fails)
             )?;
         }
     }
@@ -207,7 +208,7 @@ pub fn write_markdown<W: Write>(
             let codes: Vec<String> = t
                 .status
                 .iter()
-                .map(|(k, v)| format!("`{k}` {}", fmt_count(*v)))
+                .map(|(k, v)| format!("`{k}` {}", units::count(*v)))
                 .collect();
             writeln!(w, "- status: {}", codes.join(" · "))?;
         }
@@ -215,15 +216,15 @@ pub fn write_markdown<W: Write>(
             let kinds: Vec<String> = e
                 .errors_by_kind
                 .iter()
-                .map(|(k, v)| format!("`{k}` {}", fmt_count(*v)))
+                .map(|(k, v)| format!("`{k}` {}", units::count(*v)))
                 .collect();
             writeln!(w, "- {}: {}", md_cell(&e.name), kinds.join(" · "))?;
         }
         if let Some(last) = t.recent_errors.last() {
             writeln!(
                 w,
-                "- last error at {:.1}s: `{}` {}",
-                last.t,
+                "- last error at {}: `{}` {}",
+                units::secs(last.t),
                 last.kind,
                 md_cell(&last.message)
             )?;
@@ -241,8 +242,8 @@ pub fn write_markdown<W: Write>(
         for e in events {
             writeln!(
                 w,
-                "- {:.1}s `{}` {}",
-                e.t,
+                "- {} `{}` {}",
+                units::secs(e.t),
                 md_cell(&e.kind),
                 md_cell(&e.detail)
             )?;

@@ -3,55 +3,14 @@
 use std::io::{self, Write};
 
 use super::doc::{ResultDoc, Stats};
-
-/// Formats milliseconds with a unit that keeps 3-4 significant digits.
-pub fn fmt_ms(ms: f64) -> String {
-    if ms <= 0.0 {
-        "0".into()
-    } else if ms < 1.0 {
-        format!("{:.0}µs", ms * 1000.0)
-    } else if ms < 10.0 {
-        format!("{ms:.2}ms")
-    } else if ms < 1000.0 {
-        format!("{ms:.1}ms")
-    } else {
-        format!("{:.2}s", ms / 1000.0)
-    }
-}
-
-pub fn fmt_bytes(b: f64) -> String {
-    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
-    let mut v = b;
-    let mut i = 0;
-    while v >= 1000.0 && i < UNITS.len() - 1 {
-        v /= 1000.0;
-        i += 1;
-    }
-    if i == 0 {
-        format!("{v:.0} {}", UNITS[i])
-    } else {
-        format!("{v:.1} {}", UNITS[i])
-    }
-}
-
-pub fn fmt_count(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::with_capacity(s.len() + s.len() / 3);
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
+use crate::units;
 
 /// A metric's value in the unit it reads in: latencies (`p95`, `max`, ...) in
 /// milliseconds, rates of errors or failures (0..1) as percentages, throughput per
 /// second, anything else as a plain number.
 pub fn fmt_metric_value(metric: &str, value: f64) -> String {
     if !value.is_finite() {
-        return "–".into();
+        return units::NONE.into();
     }
     let m = metric.to_ascii_lowercase();
     let percentile = m.starts_with('p') && m[1..].starts_with(|c: char| c.is_ascii_digit());
@@ -60,25 +19,21 @@ pub fn fmt_metric_value(metric: &str, value: f64) -> String {
             .iter()
             .any(|k| m.contains(k));
     if latency {
-        fmt_ms(value)
+        units::ms(value)
     } else if m.contains("rps") || m.contains("throughput") || m.contains("per_s") {
-        format!("{value:.1}/s")
+        units::per_s(value)
     } else if m.contains("error") || m.contains("fail") || m.contains("rate") {
-        format!("{:.2}%", value * 100.0)
-    } else if value.fract() == 0.0 && value.abs() < 1e15 {
-        if value < 0.0 {
-            format!("-{}", fmt_count(value.abs() as u64))
-        } else {
-            fmt_count(value as u64)
-        }
+        units::percent(value)
+    } else if value.fract() == 0.0 {
+        units::number(value, 0)
     } else {
-        format!("{value:.2}")
+        units::number(value, 2)
     }
 }
 
 fn map_line(map: &std::collections::BTreeMap<String, u64>) -> String {
     map.iter()
-        .map(|(k, v)| format!("{k}: {}", fmt_count(*v)))
+        .map(|(k, v)| format!("{k}: {}", units::count(*v)))
         .collect::<Vec<_>>()
         .join("  ")
 }
@@ -89,16 +44,16 @@ pub fn write_summary<W: Write>(doc: &ResultDoc, w: &mut W) -> io::Result<()> {
     writeln!(w)?;
     writeln!(
         w,
-        "volley · {} · {} · {:.1}s{} · {} VUs max · {state}",
+        "volley · {} · {} · {}{} · {} max · {state}",
         doc.scenario,
         doc.target,
-        doc.duration_s,
+        units::secs(doc.duration_s),
         if (doc.duration_s - doc.run_time_s).abs() > 0.05 {
-            format!(" ({:.1}s running)", doc.run_time_s)
+            format!(" ({} running)", units::secs(doc.run_time_s))
         } else {
             String::new()
         },
-        doc.vus_max,
+        units::vus(doc.vus_max.into()),
     )?;
     writeln!(w)?;
     let name_w = doc
@@ -122,12 +77,12 @@ pub fn write_summary<W: Write>(doc: &ResultDoc, w: &mut W) -> io::Result<()> {
     for s in &all {
         writeln!(
             w,
-            "  {:<name_w$} {:>10} {:>10.1} {:>8.2} {:>12}",
+            "  {:<name_w$} {:>10} {:>10} {:>8} {:>12}",
             clip(s),
-            fmt_count(s.requests),
-            s.rps,
-            s.error_rate * 100.0,
-            fmt_bytes(s.bytes_received as f64),
+            units::count(s.requests),
+            units::rate(s.rps),
+            units::percent(s.error_rate),
+            units::bytes(s.bytes_received as f64),
         )?;
     }
     writeln!(w)?;
@@ -142,25 +97,25 @@ pub fn write_summary<W: Write>(doc: &ResultDoc, w: &mut W) -> io::Result<()> {
             w,
             "  {:<name_w$} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7}",
             clip(s),
-            fmt_ms(l.min),
-            fmt_ms(l.mean),
-            fmt_ms(l.p50),
-            fmt_ms(l.p90),
-            fmt_ms(l.p95),
-            fmt_ms(l.p99),
-            fmt_ms(l.p999),
-            fmt_ms(l.max),
+            units::ms(l.min),
+            units::ms(l.mean),
+            units::ms(l.p50),
+            units::ms(l.p90),
+            units::ms(l.p95),
+            units::ms(l.p99),
+            units::ms(l.p999),
+            units::ms(l.max),
         )?;
     }
     writeln!(w)?;
     let t = &doc.totals;
     writeln!(
         w,
-        "  requests   {} total, {} ok, {} failed ({:.2}%)",
-        fmt_count(t.requests),
-        fmt_count(t.ok),
-        fmt_count(t.errors),
-        t.error_rate * 100.0
+        "  requests   {} total, {} ok, {} failed ({})",
+        units::count(t.requests),
+        units::count(t.ok),
+        units::count(t.errors),
+        units::percent(t.error_rate)
     )?;
     if !t.status.is_empty() {
         writeln!(w, "  status     {}", map_line(&t.status))?;
@@ -186,28 +141,34 @@ pub fn write_summary<W: Write>(doc: &ResultDoc, w: &mut W) -> io::Result<()> {
     let secs = doc.duration_s.max(1e-9);
     writeln!(
         w,
-        "  received   {} ({}/s)",
-        fmt_bytes(t.bytes_received as f64),
-        fmt_bytes(t.bytes_received as f64 / secs)
+        "  received   {} ({})",
+        units::bytes(t.bytes_received as f64),
+        units::bytes_per_s(t.bytes_received as f64 / secs)
     )?;
     writeln!(
         w,
         "  conns      {} opened, {} open at end (one keep-alive connection per VU)",
-        fmt_count(doc.connections.opened),
-        doc.connections.open_at_end
+        units::count(doc.connections.opened),
+        units::count(doc.connections.open_at_end)
     )?;
     for e in doc
         .events
         .iter()
         .filter(|e| e.kind != "start" && e.kind != "done")
     {
-        writeln!(w, "  event      {:>7.1}s  {:<9} {}", e.t, e.kind, e.detail)?;
+        writeln!(
+            w,
+            "  event      {:>8}  {:<9} {}",
+            units::secs(e.t),
+            e.kind,
+            e.detail
+        )?;
     }
     if let Some(d) = doc.dropped_iterations {
         writeln!(
             w,
             "  dropped    {} iterations (every VU busy)",
-            fmt_count(d)
+            units::count(d)
         )?;
     }
     let skipped: u64 = doc.endpoints.iter().map(|e| e.skipped).sum();
@@ -215,17 +176,17 @@ pub fn write_summary<W: Write>(doc: &ResultDoc, w: &mut W) -> io::Result<()> {
         writeln!(
             w,
             "  skipped    {} steps (a variable they need was not captured)",
-            fmt_count(skipped)
+            units::count(skipped)
         )?;
     }
     if let Some(l) = &doc.totals.latency_ms_uncorrected {
         writeln!(
             w,
             "  uncorrected latency (from the actual send): p50 {}  p95 {}  p99 {}  max {}",
-            fmt_ms(l.p50),
-            fmt_ms(l.p95),
-            fmt_ms(l.p99),
-            fmt_ms(l.max)
+            units::ms(l.p50),
+            units::ms(l.p95),
+            units::ms(l.p99),
+            units::ms(l.max)
         )?;
     }
     if !doc.checks.is_empty() {
@@ -236,15 +197,14 @@ pub fn write_summary<W: Write>(doc: &ResultDoc, w: &mut W) -> io::Result<()> {
             let mark = if c.fails == 0 { "✓" } else { "✗" };
             writeln!(
                 w,
-                "    {mark} {:<40} {:>6.2}%  {} ✓ {} ✗   ({})",
+                "    {mark} {:<40} {:>7}  {} ✓ {} ✗   ({})",
                 c.name,
-                if total == 0 {
-                    0.0
-                } else {
-                    c.passes as f64 * 100.0 / total as f64
-                },
-                fmt_count(c.passes),
-                fmt_count(c.fails),
+                units::fmt_opt(
+                    (total > 0).then(|| c.passes as f64 / total as f64),
+                    units::percent
+                ),
+                units::count(c.passes),
+                units::count(c.fails),
                 c.endpoint
             )?;
         }
@@ -258,13 +218,9 @@ pub fn write_summary<W: Write>(doc: &ResultDoc, w: &mut W) -> io::Result<()> {
                 "    {} {:<40} observed {}",
                 if t.passed { "PASS" } else { "FAIL" },
                 t.name,
-                if t.value.is_nan() {
-                    "-".to_string()
-                } else {
-                    crate::thresholds::parse(&t.expression)
-                        .map(|th| th.format_value(t.value))
-                        .unwrap_or_else(|_| format!("{}", t.value))
-                }
+                units::fmt_finite(t.value, |v| crate::thresholds::parse(&t.expression)
+                    .map(|th| th.format_value(v))
+                    .unwrap_or_else(|_| fmt_metric_value(&t.metric, v)))
             )?;
         }
     }
@@ -272,24 +228,14 @@ pub fn write_summary<W: Write>(doc: &ResultDoc, w: &mut W) -> io::Result<()> {
         writeln!(w)?;
         writeln!(w, "  grade      {}  (score {:.1}/100)", g.letter, g.score)?;
         for p in &g.parts {
-            writeln!(w, "    {:<12} {:>5.1}%  {}", p.name, p.score, p.detail)?;
+            writeln!(
+                w,
+                "    {:<12} {:>6}  {}",
+                p.name,
+                units::percent_with(p.score / 100.0, 1),
+                p.detail
+            )?;
         }
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn formats() {
-        assert_eq!(fmt_ms(0.25), "250µs");
-        assert_eq!(fmt_ms(4.213), "4.21ms");
-        assert_eq!(fmt_ms(42.13), "42.1ms");
-        assert_eq!(fmt_ms(1500.0), "1.50s");
-        assert_eq!(fmt_count(1234567), "1,234,567");
-        assert_eq!(fmt_count(12), "12");
-        assert_eq!(fmt_bytes(1500.0), "1.5 kB");
-    }
 }

@@ -198,33 +198,7 @@ pub enum LoadModelChoice {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Rate(pub f64);
 
-pub fn parse_rate(s: &str) -> Result<f64, String> {
-    let t = s.trim();
-    let (num, per) = match t.split_once('/') {
-        Some((n, u)) => (n.trim(), u.trim()),
-        None => (t, "s"),
-    };
-    let n: f64 = num
-        .parse()
-        .map_err(|_| format!("invalid rate '{s}': expected like \"200/s\" or \"1200/m\""))?;
-    let per_s = match per {
-        "s" | "sec" | "second" => n,
-        "m" | "min" | "minute" => n / 60.0,
-        "h" | "hour" => n / 3600.0,
-        _ => {
-            return Err(format!(
-                "invalid rate '{s}': unit '{per}' (expected /s, /m or /h)"
-            ))
-        }
-    };
-    if !(per_s.is_finite() && per_s > 0.0) {
-        return Err(format!("invalid rate '{s}': must be above zero"));
-    }
-    if per_s > 1_000_000.0 {
-        return Err(format!("rate '{s}' is more than 1000000/s"));
-    }
-    Ok(per_s)
-}
+pub use crate::units::parse_rate;
 
 impl<'de> Deserialize<'de> for Rate {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {

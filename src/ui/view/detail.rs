@@ -6,8 +6,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget, Wrap};
 
 use super::panel;
-use crate::report::{fmt_count, fmt_ms};
 use crate::ui::app::App;
+use crate::units;
 
 /// The detail view of the selected endpoint.
 pub struct Detail<'a> {
@@ -50,10 +50,10 @@ impl Widget for Detail<'_> {
             .map(|(hi, n)| {
                 let len = (n * bar_w).div_ceil(peak) as usize;
                 Line::from(vec![
-                    Span::styled(format!("< {:>8} ", fmt_ms(*hi as f64 / 1000.0)), t.muted()),
+                    Span::styled(format!("< {:>8} ", units::us(*hi)), t.muted()),
                     Span::styled("█".repeat(len), t.fg(t.throughput)),
                     Span::styled(
-                        format!(" {:>5.1}%", *n as f64 * 100.0 / total as f64),
+                        format!(" {:>6}", units::percent_with(*n as f64 / total as f64, 1)),
                         t.text(),
                     ),
                 ])
@@ -69,15 +69,15 @@ impl Widget for Detail<'_> {
             ))
             .render(hist_area, buf);
 
-        let q = |x: f64| fmt_ms(ep.quantile_us(x) as f64 / 1000.0);
+        let q = |x: f64| units::us(ep.quantile_us(x));
         let mut lines = vec![
             Line::from(vec![
                 Span::styled("requests ", t.muted()),
-                Span::styled(fmt_count(ep.requests), t.text()),
+                Span::styled(units::count(ep.requests), t.text()),
                 Span::styled("  ok ", t.muted()),
-                Span::styled(fmt_count(ep.ok), t.fg(t.ok)),
+                Span::styled(units::count(ep.ok), t.fg(t.ok)),
                 Span::styled("  errors ", t.muted()),
-                Span::styled(fmt_count(ep.errors), t.bad()),
+                Span::styled(units::count(ep.errors), t.bad()),
             ]),
             Line::from(vec![
                 Span::styled("p50 ", t.muted()),
@@ -94,7 +94,7 @@ impl Widget for Detail<'_> {
                 Span::styled(q(0.999), t.text()),
                 Span::styled("  max ", t.muted()),
                 Span::styled(
-                    fmt_ms(if h.is_empty() {
+                    units::ms(if h.is_empty() {
                         0.0
                     } else {
                         h.max() as f64 / 1000.0
@@ -110,7 +110,7 @@ impl Widget for Detail<'_> {
                     format!("HTTP {code} "),
                     if *code >= 400 { t.bad() } else { t.fg(t.ok) },
                 ),
-                Span::styled(fmt_count(*n), t.text()),
+                Span::styled(units::count(*n), t.text()),
             ]));
         }
         for (k, n) in ep
@@ -120,13 +120,13 @@ impl Widget for Detail<'_> {
         {
             lines.push(Line::from(vec![
                 Span::styled(format!("{k} "), t.bad()),
-                Span::styled(fmt_count(*n), t.text()),
+                Span::styled(units::count(*n), t.text()),
             ]));
         }
         lines.push(Line::from(""));
         for e in ep.recent_errors.iter().rev() {
             lines.push(Line::from(vec![
-                Span::styled(format!("{:>6.1}s ", e.t), t.muted()),
+                Span::styled(format!("{:>7} ", units::secs(e.t)), t.muted()),
                 Span::styled(e.message.clone(), t.text()),
             ]));
         }

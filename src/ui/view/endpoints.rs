@@ -7,8 +7,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Row, StatefulWidget, Table, TableState, Widget};
 
 use super::panel;
-use crate::report::{fmt_count, fmt_ms};
 use crate::ui::app::{App, SortKey};
+use crate::units;
 
 /// Endpoint table with the selected row highlighted.
 pub struct Endpoints<'a> {
@@ -17,7 +17,7 @@ pub struct Endpoints<'a> {
 }
 
 fn ms(us: u64) -> String {
-    fmt_ms(us as f64 / 1000.0)
+    units::us(us)
 }
 
 impl Widget for Endpoints<'_> {
@@ -66,9 +66,9 @@ impl Widget for Endpoints<'_> {
             };
             Row::new(vec![
                 Cell::from(Span::styled(e.name.clone(), base)),
-                Cell::from(Line::from(fmt_count(e.requests)).right_aligned()),
-                Cell::from(Line::from(format!("{:.0}", e.rps_now)).right_aligned()),
-                Cell::from(Line::styled(format!("{err:.2}"), err_style).right_aligned()),
+                Cell::from(Line::from(units::count(e.requests)).right_aligned()),
+                Cell::from(Line::from(units::rate(e.rps_now)).right_aligned()),
+                Cell::from(Line::styled(units::number(err, 2), err_style).right_aligned()),
                 Cell::from(Line::styled(ms(e.quantile_us(0.50)), t.fg(t.p50)).right_aligned()),
                 Cell::from(Line::styled(ms(e.quantile_us(0.95)), t.fg(t.p95)).right_aligned()),
                 Cell::from(Line::styled(ms(e.quantile_us(0.99)), t.fg(t.p99)).right_aligned()),

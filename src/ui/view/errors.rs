@@ -6,8 +6,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget, Wrap};
 
 use super::panel;
-use crate::report::fmt_count;
 use crate::ui::app::App;
+use crate::units;
 
 /// The error pane.
 pub struct Errors<'a> {
@@ -35,7 +35,7 @@ impl Widget for Errors<'_> {
                 t.fg(t.ok)
             };
             status.push(Span::styled(format!("{code}"), style));
-            status.push(Span::styled(format!(":{}  ", fmt_count(*n)), t.text()));
+            status.push(Span::styled(format!(":{}  ", units::count(*n)), t.text()));
         }
         if ep.status.is_empty() {
             status.push(Span::styled("none yet", t.muted()));
@@ -51,7 +51,7 @@ impl Widget for Errors<'_> {
         }
         for (k, n) in non_http {
             kinds.push(Span::styled(k.clone(), t.bad()));
-            kinds.push(Span::styled(format!(":{}  ", fmt_count(*n)), t.text()));
+            kinds.push(Span::styled(format!(":{}  ", units::count(*n)), t.text()));
         }
         let mut lines = vec![Line::from(status), Line::from(kinds)];
         for e in ep
@@ -61,7 +61,7 @@ impl Widget for Errors<'_> {
             .take(area.height.saturating_sub(4) as usize)
         {
             lines.push(Line::from(vec![
-                Span::styled(format!("{:>6.1}s ", e.t), t.muted()),
+                Span::styled(format!("{:>7} ", units::secs(e.t)), t.muted()),
                 Span::styled(format!("[{}] ", e.kind), t.fg(t.error)),
                 Span::styled(e.message.clone(), t.text()),
             ]));
@@ -69,8 +69,8 @@ impl Widget for Errors<'_> {
         let title = format!(
             " Errors · {} · {} of {} ",
             ep.name,
-            fmt_count(ep.errors),
-            fmt_count(ep.requests)
+            units::count(ep.errors),
+            units::count(ep.requests)
         );
         Paragraph::new(lines)
             .block(panel(app, title))

@@ -7,6 +7,7 @@ use ratatui::widgets::{Paragraph, Widget};
 
 use super::panel;
 use crate::ui::app::App;
+use crate::units;
 
 /// Recent events with their time.
 pub struct Events<'a> {
@@ -33,7 +34,7 @@ impl Widget for Events<'_> {
                     _ => t.accent,
                 };
                 Line::from(vec![
-                    Span::styled(format!("{:>6.1}s ", e.t), t.muted()),
+                    Span::styled(format!("{:>7} ", units::secs(e.t)), t.muted()),
                     Span::styled(format!("{:<9} ", e.kind), t.fg(color)),
                     Span::styled(e.detail.clone(), t.text()),
                 ])

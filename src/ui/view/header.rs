@@ -8,8 +8,8 @@ use ratatui::widgets::{Paragraph, Widget};
 
 use super::clock;
 use crate::metrics::RunState;
-use crate::report::{fmt_count, fmt_ms};
 use crate::ui::app::App;
+use crate::units;
 
 /// Two lines at the top of the screen.
 pub struct Header<'a> {
@@ -70,16 +70,22 @@ impl Widget for Header<'_> {
         };
         let target = app.target();
         let (load_label, vus) = match s.rate {
-            Some(r) if target != r.round() as u32 && app.running() => {
-                ("  rate ", format!("{:.0}/s → {target}/s", r))
-            }
-            Some(r) => ("  rate ", format!("{r:.0}/s")),
+            Some(r) if target != r.round() as u32 && app.running() => (
+                "  rate ",
+                format!("{} → {}", units::per_s(r), units::per_s(target.into())),
+            ),
+            Some(r) => ("  rate ", units::per_s(r)),
             // "a → b" only while the load can still get there (not once it is stopping
             // or done, when every VU ends).
-            None if target != s.vus_active && app.running() => {
-                ("  VUs ", format!("{} → {}", s.vus_active, target))
-            }
-            None => ("  VUs ", format!("{}", s.vus_active)),
+            None if target != s.vus_active && app.running() => (
+                "  VUs ",
+                format!(
+                    "{} → {}",
+                    units::count(s.vus_active.into()),
+                    units::count(target.into())
+                ),
+            ),
+            None => ("  VUs ", units::count(s.vus_active.into())),
         };
         let label = |x: &str| Span::styled(x.to_string(), t.muted());
         let mut line1 = vec![
@@ -91,16 +97,13 @@ impl Widget for Header<'_> {
             Span::styled(vus, t.fg(t.accent).add_modifier(Modifier::BOLD)),
             label("  rps "),
             Span::styled(
-                fmt_count(s.total.rps_now.round() as u64),
+                units::rate(s.total.rps_now),
                 t.fg(t.throughput).add_modifier(Modifier::BOLD),
             ),
             label("  err "),
-            Span::styled(format!("{err_rate:.2}%"), err_style),
+            Span::styled(units::percent(s.total.error_rate()), err_style),
             label("  p95 "),
-            Span::styled(
-                fmt_ms(s.total.quantile_us(0.95) as f64 / 1000.0),
-                t.fg(t.p95),
-            ),
+            Span::styled(units::us(s.total.quantile_us(0.95)), t.fg(t.p95)),
         ];
         // Narrow screens: the numbers matter more than the name.
         let width: usize = line1.iter().map(|s| s.width()).sum();
@@ -118,7 +121,7 @@ impl Widget for Header<'_> {
         let line1 = Line::from(line1);
         let mut spans = vec![
             label("reqs "),
-            Span::styled(fmt_count(s.total.requests), t.text()),
+            Span::styled(units::count(s.total.requests), t.text()),
             label("  in flight "),
             Span::styled(s.in_flight.to_string(), t.text()),
             label("  conns "),
@@ -149,19 +152,25 @@ impl Widget for Header<'_> {
         if s.rate.is_some() {
             spans.push(label("  busy VUs "));
             spans.push(Span::styled(
-                format!("{}/{}", s.vus_active, s.vus_target),
+                format!(
+                    "{}/{}",
+                    units::count(s.vus_active.into()),
+                    units::count(s.vus_target.into())
+                ),
                 t.text(),
             ));
             spans.push(label("  dropped "));
             spans.push(Span::styled(
-                fmt_count(s.dropped),
+                units::count(s.dropped),
                 if s.dropped > 0 { t.bad() } else { t.text() },
             ));
         }
         if let Some(sp) = &s.spike {
             spans.push(label("  returns to "));
-            let unit = if s.rate.is_some() { "/s" } else { " VUs" };
-            spans.push(Span::styled(format!("{}{unit}", sp.base), t.fg(t.spike)));
+            spans.push(Span::styled(
+                units::level(sp.base.into(), s.rate.is_some()),
+                t.fg(t.spike),
+            ));
         }
         if let Some(stage) = &s.stage {
             spans.push(label("  "));

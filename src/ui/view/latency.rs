@@ -7,8 +7,8 @@ use ratatui::widgets::Widget;
 
 use super::panel;
 use super::series::{draw, visible, window, Line};
-use crate::report::fmt_ms;
 use crate::ui::app::App;
+use crate::units;
 
 /// Latency percentiles over time, in milliseconds.
 pub struct LatencyChart<'a> {
@@ -55,7 +55,7 @@ impl Widget for LatencyChart<'_> {
                 },
             ],
             win,
-            fmt_ms,
+            units::ms,
             area,
             buf,
         );

@@ -115,12 +115,4 @@ pub fn panel<'a>(app: &App, title: impl Into<ratatui::text::Line<'a>>) -> Block<
         .title(title.into().style(app.theme.title()))
 }
 
-/// `mm:ss` or `h:mm:ss`.
-pub fn clock(d: std::time::Duration) -> String {
-    let s = d.as_secs();
-    if s >= 3600 {
-        format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
-    } else {
-        format!("{:02}:{:02}", s / 60, s % 60)
-    }
-}
+pub use crate::units::clock;

@@ -7,8 +7,8 @@ use ratatui::widgets::Widget;
 
 use super::panel;
 use super::series::{draw, visible, window, Line};
-use crate::report::fmt_count;
 use crate::ui::app::App;
+use crate::units;
 
 /// Throughput chart: ok rps and error rps per second.
 pub struct ThroughputChart<'a> {
@@ -49,7 +49,7 @@ impl Widget for ThroughputChart<'_> {
                 },
             ],
             win,
-            |y| fmt_count(y.round() as u64),
+            units::rate,
             area,
             buf,
         );
