@@ -93,6 +93,15 @@ fn bad_command_line_values_are_exit_2() {
             &["http://127.0.0.1:1/", "--body", "@/no/such/body"],
             "cannot read '/no/such/body'",
         ),
+        // Zero panicked (exit 101); a microsecond printed a line per tick.
+        (
+            &["http://127.0.0.1:1/", "--progress", "0s"],
+            "'0s' is too short",
+        ),
+        (
+            &["http://127.0.0.1:1/", "--progress", "1us"],
+            "'1us' is too short",
+        ),
     ];
     for (args, expected) in cases {
         let out = volley().args(*args).arg("--headless").output().unwrap();
