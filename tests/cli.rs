@@ -1,7 +1,12 @@
 //! The binary's user-facing contract: bad input gives one located message and exit 2.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
+
+use support::{run as run_for, scratch};
 
 fn volley() -> Command {
     Command::new(env!("CARGO_BIN_EXE_volley"))
@@ -180,6 +185,64 @@ fn custom_secret_headers_are_redacted() {
         std::fs::read_to_string(&html).unwrap(),
     ] {
         assert!(!text.contains("PLANTED"), "secret leaked");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `volley check /dev/zero` read forever. A scenario or theme that is not a regular file,
+/// or is larger than 16 MB, is refused at once (exit 2, naming the file).
+#[test]
+fn endless_special_and_huge_files_are_refused() {
+    let dir = scratch("cli-files");
+    let huge = dir.join("huge.toml");
+    // Sparse: 17 MB long without writing 17 MB.
+    std::fs::File::create(&huge)
+        .unwrap()
+        .set_len(17 * 1024 * 1024)
+        .unwrap();
+    let fifo = dir.join("pipe.toml");
+    let made = Command::new("mkfifo").arg(&fifo).status();
+    let (huge, fifo, dir_s) = (
+        huge.display().to_string(),
+        fifo.display().to_string(),
+        dir.display().to_string(),
+    );
+    let mut cases: Vec<(Vec<&str>, &str, &str)> = vec![
+        (
+            vec!["check", "/dev/zero"],
+            "/dev/zero",
+            "not a regular file",
+        ),
+        (
+            vec!["check", &dir_s],
+            &dir_s,
+            "not a regular file (a folder)",
+        ),
+        (vec!["check", &huge], &huge, "larger than the 16 MB limit"),
+        (
+            vec!["http://127.0.0.1:1/", "--headless", "--theme", "/dev/zero"],
+            "/dev/zero",
+            "not a regular file",
+        ),
+        (
+            vec!["http://127.0.0.1:1/", "--headless", "--theme", &huge],
+            &huge,
+            "larger than the 16 MB limit",
+        ),
+    ];
+    if made.is_ok_and(|s| s.success()) {
+        // Opening a FIFO with no writer blocks: refused without opening it.
+        cases.push((vec!["run", &fifo, "--headless"], &fifo, "a named pipe"));
+    }
+    for (args, file, why) in cases {
+        let r = run_for(&args, Duration::from_secs(20));
+        assert_eq!(r.code(), Some(2), "{args:?}: {}", r.stderr);
+        assert!(
+            r.stderr.contains(file) && r.stderr.contains(why),
+            "{args:?}: {}",
+            r.stderr
+        );
+        assert_eq!(r.stderr.trim_end().lines().count(), 1, "{}", r.stderr);
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
