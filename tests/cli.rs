@@ -246,3 +246,44 @@ fn endless_special_and_huge_files_are_refused() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `localhost:8080/x` and `127.0.0.1:8080/x` were refused ("relative URL without a base",
+/// "scheme 'localhost' is not supported"): http:// is assumed, as curl and oha do, and said.
+#[test]
+fn a_url_without_a_scheme_means_http() {
+    let server = support::HttpServer::start(|_, _| support::Reply::ok());
+    let host_port = server.url().trim_start_matches("http://").to_string();
+    let typed = format!("{host_port}/x");
+    let r = run_for(
+        &[&typed, "-n", "3", "-c", "1", "--headless"],
+        Duration::from_secs(30),
+    );
+    assert_eq!(r.code(), Some(0), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains(&format!("'{typed}' has no scheme: assuming http://{typed}")),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(server.requests(), 3);
+    assert_eq!(server.last().unwrap().path_and_query, "/x");
+
+    let dir = scratch("cli-scheme");
+    let f = dir.join("s.toml");
+    std::fs::write(
+        &f,
+        "name = \"s\"\nbase_url = \"http://127.0.0.1:1\"\n[load]\niterations = 1\n[[request]]\npath = \"/a\"\n",
+    )
+    .unwrap();
+    let out = volley()
+        .arg("check")
+        .arg(&f)
+        .args(["--target", "localhost:8080"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("http://localhost:8080/a"), "{stdout}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("assuming http://localhost:8080/"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
