@@ -11,6 +11,30 @@ fn duration_arg(s: &str) -> Result<Duration, String> {
     parse_duration(s)
 }
 
+/// The shortest `--progress` interval: faster only floods stderr.
+pub const MIN_PROGRESS: Duration = Duration::from_millis(100);
+
+/// `--progress`: a duration (`2s`, `500ms`) or a bare number of seconds, at least
+/// [`MIN_PROGRESS`].
+pub fn progress_arg(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    let d = match t.parse::<f64>() {
+        Ok(secs) if (0.0..=86_400.0).contains(&secs) => Duration::from_secs_f64(secs),
+        Ok(_) => {
+            return Err(format!(
+                "'{s}' is not a number of seconds between 0.1 and 86400"
+            ))
+        }
+        Err(_) => parse_duration(t)?,
+    };
+    if d < MIN_PROGRESS {
+        return Err(format!(
+            "'{s}' is too short: progress lines at most every 100ms (like 500ms, 2s or 2)"
+        ));
+    }
+    Ok(d)
+}
+
 #[derive(Debug, Parser)]
 #[command(
     name = "volley",
@@ -144,8 +168,9 @@ pub struct RunArgs {
     /// Engine worker threads (1 = a single-threaded runtime).
     #[arg(long = "threads")]
     pub threads: Option<usize>,
-    /// Seconds between progress lines in headless mode.
-    #[arg(long = "progress", value_parser = duration_arg)]
+    /// Headless mode: time between progress lines, like 2s or 500ms (a bare number is
+    /// seconds; at least 100ms). Default 2s.
+    #[arg(long = "progress", value_name = "DUR", value_parser = progress_arg)]
     pub progress: Option<Duration>,
     /// Console theme: dark, light, high-contrast, or a TOML file overriding some roles.
     #[arg(long = "theme", value_name = "NAME|PATH")]
@@ -203,4 +228,24 @@ pub enum CompareFormat {
     Text,
     Md,
     Json,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_takes_durations_and_bare_seconds_from_100ms() {
+        assert_eq!(progress_arg("1"), Ok(Duration::from_secs(1)));
+        assert_eq!(progress_arg("0.5"), Ok(Duration::from_millis(500)));
+        assert_eq!(progress_arg("2s"), Ok(Duration::from_secs(2)));
+        assert_eq!(progress_arg("100ms"), Ok(MIN_PROGRESS));
+        for bad in ["0s", "0", "1us", "99ms", "0.05", "-1", "NaN", "inf"] {
+            let e = progress_arg(bad).unwrap_err();
+            assert!(e.contains(bad), "{bad}: {e}");
+        }
+        assert!(progress_arg("soon")
+            .unwrap_err()
+            .contains("invalid duration"));
+    }
 }

@@ -104,9 +104,7 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
 
 fn overrides_of(o: &OverrideArgs) -> Result<Overrides, Error> {
     let target = match &o.target {
-        Some(t) => {
-            Some(scenario::parse_base_url(t).map_err(|m| Error::Usage(format!("--target: {m}")))?)
-        }
+        Some(t) => Some(quick::user_url(t).map_err(|m| Error::Usage(format!("--target: {m}")))?),
         None => None,
     };
     if o.vus == Some(0) {

@@ -6,22 +6,29 @@ use http::HeaderMap;
 use crate::cli::{ClientArg, QuickArgs};
 use crate::error::Error;
 use crate::scenario::{
-    header_pair, parse_base_url, parse_method, ClientKind, Endpoint, Flow, HttpOptions, LoadModel,
+    header_pair, parse_method, parse_user_url, ClientKind, Endpoint, Flow, HttpOptions, LoadModel,
     LoadPlan, Plan, StopAt, ThinkTime, UserType, DEFAULT_GRACEFUL_STOP, MAX_VUS,
 };
+
+/// A URL from the command line (quick mode's, `--target`): without a scheme `http://` is
+/// assumed, and said on stderr.
+pub fn user_url(text: &str) -> Result<reqwest::Url, String> {
+    let (url, assumed) = parse_user_url(text)?;
+    if assumed {
+        say!("volley: '{}' has no scheme: assuming {url}", text.trim());
+    }
+    Ok(url)
+}
 
 pub const DEFAULT_QUICK_DURATION: std::time::Duration = std::time::Duration::from_secs(10);
 
 pub fn plan(url: &str, q: &QuickArgs) -> Result<Plan, Error> {
-    let url = parse_base_url(url).map_err(|m| {
-        if url.ends_with(".toml") {
-            Error::Usage(format!(
-                "'{url}' is not a URL: to run a scenario file, use 'volley run {url}'"
-            ))
-        } else {
-            Error::Usage(format!("URL: {m}"))
-        }
-    })?;
+    if !url.contains("://") && url.trim_end().ends_with(".toml") {
+        return Err(Error::Usage(format!(
+            "'{url}' is not a URL: to run a scenario file, use 'volley run {url}'"
+        )));
+    }
+    let url = user_url(url).map_err(|m| Error::Usage(format!("URL: {m}")))?;
     let method = parse_method(&q.method).map_err(|m| Error::Usage(format!("-m: {m}")))?;
     if q.connections == 0 {
         return Err(Error::Usage("-c: must be at least 1".into()));

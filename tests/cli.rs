@@ -1,7 +1,12 @@
 //! The binary's user-facing contract: bad input gives one located message and exit 2.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
+
+use support::{run as run_for, scratch};
 
 fn volley() -> Command {
     Command::new(env!("CARGO_BIN_EXE_volley"))
@@ -93,6 +98,15 @@ fn bad_command_line_values_are_exit_2() {
             &["http://127.0.0.1:1/", "--body", "@/no/such/body"],
             "cannot read '/no/such/body'",
         ),
+        // Zero panicked (exit 101); a microsecond printed a line per tick.
+        (
+            &["http://127.0.0.1:1/", "--progress", "0s"],
+            "'0s' is too short",
+        ),
+        (
+            &["http://127.0.0.1:1/", "--progress", "1us"],
+            "'1us' is too short",
+        ),
     ];
     for (args, expected) in cases {
         let out = volley().args(*args).arg("--headless").output().unwrap();
@@ -172,5 +186,104 @@ fn custom_secret_headers_are_redacted() {
     ] {
         assert!(!text.contains("PLANTED"), "secret leaked");
     }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `volley check /dev/zero` read forever. A scenario or theme that is not a regular file,
+/// or is larger than 16 MB, is refused at once (exit 2, naming the file).
+#[test]
+fn endless_special_and_huge_files_are_refused() {
+    let dir = scratch("cli-files");
+    let huge = dir.join("huge.toml");
+    // Sparse: 17 MB long without writing 17 MB.
+    std::fs::File::create(&huge)
+        .unwrap()
+        .set_len(17 * 1024 * 1024)
+        .unwrap();
+    let fifo = dir.join("pipe.toml");
+    let made = Command::new("mkfifo").arg(&fifo).status();
+    let (huge, fifo, dir_s) = (
+        huge.display().to_string(),
+        fifo.display().to_string(),
+        dir.display().to_string(),
+    );
+    let mut cases: Vec<(Vec<&str>, &str, &str)> = vec![
+        (
+            vec!["check", "/dev/zero"],
+            "/dev/zero",
+            "not a regular file",
+        ),
+        (
+            vec!["check", &dir_s],
+            &dir_s,
+            "not a regular file (a folder)",
+        ),
+        (vec!["check", &huge], &huge, "larger than the 16 MB limit"),
+        (
+            vec!["http://127.0.0.1:1/", "--headless", "--theme", "/dev/zero"],
+            "/dev/zero",
+            "not a regular file",
+        ),
+        (
+            vec!["http://127.0.0.1:1/", "--headless", "--theme", &huge],
+            &huge,
+            "larger than the 16 MB limit",
+        ),
+    ];
+    if made.is_ok_and(|s| s.success()) {
+        // Opening a FIFO with no writer blocks: refused without opening it.
+        cases.push((vec!["run", &fifo, "--headless"], &fifo, "a named pipe"));
+    }
+    for (args, file, why) in cases {
+        let r = run_for(&args, Duration::from_secs(20));
+        assert_eq!(r.code(), Some(2), "{args:?}: {}", r.stderr);
+        assert!(
+            r.stderr.contains(file) && r.stderr.contains(why),
+            "{args:?}: {}",
+            r.stderr
+        );
+        assert_eq!(r.stderr.trim_end().lines().count(), 1, "{}", r.stderr);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `localhost:8080/x` and `127.0.0.1:8080/x` were refused ("relative URL without a base",
+/// "scheme 'localhost' is not supported"): http:// is assumed, as curl and oha do, and said.
+#[test]
+fn a_url_without_a_scheme_means_http() {
+    let server = support::HttpServer::start(|_, _| support::Reply::ok());
+    let host_port = server.url().trim_start_matches("http://").to_string();
+    let typed = format!("{host_port}/x");
+    let r = run_for(
+        &[&typed, "-n", "3", "-c", "1", "--headless"],
+        Duration::from_secs(30),
+    );
+    assert_eq!(r.code(), Some(0), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains(&format!("'{typed}' has no scheme: assuming http://{typed}")),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(server.requests(), 3);
+    assert_eq!(server.last().unwrap().path_and_query, "/x");
+
+    let dir = scratch("cli-scheme");
+    let f = dir.join("s.toml");
+    std::fs::write(
+        &f,
+        "name = \"s\"\nbase_url = \"http://127.0.0.1:1\"\n[load]\niterations = 1\n[[request]]\npath = \"/a\"\n",
+    )
+    .unwrap();
+    let out = volley()
+        .arg("check")
+        .arg(&f)
+        .args(["--target", "localhost:8080"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("http://localhost:8080/a"), "{stdout}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("assuming http://localhost:8080/"));
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -362,6 +362,72 @@ pub fn parse_base_url(s: &str) -> Result<reqwest::Url, String> {
     Ok(url)
 }
 
+/// A URL as a person types it on the command line. Without a scheme, `http://` is
+/// assumed as curl and oha do (`localhost:8080/x`, `127.0.0.1:8080/x`, `api.test/x`),
+/// when what follows looks like a host: localhost, an IP address, a name with a dot, or
+/// any name with a port (a bare word like a mistyped command is not sent anywhere).
+/// Returns the URL and whether `http://` was assumed.
+pub fn parse_user_url(s: &str) -> Result<(reqwest::Url, bool), String> {
+    let t = s.trim();
+    let plain = parse_base_url(t);
+    if plain.is_ok() || t.contains("://") {
+        return plain.map(|u| (u, false));
+    }
+    let with_http = format!("http://{t}");
+    match reqwest::Url::parse(&with_http) {
+        // Credentials get parse_base_url's message, which does not echo them.
+        Ok(u) if looks_like_a_host(&u) || !u.username().is_empty() => {
+            parse_base_url(&with_http).map(|u| (u, true))
+        }
+        _ => plain.map(|u| (u, false)),
+    }
+}
+
+fn looks_like_a_host(u: &reqwest::Url) -> bool {
+    let Some(host) = u.host_str() else {
+        return false;
+    };
+    let ip = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<std::net::IpAddr>()
+        .is_ok();
+    ip || host == "localhost" || host.contains('.') || u.port().is_some()
+}
+
 fn empty_headers() -> Spanned<BTreeMap<String, String>> {
     Spanned::new(0..0, BTreeMap::new())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_urls_without_a_scheme_get_http() {
+        for (typed, want) in [
+            ("localhost:8080/x", "http://localhost:8080/x"),
+            ("127.0.0.1:8080/x", "http://127.0.0.1:8080/x"),
+            ("[::1]:8080/", "http://[::1]:8080/"),
+            ("api.example.test/health", "http://api.example.test/health"),
+            ("localhost", "http://localhost/"),
+            ("box:9000", "http://box:9000/"),
+        ] {
+            let (url, assumed) = parse_user_url(typed).unwrap();
+            assert_eq!((url.as_str(), assumed), (want, true), "{typed}");
+        }
+        let (url, assumed) = parse_user_url("https://127.0.0.1:1/a").unwrap();
+        assert_eq!((url.as_str(), assumed), ("https://127.0.0.1:1/a", false));
+        // A bare word (a mistyped command) is not a host; other schemes stay refused.
+        assert!(parse_user_url("demoo").unwrap_err().contains("'demoo'"));
+        assert!(parse_user_url("not a url")
+            .unwrap_err()
+            .contains("invalid URL"));
+        assert!(parse_user_url("ftp://h/x")
+            .unwrap_err()
+            .contains("scheme 'ftp'"));
+        assert!(parse_user_url("user:pw@localhost:80/")
+            .unwrap_err()
+            .contains("user name or password"));
+    }
 }

@@ -95,7 +95,7 @@ impl Theme {
             return Ok(t);
         }
         let path = Path::new(spec);
-        let src = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
+        let src = crate::scenario::read_text_file(path).map_err(|source| ScenarioError::Read {
             path: path.to_path_buf(),
             source,
         })?;
