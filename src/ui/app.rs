@@ -33,7 +33,37 @@ pub struct InputLine {
     pub input: Input,
     /// Why the last Enter was refused.
     pub error: Option<String>,
+    /// The value is still the prefilled one: the first character typed replaces it
+    /// (editing keys keep it and edit it instead).
+    pub prefilled: bool,
+    /// A change of more than [`CONFIRM_RATIO`] times the current load that waits for a
+    /// second Enter.
+    pub confirm: Option<Confirm>,
 }
+
+impl InputLine {
+    fn new(kind: InputKind, value: String) -> InputLine {
+        InputLine {
+            kind,
+            input: Input::default().with_value(value),
+            error: None,
+            prefilled: true,
+            confirm: None,
+        }
+    }
+}
+
+/// A large change asked for once: Enter again on the same text applies it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Confirm {
+    /// The text the first Enter was pressed on.
+    pub text: String,
+    /// The new load as a multiple of the current one.
+    pub ratio: f64,
+}
+
+/// A typed load above this multiple of the current one asks for a second Enter.
+pub const CONFIRM_RATIO: f64 = 10.0;
 
 /// Endpoint table order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -269,19 +299,11 @@ impl App {
             Action::LoadUpBig => self.set_vus(self.target().saturating_add(self.big_step)),
             Action::LoadDownBig => self.set_vus(self.target().saturating_sub(self.big_step)),
             Action::SetLoad => {
-                self.input = Some(InputLine {
-                    kind: InputKind::Vus,
-                    input: Input::default().with_value(self.target().to_string()),
-                    error: None,
-                });
+                self.input = Some(InputLine::new(InputKind::Vus, self.target().to_string()));
                 Vec::new()
             }
             Action::EditSpike => {
-                self.input = Some(InputLine {
-                    kind: InputKind::Spike,
-                    input: Input::default().with_value(spike_spec(&self.spike)),
-                    error: None,
-                });
+                self.input = Some(InputLine::new(InputKind::Spike, spike_spec(&self.spike)));
                 Vec::new()
             }
             Action::Spike => {
@@ -366,8 +388,14 @@ impl App {
             _ => None,
         };
         if let Some(r) = req {
+            // The first character typed replaces the prefilled value; editing keys edit it.
+            if line.prefilled && matches!(r, InputRequest::InsertChar(_)) {
+                line.input.reset();
+            }
+            line.prefilled = false;
             line.input.handle(r);
             line.error = None;
+            line.confirm = None;
         }
         Vec::new()
     }
@@ -383,8 +411,21 @@ impl App {
             return Vec::new();
         };
         let text = line.input.value().trim().to_string();
+        // A large increase is applied only on a second Enter on the same text.
+        let confirmed = |line: &mut InputLine, new: f64| -> bool {
+            let ratio = new / (target.max(1) as f64);
+            if ratio <= CONFIRM_RATIO || line.confirm.as_ref().is_some_and(|c| c.text == text) {
+                return true;
+            }
+            line.confirm = Some(Confirm {
+                text: text.clone(),
+                ratio,
+            });
+            false
+        };
         match line.kind {
             InputKind::Vus => match parse_vus(&text) {
+                Ok(n) if !confirmed(line, n as f64) => Vec::new(),
                 Ok(n) => {
                     self.input = None;
                     self.set_vus(n)
@@ -395,6 +436,7 @@ impl App {
                 }
             },
             InputKind::Spike => match parse_spike(&text, default_duration) {
+                Ok(spike) if !confirmed(line, spike.change.apply_f64(target as f64)) => Vec::new(),
                 Ok(spike) => {
                     self.input = None;
                     self.spike = spike;

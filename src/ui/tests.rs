@@ -172,6 +172,97 @@ fn typed_vu_count_applies_and_bad_input_changes_nothing() {
     assert!(a.input.is_none());
 }
 
+fn type_text(a: &mut App, text: &str) -> Vec<Command> {
+    let mut out = Vec::new();
+    for c in text.chars() {
+        out.extend(a.on_key(&key(c)));
+    }
+    out
+}
+
+#[test]
+fn first_key_typed_replaces_the_prefilled_value() {
+    let mut a = app(RunState::Running);
+    a.on_key(&key('v'));
+    assert_eq!(a.input.as_ref().unwrap().input.value(), "20");
+    type_text(&mut a, "50");
+    assert_eq!(a.input.as_ref().unwrap().input.value(), "50");
+    assert_eq!(a.on_key(&code(KeyCode::Enter)), vec![Command::SetVus(50)]);
+
+    // Editing keys edit the prefilled value instead.
+    a.on_key(&key('v'));
+    a.on_key(&code(KeyCode::Backspace));
+    type_text(&mut a, "5");
+    assert_eq!(a.input.as_ref().unwrap().input.value(), "55");
+    a.on_key(&code(KeyCode::Esc));
+    a.on_key(&key('v'));
+    a.on_key(&code(KeyCode::Home));
+    type_text(&mut a, "1");
+    assert_eq!(a.input.as_ref().unwrap().input.value(), "150");
+
+    let mut a = app(RunState::Running);
+    a.on_key(&KeyEvent::new(KeyCode::Char('S'), KeyModifiers::SHIFT));
+    assert_eq!(a.input.as_ref().unwrap().input.value(), "5x 30s");
+    type_text(&mut a, "2x 10s");
+    assert_eq!(
+        a.on_key(&code(KeyCode::Enter)),
+        vec![Command::Spike(Spike {
+            change: SpikeChange::Times(2.0),
+            duration: Duration::from_secs(10)
+        })]
+    );
+}
+
+#[test]
+fn more_than_ten_times_the_load_needs_a_second_enter() {
+    let mut a = app(RunState::Running);
+    a.on_key(&key('v'));
+    type_text(&mut a, "2000");
+    assert!(
+        a.on_key(&code(KeyCode::Enter)).is_empty(),
+        "x100 applied at once"
+    );
+    let screen = render(&a, 80, 24);
+    assert!(
+        screen.contains("x100 of now: Enter again to apply"),
+        "{screen}"
+    );
+    assert_eq!(a.on_key(&code(KeyCode::Enter)), vec![Command::SetVus(2000)]);
+
+    // Changing the text asks again; at most 10x goes at once.
+    let mut a = app(RunState::Running);
+    a.on_key(&key('v'));
+    type_text(&mut a, "300");
+    assert!(a.on_key(&code(KeyCode::Enter)).is_empty());
+    a.on_key(&code(KeyCode::Backspace));
+    assert_eq!(a.on_key(&code(KeyCode::Enter)), vec![Command::SetVus(30)]);
+    let mut a = app(RunState::Running);
+    a.on_key(&key('v'));
+    type_text(&mut a, "200");
+    assert_eq!(a.on_key(&code(KeyCode::Enter)), vec![Command::SetVus(200)]);
+
+    // Spikes: a factor or an addition past 10x of the 20 VUs asks too.
+    for (text, asks) in [
+        ("20x 5s", true),
+        ("+300 5s", true),
+        ("+100 5s", false),
+        ("10x", false),
+    ] {
+        let mut a = app(RunState::Running);
+        a.on_key(&KeyEvent::new(KeyCode::Char('S'), KeyModifiers::SHIFT));
+        type_text(&mut a, text);
+        let first = a.on_key(&code(KeyCode::Enter));
+        assert_eq!(first.is_empty(), asks, "{text}: {first:?}");
+        if asks {
+            let second = a.on_key(&code(KeyCode::Enter));
+            assert!(
+                matches!(second[..], [Command::Spike(_)]),
+                "{text}: {second:?}"
+            );
+        }
+    }
+}
+
 #[test]
 fn pause_toggles_with_the_run_state() {
     let mut a = app(RunState::Running);
@@ -207,17 +298,17 @@ fn spike_input_is_editable() {
     a.on_key(&KeyEvent::new(KeyCode::Char('S'), KeyModifiers::SHIFT));
     assert_eq!(a.input.as_ref().unwrap().input.value(), "5x 30s");
     a.on_key(&KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL));
-    for c in "+200 45s".chars() {
+    for c in "+100 45s".chars() {
         a.on_key(&key(c));
     }
     assert_eq!(
         a.on_key(&code(KeyCode::Enter)),
         vec![Command::Spike(Spike {
-            change: SpikeChange::Plus(200),
+            change: SpikeChange::Plus(100),
             duration: Duration::from_secs(45)
         })]
     );
-    assert_eq!(a.spike.change, SpikeChange::Plus(200));
+    assert_eq!(a.spike.change, SpikeChange::Plus(100));
 }
 
 #[test]
@@ -396,7 +487,7 @@ fn detail_help_and_input_screens() {
     a.on_key(&key('x'));
     a.on_key(&code(KeyCode::Enter));
     let screen = render(&a, 80, 24);
-    assert!(screen.contains("VUs> 20x"), "{screen}");
+    assert!(screen.contains("VUs> x█"), "{screen}");
     assert!(screen.contains("not a whole number"), "{screen}");
 }
 

@@ -29,14 +29,28 @@ impl Widget for Footer<'_> {
                 InputKind::Vus => "VUs> ",
                 InputKind::Spike => "spike (5x 30s | +200 45s)> ",
             };
+            // The prefilled value shows selected: typing replaces it.
+            let value_style = if input.prefilled {
+                t.selected()
+            } else {
+                t.text()
+            };
             let mut spans = vec![
                 Span::styled(prompt, t.fg(t.accent)),
-                Span::styled(input.input.value().to_string(), t.text()),
+                Span::styled(input.input.value().to_string(), value_style),
                 Span::styled("█", t.fg(t.accent)),
             ];
-            match &input.error {
-                Some(e) => spans.push(Span::styled(format!("  {e}"), t.bad())),
-                None => spans.push(Span::styled("  Enter apply · Esc cancel", t.muted())),
+            match (&input.error, &input.confirm) {
+                (Some(e), _) => spans.push(Span::styled(format!("  {e}"), t.bad())),
+                (None, Some(c)) => spans.push(Span::styled(
+                    format!("  x{:.0} of now: Enter again to apply", c.ratio),
+                    t.fg(t.warn),
+                )),
+                (None, None) if input.prefilled => spans.push(Span::styled(
+                    "  type to replace · Enter apply · Esc cancel",
+                    t.muted(),
+                )),
+                (None, None) => spans.push(Span::styled("  Enter apply · Esc cancel", t.muted())),
             }
             Paragraph::new(Line::from(spans)).render(area, buf);
             return;
