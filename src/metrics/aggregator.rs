@@ -55,6 +55,7 @@ impl Series {
     fn absorb_tick(&mut self, tick: &Accum, tick_len: Duration, t: f64) {
         let c = &mut self.cumulative;
         c.skipped += tick.skipped;
+        c.aborted += tick.aborted;
         for &(id, p, f) in &tick.checks {
             let e = c.checks.entry(id).or_default();
             e.0 += p;
@@ -360,6 +361,7 @@ impl Aggregator {
                 base: sp.base,
             }),
             partial: g.partial.load(Ordering::Relaxed),
+            aborted_by: g.aborted_by(),
             rate: g.rate(),
             dropped: g.dropped.load(Ordering::Relaxed),
             stage: g.stage().0,

@@ -70,6 +70,8 @@ pub struct Gauges {
     abort_reason: Mutex<Option<String>>,
     /// Wakes the controller when `abort_reason` is set.
     pub abort_signal: tokio::sync::Notify,
+    /// Why in-flight requests were cut off at the end, once they were.
+    aborted_by: Mutex<Option<super::AbortCause>>,
     events: Mutex<Vec<Event>>,
 }
 
@@ -100,6 +102,7 @@ impl Gauges {
             stage: Mutex::new((None, None)),
             abort_reason: Mutex::new(None),
             abort_signal: tokio::sync::Notify::new(),
+            aborted_by: Mutex::new(None),
             events: Mutex::new(Vec::new()),
         }
     }
@@ -164,6 +167,15 @@ impl Gauges {
     }
 
     /// Asks the controller to end the run, with the reason.
+    /// Records why in-flight requests are being cut off (before they are).
+    pub fn set_aborted_by(&self, cause: super::AbortCause) {
+        *self.aborted_by.lock().unwrap_or_else(|p| p.into_inner()) = Some(cause);
+    }
+
+    pub fn aborted_by(&self) -> Option<super::AbortCause> {
+        *self.aborted_by.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     pub fn abort(&self, reason: String) {
         *self.abort_reason.lock().unwrap_or_else(|p| p.into_inner()) = Some(reason);
         self.abort_signal.notify_one();

@@ -239,6 +239,8 @@ pub struct EndpointStats {
     pub requests: u64,
     pub ok: u64,
     pub errors: u64,
+    /// Requests cut off at the end of the run (not in `requests`, not errors).
+    pub aborted: u64,
     pub bytes: u64,
     pub status: BTreeMap<u16, u64>,
     pub errors_by_kind: BTreeMap<String, u64>,
@@ -270,6 +272,7 @@ impl EndpointStats {
             requests: 0,
             ok: 0,
             errors: 0,
+            aborted: 0,
             bytes: 0,
             status: BTreeMap::new(),
             errors_by_kind: BTreeMap::new(),
@@ -305,6 +308,7 @@ impl EndpointStats {
         self.requests += o.requests;
         self.ok += o.ok;
         self.errors += o.errors;
+        self.aborted += o.aborted;
         self.bytes += o.bytes;
         for (k, v) in &o.status {
             *self.status.entry(*k).or_default() += v;
@@ -404,6 +408,8 @@ pub struct Snapshot {
     pub thresholds: Vec<super::verdict::ThresholdStatus>,
     /// True when the run was cut short (stopped or interrupted before its plan ended).
     pub partial: bool,
+    /// Why requests in flight at the end were cut off, when some were.
+    pub aborted_by: Option<super::AbortCause>,
 }
 
 impl Snapshot {
@@ -433,6 +439,7 @@ impl Snapshot {
             next_stage: None,
             thresholds: Vec::new(),
             partial: false,
+            aborted_by: None,
         }
     }
 
@@ -471,5 +478,6 @@ impl Snapshot {
         events.sort_by(|a, b| a.t.total_cmp(&b.t));
         self.events = Arc::new(events);
         self.partial |= o.partial;
+        self.aborted_by = self.aborted_by.or(o.aborted_by);
     }
 }

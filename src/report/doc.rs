@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
-use crate::metrics::{EndpointStats, ErrorSample, Event, Snapshot, TimelineRow};
+use crate::metrics::{AbortCause, EndpointStats, ErrorSample, Event, Snapshot, TimelineRow};
 use crate::scenario::Plan;
 use crate::units;
 
@@ -29,6 +29,10 @@ pub struct ResultDoc {
     pub run_time_s: f64,
     /// True when the run was stopped or interrupted before its plan ended.
     pub partial: bool,
+    /// Why requests in flight at the end were cut off (`second_stop` or
+    /// `graceful_stop_timeout`); absent when none were.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aborted_by: Option<AbortCause>,
     pub vus_max: u32,
     pub connections: Connections,
     pub totals: Stats,
@@ -138,6 +142,10 @@ pub struct Stats {
     /// Steps not sent because a variable they need was not captured.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub skipped: u64,
+    /// Requests sent but cut off at the end of the run (see `ResultDoc::aborted_by`):
+    /// not in `requests`, `errors` or `error_rate`.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub aborted: u64,
     pub status: BTreeMap<String, u64>,
     pub errors_by_kind: BTreeMap<String, u64>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -267,6 +275,7 @@ fn stats(ep: &EndpointStats, secs: f64, with_timeline: bool) -> Stats {
         latency_ms: latency(ep),
         latency_ms_uncorrected: ep.hist_raw.as_deref().map(latency_of),
         skipped: ep.skipped,
+        aborted: ep.aborted,
         status: ep.status.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
         errors_by_kind: ep.errors_by_kind.clone(),
         recent_errors: ep.recent_errors.iter().cloned().collect(),
@@ -345,6 +354,7 @@ impl ResultDoc {
             duration_s: round3(secs),
             run_time_s: round3(s.run_time.as_secs_f64()),
             partial: s.partial,
+            aborted_by: s.aborted_by.filter(|_| s.total.aborted > 0),
             vus_max: s
                 .total
                 .timeline
@@ -400,6 +410,19 @@ impl ResultDoc {
                 .collect(),
             grade: (s.total.requests > 0).then(|| grade_of(s, secs, &info.grade_targets)),
         }
+    }
+
+    /// `4 requests cut off when the run was stopped a second time (not counted as
+    /// errors)`, when requests were cut off at the end.
+    pub fn aborted_note(&self) -> Option<String> {
+        (self.totals.aborted > 0).then(|| {
+            format!(
+                "{} {} (not counted as errors)",
+                units::plural(self.totals.aborted, "request", "requests"),
+                self.aborted_by
+                    .map_or("cut off at the end of the run", |c| c.describe())
+            )
+        })
     }
 
     /// True when any threshold failed.

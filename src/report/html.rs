@@ -1174,7 +1174,10 @@ pub fn render_html(doc: &ResultDoc, baseline: Option<&Comparison>) -> String {
         &mut o,
         "requests",
         &units::count(t.requests),
-        &format!("{} ok", units::count(t.ok)),
+        &match t.aborted {
+            0 => format!("{} ok", units::count(t.ok)),
+            n => format!("{} ok · {} aborted", units::count(t.ok), units::count(n)),
+        },
         false,
     );
     kpi(
@@ -1216,10 +1219,7 @@ pub fn render_html(doc: &ResultDoc, baseline: Option<&Comparison>) -> String {
         &mut o,
         "received",
         &units::bytes(t.bytes_received as f64),
-        &format!(
-            "{}/s",
-            units::bytes(t.bytes_received as f64 / doc.duration_s.max(1e-9))
-        ),
+        &units::bytes_per_s(t.bytes_received as f64 / doc.duration_s.max(1e-9)),
         false,
     );
     if let Some(d) = doc.dropped_iterations {
@@ -1232,6 +1232,9 @@ pub fn render_html(doc: &ResultDoc, baseline: Option<&Comparison>) -> String {
         );
     }
     o.push_str("</div>");
+    if let Some(note) = doc.aborted_note() {
+        let _ = write!(o, r#"<p class="note" id="aborted">{}</p>"#, esc(&note));
+    }
     // Grade, thresholds and checks.
     let mut verdicts = String::new();
     if let Some(g) = &doc.grade {

@@ -117,6 +117,9 @@ pub fn write_summary<W: Write>(doc: &ResultDoc, w: &mut W) -> io::Result<()> {
         units::count(t.errors),
         units::percent(t.error_rate)
     )?;
+    if let Some(note) = doc.aborted_note() {
+        writeln!(w, "  aborted    {note}")?;
+    }
     if !t.status.is_empty() {
         writeln!(w, "  status     {}", map_line(&t.status))?;
     }
