@@ -465,9 +465,7 @@ fn grade_of(s: &Snapshot, secs: f64, targets: &crate::grade::Targets) -> Grade {
                     "p95 {} against a {} target",
                     units::ms(l.p95),
                     // A target is what the user wrote: `500ms`, not `500.0ms`.
-                    units::duration(std::time::Duration::from_micros(
-                        (targets.p95_ms * 1000.0).round() as u64
-                    ))
+                    units::ms_setting(targets.p95_ms)
                 ),
             ),
             part(
