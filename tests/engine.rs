@@ -144,6 +144,8 @@ path = "/items"
     assert_eq!(server.total(), 2000);
     assert_eq!(server.count("/items"), 2000);
     assert_eq!(s.total.requests, 2000);
+    // What the `-n` progress line reads: iterations done against the limit.
+    assert_eq!((s.iterations_done, s.iteration_limit), (2000, Some(2000)));
     let e = endpoint(&s, "items");
     assert_eq!(e.requests, 2000);
     assert_eq!(e.ok, 2000);

@@ -286,6 +286,10 @@ pub async fn run(
 ) -> Snapshot {
     let started = Instant::now();
     let gauges = Arc::new(Gauges::new(started));
+    *gauges
+        .iteration_limit
+        .lock()
+        .unwrap_or_else(|p| p.into_inner()) = plan.load.stop.iterations;
     *gauges.planned.lock().unwrap_or_else(|p| p.into_inner()) = plan.load.stop.duration;
     let endpoints: Vec<(String, String)> = plan
         .endpoints

@@ -412,6 +412,7 @@ impl RunCtx {
                 }
             }
         }
+        self.gauges.iterations_done.fetch_add(1, Ordering::Relaxed);
         true
     }
 

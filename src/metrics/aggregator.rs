@@ -364,6 +364,8 @@ impl Aggregator {
             aborted_by: g.aborted_by(),
             rate: g.rate(),
             dropped: g.dropped.load(Ordering::Relaxed),
+            iterations_done: g.iterations_done.load(Ordering::Relaxed),
+            iteration_limit: *g.iteration_limit.lock().unwrap_or_else(|p| p.into_inner()),
             stage: g.stage().0,
             next_stage: g.stage().1,
             thresholds: self.verdicts(now.saturating_duration_since(clock.started).as_secs_f64()),

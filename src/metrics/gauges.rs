@@ -65,6 +65,10 @@ pub struct Gauges {
     rate_bits: AtomicU64,
     /// Open model: iterations dropped because every VU was busy.
     pub dropped: AtomicU64,
+    /// Iterations completed (every step of the flow sent).
+    pub iterations_done: AtomicU64,
+    /// The run's iteration limit (`-n`), when it has one.
+    pub iteration_limit: Mutex<Option<u64>>,
     stage: Mutex<(Option<String>, Option<String>)>,
     /// Why the run must stop now (a threshold with abort_on_fail failed).
     abort_reason: Mutex<Option<String>>,
@@ -99,6 +103,8 @@ impl Gauges {
             spike: Mutex::new(None),
             rate_bits: AtomicU64::new(u64::MAX),
             dropped: AtomicU64::new(0),
+            iterations_done: AtomicU64::new(0),
+            iteration_limit: Mutex::new(None),
             stage: Mutex::new((None, None)),
             abort_reason: Mutex::new(None),
             abort_signal: tokio::sync::Notify::new(),

@@ -401,6 +401,10 @@ pub struct Snapshot {
     pub rate: Option<f64>,
     /// Open model: iterations that could not start because every VU was busy.
     pub dropped: u64,
+    /// Iterations completed so far.
+    pub iterations_done: u64,
+    /// The run's iteration limit (`-n`), when it has one.
+    pub iteration_limit: Option<u64>,
     /// The stage in progress, e.g. "stage 2/4: ramp 10 -> 50 VUs", and what comes next.
     pub stage: Option<String>,
     pub next_stage: Option<String>,
@@ -440,6 +444,8 @@ impl Snapshot {
             thresholds: Vec::new(),
             partial: false,
             aborted_by: None,
+            iterations_done: 0,
+            iteration_limit: None,
         }
     }
 
@@ -471,6 +477,10 @@ impl Snapshot {
         self.connections_open += o.connections_open;
         self.connections_opened += o.connections_opened;
         self.dropped += o.dropped;
+        self.iterations_done += o.iterations_done;
+        if let Some(n) = o.iteration_limit {
+            self.iteration_limit = Some(self.iteration_limit.unwrap_or(0) + n);
+        }
         if let Some(r) = o.rate {
             self.rate = Some(self.rate.unwrap_or(0.0) + r);
         }

@@ -170,7 +170,13 @@ pub struct Latency {
     pub p95: f64,
     pub p99: f64,
     pub p999: f64,
+    /// The 99.99th percentile.
+    #[serde(default)]
+    pub p9999: f64,
     pub max: f64,
+    /// Standard deviation.
+    #[serde(default)]
+    pub stdev: f64,
     /// Number of latencies recorded (responses and timeouts).
     pub count: u64,
 }
@@ -253,7 +259,9 @@ pub fn latency_of(h: &hdrhistogram::Histogram<u64>) -> Latency {
         p95: ms(h.value_at_quantile(0.95)),
         p99: ms(h.value_at_quantile(0.99)),
         p999: ms(h.value_at_quantile(0.999)),
+        p9999: ms(h.value_at_quantile(0.9999)),
         max: ms(h.max()),
+        stdev: h.stdev().round() / 1000.0,
         count: h.len(),
     }
 }
