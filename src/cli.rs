@@ -218,6 +218,13 @@ pub struct CompareArgs {
     /// by more than PCT, e.g. 10%.
     #[arg(long = "fail-on-regression", value_name = "PCT")]
     pub fail_on_regression: Option<String>,
+    /// Fewest requests (in both runs) a total or endpoint needs for its changes to be
+    /// judged; below, they are shown as noise and never count as a regression.
+    #[arg(long = "min-requests", value_name = "N", default_value_t = crate::report::compare::DEFAULT_MIN_REQUESTS)]
+    pub min_requests: u64,
+    /// Latency changes smaller than this are noise, whatever their percentage.
+    #[arg(long = "latency-floor", value_name = "DURATION", default_value = "1ms")]
+    pub latency_floor: String,
     /// Output format.
     #[arg(long = "format", value_enum, default_value_t = CompareFormat::Text)]
     pub format: CompareFormat,

@@ -12,9 +12,16 @@ use crate::units;
 
 /// One progress line, e.g. `[  12s] RUNNING vus 50/50 reqs 120,345 rps 10,234 err 0.10% p95 4.21ms`.
 pub fn progress_line(s: &Snapshot) -> String {
-    let remaining = match s.planned {
-        Some(p) => format!(" left {:>4.0}s", p.saturating_sub(s.run_time).as_secs_f64()),
-        None => String::new(),
+    let remaining = match (s.iteration_limit, s.planned) {
+        // `-n`: how far through the iterations, e.g. ` done 500/1,000 (50.0%)`.
+        (Some(n), _) => format!(
+            " done {}/{} ({})",
+            units::count(s.iterations_done.min(n)),
+            units::count(n),
+            units::percent_with(s.iterations_done.min(n) as f64 / n.max(1) as f64, 1)
+        ),
+        (None, Some(p)) => format!(" left {:>4.0}s", p.saturating_sub(s.run_time).as_secs_f64()),
+        (None, None) => String::new(),
     };
     format!(
         "[{:>5.0}s] {:<8} vus {}/{} reqs {} rps {} err {} p95 {}{} conns {}",
@@ -128,5 +135,16 @@ mod tests {
             line.contains("reqs 144,219 rps 130,951 err 0.00%"),
             "{line}"
         );
+    }
+
+    #[test]
+    fn progress_line_shows_iterations_against_the_limit() {
+        let mut s = Snapshot::empty("t", &[]);
+        s.iteration_limit = Some(2000);
+        s.iterations_done = 500;
+        s.planned = Some(Duration::from_secs(60));
+        let line = progress_line(&s);
+        assert!(line.contains(" done 500/2,000 (25.0%) "), "{line}");
+        assert!(!line.contains("left"), "{line}");
     }
 }

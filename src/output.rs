@@ -218,12 +218,17 @@ pub fn compare_command(args: &CompareArgs) -> Result<i32, Error> {
         .map(compare::parse_percent)
         .transpose()
         .map_err(|m| Error::Usage(format!("--fail-on-regression: {m}")))?;
-    let c = Comparison::labelled(
-        &base,
-        &args.baseline.display().to_string(),
-        &cur,
-        &args.current.display().to_string(),
+    let floor = crate::units::parse_duration(&args.latency_floor)
+        .map_err(|m| Error::Usage(format!("--latency-floor: {m}")))?;
+    let noise = compare::Noise {
+        min_requests: args.min_requests,
+        latency_floor_ms: floor.as_secs_f64() * 1000.0,
+    };
+    let c = Comparison::with_noise(
+        (&base, &args.baseline.display().to_string()),
+        (&cur, &args.current.display().to_string()),
         tolerance,
+        noise,
     );
     let regressions = limit.map(|l| c.regressions(l)).unwrap_or_default();
     let mut out = std::io::stdout().lock();
@@ -252,6 +257,14 @@ pub fn compare_command(args: &CompareArgs) -> Result<i32, Error> {
         }
     }
     if let Some(l) = limit {
+        let ignored = c.ignored().len();
+        if ignored > 0 {
+            say!(
+                "volley: {} ignored as noise (too few requests, or under the {} latency floor): see the table",
+                crate::units::plural(ignored as u64, "change", "changes"),
+                args.latency_floor.trim()
+            );
+        }
         if regressions.is_empty() {
             say!(
                 "volley: no regression beyond {} (p95, p99, error rate, rps)",

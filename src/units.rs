@@ -260,6 +260,14 @@ pub fn level_bare(x: f64, open: bool) -> String {
     }
 }
 
+/// A setting in milliseconds (a target, a floor) as the user would write it: `500ms`,
+/// `1s`, `250us`; see [`duration`].
+pub fn ms_setting(ms: f64) -> String {
+    fmt_finite(ms, |v| {
+        duration(Duration::from_micros((v.max(0.0) * 1000.0).round() as u64))
+    })
+}
+
 /// Parses a human duration: a sequence of `<number><unit>` parts, units `us`, `ms`, `s`,
 /// `m`, `h`, `d`. A bare `0` is accepted. Fractions are allowed (`1.5s`).
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -400,6 +408,9 @@ mod tests {
         assert_eq!(ms(1_250_000.0), "1,250s");
         assert_eq!(ms(f64::NAN), NONE);
         assert_eq!(us(470), "470µs");
+        assert_eq!(ms_setting(500.0), "500ms");
+        assert_eq!(ms_setting(1000.0), "1s");
+        assert_eq!(ms_setting(0.25), "250us");
     }
 
     #[test]

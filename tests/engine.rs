@@ -144,6 +144,8 @@ path = "/items"
     assert_eq!(server.total(), 2000);
     assert_eq!(server.count("/items"), 2000);
     assert_eq!(s.total.requests, 2000);
+    // What the `-n` progress line reads: iterations done against the limit.
+    assert_eq!((s.iterations_done, s.iteration_limit), (2000, Some(2000)));
     let e = endpoint(&s, "items");
     assert_eq!(e.requests, 2000);
     assert_eq!(e.ok, 2000);
@@ -400,10 +402,19 @@ path = "/hang"
         "ended {took:?} after Stop: graceful_stop is 300ms and the requests never end"
     );
     let e = endpoint(&s, "hang");
-    assert_eq!(kind(e, "aborted"), 3, "errors: {:?}", e.errors_by_kind);
-    assert_eq!(e.requests, 3);
-    assert_eq!(e.ok, 0);
-    assert_eq!(s.total.requests, server.total(), "reported != received");
+    assert_eq!(e.aborted, 3, "errors: {:?}", e.errors_by_kind);
+    assert_eq!(
+        kind(e, "aborted"),
+        0,
+        "not an error: {:?}",
+        e.errors_by_kind
+    );
+    assert_eq!((e.requests, e.ok, e.errors), (0, 0, 0));
+    assert_eq!(s.total.aborted, server.total(), "reported != received");
+    assert_eq!(
+        s.aborted_by,
+        Some(volley::metrics::AbortCause::GracefulStopTimeout)
+    );
     assert!(s.partial);
     assert!(has_event(&s, "abort"), "events: {:?}", event_kinds(&s));
 }
@@ -684,7 +695,8 @@ path = "/g"
     check_final(&s);
     // The requests take 400 ms; the graceful period is 3 s and must not be waited out.
     assert!(took < ms(2800), "ended {took:?} after Stop");
-    assert_eq!(kind(&s.total, "aborted"), 0, "{:?}", s.total.errors_by_kind);
+    assert_eq!(s.total.aborted, 0, "{:?}", s.total.errors_by_kind);
+    assert_eq!(s.aborted_by, None);
     assert_eq!(s.total.errors, 0, "{:?}", s.total.errors_by_kind);
     assert_eq!(s.total.requests, server.total());
     assert!(s.total.requests >= 3);

@@ -49,7 +49,8 @@ impl Outs {
     fn check(&self, server: &HttpServer) -> serde_json::Value {
         let doc = read_doc(&self.json);
         assert_eq!(doc["partial"], true, "not marked partial");
-        let reported = total(&doc, "requests");
+        // Requests cut off at the end are counted apart from `requests`, as `aborted`.
+        let reported = total(&doc, "requests") + total(&doc, "aborted");
         assert!(reported > 0, "no requests");
         // A request volley counts reached the server (it may take the server a moment
         // to read the last ones).
@@ -154,9 +155,27 @@ fn a_second_sigint_headless_quits_at_once_and_counts_what_it_cut_off() {
     );
     assert_eq!(r.code(), Some(0), "{r:?}");
     let doc = outs.check(&server);
-    // The 4 hanging requests are counted, as aborted.
-    assert_eq!(total(&doc, "ok"), 8, "{}", doc["totals"]);
-    assert_eq!(doc["totals"]["errors_by_kind"]["aborted"], 4);
+    cut_off_by_the_second_stop(&doc, &outs);
+}
+
+/// The 4 hanging requests are counted as aborted by the second stop: not as errors, not
+/// in the error rate or the grade, and the summary says why.
+fn cut_off_by_the_second_stop(doc: &serde_json::Value, outs: &Outs) {
+    let t = &doc["totals"];
+    assert_eq!(total(doc, "ok"), 8, "{t}");
+    assert_eq!(total(doc, "aborted"), 4, "{t}");
+    assert_eq!(total(doc, "errors"), 0, "{t}");
+    assert_eq!(t["error_rate"], 0.0, "{t}");
+    assert!(t["errors_by_kind"].get("aborted").is_none(), "{t}");
+    assert_eq!(doc["aborted_by"], "second_stop");
+    assert_eq!(doc["grade"]["letter"], "A", "{}", doc["grade"]);
+    let txt = std::fs::read_to_string(&outs.txt).unwrap();
+    assert!(
+        txt.contains("aborted    4 requests cut off when the run was stopped a second time (not counted as errors)"),
+        "{txt}"
+    );
+    assert!(txt.contains("0 failed (0.00%)"), "{txt}");
+    assert!(!txt.contains("graceful stop"), "{txt}");
 }
 
 #[test]
@@ -289,8 +308,7 @@ fn ctrl_c_twice_in_the_console_quits_at_once_and_counts_what_it_cut_off() {
     assert!(status.success(), "{status:?}");
     restored(&vt);
     let doc = outs.check(&server);
-    assert_eq!(total(&doc, "ok"), 8, "{}", doc["totals"]);
-    assert_eq!(doc["totals"]["errors_by_kind"]["aborted"], 4);
+    cut_off_by_the_second_stop(&doc, &outs);
 }
 
 fn console_signal(sig: i32, name: &str) {

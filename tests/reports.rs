@@ -895,6 +895,27 @@ fn compare_prints_the_table_and_gates_on_regressions() {
         .output()
         .unwrap();
     assert_eq!(bad.status.code(), Some(2));
+    // The baseline's search has 161 requests: with at least 200 asked for, its changes
+    // are noise, shown with the reason and never a regression.
+    let compare = |extra: &[&str]| {
+        let (b, c) = (base.display().to_string(), cur.display().to_string());
+        volley()
+            .args(["compare", &b, &c])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let strict = compare(&["--fail-on-regression", "10%", "--min-requests", "200"]);
+    let stdout = String::from_utf8_lossy(&strict.stdout);
+    let stderr = String::from_utf8_lossy(&strict.stderr);
+    assert!(
+        stdout.contains("search p95 +119.1% (100.0ms -> 219.1ms): too few responses for p95: 161 in the baseline, 200 needed"),
+        "{stdout}"
+    );
+    assert!(!stderr.contains("search p95"), "{stderr}");
+    assert!(stderr.contains("ignored as noise"), "{stderr}");
+    let bad_floor = compare(&["--latency-floor", "fast"]);
+    assert_eq!(bad_floor.status.code(), Some(2));
 }
 
 #[test]

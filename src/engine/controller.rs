@@ -12,7 +12,7 @@ use super::command::{Command, Spike};
 use super::executor::{Requests, Want};
 use super::gate::{Gate, Phase};
 use super::vu::{run_closed_vu, stagger, user_pattern, RunCtx};
-use crate::metrics::{Aggregator, Gauges, RunState, Snapshot, SpikeGauge};
+use crate::metrics::{AbortCause, Aggregator, Gauges, RunState, Snapshot, SpikeGauge};
 use crate::scenario::{LoadModel, Plan, Stage};
 use crate::units::{self, duration as format_duration};
 
@@ -286,6 +286,10 @@ pub async fn run(
 ) -> Snapshot {
     let started = Instant::now();
     let gauges = Arc::new(Gauges::new(started));
+    *gauges
+        .iteration_limit
+        .lock()
+        .unwrap_or_else(|p| p.into_inner()) = plan.load.stop.iterations;
     *gauges.planned.lock().unwrap_or_else(|p| p.into_inner()) = plan.load.stop.duration;
     let endpoints: Vec<(String, String)> = plan
         .endpoints
@@ -455,12 +459,28 @@ pub async fn run(
                 handles.pop();
             }
             while in_flight.join_next().await.is_some() {}
-        }) => r.map_err(|_| format!("after the {} graceful stop", format_duration(grace))),
-        _ = hurry => Err("when stopped again".to_string()),
+        }) => r.map_err(|_| AbortCause::GracefulStopTimeout),
+        _ = hurry => Err(AbortCause::SecondStop),
     };
-    if let Err(when) = drained {
-        let still = handles.iter().filter(|h| !h.is_finished()).count() + in_flight.len();
-        gauges.event("abort", format!("{still} VUs still busy {when}"));
+    if let Err(cause) = drained {
+        gauges.set_aborted_by(cause);
+        let requests = units::plural(
+            gauges.in_flight.load(Ordering::Relaxed),
+            "request",
+            "requests",
+        );
+        gauges.event(
+            "abort",
+            match cause {
+                AbortCause::SecondStop => format!(
+                    "stopped again: {requests} in flight cut off (counted as aborted, not as errors)"
+                ),
+                AbortCause::GracefulStopTimeout => format!(
+                    "{requests} still in flight after the {} graceful stop, cut off (counted as aborted, not as errors)",
+                    format_duration(grace)
+                ),
+            },
+        );
         for h in &handles {
             h.abort();
         }

@@ -164,8 +164,8 @@ impl Drop for Active {
     }
 }
 
-/// A request in flight. If dropped before `finish` (the task was aborted at the end of
-/// the graceful-stop period), the request is recorded as `aborted`.
+/// A request in flight. If dropped before `finish` (the task was cut off at the end of
+/// the run), the request is recorded as `aborted`: apart from requests and errors.
 struct InFlight<'a> {
     gauges: &'a Gauges,
     recorder: &'a Recorder,
@@ -190,9 +190,8 @@ impl Drop for InFlight<'_> {
                 bytes: 0,
                 raw_latency_us: None,
             };
-            self.recorder.record_error(&s, || {
-                "still in flight when the graceful-stop period ended".to_string()
-            });
+            // The cause is the run's (`Gauges::aborted_by`), not this request's.
+            self.recorder.record(&s);
         }
     }
 }
@@ -413,6 +412,7 @@ impl RunCtx {
                 }
             }
         }
+        self.gauges.iterations_done.fetch_add(1, Ordering::Relaxed);
         true
     }
 

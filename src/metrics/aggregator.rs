@@ -55,6 +55,7 @@ impl Series {
     fn absorb_tick(&mut self, tick: &Accum, tick_len: Duration, t: f64) {
         let c = &mut self.cumulative;
         c.skipped += tick.skipped;
+        c.aborted += tick.aborted;
         for &(id, p, f) in &tick.checks {
             let e = c.checks.entry(id).or_default();
             e.0 += p;
@@ -360,8 +361,11 @@ impl Aggregator {
                 base: sp.base,
             }),
             partial: g.partial.load(Ordering::Relaxed),
+            aborted_by: g.aborted_by(),
             rate: g.rate(),
             dropped: g.dropped.load(Ordering::Relaxed),
+            iterations_done: g.iterations_done.load(Ordering::Relaxed),
+            iteration_limit: *g.iteration_limit.lock().unwrap_or_else(|p| p.into_inner()),
             stage: g.stage().0,
             next_stage: g.stage().1,
             thresholds: self.verdicts(now.saturating_duration_since(clock.started).as_secs_f64()),

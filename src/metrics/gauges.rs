@@ -65,11 +65,17 @@ pub struct Gauges {
     rate_bits: AtomicU64,
     /// Open model: iterations dropped because every VU was busy.
     pub dropped: AtomicU64,
+    /// Iterations completed (every step of the flow sent).
+    pub iterations_done: AtomicU64,
+    /// The run's iteration limit (`-n`), when it has one.
+    pub iteration_limit: Mutex<Option<u64>>,
     stage: Mutex<(Option<String>, Option<String>)>,
     /// Why the run must stop now (a threshold with abort_on_fail failed).
     abort_reason: Mutex<Option<String>>,
     /// Wakes the controller when `abort_reason` is set.
     pub abort_signal: tokio::sync::Notify,
+    /// Why in-flight requests were cut off at the end, once they were.
+    aborted_by: Mutex<Option<super::AbortCause>>,
     events: Mutex<Vec<Event>>,
 }
 
@@ -97,9 +103,12 @@ impl Gauges {
             spike: Mutex::new(None),
             rate_bits: AtomicU64::new(u64::MAX),
             dropped: AtomicU64::new(0),
+            iterations_done: AtomicU64::new(0),
+            iteration_limit: Mutex::new(None),
             stage: Mutex::new((None, None)),
             abort_reason: Mutex::new(None),
             abort_signal: tokio::sync::Notify::new(),
+            aborted_by: Mutex::new(None),
             events: Mutex::new(Vec::new()),
         }
     }
@@ -164,6 +173,15 @@ impl Gauges {
     }
 
     /// Asks the controller to end the run, with the reason.
+    /// Records why in-flight requests are being cut off (before they are).
+    pub fn set_aborted_by(&self, cause: super::AbortCause) {
+        *self.aborted_by.lock().unwrap_or_else(|p| p.into_inner()) = Some(cause);
+    }
+
+    pub fn aborted_by(&self) -> Option<super::AbortCause> {
+        *self.aborted_by.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     pub fn abort(&self, reason: String) {
         *self.abort_reason.lock().unwrap_or_else(|p| p.into_inner()) = Some(reason);
         self.abort_signal.notify_one();

@@ -36,6 +36,8 @@ pub struct Accum {
     pub requests: u64,
     pub ok: u64,
     pub errors: u64,
+    /// Requests cut off at the end of the run: not in `requests` (nor `errors`).
+    pub aborted: u64,
     pub bytes: u64,
     /// Status code -> count; a short list searched linearly (few distinct codes).
     pub status: Vec<(u16, u64)>,
@@ -57,6 +59,7 @@ impl Default for Accum {
             requests: 0,
             ok: 0,
             errors: 0,
+            aborted: 0,
             bytes: 0,
             status: Vec::new(),
             kinds: [0; ErrorKind::COUNT],
@@ -89,6 +92,11 @@ pub fn add_check(list: &mut Vec<(usize, u64, u64)>, id: usize, pass: u64, fail: 
 
 impl Accum {
     pub fn record(&mut self, s: &Sample) {
+        if let Outcome::Error(ErrorKind::Aborted) = s.outcome {
+            // Cut off, not answered: neither a request that completed nor an error.
+            self.aborted += 1;
+            return;
+        }
         self.requests += 1;
         self.bytes += s.bytes;
         if let Some(us) = s.latency_us {
@@ -129,6 +137,7 @@ impl Accum {
         for &(id, p, f) in &other.checks {
             add_check(&mut self.checks, id, p, f);
         }
+        self.aborted += other.aborted;
         if other.requests == 0 && other.hist.is_empty() {
             return;
         }
@@ -159,6 +168,7 @@ impl Accum {
     /// True when nothing was recorded since the last clear.
     pub fn is_empty(&self) -> bool {
         self.requests == 0
+            && self.aborted == 0
             && self.hist.is_empty()
             && self.skipped == 0
             && self.checks.is_empty()
@@ -174,6 +184,7 @@ impl Accum {
         self.requests = 0;
         self.ok = 0;
         self.errors = 0;
+        self.aborted = 0;
         self.bytes = 0;
         self.status.clear();
         self.kinds = [0; ErrorKind::COUNT];
@@ -190,6 +201,29 @@ impl Accum {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_aborted_request_is_neither_a_request_nor_an_error() {
+        let mut a = Accum::default();
+        let sample = |outcome| Sample {
+            endpoint: 0,
+            latency_us: None,
+            outcome,
+            bytes: 0,
+            raw_latency_us: None,
+        };
+        a.record(&sample(Outcome::Status(200)));
+        a.record(&sample(Outcome::Error(ErrorKind::Aborted)));
+        a.record(&sample(Outcome::Error(ErrorKind::Aborted)));
+        assert_eq!((a.requests, a.ok, a.errors, a.aborted), (1, 1, 0, 2));
+        assert_eq!(a.kinds[ErrorKind::Aborted.index()], 0);
+        let mut b = Accum::default();
+        b.add(&a);
+        assert_eq!(b.aborted, 2);
+        assert!(!a.is_empty());
+        a.clear();
+        assert_eq!(a.aborted, 0);
+    }
 
     #[test]
     fn records_large_values_exactly() {

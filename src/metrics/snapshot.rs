@@ -239,6 +239,8 @@ pub struct EndpointStats {
     pub requests: u64,
     pub ok: u64,
     pub errors: u64,
+    /// Requests cut off at the end of the run (not in `requests`, not errors).
+    pub aborted: u64,
     pub bytes: u64,
     pub status: BTreeMap<u16, u64>,
     pub errors_by_kind: BTreeMap<String, u64>,
@@ -270,6 +272,7 @@ impl EndpointStats {
             requests: 0,
             ok: 0,
             errors: 0,
+            aborted: 0,
             bytes: 0,
             status: BTreeMap::new(),
             errors_by_kind: BTreeMap::new(),
@@ -305,6 +308,7 @@ impl EndpointStats {
         self.requests += o.requests;
         self.ok += o.ok;
         self.errors += o.errors;
+        self.aborted += o.aborted;
         self.bytes += o.bytes;
         for (k, v) in &o.status {
             *self.status.entry(*k).or_default() += v;
@@ -397,6 +401,10 @@ pub struct Snapshot {
     pub rate: Option<f64>,
     /// Open model: iterations that could not start because every VU was busy.
     pub dropped: u64,
+    /// Iterations completed so far.
+    pub iterations_done: u64,
+    /// The run's iteration limit (`-n`), when it has one.
+    pub iteration_limit: Option<u64>,
     /// The stage in progress, e.g. "stage 2/4: ramp 10 -> 50 VUs", and what comes next.
     pub stage: Option<String>,
     pub next_stage: Option<String>,
@@ -404,6 +412,8 @@ pub struct Snapshot {
     pub thresholds: Vec<super::verdict::ThresholdStatus>,
     /// True when the run was cut short (stopped or interrupted before its plan ended).
     pub partial: bool,
+    /// Why requests in flight at the end were cut off, when some were.
+    pub aborted_by: Option<super::AbortCause>,
 }
 
 impl Snapshot {
@@ -433,6 +443,9 @@ impl Snapshot {
             next_stage: None,
             thresholds: Vec::new(),
             partial: false,
+            aborted_by: None,
+            iterations_done: 0,
+            iteration_limit: None,
         }
     }
 
@@ -464,6 +477,10 @@ impl Snapshot {
         self.connections_open += o.connections_open;
         self.connections_opened += o.connections_opened;
         self.dropped += o.dropped;
+        self.iterations_done += o.iterations_done;
+        if let Some(n) = o.iteration_limit {
+            self.iteration_limit = Some(self.iteration_limit.unwrap_or(0) + n);
+        }
         if let Some(r) = o.rate {
             self.rate = Some(self.rate.unwrap_or(0.0) + r);
         }
@@ -471,5 +488,6 @@ impl Snapshot {
         events.sort_by(|a, b| a.t.total_cmp(&b.t));
         self.events = Arc::new(events);
         self.partial |= o.partial;
+        self.aborted_by = self.aborted_by.or(o.aborted_by);
     }
 }

@@ -7,7 +7,11 @@
 //!   difference of at most 0.1 point is always "same" (noise on tiny rates);
 //! - `requests` is shown for information only (runs may differ in length);
 //! - a regression (for `--fail-on-regression`) is a `p95`, `p99`, error-rate or `rps`
-//!   row, total or endpoint, that got worse by more than the limit.
+//!   row, total or endpoint, that got worse by more than the limit;
+//! - noise is not judged ([`Noise`]): a rate or error rate from fewer than
+//!   `min_requests` requests, a percentile with fewer than [`TAIL_SAMPLES`] responses
+//!   beyond it (or fewer than `min_requests` responses), and a latency change smaller
+//!   than `latency_floor_ms` are shown with the reason, as `noise`, and never gate.
 
 use std::io::{self, Write};
 
@@ -20,6 +24,81 @@ use crate::units;
 pub const DEFAULT_TOLERANCE: f64 = 0.05;
 /// Error-rate differences up to this (absolute, 0..1) are always "same".
 pub const ERROR_RATE_FLOOR: f64 = 0.001;
+/// Default [`Noise::min_requests`].
+pub const DEFAULT_MIN_REQUESTS: u64 = 100;
+/// Default [`Noise::latency_floor_ms`].
+pub const DEFAULT_LATENCY_FLOOR_MS: f64 = 1.0;
+/// A percentile is judged only with at least this many responses beyond it in both
+/// runs (p95 from 100 responses, p99 from 500): below, a handful of requests decide it.
+pub const TAIL_SAMPLES: f64 = 5.0;
+
+/// What is too small to judge (see `docs/reports.md`, "Noise").
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Noise {
+    /// Fewest requests (responses, for latencies) a scope needs in both runs.
+    pub min_requests: u64,
+    /// Latency changes smaller than this (milliseconds, absolute) are noise.
+    pub latency_floor_ms: f64,
+}
+
+impl Default for Noise {
+    fn default() -> Self {
+        Noise {
+            min_requests: DEFAULT_MIN_REQUESTS,
+            latency_floor_ms: DEFAULT_LATENCY_FLOOR_MS,
+        }
+    }
+}
+
+impl Noise {
+    /// Why a change of `metric` between `b` and `c` cannot be judged, if it cannot.
+    pub fn reason(&self, metric: Metric, b: &Stats, c: &Stats) -> Option<String> {
+        let which = |nb: u64, nc: u64| {
+            if nb <= nc {
+                (nb, "baseline")
+            } else {
+                (nc, "current run")
+            }
+        };
+        match metric {
+            Metric::Requests => None,
+            Metric::Rps | Metric::ErrorRate => {
+                let (n, side) = which(b.requests, c.requests);
+                (n < self.min_requests).then(|| {
+                    format!(
+                        "too few requests: {} in the {side}, {} needed",
+                        units::count(n),
+                        units::count(self.min_requests)
+                    )
+                })
+            }
+            _ => {
+                let (n, side) = which(b.latency_ms.count, c.latency_ms.count);
+                let need = match metric.quantile() {
+                    Some(q) => ((TAIL_SAMPLES / (1.0 - q)).round() as u64).max(self.min_requests),
+                    None => self.min_requests,
+                };
+                let (vb, vc) = (metric.of(b), metric.of(c));
+                if n < need {
+                    Some(format!(
+                        "too few responses for {}: {} in the {side}, {} needed",
+                        metric.label(),
+                        units::count(n),
+                        units::count(need)
+                    ))
+                } else if (vc - vb).abs() < self.latency_floor_ms {
+                    Some(format!(
+                        "a change of {} is under the {} floor",
+                        units::ms((vc - vb).abs()),
+                        units::ms_setting(self.latency_floor_ms)
+                    ))
+                } else {
+                    None
+                }
+            }
+        }
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -67,6 +146,17 @@ impl Metric {
         )
     }
 
+    /// The quantile a percentile metric reads (`None` for the others).
+    fn quantile(self) -> Option<f64> {
+        match self {
+            Metric::P50 => Some(0.50),
+            Metric::P90 => Some(0.90),
+            Metric::P95 => Some(0.95),
+            Metric::P99 => Some(0.99),
+            _ => None,
+        }
+    }
+
     fn higher_is_better(self) -> Option<bool> {
         match self {
             Metric::Requests => None,
@@ -107,6 +197,8 @@ pub enum Verdict {
     Same,
     /// Shown for information; not judged.
     Info,
+    /// A change too small, or from too few samples, to judge (see [`Noise`]).
+    Noise,
 }
 
 impl Verdict {
@@ -116,6 +208,7 @@ impl Verdict {
             Verdict::Worse => "worse",
             Verdict::Same => "same",
             Verdict::Info => "",
+            Verdict::Noise => "noise",
         }
     }
 }
@@ -133,9 +226,30 @@ pub struct CompareRow {
     #[serde(skip)]
     pub worse_by: f64,
     pub verdict: Verdict,
+    /// Why a change was not judged (verdict `noise`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ignored: Option<String>,
 }
 
 impl CompareRow {
+    /// A row for `metric` between the stats of two runs, judged unless it is noise.
+    pub fn judged(
+        scope: &str,
+        metric: Metric,
+        (b, c): (&Stats, &Stats),
+        tolerance: f64,
+        noise: &Noise,
+    ) -> Self {
+        let mut row = CompareRow::new(scope, metric, metric.of(b), metric.of(c), tolerance);
+        if matches!(row.verdict, Verdict::Worse | Verdict::Better) {
+            if let Some(why) = noise.reason(metric, b, c) {
+                row.verdict = Verdict::Noise;
+                row.ignored = Some(why);
+            }
+        }
+        row
+    }
+
     fn new(scope: &str, metric: Metric, baseline: f64, current: f64, tolerance: f64) -> Self {
         let change = (baseline != 0.0).then(|| (current - baseline) / baseline);
         let worse_by = match metric.higher_is_better() {
@@ -174,6 +288,7 @@ impl CompareRow {
             change,
             worse_by,
             verdict,
+            ignored: None,
         }
     }
 
@@ -192,6 +307,7 @@ impl CompareRow {
     /// Whether this row is a regression beyond `limit` (for `--fail-on-regression`).
     pub fn regressed(&self, limit: f64) -> bool {
         self.metric.gated()
+            && self.verdict != Verdict::Noise
             && self.worse_by > limit
             && !(self.metric == Metric::ErrorRate
                 && (self.current - self.baseline).abs() <= ERROR_RATE_FLOOR)
@@ -243,6 +359,8 @@ pub struct Comparison {
     pub current: RunLabel,
     /// Relative tolerance within which a change is "same" (0.05 = 5%).
     pub tolerance: f64,
+    /// What was too small to judge.
+    pub noise: Noise,
     /// Total first, then the endpoints of the current run that the baseline has too.
     pub rows: Vec<CompareRow>,
     pub only_in_baseline: Vec<String>,
@@ -262,10 +380,25 @@ impl Comparison {
         cur_file: &str,
         tolerance: f64,
     ) -> Comparison {
+        Comparison::with_noise(
+            (base, base_file),
+            (cur, cur_file),
+            tolerance,
+            Noise::default(),
+        )
+    }
+
+    /// As [`Comparison::labelled`], with what counts as noise.
+    pub fn with_noise(
+        (base, base_file): (&ResultDoc, &str),
+        (cur, cur_file): (&ResultDoc, &str),
+        tolerance: f64,
+        noise: Noise,
+    ) -> Comparison {
         let mut rows = Vec::new();
         let mut add = |scope: &str, b: &Stats, c: &Stats| {
             for m in Metric::ALL {
-                rows.push(CompareRow::new(scope, m, m.of(b), m.of(c), tolerance));
+                rows.push(CompareRow::judged(scope, m, (b, c), tolerance, &noise));
             }
         };
         add("total", &base.totals, &cur.totals);
@@ -286,6 +419,7 @@ impl Comparison {
             baseline: RunLabel::of(base, base_file),
             current: RunLabel::of(cur, cur_file),
             tolerance,
+            noise,
             rows,
             only_in_baseline,
             only_in_current,
@@ -303,12 +437,45 @@ impl Comparison {
         (n(Verdict::Better), n(Verdict::Worse), n(Verdict::Same))
     }
 
+    /// Rows whose change was not judged, with why.
+    pub fn ignored(&self) -> Vec<&CompareRow> {
+        self.rows
+            .iter()
+            .filter(|r| r.verdict == Verdict::Noise)
+            .collect()
+    }
+
     pub fn summary(&self) -> String {
         let (better, worse, same) = self.counts();
+        let ignored = self.ignored().len();
         format!(
-            "{worse} worse, {better} better, {same} the same (tolerance ±{})",
+            "{worse} worse, {better} better, {same} the same{} (tolerance ±{})",
+            if ignored > 0 {
+                format!(", {ignored} ignored as noise")
+            } else {
+                String::new()
+            },
             fmt_pct(self.tolerance)
         )
+    }
+
+    /// One line per ignored change: `total p95 +339.3% (107µs -> 470µs): a change of
+    /// 363µs is under the 1.00ms floor`.
+    pub fn ignored_lines(&self) -> Vec<String> {
+        self.ignored()
+            .iter()
+            .map(|r| {
+                format!(
+                    "{} {} {} ({} -> {}): {}",
+                    r.scope,
+                    r.metric.label(),
+                    r.change_text(),
+                    r.metric.fmt(r.baseline),
+                    r.metric.fmt(r.current),
+                    r.ignored.as_deref().unwrap_or_default()
+                )
+            })
+            .collect()
     }
 }
 
@@ -377,6 +544,13 @@ pub fn write_text<W: Write>(c: &Comparison, w: &mut W) -> io::Result<()> {
     if !c.only_in_current.is_empty() {
         writeln!(w, "  only in current:  {}", c.only_in_current.join(", "))?;
     }
+    let ignored = c.ignored_lines();
+    if !ignored.is_empty() {
+        writeln!(w, "  ignored as noise (not judged, never a regression):")?;
+        for line in &ignored {
+            writeln!(w, "    {line}")?;
+        }
+    }
     writeln!(w, "  {}", c.summary())
 }
 
@@ -394,6 +568,7 @@ fn md_verdict(v: Verdict) -> &'static str {
         Verdict::Worse => "🔴 **worse**",
         Verdict::Same => "same",
         Verdict::Info => "",
+        Verdict::Noise => "noise",
     }
 }
 
@@ -444,6 +619,15 @@ pub fn write_markdown<W: Write>(c: &Comparison, w: &mut W, heading: &str) -> io:
             md_cell(&c.only_in_current.join(", "))
         )?;
     }
+    let ignored = c.ignored_lines();
+    if !ignored.is_empty() {
+        writeln!(w)?;
+        writeln!(w, "Ignored as noise (not judged, never a regression):")?;
+        writeln!(w)?;
+        for line in &ignored {
+            writeln!(w, "- {}", md_cell(line))?;
+        }
+    }
     Ok(())
 }
 
@@ -480,6 +664,103 @@ mod tests {
         let r = CompareRow::new("total", Metric::P50, 1.0, 2.0, 0.05);
         assert_eq!(r.verdict, Verdict::Worse);
         assert!(!r.regressed(0.10));
+    }
+
+    /// Stats with `requests` requests (all answered) at `rps`, and every percentile at
+    /// `p_ms`.
+    fn stats(requests: u64, rps: f64, p_ms: f64) -> Stats {
+        serde_json::from_value(serde_json::json!({
+            "name": "total", "requests": requests, "ok": requests, "errors": 0,
+            "error_rate": 0.0, "rps": rps, "bytes_received": 0,
+            "latency_ms": {"min": p_ms, "mean": p_ms, "p50": p_ms, "p90": p_ms, "p95": p_ms,
+                           "p99": p_ms, "p999": p_ms, "max": p_ms, "count": requests},
+            "status": {}, "errors_by_kind": {}
+        }))
+        .unwrap()
+    }
+
+    fn row(metric: Metric, b: &Stats, c: &Stats) -> CompareRow {
+        CompareRow::judged("total", metric, (b, c), 0.05, &Noise::default())
+    }
+
+    #[test]
+    fn too_few_requests_is_noise_not_a_regression() {
+        // From the issue: rps -24% on 59 vs 45 requests was flagged.
+        let (b, c) = (stats(59, 5.9, 20.0), stats(45, 4.5, 20.0));
+        let r = row(Metric::Rps, &b, &c);
+        assert_eq!(r.verdict, Verdict::Noise);
+        assert!(!r.regressed(0.10));
+        assert_eq!(
+            r.ignored.as_deref(),
+            Some("too few requests: 45 in the current run, 100 needed")
+        );
+        // The same change on enough requests is one.
+        let r = row(
+            Metric::Rps,
+            &stats(5900, 590.0, 20.0),
+            &stats(4500, 450.0, 20.0),
+        );
+        assert_eq!(r.verdict, Verdict::Worse);
+        assert!(r.regressed(0.10));
+    }
+
+    #[test]
+    fn a_percentile_needs_a_tail_and_a_change_above_the_floor() {
+        // From the issue: p95 +339% on 107 µs -> 470 µs was flagged.
+        let (b, c) = (stats(5000, 500.0, 0.107), stats(5000, 500.0, 0.470));
+        let r = row(Metric::P95, &b, &c);
+        assert_eq!(r.verdict, Verdict::Noise);
+        assert!(!r.regressed(0.10));
+        assert_eq!(
+            r.ignored.as_deref(),
+            Some("a change of 363µs is under the 1ms floor")
+        );
+        // p99 from 300 responses rests on 3 of them: noise; p95 (15 beyond it) is judged.
+        let (b, c) = (stats(300, 30.0, 10.0), stats(300, 30.0, 30.0));
+        let r = row(Metric::P99, &b, &c);
+        assert_eq!(r.verdict, Verdict::Noise);
+        assert_eq!(
+            r.ignored.as_deref(),
+            Some("too few responses for p99: 300 in the baseline, 500 needed")
+        );
+        assert_eq!(row(Metric::P95, &b, &c).verdict, Verdict::Worse);
+        // Changes within the tolerance stay "same", with nothing to explain.
+        let r = row(Metric::P95, &stats(10, 1.0, 0.1), &stats(10, 1.0, 0.1));
+        assert_eq!((r.verdict, r.ignored), (Verdict::Same, None));
+    }
+
+    #[test]
+    fn ignored_changes_are_listed_with_why() {
+        let doc = |s: Stats| -> ResultDoc {
+            let mut d: ResultDoc = serde_json::from_value(serde_json::json!({
+                "schema_version": 1, "volley_version": "t", "scenario": "s", "source": "s",
+                "target": "t", "started_at": "2026-01-01T00:00:00Z", "duration_s": 10.0,
+                "run_time_s": 10.0, "partial": false, "vus_max": 1,
+                "connections": {"open_at_end": 0, "opened": 1},
+                "totals": serde_json::to_value(&s).unwrap(), "endpoints": [], "timeline": [],
+                "events": []
+            }))
+            .unwrap();
+            d.totals = s;
+            d
+        };
+        let c = Comparison::new(
+            &doc(stats(59, 5.9, 0.107)),
+            &doc(stats(45, 4.5, 0.470)),
+            0.05,
+        );
+        assert!(c.regressions(0.10).is_empty());
+        let lines = c.ignored_lines();
+        assert!(
+            lines.contains(&"total rps -23.7% (5.9 -> 4.5): too few requests: 45 in the current run, 100 needed".to_string()),
+            "{lines:#?}"
+        );
+        assert!(c.summary().contains("ignored as noise"), "{}", c.summary());
+        let mut text = Vec::new();
+        write_text(&c, &mut text).unwrap();
+        let text = String::from_utf8(text).unwrap();
+        assert!(text.contains("ignored as noise (not judged"), "{text}");
+        assert!(text.contains("noise"), "{text}");
     }
 
     #[test]

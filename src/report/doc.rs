@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
-use crate::metrics::{EndpointStats, ErrorSample, Event, Snapshot, TimelineRow};
+use crate::metrics::{AbortCause, EndpointStats, ErrorSample, Event, Snapshot, TimelineRow};
 use crate::scenario::Plan;
 use crate::units;
 
@@ -29,6 +29,10 @@ pub struct ResultDoc {
     pub run_time_s: f64,
     /// True when the run was stopped or interrupted before its plan ended.
     pub partial: bool,
+    /// Why requests in flight at the end were cut off (`second_stop` or
+    /// `graceful_stop_timeout`); absent when none were.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aborted_by: Option<AbortCause>,
     pub vus_max: u32,
     pub connections: Connections,
     pub totals: Stats,
@@ -138,6 +142,10 @@ pub struct Stats {
     /// Steps not sent because a variable they need was not captured.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub skipped: u64,
+    /// Requests sent but cut off at the end of the run (see `ResultDoc::aborted_by`):
+    /// not in `requests`, `errors` or `error_rate`.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub aborted: u64,
     pub status: BTreeMap<String, u64>,
     pub errors_by_kind: BTreeMap<String, u64>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -162,7 +170,13 @@ pub struct Latency {
     pub p95: f64,
     pub p99: f64,
     pub p999: f64,
+    /// The 99.99th percentile.
+    #[serde(default)]
+    pub p9999: f64,
     pub max: f64,
+    /// Standard deviation.
+    #[serde(default)]
+    pub stdev: f64,
     /// Number of latencies recorded (responses and timeouts).
     pub count: u64,
 }
@@ -245,7 +259,9 @@ pub fn latency_of(h: &hdrhistogram::Histogram<u64>) -> Latency {
         p95: ms(h.value_at_quantile(0.95)),
         p99: ms(h.value_at_quantile(0.99)),
         p999: ms(h.value_at_quantile(0.999)),
+        p9999: ms(h.value_at_quantile(0.9999)),
         max: ms(h.max()),
+        stdev: h.stdev().round() / 1000.0,
         count: h.len(),
     }
 }
@@ -267,6 +283,7 @@ fn stats(ep: &EndpointStats, secs: f64, with_timeline: bool) -> Stats {
         latency_ms: latency(ep),
         latency_ms_uncorrected: ep.hist_raw.as_deref().map(latency_of),
         skipped: ep.skipped,
+        aborted: ep.aborted,
         status: ep.status.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
         errors_by_kind: ep.errors_by_kind.clone(),
         recent_errors: ep.recent_errors.iter().cloned().collect(),
@@ -345,6 +362,7 @@ impl ResultDoc {
             duration_s: round3(secs),
             run_time_s: round3(s.run_time.as_secs_f64()),
             partial: s.partial,
+            aborted_by: s.aborted_by.filter(|_| s.total.aborted > 0),
             vus_max: s
                 .total
                 .timeline
@@ -402,6 +420,19 @@ impl ResultDoc {
         }
     }
 
+    /// `4 requests cut off when the run was stopped a second time (not counted as
+    /// errors)`, when requests were cut off at the end.
+    pub fn aborted_note(&self) -> Option<String> {
+        (self.totals.aborted > 0).then(|| {
+            format!(
+                "{} {} (not counted as errors)",
+                units::plural(self.totals.aborted, "request", "requests"),
+                self.aborted_by
+                    .map_or("cut off at the end of the run", |c| c.describe())
+            )
+        })
+    }
+
     /// True when any threshold failed.
     pub fn thresholds_failed(&self) -> bool {
         self.thresholds.iter().any(|t| !t.passed)
@@ -442,9 +473,7 @@ fn grade_of(s: &Snapshot, secs: f64, targets: &crate::grade::Targets) -> Grade {
                     "p95 {} against a {} target",
                     units::ms(l.p95),
                     // A target is what the user wrote: `500ms`, not `500.0ms`.
-                    units::duration(std::time::Duration::from_micros(
-                        (targets.p95_ms * 1000.0).round() as u64
-                    ))
+                    units::ms_setting(targets.p95_ms)
                 ),
             ),
             part(

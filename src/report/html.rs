@@ -121,6 +121,7 @@ table.cmp td .d span{display:block;font-weight:400;color:var(--muted)}
 table.cmp td.worse{background:#fef0f0}table.cmp td.worse .d{color:var(--err)}
 table.cmp td.better{background:#effaf3}table.cmp td.better .d{color:var(--ok)}
 table.cmp td.same{background:#f7f8fa}table.cmp td.same .d{color:#7b8496}
+table.cmp td.noise{background:#fff;color:var(--muted)}table.cmp td.noise .d{color:#a0a7b4;font-style:italic}
 table.cmp td.name{vertical-align:middle}
 table.cmp tbody tr td{border-bottom:2px solid #fff}
 tr.worse td{background:#fff7f7}
@@ -1079,14 +1080,19 @@ fn comparison_section(c: &Comparison, out: &mut String) {
                 Verdict::Worse => "worse",
                 Verdict::Same => "same",
                 Verdict::Info => "info",
+                Verdict::Noise => "noise",
             };
             let _ = write!(
                 out,
-                r#"<td class="{class}" data-scope="{}" data-metric="{}" data-verdict="{class}" title="baseline {} → {}"><div class="v">{}</div><div class="d">{} <span>was {}</span></div></td>"#,
+                r#"<td class="{class}" data-scope="{}" data-metric="{}" data-verdict="{class}" title="baseline {} → {}{}"><div class="v">{}</div><div class="d">{} <span>was {}</span></div></td>"#,
                 esc(&r.scope),
                 r.metric.label(),
                 esc(&r.metric.fmt(r.baseline)),
                 esc(&r.metric.fmt(r.current)),
+                r.ignored
+                    .as_deref()
+                    .map(|why| format!(" (noise: {})", esc(why)))
+                    .unwrap_or_default(),
                 esc(&r.metric.fmt(r.current)),
                 esc(&r.change_text()),
                 esc(&r.metric.fmt(r.baseline)),
@@ -1095,7 +1101,15 @@ fn comparison_section(c: &Comparison, out: &mut String) {
         out.push_str("</tr>");
     }
     out.push_str("</tbody></table></div>");
-    out.push_str(r#"<div class="legend" style="margin-top:10px"><span><i class="box" style="background:#fbd5d5"></i>worse</span><span><i class="box" style="background:#cdeed9"></i>better</span><span><i class="box" style="background:#e9ecf0"></i>the same, within the tolerance</span></div>"#);
+    out.push_str(r#"<div class="legend" style="margin-top:10px"><span><i class="box" style="background:#fbd5d5"></i>worse</span><span><i class="box" style="background:#cdeed9"></i>better</span><span><i class="box" style="background:#e9ecf0"></i>the same, within the tolerance</span><span><i class="box" style="background:#fff;border:1px solid #d5dae1"></i>noise: too small to judge</span></div>"#);
+    let ignored = c.ignored_lines();
+    if !ignored.is_empty() {
+        out.push_str(r#"<p class="note" id="ignored">Ignored as noise (not judged, never a regression):</p><ul class="note">"#);
+        for line in &ignored {
+            let _ = write!(out, "<li>{}</li>", esc(line));
+        }
+        out.push_str("</ul>");
+    }
     if !c.only_in_baseline.is_empty() {
         let _ = write!(
             out,
@@ -1174,7 +1188,10 @@ pub fn render_html(doc: &ResultDoc, baseline: Option<&Comparison>) -> String {
         &mut o,
         "requests",
         &units::count(t.requests),
-        &format!("{} ok", units::count(t.ok)),
+        &match t.aborted {
+            0 => format!("{} ok", units::count(t.ok)),
+            n => format!("{} ok · {} aborted", units::count(t.ok), units::count(n)),
+        },
         false,
     );
     kpi(
@@ -1216,10 +1233,7 @@ pub fn render_html(doc: &ResultDoc, baseline: Option<&Comparison>) -> String {
         &mut o,
         "received",
         &units::bytes(t.bytes_received as f64),
-        &format!(
-            "{}/s",
-            units::bytes(t.bytes_received as f64 / doc.duration_s.max(1e-9))
-        ),
+        &units::bytes_per_s(t.bytes_received as f64 / doc.duration_s.max(1e-9)),
         false,
     );
     if let Some(d) = doc.dropped_iterations {
@@ -1232,6 +1246,9 @@ pub fn render_html(doc: &ResultDoc, baseline: Option<&Comparison>) -> String {
         );
     }
     o.push_str("</div>");
+    if let Some(note) = doc.aborted_note() {
+        let _ = write!(o, r#"<p class="note" id="aborted">{}</p>"#, esc(&note));
+    }
     // Grade, thresholds and checks.
     let mut verdicts = String::new();
     if let Some(g) = &doc.grade {

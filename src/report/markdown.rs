@@ -135,6 +135,10 @@ pub fn write_markdown<W: Write>(
             }
         }
     }
+    if let Some(note) = doc.aborted_note() {
+        writeln!(w)?;
+        writeln!(w, "⚠️ {note}")?;
+    }
     if let Some(d) = doc.dropped_iterations.filter(|d| *d > 0) {
         writeln!(w)?;
         writeln!(

@@ -31,6 +31,73 @@ pub fn fmt_metric_value(metric: &str, value: f64) -> String {
     }
 }
 
+/// Rows of the summary's latency histogram.
+pub const HISTOGRAM_ROWS: usize = 10;
+/// Width of the longest bar.
+const BAR_WIDTH: usize = 30;
+
+/// The histogram's buckets: (upper bound in microseconds, count), [`HISTOGRAM_ROWS`] of
+/// them from the fastest to the slowest latency, evenly spaced, or spaced by ratio when
+/// the slowest is more than 20 times the fastest (a long tail would crowd everything into
+/// the first bucket).
+pub fn histogram_buckets(h: &hdrhistogram::Histogram<u64>) -> Vec<(u64, u64)> {
+    if h.is_empty() {
+        return Vec::new();
+    }
+    let (lo, hi) = (h.min().max(1) as f64, h.max().max(1) as f64);
+    let n = HISTOGRAM_ROWS;
+    let log = hi / lo > 20.0;
+    let edge = |i: usize| -> u64 {
+        let f = i as f64 / n as f64;
+        let v = if log {
+            lo * (hi / lo).powf(f)
+        } else {
+            lo + (hi - lo) * f
+        };
+        v.round() as u64
+    };
+    let mut buckets: Vec<(u64, u64)> = (1..=n).map(|i| (edge(i), 0)).collect();
+    if let Some(last) = buckets.last_mut() {
+        last.0 = h.max();
+    }
+    for v in h.iter_recorded() {
+        // The bucket of a value: the first whose upper bound reaches it.
+        let value = h.highest_equivalent(v.value_iterated_to()).min(h.max());
+        let i = buckets
+            .iter()
+            .position(|(upper, _)| value <= *upper)
+            .unwrap_or(n - 1);
+        buckets[i].1 += v.count_at_value();
+    }
+    buckets
+}
+
+/// The latency histogram of all requests, one bar per bucket:
+/// `     4.21ms  [     1,234] ■■■■■■■`.
+fn write_histogram<W: Write>(h: &hdrhistogram::Histogram<u64>, w: &mut W) -> io::Result<()> {
+    let buckets = histogram_buckets(h);
+    let peak = buckets.iter().map(|b| b.1).max().unwrap_or(0).max(1);
+    writeln!(
+        w,
+        "  latency histogram (all requests; each row: up to this latency)"
+    )?;
+    for (upper, n) in buckets {
+        let len = if n == 0 {
+            0
+        } else {
+            ((n as f64 / peak as f64 * BAR_WIDTH as f64).round() as usize).max(1)
+        };
+        let line = format!(
+            "    {:>8}  [{:>10}] {}",
+            units::us(upper),
+            units::count(n),
+            "■".repeat(len)
+        );
+        writeln!(w, "{}", line.trim_end())?;
+    }
+    Ok(())
+}
+
 fn map_line(map: &std::collections::BTreeMap<String, u64>) -> String {
     map.iter()
         .map(|(k, v)| format!("{k}: {}", units::count(*v)))
@@ -107,8 +174,22 @@ pub fn write_summary<W: Write>(doc: &ResultDoc, w: &mut W) -> io::Result<()> {
             units::ms(l.max),
         )?;
     }
-    writeln!(w)?;
     let t = &doc.totals;
+    if t.latency_ms.count > 0 {
+        writeln!(
+            w,
+            "  {:<name_w$} stdev {}  p99.99 {}  ({} latencies)",
+            "",
+            units::ms(t.latency_ms.stdev),
+            units::ms(t.latency_ms.p9999),
+            units::count(t.latency_ms.count)
+        )?;
+    }
+    if let Some(h) = t.histogram() {
+        writeln!(w)?;
+        write_histogram(&h, w)?;
+    }
+    writeln!(w)?;
     writeln!(
         w,
         "  requests   {} total, {} ok, {} failed ({})",
@@ -117,6 +198,9 @@ pub fn write_summary<W: Write>(doc: &ResultDoc, w: &mut W) -> io::Result<()> {
         units::count(t.errors),
         units::percent(t.error_rate)
     )?;
+    if let Some(note) = doc.aborted_note() {
+        writeln!(w, "  aborted    {note}")?;
+    }
     if !t.status.is_empty() {
         writeln!(w, "  status     {}", map_line(&t.status))?;
     }
@@ -238,4 +322,74 @@ pub fn write_summary<W: Write>(doc: &ResultDoc, w: &mut W) -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hist(values: &[(u64, u64)]) -> hdrhistogram::Histogram<u64> {
+        let mut h = crate::metrics::new_histogram();
+        for &(v, n) in values {
+            h.record_n(v, n).unwrap();
+        }
+        h
+    }
+
+    #[test]
+    fn histogram_buckets_hold_every_latency() {
+        // 1 ms to 10 ms: even buckets; all 1,000 values land in one of them.
+        let h = hist(&[(1_000, 500), (5_000, 400), (10_000, 100)]);
+        let b = histogram_buckets(&h);
+        assert_eq!(b.len(), HISTOGRAM_ROWS);
+        assert_eq!(b.iter().map(|x| x.1).sum::<u64>(), 1000);
+        // Bounds are HDR's (3 significant digits): 1.9 ms up to its bucket's top.
+        assert_eq!(b[0].1, 500);
+        assert!((1_900..=1_902).contains(&b[0].0), "{b:?}");
+        assert_eq!(b.last().unwrap(), &(h.max(), 100));
+        // A long tail (100 us to 1 s): buckets spaced by ratio, so the fast bulk spreads.
+        let h = hist(&[(100, 900), (300, 50), (1_000_000, 1)]);
+        let b = histogram_buckets(&h);
+        assert_eq!(b.iter().map(|x| x.1).sum::<u64>(), 951);
+        assert_eq!(b[0].1, 900, "{b:?}");
+        assert_eq!(b[1].1, 50, "{b:?}");
+        assert!(b[0].0 < 300, "{b:?}");
+        assert_eq!(b.last().unwrap().1, 1);
+    }
+
+    #[test]
+    fn the_summary_shows_the_histogram_stdev_and_p9999() {
+        let h = hist(&[(1_000, 500), (5_000, 400), (10_000, 100)]);
+        let l = crate::report::doc::latency_of(&h);
+        assert!(l.stdev > 0.0 && l.p9999 >= l.p999, "{l:?}");
+        let mut doc: ResultDoc =
+            serde_json::from_str(include_str!("../../tests/fixtures/results/current.json"))
+                .unwrap();
+        doc.totals.latency_ms = l;
+        doc.totals.hdr = crate::metrics::TimelineRow::encode_hist(&h).map(|s| s.to_string());
+        let mut out = Vec::new();
+        write_summary(&doc, &mut out).unwrap();
+        let out = String::from_utf8(out).unwrap();
+        assert!(
+            out.contains(&format!(
+                "stdev {}  p99.99 {}  (1,000 latencies)",
+                units::ms(l.stdev),
+                units::ms(l.p9999)
+            )),
+            "{out}"
+        );
+        assert!(out.contains("latency histogram"), "{out}");
+        let first = histogram_buckets(&h)[0].0;
+        let row = format!(
+            "    {:>8}  [       500] {}\n",
+            units::us(first),
+            "■".repeat(30)
+        );
+        assert!(out.contains(&row), "{out}");
+        assert!(out.contains("  [         0]\n"), "{out}");
+        assert!(
+            out.contains("[       400] ■■■■■■■■■■■■■■■■■■■■■■■■\n"),
+            "{out}"
+        );
+    }
 }
