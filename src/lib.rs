@@ -221,11 +221,11 @@ fn load_theme(spec: &str) -> Result<ui::Theme, Error> {
 }
 
 fn finish(doc: &ResultDoc, outs: &[output::OutSpec]) -> Result<i32, Error> {
-    let written = output::write_all(doc, outs);
     let mut stdout = std::io::stdout().lock();
     let _ = report::write_summary(doc, &mut stdout);
     let _ = stdout.flush();
-    written?;
+    drop(stdout);
+    output::write_run_outputs(doc, outs)?;
     if engine::worker_panicked() {
         say!("volley: a VU panicked (a bug in volley): the run was cut short, its results are partial");
         return Ok(exit::FAILURE);

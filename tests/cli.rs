@@ -287,3 +287,121 @@ fn a_url_without_a_scheme_means_http() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("assuming http://localhost:8080/"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `--out json=/etc/passwd/x.json` ran the whole test and then failed: every `--out`
+/// path is checked before the first request (exit 2, with the reason).
+#[test]
+fn out_paths_are_checked_before_the_first_request() {
+    let server = support::HttpServer::start(|_, _| support::Reply::ok());
+    let dir = scratch("cli-out-check");
+    let folder = dir.display().to_string();
+    let url = server.url();
+    for (out, why) in [
+        (
+            "json=/etc/passwd/x.json".to_string(),
+            "--out /etc/passwd/x.json: '/etc/passwd' is not a folder",
+        ),
+        (
+            "html=/etc/passwd/deeper/r.html".to_string(),
+            "'/etc/passwd' is not a folder",
+        ),
+        (format!("csv={folder}"), "is a folder, not a file"),
+    ] {
+        let r = run_for(
+            &[&url, "-n", "5", "-c", "1", "--headless", "--out", &out],
+            Duration::from_secs(30),
+        );
+        assert_eq!(r.code(), Some(2), "{out}: {}", r.stderr);
+        assert!(r.stderr.contains(why), "{out}: {}", r.stderr);
+        assert!(r.stdout.is_empty(), "{out}: ran: {}", r.stdout);
+    }
+    assert_eq!(server.requests(), 0, "a request was sent");
+    // A path whose folders do not exist yet passes (they are created when writing), and
+    // the check leaves nothing behind.
+    let nested = dir.join("a/b/r.json");
+    let r = run_for(
+        &[
+            &url,
+            "-n",
+            "5",
+            "-c",
+            "1",
+            "--headless",
+            "--out",
+            &format!("json={}", nested.display()),
+        ],
+        Duration::from_secs(30),
+    );
+    assert_eq!(r.code(), Some(0), "{}", r.stderr);
+    assert!(nested.is_file());
+    assert!(
+        r.stderr
+            .contains(&format!("volley: wrote {}", nested.display())),
+        "{}",
+        r.stderr
+    );
+    let left: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left, ["a"], "probe files left behind");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// When a file still cannot be written at the end (its folder was replaced during the
+/// run), the results go to a fallback file in the working folder, and volley says where.
+#[test]
+fn results_survive_an_output_that_fails_at_the_end() {
+    let server = support::HttpServer::start(|_, _| support::Reply::ok());
+    let dir = scratch("cli-out-fallback");
+    let url = server.url();
+    let mut child = support::Spawned::start_in(
+        &dir,
+        &[
+            &url,
+            "-d",
+            "2s",
+            "-c",
+            "1",
+            "--headless",
+            "--progress",
+            "100ms",
+            "--out",
+            "json=sub/r.json",
+            "--out",
+            "txt=sub/r.txt",
+        ],
+        &[],
+    );
+    assert!(
+        child.wait_stderr("RUNNING", Duration::from_secs(20)),
+        "{}",
+        child.stderr_text()
+    );
+    // The checked folder becomes a file: writing fails at the end.
+    std::fs::write(dir.join("sub"), "in the way").unwrap();
+    let r = child.finish(Duration::from_secs(30));
+    assert_eq!(r.code(), Some(1), "{}", r.stderr);
+    assert!(r.stderr.contains("cannot write sub/r.json"), "{}", r.stderr);
+    let saved: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("volley-results-")
+        })
+        .collect();
+    assert_eq!(saved.len(), 1, "{}", r.stderr);
+    let name = saved[0].file_name().unwrap().to_string_lossy().into_owned();
+    assert!(
+        r.stderr.contains("the results are saved in") && r.stderr.contains(&name),
+        "{}",
+        r.stderr
+    );
+    let doc = support::read_doc(&saved[0]);
+    assert!(support::total(&doc, "requests") > 0);
+    assert_eq!(support::total(&doc, "requests"), server.requests());
+    let _ = std::fs::remove_dir_all(&dir);
+}
