@@ -50,9 +50,17 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
         Some(Command::Check { file, overrides }) => {
             let mut plan = scenario::load(&file)?;
             overrides_of(&overrides)?.apply(&mut plan);
-            print!("{plan}");
-            println!("ok: {} is valid", file.display());
-            Ok(exit::OK)
+            let mut out = std::io::stdout().lock();
+            let shown = write!(out, "{plan}")
+                .and_then(|_| writeln!(out, "ok: {} is valid", file.display()))
+                .and_then(|_| out.flush());
+            match shown {
+                // A reader that stopped reading (`| head`) is not an error.
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                    Err(Error::io("cannot print the plan", e))
+                }
+                _ => Ok(exit::OK),
+            }
         }
         Some(Command::Run {
             file,

@@ -405,3 +405,35 @@ fn results_survive_an_output_that_fails_at_the_end() {
     assert_eq!(support::total(&doc, "requests"), server.requests());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `volley report ... --out md=- | head -1` printed "Broken pipe" twice and exited 1, and
+/// `volley check ... | head -1` panicked: a reader that stops reading is not an error.
+#[test]
+fn a_closed_stdout_pipe_is_not_an_error() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let doc = root.join("tests/fixtures/results/current.json");
+    let doc = doc.to_str().unwrap();
+    let scenario = root.join("scenarios/demo.toml");
+    let cases: &[&[&str]] = &[
+        &["report", doc, "--out", "md=-"],
+        &["report", doc, "--out", "html=-"],
+        &["report", doc, "--out", "json=-", "--out", "txt=-"],
+        &["report", doc],
+        &["compare", doc, doc],
+        &["check", scenario.to_str().unwrap()],
+    ];
+    for args in cases {
+        // The reading end is closed before volley starts: every write meets EPIPE.
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = volley()
+            .args(*args)
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+        assert!(stderr.is_empty(), "{args:?}: {stderr}");
+    }
+}
