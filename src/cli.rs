@@ -145,9 +145,14 @@ pub struct OverrideArgs {
     /// Run this many VUs.
     #[arg(long = "vus")]
     pub vus: Option<u32>,
-    /// Run for this long (replaces the scenario's duration and iterations).
+    /// Run for this long (replaces the scenario's duration and iterations). With stages,
+    /// every stage is scaled in proportion so that together they last exactly this long.
     #[arg(long = "duration", value_parser = duration_arg)]
     pub duration: Option<Duration>,
+    /// With --duration: keep the stages as they are and stop the run at the duration,
+    /// wherever the stages are by then.
+    #[arg(long = "cut", requires = "duration")]
+    pub cut: bool,
     /// Run this many iterations (replaces the scenario's duration and iterations).
     #[arg(long = "iterations")]
     pub iterations: Option<u64>,

@@ -49,9 +49,13 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
         Some(Command::Compare(args)) => output::compare_command(&args),
         Some(Command::Check { file, overrides }) => {
             let mut plan = scenario::load(&file)?;
-            overrides_of(&overrides)?.apply(&mut plan);
+            let note = overrides_of(&overrides)?.apply(&mut plan);
             let mut out = std::io::stdout().lock();
             let shown = write!(out, "{plan}")
+                .and_then(|_| match &note {
+                    Some(n) => writeln!(out, "note       {n}"),
+                    None => Ok(()),
+                })
                 .and_then(|_| writeln!(out, "ok: {} is valid", file.display()))
                 .and_then(|_| out.flush());
             match shown {
@@ -68,7 +72,9 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
             run,
         }) => {
             let mut plan = scenario::load(&file)?;
-            overrides_of(&overrides)?.apply(&mut plan);
+            if let Some(note) = overrides_of(&overrides)?.apply(&mut plan) {
+                say!("volley: {note}");
+            }
             execute(plan, &run)
         }
         Some(Command::Demo {
@@ -91,7 +97,9 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
             if o.target.is_none() {
                 o.target = Some(scenario::parse_base_url(&server.url()).map_err(Error::Usage)?);
             }
-            o.apply(&mut plan);
+            if let Some(note) = o.apply(&mut plan) {
+                say!("volley: {note}");
+            }
             eprintln!("volley: demo target on {}", server.url());
             execute(plan, &run)
         }
@@ -135,6 +143,7 @@ fn overrides_of(o: &OverrideArgs) -> Result<Overrides, Error> {
         duration: o.duration,
         iterations: o.iterations,
         insecure: o.insecure,
+        cut: o.cut,
     })
 }
 

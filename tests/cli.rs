@@ -437,3 +437,72 @@ fn a_closed_stdout_pipe_is_not_an_error() {
         assert!(stderr.is_empty(), "{args:?}: {stderr}");
     }
 }
+
+/// `volley run scenarios/spike.toml --duration 10s` never spiked: it ran the first 10 s of
+/// a 30 s stage. `--duration` now scales the stages to fit (check shows the scaled plan);
+/// `--cut` keeps the old behaviour.
+#[test]
+fn duration_scales_stages_and_cut_keeps_them() {
+    let spike = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/spike.toml");
+    let out = volley()
+        .arg("check")
+        .arg(&spike)
+        .args(["--duration", "10s"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    for want in [
+        " for 10s",
+        "stage 1    1765ms",
+        "stage 2     588ms",
+        "stage 3    3529ms",
+        "stage 4     589ms",
+        "stage 5    3529ms",
+        "stages scaled by 0.059 to fit --duration 10s",
+    ] {
+        assert!(stdout.contains(want), "{want:?} in\n{stdout}");
+    }
+    let out = volley()
+        .arg("check")
+        .arg(&spike)
+        .args(["--duration", "10s", "--cut"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains(" for 10s") && stdout.contains("stage 1       30s"));
+    assert!(!stdout.contains("scaled"), "{stdout}");
+
+    // A run: the jump to 3 VUs at half time happens with --duration, not with --cut.
+    let server = support::HttpServer::start(|_, _| support::Reply::ok());
+    let dir = scratch("cli-stages");
+    let f = dir.join("s.toml");
+    std::fs::write(
+        &f,
+        format!(
+            "name = \"s\"\nbase_url = \"{}\"\n[load]\nvus = 1\nthink_time = \"50ms\"\nstages = [\n  {{ duration = \"20s\", target = 1 }},\n  {{ duration = \"0s\", target = 3 }},\n  {{ duration = \"20s\", target = 3 }},\n]\n[[request]]\npath = \"/\"\n",
+            server.url()
+        ),
+    )
+    .unwrap();
+    let f = f.display().to_string();
+    for (extra, vus_max) in [(&[][..], 3), (&["--cut"][..], 1)] {
+        let json = dir.join("r.json");
+        let out_arg = format!("json={}", json.display());
+        let mut args = vec![
+            "run",
+            &f,
+            "--headless",
+            "--duration",
+            "1s",
+            "--out",
+            &out_arg,
+        ];
+        args.extend_from_slice(extra);
+        let r = run_for(&args, Duration::from_secs(30));
+        assert_eq!(r.code(), Some(0), "{args:?}: {}", r.stderr);
+        let doc = support::read_doc(&json);
+        assert_eq!(doc["vus_max"], vus_max, "{args:?}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
