@@ -247,6 +247,14 @@ fn finish(doc: &ResultDoc, outs: &[output::OutSpec]) -> Result<i32, Error> {
         say!("volley: a VU panicked (a bug in volley): the run was cut short, its results are partial");
         return Ok(exit::FAILURE);
     }
+    let responses: u64 = doc.totals.status.values().sum();
+    if doc.totals.requests > 0 && responses == 0 {
+        say!(
+            "volley: no request got a response: is the target up? ({} sent, every one refused, reset or timed out)",
+            doc.totals.requests
+        );
+        return Ok(exit::NO_RESPONSE);
+    }
     if doc.thresholds_failed() {
         let failed: Vec<&str> = doc
             .thresholds

@@ -177,7 +177,8 @@ fn custom_secret_headers_are_redacted() {
         .arg(format!("html={}", html.display()))
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0));
+    // Nothing listens on port 1: no response, exit 1.
+    assert_eq!(out.status.code(), Some(1));
     for text in [
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
@@ -504,5 +505,54 @@ fn duration_scales_stages_and_cut_keeps_them() {
         let doc = support::read_doc(&json);
         assert_eq!(doc["vus_max"], vus_max, "{args:?}");
     }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A run where nothing answered exited 0 with `0 0 0` latencies and "throughput 100% (no
+/// target: full points)". Now: `–` for latencies, no throughput/latency points, one clear
+/// line, exit 1. HTTP error statuses are responses: a run of 503s exits 0.
+#[test]
+fn a_run_where_nothing_answered_exits_1_and_says_so() {
+    let dir = scratch("cli-nothing");
+    let json = dir.join("r.json");
+    let out_arg = format!("json={}", json.display());
+    let url = format!("http://127.0.0.1:{}/", support::closed_port());
+    let r = run_for(
+        &[&url, "-n", "6", "-c", "2", "--headless", "--out", &out_arg],
+        Duration::from_secs(30),
+    );
+    assert_eq!(r.code(), Some(1), "{}", r.stderr);
+    let last = r.stderr.trim_end().lines().last().unwrap_or_default();
+    assert!(
+        last.contains("no request got a response: is the target up?"),
+        "{}",
+        r.stderr
+    );
+    let latency_row = r
+        .stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("GET /") && l.contains('–'))
+        .unwrap_or_else(|| panic!("no latency row of –:\n{}", r.stdout));
+    assert!(!latency_row.contains(" 0 "), "{latency_row}");
+    assert!(!r.stdout.contains("full points"), "{}", r.stdout);
+    let doc = support::read_doc(&json);
+    assert_eq!(support::total(&doc, "requests"), 6);
+    let parts = doc["grade"]["parts"].as_array().unwrap();
+    for p in parts.iter().filter(|p| p["name"] != "errors") {
+        assert_eq!(p["score"], 0.0, "{p}");
+    }
+    assert_eq!(doc["grade"]["letter"], "F");
+
+    let failing = support::HttpServer::start(|_, _| support::Reply::status(503));
+    let r = run_for(
+        &[&failing.url(), "-n", "6", "-c", "2", "--headless"],
+        Duration::from_secs(30),
+    );
+    assert_eq!(r.code(), Some(0), "{}", r.stderr);
+    assert!(
+        !r.stderr.contains("no request got a response"),
+        "{}",
+        r.stderr
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
