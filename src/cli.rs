@@ -190,6 +190,16 @@ pub struct RunArgs {
     /// a port alone binds 127.0.0.1.
     #[arg(long = "prometheus", value_name = "ADDR")]
     pub prometheus: Option<String>,
+    /// With --prometheus: keep serving the final metrics this long after the run ends, so
+    /// a last scrape sees it done (0 stops at the end; q in the console stops earlier).
+    #[arg(
+        long = "prometheus-grace",
+        value_name = "DUR",
+        value_parser = duration_arg,
+        default_value = "15s",
+        requires = "prometheus"
+    )]
+    pub prometheus_grace: Duration,
     /// A saved result document to compare with in the html and md outputs.
     #[arg(long = "baseline", value_name = "FILE")]
     pub baseline: Option<PathBuf>,

@@ -103,7 +103,8 @@ fn last(snapshots: &tokio::sync::watch::Receiver<Arc<Snapshot>>) -> Snapshot {
     s
 }
 
-async fn recv(sig: &mut Option<tokio::signal::unix::Signal>) {
+/// The next delivery of a signal; never, when it could not be listened for.
+pub(crate) async fn recv(sig: &mut Option<tokio::signal::unix::Signal>) {
     match sig {
         Some(s) => {
             s.recv().await;

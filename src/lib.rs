@@ -168,7 +168,8 @@ pub const DEFAULT_THREADS: usize = 1;
 /// Runs a plan to the end and writes its results.
 pub fn execute(mut plan: Plan, args: &RunArgs) -> Result<i32, Error> {
     let outs = output::outs_for_run(args)?;
-    let prom = prometheus::for_run(args.prometheus.as_deref())?;
+    let (serving, prom) =
+        prometheus::for_run(args.prometheus.as_deref(), args.prometheus_grace)?.unzip();
     if let Some(g) = args.graceful_stop {
         plan.load.graceful_stop = g;
     }
@@ -220,11 +221,25 @@ pub fn execute(mut plan: Plan, args: &RunArgs) -> Result<i32, Error> {
             notice,
             engine: engine_opts,
         };
-        ui::console::run_with(plan, rt, opts, move |h| prometheus::serve_run(prom, h))
-            .map_err(|e| Error::io("console", e))?
+        let watched =
+            ui::console::run_with(plan, rt, opts, move |h| prometheus::serve_run(prom, h))
+                .map_err(|e| Error::io("console", e));
+        // The console has been quit (q): the exporter goes with it.
+        if let Some(s) = serving {
+            s.stop();
+        }
+        let doc = ResultDoc::from_snapshot(&watched?.snapshot, &info);
+        return finish(&doc, &outs);
     };
     let doc = ResultDoc::from_snapshot(&watched.snapshot, &info);
-    finish(&doc, &outs)
+    let code = finish(&doc, &outs);
+    // Headless: a last scrape may still come (not after a second Ctrl-C: quit at once).
+    match serving {
+        Some(s) if !watched.forced => s.linger(),
+        Some(s) => s.stop(),
+        None => {}
+    }
+    code
 }
 
 fn load_theme(spec: &str) -> Result<ui::Theme, Error> {

@@ -556,3 +556,130 @@ fn a_run_where_nothing_answered_exits_1_and_says_so() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// GET `url` (http://HOST:PORT/PATH) with a bare HTTP/1.1 request; the response text.
+fn http_get(url: &str) -> std::io::Result<String> {
+    use std::io::{Read, Write};
+    let rest = url.trim_start_matches("http://");
+    let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let mut s = std::net::TcpStream::connect(host)?;
+    s.set_read_timeout(Some(Duration::from_secs(10)))?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut text = String::new();
+    s.read_to_string(&mut text)?;
+    Ok(text)
+}
+
+/// The Prometheus endpoint closed as soon as the run ended, so no scrape saw `done`. It
+/// now keeps serving the final snapshot for --prometheus-grace (Ctrl-C ends it early).
+#[test]
+fn prometheus_serves_the_done_state_after_the_run() {
+    let server = support::HttpServer::start(|_, _| support::Reply::ok());
+    let metrics_url = |child: &support::Spawned| {
+        child
+            .stderr_text()
+            .lines()
+            .find_map(|l| l.strip_prefix("volley: Prometheus metrics on "))
+            .map(str::to_string)
+    };
+    let url = server.url();
+    let args = |grace: &'static str| {
+        vec![
+            url.clone(),
+            "-n".into(),
+            "20".into(),
+            "-c".into(),
+            "1".into(),
+            "--headless".into(),
+            "--prometheus".into(),
+            "127.0.0.1:0".into(),
+            "--prometheus-grace".into(),
+            grace.into(),
+        ]
+    };
+    let long = args("60s");
+    let long: Vec<&str> = long.iter().map(String::as_str).collect();
+    let mut child = support::Spawned::start(&long, &[]);
+    assert!(
+        child.wait_stderr("for a last scrape", Duration::from_secs(30)),
+        "{}",
+        child.stderr_text()
+    );
+    let metrics = metrics_url(&child).expect("the metrics URL");
+    let text = http_get(&metrics).unwrap();
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    assert!(
+        text.contains("volley_run_state{state=\"done\"} 1"),
+        "{text}"
+    );
+    let total: f64 = text
+        .lines()
+        .filter(|l| l.starts_with("volley_requests_total{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
+    assert_eq!(total, 20.0);
+    // Ctrl-C ends the grace period at once.
+    child.signal(libc::SIGINT);
+    let r = child.finish(Duration::from_secs(20));
+    assert_eq!(r.code(), Some(0), "{}", r.stderr);
+    assert!(http_get(&metrics).is_err(), "still serving after the end");
+
+    // A short grace runs out by itself.
+    let short = args("300ms");
+    let short: Vec<&str> = short.iter().map(String::as_str).collect();
+    let r = run_for(&short, Duration::from_secs(30));
+    assert_eq!(r.code(), Some(0), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("for 300ms for a last scrape"),
+        "{}",
+        r.stderr
+    );
+}
+
+/// Under the console, the exporter serves the DONE state while the DONE screen is up
+/// (within the grace period) and stops when the console is quit with `q`.
+#[test]
+fn prometheus_serves_done_under_the_console_until_q() {
+    let server = support::HttpServer::start(|_, _| support::Reply::ok());
+    let mut vt = support::PtyChild::spawn(
+        &[
+            &server.url(),
+            "-n",
+            "10",
+            "-c",
+            "1",
+            "--prometheus",
+            "127.0.0.1:0",
+            "--prometheus-grace",
+            "60s",
+        ],
+        &[],
+        100,
+        30,
+    );
+    assert!(
+        vt.wait_for("/metrics", Duration::from_secs(20)),
+        "{}",
+        vt.text()
+    );
+    let text = vt.text();
+    let rest = text.split("Prometheus metrics on ").nth(1).unwrap();
+    let metrics = format!("{}/metrics", &rest[..rest.find("/metrics").unwrap()]);
+    assert!(
+        vt.wait_screen("DONE", Duration::from_secs(30)),
+        "{}",
+        vt.screen()
+    );
+    let done = support::eventually(Duration::from_secs(10), || {
+        http_get(&metrics).is_ok_and(|t| t.contains("volley_run_state{state=\"done\"} 1"))
+    });
+    assert!(done, "no scrape saw done");
+    let status = vt
+        .quit(Duration::from_secs(30))
+        .expect("volley did not end");
+    assert_eq!(status.code(), Some(0));
+    assert!(http_get(&metrics).is_err(), "still serving after q");
+}
