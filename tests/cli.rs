@@ -349,6 +349,31 @@ fn out_paths_are_checked_before_the_first_request() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Starts a headless 1-VU run of `url` for `duration` in `dir` with `--out` each of
+/// `outs`, and waits until it is running.
+fn start_running(dir: &Path, url: &str, duration: &str, outs: &[&str]) -> support::Spawned {
+    let mut args = vec![
+        url,
+        "-d",
+        duration,
+        "-c",
+        "1",
+        "--headless",
+        "--progress",
+        "100ms",
+    ];
+    for o in outs {
+        args.extend(["--out", o]);
+    }
+    let mut child = support::Spawned::start_in(dir, &args, &[]);
+    assert!(
+        child.wait_stderr("RUNNING", Duration::from_secs(20)),
+        "{}",
+        child.stderr_text()
+    );
+    child
+}
+
 /// When a file still cannot be written at the end (its folder was replaced during the
 /// run), the results go to a fallback file in the working folder, and volley says where.
 #[test]
@@ -356,29 +381,7 @@ fn results_survive_an_output_that_fails_at_the_end() {
     let server = support::HttpServer::start(|_, _| support::Reply::ok());
     let dir = scratch("cli-out-fallback");
     let url = server.url();
-    let mut child = support::Spawned::start_in(
-        &dir,
-        &[
-            &url,
-            "-d",
-            "2s",
-            "-c",
-            "1",
-            "--headless",
-            "--progress",
-            "100ms",
-            "--out",
-            "json=sub/r.json",
-            "--out",
-            "txt=sub/r.txt",
-        ],
-        &[],
-    );
-    assert!(
-        child.wait_stderr("RUNNING", Duration::from_secs(20)),
-        "{}",
-        child.stderr_text()
-    );
+    let child = start_running(&dir, &url, "2s", &["json=sub/r.json", "txt=sub/r.txt"]);
     // The checked folder becomes a file: writing fails at the end.
     std::fs::write(dir.join("sub"), "in the way").unwrap();
     let r = child.finish(Duration::from_secs(30));
@@ -682,4 +685,29 @@ fn prometheus_serves_done_under_the_console_until_q() {
         .expect("volley did not end");
     assert_eq!(status.code(), Some(0));
     assert!(http_get(&metrics).is_err(), "still serving after q");
+}
+
+/// SIGTERM was logged as "stopped by command": the stop event names the signal.
+#[test]
+fn a_stop_by_signal_is_logged_with_the_signal() {
+    let server = support::HttpServer::start(|_, _| support::Reply::ok());
+    let dir = scratch("cli-signal");
+    for (sig, name) in [(libc::SIGTERM, "SIGTERM"), (libc::SIGINT, "SIGINT")] {
+        let json = dir.join(format!("{name}.json"));
+        let out_arg = format!("json={}", json.display());
+        let child = start_running(&dir, &server.url(), "60s", &[&out_arg]);
+        child.signal(sig);
+        let r = child.finish(Duration::from_secs(30));
+        assert_eq!(r.code(), Some(0), "{}", r.stderr);
+        let doc = support::read_doc(&json);
+        let stops: Vec<&str> = doc["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["kind"] == "stop")
+            .filter_map(|e| e["detail"].as_str())
+            .collect();
+        assert_eq!(stops, [format!("stopped by {name}")], "{}", doc["events"]);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }
