@@ -145,9 +145,14 @@ pub struct OverrideArgs {
     /// Run this many VUs.
     #[arg(long = "vus")]
     pub vus: Option<u32>,
-    /// Run for this long (replaces the scenario's duration and iterations).
+    /// Run for this long (replaces the scenario's duration and iterations). With stages,
+    /// every stage is scaled in proportion so that together they last exactly this long.
     #[arg(long = "duration", value_parser = duration_arg)]
     pub duration: Option<Duration>,
+    /// With --duration: keep the stages as they are and stop the run at the duration,
+    /// wherever the stages are by then.
+    #[arg(long = "cut", requires = "duration")]
+    pub cut: bool,
     /// Run this many iterations (replaces the scenario's duration and iterations).
     #[arg(long = "iterations")]
     pub iterations: Option<u64>,
@@ -185,6 +190,16 @@ pub struct RunArgs {
     /// a port alone binds 127.0.0.1.
     #[arg(long = "prometheus", value_name = "ADDR")]
     pub prometheus: Option<String>,
+    /// With --prometheus: keep serving the final metrics this long after the run ends, so
+    /// a last scrape sees it done (0 stops at the end; q in the console stops earlier).
+    #[arg(
+        long = "prometheus-grace",
+        value_name = "DUR",
+        value_parser = duration_arg,
+        default_value = "15s",
+        requires = "prometheus"
+    )]
+    pub prometheus_grace: Duration,
     /// A saved result document to compare with in the html and md outputs.
     #[arg(long = "baseline", value_name = "FILE")]
     pub baseline: Option<PathBuf>,

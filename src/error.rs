@@ -8,6 +8,9 @@ pub mod exit {
     pub const OK: i32 = 0;
     /// Something failed at run time (could not bind, could not write a result file).
     pub const FAILURE: i32 = 1;
+    /// Not a single request got a response (every one refused, reset or timed out; an
+    /// HTTP error status is a response): the target is down or unreachable.
+    pub const NO_RESPONSE: i32 = 1;
     /// Bad input: scenario, theme or command-line value.
     pub const BAD_INPUT: i32 = 2;
     /// A threshold failed (as k6).

@@ -11,6 +11,11 @@
 //! | throughput | 20 | no throughput target, or `rps >= target_rps` | `20 * rps / target_rps` |
 //! | consistency | 10 | `p99 / p95 < 2`, or `p95 == 0` | `10 * 2 / (p99 / p95)` |
 //!
+//! Without a single successful response ([`grade_run`] with `ok == 0`: every request
+//! refused, reset, timed out or answered with an error status) there is no latency,
+//! throughput or consistency to score: those three components are 0 whatever the
+//! targets, and only the errors component counts.
+//!
 //! With an error-rate target of 0, the errors component is 30 when there are no errors
 //! and 0 otherwise. A component whose input is NaN scores 0; each component is kept
 //! within `0..=max`. The score is rounded to one decimal (`(sum * 10).round() / 10`), and
@@ -147,6 +152,28 @@ pub fn grade(p95_ms: f64, p99_ms: f64, error_rate: f64, rps: f64, targets: &Targ
         consistency,
         targets: GradeTargets::from(targets),
     }
+}
+
+/// Grades a run that got `ok` successful responses: [`grade`], except that with none,
+/// latency, throughput and consistency score 0 (nothing answered, so nothing was fast,
+/// steady or served), and the score is the errors component alone.
+pub fn grade_run(
+    ok: u64,
+    p95_ms: f64,
+    p99_ms: f64,
+    error_rate: f64,
+    rps: f64,
+    targets: &Targets,
+) -> Grade {
+    let mut g = grade(p95_ms, p99_ms, error_rate, rps, targets);
+    if ok == 0 {
+        g.latency = 0.0;
+        g.throughput = 0.0;
+        g.consistency = 0.0;
+        g.score = round1(g.errors);
+        g.letter = letter(g.score).to_string();
+    }
+    g
 }
 
 /// The letter for a score: A >= 90, B >= 80, C >= 70, D >= 60, else F.
@@ -314,6 +341,23 @@ mod tests {
         // 40*500/700 = 28.571.. + 60 = 88.571.. -> 88.6
         assert_eq!(g.score, 88.6);
         assert_eq!(g.letter, "B");
+    }
+
+    #[test]
+    fn no_successful_response_scores_no_latency_throughput_or_consistency() {
+        // Every request refused: no latency recorded, rps 0, error rate 100%. Without a
+        // throughput target, throughput used to get full points ("no target").
+        let g = grade_run(0, 0.0, 0.0, 1.0, 0.0, &Targets::default());
+        assert_eq!((g.latency, g.throughput, g.consistency), (0.0, 0.0, 0.0));
+        assert!(close(g.errors, 0.3));
+        assert_eq!((g.score, g.letter.as_str()), (0.3, "F"));
+        // Timeouts record a latency; still nothing answered.
+        let g = grade_run(0, 100.0, 100.0, 1.0, 0.0, &Targets::default());
+        assert_eq!(g.score, 0.3);
+        // One success is enough for the ordinary formula.
+        let g = grade_run(1, 100.0, 150.0, 0.0, 1.0, &Targets::default());
+        assert_eq!(g, grade(100.0, 150.0, 0.0, 1.0, &Targets::default()));
+        assert_eq!(g.score, 100.0);
     }
 
     #[test]

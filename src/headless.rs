@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tokio::signal::unix::{signal, SignalKind};
 
-use crate::engine::{Command, EngineHandle};
+use crate::engine::{Command, EngineHandle, StopSignal};
 use crate::metrics::Snapshot;
 use crate::units;
 
@@ -78,11 +78,11 @@ pub async fn watch(handle: EngineHandle, every: Duration) -> Watched {
                 interrupts += 1;
                 if interrupts == 1 {
                     let _ = writeln!(stderr.lock(), "volley: stopping, waiting for in-flight requests (Ctrl-C again to quit at once)");
-                    let _ = commands.send(Command::Stop);
+                    let _ = commands.send(Command::StopOnSignal(StopSignal::Interrupt));
                 } else {
                     // A second Stop makes the engine abort what is in flight (counted as
                     // aborted) at once; its final count follows within moments.
-                    let _ = commands.send(Command::Stop);
+                    let _ = commands.send(Command::StopOnSignal(StopSignal::Interrupt));
                     return match tokio::time::timeout(Duration::from_secs(2), &mut done).await {
                         Ok(Ok(snapshot)) => Watched { snapshot, forced: true },
                         _ => {
@@ -94,11 +94,11 @@ pub async fn watch(handle: EngineHandle, every: Duration) -> Watched {
             }
             _ = recv(&mut sigterm) => {
                 let _ = writeln!(stderr.lock(), "volley: SIGTERM, stopping");
-                let _ = commands.send(Command::Stop);
+                let _ = commands.send(Command::StopOnSignal(StopSignal::Terminate));
             }
             _ = recv(&mut sighup) => {
                 let _ = writeln!(stderr.lock(), "volley: SIGHUP, stopping");
-                let _ = commands.send(Command::Stop);
+                let _ = commands.send(Command::StopOnSignal(StopSignal::HangUp));
             }
         }
     }
@@ -110,7 +110,8 @@ fn last(snapshots: &tokio::sync::watch::Receiver<Arc<Snapshot>>) -> Snapshot {
     s
 }
 
-async fn recv(sig: &mut Option<tokio::signal::unix::Signal>) {
+/// The next delivery of a signal; never, when it could not be listened for.
+pub(crate) async fn recv(sig: &mut Option<tokio::signal::unix::Signal>) {
     match sig {
         Some(s) => {
             s.recv().await;

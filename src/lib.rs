@@ -50,10 +50,22 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
         Some(Command::Compare(args)) => output::compare_command(&args),
         Some(Command::Check { file, overrides }) => {
             let mut plan = scenario::load(&file)?;
-            overrides_of(&overrides)?.apply(&mut plan);
-            print!("{plan}");
-            println!("ok: {} is valid", file.display());
-            Ok(exit::OK)
+            let note = overrides_of(&overrides)?.apply(&mut plan);
+            let mut out = std::io::stdout().lock();
+            let shown = write!(out, "{plan}")
+                .and_then(|_| match &note {
+                    Some(n) => writeln!(out, "note       {n}"),
+                    None => Ok(()),
+                })
+                .and_then(|_| writeln!(out, "ok: {} is valid", file.display()))
+                .and_then(|_| out.flush());
+            match shown {
+                // A reader that stopped reading (`| head`) is not an error.
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                    Err(Error::io("cannot print the plan", e))
+                }
+                _ => Ok(exit::OK),
+            }
         }
         Some(Command::Run {
             file,
@@ -61,7 +73,9 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
             run,
         }) => {
             let mut plan = scenario::load(&file)?;
-            overrides_of(&overrides)?.apply(&mut plan);
+            if let Some(note) = overrides_of(&overrides)?.apply(&mut plan) {
+                say!("volley: {note}");
+            }
             execute(plan, &run)
         }
         Some(Command::Demo {
@@ -84,7 +98,9 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
             if o.target.is_none() {
                 o.target = Some(scenario::parse_base_url(&server.url()).map_err(Error::Usage)?);
             }
-            o.apply(&mut plan);
+            if let Some(note) = o.apply(&mut plan) {
+                say!("volley: {note}");
+            }
             eprintln!("volley: demo target on {}", server.url());
             execute(plan, &run)
         }
@@ -128,6 +144,7 @@ fn overrides_of(o: &OverrideArgs) -> Result<Overrides, Error> {
         duration: o.duration,
         iterations: o.iterations,
         insecure: o.insecure,
+        cut: o.cut,
     })
 }
 
@@ -152,7 +169,8 @@ pub const DEFAULT_THREADS: usize = 1;
 /// Runs a plan to the end and writes its results.
 pub fn execute(mut plan: Plan, args: &RunArgs) -> Result<i32, Error> {
     let outs = output::outs_for_run(args)?;
-    let prom = prometheus::for_run(args.prometheus.as_deref())?;
+    let (serving, prom) =
+        prometheus::for_run(args.prometheus.as_deref(), args.prometheus_grace)?.unzip();
     if let Some(g) = args.graceful_stop {
         plan.load.graceful_stop = g;
     }
@@ -204,11 +222,25 @@ pub fn execute(mut plan: Plan, args: &RunArgs) -> Result<i32, Error> {
             notice,
             engine: engine_opts,
         };
-        ui::console::run_with(plan, rt, opts, move |h| prometheus::serve_run(prom, h))
-            .map_err(|e| Error::io("console", e))?
+        let watched =
+            ui::console::run_with(plan, rt, opts, move |h| prometheus::serve_run(prom, h))
+                .map_err(|e| Error::io("console", e));
+        // The console has been quit (q): the exporter goes with it.
+        if let Some(s) = serving {
+            s.stop();
+        }
+        let doc = ResultDoc::from_snapshot(&watched?.snapshot, &info);
+        return finish(&doc, &outs);
     };
     let doc = ResultDoc::from_snapshot(&watched.snapshot, &info);
-    finish(&doc, &outs)
+    let code = finish(&doc, &outs);
+    // Headless: a last scrape may still come (not after a second Ctrl-C: quit at once).
+    match serving {
+        Some(s) if !watched.forced => s.linger(),
+        Some(s) => s.stop(),
+        None => {}
+    }
+    code
 }
 
 fn load_theme(spec: &str) -> Result<ui::Theme, Error> {
@@ -222,14 +254,22 @@ fn load_theme(spec: &str) -> Result<ui::Theme, Error> {
 }
 
 fn finish(doc: &ResultDoc, outs: &[output::OutSpec]) -> Result<i32, Error> {
-    let written = output::write_all(doc, outs);
     let mut stdout = std::io::stdout().lock();
     let _ = report::write_summary(doc, &mut stdout);
     let _ = stdout.flush();
-    written?;
+    drop(stdout);
+    output::write_run_outputs(doc, outs)?;
     if engine::worker_panicked() {
         say!("volley: a VU panicked (a bug in volley): the run was cut short, its results are partial");
         return Ok(exit::FAILURE);
+    }
+    let responses: u64 = doc.totals.status.values().sum();
+    if doc.totals.requests > 0 && responses == 0 {
+        say!(
+            "volley: no request got a response: is the target up? ({} sent, every one refused, reset or timed out)",
+            doc.totals.requests
+        );
+        return Ok(exit::NO_RESPONSE);
     }
     if doc.thresholds_failed() {
         let failed: Vec<&str> = doc

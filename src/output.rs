@@ -118,9 +118,64 @@ pub fn parse_outs(specs: &[String]) -> Result<Vec<OutSpec>, Error> {
 }
 
 /// The `--out` files of a run, with its `--baseline` (read now, so a bad one stops the
-/// run before it starts).
+/// run before it starts). Every path is checked now too ([`check_writable`]): an hour's
+/// run must not end in "cannot write".
 pub fn outs_for_run(args: &RunArgs) -> Result<Vec<OutSpec>, Error> {
-    with_baseline(parse_outs(&args.out)?, args.baseline.as_deref())
+    let outs = parse_outs(&args.out)?;
+    for o in &outs {
+        check_writable(&o.path)
+            .map_err(|why| Error::Usage(format!("--out {}: {why}", o.path.display())))?;
+    }
+    with_baseline(outs, args.baseline.as_deref())
+}
+
+/// Checks, before a run, that its result could be written to `path`: not a folder, its
+/// folder (or the nearest one that exists: missing ones are created when writing) is a
+/// folder, and a file can be created there. Leaves nothing behind.
+pub fn check_writable(path: &Path) -> Result<(), String> {
+    if path.as_os_str() == "-" {
+        return Ok(());
+    }
+    if path.is_dir() {
+        return Err("is a folder, not a file".into());
+    }
+    let parent = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut dir = parent;
+    while !dir.exists() {
+        match dir.parent().filter(|d| !d.as_os_str().is_empty()) {
+            Some(up) => dir = up,
+            None => {
+                dir = Path::new(".");
+                break;
+            }
+        }
+    }
+    if !dir.is_dir() {
+        return Err(format!("'{}' is not a folder", dir.display()));
+    }
+    if dir == parent {
+        let existed = path.exists();
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(|e| format!("cannot create the file: {e}"))?;
+        if !existed {
+            let _ = std::fs::remove_file(path);
+        }
+    } else {
+        // The file's own folder does not exist yet: can the nearest existing one hold
+        // what will be created in it?
+        let probe = dir.join(format!(".volley-probe-{}", std::process::id()));
+        File::create(&probe)
+            .map_err(|e| format!("cannot create folders in '{}': {e}", dir.display()))?;
+        let _ = std::fs::remove_file(&probe);
+    }
+    Ok(())
 }
 
 fn with_baseline(mut outs: Vec<OutSpec>, baseline: Option<&Path>) -> Result<Vec<OutSpec>, Error> {
@@ -155,8 +210,13 @@ pub fn render<W: Write>(
 fn write_one(doc: &ResultDoc, o: &OutSpec) -> std::io::Result<()> {
     if o.path.as_os_str() == "-" {
         let mut out = std::io::stdout().lock();
-        render(doc, o.kind, o.baseline.as_deref(), &mut out)?;
-        return out.flush();
+        let written =
+            render(doc, o.kind, o.baseline.as_deref(), &mut out).and_then(|_| out.flush());
+        // A reader that stopped reading (`| head -1`) is not an error.
+        return match written {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+            r => r,
+        };
     }
     if let Some(dir) = o.path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
@@ -166,17 +226,84 @@ fn write_one(doc: &ResultDoc, o: &OutSpec) -> std::io::Result<()> {
     w.flush()
 }
 
-/// Writes every requested output; tries them all and reports the first failure.
+/// Writes every requested output, each on its own (one failure does not stop the
+/// others), and says on stderr which files it wrote; returns the first failure.
 pub fn write_all(doc: &ResultDoc, outs: &[OutSpec]) -> Result<(), Error> {
+    write_each(doc, outs).0.map_or(Ok(()), Err)
+}
+
+/// [`write_all`]'s work: the first failure, and whether a JSON file was written.
+fn write_each(doc: &ResultDoc, outs: &[OutSpec]) -> (Option<Error>, bool) {
     let mut first_err = None;
+    let mut json_file = false;
     for o in outs {
-        if let Err(e) = write_one(doc, o) {
-            let err = Error::io(format!("cannot write {}", o.path.display()), e);
-            say!("error: {err}");
-            first_err.get_or_insert(err);
+        let to_file = o.path.as_os_str() != "-";
+        match write_one(doc, o) {
+            Ok(()) if to_file => {
+                json_file |= o.kind == OutKind::Json;
+                say!("volley: wrote {}", o.path.display());
+            }
+            Ok(()) => {}
+            Err(e) => {
+                let err = Error::io(format!("cannot write {}", o.path.display()), e);
+                say!("error: {err}");
+                first_err.get_or_insert(err);
+            }
         }
     }
-    first_err.map_or(Ok(()), Err)
+    (first_err, json_file)
+}
+
+/// A run's results when a requested file could not be written: unless some JSON output
+/// was written, the result document goes to `volley-results-<unix time>.json` in the
+/// first of `dirs` that takes it (the run uses the working folder, then the temp
+/// folder). Returns where it went.
+pub fn save_fallback(doc: &ResultDoc, dirs: &[PathBuf]) -> Option<PathBuf> {
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    dirs.iter().find_map(|dir| {
+        let path = dir.join(format!(
+            "volley-results-{stamp}-{}.json",
+            std::process::id()
+        ));
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .ok()?;
+        let mut w = BufWriter::new(file);
+        match write_json(doc, &mut w).and_then(|_| w.flush()) {
+            Ok(()) => Some(path),
+            Err(_) => {
+                let _ = std::fs::remove_file(&path);
+                None
+            }
+        }
+    })
+}
+
+/// Writes a run's outputs; when one fails and no JSON file holds the results, saves
+/// them in a fallback file ([`save_fallback`]) and says where.
+pub fn write_run_outputs(doc: &ResultDoc, outs: &[OutSpec]) -> Result<(), Error> {
+    let (failed, json_file) = write_each(doc, outs);
+    if failed.is_some() && !json_file {
+        let dirs = [
+            std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
+            std::env::temp_dir(),
+        ];
+        match save_fallback(doc, &dirs) {
+            Some(p) => say!(
+                "volley: the results are saved in {} instead (volley report {} --out KIND=PATH renders any output from it)",
+                p.display(),
+                p.display()
+            ),
+            None => say!(
+                "volley: the results could not be saved anywhere (working folder and temp folder refused); the summary above is all that is left"
+            ),
+        }
+    }
+    failed.map_or(Ok(()), Err)
 }
 
 /// `volley report FILE --out KIND=PATH ...`: re-renders outputs from a saved document;
@@ -198,9 +325,6 @@ pub fn report_command(args: &ReportArgs) -> Result<i32, Error> {
         );
     }
     write_all(&doc, &outs)?;
-    for o in outs.iter().filter(|o| o.path.as_os_str() != "-") {
-        say!("volley: wrote {}", o.path.display());
-    }
     Ok(exit::OK)
 }
 

@@ -1,6 +1,8 @@
 //! `--prometheus ADDR`: live metrics in the Prometheus text exposition format (0.0.4) on
 //! `http://ADDR/metrics` while the run lasts, served from the engine's latest snapshot
-//! by a small hyper server on the engine's runtime.
+//! by a small hyper server on a thread of its own; after the run it keeps serving the
+//! final (`done`) snapshot for `--prometheus-grace` (default 15 s; until `q` in the
+//! console, Ctrl-C headless) so that a last scrape sees how the run ended.
 //!
 //! Metrics (labels `endpoint` and `method` on the per-endpoint ones; no "total" series:
 //! sum them in PromQL):
@@ -39,10 +41,13 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
-use tokio::sync::watch;
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::{oneshot, watch};
 
 use crate::error::Error;
+use crate::headless::recv;
 use crate::metrics::{EndpointStats, RunState, Snapshot};
+use crate::scenario::format_duration;
 
 /// Default port (the one registered for this kind of exporter is arbitrary; 9464 is
 /// the OpenTelemetry Prometheus exporter's).
@@ -108,9 +113,152 @@ impl Exporter {
     pub fn spawn(self, snapshots: watch::Receiver<Arc<Snapshot>>) -> tokio::task::JoinHandle<()> {
         tokio::spawn(serve(self.listener, snapshots))
     }
+
+    /// Serves on a thread and runtime of its own, so that it outlives the run: from
+    /// [`Attach::run`] on it serves the run's snapshots; once the run has ended (its
+    /// final `done` snapshot published) it keeps serving for `grace` so a last scrape
+    /// sees the end, then stops, or earlier on [`Serving::stop`], Ctrl-C or SIGTERM.
+    pub fn start(self, grace: Duration) -> Result<(Serving, Attach), Error> {
+        let (attach_tx, attach_rx) = oneshot::channel::<watch::Receiver<Arc<Snapshot>>>();
+        let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        let (ended_tx, ended_rx) = std::sync::mpsc::channel::<()>();
+        let url = self.url();
+        let listener = self.listener;
+        let thread = std::thread::Builder::new()
+            .name("volley-prometheus".into())
+            .spawn(move || {
+                let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                else {
+                    return;
+                };
+                rt.block_on(async move {
+                    let feed = Feed::default();
+                    tokio::select! {
+                        _ = serve_feed(listener, feed.clone()) => {}
+                        _ = stop_rx => {}
+                        _ = lifecycle(attach_rx, feed, grace, ended_tx) => {}
+                    }
+                });
+                rt.shutdown_timeout(Duration::from_millis(100));
+            })
+            .map_err(|e| Error::io("--prometheus: cannot start the exporter", e))?;
+        Ok((
+            Serving {
+                url,
+                grace,
+                stop: Some(stop_tx),
+                ended: ended_rx,
+                thread: Some(thread),
+            },
+            Attach(Some(attach_tx)),
+        ))
+    }
+}
+
+/// Hands a run's snapshots to a [`Serving`] exporter (see [`Exporter::start`]).
+#[derive(Debug)]
+pub struct Attach(Option<oneshot::Sender<watch::Receiver<Arc<Snapshot>>>>);
+
+impl Attach {
+    pub fn run(mut self, handle: &crate::engine::EngineHandle) {
+        if let Some(tx) = self.0.take() {
+            let _ = tx.send(handle.snapshots.clone());
+        }
+    }
+}
+
+/// An exporter serving on its own thread (see [`Exporter::start`]).
+#[derive(Debug)]
+pub struct Serving {
+    url: String,
+    grace: Duration,
+    stop: Option<oneshot::Sender<()>>,
+    /// Says when the run ended (the grace period began); closed when serving stopped.
+    ended: std::sync::mpsc::Receiver<()>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Serving {
+    /// After a headless run: keeps serving out the grace period (saying so), then stops.
+    pub fn linger(mut self) {
+        if self.grace.is_zero() {
+            return self.stop();
+        }
+        // The run's end reaches the exporter within moments; when serving has already
+        // stopped, the channel is closed.
+        if self.ended.recv_timeout(Duration::from_secs(2)).is_ok() {
+            say!(
+                "volley: Prometheus metrics stay on {} for {} for a last scrape (Ctrl-C to stop now, --prometheus-grace 0 to skip)",
+                self.url,
+                format_duration(self.grace)
+            );
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+
+    /// Stops serving now (the console's `q`).
+    pub fn stop(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// What the exporter serves: nothing before the run starts, then the run's snapshots.
+type Feed = Arc<std::sync::Mutex<Option<watch::Receiver<Arc<Snapshot>>>>>;
+
+/// Takes the run's snapshots when it starts, waits for its end, then for `grace` (or
+/// Ctrl-C/SIGTERM).
+async fn lifecycle(
+    attach: oneshot::Receiver<watch::Receiver<Arc<Snapshot>>>,
+    feed: Feed,
+    grace: Duration,
+    ended: std::sync::mpsc::Sender<()>,
+) {
+    let Ok(mut rx) = attach.await else {
+        // No run will start: nothing to serve.
+        return;
+    };
+    *feed.lock().unwrap_or_else(|p| p.into_inner()) = Some(rx.clone());
+    // The run has ended when its final snapshot says so, or when the engine is gone.
+    loop {
+        if rx.borrow_and_update().state == RunState::Done || rx.changed().await.is_err() {
+            break;
+        }
+    }
+    if grace.is_zero() {
+        return;
+    }
+    let _ = ended.send(());
+    let mut int = signal(SignalKind::interrupt()).ok();
+    let mut term = signal(SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::time::sleep(grace) => {}
+        _ = recv(&mut int) => {}
+        _ = recv(&mut term) => {}
+    }
 }
 
 async fn serve(listener: StdListener, snapshots: watch::Receiver<Arc<Snapshot>>) {
+    serve_feed(listener, Arc::new(std::sync::Mutex::new(Some(snapshots)))).await
+}
+
+async fn serve_feed(listener: StdListener, feed: Feed) {
     let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
         return;
     };
@@ -119,11 +267,24 @@ async fn serve(listener: StdListener, snapshots: watch::Receiver<Arc<Snapshot>>)
             tokio::time::sleep(Duration::from_millis(10)).await;
             continue;
         };
-        let snaps = snapshots.clone();
+        let feed = feed.clone();
         tokio::spawn(async move {
             let svc = service_fn(move |req: Request<Incoming>| {
-                let snap = snaps.borrow().clone();
-                async move { Ok::<_, Infallible>(respond(&req, &snap)) }
+                let snap = feed
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .as_ref()
+                    .map(|rx| rx.borrow().clone());
+                async move {
+                    Ok::<_, Infallible>(match snap {
+                        Some(snap) => respond(&req, &snap),
+                        None => text_response(
+                            503,
+                            "text/plain; charset=utf-8",
+                            "the run has not started yet\n".into(),
+                        ),
+                    })
+                }
             });
             let _ = http1::Builder::new()
                 .keep_alive(true)
@@ -133,14 +294,16 @@ async fn serve(listener: StdListener, snapshots: watch::Receiver<Arc<Snapshot>>)
     }
 }
 
+fn text_response(status: u16, ctype: &str, body: String) -> Response<Full<Bytes>> {
+    Response::builder()
+        .status(status)
+        .header("content-type", ctype)
+        .body(Full::new(Bytes::from(body)))
+        .expect("a valid response")
+}
+
 fn respond(req: &Request<Incoming>, snap: &Snapshot) -> Response<Full<Bytes>> {
-    let text = |status: u16, ctype: &str, body: String| {
-        Response::builder()
-            .status(status)
-            .header("content-type", ctype)
-            .body(Full::new(Bytes::from(body)))
-            .expect("a valid response")
-    };
+    let text = text_response;
     match (req.method().as_str(), req.uri().path()) {
         ("GET" | "HEAD", "/metrics") => text(
             200,
@@ -453,19 +616,24 @@ pub fn render(snap: &Snapshot) -> String {
     o.s
 }
 
-/// `--prometheus`: binds the exporter before the run and says where it is on stderr.
-pub fn for_run(spec: Option<&str>) -> Result<Option<Exporter>, Error> {
+/// How long `--prometheus` keeps serving after the run ends, by default: a scrape
+/// interval (Prometheus defaults to 15 s), so the next scrape sees `done`.
+pub const DEFAULT_GRACE: Duration = Duration::from_secs(15);
+
+/// `--prometheus`: binds the exporter before the run, starts serving (see
+/// [`Exporter::start`]) and says where on stderr.
+pub fn for_run(spec: Option<&str>, grace: Duration) -> Result<Option<(Serving, Attach)>, Error> {
     let Some(spec) = spec else {
         return Ok(None);
     };
     let e = Exporter::bind(spec)?;
-    eprintln!("volley: Prometheus metrics on {}", e.url());
-    Ok(Some(e))
+    say!("volley: Prometheus metrics on {}", e.url());
+    e.start(grace).map(Some)
 }
 
-/// Starts serving a run's snapshots (on the engine's runtime), if asked to.
-pub fn serve_run(exporter: Option<Exporter>, handle: &crate::engine::EngineHandle) {
-    if let Some(e) = exporter {
-        e.spawn(handle.snapshots.clone());
+/// Hands a run's snapshots to the exporter, if there is one.
+pub fn serve_run(attach: Option<Attach>, handle: &crate::engine::EngineHandle) {
+    if let Some(a) = attach {
+        a.run(handle);
     }
 }

@@ -25,10 +25,29 @@ fn quick(dir: &Path, url: &str, args: &[&str], limit: Duration) -> (Run, serde_j
     all.extend_from_slice(args);
     let r = run(&all, limit);
     eprintln!("{url}: wall {:?}, peak RSS {} KiB", r.wall, r.peak_rss_kib);
-    assert_eq!(r.code(), Some(0), "{r:?}");
     assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
     let doc = read_doc(&out);
+    assert_exit(&r, &doc);
     (r, doc)
+}
+
+/// Exit 0, or 1 with its line when not a single request got a response (an HTTP status
+/// of any kind is a response).
+fn assert_exit(r: &Run, doc: &serde_json::Value) {
+    let responses: u64 = doc["totals"]["status"]
+        .as_object()
+        .map_or(0, |m| m.values().filter_map(|v| v.as_u64()).sum());
+    if total(doc, "requests") > 0 && responses == 0 {
+        assert_eq!(r.code(), Some(1), "{r:?}");
+        assert!(
+            r.stderr
+                .contains("no request got a response: is the target up?"),
+            "{}",
+            r.stderr
+        );
+    } else {
+        assert_eq!(r.code(), Some(0), "{r:?}");
+    }
 }
 
 /// Runs a scenario file headless; returns the run and its document.
@@ -50,9 +69,9 @@ fn scenario(dir: &Path, text: &str, limit: Duration) -> (Run, serde_json::Value)
         "scenario: wall {:?}, peak RSS {} KiB",
         r.wall, r.peak_rss_kib
     );
-    assert_eq!(r.code(), Some(0), "{r:?}");
     assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
     let doc = read_doc(&out);
+    assert_exit(&r, &doc);
     (r, doc)
 }
 

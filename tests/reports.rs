@@ -1213,6 +1213,8 @@ fn prometheus_flag_serves_during_a_headless_run() {
             "--headless",
             "--prometheus",
             "127.0.0.1:0",
+            "--prometheus-grace",
+            "0",
         ])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())

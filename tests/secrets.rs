@@ -381,7 +381,8 @@ fn tls_is_verified_by_default_and_insecure_is_opt_in() {
             ],
             Duration::from_secs(30),
         );
-        assert_eq!(r.code(), Some(0), "{r:?}");
+        // Every handshake refused: not a single response, exit 1.
+        assert_eq!(r.code(), Some(1), "{r:?}");
         let doc = read_doc(&out);
         assert_eq!(total(&doc, "requests"), 5, "{client}");
         assert_eq!(

@@ -18,7 +18,38 @@ pub enum Command {
     /// End a spike early.
     EndSpike,
     /// End the run: no new request starts, in-flight ones get the graceful-stop period.
+    /// (The console's `q`; a second one cuts the graceful stop short.)
     Stop,
+    /// [`Command::Stop`] because the process got a signal, which the events name.
+    StopOnSignal(StopSignal),
+}
+
+impl Command {
+    /// Either kind of stop.
+    pub fn is_stop(&self) -> bool {
+        matches!(self, Command::Stop | Command::StopOnSignal(_))
+    }
+}
+
+/// The signals that stop a run gracefully.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopSignal {
+    /// Ctrl-C.
+    Interrupt,
+    /// `kill`, a service manager, a CI runner's cancel.
+    Terminate,
+    /// The terminal went away.
+    HangUp,
+}
+
+impl StopSignal {
+    pub fn name(self) -> &'static str {
+        match self {
+            StopSignal::Interrupt => "SIGINT",
+            StopSignal::Terminate => "SIGTERM",
+            StopSignal::HangUp => "SIGHUP",
+        }
+    }
 }
 
 /// A temporary change of load that reverts by itself.

@@ -225,8 +225,12 @@ impl Controller {
                 self.apply_level();
             }
             Command::EndSpike => self.end_spike("ended early"),
-            Command::Stop => {
-                g.event("stop", "stopped by command");
+            Command::Stop | Command::StopOnSignal(_) => {
+                let by = match cmd {
+                    Command::StopOnSignal(sig) => format!("stopped by {}", sig.name()),
+                    _ => "stopped by the user".into(),
+                };
+                g.event("stop", by);
                 g.partial.store(true, Ordering::Relaxed);
                 return true;
             }
@@ -444,7 +448,7 @@ pub async fn run(
     let hurry = async {
         while commands_open {
             match commands.recv().await {
-                Some(Command::Stop) => return,
+                Some(c) if c.is_stop() => return,
                 Some(_) => {}
                 None => commands_open = false,
             }

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, watch};
 
-pub use command::{Command, Spike, SpikeChange};
+pub use command::{Command, Spike, SpikeChange, StopSignal};
 pub use controller::{shards_for, DEFAULT_SHARDS};
 
 use crate::metrics::Snapshot;

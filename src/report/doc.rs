@@ -448,20 +448,14 @@ fn grade_of(s: &Snapshot, secs: f64, targets: &crate::grade::Targets) -> Grade {
     } else {
         0.0
     };
-    let mut g = crate::grade::grade(l.p95, l.p99, s.total.error_rate(), rps, targets);
-    if l.count == 0 {
-        g.latency = 0.0;
-        g.consistency = 0.0;
-        g.score = ((g.errors + g.throughput) * 10.0).round() / 10.0;
-        g.letter = crate::grade::letter(g.score).to_string();
-    }
+    let g = crate::grade::grade_run(s.total.ok, l.p95, l.p99, s.total.error_rate(), rps, targets);
     let part = |name: &str, points: f64, max: f64, detail: String| GradePart {
         name: name.to_string(),
         score: (points / max * 1000.0).round() / 10.0,
         weight: Some(max / 100.0),
         detail,
     };
-    Grade {
+    let mut graded = Grade {
         score: g.score,
         letter: g.letter.clone(),
         parts: vec![
@@ -512,7 +506,14 @@ fn grade_of(s: &Snapshot, secs: f64, targets: &crate::grade::Targets) -> Grade {
                 ),
             ),
         ],
+    };
+    if s.total.ok == 0 {
+        // Nothing answered: the parts scored 0 have no value to show either.
+        for p in graded.parts.iter_mut().filter(|p| p.name != "errors") {
+            p.detail = "no successful response: no points".into();
+        }
     }
+    graded
 }
 
 fn round3(x: f64) -> f64 {

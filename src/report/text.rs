@@ -159,6 +159,12 @@ pub fn write_summary<W: Write>(doc: &ResultDoc, w: &mut W) -> io::Result<()> {
         "latency", "min", "mean", "p50", "p90", "p95", "p99", "p99.9", "max"
     )?;
     for s in &all {
+        if s.latency_ms.count == 0 {
+            // Nothing measured (no response, no timeout): no numbers, not zeros.
+            let none = ["–"; 8].map(|d| format!("{d:>7}")).join(" ");
+            writeln!(w, "  {:<name_w$} {none}", clip(s))?;
+            continue;
+        }
         let l = &s.latency_ms;
         writeln!(
             w,

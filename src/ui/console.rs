@@ -12,7 +12,7 @@ use super::app::{App, Quit};
 use super::term::TermGuard;
 use super::theme::Theme;
 use super::view;
-use crate::engine::{self, Command, EngineHandle};
+use crate::engine::{self, Command, EngineHandle, StopSignal};
 use crate::headless::Watched;
 use crate::metrics::Snapshot;
 use crate::scenario::Plan;
@@ -153,7 +153,7 @@ pub fn run_with(
         // graceful-stop period, unless a signal already asked) and wait for the
         // engine's own final count.
         if !hangup.swap(true, Ordering::Relaxed) {
-            let _ = commands.send(Command::Stop);
+            let _ = commands.send(Command::StopOnSignal(StopSignal::HangUp));
         }
         return Ok(match engine_thread.join() {
             Ok(snapshot) => Watched {
@@ -312,16 +312,16 @@ async fn supervise(handle: EngineHandle, hangup: Arc<AtomicBool>) -> Snapshot {
                     }
                 };
             }
-            _ = recv(&mut term) => { hangup.store(true, Ordering::Relaxed); let _ = commands.send(Command::Stop); }
+            _ = recv(&mut term) => { hangup.store(true, Ordering::Relaxed); let _ = commands.send(Command::StopOnSignal(StopSignal::Terminate)); }
             // A hang-up may come as more than one SIGHUP (from the shell and from the
             // terminal), and the console may notice the hang-up itself: only the first
             // asks for the graceful stop (a second Stop would abort what is in flight).
             _ = recv(&mut hup) => {
                 if !hangup.swap(true, Ordering::Relaxed) {
-                    let _ = commands.send(Command::Stop);
+                    let _ = commands.send(Command::StopOnSignal(StopSignal::HangUp));
                 }
             }
-            _ = recv(&mut int) => { hangup.store(true, Ordering::Relaxed); let _ = commands.send(Command::Stop); }
+            _ = recv(&mut int) => { hangup.store(true, Ordering::Relaxed); let _ = commands.send(Command::StopOnSignal(StopSignal::Interrupt)); }
         }
     }
 }

@@ -119,8 +119,14 @@ fn collect(mut from: impl Read + Send + 'static, into: Arc<Mutex<Vec<u8>>>) -> J
 impl Spawned {
     /// Starts volley with `args` and extra environment variables (stdin closed).
     pub fn start(args: &[&str], envs: &[(&str, &str)]) -> Spawned {
+        Spawned::start_in(Path::new("."), args, envs)
+    }
+
+    /// [`Spawned::start`] with `dir` as the working folder.
+    pub fn start_in(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Spawned {
         let mut cmd = Command::new(volley_bin());
-        cmd.args(args)
+        cmd.current_dir(dir)
+            .args(args)
             .env_remove("NO_COLOR")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
