@@ -12,7 +12,7 @@ use super::command::{Command, Spike};
 use super::executor::{Requests, Want};
 use super::gate::{Gate, Phase};
 use super::vu::{run_closed_vu, stagger, user_pattern, RunCtx};
-use crate::metrics::{Aggregator, Gauges, RunState, Snapshot, SpikeGauge};
+use crate::metrics::{Aggregator, Gauges, RunState, Snapshot, SpikeClock, SpikeGauge};
 use crate::scenario::{format_duration, LoadModel, Plan, Stage};
 
 /// Most recording shards: enough that worker threads rarely meet on one lock.
@@ -33,7 +33,8 @@ struct Vu {
 
 struct ActiveSpike {
     level: f64,
-    until: tokio::time::Instant,
+    /// Stops while the run is paused.
+    clock: SpikeClock,
     spike: Spike,
 }
 
@@ -90,6 +91,33 @@ impl Controller {
         } else {
             self.set_vus(level.round().clamp(0.0, u32::MAX as f64) as u32);
         }
+    }
+
+    /// Publishes the running spike (its label, clock and the load it returns to).
+    fn show_spike(&self) {
+        let g = &self.ctx.gauges;
+        g.set_spike(self.spike.as_ref().map(|s| SpikeGauge {
+            label: s.spike.to_string(),
+            clock: s.clock,
+            base: self.base().round() as u32,
+        }));
+    }
+
+    /// Stops or restarts the spike's clock with the run clock; says what became of it.
+    fn spike_clock(&mut self, pause: bool, now: Instant) -> String {
+        let Some(s) = self.spike.as_mut() else {
+            return String::new();
+        };
+        s.clock = if pause {
+            s.clock.pause(now)
+        } else {
+            s.clock.resume(now)
+        };
+        let left = format_duration(s.clock.remaining(now));
+        let what = if pause { "held" } else { "runs again" };
+        let text = format!("; spike {} {what} with {left} left", s.spike);
+        self.show_spike();
+        text
     }
 
     fn set_vus(&mut self, n: u32) {
@@ -192,38 +220,57 @@ impl Controller {
             Command::SetRate(r) => self.set_level(r.max(0.0), u),
             Command::Pause => {
                 if self.ctx.gate.phase() == Phase::Running {
+                    let now = Instant::now();
                     self.ctx.gate.set(Phase::Paused);
-                    g.with_clock(|c| c.pause(Instant::now()));
+                    g.with_clock(|c| c.pause(now));
+                    let spike = self.spike_clock(true, now);
                     g.set_state(RunState::Paused);
-                    g.event("pause", "paused");
+                    g.event("pause", format!("paused{spike}"));
                 }
             }
             Command::Resume => {
                 if self.ctx.gate.phase() == Phase::Paused {
-                    g.with_clock(|c| c.resume(Instant::now()));
+                    let now = Instant::now();
+                    g.with_clock(|c| c.resume(now));
+                    let spike = self.spike_clock(false, now);
                     self.ctx.gate.set(Phase::Running);
                     g.set_state(RunState::Running);
-                    g.event("resume", "resumed");
+                    g.event("resume", format!("resumed{spike}"));
                 }
             }
             Command::Spike(spike) => {
                 let base = self.base();
                 let level = spike.change.apply_f64(base);
                 let level = if self.open { level } else { level.round() };
-                let until = tokio::time::Instant::now() + spike.duration;
+                // A spike started while paused waits for the resume to run down.
+                let paused = self.ctx.gate.phase() == Phase::Paused;
+                let clock = if paused {
+                    SpikeClock::Paused {
+                        left: spike.duration,
+                    }
+                } else {
+                    SpikeClock::Running {
+                        until: Instant::now() + spike.duration,
+                    }
+                };
                 self.spike = Some(ActiveSpike {
                     level,
-                    until,
+                    clock,
                     spike,
                 });
-                g.set_spike(Some(SpikeGauge {
-                    label: spike.to_string(),
-                    until: until.into_std(),
-                    base: base.round() as u32,
-                }));
+                self.show_spike();
                 g.event(
                     "spike",
-                    format!("{spike}: {} -> {}{u}", fmt_level(base), fmt_level(level)),
+                    format!(
+                        "{spike}: {} -> {}{u}{}",
+                        fmt_level(base),
+                        fmt_level(level),
+                        if paused {
+                            " (paused: its clock starts on resume)"
+                        } else {
+                            ""
+                        }
+                    ),
                 );
                 self.apply_level();
             }
@@ -241,12 +288,8 @@ impl Controller {
         let g = self.gauges();
         let from = self.base();
         self.manual = Some(n);
-        if let Some(s) = &self.spike {
-            g.set_spike(Some(SpikeGauge {
-                label: s.spike.to_string(),
-                until: s.until.into_std(),
-                base: n.round() as u32,
-            }));
+        if self.spike.is_some() {
+            self.show_spike();
             g.event(
                 if self.open { "set_rate" } else { "set_vus" },
                 format!(
@@ -394,7 +437,11 @@ pub async fn run(
             }
             _ => None,
         };
-        let spike_until = c.spike.as_ref().map(|s| s.until);
+        let spike_until = c
+            .spike
+            .as_ref()
+            .and_then(|s| s.clock.until())
+            .map(tokio::time::Instant::from_std);
         tokio::select! {
             cmd = commands.recv(), if commands_open => match cmd {
                 Some(cmd) => if c.apply(cmd) { break },

@@ -356,7 +356,7 @@ impl Aggregator {
             events: Arc::new(g.events()),
             spike: g.spike().map(|sp| super::snapshot::SpikeStatus {
                 label: sp.label,
-                remaining: sp.until.saturating_duration_since(now),
+                remaining: sp.clock.remaining(now),
                 base: sp.base,
             }),
             partial: g.partial.load(Ordering::Relaxed),

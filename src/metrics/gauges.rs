@@ -77,9 +77,50 @@ pub struct Gauges {
 #[derive(Debug, Clone)]
 pub struct SpikeGauge {
     pub label: String,
-    pub until: Instant,
+    pub clock: SpikeClock,
     /// Load to return to.
     pub base: u32,
+}
+
+/// A spike's own clock: it runs with the run clock and stops while the run is paused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpikeClock {
+    /// Running: the spike ends at this instant.
+    Running { until: Instant },
+    /// Paused with this much of the spike left.
+    Paused { left: Duration },
+}
+
+impl SpikeClock {
+    /// Time left at `now`.
+    pub fn remaining(self, now: Instant) -> Duration {
+        match self {
+            SpikeClock::Running { until } => until.saturating_duration_since(now),
+            SpikeClock::Paused { left } => left,
+        }
+    }
+
+    /// Stops the clock at `now`, keeping the time left.
+    pub fn pause(self, now: Instant) -> SpikeClock {
+        SpikeClock::Paused {
+            left: self.remaining(now),
+        }
+    }
+
+    /// Restarts the clock at `now` with the time it had left.
+    pub fn resume(self, now: Instant) -> SpikeClock {
+        SpikeClock::Running {
+            until: now + self.remaining(now),
+        }
+    }
+
+    /// When the spike ends, if its clock runs.
+    pub fn until(self) -> Option<Instant> {
+        match self {
+            SpikeClock::Running { until } => Some(until),
+            SpikeClock::Paused { .. } => None,
+        }
+    }
 }
 
 impl Gauges {

@@ -6,6 +6,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget, Wrap};
 
 use super::panel;
+use super::series::RunTime;
 use crate::report::{fmt_count, fmt_ms};
 use crate::ui::app::App;
 
@@ -19,6 +20,7 @@ impl Widget for Detail<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
         let app = self.app;
         let t = &app.theme;
+        let rt = RunTime::new(&app.snap);
         let Some(ep) = app.snap.endpoints.get(app.selected) else {
             return;
         };
@@ -70,38 +72,32 @@ impl Widget for Detail<'_> {
             .render(hist_area, buf);
 
         let q = |x: f64| fmt_ms(ep.quantile_us(x) as f64 / 1000.0);
+        let max = fmt_ms(if h.is_empty() {
+            0.0
+        } else {
+            h.max() as f64 / 1000.0
+        });
+        // Short lines: the side panel is about 30 cells wide at 80 columns.
+        let pair = |a: &'static str, av: String, sa, b: &'static str, bv: String, sb| {
+            Line::from(vec![
+                Span::styled(a, t.muted()),
+                Span::styled(av, sa),
+                Span::styled(b, t.muted()),
+                Span::styled(bv, sb),
+            ])
+        };
         let mut lines = vec![
-            Line::from(vec![
-                Span::styled("requests ", t.muted()),
-                Span::styled(fmt_count(ep.requests), t.text()),
-                Span::styled("  ok ", t.muted()),
-                Span::styled(fmt_count(ep.ok), t.fg(t.ok)),
-                Span::styled("  errors ", t.muted()),
-                Span::styled(fmt_count(ep.errors), t.bad()),
-            ]),
-            Line::from(vec![
-                Span::styled("p50 ", t.muted()),
-                Span::styled(q(0.5), t.fg(t.p50)),
-                Span::styled("  p90 ", t.muted()),
-                Span::styled(q(0.9), t.text()),
-                Span::styled("  p95 ", t.muted()),
-                Span::styled(q(0.95), t.fg(t.p95)),
-            ]),
-            Line::from(vec![
-                Span::styled("p99 ", t.muted()),
-                Span::styled(q(0.99), t.fg(t.p99)),
-                Span::styled("  p99.9 ", t.muted()),
-                Span::styled(q(0.999), t.text()),
-                Span::styled("  max ", t.muted()),
-                Span::styled(
-                    fmt_ms(if h.is_empty() {
-                        0.0
-                    } else {
-                        h.max() as f64 / 1000.0
-                    }),
-                    t.text(),
-                ),
-            ]),
+            pair(
+                "requests ",
+                fmt_count(ep.requests),
+                t.text(),
+                "  errors ",
+                fmt_count(ep.errors),
+                t.bad(),
+            ),
+            pair("p50 ", q(0.5), t.fg(t.p50), "  p90 ", q(0.9), t.text()),
+            pair("p95 ", q(0.95), t.fg(t.p95), "  p99 ", q(0.99), t.fg(t.p99)),
+            pair("p99.9 ", q(0.999), t.text(), "  max ", max, t.text()),
             Line::from(""),
         ];
         for (code, n) in &ep.status {
@@ -126,7 +122,7 @@ impl Widget for Detail<'_> {
         lines.push(Line::from(""));
         for e in ep.recent_errors.iter().rev() {
             lines.push(Line::from(vec![
-                Span::styled(format!("{:>6.1}s ", e.t), t.muted()),
+                Span::styled(format!("{:>6.1}s ", rt.at(e.t)), t.muted()),
                 Span::styled(e.message.clone(), t.text()),
             ]));
         }
