@@ -1019,6 +1019,51 @@ path = "/s"
     );
 }
 
+/// Start-up is reported apart from run time: the run clock starts when the first VU
+/// starts, start-up lasts until every VU of the initial load started, and the planned
+/// duration is counted on the run clock.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn start_up_is_reported_apart_from_run_time() {
+    let _serial = SERIAL.lock().await;
+    let server = TestServer::start(ServerConfig::new().fallback(Route::ok().delay(ms(5))));
+    let vus = 400;
+    let h = engine::start(plan(&format!(
+        r#"
+name = "startup"
+base_url = "{url}"
+[load]
+vus = {vus}
+duration = "1s"
+[[request]]
+path = "/s"
+"#,
+        url = server.url()
+    )));
+    let s = finish(h).await;
+    check_final(&s);
+    let startup = s.startup.expect("start-up reported");
+    assert!(
+        startup <= s.elapsed,
+        "start-up {startup:?}, elapsed {:?}",
+        s.elapsed
+    );
+    // The run clock did not count what came before the first VU.
+    assert!(
+        s.run_time < s.elapsed,
+        "run {:?}, wall {:?}",
+        s.run_time,
+        s.elapsed
+    );
+    assert!(s.run_time >= ms(1000), "ended early: {:?}", s.run_time);
+    let doc = volley::report::ResultDoc::from_snapshot(&s, &volley::report::RunInfo::default());
+    let ms_doc = doc.startup_ms.expect("startup_ms in the result document");
+    assert!((ms_doc - startup.as_secs_f64() * 1000.0).abs() < 0.01);
+    let mut text = Vec::new();
+    volley::report::write_summary(&doc, &mut text).unwrap();
+    let text = String::from_utf8(text).unwrap();
+    assert!(text.contains("start-up "), "{text}");
+}
+
 /// A manual SetVus during a spike is the level the spike returns to.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn set_vus_during_spike_is_the_new_base() {

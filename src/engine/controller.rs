@@ -412,6 +412,13 @@ pub async fn run(
             format!("{} VUs", plan.load.vus)
         },
     );
+    // Start-up lasts until the initial load is up (the open model: its first VU).
+    let goal = if open {
+        1.0
+    } else {
+        c.level().round().max(1.0)
+    };
+    gauges.startup_goal.store(goal as u64, Ordering::Relaxed);
     c.follow_stages(Duration::ZERO);
     c.apply_level();
     let stop_scheduler = Arc::new(Notify::new());
@@ -428,10 +435,10 @@ pub async fn run(
     let mut stage_tick = tokio::time::interval(Duration::from_millis(100));
     stage_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        // Time left on the run clock; none while paused.
+        // Time left on the run clock; none while paused or before the first VU started.
         let clock = gauges.clock();
         let deadline = match planned {
-            Some(p) if !clock.is_paused() => {
+            Some(p) if !clock.is_paused() && clock.is_started() => {
                 let left = p.saturating_sub(clock.run_time(Instant::now()));
                 Some(tokio::time::Instant::now() + left)
             }
@@ -452,6 +459,8 @@ pub async fn run(
                 break;
             }
             _ = sleep_opt(spike_until) => c.end_spike("spike over"),
+            // The run clock started: the deadline above can now be set.
+            _ = gauges.run_started.notified(), if !clock.is_started() => {}
             _ = ctx.exhausted.notified() => {
                 gauges.event("end", "iteration limit reached");
                 break;

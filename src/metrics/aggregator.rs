@@ -341,6 +341,7 @@ impl Aggregator {
             elapsed: now.saturating_duration_since(clock.started),
             run_time: clock.run_time(now),
             planned,
+            startup: g.startup(),
             state: g.state(),
             vus_active: g.vus_active.load(Ordering::Relaxed),
             vus_target: g.vus_target.load(Ordering::Relaxed),

@@ -184,6 +184,15 @@ impl Widget for Header<'_> {
                 ],
             ));
         }
+        if let Some(d) = s.startup {
+            line2.push(Seg::new(
+                2,
+                vec![
+                    label("start-up "),
+                    Span::styled(fmt_ms(d.as_secs_f64() * 1000.0), t.text()),
+                ],
+            ));
+        }
         if let Some(url) = &app.target_url {
             let host = url.split_once("://").map_or(url.as_str(), |(_, h)| h);
             line2.push(
