@@ -931,6 +931,151 @@ path = "/s"
     assert!(has_event(&s, "spike_end"), "events: {:?}", event_kinds(&s));
 }
 
+/// Pausing during a spike stops the spike's clock with the run clock: it keeps its time
+/// left through the pause, and a spike started while paused does not run down until the
+/// resume. The events say so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_spike_keeps_its_time_left() {
+    let _serial = SERIAL.lock().await;
+    let server = TestServer::start(ServerConfig::new().fallback(Route::ok().delay(ms(20))));
+    let h = engine::start(plan(&format!(
+        r#"
+name = "spike-pause"
+base_url = "{url}"
+[load]
+vus = 1
+duration = "30s"
+[[request]]
+path = "/s"
+"#,
+        url = server.url()
+    )));
+    assert!(server.wait_for(ms(3000), |s| s.total() >= 2).await);
+    let spike = |secs: u64| {
+        Command::Spike(Spike {
+            change: SpikeChange::Times(2.0),
+            duration: ms(secs * 1000),
+        })
+    };
+    let remaining = |h: &EngineHandle| h.snapshots.borrow().spike.as_ref().map(|s| s.remaining);
+
+    send(&h, spike(2));
+    send(&h, Command::Pause);
+    assert!(
+        engine_reaches(&h, ms(3000), |s| s.state == RunState::Paused
+            && s.spike.is_some())
+        .await,
+        "never paused with the spike on"
+    );
+    let held = remaining(&h).expect("the spike is on");
+    // Longer than the whole spike: a spike clock that ran on would have ended it.
+    tokio::time::sleep(ms(2500)).await;
+    assert_eq!(remaining(&h), Some(held), "the spike ran down while paused");
+    assert!(!has_event(&h.snapshots.borrow(), "spike_end"));
+
+    send(&h, Command::Resume);
+    assert!(
+        engine_reaches(&h, ms(6000), |s| has_event(s, "spike_end")).await,
+        "the spike did not end after the resume"
+    );
+
+    // A spike started while paused waits for the resume.
+    send(&h, Command::Pause);
+    assert!(engine_reaches(&h, ms(3000), |s| s.state == RunState::Paused).await);
+    send(&h, spike(1));
+    assert!(engine_reaches(&h, ms(3000), |s| s.spike.is_some()).await);
+    tokio::time::sleep(ms(1500)).await;
+    assert_eq!(
+        remaining(&h),
+        Some(ms(1000)),
+        "it ran down before the resume"
+    );
+    let before = server.total();
+    send(&h, Command::Resume);
+    assert!(
+        engine_reaches(&h, ms(6000), |s| s
+            .events
+            .iter()
+            .filter(|e| e.kind == "spike_end")
+            .count()
+            == 2)
+        .await,
+        "the second spike did not end after the resume"
+    );
+    assert!(server.total() > before, "the spike sent no request");
+
+    send(&h, Command::Stop);
+    let s = finish(h).await;
+    check_final(&s);
+    let detail = |kind: &str| -> Vec<String> {
+        s.events
+            .iter()
+            .filter(|e| e.kind == kind)
+            .map(|e| e.detail.clone())
+            .collect()
+    };
+    assert!(
+        detail("pause")[0].contains("spike x2 for 2s held with"),
+        "{:?}",
+        detail("pause")
+    );
+    assert!(
+        detail("resume")[0].contains("spike x2 for 2s runs again with"),
+        "{:?}",
+        detail("resume")
+    );
+    assert!(
+        detail("spike")[1].contains("its clock starts on resume"),
+        "{:?}",
+        detail("spike")
+    );
+}
+
+/// Start-up is reported apart from run time: the run clock starts when the first VU
+/// starts, start-up lasts until every VU of the initial load started, and the planned
+/// duration is counted on the run clock.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn start_up_is_reported_apart_from_run_time() {
+    let _serial = SERIAL.lock().await;
+    let server = TestServer::start(ServerConfig::new().fallback(Route::ok().delay(ms(5))));
+    let vus = 400;
+    let h = engine::start(plan(&format!(
+        r#"
+name = "startup"
+base_url = "{url}"
+[load]
+vus = {vus}
+duration = "1s"
+[[request]]
+path = "/s"
+"#,
+        url = server.url()
+    )));
+    let s = finish(h).await;
+    check_final(&s);
+    let startup = s.startup.expect("start-up reported");
+    assert!(
+        startup <= s.elapsed,
+        "start-up {startup:?}, elapsed {:?}",
+        s.elapsed
+    );
+    // The run clock did not count what came before the first VU.
+    assert!(
+        s.run_time < s.elapsed,
+        "run {:?}, wall {:?}",
+        s.run_time,
+        s.elapsed
+    );
+    assert!(s.run_time >= ms(1000), "ended early: {:?}", s.run_time);
+    let doc = volley::report::ResultDoc::from_snapshot(&s, &volley::report::RunInfo::default());
+    let ms_doc = doc.startup_ms.expect("startup_ms in the result document");
+    assert!((ms_doc - startup.as_secs_f64() * 1000.0).abs() < 0.01);
+    let mut text = Vec::new();
+    volley::report::write_summary(&doc, &mut text).unwrap();
+    let text = String::from_utf8(text).unwrap();
+    assert!(text.contains("start-up "), "{text}");
+}
+
 /// A manual SetVus during a spike is the level the spike returns to.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn set_vus_during_spike_is_the_new_base() {

@@ -12,7 +12,7 @@ use super::command::{Command, Spike};
 use super::executor::{Requests, Want};
 use super::gate::{Gate, Phase};
 use super::vu::{run_closed_vu, stagger, user_pattern, RunCtx};
-use crate::metrics::{AbortCause, Aggregator, Gauges, RunState, Snapshot, SpikeGauge};
+use crate::metrics::{AbortCause, Aggregator, Gauges, RunState, Snapshot, SpikeClock, SpikeGauge};
 use crate::scenario::{LoadModel, Plan, Stage};
 use crate::units::{self, duration as format_duration};
 
@@ -34,7 +34,8 @@ struct Vu {
 
 struct ActiveSpike {
     level: f64,
-    until: tokio::time::Instant,
+    /// Stops while the run is paused.
+    clock: SpikeClock,
     spike: Spike,
 }
 
@@ -85,6 +86,33 @@ impl Controller {
         } else {
             self.set_vus(level.round().clamp(0.0, u32::MAX as f64) as u32);
         }
+    }
+
+    /// Publishes the running spike (its label, clock and the load it returns to).
+    fn show_spike(&self) {
+        let g = &self.ctx.gauges;
+        g.set_spike(self.spike.as_ref().map(|s| SpikeGauge {
+            label: s.spike.to_string(),
+            clock: s.clock,
+            base: self.base().round() as u32,
+        }));
+    }
+
+    /// Stops or restarts the spike's clock with the run clock; says what became of it.
+    fn spike_clock(&mut self, pause: bool, now: Instant) -> String {
+        let Some(s) = self.spike.as_mut() else {
+            return String::new();
+        };
+        s.clock = if pause {
+            s.clock.pause(now)
+        } else {
+            s.clock.resume(now)
+        };
+        let left = format_duration(s.clock.remaining(now));
+        let what = if pause { "held" } else { "runs again" };
+        let text = format!("; spike {} {what} with {left} left", s.spike);
+        self.show_spike();
+        text
     }
 
     fn set_vus(&mut self, n: u32) {
@@ -185,41 +213,56 @@ impl Controller {
             Command::SetRate(r) => self.set_level(r.max(0.0)),
             Command::Pause => {
                 if self.ctx.gate.phase() == Phase::Running {
+                    let now = Instant::now();
                     self.ctx.gate.set(Phase::Paused);
-                    g.with_clock(|c| c.pause(Instant::now()));
+                    g.with_clock(|c| c.pause(now));
+                    let spike = self.spike_clock(true, now);
                     g.set_state(RunState::Paused);
-                    g.event("pause", "paused");
+                    g.event("pause", format!("paused{spike}"));
                 }
             }
             Command::Resume => {
                 if self.ctx.gate.phase() == Phase::Paused {
-                    g.with_clock(|c| c.resume(Instant::now()));
+                    let now = Instant::now();
+                    g.with_clock(|c| c.resume(now));
+                    let spike = self.spike_clock(false, now);
                     self.ctx.gate.set(Phase::Running);
                     g.set_state(RunState::Running);
-                    g.event("resume", "resumed");
+                    g.event("resume", format!("resumed{spike}"));
                 }
             }
             Command::Spike(spike) => {
                 let base = self.base();
                 let level = spike.change.apply_f64(base);
                 let level = if self.open { level } else { level.round() };
-                let until = tokio::time::Instant::now() + spike.duration;
+                // A spike started while paused waits for the resume to run down.
+                let paused = self.ctx.gate.phase() == Phase::Paused;
+                let clock = if paused {
+                    SpikeClock::Paused {
+                        left: spike.duration,
+                    }
+                } else {
+                    SpikeClock::Running {
+                        until: Instant::now() + spike.duration,
+                    }
+                };
                 self.spike = Some(ActiveSpike {
                     level,
-                    until,
+                    clock,
                     spike,
                 });
-                g.set_spike(Some(SpikeGauge {
-                    label: spike.to_string(),
-                    until: until.into_std(),
-                    base: base.round() as u32,
-                }));
+                self.show_spike();
                 g.event(
                     "spike",
                     format!(
-                        "{spike}: {} -> {}",
+                        "{spike}: {} -> {}{}",
                         self.level_bare(base),
-                        self.level_text(level)
+                        self.level_text(level),
+                        if paused {
+                            " (paused: its clock starts on resume)"
+                        } else {
+                            ""
+                        }
                     ),
                 );
                 self.apply_level();
@@ -242,12 +285,8 @@ impl Controller {
         let g = self.gauges();
         let from = self.base();
         self.manual = Some(n);
-        if let Some(s) = &self.spike {
-            g.set_spike(Some(SpikeGauge {
-                label: s.spike.to_string(),
-                until: s.until.into_std(),
-                base: n.round() as u32,
-            }));
+        if self.spike.is_some() {
+            self.show_spike();
             g.event(
                 if self.open { "set_rate" } else { "set_vus" },
                 format!(
@@ -377,6 +416,13 @@ pub async fn run(
             units::vus(plan.load.vus.into())
         },
     );
+    // Start-up lasts until the initial load is up (the open model: its first VU).
+    let goal = if open {
+        1.0
+    } else {
+        c.level().round().max(1.0)
+    };
+    gauges.startup_goal.store(goal as u64, Ordering::Relaxed);
     c.follow_stages(Duration::ZERO);
     c.apply_level();
     let stop_scheduler = Arc::new(Notify::new());
@@ -393,16 +439,20 @@ pub async fn run(
     let mut stage_tick = tokio::time::interval(Duration::from_millis(100));
     stage_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        // Time left on the run clock; none while paused.
+        // Time left on the run clock; none while paused or before the first VU started.
         let clock = gauges.clock();
         let deadline = match planned {
-            Some(p) if !clock.is_paused() => {
+            Some(p) if !clock.is_paused() && clock.is_started() => {
                 let left = p.saturating_sub(clock.run_time(Instant::now()));
                 Some(tokio::time::Instant::now() + left)
             }
             _ => None,
         };
-        let spike_until = c.spike.as_ref().map(|s| s.until);
+        let spike_until = c
+            .spike
+            .as_ref()
+            .and_then(|s| s.clock.until())
+            .map(tokio::time::Instant::from_std);
         tokio::select! {
             cmd = commands.recv(), if commands_open => match cmd {
                 Some(cmd) => if c.apply(cmd) { break },
@@ -413,6 +463,8 @@ pub async fn run(
                 break;
             }
             _ = sleep_opt(spike_until) => c.end_spike("spike over"),
+            // The run clock started: the deadline above can now be set.
+            _ = gauges.run_started.notified(), if !clock.is_started() => {}
             _ = ctx.exhausted.notified() => {
                 gauges.event("end", "iteration limit reached");
                 break;

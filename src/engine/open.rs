@@ -77,6 +77,7 @@ pub async fn schedule(ctx: Arc<RunCtx>, max_vus: u32, stop: Arc<Notify>) -> Join
                 Some(st) => st,
                 None if created < max_vus => {
                     created += 1;
+                    ctx.gauges.vu_started();
                     VuState::new(&ctx, created as u64 - 1)
                 }
                 None => break,

@@ -448,7 +448,11 @@ pub async fn run_closed_vu(
     }
     let mut st = VuState::new(&ctx, id);
     let user = ctx.user_pattern[id as usize % ctx.user_pattern.len()];
-    if !ctx.gate.admit(&retire).await || !ctx.on_start(&mut st, user, &retire).await {
+    if !ctx.gate.admit(&retire).await {
+        return;
+    }
+    ctx.gauges.vu_started();
+    if !ctx.on_start(&mut st, user, &retire).await {
         return;
     }
     let ut = &ctx.users[user];

@@ -342,6 +342,7 @@ impl Aggregator {
             elapsed: now.saturating_duration_since(clock.started),
             run_time: clock.run_time(now),
             planned,
+            startup: g.startup(),
             state: g.state(),
             vus_active: g.vus_active.load(Ordering::Relaxed),
             vus_target: g.vus_target.load(Ordering::Relaxed),
@@ -357,7 +358,7 @@ impl Aggregator {
             events: Arc::new(g.events()),
             spike: g.spike().map(|sp| super::snapshot::SpikeStatus {
                 label: sp.label,
-                remaining: sp.until.saturating_duration_since(now),
+                remaining: sp.clock.remaining(now),
                 base: sp.base,
             }),
             partial: g.partial.load(Ordering::Relaxed),

@@ -6,10 +6,13 @@ use std::time::{Duration, Instant};
 
 use super::snapshot::{Event, RunState};
 
-/// The run clock: wall time minus paused time.
+/// The run clock: wall time since the first VU started, minus paused time.
 #[derive(Debug, Clone, Copy)]
 pub struct RunClock {
+    /// When the engine started: the origin of wall time (`elapsed`, events, timeline).
     pub started: Instant,
+    /// When the first VU started: the run clock counts from here (zero until then).
+    run_from: Option<Instant>,
     paused_total: Duration,
     paused_since: Option<Instant>,
 }
@@ -18,9 +21,23 @@ impl RunClock {
     pub fn new(started: Instant) -> Self {
         RunClock {
             started,
+            run_from: None,
             paused_total: Duration::ZERO,
             paused_since: None,
         }
+    }
+
+    /// Starts the run clock (the first VU started); a pause before it does not count.
+    pub fn start_run(&mut self, now: Instant) {
+        if self.run_from.is_none() {
+            self.run_from = Some(now);
+            self.paused_total = Duration::ZERO;
+            self.paused_since = self.paused_since.map(|_| now);
+        }
+    }
+
+    pub fn is_started(&self) -> bool {
+        self.run_from.is_some()
     }
 
     pub fn pause(&mut self, now: Instant) {
@@ -39,10 +56,13 @@ impl RunClock {
         self.paused_since.is_some()
     }
 
-    /// Running time at `now`, pauses excluded.
+    /// Running time at `now`, pauses excluded; zero until the first VU started.
     pub fn run_time(&self, now: Instant) -> Duration {
+        let Some(from) = self.run_from else {
+            return Duration::ZERO;
+        };
         let end = self.paused_since.unwrap_or(now);
-        end.saturating_duration_since(self.started)
+        end.saturating_duration_since(from)
             .saturating_sub(self.paused_total)
     }
 }
@@ -77,15 +97,64 @@ pub struct Gauges {
     /// Why in-flight requests were cut off at the end, once they were.
     aborted_by: Mutex<Option<super::AbortCause>>,
     events: Mutex<Vec<Event>>,
+    /// VUs that have started (closed model) or been created (open model).
+    vus_started: AtomicU64,
+    /// How many VUs the initial load has: start-up ends when that many have started.
+    pub startup_goal: AtomicU64,
+    /// Time from the engine's start until the initial load was up.
+    startup: Mutex<Option<Duration>>,
+    /// Wakes the controller when the run clock starts.
+    pub run_started: tokio::sync::Notify,
 }
 
 /// A spike in progress, as the engine set it.
 #[derive(Debug, Clone)]
 pub struct SpikeGauge {
     pub label: String,
-    pub until: Instant,
+    pub clock: SpikeClock,
     /// Load to return to.
     pub base: u32,
+}
+
+/// A spike's own clock: it runs with the run clock and stops while the run is paused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpikeClock {
+    /// Running: the spike ends at this instant.
+    Running { until: Instant },
+    /// Paused with this much of the spike left.
+    Paused { left: Duration },
+}
+
+impl SpikeClock {
+    /// Time left at `now`.
+    pub fn remaining(self, now: Instant) -> Duration {
+        match self {
+            SpikeClock::Running { until } => until.saturating_duration_since(now),
+            SpikeClock::Paused { left } => left,
+        }
+    }
+
+    /// Stops the clock at `now`, keeping the time left.
+    pub fn pause(self, now: Instant) -> SpikeClock {
+        SpikeClock::Paused {
+            left: self.remaining(now),
+        }
+    }
+
+    /// Restarts the clock at `now` with the time it had left.
+    pub fn resume(self, now: Instant) -> SpikeClock {
+        SpikeClock::Running {
+            until: now + self.remaining(now),
+        }
+    }
+
+    /// When the spike ends, if its clock runs.
+    pub fn until(self) -> Option<Instant> {
+        match self {
+            SpikeClock::Running { until } => Some(until),
+            SpikeClock::Paused { .. } => None,
+        }
+    }
 }
 
 impl Gauges {
@@ -110,7 +179,31 @@ impl Gauges {
             abort_signal: tokio::sync::Notify::new(),
             aborted_by: Mutex::new(None),
             events: Mutex::new(Vec::new()),
+            vus_started: AtomicU64::new(0),
+            startup_goal: AtomicU64::new(1),
+            startup: Mutex::new(None),
+            run_started: tokio::sync::Notify::new(),
         }
+    }
+
+    /// A VU started: the first one starts the run clock, the one that completes the
+    /// initial load ends the start-up.
+    pub fn vu_started(&self) {
+        let n = self.vus_started.fetch_add(1, Ordering::Relaxed) + 1;
+        let now = Instant::now();
+        if n == 1 {
+            self.with_clock(|c| c.start_run(now));
+            self.run_started.notify_one();
+        }
+        if n == self.startup_goal.load(Ordering::Relaxed).max(1) {
+            let took = now.saturating_duration_since(self.clock().started);
+            *self.startup.lock().unwrap_or_else(|p| p.into_inner()) = Some(took);
+        }
+    }
+
+    /// How long the initial load took to come up, once it has.
+    pub fn startup(&self) -> Option<Duration> {
+        *self.startup.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     pub fn state(&self) -> RunState {
@@ -207,5 +300,39 @@ impl Gauges {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_run_clock_starts_with_the_first_vu() {
+        let t0 = Instant::now();
+        let s = |n| Duration::from_secs(n);
+        let mut c = RunClock::new(t0);
+        assert_eq!(c.run_time(t0 + s(5)), Duration::ZERO, "no VU yet");
+        // A pause before the start does not count against the run.
+        c.pause(t0 + s(1));
+        c.start_run(t0 + s(6));
+        c.resume(t0 + s(8));
+        assert_eq!(c.run_time(t0 + s(10)), s(2));
+        c.start_run(t0 + s(11));
+        assert_eq!(c.run_time(t0 + s(12)), s(4), "the clock starts once");
+    }
+
+    #[test]
+    fn start_up_ends_when_the_initial_load_is_up() {
+        let g = Gauges::new(Instant::now());
+        g.startup_goal.store(3, Ordering::Relaxed);
+        g.vu_started();
+        assert!(g.clock().is_started());
+        g.vu_started();
+        assert_eq!(g.startup(), None);
+        g.vu_started();
+        let took = g.startup().expect("3 of 3 started");
+        g.vu_started();
+        assert_eq!(g.startup(), Some(took), "later VUs are not start-up");
     }
 }

@@ -8,7 +8,7 @@ mod snapshot;
 pub mod verdict;
 
 pub use aggregator::{Aggregator, TICK};
-pub use gauges::{Gauges, RunClock, SpikeGauge};
+pub use gauges::{Gauges, RunClock, SpikeClock, SpikeGauge};
 pub use kind::{error_key, AbortCause, ErrorKind, Outcome};
 pub use recorder::{new_histogram, Accum, Recorder, Sample};
 pub use snapshot::{

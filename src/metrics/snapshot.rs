@@ -386,6 +386,9 @@ pub struct Snapshot {
     pub run_time: Duration,
     /// The planned run time, when the run has one.
     pub planned: Option<Duration>,
+    /// Wall time from the engine's start until the initial load was up (every VU of it
+    /// started); the run clock starts with the first VU.
+    pub startup: Option<Duration>,
     pub state: RunState,
     pub vus_active: u32,
     pub vus_target: u32,
@@ -424,6 +427,7 @@ impl Snapshot {
             elapsed: Duration::ZERO,
             run_time: Duration::ZERO,
             planned: None,
+            startup: None,
             state: RunState::Running,
             vus_active: 0,
             vus_target: 0,
@@ -470,6 +474,7 @@ impl Snapshot {
         self.total.merge(&o.total);
         self.elapsed = self.elapsed.max(o.elapsed);
         self.run_time = self.run_time.max(o.run_time);
+        self.startup = self.startup.max(o.startup);
         self.started_at = self.started_at.min(o.started_at);
         self.vus_active += o.vus_active;
         self.vus_target += o.vus_target;

@@ -25,8 +25,13 @@ pub struct ResultDoc {
     pub started_at: String,
     /// Wall time from start to end, seconds.
     pub duration_s: f64,
-    /// Time spent running (pauses excluded), seconds.
+    /// Time spent running (pauses excluded), seconds: the run clock starts when the first
+    /// VU starts.
     pub run_time_s: f64,
+    /// Start-up: milliseconds from the engine's start until every VU of the initial load
+    /// had started (absent when it never was, or in documents from older versions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub startup_ms: Option<f64>,
     /// True when the run was stopped or interrupted before its plan ended.
     pub partial: bool,
     /// Why requests in flight at the end were cut off (`second_stop` or
@@ -361,6 +366,7 @@ impl ResultDoc {
             started_at: started.0,
             duration_s: round3(secs),
             run_time_s: round3(s.run_time.as_secs_f64()),
+            startup_ms: s.startup.map(|d| round3(d.as_secs_f64() * 1000.0)),
             partial: s.partial,
             aborted_by: s.aborted_by.filter(|_| s.total.aborted > 0),
             vus_max: s

@@ -241,6 +241,13 @@ pub fn write_summary<W: Write>(doc: &ResultDoc, w: &mut W) -> io::Result<()> {
         units::count(doc.connections.opened),
         units::count(doc.connections.open_at_end)
     )?;
+    if let Some(ms) = doc.startup_ms {
+        writeln!(
+            w,
+            "  start-up   {} until every VU of the initial load started (not run time)",
+            units::ms(ms)
+        )?;
+    }
     for e in doc
         .events
         .iter()

@@ -1,5 +1,6 @@
 //! Console state and `update(Action) -> Commands`: the one place state changes.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -10,8 +11,9 @@ use super::action::Action;
 use super::keymap::Keymap;
 use super::theme::{Theme, BUILTIN};
 use crate::engine::{Command, Spike, SpikeChange};
-use crate::metrics::{RunState, Snapshot};
-use crate::scenario::{format_duration, parse_duration, MAX_VUS};
+use crate::metrics::{EndpointStats, ErrorKind, RunState, Snapshot};
+use crate::scenario::{parse_duration, MAX_VUS};
+use crate::units::duration as format_duration;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum View {
@@ -132,6 +134,39 @@ pub struct App {
     pub insecure: bool,
     /// A line about the environment (e.g. the fd limit was raised).
     pub notice: Option<String>,
+    /// Where the requests go, shown in the header.
+    pub target_url: Option<String>,
+    /// Every request of the last [`REACH_WINDOW`] failed without a response.
+    pub unreachable: bool,
+    /// (wall time, requests, requests without a response) of recent snapshots.
+    reach: VecDeque<(Duration, u64, u64)>,
+}
+
+/// How far back "every request failed without a response" looks.
+pub const REACH_WINDOW: Duration = Duration::from_secs(3);
+
+/// Requests that got no response at all: the target refused, reset, timed out, failed the
+/// TLS handshake or could not be found. HTTP error statuses are responses.
+fn no_response(e: &EndpointStats) -> u64 {
+    e.errors_by_kind
+        .iter()
+        .filter(|(k, _)| {
+            matches!(
+                ErrorKind::parse(k),
+                Some(
+                    ErrorKind::ConnectRefused
+                        | ErrorKind::Connect
+                        | ErrorKind::Dns
+                        | ErrorKind::Timeout
+                        | ErrorKind::Tls
+                        | ErrorKind::ConnectionReset
+                        | ErrorKind::ConnectionClosed
+                        | ErrorKind::InvalidResponse
+                )
+            )
+        })
+        .map(|(_, n)| n)
+        .sum()
 }
 
 pub const DEFAULT_SPIKE: Spike = Spike {
@@ -142,8 +177,8 @@ pub const DEFAULT_SPIKE: Spike = Spike {
 impl App {
     pub fn new(snap: Arc<Snapshot>, theme: Theme, initial_vus: u32) -> App {
         let step = (initial_vus / 10).max(1);
-        App {
-            snap,
+        let mut app = App {
+            snap: snap.clone(),
             theme,
             keymap: Keymap::default(),
             view: View::Main,
@@ -159,6 +194,27 @@ impl App {
             flash: None,
             insecure: false,
             notice: None,
+            target_url: None,
+            unreachable: false,
+            reach: VecDeque::new(),
+        };
+        app.watch_reach(&snap);
+        app
+    }
+
+    /// Target unreachable: every request that ended in the last [`REACH_WINDOW`] got no
+    /// response. A window in which no request ended keeps the last verdict.
+    fn watch_reach(&mut self, snap: &Snapshot) {
+        let now = snap.elapsed;
+        self.reach
+            .push_back((now, snap.total.requests, no_response(&snap.total)));
+        while self.reach.len() > 1 && self.reach[1].0 + REACH_WINDOW <= now {
+            self.reach.pop_front();
+        }
+        let (_, r0, n0) = self.reach[0];
+        let requests = snap.total.requests.saturating_sub(r0);
+        if requests > 0 {
+            self.unreachable = no_response(&snap.total).saturating_sub(n0) == requests;
         }
     }
 
@@ -171,6 +227,7 @@ impl App {
         if self.pending_target == Some(shown) || self.snap.spike != snap.spike {
             self.pending_target = None;
         }
+        self.watch_reach(&snap);
         self.snap = snap;
         if self.selected >= self.snap.endpoints.len() {
             self.selected = self.snap.endpoints.len().saturating_sub(1);
@@ -338,6 +395,10 @@ impl App {
 
     fn next_sort(&mut self) -> Vec<Command> {
         self.sort = self.sort.next();
+        // The top of the new order shows, selected: sorting does not scroll it away.
+        if let Some(&first) = self.order().first() {
+            self.selected = first;
+        }
         self.flash(format!("sorted by {}", self.sort.label()));
         Vec::new()
     }

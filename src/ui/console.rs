@@ -49,6 +49,7 @@ pub fn run_with(
         crate::scenario::LoadModel::Closed => plan.load.vus,
         crate::scenario::LoadModel::Open { rate, .. } => rate.round() as u32,
     };
+    let target_url = plan.base_url.to_string();
     let hangup = Arc::new(AtomicBool::new(false));
     let (tx, rx) = std::sync::mpsc::channel();
     let hang = hangup.clone();
@@ -79,6 +80,7 @@ pub fn run_with(
     let mut app = App::new(snapshots.borrow().clone(), opts.theme, initial_vus);
     app.insecure = opts.insecure;
     app.notice = opts.notice;
+    app.target_url = Some(target_url);
     let frame = Duration::from_secs_f64(1.0 / opts.fps.clamp(1, 60) as f64);
     let mut guard = TermGuard::enter()?;
     let mut last_draw = Instant::now() - frame;

@@ -119,7 +119,48 @@ pub fn fixture(state: RunState) -> Snapshot {
 }
 
 fn app(state: RunState) -> App {
-    App::new(Arc::new(fixture(state)), Theme::default_theme(), 20)
+    let mut a = App::new(Arc::new(fixture(state)), Theme::default_theme(), 20);
+    a.target_url = Some("http://127.0.0.1:8080/".into());
+    a
+}
+
+fn spiking(state: RunState) -> Snapshot {
+    let mut s = fixture(state);
+    s.spike = Some(SpikeStatus {
+        label: "x5 for 30s".into(),
+        remaining: Duration::from_millis(11_500),
+        base: 20,
+    });
+    s.vus_active = 100;
+    s.vus_target = 100;
+    s
+}
+
+/// Every request of the last seconds refused: `requests` more than `base`.
+fn refused(base: &Snapshot, secs: u64, requests: u64, kind: &str) -> Snapshot {
+    let mut s = base.clone();
+    s.elapsed = base.elapsed + Duration::from_secs(secs);
+    s.total.requests += requests;
+    s.total.errors += requests;
+    *s.total.errors_by_kind.entry(kind.into()).or_default() += requests;
+    s
+}
+
+/// Six endpoints: more than the table shows at 80x24.
+fn six_endpoints() -> App {
+    let mut s = fixture(RunState::Running);
+    for (i, name) in ["login", "cart", "checkout"].iter().enumerate() {
+        s.endpoints.push(endpoint(
+            name,
+            "POST",
+            3_000 + i as u64 * 1_000,
+            2_000 * (i as u64 + 1),
+            0,
+        ));
+    }
+    let mut a = App::new(Arc::new(s), Theme::default_theme(), 20);
+    a.target_url = Some("http://127.0.0.1:8080/".into());
+    a
 }
 
 fn key(c: char) -> KeyEvent {
@@ -441,22 +482,61 @@ fn states() -> Vec<(&'static str, App)> {
     let running = app(RunState::Running);
     let paused = app(RunState::Paused);
     let mut spike = app(RunState::Running);
-    let mut s = fixture(RunState::Running);
-    s.spike = Some(SpikeStatus {
-        label: "x5 for 30s".into(),
-        remaining: Duration::from_millis(11_500),
-        base: 20,
-    });
-    s.vus_active = 100;
-    s.vus_target = 100;
-    spike.set_snapshot(Arc::new(s));
+    spike.set_snapshot(Arc::new(spiking(RunState::Running)));
+    let mut paused_spike = app(RunState::Paused);
+    paused_spike.set_snapshot(Arc::new(spiking(RunState::Paused)));
     let done = app(RunState::Done);
     vec![
         ("running", running),
         ("paused", paused),
         ("spike", spike),
+        ("paused_spike", paused_spike),
         ("done", done),
     ]
+}
+
+/// The overlays and prompts, and the states that only show at some moments.
+fn overlays() -> Vec<(&'static str, App)> {
+    let mut out = Vec::new();
+    let mut a = app(RunState::Running);
+    a.on_key(&key('?'));
+    out.push(("help", a));
+    let mut a = app(RunState::Running);
+    a.on_key(&key('j'));
+    a.on_key(&code(KeyCode::Enter));
+    out.push(("detail", a));
+    let mut a = app(RunState::Running);
+    a.on_key(&key('v'));
+    out.push(("input_vus", a));
+    let mut a = app(RunState::Running);
+    a.on_key(&KeyEvent::new(KeyCode::Char('S'), KeyModifiers::SHIFT));
+    out.push(("input_spike", a));
+    let mut a = app(RunState::Running);
+    a.on_key(&key('v'));
+    type_text(&mut a, "2000");
+    a.on_key(&code(KeyCode::Enter));
+    out.push(("input_confirm", a));
+    let mut a = app(RunState::Running);
+    a.on_key(&key('v'));
+    type_text(&mut a, "12x");
+    a.on_key(&code(KeyCode::Enter));
+    out.push(("input_error", a));
+    let mut a = app(RunState::Running);
+    let s = refused(&a.snap, 4, 900, "connect_refused");
+    a.set_snapshot(Arc::new(s));
+    out.push(("unreachable", a));
+    let mut a = six_endpoints();
+    for _ in 0..5 {
+        a.on_key(&key('j'));
+    }
+    out.push(("six_endpoints_scrolled", a));
+    let mut a = six_endpoints();
+    a.on_key(&key('j'));
+    a.on_key(&key('j'));
+    a.on_key(&key('o'));
+    a.flash = None;
+    out.push(("six_endpoints_sorted", a));
+    out
 }
 
 #[test]
@@ -464,6 +544,155 @@ fn screens_80x24() {
     for (name, a) in states() {
         insta::assert_snapshot!(format!("screen_80x24_{name}"), render(&a, 80, 24));
     }
+}
+
+#[test]
+fn overlays_80x24() {
+    for (name, a) in overlays() {
+        insta::assert_snapshot!(format!("overlay_80x24_{name}"), render(&a, 80, 24));
+    }
+}
+
+#[test]
+fn paused_spike_header_shows_both() {
+    let mut a = app(RunState::Paused);
+    a.set_snapshot(Arc::new(spiking(RunState::Paused)));
+    let screen = render(&a, 80, 24);
+    let head = screen.lines().next().unwrap();
+    assert!(
+        head.contains("PAUSED") && head.contains("SPIKE x5 12s"),
+        "{head}"
+    );
+    assert!(screen.contains("returns to 20 VUs"), "{screen}");
+}
+
+#[test]
+fn unreachable_when_every_recent_request_got_no_response() {
+    let mut a = app(RunState::Running);
+    assert!(!a.unreachable);
+    // Responses with error statuses are responses.
+    let s = refused(&a.snap, 1, 100, "http_503");
+    a.set_snapshot(Arc::new(s.clone()));
+    assert!(!a.unreachable);
+    // Some refused, some answered within the window: reachable.
+    let s = refused(&s, 1, 100, "connect_refused");
+    a.set_snapshot(Arc::new(s.clone()));
+    assert!(!a.unreachable);
+    // Past the window, only refusals, resets and timeouts: unreachable.
+    let mut s = refused(&s, 2, 100, "connect_refused");
+    for (kind, n) in [("timeout", 50), ("tls", 50), ("connection_reset", 50)] {
+        s = refused(&s, 1, n, kind);
+        a.set_snapshot(Arc::new(s.clone()));
+    }
+    assert!(a.unreachable);
+    let head = render(&a, 80, 24);
+    assert!(
+        head.lines().next().unwrap().contains("UNREACHABLE"),
+        "{head}"
+    );
+    // No request ended: the verdict stands; one response ends it.
+    a.set_snapshot(Arc::new(refused(&s, 5, 0, "timeout")));
+    assert!(a.unreachable);
+    let mut ok = s.clone();
+    ok.elapsed += Duration::from_secs(1);
+    ok.total.requests += 1;
+    a.set_snapshot(Arc::new(ok));
+    assert!(!a.unreachable);
+}
+
+#[test]
+fn table_keeps_the_total_and_the_selection_in_view() {
+    let mut a = six_endpoints();
+    let screen = render(&a, 80, 24);
+    assert!(screen.contains("│total "), "{screen}");
+    assert!(screen.contains("↓ rows 1-"), "{screen}");
+    for _ in 0..5 {
+        a.on_key(&key('j'));
+    }
+    let screen = render(&a, 80, 24);
+    assert!(screen.contains("│checkout "), "{screen}");
+    assert!(screen.contains("│total "), "{screen}");
+    assert!(screen.contains("↑  rows"), "{screen}");
+    // Sorting shows the top of the new order.
+    a.on_key(&key('o'));
+    let first = a.order()[0];
+    assert_eq!(a.selected, first);
+    let name = a.snap.endpoints[first].name.clone();
+    let screen = render(&a, 80, 24);
+    assert!(screen.contains(&format!("│{name} ")), "{screen}");
+}
+
+#[test]
+fn footer_keeps_quit_and_help_at_80() {
+    for (name, a) in states().into_iter().chain(overlays()) {
+        if a.input.is_some() {
+            continue;
+        }
+        let screen = render(&a, 80, 24);
+        let foot = screen.lines().last().unwrap();
+        assert!(
+            foot.contains("q quit") || foot.contains("sorted"),
+            "{name}: {foot}"
+        );
+        assert!(
+            foot.contains("? help") || foot.contains("sorted"),
+            "{name}: {foot}"
+        );
+    }
+}
+
+#[test]
+fn clocks_are_labelled_and_charts_count_run_time() {
+    let a = app(RunState::Running);
+    let screen = render(&a, 80, 24);
+    let lines: Vec<&str> = screen.lines().collect();
+    assert!(lines[0].contains("run 01:00 / 05:00"), "{}", lines[0]);
+    assert!(lines[1].contains("wall 01:01"), "{}", lines[1]);
+    // 60 s of wall timeline with a 1 s pause: the axis ends at run 59 s.
+    assert!(screen.contains("run 59s"), "{screen}");
+    // Events after the pause are on the run clock too: set_vus at wall 30 s is run 29 s.
+    assert!(screen.contains("29.0s set_vus"), "{screen}");
+    assert!(screen.contains("Events · run time"), "{screen}");
+}
+
+#[test]
+fn pauses_are_gaps_on_the_run_clock() {
+    let mut s = fixture(RunState::Running);
+    s.events = Arc::new(vec![
+        Event {
+            t: 10.0,
+            kind: "pause".into(),
+            detail: "paused".into(),
+        },
+        Event {
+            t: 40.0,
+            kind: "resume".into(),
+            detail: "resumed".into(),
+        },
+    ]);
+    let rt = view::RunTime::new(&s);
+    assert_eq!(rt.at(5.0), 5.0);
+    assert_eq!(rt.at(25.0), 10.0);
+    assert_eq!(rt.at(50.0), 20.0);
+    let runs = view::run_points(&s.total.timeline, &rt, 0.0, |r| Some(r.requests as f64));
+    assert_eq!(runs.len(), 2, "one run before the pause, one after");
+    assert_eq!(runs[0].last().unwrap().0, 9.5);
+    assert_eq!(runs[1].first().unwrap().0, 10.5);
+    assert_eq!(
+        runs[0].len() + runs[1].len(),
+        30,
+        "paused seconds are left out"
+    );
+}
+
+#[test]
+fn done_header_shows_the_run_rate_and_the_target() {
+    let a = app(RunState::Done);
+    let screen = render(&a, 80, 24);
+    let lines: Vec<&str> = screen.lines().collect();
+    // 44,000 requests over 61 s of wall time, not the last second's 733.
+    assert!(lines[0].contains("avg rps 721"), "{}", lines[0]);
+    assert!(lines[1].contains("127.0.0.1:8080"), "{}", lines[1]);
 }
 
 #[test]
@@ -507,11 +736,11 @@ fn header_widget_exact() {
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(
         lines[0],
-        "volley · demo shop  PAUSED   01:00 / 05:00  VUs 20  rps 733  err 0.36%  p95 76.9ms"
+        "volley · demo shop   PAUSED   run 01:00 / 05:00  VUs 20  rps 733  err 0.36%  p95 76.9ms"
     );
     assert_eq!(
         lines[1],
-        "reqs 44,000  in flight 7  conns 20  elapsed 01:01  left 04:00"
+        "reqs 44,000  in flight 7  conns 20  wall 01:01  left 04:00  http://127.0.0.1:8080/"
     );
 }
 

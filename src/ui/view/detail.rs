@@ -6,6 +6,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget, Wrap};
 
 use super::panel;
+use super::series::RunTime;
 use crate::ui::app::App;
 use crate::units;
 
@@ -19,6 +20,7 @@ impl Widget for Detail<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
         let app = self.app;
         let t = &app.theme;
+        let rt = RunTime::new(&app.snap);
         let Some(ep) = app.snap.endpoints.get(app.selected) else {
             return;
         };
@@ -50,10 +52,13 @@ impl Widget for Detail<'_> {
             .map(|(hi, n)| {
                 let len = (n * bar_w).div_ceil(peak) as usize;
                 Line::from(vec![
-                    Span::styled(format!("< {:>8} ", units::us(*hi)), t.muted()),
+                    Span::styled(
+                        format!("< {:>8} ", units::ms(*hi as f64 / 1000.0)),
+                        t.muted(),
+                    ),
                     Span::styled("█".repeat(len), t.fg(t.throughput)),
                     Span::styled(
-                        format!(" {:>6}", units::percent_with(*n as f64 / total as f64, 1)),
+                        format!(" {:>5.1}%", *n as f64 * 100.0 / total as f64),
                         t.text(),
                     ),
                 ])
@@ -69,39 +74,33 @@ impl Widget for Detail<'_> {
             ))
             .render(hist_area, buf);
 
-        let q = |x: f64| units::us(ep.quantile_us(x));
+        let q = |x: f64| units::ms(ep.quantile_us(x) as f64 / 1000.0);
+        let max = units::ms(if h.is_empty() {
+            0.0
+        } else {
+            h.max() as f64 / 1000.0
+        });
+        // Short lines: the side panel is about 30 cells wide at 80 columns.
+        let pair = |a: &'static str, av: String, sa, b: &'static str, bv: String, sb| {
+            Line::from(vec![
+                Span::styled(a, t.muted()),
+                Span::styled(av, sa),
+                Span::styled(b, t.muted()),
+                Span::styled(bv, sb),
+            ])
+        };
         let mut lines = vec![
-            Line::from(vec![
-                Span::styled("requests ", t.muted()),
-                Span::styled(units::count(ep.requests), t.text()),
-                Span::styled("  ok ", t.muted()),
-                Span::styled(units::count(ep.ok), t.fg(t.ok)),
-                Span::styled("  errors ", t.muted()),
-                Span::styled(units::count(ep.errors), t.bad()),
-            ]),
-            Line::from(vec![
-                Span::styled("p50 ", t.muted()),
-                Span::styled(q(0.5), t.fg(t.p50)),
-                Span::styled("  p90 ", t.muted()),
-                Span::styled(q(0.9), t.text()),
-                Span::styled("  p95 ", t.muted()),
-                Span::styled(q(0.95), t.fg(t.p95)),
-            ]),
-            Line::from(vec![
-                Span::styled("p99 ", t.muted()),
-                Span::styled(q(0.99), t.fg(t.p99)),
-                Span::styled("  p99.9 ", t.muted()),
-                Span::styled(q(0.999), t.text()),
-                Span::styled("  max ", t.muted()),
-                Span::styled(
-                    units::ms(if h.is_empty() {
-                        0.0
-                    } else {
-                        h.max() as f64 / 1000.0
-                    }),
-                    t.text(),
-                ),
-            ]),
+            pair(
+                "requests ",
+                units::count(ep.requests),
+                t.text(),
+                "  errors ",
+                units::count(ep.errors),
+                t.bad(),
+            ),
+            pair("p50 ", q(0.5), t.fg(t.p50), "  p90 ", q(0.9), t.text()),
+            pair("p95 ", q(0.95), t.fg(t.p95), "  p99 ", q(0.99), t.fg(t.p99)),
+            pair("p99.9 ", q(0.999), t.text(), "  max ", max, t.text()),
             Line::from(""),
         ];
         for (code, n) in &ep.status {
@@ -126,7 +125,7 @@ impl Widget for Detail<'_> {
         lines.push(Line::from(""));
         for e in ep.recent_errors.iter().rev() {
             lines.push(Line::from(vec![
-                Span::styled(format!("{:>7} ", units::secs(e.t)), t.muted()),
+                Span::styled(format!("{:>6.1}s ", rt.at(e.t)), t.muted()),
                 Span::styled(e.message.clone(), t.text()),
             ]));
         }

@@ -79,8 +79,14 @@ impl Widget for Endpoints<'_> {
             ])
             .style(base)
         };
-        let mut rows: Vec<Row> = order.iter().map(|&i| row(&s.endpoints[i], false)).collect();
-        if s.endpoints.len() > 1 {
+        // The total stays in view below the rows; the rows scroll to keep the selection.
+        let pinned = usize::from(s.endpoints.len() > 1);
+        let room = (area.height as usize).saturating_sub(3 + pinned).max(1);
+        let pos = order.iter().position(|&i| i == app.selected).unwrap_or(0);
+        let offset = (pos + 1).saturating_sub(room);
+        let shown = &order[offset.min(order.len())..(offset + room).min(order.len())];
+        let mut rows: Vec<Row> = shown.iter().map(|&i| row(&s.endpoints[i], false)).collect();
+        if pinned == 1 {
             rows.push(row(&s.total, true).style(t.muted()));
         }
         let widths = [
@@ -98,13 +104,33 @@ impl Widget for Endpoints<'_> {
             s.endpoints.len(),
             app.sort.label()
         );
+        let mut block = panel(app, title);
+        if shown.len() < order.len() {
+            let up = if offset > 0 { "↑" } else { " " };
+            let down = if offset + shown.len() < order.len() {
+                "↓"
+            } else {
+                " "
+            };
+            block = block.title_bottom(
+                Line::styled(
+                    format!(
+                        " {up}{down} rows {}-{} of {} ",
+                        offset + 1,
+                        offset + shown.len(),
+                        order.len()
+                    ),
+                    t.fg(t.accent),
+                )
+                .right_aligned(),
+            );
+        }
         let table = Table::new(rows, widths)
             .header(header)
-            .block(panel(app, title))
+            .block(block)
             .row_highlight_style(t.selected())
             .column_spacing(1);
-        let mut state = TableState::default();
-        state.select(order.iter().position(|&i| i == app.selected));
+        let mut state = TableState::default().with_selected(Some(pos - offset));
         StatefulWidget::render(table, area, buf, &mut state);
     }
 }

@@ -6,6 +6,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget, Wrap};
 
 use super::panel;
+use super::series::RunTime;
 use crate::ui::app::App;
 use crate::units;
 
@@ -19,6 +20,7 @@ impl Widget for Errors<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
         let app = self.app;
         let t = &app.theme;
+        let rt = RunTime::new(&app.snap);
         let Some(ep) = app.snap.endpoints.get(app.selected) else {
             Paragraph::new("no endpoints")
                 .block(panel(app, " Errors "))
@@ -61,7 +63,7 @@ impl Widget for Errors<'_> {
             .take(area.height.saturating_sub(4) as usize)
         {
             lines.push(Line::from(vec![
-                Span::styled(format!("{:>7} ", units::secs(e.t)), t.muted()),
+                Span::styled(format!("{:>6.1}s ", rt.at(e.t)), t.muted()),
                 Span::styled(format!("[{}] ", e.kind), t.fg(t.error)),
                 Span::styled(e.message.clone(), t.text()),
             ]));

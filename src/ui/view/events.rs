@@ -6,8 +6,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget};
 
 use super::panel;
+use super::series::RunTime;
 use crate::ui::app::App;
-use crate::units;
 
 /// Recent events with their time.
 pub struct Events<'a> {
@@ -20,6 +20,7 @@ impl Widget for Events<'_> {
         let app = self.app;
         let t = &app.theme;
         let rows = area.height.saturating_sub(2) as usize;
+        let rt = RunTime::new(&app.snap);
         let lines: Vec<Line> = app
             .snap
             .events
@@ -34,14 +35,14 @@ impl Widget for Events<'_> {
                     _ => t.accent,
                 };
                 Line::from(vec![
-                    Span::styled(format!("{:>7} ", units::secs(e.t)), t.muted()),
+                    Span::styled(format!("{:>6.1}s ", rt.at(e.t)), t.muted()),
                     Span::styled(format!("{:<9} ", e.kind), t.fg(color)),
                     Span::styled(e.detail.clone(), t.text()),
                 ])
             })
             .collect();
         Paragraph::new(lines)
-            .block(panel(app, " Events "))
+            .block(panel(app, " Events · run time "))
             .render(area, buf);
     }
 }

@@ -7,6 +7,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget};
 
+use super::{fit, Seg};
 use crate::metrics::RunState;
 use crate::ui::app::{App, InputKind};
 
@@ -61,21 +62,22 @@ impl Widget for Footer<'_> {
                 return;
             }
         }
-        let hints: &[(&str, &str)] = if app.snap.state == RunState::Done {
+        // (key, what, how much it matters, a shorter form)
+        let hints: &[(&str, &str, u8, Option<&str>)] = if app.snap.state == RunState::Done {
             &[
-                ("q", "quit"),
-                ("↑↓", "select"),
-                ("⏎", "detail"),
-                ("o", "sort"),
-                ("t", "theme"),
-                ("?", "help"),
+                ("q", "quit", 10, None),
+                ("↑↓", "select", 5, None),
+                ("⏎", "detail", 6, None),
+                ("o", "sort", 4, None),
+                ("t", "theme", 3, None),
+                ("?", "help", 9, None),
             ]
         } else {
             &[
-                ("+/-", if app.open() { "rate" } else { "VUs" }),
-                ("v", "set"),
-                ("s", "spike"),
-                ("S", "edit spike"),
+                ("+/-", if app.open() { "rate" } else { "VUs" }, 7, None),
+                ("v", "set", 7, None),
+                ("s", "spike", 7, None),
+                ("S", "edit spike", 4, Some("edit")),
                 (
                     "p",
                     if app.snap.state == RunState::Paused {
@@ -83,18 +85,36 @@ impl Widget for Footer<'_> {
                     } else {
                         "pause"
                     },
+                    8,
+                    None,
                 ),
-                ("↑↓", "select"),
-                ("⏎", "detail"),
-                ("?", "help"),
-                ("q", "quit"),
+                ("↑↓", "select", 5, Some("sel")),
+                ("⏎", "detail", 4, None),
+                ("?", "help", 9, None),
+                ("q", "quit", 10, None),
             ]
         };
-        let mut spans = Vec::new();
-        for (k, what) in hints {
-            spans.push(Span::styled(format!(" {k} "), t.fg(t.accent)));
-            spans.push(Span::styled(format!("{what} "), t.muted()));
-        }
-        Paragraph::new(Line::from(spans)).render(area, buf);
+        let segs = hints
+            .iter()
+            .map(|&(k, what, keep, short)| {
+                let hint = |what: &'static str| {
+                    vec![
+                        Span::styled(k, t.fg(t.accent)),
+                        Span::styled(format!(" {what}"), t.muted()),
+                    ]
+                };
+                let seg = Seg::new(keep, hint(what));
+                match short {
+                    Some(s) => seg.or(hint(s)),
+                    None => seg,
+                }
+            })
+            .collect();
+        let area = Rect {
+            x: area.x + 1,
+            width: area.width.saturating_sub(1),
+            ..area
+        };
+        Paragraph::new(fit(segs, area.width as usize, "  ")).render(area, buf);
     }
 }

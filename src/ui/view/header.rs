@@ -1,17 +1,19 @@
-//! The header: name, state, time, VUs, rps, errors, p95.
+//! The header: name, state, run clock, load, rps, errors, p95; then counts, the wall clock,
+//! the target and whatever the run is doing (spike, stage, thresholds).
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
-use ratatui::style::{Modifier, Style};
-use ratatui::text::{Line, Span};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::Span;
 use ratatui::widgets::{Paragraph, Widget};
 
-use super::clock;
+use super::{clock, fit, Seg};
 use crate::metrics::RunState;
 use crate::ui::app::App;
 use crate::units;
 
-/// Two lines at the top of the screen.
+/// Two lines at the top of the screen. Pieces that do not fit are shortened, then left
+/// out, least important first: the state, the run clock and the load always show.
 pub struct Header<'a> {
     /// The console state to show.
     pub app: &'a App,
@@ -22,7 +24,7 @@ impl Widget for Header<'_> {
         let app = self.app;
         let s = &app.snap;
         let t = &app.theme;
-        let badge = |text: String, color| {
+        let badge = |text: String, color: Color| {
             Span::styled(
                 format!(" {text} "),
                 if t.monochrome {
@@ -30,24 +32,34 @@ impl Widget for Header<'_> {
                 } else {
                     Style::default()
                         .bg(color)
-                        .fg(ratatui::style::Color::Black)
+                        .fg(Color::Black)
                         .add_modifier(Modifier::BOLD)
                 },
             )
         };
-        let state = match (&s.spike, s.state) {
-            (Some(sp), RunState::Running | RunState::Paused) => badge(
-                format!(
-                    "SPIKE {} {}s",
-                    sp.label.split(" for ").next().unwrap_or(""),
-                    sp.remaining.as_secs() + 1
-                ),
-                t.spike,
-            ),
-            (_, RunState::Running) => badge("RUNNING".into(), t.ok),
-            (_, RunState::Paused) => badge("PAUSED".into(), t.paused),
-            (_, RunState::Stopping) => badge("STOPPING".into(), t.warn),
-            (_, RunState::Done) => badge(
+        let label = |x: &'static str| Span::styled(x, t.muted());
+        let width = area.width as usize;
+
+        let mut line1 = vec![Seg::new(
+            1,
+            vec![Span::styled(format!("volley · {}", s.scenario), t.title())],
+        )
+        .or(vec![Span::styled(
+            s.scenario.chars().take(16).collect::<String>(),
+            t.title(),
+        )])];
+        let spike = s.spike.as_ref().filter(|_| app.running()).map(|sp| {
+            let amount = sp.label.split(" for ").next().unwrap_or("");
+            let left = sp.remaining.as_secs() + 1;
+            badge(format!("SPIKE {amount} {left}s"), t.spike)
+        });
+        // PAUSED always shows; a running spike takes the place of RUNNING.
+        let state = match (s.state, &spike) {
+            (RunState::Running, Some(sp)) => sp.clone(),
+            (RunState::Running, None) => badge("RUNNING".into(), t.ok),
+            (RunState::Paused, _) => badge("PAUSED".into(), t.paused),
+            (RunState::Stopping, _) => badge("STOPPING".into(), t.warn),
+            (RunState::Done, _) => badge(
                 if s.partial {
                     "DONE (stopped)".into()
                 } else {
@@ -56,10 +68,60 @@ impl Widget for Header<'_> {
                 t.accent,
             ),
         };
-        let time = match s.planned {
+        line1.push(Seg::new(10, vec![state]));
+        if let (RunState::Paused, Some(sp)) = (s.state, spike) {
+            line1.push(Seg::new(7, vec![sp]));
+        }
+        if app.unreachable {
+            line1.push(
+                Seg::new(9, vec![Span::styled("TARGET UNREACHABLE", t.bad())])
+                    .or(vec![Span::styled("UNREACHABLE", t.bad())]),
+            );
+        }
+        let run = match s.planned {
             Some(p) => format!("{} / {}", clock(s.run_time), clock(p)),
             None => clock(s.run_time),
         };
+        line1.push(Seg::new(
+            9,
+            vec![label("run "), Span::styled(run, t.text())],
+        ));
+        let target = app.target();
+        let (load_label, load) = match s.rate {
+            Some(r) if target != r.round() as u32 && app.running() => {
+                ("rate ", format!("{r:.0}/s → {target}/s"))
+            }
+            Some(r) => ("rate ", format!("{r:.0}/s")),
+            // "a → b" only while the load can still get there (not once it is stopping
+            // or done, when every VU ends).
+            None if target != s.vus_active && app.running() => {
+                ("VUs ", format!("{} → {}", s.vus_active, target))
+            }
+            None => ("VUs ", format!("{}", s.vus_active)),
+        };
+        line1.push(Seg::new(
+            8,
+            vec![
+                label(load_label),
+                Span::styled(load, t.fg(t.accent).add_modifier(Modifier::BOLD)),
+            ],
+        ));
+        // Once the run is over, its overall rate; until then the last second's.
+        let (rps_label, rps) = if s.state == RunState::Done {
+            ("avg rps ", s.rps_overall())
+        } else {
+            ("rps ", s.total.rps_now)
+        };
+        line1.push(Seg::new(
+            6,
+            vec![
+                label(rps_label),
+                Span::styled(
+                    units::count(rps.round() as u64),
+                    t.fg(t.throughput).add_modifier(Modifier::BOLD),
+                ),
+            ],
+        ));
         let err_rate = s.total.error_rate() * 100.0;
         let err_style = if err_rate >= 5.0 {
             t.bad()
@@ -68,70 +130,76 @@ impl Widget for Header<'_> {
         } else {
             t.fg(t.ok)
         };
-        let target = app.target();
-        let (load_label, vus) = match s.rate {
-            Some(r) if target != r.round() as u32 && app.running() => (
-                "  rate ",
-                format!("{} → {}", units::per_s(r), units::per_s(target.into())),
-            ),
-            Some(r) => ("  rate ", units::per_s(r)),
-            // "a → b" only while the load can still get there (not once it is stopping
-            // or done, when every VU ends).
-            None if target != s.vus_active && app.running() => (
-                "  VUs ",
-                format!(
-                    "{} → {}",
-                    units::count(s.vus_active.into()),
-                    units::count(target.into())
+        line1.push(Seg::new(
+            6,
+            vec![
+                label("err "),
+                Span::styled(units::percent(s.total.error_rate()), err_style),
+            ],
+        ));
+        line1.push(Seg::new(
+            5,
+            vec![
+                label("p95 "),
+                Span::styled(
+                    units::ms(s.total.quantile_us(0.95) as f64 / 1000.0),
+                    t.fg(t.p95),
                 ),
+            ],
+        ));
+
+        let mut line2 = vec![
+            Seg::new(
+                6,
+                vec![
+                    label("reqs "),
+                    Span::styled(units::count(s.total.requests), t.text()),
+                ],
             ),
-            None => ("  VUs ", units::count(s.vus_active.into())),
-        };
-        let label = |x: &str| Span::styled(x.to_string(), t.muted());
-        let mut line1 = vec![
-            Span::styled(format!("volley · {} ", s.scenario), t.title()),
-            state,
-            Span::raw("  "),
-            Span::styled(time, t.text()),
-            label(load_label),
-            Span::styled(vus, t.fg(t.accent).add_modifier(Modifier::BOLD)),
-            label("  rps "),
-            Span::styled(
-                units::rate(s.total.rps_now),
-                t.fg(t.throughput).add_modifier(Modifier::BOLD),
+            Seg::new(
+                3,
+                vec![
+                    label("in flight "),
+                    Span::styled(s.in_flight.to_string(), t.text()),
+                ],
             ),
-            label("  err "),
-            Span::styled(units::percent(s.total.error_rate()), err_style),
-            label("  p95 "),
-            Span::styled(units::us(s.total.quantile_us(0.95)), t.fg(t.p95)),
-        ];
-        // Narrow screens: the numbers matter more than the name.
-        let width: usize = line1.iter().map(|s| s.width()).sum();
-        if width > area.width as usize {
-            let excess = width - area.width as usize;
-            let name_room = s
-                .scenario
-                .chars()
-                .count()
-                .saturating_sub(excess.saturating_sub(9))
-                .max(8);
-            let name: String = s.scenario.chars().take(name_room).collect();
-            line1[0] = Span::styled(format!("{name} "), t.title());
-        }
-        let line1 = Line::from(line1);
-        let mut spans = vec![
-            label("reqs "),
-            Span::styled(units::count(s.total.requests), t.text()),
-            label("  in flight "),
-            Span::styled(s.in_flight.to_string(), t.text()),
-            label("  conns "),
-            Span::styled(s.connections_open.to_string(), t.text()),
-            label("  elapsed "),
-            Span::styled(clock(s.elapsed), t.text()),
+            Seg::new(
+                2,
+                vec![
+                    label("conns "),
+                    Span::styled(s.connections_open.to_string(), t.text()),
+                ],
+            ),
+            Seg::new(
+                4,
+                vec![label("wall "), Span::styled(clock(s.elapsed), t.text())],
+            ),
         ];
         if let Some(p) = s.planned {
-            spans.push(label("  left "));
-            spans.push(Span::styled(clock(p.saturating_sub(s.run_time)), t.text()));
+            line2.push(Seg::new(
+                7,
+                vec![
+                    label("left "),
+                    Span::styled(clock(p.saturating_sub(s.run_time)), t.text()),
+                ],
+            ));
+        }
+        if let Some(d) = s.startup {
+            line2.push(Seg::new(
+                2,
+                vec![
+                    label("start-up "),
+                    Span::styled(units::ms(d.as_secs_f64() * 1000.0), t.text()),
+                ],
+            ));
+        }
+        if let Some(url) = &app.target_url {
+            let host = url.split_once("://").map_or(url.as_str(), |(_, h)| h);
+            line2.push(
+                Seg::new(5, vec![Span::styled(url.clone(), t.fg(t.accent))]).or(vec![
+                    Span::styled(host.trim_end_matches('/').to_string(), t.fg(t.accent)),
+                ]),
+            );
         }
         if !s.thresholds.is_empty() {
             let failing = s
@@ -140,53 +208,92 @@ impl Widget for Header<'_> {
                 .filter(|t| t.passed == Some(false))
                 .count();
             let n = s.thresholds.len();
-            if failing > 0 {
-                spans.push(Span::styled(
-                    format!("  ✗ {failing}/{n} thresholds failing"),
-                    t.bad(),
-                ));
+            line2.push(if failing > 0 {
+                Seg::new(
+                    8,
+                    vec![Span::styled(
+                        format!("✗ {failing}/{n} thresholds failing"),
+                        t.bad(),
+                    )],
+                )
+                .or(vec![Span::styled(format!("✗ {failing}/{n} thr"), t.bad())])
             } else {
-                spans.push(Span::styled(format!("  ✓ thresholds {n}/{n}"), t.fg(t.ok)));
-            }
+                Seg::new(
+                    5,
+                    vec![Span::styled(format!("✓ thresholds {n}/{n}"), t.fg(t.ok))],
+                )
+                .or(vec![Span::styled(format!("✓ {n}/{n} thr"), t.fg(t.ok))])
+            });
         }
         if s.rate.is_some() {
-            spans.push(label("  busy VUs "));
-            spans.push(Span::styled(
-                format!(
-                    "{}/{}",
-                    units::count(s.vus_active.into()),
-                    units::count(s.vus_target.into())
-                ),
-                t.text(),
-            ));
-            spans.push(label("  dropped "));
-            spans.push(Span::styled(
-                units::count(s.dropped),
-                if s.dropped > 0 { t.bad() } else { t.text() },
-            ));
+            line2.push(
+                Seg::new(
+                    5,
+                    vec![
+                        label("busy VUs "),
+                        Span::styled(format!("{}/{}", s.vus_active, s.vus_target), t.text()),
+                    ],
+                )
+                .or(vec![
+                    label("busy "),
+                    Span::styled(format!("{}/{}", s.vus_active, s.vus_target), t.text()),
+                ]),
+            );
+            line2.push(
+                Seg::new(
+                    if s.dropped > 0 { 7 } else { 3 },
+                    vec![
+                        label("dropped "),
+                        Span::styled(
+                            units::count(s.dropped),
+                            if s.dropped > 0 { t.bad() } else { t.text() },
+                        ),
+                    ],
+                )
+                .or(vec![
+                    label("drop "),
+                    Span::styled(
+                        units::count(s.dropped),
+                        if s.dropped > 0 { t.bad() } else { t.text() },
+                    ),
+                ]),
+            );
         }
         if let Some(sp) = &s.spike {
-            spans.push(label("  returns to "));
-            spans.push(Span::styled(
-                units::level(sp.base.into(), s.rate.is_some()),
-                t.fg(t.spike),
-            ));
+            let unit = if s.rate.is_some() { "/s" } else { " VUs" };
+            let back = Span::styled(format!("{}{unit}", sp.base), t.fg(t.spike));
+            line2.push(
+                Seg::new(8, vec![label("spike returns to "), back.clone()])
+                    .or(vec![label("then "), back]),
+            );
         }
         if let Some(stage) = &s.stage {
-            spans.push(label("  "));
-            spans.push(Span::styled(stage.clone(), t.fg(t.accent)));
+            // "stage 2/3: hold 200/s for 1m" -> "2/3 hold 200/s for 1m" when short of room.
+            let short = stage
+                .strip_prefix("stage ")
+                .unwrap_or(stage)
+                .replacen(':', "", 1);
+            let mut full = vec![Span::styled(stage.clone(), t.fg(t.accent))];
             if let Some(next) = &s.next_stage {
-                spans.push(label(
-                    format!(" · next {}", next.split(": ").nth(1).unwrap_or(next)).as_str(),
+                full.push(Span::styled(
+                    format!(" · next {}", next.split(": ").nth(1).unwrap_or(next)),
+                    t.muted(),
                 ));
             }
+            line2.push(Seg::new(7, full).or(vec![Span::styled(short, t.fg(t.accent))]));
         }
         if app.insecure {
-            spans.push(Span::styled("  TLS NOT VERIFIED (--insecure)", t.bad()));
+            line2.push(
+                Seg::new(
+                    9,
+                    vec![Span::styled("TLS NOT VERIFIED (--insecure)", t.bad())],
+                )
+                .or(vec![Span::styled("TLS NOT VERIFIED", t.bad())]),
+            );
         }
         if let Some(n) = &app.notice {
-            spans.push(Span::styled(format!("  {n}"), t.fg(t.warn)));
+            line2.push(Seg::new(3, vec![Span::styled(n.clone(), t.fg(t.warn))]));
         }
-        Paragraph::new(vec![line1, Line::from(spans)]).render(area, buf);
+        Paragraph::new(vec![fit(line1, width, "  "), fit(line2, width, "  ")]).render(area, buf);
     }
 }

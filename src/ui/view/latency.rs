@@ -6,7 +6,7 @@ use ratatui::text::{Line as TextLine, Span};
 use ratatui::widgets::Widget;
 
 use super::panel;
-use super::series::{draw, visible, window, Line};
+use super::series::{draw, points, window, Line, RunTime};
 use crate::ui::app::App;
 use crate::units;
 
@@ -21,12 +21,12 @@ impl Widget for LatencyChart<'_> {
         let app = self.app;
         let t = &app.theme;
         let rows = &app.snap.total.timeline;
-        let win = window(rows, area.width);
-        let series = |f: fn(&crate::metrics::TimelineRow) -> u64| -> Vec<(f64, f64)> {
-            visible(rows, win.0)
-                .filter(|r| r.requests > 0)
-                .map(|r| (r.t as f64 + 0.5, f(r) as f64 / 1000.0))
-                .collect()
+        let rt = RunTime::new(&app.snap);
+        let win = window(rows, &rt, area.width);
+        let series = |f: fn(&crate::metrics::TimelineRow) -> u64| {
+            points(rows, &rt, win.0, |r| {
+                (r.requests > 0).then(|| f(r) as f64 / 1000.0)
+            })
         };
         let title = TextLine::from(vec![
             Span::raw(" Latency "),
@@ -39,19 +39,20 @@ impl Widget for LatencyChart<'_> {
         ]);
         draw(
             app,
+            &rt,
             panel(app, title),
             &[
                 Line {
                     color: t.p99,
-                    points: series(|r| r.p99_us),
+                    runs: series(|r| r.p99_us),
                 },
                 Line {
                     color: t.p95,
-                    points: series(|r| r.p95_us),
+                    runs: series(|r| r.p95_us),
                 },
                 Line {
                     color: t.p50,
-                    points: series(|r| r.p50_us),
+                    runs: series(|r| r.p50_us),
                 },
             ],
             win,

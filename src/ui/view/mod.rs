@@ -13,6 +13,7 @@ mod thresholds;
 mod throughput;
 
 use ratatui::layout::{Alignment, Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 use ratatui::Frame;
 
@@ -24,6 +25,7 @@ pub use footer::Footer;
 pub use header::Header;
 pub use help::Help;
 pub use latency::LatencyChart;
+pub use series::{points as run_points, RunTime};
 pub use thresholds::Thresholds;
 pub use throughput::ThroughputChart;
 
@@ -108,11 +110,88 @@ pub fn draw(frame: &mut Frame, app: &App) {
 }
 
 /// A bordered block with a title in the theme's colours.
-pub fn panel<'a>(app: &App, title: impl Into<ratatui::text::Line<'a>>) -> Block<'a> {
+pub fn panel<'a>(app: &App, title: impl Into<Line<'a>>) -> Block<'a> {
     Block::default()
         .borders(Borders::ALL)
         .border_style(app.theme.border())
         .title(title.into().style(app.theme.title()))
 }
 
-pub use crate::units::clock;
+/// A piece of a one-line strip (header, footer): shortened, then dropped, when the line
+/// is too narrow, lowest `keep` first.
+pub struct Seg<'a> {
+    /// Higher is kept longer.
+    pub keep: u8,
+    pub full: Vec<Span<'a>>,
+    /// A shorter form tried before the piece is dropped.
+    pub short: Option<Vec<Span<'a>>>,
+}
+
+impl<'a> Seg<'a> {
+    pub fn new(keep: u8, full: Vec<Span<'a>>) -> Seg<'a> {
+        Seg {
+            keep,
+            full,
+            short: None,
+        }
+    }
+
+    pub fn or(mut self, short: Vec<Span<'a>>) -> Seg<'a> {
+        self.short = Some(short);
+        self
+    }
+}
+
+/// See [`fit`].
+const SHORT_COST: i16 = 3;
+
+/// The pieces that fit in `width` cells, in their order, `gap` apart.
+pub fn fit<'a>(segs: Vec<Seg<'a>>, width: usize, gap: &'a str) -> Line<'a> {
+    let mut shown: Vec<Option<Vec<Span<'a>>>> = segs.iter().map(|s| Some(s.full.clone())).collect();
+    let total = |shown: &[Option<Vec<Span>>]| -> usize {
+        let parts: Vec<usize> = shown
+            .iter()
+            .flatten()
+            .map(|spans| spans.iter().map(Span::width).sum())
+            .collect();
+        parts.iter().sum::<usize>() + gap.chars().count() * parts.len().saturating_sub(1)
+    };
+    // Shortening a piece costs as much as leaving out one [`SHORT_COST`] levels less
+    // important; at equal cost, shortening comes first.
+    let mut steps: Vec<(i16, bool, usize)> = Vec::new();
+    for (i, seg) in segs.iter().enumerate() {
+        if seg.short.is_some() {
+            steps.push((i16::from(seg.keep) - SHORT_COST, false, i));
+        }
+        steps.push((i16::from(seg.keep), true, i));
+    }
+    steps.sort_by_key(|&(cost, drop, _)| (cost, drop));
+    for (_, drop, i) in steps {
+        if total(&shown) <= width {
+            break;
+        }
+        if drop {
+            shown[i] = None;
+        } else if shown[i].is_some() {
+            shown[i] = segs[i].short.clone();
+        }
+    }
+    let mut spans = Vec::new();
+    for part in shown.into_iter().flatten() {
+        if !spans.is_empty() {
+            spans.push(Span::raw(gap));
+        }
+        spans.extend(part);
+    }
+    Line::from(spans)
+}
+
+/// `mm:ss` or `h:mm:ss`.
+pub fn clock(d: std::time::Duration) -> String {
+    let s = d.as_secs();
+    if s >= 3600 {
+        format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+    } else {
+        format!("{:02}:{:02}", s / 60, s % 60)
+    }
+}

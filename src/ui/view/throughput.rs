@@ -6,7 +6,7 @@ use ratatui::text::{Line as TextLine, Span};
 use ratatui::widgets::Widget;
 
 use super::panel;
-use super::series::{draw, visible, window, Line};
+use super::series::{draw, points, window, Line, RunTime};
 use crate::ui::app::App;
 use crate::units;
 
@@ -21,13 +21,10 @@ impl Widget for ThroughputChart<'_> {
         let app = self.app;
         let t = &app.theme;
         let rows = &app.snap.total.timeline;
-        let win = window(rows, area.width);
-        let ok: Vec<(f64, f64)> = visible(rows, win.0)
-            .map(|r| (r.t as f64 + 0.5, r.ok as f64 / r.dt as f64))
-            .collect();
-        let err: Vec<(f64, f64)> = visible(rows, win.0)
-            .map(|r| (r.t as f64 + 0.5, r.errors as f64 / r.dt as f64))
-            .collect();
+        let rt = RunTime::new(&app.snap);
+        let win = window(rows, &rt, area.width);
+        let ok = points(rows, &rt, win.0, |r| Some(r.ok as f64 / r.dt as f64));
+        let err = points(rows, &rt, win.0, |r| Some(r.errors as f64 / r.dt as f64));
         let title = TextLine::from(vec![
             Span::raw(" Throughput "),
             Span::styled("ok", t.fg(t.throughput)),
@@ -37,19 +34,20 @@ impl Widget for ThroughputChart<'_> {
         ]);
         draw(
             app,
+            &rt,
             panel(app, title),
             &[
                 Line {
                     color: t.throughput,
-                    points: ok,
+                    runs: ok,
                 },
                 Line {
                     color: t.error,
-                    points: err,
+                    runs: err,
                 },
             ],
             win,
-            units::rate,
+            |y| units::count(y.round() as u64),
             area,
             buf,
         );
