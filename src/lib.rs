@@ -129,6 +129,7 @@ fn overrides_of(o: &OverrideArgs) -> Result<Overrides, Error> {
         duration: o.duration,
         iterations: o.iterations,
         insecure: o.insecure,
+        no_retry: o.no_retry,
     })
 }
 

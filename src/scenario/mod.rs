@@ -13,7 +13,7 @@ use std::time::Duration;
 
 pub use duration::{format_duration, parse_duration, HumanDuration, ThinkTime};
 pub use error::{line_col, Located, ScenarioError};
-pub use model::{parse_base_url, parse_method, parse_rate, ClientChoice, MAX_VUS};
+pub use model::{parse_base_url, parse_method, parse_rate, ClientChoice, RetryPolicy, MAX_VUS};
 pub use plan::{
     header_pair, is_secret_header, join_url, ClientKind, DataMode, DataSet, Endpoint, Flow,
     HttpOptions, LoadModel, LoadPlan, Plan, RequestTemplate, Stage, StopAt, ThresholdSpec,
@@ -46,6 +46,8 @@ pub struct Overrides {
     pub duration: Option<Duration>,
     pub iterations: Option<u64>,
     pub insecure: bool,
+    /// `--no-retry`: `[http] retry = "never"`.
+    pub no_retry: bool,
 }
 
 impl Overrides {
@@ -64,6 +66,9 @@ impl Overrides {
         }
         if self.insecure {
             plan.http.insecure = true;
+        }
+        if self.no_retry {
+            plan.http.retry = RetryPolicy::Never;
         }
     }
 }
