@@ -122,7 +122,14 @@ impl Widget for Header<'_> {
             label("  in flight "),
             Span::styled(s.in_flight.to_string(), t.text()),
             label("  conns "),
-            Span::styled(s.connections_open.to_string(), t.text()),
+            Span::styled(
+                if s.connections_open_known {
+                    s.connections_open.to_string()
+                } else {
+                    "?".to_string()
+                },
+                t.text(),
+            ),
             label("  elapsed "),
             Span::styled(clock(s.elapsed), t.text()),
         ];
