@@ -327,6 +327,26 @@ fn the_scenario_retry_key_sets_the_policy() {
             assert_eq!(total(&doc, "errors"), 0, "{}", doc["totals"]);
             assert!(r.stdout.contains("retries "), "{}", r.stdout);
             assert!(r.stdout.contains("warning "), "{}", r.stdout);
+            // The reports rendered from the document show them too.
+            let out = dir.join("out.json");
+            for kind in ["md", "html"] {
+                let r = support::run(
+                    &[
+                        "report",
+                        out.to_str().unwrap(),
+                        "--out",
+                        &format!("{kind}=-"),
+                    ],
+                    Duration::from_secs(30),
+                );
+                assert_eq!(r.code(), Some(0), "{r:?}");
+                assert!(
+                    r.stdout
+                        .contains("attempts dropped by the server before any response were sent again (reset_before_response: "),
+                    "{kind}: {}",
+                    r.stdout
+                );
+            }
         }
     }
 }

@@ -451,7 +451,16 @@ fn grade_of(s: &Snapshot, secs: f64, targets: &crate::grade::Targets) -> Grade {
     } else {
         0.0
     };
-    let mut g = crate::grade::grade(l.p95, l.p99, s.total.error_rate(), rps, targets);
+    // Attempts a server dropped unanswered (retries) count against it as errors do: a
+    // server that drops requests must not grade as healthy because they were sent again.
+    let retries = s.total.retries_total();
+    let attempts = s.total.requests + retries;
+    let failed_share = if attempts == 0 {
+        0.0
+    } else {
+        (s.total.errors + retries) as f64 / attempts as f64
+    };
+    let mut g = crate::grade::grade(l.p95, l.p99, failed_share, rps, targets);
     if l.count == 0 {
         g.latency = 0.0;
         g.consistency = 0.0;
@@ -481,11 +490,19 @@ fn grade_of(s: &Snapshot, secs: f64, targets: &crate::grade::Targets) -> Grade {
                 "errors",
                 g.errors,
                 crate::grade::ERROR_POINTS,
-                format!(
-                    "error rate {:.2}% against a {:.2}% target",
-                    s.total.error_rate() * 100.0,
-                    targets.error_rate * 100.0
-                ),
+                if retries == 0 {
+                    format!(
+                        "error rate {:.2}% against a {:.2}% target",
+                        s.total.error_rate() * 100.0,
+                        targets.error_rate * 100.0
+                    )
+                } else {
+                    format!(
+                        "errors and dropped attempts {:.2}% against a {:.2}% target",
+                        failed_share * 100.0,
+                        targets.error_rate * 100.0
+                    )
+                },
             ),
             part(
                 "throughput",

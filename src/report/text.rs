@@ -338,6 +338,12 @@ mod tests {
             many.contains("warning    the server dropped 49.6% of attempts"),
             "{many}"
         );
+        // ... and the grade counts them as it counts errors.
+        assert!(
+            many.contains("errors and dropped attempts 49.58% against a 1.00% target"),
+            "{many}"
+        );
+        assert!(!many.contains("grade      A"), "{many}");
     }
 
     #[test]
