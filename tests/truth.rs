@@ -305,6 +305,37 @@ fn connections_opened_are_real_connections() {
 /// `[http] retry` in a scenario: `never` as `--no-retry`, `stale` (the default) retries.
 #[test]
 fn the_scenario_retry_key_sets_the_policy() {
+    // `run --no-retry` overrides the scenario's own "stale".
+    let server = dropping_server();
+    let dir = scratch("truth-scenario-override");
+    let file = dir.join("s.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "name = \"retry\"\nbase_url = \"{}\"\n[http]\nretry = \"stale\"\n\
+             [load]\nvus = 2\niterations = 20\n[[request]]\npath = \"/reset-second\"\n",
+            server.url()
+        ),
+    )
+    .unwrap();
+    let out = dir.join("out.json");
+    let r = support::run(
+        &[
+            "run",
+            file.to_str().unwrap(),
+            "--no-retry",
+            "--headless",
+            "--out",
+            &format!("json={}", out.display()),
+        ],
+        Duration::from_secs(60),
+    );
+    assert_eq!(r.code(), Some(0), "{r:?}");
+    let doc = support::read_doc(&out);
+    assert_eq!(retries(&doc), 0, "{}", doc["totals"]);
+    assert!(kind(&doc, "connection_reset") > 0, "{}", doc["totals"]);
+    assert_eq!(total(&doc, "requests"), server.requests());
+
     for retry in ["never", "stale"] {
         let server = dropping_server();
         let dir = scratch(&format!("truth-scenario-{retry}"));
