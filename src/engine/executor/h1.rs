@@ -9,9 +9,10 @@
 //! trailers), bodies that end with the connection, HEAD/204/304, interim 1xx responses,
 //! `Connection: close` and HTTP/1.0 servers, over plain TCP or rustls.
 //!
-//! The exchange runs under one deadline (one timer per request), and a request that a
-//! server closing a kept-alive connection never answered is sent again once, on the same
-//! rules as the hyper path (see [`super::hyper_client`]).
+//! The exchange, connect included, runs under one deadline (one timer per request) that
+//! starts with the latency. A request that a server closing a kept-alive connection never
+//! answered is sent again once, on the rule every client shares
+//! ([`super::conn::may_resend`]), and the dropped attempt is counted as a retry.
 
 use std::mem::MaybeUninit;
 use std::sync::Arc;
@@ -204,7 +205,7 @@ impl H1Client {
 
 /// Connects when needed, sends, reads the response; sends once more on a fresh
 /// connection when a kept-alive one ended under the request before any response (and the
-/// run's retry policy allows it: see [`resend`]).
+/// run's retry policy allows it: see [`may_resend`]).
 async fn exchange(
     slot: &mut Option<H1Conn>,
     reqs: &Requests,

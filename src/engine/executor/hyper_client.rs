@@ -129,7 +129,7 @@ impl HyperClient {
 
     /// Connects when needed, sends, reads the response; sends once more on a fresh
     /// connection when a kept-alive one ended under the request before any response (on
-    /// the rule of [`resend`]).
+    /// the rule of [`may_resend`]).
     async fn exchange(
         &mut self,
         reqs: &Requests,
