@@ -126,6 +126,11 @@ pub struct QuickArgs {
     /// Follow redirects (uses the reqwest client).
     #[arg(long = "follow-redirects", short = 'L')]
     pub follow_redirects: bool,
+    /// Never send a request again when a reused keep-alive connection drops it before
+    /// any response: count it as an error (as wrk does). By default an idempotent request
+    /// is sent again once, and the dropped attempt is counted under `retries`.
+    #[arg(long = "no-retry")]
+    pub no_retry: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -159,6 +164,10 @@ pub struct OverrideArgs {
     /// Do not verify TLS certificates.
     #[arg(long = "insecure")]
     pub insecure: bool,
+    /// `[http] retry = "never"`: a request a reused connection drops is an error, never
+    /// sent again.
+    #[arg(long = "no-retry")]
+    pub no_retry: bool,
 }
 
 /// How a run is watched and where its results go.

@@ -145,6 +145,7 @@ fn overrides_of(o: &OverrideArgs) -> Result<Overrides, Error> {
         iterations: o.iterations,
         insecure: o.insecure,
         cut: o.cut,
+        no_retry: o.no_retry,
     })
 }
 

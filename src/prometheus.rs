@@ -12,13 +12,14 @@
 //! | `volley_requests_total` | counter | requests finished (ok and errors) |
 //! | `volley_responses_total{status}` | counter | responses by HTTP status |
 //! | `volley_errors_total{kind}` | counter | errors by kind (`timeout`, `http_503`, ...) |
+//! | `volley_retries_total{reason}` | counter | attempts dropped unanswered on a reused connection and sent again (`closed_before_response`, `reset_before_response`): `requests + retries` reached the server |
 //! | `volley_bytes_received_total` | counter | response body bytes |
 //! | `volley_request_duration_seconds` | histogram | latency, cumulative buckets |
 //! | `volley_request_duration_quantile_seconds{quantile}` | gauge | exact HDR percentiles over the run |
 //! | `volley_requests_per_second` | gauge | throughput over the last second |
 //! | `volley_vus`, `volley_vus_target` | gauge | active and target VUs |
 //! | `volley_in_flight` | gauge | requests in flight |
-//! | `volley_connections_open`, `volley_connections_opened_total` | gauge, counter | connections |
+//! | `volley_connections_open`, `volley_connections_opened_total` | gauge, counter | connections (the open gauge is absent when unknown: the reqwest client ran) |
 //! | `volley_arrival_rate` | gauge | open model: iterations started per second (target) |
 //! | `volley_dropped_iterations_total` | counter | open model: iterations dropped (VUs busy) |
 //! | `volley_run_state{state}` | gauge | 1 for the current state |
@@ -359,6 +360,24 @@ impl Out {
         let _ = writeln!(self.s, "# TYPE {name} {kind}");
     }
 
+    /// A counter family with one sample per endpoint and key of the map `f` picks, the
+    /// key under the label `key`.
+    fn counts_by(
+        &mut self,
+        eps: &[EndpointStats],
+        (name, key): (&str, &str),
+        help: &str,
+        f: impl Fn(&EndpointStats) -> &std::collections::BTreeMap<String, u64>,
+    ) {
+        self.family(name, "counter", help);
+        for e in eps {
+            for (k, n) in f(e) {
+                let [a, b] = ep_labels(e);
+                self.sample(name, &[a, b, (key, k)], *n as f64);
+            }
+        }
+    }
+
     fn sample(&mut self, name: &str, labels: &[(&str, &str)], v: f64) {
         self.s.push_str(name);
         if !labels.is_empty() {
@@ -429,8 +448,11 @@ pub fn render(snap: &Snapshot) -> String {
     o.sample("volley_vus_target", &[], snap.vus_target as f64);
     o.family("volley_in_flight", "gauge", "Requests in flight.");
     o.sample("volley_in_flight", &[], snap.in_flight as f64);
-    o.family("volley_connections_open", "gauge", "Connections open now.");
-    o.sample("volley_connections_open", &[], snap.connections_open as f64);
+    // Unknown when the reqwest client ran (its pool closes connections out of sight).
+    if snap.connections_open_known {
+        o.family("volley_connections_open", "gauge", "Connections open now.");
+        o.sample("volley_connections_open", &[], snap.connections_open as f64);
+    }
     o.family(
         "volley_connections_opened_total",
         "counter",
@@ -488,17 +510,18 @@ pub fn render(snap: &Snapshot) -> String {
             );
         }
     }
-    o.family(
-        "volley_errors_total",
-        "counter",
+    o.counts_by(
+        eps,
+        ("volley_errors_total", "kind"),
         "Errors by kind (timeout, connect_refused, http_503, ...).",
+        |e| &e.errors_by_kind,
     );
-    for e in eps {
-        for (kind, n) in &e.errors_by_kind {
-            let [a, b] = ep_labels(e);
-            o.sample("volley_errors_total", &[a, b, ("kind", kind)], *n as f64);
-        }
-    }
+    o.counts_by(
+        eps,
+        ("volley_retries_total", "reason"),
+        "Attempts a reused connection dropped before any response, sent again, by reason.",
+        |e| &e.retries,
+    );
     o.family(
         "volley_bytes_received_total",
         "counter",
@@ -635,5 +658,29 @@ pub fn for_run(spec: Option<&str>, grace: Duration) -> Result<Option<(Serving, A
 pub fn serve_run(attach: Option<Attach>, handle: &crate::engine::EngineHandle) {
     if let Some(a) = attach {
         a.run(handle);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_are_exported_and_an_unknown_open_count_is_not() {
+        let mut snap = Snapshot::empty("t", &[("a".into(), "GET".into())]);
+        snap.endpoints[0]
+            .retries
+            .insert("reset_before_response".into(), 7);
+        snap.connections_open = 0;
+        let text = render(&snap);
+        assert!(
+            text.contains(r#"volley_retries_total{endpoint="a",method="GET",reason="reset_before_response"} 7"#),
+            "{text}"
+        );
+        assert!(text.contains("volley_connections_open "), "{text}");
+        snap.connections_open_known = false;
+        let text = render(&snap);
+        assert!(!text.contains("volley_connections_open "), "{text}");
+        assert!(text.contains("volley_connections_opened_total "), "{text}");
     }
 }

@@ -114,6 +114,11 @@ pub fn plan(url: &str, q: &QuickArgs) -> Result<Plan, Error> {
         http: HttpOptions {
             insecure: q.insecure,
             cookies: false,
+            retry: if q.no_retry {
+                crate::scenario::RetryPolicy::Never
+            } else {
+                crate::scenario::RetryPolicy::Stale
+            },
         },
         users: vec![UserType {
             name: "default".into(),

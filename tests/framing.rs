@@ -9,7 +9,7 @@ mod support;
 use std::path::Path;
 use std::time::Duration;
 
-use support::{read_doc, run, scratch, total, Conn, RawServer};
+use support::{scratch, total, Conn, RawServer};
 
 const CLIENTS: [&str; 3] = ["h1", "hyper", "reqwest"];
 
@@ -62,15 +62,9 @@ fn framing_server() -> RawServer {
     })
 }
 
+/// Quick mode headless, 60 s at most; the result document.
 fn quick(dir: &Path, url: &str, args: &[&str]) -> serde_json::Value {
-    let out = dir.join("out.json");
-    let out_arg = format!("json={}", out.display());
-    let mut all = vec![url, "--headless", "--out", &out_arg];
-    all.extend_from_slice(args);
-    let r = run(&all, Duration::from_secs(60));
-    assert_eq!(r.code(), Some(0), "{r:?}");
-    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
-    read_doc(&out)
+    support::quick(dir, url, args, Duration::from_secs(60)).1
 }
 
 #[test]
@@ -146,10 +140,9 @@ fn checks_see_decoded_bodies_and_headers() {
     let server = framing_server();
     for client in ["h1", "hyper"] {
         let dir = scratch(&format!("framing-checks-{client}"));
-        let file = dir.join("s.toml");
-        std::fs::write(
-            &file,
-            format!(
+        let (_, doc) = support::scenario(
+            &dir,
+            &format!(
                 r#"
 name = "framing"
 base_url = "{url}"
@@ -173,21 +166,8 @@ check = [{{ header = "content-length" }}, {{ body_contains = "body" }}]
 "#,
                 url = server.url().trim_end_matches('/'),
             ),
-        )
-        .unwrap();
-        let out = dir.join("out.json");
-        let r = run(
-            &[
-                "run",
-                file.to_str().unwrap(),
-                "--headless",
-                "--out",
-                &format!("json={}", out.display()),
-            ],
             Duration::from_secs(60),
         );
-        assert_eq!(r.code(), Some(0), "{client}: {r:?}");
-        let doc = read_doc(&out);
         assert_eq!(total(&doc, "errors"), 0, "{client}: {}", doc["totals"]);
         let checks = doc["checks"].as_array().unwrap();
         assert_eq!(checks.len(), 4, "{client}: {checks:?}");

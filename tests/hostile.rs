@@ -8,72 +8,13 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::time::Duration;
 
 use support::{
-    closed_port, kinds, read_doc, run, scratch, total, Conn, HttpServer, RawServer, Reply, Run,
+    closed_port, kinds, quick, scenario, scratch, total, Conn, HttpServer, RawServer, Reply,
 };
 
 const MIB: u64 = 1 << 20;
-
-/// Runs quick mode headless against `url` with `args`; returns the run and its document.
-fn quick(dir: &Path, url: &str, args: &[&str], limit: Duration) -> (Run, serde_json::Value) {
-    let out = dir.join("out.json");
-    let out_arg = format!("json={}", out.display());
-    let mut all = vec![url, "--headless", "--out", &out_arg];
-    all.extend_from_slice(args);
-    let r = run(&all, limit);
-    eprintln!("{url}: wall {:?}, peak RSS {} KiB", r.wall, r.peak_rss_kib);
-    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
-    let doc = read_doc(&out);
-    assert_exit(&r, &doc);
-    (r, doc)
-}
-
-/// Exit 0, or 1 with its line when not a single request got a response (an HTTP status
-/// of any kind is a response).
-fn assert_exit(r: &Run, doc: &serde_json::Value) {
-    let responses: u64 = doc["totals"]["status"]
-        .as_object()
-        .map_or(0, |m| m.values().filter_map(|v| v.as_u64()).sum());
-    if total(doc, "requests") > 0 && responses == 0 {
-        assert_eq!(r.code(), Some(1), "{r:?}");
-        assert!(
-            r.stderr
-                .contains("no request got a response: is the target up?"),
-            "{}",
-            r.stderr
-        );
-    } else {
-        assert_eq!(r.code(), Some(0), "{r:?}");
-    }
-}
-
-/// Runs a scenario file headless; returns the run and its document.
-fn scenario(dir: &Path, text: &str, limit: Duration) -> (Run, serde_json::Value) {
-    let file = dir.join("s.toml");
-    std::fs::write(&file, text).unwrap();
-    let out = dir.join("out.json");
-    let r = run(
-        &[
-            "run",
-            file.to_str().unwrap(),
-            "--headless",
-            "--out",
-            &format!("json={}", out.display()),
-        ],
-        limit,
-    );
-    eprintln!(
-        "scenario: wall {:?}, peak RSS {} KiB",
-        r.wall, r.peak_rss_kib
-    );
-    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
-    let doc = read_doc(&out);
-    assert_exit(&r, &doc);
-    (r, doc)
-}
 
 fn kind_map(doc: &serde_json::Value) -> BTreeMap<String, u64> {
     kinds(doc).into_iter().collect()
@@ -107,7 +48,7 @@ fn connection_refused_is_counted_and_does_not_spin_forever() {
     // Refused connections have no latency and no bytes.
     assert_eq!(doc["totals"]["latency_ms"]["count"].as_u64(), Some(0));
     assert_eq!(total(&doc, "bytes_received"), 0);
-    // VUs back off (10 ms doubling to 100 ms) after a failed connect: 10 each < 1 s.
+    // VUs back off (10 ms doubling to 1 s, jittered) after a failed connect: 10 each, ~3 s.
     assert!(r.wall < Duration::from_secs(15), "took {:?}", r.wall);
 }
 
@@ -141,8 +82,8 @@ fn a_silent_server_times_out_and_the_run_ends_on_time() {
     // Timeouts are in the latency histogram, at about the timeout.
     let lat = &doc["totals"]["latency_ms"];
     assert_eq!(lat["count"].as_u64(), Some(requests));
-    // (from the send; the timeout also covers the connect before it)
-    assert!(lat["min"].as_f64().unwrap() >= 250.0, "{lat}");
+    // (the latency and the deadline both run from before the connect; HDR reads 0.1% low)
+    assert!(lat["min"].as_f64().unwrap() >= 299.7, "{lat}");
     // A timed-out connection is never reused: one connection per request.
     assert_eq!(doc["connections"]["opened"].as_u64(), Some(requests));
     // 2 s of load, then at most one timeout of draining.

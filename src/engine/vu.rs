@@ -57,6 +57,19 @@ impl Drop for StopOnPanic<'_> {
     }
 }
 
+/// First and longest wait after a failed connect (DNS, TCP or TLS handshake).
+const BACKOFF_FIRST: std::time::Duration = std::time::Duration::from_millis(10);
+const BACKOFF_MAX: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The next wait after a failed connect: `step` doubles from [`BACKOFF_FIRST`] up to
+/// [`BACKOFF_MAX`] (a success resets it to zero); the wait is a random point in its upper
+/// half, so VUs that failed together do not come back together.
+fn backoff(step: &mut std::time::Duration, rng: &mut fastrand::Rng) -> std::time::Duration {
+    *step = (*step * 2).clamp(BACKOFF_FIRST, BACKOFF_MAX);
+    let half = *step / 2;
+    half + half.mul_f64(rng.f64())
+}
+
 /// Smooth weighted round robin: a repeating order of user types that keeps any prefix
 /// close to the weights.
 pub fn user_pattern(users: &[UserType]) -> Vec<usize> {
@@ -189,6 +202,7 @@ impl Drop for InFlight<'_> {
                 outcome: Outcome::Error(ErrorKind::Aborted),
                 bytes: 0,
                 raw_latency_us: None,
+                retry: None,
             };
             // The cause is the run's (`Gauges::aborted_by`), not this request's.
             self.recorder.record(&s);
@@ -260,12 +274,9 @@ impl RunCtx {
             .send(idx, rendered.as_ref(), self.wants[idx])
             .await;
         flight.finish();
-        // A server that refuses connections is not hammered in a tight loop: each VU
-        // backs off (10 ms doubling to 100 ms) until a connection works again.
-        let connect_failed = matches!(
-            attempt.outcome,
-            Outcome::Error(ErrorKind::ConnectRefused | ErrorKind::Connect | ErrorKind::Dns)
-        );
+        // A server that refuses connections or fails the TLS handshake is not hammered in
+        // a tight loop: each VU backs off until a connection works again.
+        let connect_failed = attempt.connect_failed;
         self.settle(
             st,
             idx,
@@ -278,12 +289,9 @@ impl RunCtx {
             }
         }
         if connect_failed {
-            st.backoff = (st.backoff * 2).clamp(
-                std::time::Duration::from_millis(10),
-                std::time::Duration::from_millis(100),
-            );
+            let wait = backoff(&mut st.backoff, &mut st.rng);
             let never = AtomicBool::new(false);
-            self.gate.sleep(st.backoff, &never).await;
+            self.gate.sleep(wait, &never).await;
         } else {
             st.backoff = std::time::Duration::ZERO;
         }
@@ -336,6 +344,7 @@ impl RunCtx {
             outcome,
             bytes: a.bytes,
             raw_latency_us,
+            retry: a.retry,
         };
         match message {
             Some(m) if !outcome.is_ok() => st.recorder.record_error(&sample, || m),
@@ -488,4 +497,29 @@ const STAGGER_PER_MS: u32 = 256;
 pub fn stagger(k: u32) -> std::time::Duration {
     let past = k.saturating_sub(STAGGER_FREE);
     std::time::Duration::from_micros(past as u64 * 1000 / STAGGER_PER_MS as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn backoff_doubles_with_jitter_up_to_a_second() {
+        let mut rng = fastrand::Rng::with_seed(7);
+        let mut step = Duration::ZERO;
+        let mut waits = Vec::new();
+        for _ in 0..12 {
+            waits.push(backoff(&mut step, &mut rng));
+        }
+        assert_eq!(step, BACKOFF_MAX);
+        let mut expect = BACKOFF_FIRST;
+        for w in waits {
+            assert!(
+                w >= expect / 2 && w <= expect,
+                "{w:?} for a step of {expect:?}"
+            );
+            expect = (expect * 2).min(BACKOFF_MAX);
+        }
+    }
 }

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use super::gauges::Gauges;
-use super::kind::ErrorKind;
+use super::kind::{ErrorKind, RetryReason};
 use super::recorder::{Accum, Recorder, ShardData, Shards};
 use super::snapshot::{
     push_row, EndpointStats, ErrorSample, RunState, Snapshot, TimelineRow, RECENT_ERRORS,
@@ -72,6 +72,13 @@ impl Series {
                     *c.errors_by_kind.entry(format!("http_{code}")).or_default() += n;
                 }
             }
+            for reason in RetryReason::ALL {
+                let n = tick.retries[reason.index()];
+                if n > 0 {
+                    *c.retries.entry(reason.as_str().to_string()).or_default() += n;
+                }
+            }
+            c.retry_us += tick.retry_us;
             for kind in ErrorKind::ALL {
                 let n = tick.kinds[kind.index()];
                 if n > 0 {
@@ -348,6 +355,7 @@ impl Aggregator {
             vus_target: g.vus_target.load(Ordering::Relaxed),
             in_flight: g.in_flight.load(Ordering::Relaxed),
             connections_open: g.connections_open.load(Ordering::Relaxed),
+            connections_open_known: !g.connections_open_unknown.load(Ordering::Relaxed),
             connections_opened: g.connections_opened.load(Ordering::Relaxed),
             endpoints: self
                 .endpoints

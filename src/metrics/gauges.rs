@@ -76,6 +76,9 @@ pub struct Gauges {
     pub in_flight: AtomicU64,
     pub connections_open: AtomicU64,
     pub connections_opened: AtomicU64,
+    /// Some connections are not in `connections_open` (reqwest's pool closes them out of
+    /// sight), so the open count is unknown.
+    pub connections_open_unknown: AtomicBool,
     pub partial: AtomicBool,
     pub clock: Mutex<RunClock>,
     pub planned: Mutex<Option<Duration>>,
@@ -166,6 +169,7 @@ impl Gauges {
             in_flight: AtomicU64::new(0),
             connections_open: AtomicU64::new(0),
             connections_opened: AtomicU64::new(0),
+            connections_open_unknown: AtomicBool::new(false),
             partial: AtomicBool::new(false),
             clock: Mutex::new(RunClock::new(started)),
             planned: Mutex::new(None),

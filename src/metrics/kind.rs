@@ -24,8 +24,11 @@ pub enum ErrorKind {
     ConnectionClosed,
     /// The response body could not be read to the end.
     BodyRead,
-    /// The bytes received were not a valid HTTP response.
+    /// The bytes received were not a valid HTTP response (a status outside 100-999, too
+    /// many interim responses, ...).
     InvalidResponse,
+    /// `101 Switching Protocols` to a request that did not ask for an upgrade.
+    UnexpectedUpgrade,
     /// Cut off at the end of the run (the graceful-stop period ran out, or the user
     /// stopped again). Not an error: counted apart, as `aborted` (see [`AbortCause`]).
     Aborted,
@@ -38,7 +41,7 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 13] = [
+    pub const ALL: [ErrorKind; 14] = [
         ErrorKind::ConnectRefused,
         ErrorKind::Connect,
         ErrorKind::Dns,
@@ -48,6 +51,7 @@ impl ErrorKind {
         ErrorKind::ConnectionClosed,
         ErrorKind::BodyRead,
         ErrorKind::InvalidResponse,
+        ErrorKind::UnexpectedUpgrade,
         ErrorKind::Aborted,
         ErrorKind::CheckFailed,
         ErrorKind::CaptureFailed,
@@ -70,6 +74,7 @@ impl ErrorKind {
             ErrorKind::ConnectionClosed => "connection_closed",
             ErrorKind::BodyRead => "body_read",
             ErrorKind::InvalidResponse => "invalid_response",
+            ErrorKind::UnexpectedUpgrade => "unexpected_upgrade",
             ErrorKind::Aborted => "aborted",
             ErrorKind::CheckFailed => "check_failed",
             ErrorKind::CaptureFailed => "capture_failed",
@@ -106,6 +111,54 @@ impl AbortCause {
             AbortCause::GracefulStopTimeout => "still in flight when the graceful stop ran out",
         }
     }
+}
+
+/// Why a request was sent a second time: the first attempt went out on a reused
+/// keep-alive connection and the connection ended before any byte of a response. The
+/// server may have read that first attempt, so it is counted (`retries`), never hidden.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RetryReason {
+    /// The server closed the connection (end of stream) after the request was written.
+    ClosedBeforeResponse,
+    /// The server reset the connection after the request was written.
+    ResetBeforeResponse,
+}
+
+impl RetryReason {
+    pub const ALL: [RetryReason; 2] = [
+        RetryReason::ClosedBeforeResponse,
+        RetryReason::ResetBeforeResponse,
+    ];
+    pub const COUNT: usize = Self::ALL.len();
+
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RetryReason::ClosedBeforeResponse => "closed_before_response",
+            RetryReason::ResetBeforeResponse => "reset_before_response",
+        }
+    }
+
+    /// The reason for a failed attempt of this kind, if it is one a retry may follow.
+    pub fn of(kind: ErrorKind) -> Option<RetryReason> {
+        match kind {
+            ErrorKind::ConnectionClosed => Some(RetryReason::ClosedBeforeResponse),
+            ErrorKind::ConnectionReset => Some(RetryReason::ResetBeforeResponse),
+            _ => None,
+        }
+    }
+}
+
+/// A request's first attempt, when it had to be sent again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retry {
+    pub reason: RetryReason,
+    /// Microseconds from the first attempt's start to its failure (the retry's own time
+    /// is the request's latency minus this).
+    pub first_us: u64,
 }
 
 /// What became of one request.

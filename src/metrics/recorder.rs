@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use hdrhistogram::Histogram;
 
-use super::kind::{ErrorKind, Outcome};
+use super::kind::{ErrorKind, Outcome, Retry, RetryReason};
 
 /// Most error messages kept per endpoint per shard between two ticks.
 const MESSAGES_PER_TICK: usize = 4;
@@ -22,6 +22,8 @@ pub struct Sample {
     /// Open model: latency from the actual send, when `latency_us` is measured from the
     /// moment the iteration was scheduled (coordinated-omission corrected).
     pub raw_latency_us: Option<u64>,
+    /// The request was sent twice: the first attempt's failure (see [`Retry`]).
+    pub retry: Option<Retry>,
 }
 
 /// A new auto-resizing histogram: microseconds, 3 significant digits.
@@ -50,6 +52,10 @@ pub struct Accum {
     pub skipped: u64,
     /// (check id, passes, fails).
     pub checks: Vec<(usize, u64, u64)>,
+    /// Attempts sent again, by [`RetryReason`].
+    pub retries: [u64; RetryReason::COUNT],
+    /// Microseconds spent in attempts that were then sent again.
+    pub retry_us: u64,
 }
 
 impl Default for Accum {
@@ -67,6 +73,8 @@ impl Default for Accum {
             hist_raw: None,
             skipped: 0,
             checks: Vec::new(),
+            retries: [0; RetryReason::COUNT],
+            retry_us: 0,
         }
     }
 }
@@ -99,6 +107,10 @@ impl Accum {
         }
         self.requests += 1;
         self.bytes += s.bytes;
+        if let Some(r) = s.retry {
+            self.retries[r.reason.index()] += 1;
+            self.retry_us += r.first_us;
+        }
         if let Some(us) = s.latency_us {
             record_into(&mut self.hist, us);
         }
@@ -151,6 +163,10 @@ impl Accum {
             .add(&other.hist)
             .expect("auto-resizing histograms always add");
         self.requests += other.requests;
+        for (a, b) in self.retries.iter_mut().zip(other.retries.iter()) {
+            *a += b;
+        }
+        self.retry_us += other.retry_us;
         self.ok += other.ok;
         self.errors += other.errors;
         self.bytes += other.bytes;
@@ -194,6 +210,8 @@ impl Accum {
         }
         self.skipped = 0;
         self.checks.clear();
+        self.retries = [0; RetryReason::COUNT];
+        self.retry_us = 0;
     }
 }
 
@@ -235,6 +253,7 @@ mod tests {
                 outcome: Outcome::Status(200),
                 bytes: 1,
                 raw_latency_us: None,
+                retry: None,
             });
         }
         assert_eq!(a.hist.len(), 4);

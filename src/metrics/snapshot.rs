@@ -244,6 +244,11 @@ pub struct EndpointStats {
     pub bytes: u64,
     pub status: BTreeMap<u16, u64>,
     pub errors_by_kind: BTreeMap<String, u64>,
+    /// Attempts sent again after a reused connection ended before any response, by
+    /// reason (`closed_before_response`, ...): `requests + retries` attempts went out.
+    pub retries: BTreeMap<String, u64>,
+    /// Microseconds spent in those first attempts (their requests' latency includes it).
+    pub retry_us: u64,
     /// Latency of every request that got a response (or timed out), microseconds; in the
     /// open model measured from when the iteration was scheduled (corrected).
     pub hist: Arc<Histogram<u64>>,
@@ -276,6 +281,8 @@ impl EndpointStats {
             bytes: 0,
             status: BTreeMap::new(),
             errors_by_kind: BTreeMap::new(),
+            retries: BTreeMap::new(),
+            retry_us: 0,
             hist: Arc::new(new_histogram()),
             hist_raw: None,
             skipped: 0,
@@ -285,6 +292,11 @@ impl EndpointStats {
             recent_errors: Arc::new(VecDeque::new()),
             timeline: Arc::new(Vec::new()),
         }
+    }
+
+    /// Attempts sent a second time, all reasons together.
+    pub fn retries_total(&self) -> u64 {
+        self.retries.values().sum()
     }
 
     pub fn error_rate(&self) -> f64 {
@@ -316,6 +328,10 @@ impl EndpointStats {
         for (k, v) in &o.errors_by_kind {
             *self.errors_by_kind.entry(k.clone()).or_default() += v;
         }
+        for (k, v) in &o.retries {
+            *self.retries.entry(k.clone()).or_default() += v;
+        }
+        self.retry_us += o.retry_us;
         Arc::make_mut(&mut self.hist)
             .add(&*o.hist)
             .expect("auto-resizing histograms always add");
@@ -394,6 +410,8 @@ pub struct Snapshot {
     pub vus_target: u32,
     pub in_flight: u64,
     pub connections_open: u64,
+    /// False when `connections_open` misses some (the reqwest client's): unknown.
+    pub connections_open_known: bool,
     pub connections_opened: u64,
     pub endpoints: Vec<EndpointStats>,
     pub total: EndpointStats,
@@ -433,6 +451,7 @@ impl Snapshot {
             vus_target: 0,
             in_flight: 0,
             connections_open: 0,
+            connections_open_known: true,
             connections_opened: 0,
             endpoints: endpoints
                 .iter()
@@ -480,6 +499,7 @@ impl Snapshot {
         self.vus_target += o.vus_target;
         self.in_flight += o.in_flight;
         self.connections_open += o.connections_open;
+        self.connections_open_known &= o.connections_open_known;
         self.connections_opened += o.connections_opened;
         self.dropped += o.dropped;
         self.iterations_done += o.iterations_done;

@@ -120,10 +120,26 @@ pub struct GradePart {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Connections {
-    /// Connections still open when the run ended.
-    pub open_at_end: u64,
-    /// Connections opened over the run (reconnects included).
+    /// Connections still open when the run ended; `null` when unknown (the reqwest
+    /// client's pool closes connections out of sight).
+    pub open_at_end: Option<u64>,
+    /// Connections opened over the run (reconnects included): TCP connections (with their
+    /// TLS handshake, for https) that were established, on every client.
     pub opened: u64,
+}
+
+/// Attempts sent a second time (see `docs/results.md`): the first attempt went out on a
+/// reused keep-alive connection that ended before any response. The server may have
+/// read it: `requests + retries.total` attempts were put on the wire.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Retries {
+    pub total: u64,
+    /// `closed_before_response`, `reset_before_response`.
+    #[serde(default)]
+    pub by_reason: BTreeMap<String, u64>,
+    /// Time spent in those first attempts, milliseconds (the requests' latency includes it).
+    #[serde(default)]
+    pub time_ms: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -153,6 +169,9 @@ pub struct Stats {
     pub aborted: u64,
     pub status: BTreeMap<String, u64>,
     pub errors_by_kind: BTreeMap<String, u64>,
+    /// Attempts sent again (absent in documents from before it existed: read as none).
+    #[serde(default)]
+    pub retries: Retries,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub recent_errors: Vec<ErrorSample>,
     /// Per-second rows of this endpoint (absent on the totals: see `timeline`).
@@ -291,6 +310,11 @@ fn stats(ep: &EndpointStats, secs: f64, with_timeline: bool) -> Stats {
         aborted: ep.aborted,
         status: ep.status.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
         errors_by_kind: ep.errors_by_kind.clone(),
+        retries: Retries {
+            total: ep.retries_total(),
+            by_reason: ep.retries.clone(),
+            time_ms: round3(ms(ep.retry_us)),
+        },
         recent_errors: ep.recent_errors.iter().cloned().collect(),
         timeline: if with_timeline {
             ep.timeline.iter().map(Row::from).collect()
@@ -302,6 +326,17 @@ fn stats(ep: &EndpointStats, secs: f64, with_timeline: bool) -> Stats {
 }
 
 impl Stats {
+    /// Share of attempts a server dropped unanswered on a reused connection:
+    /// retries / (requests + retries), 0..1.
+    pub fn dropped_share(&self) -> f64 {
+        let attempts = self.requests + self.retries.total;
+        if attempts == 0 {
+            0.0
+        } else {
+            self.retries.total as f64 / attempts as f64
+        }
+    }
+
     /// The whole run's latency histogram, decoded (`None` without one).
     pub fn histogram(&self) -> Option<Histogram<u64>> {
         self.hdr.as_deref().and_then(TimelineRow::decode_hist)
@@ -378,7 +413,7 @@ impl ResultDoc {
                 .unwrap_or(0)
                 .max(s.vus_target),
             connections: Connections {
-                open_at_end: s.connections_open,
+                open_at_end: s.connections_open_known.then_some(s.connections_open),
                 opened: s.connections_opened,
             },
             totals: stats(&s.total, secs, false),
@@ -454,7 +489,16 @@ fn grade_of(s: &Snapshot, secs: f64, targets: &crate::grade::Targets) -> Grade {
     } else {
         0.0
     };
-    let g = crate::grade::grade_run(s.total.ok, l.p95, l.p99, s.total.error_rate(), rps, targets);
+    // Attempts a server dropped unanswered (retries) count against it as errors do: a
+    // server that drops requests must not grade as healthy because they were sent again.
+    let retries = s.total.retries_total();
+    let attempts = s.total.requests + retries;
+    let failed_share = if attempts == 0 {
+        0.0
+    } else {
+        (s.total.errors + retries) as f64 / attempts as f64
+    };
+    let g = crate::grade::grade_run(s.total.ok, l.p95, l.p99, failed_share, rps, targets);
     let part = |name: &str, points: f64, max: f64, detail: String| GradePart {
         name: name.to_string(),
         score: (points / max * 1000.0).round() / 10.0,
@@ -480,11 +524,19 @@ fn grade_of(s: &Snapshot, secs: f64, targets: &crate::grade::Targets) -> Grade {
                 "errors",
                 g.errors,
                 crate::grade::ERROR_POINTS,
-                format!(
-                    "error rate {} against a {} target",
-                    units::percent(s.total.error_rate()),
-                    units::percent_short(targets.error_rate)
-                ),
+                if retries == 0 {
+                    format!(
+                        "error rate {} against a {} target",
+                        units::percent(s.total.error_rate()),
+                        units::percent_short(targets.error_rate)
+                    )
+                } else {
+                    format!(
+                        "errors and dropped attempts {} against a {} target",
+                        units::percent(failed_share),
+                        units::percent_short(targets.error_rate)
+                    )
+                },
             ),
             part(
                 "throughput",

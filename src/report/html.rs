@@ -949,6 +949,20 @@ fn status_class(code: &str) -> &'static str {
     }
 }
 
+/// " N attempts were sent again (...)." when a server dropped requests on reused
+/// connections.
+fn retries_note(t: &super::doc::Stats) -> String {
+    if t.retries.total == 0 {
+        return String::new();
+    }
+    format!(
+        " {} attempts dropped by the server before any response were sent again ({}): the server got {} attempts.",
+        units::count(t.retries.total),
+        super::text::map_line(&t.retries.by_reason),
+        units::count(t.requests + t.retries.total)
+    )
+}
+
 fn errors_section(doc: &ResultDoc, out: &mut String) {
     let codes: BTreeSet<&String> = doc.endpoints.iter().flat_map(|e| e.status.keys()).collect();
     // Error kinds that are not HTTP statuses (those are in the status columns).
@@ -1411,9 +1425,12 @@ pub fn render_html(doc: &ResultDoc, baseline: Option<&Comparison>) -> String {
     }
     let _ = write!(
         o,
-        r#"</tbody></table></div><p class="note">Latency from just before the request is sent to the last body byte (HDR histograms, 3 significant digits). {} connections opened, {} open at the end.</p></section>"#,
+        r#"</tbody></table></div><p class="note">Latency from the start of the request (connecting included, and a first attempt that was sent again) to the last body byte (HDR histograms, 3 significant digits). {} connections opened, {} open at the end.{}</p></section>"#,
         units::count(doc.connections.opened),
-        units::count(doc.connections.open_at_end)
+        doc.connections
+            .open_at_end
+            .map_or("unknown (reqwest)".to_string(), units::count),
+        retries_note(&doc.totals)
     );
     errors_section(doc, &mut o);
     // Events.

@@ -139,6 +139,21 @@ pub fn write_markdown<W: Write>(
         writeln!(w)?;
         writeln!(w, "⚠️ {note}")?;
     }
+    if t.retries.total > 0 {
+        writeln!(w)?;
+        writeln!(
+            w,
+            "{}{} attempts dropped by the server before any response were sent again ({}): the server got {} attempts",
+            if t.dropped_share() > super::text::DROPPED_WARNING {
+                "⚠️ "
+            } else {
+                ""
+            },
+            units::count(t.retries.total),
+            md_cell(&super::text::map_line(&t.retries.by_reason)),
+            units::count(t.requests + t.retries.total)
+        )?;
+    }
     if let Some(d) = doc.dropped_iterations.filter(|d| *d > 0) {
         writeln!(w)?;
         writeln!(

@@ -98,12 +98,15 @@ fn write_histogram<W: Write>(h: &hdrhistogram::Histogram<u64>, w: &mut W) -> io:
     Ok(())
 }
 
-fn map_line(map: &std::collections::BTreeMap<String, u64>) -> String {
+pub fn map_line(map: &std::collections::BTreeMap<String, u64>) -> String {
     map.iter()
         .map(|(k, v)| format!("{k}: {}", units::count(*v)))
         .collect::<Vec<_>>()
         .join("  ")
 }
+
+/// Share of attempts dropped unanswered past which the summary warns.
+pub const DROPPED_WARNING: f64 = 0.01;
 
 /// Writes the summary of a finished run.
 pub fn write_summary<W: Write>(doc: &ResultDoc, w: &mut W) -> io::Result<()> {
@@ -228,6 +231,22 @@ pub fn write_summary<W: Write>(doc: &ResultDoc, w: &mut W) -> io::Result<()> {
             writeln!(w, "  last error [{}] {}", last.kind, last.message)?;
         }
     }
+    if t.retries.total > 0 {
+        writeln!(
+            w,
+            "  retries    {} ({}): the server got {} attempts",
+            units::count(t.retries.total),
+            map_line(&t.retries.by_reason),
+            units::count(t.requests + t.retries.total)
+        )?;
+    }
+    if t.dropped_share() > DROPPED_WARNING {
+        writeln!(
+            w,
+            "  warning    the server dropped {:.1}% of attempts unanswered on reused connections (each was sent again)",
+            t.dropped_share() * 100.0,
+        )?;
+    }
     let secs = doc.duration_s.max(1e-9);
     writeln!(
         w,
@@ -239,7 +258,9 @@ pub fn write_summary<W: Write>(doc: &ResultDoc, w: &mut W) -> io::Result<()> {
         w,
         "  conns      {} opened, {} open at end (one keep-alive connection per VU)",
         units::count(doc.connections.opened),
-        units::count(doc.connections.open_at_end)
+        doc.connections
+            .open_at_end
+            .map_or("unknown (reqwest)".to_string(), units::count)
     )?;
     if let Some(ms) = doc.startup_ms {
         writeln!(
@@ -340,6 +361,49 @@ pub fn write_summary<W: Write>(doc: &ResultDoc, w: &mut W) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn summary_with(requests: u64, retries: u64) -> String {
+        let mut snap = crate::metrics::Snapshot::empty("t", &[("a".into(), "GET".into())]);
+        snap.total.requests = requests;
+        snap.total.ok = requests;
+        if retries > 0 {
+            snap.total
+                .retries
+                .insert("closed_before_response".into(), retries);
+        }
+        let doc = ResultDoc::from_snapshot(&snap, &Default::default());
+        let mut out = Vec::new();
+        write_summary(&doc, &mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn dropped_requests_show_and_warn_past_one_percent() {
+        let quiet = summary_with(1000, 0);
+        assert!(
+            !quiet.contains("retries") && !quiet.contains("warning"),
+            "{quiet}"
+        );
+        // 1 of 1001 attempts: shown, no warning.
+        let few = summary_with(1000, 1);
+        assert!(
+            few.contains("retries    1 (closed_before_response: 1): the server got 1,001 attempts"),
+            "{few}"
+        );
+        assert!(!few.contains("warning"), "{few}");
+        // 300 requests, 295 dropped attempts: the server looks healthy only without it.
+        let many = summary_with(300, 295);
+        assert!(
+            many.contains("warning    the server dropped 49.6% of attempts"),
+            "{many}"
+        );
+        // ... and the grade counts them as it counts errors.
+        assert!(
+            many.contains("errors and dropped attempts 49.58% against a 1.00% target"),
+            "{many}"
+        );
+        assert!(!many.contains("grade      A"), "{many}");
+    }
 
     fn hist(values: &[(u64, u64)]) -> hdrhistogram::Histogram<u64> {
         let mut h = crate::metrics::new_histogram();

@@ -13,7 +13,9 @@ use std::time::Duration;
 
 pub use duration::{format_duration, parse_duration, HumanDuration, ThinkTime};
 pub use error::{line_col, Located, ScenarioError};
-pub use model::{parse_base_url, parse_method, parse_rate, parse_user_url, ClientChoice, MAX_VUS};
+pub use model::{
+    parse_base_url, parse_method, parse_rate, parse_user_url, ClientChoice, RetryPolicy, MAX_VUS,
+};
 pub use plan::{
     header_pair, is_secret_header, join_url, ClientKind, DataMode, DataSet, Endpoint, Flow,
     HttpOptions, LoadModel, LoadPlan, Plan, RequestTemplate, Stage, StopAt, ThresholdSpec,
@@ -103,6 +105,8 @@ pub struct Overrides {
     pub insecure: bool,
     /// `--cut`: keep the stages as they are and stop at `duration`.
     pub cut: bool,
+    /// `--no-retry`: `[http] retry = "never"`.
+    pub no_retry: bool,
 }
 
 impl Overrides {
@@ -137,6 +141,9 @@ impl Overrides {
         }
         if self.insecure {
             plan.http.insecure = true;
+        }
+        if self.no_retry {
+            plan.http.retry = RetryPolicy::Never;
         }
         note
     }

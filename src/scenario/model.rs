@@ -158,6 +158,7 @@ pub struct HttpSection {
     pub insecure: Option<bool>,
     pub follow_redirects: Option<bool>,
     pub cookies: Option<bool>,
+    pub retry: Option<RetryPolicy>,
     /// More header names whose values are secrets (never printed), beyond the built-in
     /// Authorization, Cookie, Set-Cookie, Proxy-Authorization and X-Api-Key.
     #[serde(default)]
@@ -232,6 +233,28 @@ pub enum ClientChoice {
     H1,
     Hyper,
     Reqwest,
+}
+
+/// Whether a request whose reused keep-alive connection ended before any response is
+/// sent again on a new connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum RetryPolicy {
+    /// Once, for an idempotent request (any request the server provably did not get);
+    /// the first attempt is counted in `retries`.
+    #[default]
+    Stale,
+    /// Never: the failed attempt is the request's result, an error (as wrk counts it).
+    Never,
+}
+
+impl RetryPolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RetryPolicy::Stale => "stale",
+            RetryPolicy::Never => "never",
+        }
+    }
 }
 
 /// A positive count (VUs, iterations), at most [`MAX_VUS`] for VUs is checked later.

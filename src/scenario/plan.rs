@@ -198,6 +198,7 @@ pub struct LoadPlan {
 pub struct HttpOptions {
     pub insecure: bool,
     pub cookies: bool,
+    pub retry: super::RetryPolicy,
 }
 
 #[derive(Debug, Clone)]
@@ -324,6 +325,13 @@ impl fmt::Display for Plan {
         writeln!(f, "grace      {}", format_duration(l.graceful_stop))?;
         if self.http.insecure {
             writeln!(f, "tls        certificates NOT verified (--insecure)")?;
+        }
+        if self.http.retry != super::RetryPolicy::Stale {
+            writeln!(
+                f,
+                "retry      {}: a request a reused connection dropped is an error",
+                self.http.retry.as_str()
+            )?;
         }
         if self.users.len() > 1 || self.users.first().is_some_and(|u| u.name != "default") {
             let total: u32 = self.users.iter().map(|u| u.weight).sum::<u32>().max(1);

@@ -132,6 +132,7 @@ impl Validator<'_> {
         let http = HttpOptions {
             insecure: f.http.insecure.unwrap_or(false),
             cookies: f.http.cookies.unwrap_or(false),
+            retry: f.http.retry.unwrap_or_default(),
         };
         let follow_default = f.http.follow_redirects.unwrap_or(false);
         let mut secret_headers = Vec::new();

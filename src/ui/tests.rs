@@ -798,3 +798,21 @@ fn open_model_with_thresholds_screen() {
     assert!(screen.contains("1/2 thresholds failing"), "{screen}");
     assert!(screen.contains("rate 200/s"), "{screen}");
 }
+
+#[test]
+fn detail_shows_retries_and_the_header_an_unknown_open_count() {
+    let mut s = fixture(RunState::Running);
+    for e in &mut s.endpoints {
+        e.retries.insert("reset_before_response".into(), 12);
+    }
+    s.connections_open_known = false;
+    let mut a = App::new(Arc::new(s), Theme::default_theme(), 20);
+    a.on_key(&key('j'));
+    a.on_key(&code(KeyCode::Enter));
+    let screen = render(&a, 100, 30);
+    assert!(
+        screen.contains("retried reset_before_response 12"),
+        "{screen}"
+    );
+    assert!(screen.contains("conns ?"), "{screen}");
+}

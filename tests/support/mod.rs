@@ -230,6 +230,64 @@ pub fn run(args: &[&str], limit: Duration) -> Run {
     Spawned::start(args, &[]).finish(limit)
 }
 
+/// Runs quick mode headless against `url` with `args`; returns the run and its document.
+pub fn quick(dir: &Path, url: &str, args: &[&str], limit: Duration) -> (Run, serde_json::Value) {
+    let out = dir.join("out.json");
+    let out_arg = format!("json={}", out.display());
+    let mut all = vec![url, "--headless", "--out", &out_arg];
+    all.extend_from_slice(args);
+    let r = run(&all, limit);
+    eprintln!("{url}: wall {:?}, peak RSS {} KiB", r.wall, r.peak_rss_kib);
+    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+    let doc = read_doc(&out);
+    assert_exit(&r, &doc);
+    (r, doc)
+}
+
+/// Exit 0, or 1 with its line when not a single request got a response (an HTTP status
+/// of any kind is a response).
+pub fn assert_exit(r: &Run, doc: &serde_json::Value) {
+    let responses: u64 = doc["totals"]["status"]
+        .as_object()
+        .map_or(0, |m| m.values().filter_map(|v| v.as_u64()).sum());
+    if total(doc, "requests") > 0 && responses == 0 {
+        assert_eq!(r.code(), Some(1), "{r:?}");
+        assert!(
+            r.stderr
+                .contains("no request got a response: is the target up?"),
+            "{}",
+            r.stderr
+        );
+    } else {
+        assert_eq!(r.code(), Some(0), "{r:?}");
+    }
+}
+
+/// Runs a scenario file headless; returns the run and its document.
+pub fn scenario(dir: &Path, text: &str, limit: Duration) -> (Run, serde_json::Value) {
+    let file = dir.join("s.toml");
+    std::fs::write(&file, text).unwrap();
+    let out = dir.join("out.json");
+    let r = run(
+        &[
+            "run",
+            file.to_str().unwrap(),
+            "--headless",
+            "--out",
+            &format!("json={}", out.display()),
+        ],
+        limit,
+    );
+    eprintln!(
+        "scenario: wall {:?}, peak RSS {} KiB",
+        r.wall, r.peak_rss_kib
+    );
+    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+    let doc = read_doc(&out);
+    assert_exit(&r, &doc);
+    (r, doc)
+}
+
 // ---------------------------------------------------------------------------------------
 // A well-behaved HTTP server whose answers a closure decides.
 
@@ -652,6 +710,12 @@ pub struct TlsServer {
 
 impl TlsServer {
     pub fn start() -> TlsServer {
+        TlsServer::start_with(Duration::ZERO, true)
+    }
+
+    /// A server that waits `handshake_delay` before it takes part in each TLS handshake,
+    /// and answers requests only when `answer` (else it reads them and stays silent).
+    pub fn start_with(handshake_delay: Duration, answer: bool) -> TlsServer {
         use rustls::pki_types::pem::PemObject;
         use rustls::pki_types::{CertificateDer, PrivateKeyDer};
         let certs = vec![CertificateDer::from_pem_slice(TEST_CERT.as_bytes()).unwrap()];
@@ -676,6 +740,7 @@ impl TlsServer {
                 ..
             } = conn;
             let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+            std::thread::sleep(handshake_delay);
             let Ok(tls) = rustls::ServerConnection::new(config.clone()) else {
                 return;
             };
@@ -696,6 +761,9 @@ impl TlsServer {
                 while let Some(i) = head.windows(4).position(|w| w == b"\r\n\r\n") {
                     head.drain(..i + 4);
                     requests.fetch_add(1, Ordering::AcqRel);
+                    if !answer {
+                        continue;
+                    }
                     if s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
                         .and_then(|_| s.flush())
                         .is_err()
@@ -928,4 +996,65 @@ pub fn eventually(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
         std::thread::sleep(Duration::from_millis(10));
     }
     false
+}
+
+// ---------------------------------------------------------------------------------------
+// A server that drops requests, and other ways to make a count go wrong (tests/truth.rs).
+
+/// How long `/wait-close` waits before it reads the second request and closes.
+pub const WAIT_CLOSE: Duration = Duration::from_millis(500);
+
+/// Misbehaves on purpose, by path; every request head it reads is counted:
+///
+/// * `/reset-second`: answers the first request of a connection (keep-alive), reads the
+///   second and resets the connection;
+/// * `/close-second`: the same, but closes the connection cleanly (FIN);
+/// * `/wait-close`: answers the first, then waits [`WAIT_CLOSE`] without reading, reads the
+///   second and closes;
+/// * `/status-042`: answers `042` (no HTTP status);
+/// * `/upgrade`: answers `101 Switching Protocols` to a plain GET, then closes;
+/// * `/endless-100`: sends `100 Continue` over and over (a batch every millisecond) until
+///   the client goes away;
+/// * anything else: `200 ok`, keep-alive.
+pub fn dropping_server() -> RawServer {
+    RawServer::start(|mut c: Conn| {
+        let mut on_conn = 0;
+        while c.read_head() {
+            on_conn += 1;
+            let ok = match (c.path.as_str(), on_conn) {
+                ("/reset-second", 2) => {
+                    c.reset();
+                    return;
+                }
+                ("/close-second", 2) => return,
+                ("/wait-close", 1) => {
+                    if !c.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok") {
+                        return;
+                    }
+                    std::thread::sleep(WAIT_CLOSE);
+                    // Read (and count) the request that waited, then close.
+                    c.read_head();
+                    return;
+                }
+                ("/status-042", _) => c.write(b"HTTP/1.1 042 Odd\r\ncontent-length: 0\r\n\r\n"),
+                ("/upgrade", _) => {
+                    c.write(b"HTTP/1.1 101 Switching Protocols\r\nupgrade: h2c\r\nconnection: upgrade\r\n\r\n");
+                    std::thread::sleep(Duration::from_millis(20));
+                    return;
+                }
+                ("/endless-100", _) => {
+                    let batch = b"HTTP/1.1 100 Continue\r\n\r\n".repeat(16);
+                    let end = Instant::now() + Duration::from_secs(10);
+                    while !c.stopping() && Instant::now() < end && c.write(&batch) {
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                    return;
+                }
+                _ => c.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"),
+            };
+            if !ok {
+                return;
+            }
+        }
+    })
 }

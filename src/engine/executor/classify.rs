@@ -75,6 +75,25 @@ pub fn classify_hyper(e: &hyper::Error, in_body: bool) -> (ErrorKind, String) {
     (kind, msg)
 }
 
+/// Whether a rustls error is in `e`'s chain, looking inside I/O errors too (whose
+/// `source` skips the error they wrap).
+fn wraps_rustls(e: &(dyn StdError + 'static)) -> bool {
+    let mut cur: Option<&(dyn StdError + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if err.is::<rustls::Error>() {
+            return true;
+        }
+        if let Some(inner) = err.downcast_ref::<io::Error>().and_then(|io| io.get_ref()) {
+            let inner: &(dyn StdError + 'static) = inner;
+            if wraps_rustls(inner) {
+                return true;
+            }
+        }
+        cur = err.source();
+    }
+    false
+}
+
 /// Kind and message of a reqwest error.
 pub fn classify_reqwest(e: &reqwest::Error) -> (ErrorKind, String) {
     let msg = chain_text(e);
@@ -90,6 +109,11 @@ pub fn classify_reqwest(e: &reqwest::Error) -> (ErrorKind, String) {
         cur = err.source();
     }
     let lower = msg.to_ascii_lowercase();
+    // A failed handshake (a refused certificate, a peer that does not speak TLS) is a
+    // rustls error somewhere in the chain, or inside (I/O errors inside) I/O errors.
+    if wraps_rustls(e) {
+        return (ErrorKind::Tls, msg);
+    }
     if let Some(io) = find_io(e) {
         let kind = classify_io(io);
         // hyper-rustls reports a refused certificate as an opaque I/O error.

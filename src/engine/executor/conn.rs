@@ -5,6 +5,7 @@ use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Instant;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
@@ -12,7 +13,8 @@ use tokio_rustls::client::TlsStream;
 
 use super::classify::classify_io;
 use super::{Attempt, Origin, Requests};
-use crate::metrics::{ErrorKind, Gauges};
+use crate::metrics::{ErrorKind, Gauges, Retry, RetryReason};
+use crate::scenario::RetryPolicy;
 
 /// A plain or TLS stream, as one type so that every connection has the same driver type.
 pub enum Stream {
@@ -90,6 +92,8 @@ impl Drop for OpenConn {
 pub struct Failed {
     pub kind: ErrorKind,
     pub message: String,
+    /// No connection could be made (DNS, connect or TLS handshake): nothing was sent.
+    pub connect: bool,
 }
 
 impl OpenConn {
@@ -106,11 +110,22 @@ impl Failed {
         Failed {
             kind,
             message: message.into(),
+            connect: false,
+        }
+    }
+
+    /// A failure to connect (DNS, TCP or TLS): the VU backs off after it.
+    pub fn connecting(kind: ErrorKind, message: impl Into<String>) -> Failed {
+        Failed {
+            connect: true,
+            ..Failed::new(kind, message)
         }
     }
 
     pub fn into_attempt(self, latency_us: Option<u64>) -> Attempt {
-        Attempt::failed(self.kind, self.message, latency_us)
+        let mut a = Attempt::failed(self.kind, self.message, latency_us);
+        a.connect_failed = self.connect;
+        a
     }
 }
 
@@ -121,10 +136,10 @@ pub async fn connect_stream(reqs: &Requests, origin: &Origin) -> Result<Stream, 
         match tokio::net::lookup_host((origin.host.as_str(), origin.port)).await {
             Ok(a) => a.collect(),
             Err(e) => {
-                return Err(Failed {
-                    kind: ErrorKind::Dns,
-                    message: format!("cannot resolve '{}': {e}", origin.host),
-                })
+                return Err(Failed::connecting(
+                    ErrorKind::Dns,
+                    format!("cannot resolve '{}': {e}", origin.host),
+                ))
             }
         };
     let mut last_err = None;
@@ -148,31 +163,100 @@ pub async fn connect_stream(reqs: &Requests, origin: &Origin) -> Result<Stream, 
                     format!("'{}' has no addresses", origin.host),
                 ),
             };
-            return Err(Failed { kind, message });
+            return Err(Failed::connecting(kind, message));
         }
     };
     let _ = stream.set_nodelay(true);
     let stream = if origin.https {
-        let name =
-            rustls::pki_types::ServerName::try_from(origin.host.clone()).map_err(|e| Failed {
-                kind: ErrorKind::Tls,
-                message: format!("invalid TLS server name '{}': {e}", origin.host),
-            })?;
+        let name = rustls::pki_types::ServerName::try_from(origin.host.clone()).map_err(|e| {
+            Failed::connecting(
+                ErrorKind::Tls,
+                format!("invalid TLS server name '{}': {e}", origin.host),
+            )
+        })?;
         let tls = tokio_rustls::TlsConnector::from(reqs.tls.clone())
             .connect(name, stream)
             .await
-            .map_err(|e| Failed {
-                kind: match e.kind() {
-                    std::io::ErrorKind::ConnectionReset => ErrorKind::ConnectionReset,
-                    _ => ErrorKind::Tls,
-                },
-                message: format!("TLS handshake with {}: {e}", origin.host),
+            .map_err(|e| {
+                Failed::connecting(
+                    match e.kind() {
+                        std::io::ErrorKind::ConnectionReset => ErrorKind::ConnectionReset,
+                        _ => ErrorKind::Tls,
+                    },
+                    format!("TLS handshake with {}: {e}", origin.host),
+                )
             })?;
         Stream::Tls(Box::new(tls))
     } else {
         Stream::Plain(stream)
     };
     Ok(stream)
+}
+
+/// How an attempt on a connection failed, as far as sending it again is concerned.
+#[derive(Debug, Clone, Copy)]
+pub struct Failure {
+    pub kind: ErrorKind,
+    /// The request could not be handed to the connection (never written, or the write
+    /// failed): the server cannot have read all of it.
+    pub unsent: bool,
+    /// Some of a response arrived.
+    pub answered: bool,
+}
+
+/// Whether a failed attempt is sent again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resend {
+    No,
+    /// Yes; the server never got the request, so the attempt is not counted.
+    Unsent,
+    /// Yes; the server may have read the request, so the attempt is counted as a retry.
+    Counted(RetryReason),
+}
+
+/// The retry rule, the same for every client: only an attempt on a reused keep-alive
+/// connection (`reusable`: reused, and not already a second attempt) that ended before
+/// any byte of a response, and only with `retry = "stale"`. A request the server cannot
+/// have read is sent again whatever its method; one it may have read only when it is
+/// idempotent (never a POST or PATCH), and that first attempt is counted.
+pub fn resend(policy: RetryPolicy, method: &http::Method, reusable: bool, f: Failure) -> Resend {
+    if policy == RetryPolicy::Never || !reusable {
+        return Resend::No;
+    }
+    if f.unsent {
+        return Resend::Unsent;
+    }
+    match RetryReason::of(f.kind) {
+        Some(reason) if !f.answered && idempotent(method) => Resend::Counted(reason),
+        _ => Resend::No,
+    }
+}
+
+/// What an exchange reports back besides its result: when the request started, whether
+/// a request was written, and the first attempt of a request sent twice.
+pub type Progress<'a> = (Instant, &'a mut bool, &'a mut Option<Retry>);
+
+/// [`resend`] for a failed attempt of a request that started at `start`: true when it
+/// is sent again; a counted retry is noted in `retry`.
+pub fn may_resend(
+    policy: RetryPolicy,
+    method: &http::Method,
+    reusable: bool,
+    f: Failure,
+    start: Instant,
+    retry: &mut Option<Retry>,
+) -> bool {
+    match resend(policy, method, reusable, f) {
+        Resend::No => false,
+        Resend::Unsent => true,
+        Resend::Counted(reason) => {
+            *retry = Some(Retry {
+                reason,
+                first_us: start.elapsed().as_micros() as u64,
+            });
+            true
+        }
+    }
 }
 
 /// Methods whose request may be sent again when a kept-alive connection turned out to be
@@ -188,6 +272,10 @@ pub fn idempotent(m: &http::Method) -> bool {
     )
 }
 
+/// Most interim (1xx) responses accepted before the final one; past that the response
+/// is `invalid_response` (a server sending `100 Continue` forever would keep a VU busy).
+pub const MAX_INTERIM: usize = 32;
+
 /// The error message for an HTTP status of 400 or more.
 pub fn status_message(status: u16) -> String {
     match http::StatusCode::from_u16(status)
@@ -196,5 +284,53 @@ pub fn status_message(status: u16) -> String {
     {
         Some(reason) => format!("HTTP {status} {reason}"),
         None => format!("HTTP {status}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failure(kind: ErrorKind, unsent: bool, answered: bool) -> Failure {
+        Failure {
+            kind,
+            unsent,
+            answered,
+        }
+    }
+
+    #[test]
+    fn the_retry_rule() {
+        use http::Method;
+        let closed = failure(ErrorKind::ConnectionClosed, false, false);
+        let reset = failure(ErrorKind::ConnectionReset, false, false);
+        let stale = RetryPolicy::Stale;
+        assert_eq!(
+            resend(stale, &Method::GET, true, closed),
+            Resend::Counted(RetryReason::ClosedBeforeResponse)
+        );
+        assert_eq!(
+            resend(stale, &Method::DELETE, true, reset),
+            Resend::Counted(RetryReason::ResetBeforeResponse)
+        );
+        // The server may have read a POST: never sent twice.
+        assert_eq!(resend(stale, &Method::POST, true, closed), Resend::No);
+        assert_eq!(resend(stale, &Method::PATCH, true, reset), Resend::No);
+        // ... unless it provably never left.
+        let unsent = failure(ErrorKind::ConnectionClosed, true, false);
+        assert_eq!(resend(stale, &Method::POST, true, unsent), Resend::Unsent);
+        // A fresh connection, a second attempt, a response begun, another error: no.
+        assert_eq!(resend(stale, &Method::GET, false, closed), Resend::No);
+        let answered = failure(ErrorKind::ConnectionReset, false, true);
+        assert_eq!(resend(stale, &Method::GET, true, answered), Resend::No);
+        let timeout = failure(ErrorKind::Timeout, false, false);
+        assert_eq!(resend(stale, &Method::GET, true, timeout), Resend::No);
+        // `never`: nothing is sent again.
+        for f in [closed, reset, unsent] {
+            assert_eq!(
+                resend(RetryPolicy::Never, &Method::GET, true, f),
+                Resend::No
+            );
+        }
     }
 }

@@ -9,9 +9,10 @@
 //! trailers), bodies that end with the connection, HEAD/204/304, interim 1xx responses,
 //! `Connection: close` and HTTP/1.0 servers, over plain TCP or rustls.
 //!
-//! The exchange runs under one deadline (one timer per request), and a request that a
-//! server closing a kept-alive connection never answered is sent again once, on the same
-//! rules as the hyper path (see [`super::hyper_client`]).
+//! The exchange, connect included, runs under one deadline (one timer per request) that
+//! starts with the latency. A request that a server closing a kept-alive connection never
+//! answered is sent again once, on the rule every client shares
+//! ([`super::conn::may_resend`]), and the dropped attempt is counted as a retry.
 
 use std::mem::MaybeUninit;
 use std::sync::Arc;
@@ -23,9 +24,11 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::classify::classify_io;
-use super::conn::{connect_stream, idempotent, status_message, Failed, OpenConn, Stream};
+use super::conn::{
+    connect_stream, may_resend, Failed, Failure, OpenConn, Progress, Stream, MAX_INTERIM,
+};
 use super::{Attempt, Prepared, Rendered, Requests, Want, MAX_KEPT_BODY};
-use crate::metrics::{ErrorKind, Gauges, Outcome};
+use crate::metrics::{ErrorKind, Gauges};
 
 /// Most response headers accepted (hyper's default limit too).
 const MAX_HEADERS: usize = 100;
@@ -162,7 +165,9 @@ impl H1Client {
         want: Want,
         gauges: &Arc<Gauges>,
     ) -> Attempt {
-        let deadline = tokio::time::Instant::now() + p.timeout;
+        // Latency and the deadline both run from here: connecting is part of the wait.
+        let start = Instant::now();
+        let deadline = tokio::time::Instant::from_std(start) + p.timeout;
         let wire: &[u8] = match rendered {
             None => &p.wire,
             Some(r) => match render(&mut self.scratch, p, r) {
@@ -171,36 +176,36 @@ impl H1Client {
             },
         };
         let slot = &mut self.conns[p.origin];
-        let mut sent: Option<Instant> = None;
-        let exchange = exchange(slot, reqs, p, wire, want, gauges, &mut sent);
+        let mut sent = false;
+        let mut retry = None;
+        let exchange = exchange(
+            slot,
+            reqs,
+            p,
+            wire,
+            want,
+            gauges,
+            (start, &mut sent, &mut retry),
+        );
         let result = tokio::time::timeout_at(deadline, exchange).await;
-        let latency = sent.map(|s| s.elapsed().as_micros() as u64);
-        match result {
-            Ok(Ok(r)) => Attempt {
-                outcome: Outcome::Status(r.status),
-                latency_us: latency,
-                bytes: r.bytes,
-                message: (r.status >= 400).then(|| status_message(r.status)),
-                body: r.body,
-                headers: r.headers,
-            },
+        let latency = start.elapsed().as_micros() as u64;
+        let mut attempt = match result {
+            Ok(Ok(r)) => Attempt::response(r.status, latency, r.bytes, r.body, r.headers),
             Ok(Err(f)) => f.into_attempt(None),
             Err(_) => {
                 // Mid-exchange: the connection is in an unknown state, never reuse it.
                 self.conns[p.origin] = None;
-                let message = match latency {
-                    Some(_) => format!("no complete response within {:?}", p.timeout),
-                    None => format!("connect timed out after {:?}", p.timeout),
-                };
-                Attempt::failed(ErrorKind::Timeout, message, latency)
+                Attempt::timed_out(sent, p.timeout, latency)
             }
-        }
+        };
+        attempt.retry = retry;
+        attempt
     }
 }
 
 /// Connects when needed, sends, reads the response; sends once more on a fresh
-/// connection when a kept-alive one was closed under the request. `sent` is when the
-/// (last) request went out.
+/// connection when a kept-alive one ended under the request before any response (and the
+/// run's retry policy allows it: see [`may_resend`]).
 async fn exchange(
     slot: &mut Option<H1Conn>,
     reqs: &Requests,
@@ -208,7 +213,7 @@ async fn exchange(
     wire: &[u8],
     want: Want,
     gauges: &Arc<Gauges>,
-    sent: &mut Option<Instant>,
+    (start, sent, retry): Progress<'_>,
 ) -> Result<Response, Failed> {
     let mut retried = false;
     loop {
@@ -228,7 +233,7 @@ async fn exchange(
                 })
             }
         };
-        *sent = Some(Instant::now());
+        *sent = true;
         conn.busy = true;
         match conn.round_trip(wire, p.method == Method::HEAD, want).await {
             Ok(r) => {
@@ -240,16 +245,16 @@ async fn exchange(
             }
             Err(e) => {
                 *slot = None;
-                let stale = matches!(
-                    e.failed.kind,
-                    ErrorKind::ConnectionClosed | ErrorKind::ConnectionReset
-                );
-                let resend = e.unsent || (stale && !e.answered && idempotent(&p.method));
-                if reused && !retried && resend {
-                    retried = true;
-                    continue;
+                let failed = Failure {
+                    kind: e.failed.kind,
+                    unsent: e.unsent,
+                    answered: e.answered,
+                };
+                let reusable = reused && !retried;
+                if !may_resend(reqs.retry, &p.method, reusable, failed, start, retry) {
+                    return Err(e.failed);
                 }
-                return Err(e.failed);
+                retried = true;
             }
         }
     }
@@ -376,12 +381,21 @@ impl H1Conn {
     /// Reads and parses the response head, skipping interim (1xx) responses.
     async fn read_head(&mut self, head_request: bool, want: Want) -> Result<Head, RoundTripError> {
         let mut answered = false;
+        let mut interim = 0;
         loop {
             if self.buf.len() > 0 {
                 answered = true;
                 if let Some(head) = parse_head(self.buf.filled(), head_request, want)? {
                     self.buf.consume(head.len);
                     if (100..200).contains(&head.status) && head.status != 101 {
+                        interim += 1;
+                        if interim > MAX_INTERIM {
+                            return Err(RoundTripError::new(
+                                ErrorKind::InvalidResponse,
+                                format!("more than {MAX_INTERIM} interim (1xx) responses"),
+                                true,
+                            ));
+                        }
                         continue;
                     }
                     return Ok(head);
@@ -558,6 +572,10 @@ fn parse_head(buf: &[u8], head_request: bool, want: Want) -> Result<Option<Head>
             true,
         )
     };
+    // httparse reads three digits; 000-099 are no HTTP status (hyper refuses them too).
+    if status < 100 {
+        return Err(invalid(&format!("status {status:03} is not in 100-999")));
+    }
     let mut length: Option<u64> = None;
     let mut chunked = false;
     let mut transfer_encoding = false;
@@ -745,6 +763,8 @@ mod tests {
             b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\ncontent-length: 6\r\n\r\n",
             b"HTTP/1.1 200 OK\r\ncontent-length: -1\r\n\r\n",
             b"HTTP/1.1 2000 OK\r\n\r\n",
+            b"HTTP/1.1 042 Odd\r\ncontent-length: 0\r\n\r\n",
+            b"HTTP/1.1 000 Zero\r\ncontent-length: 0\r\n\r\n",
         ] {
             match parse_head(bad, false, want) {
                 Err(e) => assert_eq!(e.failed.kind, ErrorKind::InvalidResponse),

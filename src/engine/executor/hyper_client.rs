@@ -7,6 +7,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
@@ -16,9 +17,11 @@ use hyper::client::conn::http1::{self, Connection, SendRequest};
 use hyper_util::rt::TokioIo;
 
 use super::classify::classify_hyper;
-use super::conn::{connect_stream, idempotent, status_message, Failed, OpenConn, Stream};
+use super::conn::{
+    connect_stream, may_resend, Failed, Failure, OpenConn, Progress, Stream, MAX_INTERIM,
+};
 use super::{Attempt, Origin, Prepared, Rendered, Requests, Want, MAX_KEPT_BODY};
-use crate::metrics::{ErrorKind, Gauges, Outcome};
+use crate::metrics::{ErrorKind, Gauges};
 
 type Body = Full<bytes::Bytes>;
 type Sender = SendRequest<Body>;
@@ -91,9 +94,53 @@ impl HyperClient {
         want: Want,
         gauges: &Arc<Gauges>,
     ) -> Attempt {
-        let deadline = tokio::time::Instant::now() + p.timeout;
+        // Latency and the deadline both run from here: connecting is part of the wait.
+        let start = Instant::now();
+        let deadline = tokio::time::Instant::from_std(start) + p.timeout;
+        let mut sent = false;
+        let mut retry = None;
+        let exchange = self.exchange(
+            reqs,
+            p,
+            rendered,
+            want,
+            gauges,
+            (start, &mut sent, &mut retry),
+        );
+        let result = tokio::time::timeout_at(deadline, exchange).await;
+        let latency = start.elapsed().as_micros() as u64;
+        let mut attempt = match result {
+            Ok(Ok((status, bytes, body, headers))) => {
+                Attempt::response(status, latency, bytes, body, headers)
+            }
+            Ok(Err(f)) => {
+                self.conns[p.origin] = None;
+                f.into_attempt(None)
+            }
+            Err(_) => {
+                // The connection is in an unknown state: never reuse it.
+                self.conns[p.origin] = None;
+                Attempt::timed_out(sent, p.timeout, latency)
+            }
+        };
+        attempt.retry = retry;
+        attempt
+    }
+
+    /// Connects when needed, sends, reads the response; sends once more on a fresh
+    /// connection when a kept-alive one ended under the request before any response (on
+    /// the rule of [`may_resend`]).
+    async fn exchange(
+        &mut self,
+        reqs: &Requests,
+        p: &Prepared,
+        rendered: Option<&Rendered>,
+        want: Want,
+        gauges: &Arc<Gauges>,
+        (start, sent, retry): Progress<'_>,
+    ) -> Result<Exchanged, Failed> {
         let mut retried = false;
-        let (resp, start) = loop {
+        let resp = loop {
             // Reuse the connection unless the server closed it.
             if self.conns[p.origin].as_ref().is_some_and(Conn::is_closed) {
                 self.conns[p.origin] = None;
@@ -101,64 +148,62 @@ impl HyperClient {
             let reused = self.conns[p.origin].is_some();
             if !reused {
                 let origin = &reqs.origins[p.origin];
-                match tokio::time::timeout_at(deadline, connect(reqs, origin, gauges)).await {
-                    Ok(Ok(s)) => self.conns[p.origin] = Some(s),
-                    Ok(Err(f)) => return failed(f, None),
-                    Err(_) => {
-                        return failed(
-                            Failed {
-                                kind: ErrorKind::Timeout,
-                                message: format!("connect timed out after {:?}", p.timeout),
-                            },
-                            None,
-                        )
-                    }
-                }
+                self.conns[p.origin] = Some(connect(reqs, origin, gauges).await?);
             }
-            let req = match build_request(p, rendered) {
-                Ok(r) => r,
-                Err(f) => return failed(f, None),
-            };
+            let mut req = build_request(p, rendered)?;
+            // hyper skips interim responses itself: count them to stop an endless stream.
+            let interim = Arc::new(AtomicUsize::new(0));
+            let seen = interim.clone();
+            hyper::ext::on_informational(&mut req, move |_| {
+                seen.fetch_add(1, Ordering::Relaxed);
+            });
             let conn = self.conns[p.origin].as_mut().expect("connected above");
-            let start = Instant::now();
-            let head = tokio::time::timeout_at(deadline, async {
+            *sent = true;
+            let head = async {
                 if let Err(e) = driven(&mut conn.driver, std::pin::pin!(conn.sender.ready())).await
                 {
-                    return Err((e, true));
+                    return Ok(Err((e, true)));
                 }
                 let send = std::pin::pin!(conn.sender.try_send_request(req));
-                driven(&mut conn.driver, send).await.map_err(|mut e| {
-                    let unsent = e.take_message().is_some();
-                    (e.into_error(), unsent)
+                let mut fut = std::pin::pin!(driven(&mut conn.driver, send));
+                std::future::poll_fn(|cx| {
+                    let polled = fut.as_mut().poll(cx);
+                    if interim.load(Ordering::Relaxed) > MAX_INTERIM {
+                        return Poll::Ready(Err(()));
+                    }
+                    polled.map(|r| {
+                        Ok(r.map_err(|mut e| {
+                            let unsent = e.take_message().is_some();
+                            (e.into_error(), unsent)
+                        }))
+                    })
                 })
-            })
-            .await;
-            match head {
-                Ok(Ok(resp)) => break (resp, start),
+                .await
+            };
+            match head.await {
+                Ok(Ok(resp)) => break resp,
+                Err(()) => {
+                    return Err(Failed::new(
+                        ErrorKind::InvalidResponse,
+                        format!("more than {MAX_INTERIM} interim (1xx) responses"),
+                    ))
+                }
                 Ok(Err((e, unsent))) => {
                     self.conns[p.origin] = None;
                     let (kind, message) = classify_hyper(&e, false);
-                    // A keep-alive connection the server was closing as we used it: the
-                    // request never reached the server (or, idempotent, can be sent again).
-                    let stale = matches!(
+                    // hyper does not say whether part of a head arrived before the
+                    // connection ended (h1 does): a closed or reset connection here is
+                    // taken as ended before any response byte.
+                    let failure = Failure {
                         kind,
-                        ErrorKind::ConnectionClosed | ErrorKind::ConnectionReset
-                    );
-                    if reused && !retried && (unsent || (stale && idempotent(&p.method))) {
-                        retried = true;
-                        continue;
+                        unsent,
+                        answered: false,
+                    };
+                    let reusable = reused && !retried;
+                    if !may_resend(reqs.retry, &p.method, reusable, failure, start, retry) {
+                        return Err(Failed::new(kind, message));
                     }
-                    return failed(Failed { kind, message }, None);
-                }
-                Err(_) => {
-                    self.conns[p.origin] = None;
-                    return failed(
-                        Failed {
-                            kind: ErrorKind::Timeout,
-                            message: format!("no complete response within {:?}", p.timeout),
-                        },
-                        Some(start.elapsed().as_micros() as u64),
-                    );
+                    retried = true;
                 }
             }
         };
@@ -166,7 +211,7 @@ impl HyperClient {
             .as_mut()
             .expect("a response came from this connection")
             .driver;
-        let exchange = async {
+        let read = async {
             let status = resp.status().as_u16();
             let (parts, mut body) = resp.into_parts();
             let headers = want.headers.then_some(parts.headers);
@@ -188,45 +233,21 @@ impl HyperClient {
                     }
                     Err(e) => {
                         let (kind, message) = classify_hyper(&e, true);
-                        return Err(Failed {
+                        return Err(Failed::new(
                             kind,
-                            message: format!("{message} (after {bytes} body bytes)"),
-                        });
+                            format!("{message} (after {bytes} body bytes)"),
+                        ));
                     }
                 }
             }
             Ok((status, bytes, kept.map(|k| k.freeze()), headers))
         };
-        let result =
-            tokio::time::timeout_at(deadline, driven(driver, std::pin::pin!(exchange))).await;
-        let latency = start.elapsed().as_micros() as u64;
-        match result {
-            Ok(Ok((status, bytes, body, headers))) => Attempt {
-                outcome: Outcome::Status(status),
-                latency_us: Some(latency),
-                bytes,
-                message: (status >= 400).then(|| status_message(status)),
-                body,
-                headers,
-            },
-            Ok(Err(f)) => {
-                self.conns[p.origin] = None;
-                failed(f, None)
-            }
-            Err(_) => {
-                // The connection is in an unknown state: never reuse it.
-                self.conns[p.origin] = None;
-                failed(
-                    Failed {
-                        kind: ErrorKind::Timeout,
-                        message: format!("no complete response within {:?}", p.timeout),
-                    },
-                    Some(latency),
-                )
-            }
-        }
+        driven(driver, std::pin::pin!(read)).await
     }
 }
+
+/// A response read to its end: status, body bytes, the body and headers when wanted.
+type Exchanged = (u16, u64, Option<bytes::Bytes>, Option<http::HeaderMap>);
 
 /// The request for one send: the prepared template plus what was rendered.
 fn build_request(
@@ -245,15 +266,11 @@ fn build_request(
     Ok(req)
 }
 
-fn failed(f: Failed, latency_us: Option<u64>) -> Attempt {
-    f.into_attempt(latency_us)
-}
-
 async fn connect(reqs: &Requests, origin: &Origin, gauges: &Arc<Gauges>) -> Result<Conn, Failed> {
     let stream = connect_stream(reqs, origin).await?;
     let (sender, driver) = http1::handshake(TokioIo::new(stream)).await.map_err(|e| {
         let (kind, message) = classify_hyper(&e, false);
-        Failed { kind, message }
+        Failed::connecting(kind, message)
     })?;
     Ok(Conn {
         sender,

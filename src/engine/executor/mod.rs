@@ -15,8 +15,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Uri};
 
-use crate::metrics::{Gauges, Outcome};
-use crate::scenario::{ClientKind, Plan};
+use crate::metrics::{ErrorKind, Gauges, Outcome, Retry};
+use crate::scenario::{ClientKind, Plan, RetryPolicy};
 
 pub use classify::{classify_hyper, classify_io, classify_reqwest};
 pub use h1::H1Client;
@@ -48,20 +48,28 @@ pub struct Prepared {
     pub timeout: Duration,
     pub client: ClientKind,
     pub follow_redirects: bool,
+    /// The request asks for a protocol upgrade (has an `Upgrade` header): only then is
+    /// `101 Switching Protocols` an answer rather than `unexpected_upgrade`.
+    pub upgrade: bool,
 }
 
 /// The result of sending one request.
 #[derive(Debug, Clone)]
 pub struct Attempt {
     pub outcome: Outcome,
-    /// Microseconds from just before sending to the last body byte; `None` when no
-    /// request went out (connect failed).
+    /// Microseconds from the start of the request (before connecting, when it needed a
+    /// connection; before its first attempt, when it was sent twice) to the last body
+    /// byte, or to the timeout; `None` for other failures.
     pub latency_us: Option<u64>,
     pub bytes: u64,
     pub message: Option<String>,
     /// The body, when asked for (checks or captures need it) and not over the limit.
     pub body: Option<Bytes>,
     pub headers: Option<HeaderMap>,
+    /// The request was sent a second time: why, and how long the first attempt took.
+    pub retry: Option<Retry>,
+    /// No connection could be made (DNS, TCP or TLS): nothing was sent.
+    pub connect_failed: bool,
 }
 
 /// Largest body kept for checks and captures; longer ones are counted but not kept.
@@ -120,11 +128,7 @@ pub struct Want {
 }
 
 impl Attempt {
-    pub fn failed(
-        kind: crate::metrics::ErrorKind,
-        message: String,
-        latency_us: Option<u64>,
-    ) -> Attempt {
+    pub fn failed(kind: ErrorKind, message: String, latency_us: Option<u64>) -> Attempt {
         Attempt {
             outcome: Outcome::Error(kind),
             latency_us,
@@ -132,7 +136,54 @@ impl Attempt {
             message: Some(message),
             body: None,
             headers: None,
+            retry: None,
+            connect_failed: false,
         }
+    }
+
+    /// No complete response by the deadline; `sent` when the request went out (else the
+    /// connect took all the time). The latency is the time waited.
+    pub fn timed_out(sent: bool, timeout: Duration, latency_us: u64) -> Attempt {
+        let message = if sent {
+            format!("no complete response within {timeout:?}")
+        } else {
+            format!("connect timed out after {timeout:?}")
+        };
+        Attempt::failed(ErrorKind::Timeout, message, Some(latency_us))
+    }
+
+    /// A complete response.
+    pub fn response(
+        status: u16,
+        latency_us: u64,
+        bytes: u64,
+        body: Option<Bytes>,
+        headers: Option<HeaderMap>,
+    ) -> Attempt {
+        Attempt {
+            outcome: Outcome::Status(status),
+            latency_us: Some(latency_us),
+            bytes,
+            message: (status >= 400).then(|| conn::status_message(status)),
+            body,
+            headers,
+            retry: None,
+            connect_failed: false,
+        }
+    }
+
+    /// A `101 Switching Protocols` the request did not ask for is an error: the
+    /// connection now speaks something else and no HTTP answer came.
+    fn unasked_upgrade(mut self, p: &Prepared, rendered: Option<&Rendered>) -> Attempt {
+        let asked = p.upgrade
+            || rendered.is_some_and(|r| r.headers.iter().any(|(k, _)| k == http::header::UPGRADE));
+        if self.outcome == Outcome::Status(101) && !asked {
+            self.outcome = Outcome::Error(ErrorKind::UnexpectedUpgrade);
+            self.message =
+                Some("101 Switching Protocols to a request that asked for no upgrade".into());
+            self.body = None;
+        }
+        self
     }
 }
 
@@ -143,6 +194,7 @@ pub struct Requests {
     pub tls: Arc<rustls::ClientConfig>,
     pub insecure: bool,
     pub cookies: bool,
+    pub retry: RetryPolicy,
 }
 
 pub const USER_AGENT: &str = concat!("volley/", env!("CARGO_PKG_VERSION"));
@@ -200,6 +252,7 @@ impl Requests {
                 );
             }
             let target = uri.path_and_query().map_or("/", |pq| pq.as_str());
+            let upgrade = headers.contains_key(http::header::UPGRADE);
             let mut wire = Vec::new();
             h1::serialize(&mut wire, &ep.method, target, &headers, &ep.body);
             prepared.push(Prepared {
@@ -213,6 +266,7 @@ impl Requests {
                 timeout: ep.timeout,
                 client: ep.client,
                 follow_redirects: ep.follow_redirects,
+                upgrade,
             });
         }
         Requests {
@@ -221,6 +275,7 @@ impl Requests {
             tls: tls::client_config(plan.http.insecure),
             insecure: plan.http.insecure,
             cookies: plan.http.cookies,
+            retry: plan.http.retry,
         }
     }
 }
@@ -257,7 +312,7 @@ impl VuClient {
     pub async fn send(&mut self, idx: usize, rendered: Option<&Rendered>, want: Want) -> Attempt {
         let reqs = self.requests.clone();
         let p = &reqs.prepared[idx];
-        match p.client {
+        let attempt = match p.client {
             ClientKind::H1 => self.h1.send(&reqs, p, rendered, want, &self.gauges).await,
             ClientKind::Hyper => {
                 self.hyper
@@ -271,6 +326,7 @@ impl VuClient {
                     .get_or_insert_with(|| ReqwestClient::new(&reqs, gauges.clone()));
                 client.send(p, rendered, want).await
             }
-        }
+        };
+        attempt.unasked_upgrade(p, rendered)
     }
 }

@@ -122,6 +122,12 @@ impl Widget for Detail<'_> {
                 Span::styled(units::count(*n), t.text()),
             ]));
         }
+        for (reason, n) in &ep.retries {
+            lines.push(Line::from(vec![
+                Span::styled(format!("retried {reason} "), t.muted()),
+                Span::styled(units::count(*n), t.text()),
+            ]));
+        }
         lines.push(Line::from(""));
         for e in ep.recent_errors.iter().rev() {
             lines.push(Line::from(vec![

@@ -167,7 +167,14 @@ impl Widget for Header<'_> {
                 2,
                 vec![
                     label("conns "),
-                    Span::styled(s.connections_open.to_string(), t.text()),
+                    Span::styled(
+                        if s.connections_open_known {
+                            s.connections_open.to_string()
+                        } else {
+                            "?".to_string()
+                        },
+                        t.text(),
+                    ),
                 ],
             ),
             Seg::new(
