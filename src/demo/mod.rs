@@ -13,6 +13,9 @@
 //! | `GET /__stats`           | 200 [`DemoStats::to_json`] (not itself counted)                 |
 //! | anything else            | 404                                                             |
 //!
+//! With `--capacity RPS`, every request but `/__stats` passes a limiter first: it waits in a
+//! queue while the server is busy and gets 503 when the queue is full (see [`capacity`]).
+//!
 //! With `--require-auth`, every `/api/*` request needs `Authorization: Bearer <token>`
 //! with a token issued by `/login`, or it gets 401.
 //!
@@ -20,6 +23,7 @@
 //! never competes with the load generator's scheduler; [`serve_until_ctrl_c`] serves in
 //! the foreground for `volley demo --serve-only`.
 
+mod capacity;
 mod latency;
 mod routes;
 mod server;
@@ -77,6 +81,15 @@ pub struct DemoOptions {
     /// Require a bearer token from POST /login on /api/* routes
     #[arg(long)]
     pub require_auth: bool,
+
+    /// Serve at most this many requests per second: past it latency climbs while a queue
+    /// fills, then the excess is refused with 503 (unlimited by default)
+    #[arg(long, value_name = "RPS", value_parser = capacity::parse_capacity)]
+    pub capacity: Option<f64>,
+
+    /// With --capacity: the longest a request waits in the queue before it is refused
+    #[arg(long, value_name = "DUR", default_value = "250ms", value_parser = parse_duration)]
+    pub capacity_queue: Duration,
 }
 
 impl Default for DemoOptions {
@@ -90,6 +103,8 @@ impl Default for DemoOptions {
             write_latency: Duration::from_millis(8),
             error_rate: 0.02,
             require_auth: false,
+            capacity: None,
+            capacity_queue: capacity::DEFAULT_QUEUE,
         }
     }
 }

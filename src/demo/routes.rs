@@ -9,11 +9,12 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::header::{
-    HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_TYPE, LOCATION, WWW_AUTHENTICATE,
+    HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_TYPE, LOCATION, RETRY_AFTER, WWW_AUTHENTICATE,
 };
 use hyper::{Method, Request, Response, StatusCode};
 use serde_json::{json, Value};
 
+use super::capacity::{Admission, Capacity};
 use super::latency::Latency;
 use super::stats::{DemoStats, Route, TokenUse};
 use super::tokens::{TokenStore, MAX_TOKENS};
@@ -46,6 +47,7 @@ pub(crate) struct AppState {
     write_latency: Latency,
     next_order: AtomicU64,
     items_body: Bytes,
+    capacity: Option<Capacity>,
 }
 
 impl AppState {
@@ -53,6 +55,10 @@ impl AppState {
     pub(crate) fn new(opts: &DemoOptions) -> Result<AppState, String> {
         let error_rate = super::check_error_rate(opts.error_rate)?;
         let items: Vec<Value> = (1..=LIST_LEN).map(item_json).collect();
+        let capacity = opts
+            .capacity
+            .map(|rps| Capacity::new(rps, opts.capacity_queue))
+            .transpose()?;
         Ok(AppState {
             stats: Arc::new(DemoStats::default()),
             tokens: TokenStore::new(MAX_TOKENS),
@@ -64,6 +70,7 @@ impl AppState {
             write_latency: Latency::new(opts.write_latency, 0.3, 4.0),
             next_order: AtomicU64::new(1),
             items_body: Bytes::from(Value::Array(items).to_string()),
+            capacity,
         })
     }
 
@@ -148,8 +155,21 @@ pub(crate) async fn handle(
     let token = state.token_use(&parts.headers);
     state.stats.record_token(token);
     let drained = drain(body).await;
+    let admission = match &state.capacity {
+        Some(capacity) => capacity.admit(std::time::Instant::now()),
+        None => Admission::After(Duration::ZERO),
+    };
 
-    let response = if drained.is_err() {
+    let response = if admission == Admission::Refused {
+        let mut r = error_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "over_capacity",
+            "the server is at its capacity limit",
+        );
+        r.headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from_static("1"));
+        r
+    } else if drained.is_err() {
         error_response(
             StatusCode::BAD_REQUEST,
             "bad_request",
@@ -165,6 +185,9 @@ pub(crate) async fn handle(
             .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         r
     } else {
+        if let Admission::After(wait) = admission {
+            delay(wait).await;
+        }
         respond(&state, target, parts.uri.query()).await
     };
     state.stats.record_status(response.status().as_u16());

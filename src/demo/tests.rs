@@ -416,6 +416,67 @@ fn concurrent_requests_raise_max_in_flight() {
 }
 
 #[test]
+fn capacity_queues_then_refuses_the_excess_with_503() {
+    // 5 rps: one request every 200 ms; a 250 ms queue admits a burst's first two.
+    let server = start(DemoOptions {
+        capacity: Some(5.0),
+        capacity_queue: Duration::from_millis(250),
+        ..fast()
+    });
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(10));
+    let threads: Vec<_> = (0..10)
+        .map(|_| {
+            let mut c = Client::connect(&server);
+            let barrier = std::sync::Arc::clone(&barrier);
+            std::thread::spawn(move || {
+                barrier.wait();
+                let sent = Instant::now();
+                let reply = c.get("/api/items");
+                (reply, sent.elapsed())
+            })
+        })
+        .collect();
+    let replies: Vec<(Reply, Duration)> = threads
+        .into_iter()
+        .map(|t| t.join().expect("client thread"))
+        .collect();
+    let ok: Vec<&(Reply, Duration)> = replies.iter().filter(|(r, _)| r.status == 200).collect();
+    let refused: Vec<&(Reply, Duration)> =
+        replies.iter().filter(|(r, _)| r.status == 503).collect();
+    assert_eq!(ok.len() + refused.len(), 10, "{replies:?}");
+    // Two admitted when all ten arrive within 50 ms of each other; one more per 200 ms
+    // of spread, should the threads start slowly.
+    assert!((2..=5).contains(&ok.len()), "{} admitted", ok.len());
+    // The second admitted waited for the first one's turn (a lower bound: the queue).
+    let slowest_ok = ok.iter().map(|(_, took)| *took).max().unwrap_or_default();
+    assert!(slowest_ok >= Duration::from_millis(150), "{slowest_ok:?}");
+    for (reply, _) in &refused {
+        assert_eq!(reply.header("retry-after"), Some("1"));
+        assert_eq!(reply.json()["error"], "over_capacity");
+    }
+    assert_eq!(server.stats.status_count(503), refused.len() as u64);
+
+    // Once the queue has drained the server answers again.
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(Client::connect(&server).get("/health").status, 200);
+}
+
+#[test]
+fn without_capacity_a_burst_is_never_refused() {
+    let server = start(fast());
+    let threads: Vec<_> = (0..10)
+        .map(|_| {
+            let mut c = Client::connect(&server);
+            std::thread::spawn(move || c.get("/api/items").status)
+        })
+        .collect();
+    for t in threads {
+        assert_eq!(t.join().expect("client thread"), 200);
+    }
+    assert_eq!(server.stats.status_count(503), 0);
+}
+
+#[test]
 fn bodies_are_drained_and_malformed_requests_do_not_hurt() {
     let server = start(fast());
     let mut c = Client::connect(&server);
@@ -528,6 +589,10 @@ fn cli_defaults_match_default_and_flags_parse() {
         "--error-rate",
         "0.5",
         "--require-auth",
+        "--capacity",
+        "400",
+        "--capacity-queue",
+        "100ms",
     ])
     .expect("flags");
     let d = cli.demo;
@@ -539,6 +604,8 @@ fn cli_defaults_match_default_and_flags_parse() {
     assert_eq!(d.write_latency, Duration::from_micros(250));
     assert_eq!(d.error_rate, 0.5);
     assert!(d.require_auth);
+    assert_eq!(d.capacity, Some(400.0));
+    assert_eq!(d.capacity_queue, Duration::from_millis(100));
 
     for bad in ["1.01", "-0.1", "NaN", "lots"] {
         assert!(
@@ -547,4 +614,10 @@ fn cli_defaults_match_default_and_flags_parse() {
         );
     }
     assert!(Cli::try_parse_from(["volley", "--latency", "fast"]).is_err());
+    for bad in ["0", "-5", "inf", "many"] {
+        assert!(
+            Cli::try_parse_from(["volley", "--capacity", bad]).is_err(),
+            "{bad}"
+        );
+    }
 }
