@@ -30,6 +30,9 @@ type ConnDriver = Connection<TokioIo<Stream>, Body>;
 /// One VU's hyper connections, by origin.
 pub struct HyperClient {
     conns: Vec<Option<Conn>>,
+    /// Interim responses to the request in flight (hyper reports them through a
+    /// callback); one counter per VU, reset per request.
+    interim: Arc<AtomicUsize>,
 }
 
 /// An open connection: the request handle and the connection's state machine, which
@@ -83,6 +86,7 @@ impl HyperClient {
     pub fn new(n_origins: usize) -> Self {
         HyperClient {
             conns: (0..n_origins).map(|_| None).collect(),
+            interim: Arc::new(AtomicUsize::new(0)),
         }
     }
 
@@ -152,7 +156,8 @@ impl HyperClient {
             }
             let mut req = build_request(p, rendered)?;
             // hyper skips interim responses itself: count them to stop an endless stream.
-            let interim = Arc::new(AtomicUsize::new(0));
+            let interim = self.interim.clone();
+            interim.store(0, Ordering::Relaxed);
             let seen = interim.clone();
             hyper::ext::on_informational(&mut req, move |_| {
                 seen.fetch_add(1, Ordering::Relaxed);
