@@ -215,7 +215,6 @@ impl Accum {
     }
 }
 
-/// What a shard holds between two aggregator ticks.
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -229,6 +228,7 @@ mod tests {
             outcome,
             bytes: 0,
             raw_latency_us: None,
+            retry: None,
         };
         a.record(&sample(Outcome::Status(200)));
         a.record(&sample(Outcome::Error(ErrorKind::Aborted)));
@@ -265,6 +265,7 @@ mod tests {
     }
 }
 
+/// What a shard holds between two aggregator ticks.
 #[derive(Debug, Clone)]
 pub struct ShardData {
     pub endpoints: Vec<Accum>,
