@@ -423,6 +423,16 @@ pub async fn run(
         c.level().round().max(1.0)
     };
     gauges.startup_goal.store(goal as u64, Ordering::Relaxed);
+    // A plan that starts with no load (stages from 0 VUs or a rate of 0) has no first VU
+    // to wait for: its run clock starts now, or its stages would never move.
+    let idle_start = if open {
+        c.level() <= 0.0
+    } else {
+        c.level().round() < 1.0
+    };
+    if idle_start {
+        gauges.with_clock(|clock| clock.start_run(Instant::now()));
+    }
     c.follow_stages(Duration::ZERO);
     c.apply_level();
     let stop_scheduler = Arc::new(Notify::new());

@@ -399,7 +399,7 @@ mod tests {
         );
         // ... and the grade counts them as it counts errors.
         assert!(
-            many.contains("errors and dropped attempts 49.58% against a 1.00% target"),
+            many.contains("errors and dropped attempts 49.58% against a 1% target"),
             "{many}"
         );
         assert!(!many.contains("grade      A"), "{many}");
