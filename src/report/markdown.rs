@@ -93,6 +93,15 @@ pub fn write_markdown<W: Write>(
             ""
         }
     )?;
+    if !doc.overrides.is_empty() {
+        let list: Vec<String> = doc
+            .overrides
+            .iter()
+            .map(|a| format!("`{}`", a.replace('`', "'")))
+            .collect();
+        writeln!(w)?;
+        writeln!(w, "Command-line overrides: {}", list.join(" "))?;
+    }
     writeln!(w)?;
     writeln!(
         w,

@@ -122,6 +122,9 @@ pub fn write_summary<W: Write>(doc: &ResultDoc, w: &mut W) -> io::Result<()> {
         },
         units::vus(doc.vus_max.into()),
     )?;
+    if !doc.overrides.is_empty() {
+        writeln!(w, "overrides: {}", doc.overrides.join(" "))?;
+    }
     writeln!(w)?;
     let name_w = doc
         .endpoints

@@ -49,7 +49,30 @@ pub struct Overrides {
 }
 
 impl Overrides {
+    /// The options as they are shown in reports: `--vus 50`, `--duration 10s`.
+    pub fn describe(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some(t) = &self.target {
+            out.push(format!("--target {t}"));
+        }
+        if let Some(v) = self.vus {
+            out.push(format!("--vus {v}"));
+        }
+        if let Some(d) = self.duration {
+            out.push(format!("--duration {}", format_duration(d)));
+        }
+        if let Some(n) = self.iterations {
+            out.push(format!("--iterations {n}"));
+        }
+        if self.insecure {
+            out.push("--insecure".into());
+        }
+        out
+    }
+
+    /// Replaces the plan's values with these, and records them in `plan.overrides`.
     pub fn apply(&self, plan: &mut Plan) {
+        plan.overrides.extend(self.describe());
         if let Some(t) = &self.target {
             plan.retarget(t);
         }
