@@ -246,6 +246,14 @@ fn is_zero(n: &u64) -> bool {
     *n == 0
 }
 
+impl Latency {
+    /// One of this latency's values for people: [`units::ms`], or `–` when nothing was
+    /// measured (no response: a `0` would read as instant).
+    pub fn shown(&self, v: f64) -> String {
+        units::fmt_opt((self.count > 0).then_some(v), units::ms)
+    }
+}
+
 pub fn latency(ep: &EndpointStats) -> Latency {
     latency_of(&ep.hist)
 }

@@ -934,16 +934,8 @@ fn score_color(score: f64) -> &'static str {
 
 fn endpoint_row(out: &mut String, s: &Stats, total: bool) {
     let l = &s.latency_ms;
-    let ms = |v: f64, class: &str| {
-        format!(
-            r#"<td class="{class}" data-v="{v}">{}</td>"#,
-            if l.count == 0 {
-                "–".into()
-            } else {
-                units::ms(v)
-            }
-        )
-    };
+    let ms =
+        |v: f64, class: &str| format!(r#"<td class="{class}" data-v="{v}">{}</td>"#, l.shown(v));
     let _ = write!(
         out,
         r#"<tr class="{}" data-endpoint="{}" data-requests="{}" data-ok="{}" data-errors="{}" data-count="{}" data-p50="{}" data-p90="{}" data-p95="{}" data-p99="{}" data-max="{}">"#,
@@ -1337,22 +1329,22 @@ pub fn render_html(doc: &ResultDoc, baseline: Option<&Comparison>) -> String {
     kpi(
         &mut o,
         "p50",
-        &units::ms(t.latency_ms.p50),
-        &format!("mean {}", units::ms(t.latency_ms.mean)),
+        &t.latency_ms.shown(t.latency_ms.p50),
+        &format!("mean {}", t.latency_ms.shown(t.latency_ms.mean)),
         false,
     );
     kpi(
         &mut o,
         "p95",
-        &units::ms(t.latency_ms.p95),
-        &format!("p90 {}", units::ms(t.latency_ms.p90)),
+        &t.latency_ms.shown(t.latency_ms.p95),
+        &format!("p90 {}", t.latency_ms.shown(t.latency_ms.p90)),
         false,
     );
     kpi(
         &mut o,
         "p99",
-        &units::ms(t.latency_ms.p99),
-        &format!("max {}", units::ms(t.latency_ms.max)),
+        &t.latency_ms.shown(t.latency_ms.p99),
+        &format!("max {}", t.latency_ms.shown(t.latency_ms.max)),
         false,
     );
     kpi(
