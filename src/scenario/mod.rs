@@ -38,16 +38,6 @@ pub fn parse(path: &Path, src: &str) -> Result<Plan, ScenarioError> {
     validate::Validator { path, src }.plan(file)
 }
 
-/// Command-line values that replace the scenario's own.
-#[derive(Debug, Default, Clone)]
-pub struct Overrides {
-    pub target: Option<reqwest::Url>,
-    pub vus: Option<u32>,
-    pub duration: Option<Duration>,
-    pub iterations: Option<u64>,
-    pub insecure: bool,
-}
-
 impl Overrides {
     /// The options as they are shown in reports: `--vus 50`, `--duration 10s`.
     pub fn describe(&self) -> Vec<String> {
@@ -69,13 +59,25 @@ impl Overrides {
         }
         out
     }
+}
 
-    /// Replaces the plan's values with these, and records them in `plan.overrides`.
+/// Command-line values that replace the scenario's own.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub target: Option<reqwest::Url>,
+    pub vus: Option<u32>,
+    pub duration: Option<Duration>,
+    pub iterations: Option<u64>,
+    pub insecure: bool,
+}
+
+impl Overrides {
     pub fn apply(&self, plan: &mut Plan) {
-        plan.overrides.extend(self.describe());
         if let Some(t) = &self.target {
             plan.retarget(t);
         }
+        // For reports: what replaced the scenario's values.
+        plan.overrides.extend(self.describe());
         if let Some(v) = self.vus {
             plan.load.vus = v;
         }

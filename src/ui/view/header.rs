@@ -103,10 +103,7 @@ impl Widget for Header<'_> {
             label("  err "),
             Span::styled(units::percent(s.total.error_rate()), err_style),
             label("  p95 "),
-            Span::styled(
-                units::fmt_opt(s.total.quantile_opt_us(0.95), units::us),
-                t.fg(t.p95),
-            ),
+            Span::styled(units::us(s.total.quantile_us(0.95)), t.fg(t.p95)),
         ];
         // Narrow screens: the numbers matter more than the name.
         let width: usize = line1.iter().map(|s| s.width()).sum();
