@@ -32,7 +32,7 @@ pub fn progress_line(s: &Snapshot) -> String {
         units::count(s.total.requests),
         units::rate(s.total.rps_now),
         units::percent(s.total.error_rate()),
-        units::us(s.total.quantile_us(0.95)),
+        units::fmt_opt(s.total.quantile_opt_us(0.95), units::us),
         remaining,
         units::count(s.connections_open),
     )
@@ -147,5 +147,7 @@ mod tests {
         let line = progress_line(&s);
         assert!(line.contains(" done 500/2,000 (25.0%) "), "{line}");
         assert!(!line.contains("left"), "{line}");
+        // Nothing answered yet: no p95 to show, not a 0.
+        assert!(line.contains(" p95 – "), "{line}");
     }
 }

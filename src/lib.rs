@@ -94,9 +94,10 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
                 .map_err(|e| Error::io("cannot start the demo target", e))?;
             let mut plan =
                 scenario::parse(std::path::Path::new("scenarios/demo.toml"), DEMO_SCENARIO)?;
-            let mut o = overrides_of(&overrides)?;
+            let o = overrides_of(&overrides)?;
             if o.target.is_none() {
-                o.target = Some(scenario::parse_base_url(&server.url()).map_err(Error::Usage)?);
+                // The demo target is volley's own choice, not an override.
+                plan.retarget(&scenario::parse_base_url(&server.url()).map_err(Error::Usage)?);
             }
             if let Some(note) = o.apply(&mut plan) {
                 say!("volley: {note}");
@@ -174,6 +175,8 @@ pub fn execute(mut plan: Plan, args: &RunArgs) -> Result<i32, Error> {
         prometheus::for_run(args.prometheus.as_deref(), args.prometheus_grace)?.unzip();
     if let Some(g) = args.graceful_stop {
         plan.load.graceful_stop = g;
+        plan.overrides
+            .push(format!("--graceful-stop {}", scenario::format_duration(g)));
     }
     let info = RunInfo::of(&plan);
     let peak_vus = match plan.load.model {

@@ -532,11 +532,19 @@ fn html_agrees_with_the_document_and_is_self_contained() {
         .filter(|e| e.kind != "start" && e.kind != "done")
         .count();
     assert!(marked >= 3);
-    assert_eq!(
-        html.matches("<g><title>").count(),
-        marked * 3,
-        "markers on the three charts"
-    );
+    let shown: usize = html
+        .match_indices(r#"<g class="ev" "#)
+        .map(|(i, _)| events_in(&attrs_of(&html[i..], r#"class="ev""#)["data-n"]))
+        .sum();
+    assert_eq!(shown, marked * 3, "markers on the three charts");
+}
+
+/// How many events a marker badge stands for: `4` is one, `4–9` six.
+fn events_in(label: &str) -> usize {
+    match label.split_once('–') {
+        Some((a, b)) => b.parse::<usize>().unwrap() - a.parse::<usize>().unwrap() + 1,
+        None => 1,
+    }
 }
 
 #[test]
@@ -1602,4 +1610,166 @@ fn numbers_read_the_same_in_every_report() {
     }
     assert!(text.contains("1 VU max"), "{text}");
     assert!(md.contains("1 VU max"), "{md}");
+}
+
+/// A document with `n` one-second rows at `rps` requests each, over `duration_s`.
+fn flat_run(n: u64, rps: u64, duration_s: f64) -> ResultDoc {
+    let mut doc = volley::report::load_doc(&fixture("current.json")).unwrap();
+    let row = |t: u64, count: u64| volley::report::Row {
+        t,
+        dt: 1,
+        requests: count,
+        ok: count,
+        errors: 0,
+        rps: count as f64,
+        bytes: 0,
+        p50_ms: 1.0,
+        p90_ms: 1.0,
+        p95_ms: 1.0,
+        p99_ms: 1.0,
+        max_ms: 1.0,
+        vus: 4,
+        hdr: None,
+    };
+    doc.timeline = (0..n).map(|t| row(t, rps)).collect();
+    doc.duration_s = duration_s;
+    doc.run_time_s = duration_s;
+    doc.events.clear();
+    doc
+}
+
+/// The JSON read-out data of the chart with this id.
+fn chart_data(html: &str, id: &str) -> serde_json::Value {
+    let at = html
+        .find(&format!(r#"<div class="chart" id="{id}">"#))
+        .unwrap();
+    let rest = &html[at..];
+    let open = r#"<script type="application/json">"#;
+    let start = rest.find(open).unwrap() + open.len();
+    let end = start + rest[start..].find("</script>").unwrap();
+    serde_json::from_str(&rest[start..end].replace("<\\/", "</")).unwrap()
+}
+
+#[test]
+fn html_clusters_event_markers_so_they_never_overlap() {
+    let mut doc = flat_run(60, 100, 60.0);
+    for i in 0..40 {
+        doc.events.push(volley::metrics::Event {
+            t: 10.0 + i as f64 * 0.05,
+            kind: "set_vus".into(),
+            detail: format!("{i} -> {} VUs", i + 1),
+        });
+    }
+    doc.events.push(volley::metrics::Event {
+        t: 40.0,
+        kind: "set_rate".into(),
+        detail: "5.0/s -> 10/s".into(),
+    });
+    let html = out_of(&doc, OutKind::Html);
+    let chart = &html[html.find(r#"id="throughput""#).unwrap()..];
+    let chart = &chart[..chart.find("</svg>").unwrap()];
+    let badges: Vec<(f64, f64, String)> = chart
+        .match_indices(r#"<g class="ev" "#)
+        .map(|(i, _)| {
+            let a = attrs_of(&chart[i..], r#"class="ev""#);
+            (
+                a["data-x0"].parse().unwrap(),
+                a["data-x1"].parse().unwrap(),
+                a["data-n"].clone(),
+            )
+        })
+        .collect();
+    // 40 events within 2 s share a few badges; each event is in exactly one.
+    assert!(badges.len() <= 4, "{badges:?}");
+    assert_eq!(badges.iter().map(|b| events_in(&b.2)).sum::<usize>(), 41);
+    for w in badges.windows(2) {
+        assert!(w[0].1 <= w[1].0, "badges overlap: {w:?}");
+    }
+    // set_rate has the colour of set_vus (it had the fallback's).
+    let rate_badge = chart.find(r#"data-n="41""#).unwrap();
+    assert!(
+        chart[rate_badge..].contains(r##"stroke="#2563eb""##),
+        "{}",
+        &chart[rate_badge..]
+    );
+    assert!(html.contains(r##"<span style="background:#2563eb">41</span>"##));
+}
+
+#[test]
+fn html_clips_a_spike_and_labels_the_peak() {
+    let mut doc = flat_run(60, 100, 60.0);
+    doc.timeline[30].requests = 5000;
+    doc.timeline[30].ok = 5000;
+    let html = out_of(&doc, OutKind::Html);
+    assert!(
+        html.contains("peak 5,000/s at 30s–31s (axis clipped)"),
+        "no peak label"
+    );
+    // The read-out keeps the true value.
+    let data = chart_data(&html, "throughput");
+    assert!(data["series"][0]["text"]
+        .as_array()
+        .unwrap()
+        .contains(&"5,000/s".into()));
+    // Without a spike, no clipping.
+    let flat = out_of(&flat_run(60, 100, 60.0), OutKind::Html);
+    assert!(!flat.contains("axis clipped"));
+}
+
+#[test]
+fn html_leaves_out_the_last_partial_second() {
+    // 10 rows, but the run ended 0.4 s into the last one: its 40 requests over a whole
+    // second read as a drop to 40/s.
+    let mut doc = flat_run(10, 100, 9.4);
+    doc.timeline[9].requests = 40;
+    doc.timeline[9].ok = 40;
+    let html = out_of(&doc, OutKind::Html);
+    let data = chart_data(&html, "throughput");
+    let labels = data["label"].as_array().unwrap();
+    assert_eq!(labels.len(), 9, "{labels:?}");
+    assert!(!data["series"][0]["text"]
+        .as_array()
+        .unwrap()
+        .contains(&"40.0/s".into()));
+    assert!(
+        html.contains("The last 0.4s of the run (a partial second) is not drawn"),
+        "no note"
+    );
+    // A run that ends on a whole second keeps every row.
+    let whole = out_of(&flat_run(10, 100, 10.0), OutKind::Html);
+    let data = chart_data(&whole, "throughput");
+    assert_eq!(data["label"].as_array().unwrap().len(), 10);
+}
+
+#[test]
+fn overrides_are_recorded_and_shown() {
+    let src =
+        "name = \"o\"\nbase_url = \"http://127.0.0.1:9/\"\n[load]\nvus = 2\nduration = \"1m\"\n\
+               [[request]]\npath = \"/\"\n";
+    let mut plan = volley::scenario::parse(Path::new("o.toml"), src).unwrap();
+    volley::scenario::Overrides {
+        vus: Some(50),
+        duration: Some(Duration::from_secs(10)),
+        ..Default::default()
+    }
+    .apply(&mut plan);
+    let info = RunInfo::of(&plan);
+    assert_eq!(info.overrides, ["--vus 50", "--duration 10s"]);
+    let mut doc = volley::report::load_doc(&fixture("current.json")).unwrap();
+    doc.overrides = info.overrides.clone();
+    let json: serde_json::Value = serde_json::from_str(&out_of(&doc, OutKind::Json)).unwrap();
+    assert_eq!(
+        json["overrides"],
+        serde_json::json!(["--vus 50", "--duration 10s"])
+    );
+    let html = out_of(&doc, OutKind::Html);
+    let scenario = &html[html
+        .find(r#"<section class="card" id="scenario">"#)
+        .unwrap()..];
+    assert!(
+        scenario.contains("<code>--vus 50</code> <code>--duration 10s</code>"),
+        "{scenario}"
+    );
+    assert!(out_of(&doc, OutKind::Txt).contains("overrides: --vus 50 --duration 10s"));
+    assert!(out_of(&doc, OutKind::Md).contains("`--vus 50` `--duration 10s`"));
 }

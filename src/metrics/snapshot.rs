@@ -307,6 +307,11 @@ impl EndpointStats {
         }
     }
 
+    /// Latency at quantile `q` in microseconds; `None` when nothing was recorded.
+    pub fn quantile_opt_us(&self, q: f64) -> Option<u64> {
+        (!self.hist.is_empty()).then(|| self.hist.value_at_quantile(q))
+    }
+
     /// Latency at quantile `q` in microseconds (0 when nothing was recorded).
     pub fn quantile_us(&self, q: f64) -> u64 {
         if self.hist.is_empty() {

@@ -49,6 +49,9 @@ pub struct ResultDoc {
     /// mode the equivalent command line.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scenario_text: Option<String>,
+    /// Command-line options that replaced the scenario's values: `--vus 50`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub overrides: Vec<String>,
     /// Open model: iterations that were due but not started because every VU was busy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dropped_iterations: Option<u64>,
@@ -267,6 +270,14 @@ fn is_zero(n: &u64) -> bool {
     *n == 0
 }
 
+impl Latency {
+    /// One of this latency's values for people: [`units::ms`], or `–` when nothing was
+    /// measured (no response: a `0` would read as instant).
+    pub fn shown(&self, v: f64) -> String {
+        units::fmt_opt((self.count > 0).then_some(v), units::ms)
+    }
+}
+
 pub fn latency(ep: &EndpointStats) -> Latency {
     latency_of(&ep.hist)
 }
@@ -361,6 +372,8 @@ pub struct RunInfo {
     pub checks: Vec<(String, String)>,
     /// What the grade is measured against (from whole-run thresholds, or defaults).
     pub grade_targets: crate::grade::Targets,
+    /// Command-line options that replaced the scenario's values.
+    pub overrides: Vec<String>,
 }
 
 impl RunInfo {
@@ -371,6 +384,7 @@ impl RunInfo {
             source: plan.source.clone(),
             target: plan.base_url.to_string(),
             scenario_text: super::scenario_text::of_plan(plan),
+            overrides: plan.overrides.clone(),
             checks: plan
                 .checks
                 .iter()
@@ -421,6 +435,7 @@ impl ResultDoc {
             timeline: s.total.timeline.iter().map(Row::from).collect(),
             events: s.events.iter().cloned().collect(),
             scenario_text: info.scenario_text.clone(),
+            overrides: info.overrides.clone(),
             dropped_iterations: s.rate.is_some().then_some(s.dropped),
             thresholds: s
                 .thresholds

@@ -177,7 +177,7 @@ fn event_color(kind: &str) -> &'static str {
     match kind {
         "pause" | "resume" => "#64748b",
         "spike" | "spike_end" => "#a21caf",
-        "set_vus" => "#2563eb",
+        "set_vus" | "set_rate" => "#2563eb",
         "stop" | "abort" => "#dc2626",
         "end" => "#0f766e",
         _ => "#b45309",
@@ -275,6 +275,10 @@ struct Chart<'a> {
     events: Vec<(usize, &'a Event)>,
     bands: Vec<(f64, f64, &'static str, &'static str)>,
     labels: Vec<String>,
+    /// A clipped axis: where the peak is and what it was.
+    peak: Option<(f64, String)>,
+    /// A line under the chart.
+    note: Option<String>,
 }
 
 impl<'a> Chart<'a> {
@@ -297,6 +301,8 @@ impl<'a> Chart<'a> {
             events: Vec::new(),
             bands: Vec::new(),
             labels: Vec::new(),
+            peak: None,
+            note: None,
         }
     }
 
@@ -478,25 +484,54 @@ impl<'a> Chart<'a> {
                 }
             }
         }
-        // Event markers: a dashed line and a numbered disc above the plot.
+        // Event markers: a line per event and a numbered badge above the plot. Events too
+        // close to tell apart share one badge (`4–9`) whose tooltip lists them all;
+        // badges never overlap.
         out.push_str(r#"<g class="mk">"#);
-        let mut last_x = f64::NEG_INFINITY;
-        let mut row = 0;
-        for (n, e) in &self.events {
-            let x = self.x(e.t.clamp(self.tmin, self.tmax));
-            row = if x - last_x < 18.0 { (row + 1) % 2 } else { 0 };
-            last_x = x;
-            let cy = self.top - 11.0;
-            let cx = x + row as f64 * 16.0;
-            let color = event_color(&e.kind);
+        let cy = self.top - 11.0;
+        let mut free_x = f64::NEG_INFINITY;
+        for cluster in marker_clusters(&self.events, |t| self.x(t.clamp(self.tmin, self.tmax))) {
+            let (first, last) = (cluster[0], cluster[cluster.len() - 1]);
+            let label = if cluster.len() == 1 {
+                first.0.to_string()
+            } else {
+                format!("{}–{}", first.0, last.0)
+            };
+            let bw = (label.chars().count() as f64 * 6.5 + 9.0).max(16.0);
+            let x = self.x(first.1.t.clamp(self.tmin, self.tmax));
+            let cx = (x.max(free_x + bw / 2.0 + 2.0)).min(x1 + self.right - bw / 2.0);
+            free_x = cx + bw / 2.0;
+            let color = if cluster.len() == 1 {
+                event_color(&first.1.kind)
+            } else {
+                "#475569"
+            };
+            let title: Vec<String> = cluster
+                .iter()
+                .map(|(n, e)| format!("{n}. {} {} {}", units::secs(e.t), e.kind, e.detail))
+                .collect();
             let _ = write!(
                 out,
-                r#"<g><title>{t:.1}s {kind} {detail}</title><line x1="{x:.1}" x2="{x:.1}" y1="{:.1}" y2="{ybot}" stroke="{color}"/><circle cx="{cx:.1}" cy="{cy:.1}" r="8" fill="{color}"/><text x="{cx:.1}" y="{:.1}" text-anchor="middle">{n}</text></g>"#,
-                self.top - 3.0,
+                r#"<g class="ev" data-n="{label}" data-x0="{:.1}" data-x1="{:.1}"><title>{}</title>"#,
+                cx - bw / 2.0,
+                cx + bw / 2.0,
+                esc(&title.join("\n"))
+            );
+            for (_, e) in &cluster {
+                let x = self.x(e.t.clamp(self.tmin, self.tmax));
+                let _ = write!(
+                    out,
+                    r#"<line x1="{x:.1}" x2="{x:.1}" y1="{:.1}" y2="{ybot}" stroke="{}"/>"#,
+                    self.top - 3.0,
+                    event_color(&e.kind)
+                );
+            }
+            let _ = write!(
+                out,
+                r#"<rect x="{:.1}" y="{:.1}" width="{bw:.1}" height="16" rx="8" fill="{color}"/><text x="{cx:.1}" y="{:.1}" text-anchor="middle">{label}</text></g>"#,
+                cx - bw / 2.0,
+                cy - 8.0,
                 cy + 3.5,
-                t = e.t,
-                kind = esc(&e.kind),
-                detail = esc(&e.detail)
             );
         }
         out.push_str("</g>");
@@ -505,6 +540,20 @@ impl<'a> Chart<'a> {
             r##"<line class="cursor" x1="0" x2="0" y1="{}" y2="{ybot}" stroke="#94a3b8" stroke-width="1" visibility="hidden"/>"##,
             self.top
         );
+        if let Some((t, text)) = &self.peak {
+            let x = self.x(*t);
+            let anchor = if x > (x0 + x1) / 2.0 { "end" } else { "start" };
+            let dx = if anchor == "end" { -6.0 } else { 6.0 };
+            let _ = write!(
+                out,
+                r##"<g class="peak"><path d="M{:.1},{:.1}l-4,6h8z" fill="#1e293b"/><text class="ax" x="{:.1}" y="{:.1}" text-anchor="{anchor}" fill="#1e293b">{}</text></g>"##,
+                x,
+                self.top - 1.0,
+                x + dx,
+                self.top + 12.0,
+                esc(text)
+            );
+        }
         out.push_str("</svg><div class=\"tip\"></div>");
         // Read-out data for the script.
         let mut ts = Vec::new();
@@ -525,7 +574,34 @@ impl<'a> Chart<'a> {
             out,
             r#"<script type="application/json">{json}</script></div>"#
         );
+        if let Some(note) = &self.note {
+            let _ = write!(out, r#"<p class="note partial">{}</p>"#, esc(note));
+        }
     }
+}
+
+/// Closer than this (pixels) to the first event of a group, an event joins the group.
+const MARKER_GAP: f64 = 20.0;
+
+/// Groups events whose markers would overlap: each group starts at an event and takes
+/// the following ones within [`MARKER_GAP`] pixels of it (`x` maps a time to pixels).
+fn marker_clusters<'e, 'a>(
+    events: &'e [(usize, &'a Event)],
+    x: impl Fn(f64) -> f64,
+) -> Vec<Vec<&'e (usize, &'a Event)>> {
+    let mut out: Vec<Vec<&(usize, &Event)>> = Vec::new();
+    let mut start = f64::NEG_INFINITY;
+    for ev in events {
+        let xe = x(ev.1.t);
+        match out.last_mut() {
+            Some(group) if xe - start < MARKER_GAP => group.push(ev),
+            _ => {
+                start = xe;
+                out.push(vec![ev]);
+            }
+        }
+    }
+    out
 }
 
 /// `12s–13s`, or `2:05–2:06` on longer runs: the interval a chart point stands for.
@@ -597,7 +673,8 @@ fn throughput_chart(doc: &ResultDoc, events: &[(usize, &Event)]) -> String {
     let (mut ok_t, mut err_t, mut vus_t) = (Vec::new(), Vec::new(), Vec::new());
     let mut ymax: f64 = 0.0;
     let mut vmax: f64 = 0.0;
-    for b in buckets(&doc.timeline) {
+    let (rows, partial) = whole_seconds(doc);
+    for b in buckets(rows) {
         let secs: u64 = b.iter().map(|r| r.dt.max(1)).sum();
         let okn: u64 = b.iter().map(|r| r.ok).sum();
         let errn: u64 = b.iter().map(|r| r.errors).sum();
@@ -614,10 +691,30 @@ fn throughput_chart(doc: &ResultDoc, events: &[(usize, &Event)]) -> String {
         vus_t.push(units::count(v as u64));
         c.labels.push(interval_label(b[0].t, secs, span));
     }
-    let top = ymax.max(1.0) * 1.08;
+    // One spike would flatten the rest: clip the axis above the usual values and label
+    // the peak, which draws past the top.
+    let clip = clip_at(&ok.iter().filter_map(|p| p.1).collect::<Vec<_>>());
+    let top = clip.unwrap_or(ymax).max(1.0) * 1.08;
     let step = nice_step(top, 4.0);
     c.ymax = (top / step).ceil() * step;
     c.y2max = if vmax > 0.0 { vmax * 1.15 } else { 0.0 };
+    if clip.is_some() {
+        let peak = ok
+            .iter()
+            .enumerate()
+            .filter_map(|(i, &(t, v))| v.map(|v| (i, t, v)))
+            .max_by(|a, b| a.2.total_cmp(&b.2));
+        if let Some((i, t, v)) = peak {
+            let text = format!("peak {} at {} (axis clipped)", units::per_s(v), c.labels[i]);
+            c.peak = Some((t, text));
+        }
+    }
+    c.note = partial.map(|s| {
+        format!(
+            "The last {} of the run (a partial second) is not drawn: its rate over a whole second would read as a drop.",
+            units::secs(s)
+        )
+    });
     c.push(
         Series {
             name: "requests".into(),
@@ -653,6 +750,35 @@ fn throughput_chart(doc: &ResultDoc, events: &[(usize, &Event)]) -> String {
     let mut out = String::new();
     c.render(&mut out);
     out
+}
+
+/// The timeline without its last row when that row covers only part of a second (the
+/// run ended within it), and how long that part was.
+fn whole_seconds(doc: &ResultDoc) -> (&[Row], Option<f64>) {
+    match doc.timeline.split_last() {
+        Some((last, rest)) if !rest.is_empty() => {
+            let covered = doc.duration_s - last.t as f64;
+            if covered < last.dt.max(1) as f64 - 0.01 {
+                (rest, Some(covered.max(0.0)))
+            } else {
+                (&doc.timeline, None)
+            }
+        }
+        _ => (&doc.timeline, None),
+    }
+}
+
+/// Where to clip a chart's axis: above the 95th percentile of `values` (times 1.5) when
+/// the largest is more than 3 times that and there are enough points to tell.
+fn clip_at(values: &[f64]) -> Option<f64> {
+    if values.len() < 10 {
+        return None;
+    }
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let p95 = sorted[(sorted.len() * 95 / 100).min(sorted.len() - 1)];
+    let max = sorted[sorted.len() - 1];
+    (p95 > 0.0 && max > 3.0 * p95).then_some(p95 * 1.5)
 }
 
 fn latency_chart(doc: &ResultDoc, events: &[(usize, &Event)]) -> String {
@@ -808,16 +934,8 @@ fn score_color(score: f64) -> &'static str {
 
 fn endpoint_row(out: &mut String, s: &Stats, total: bool) {
     let l = &s.latency_ms;
-    let ms = |v: f64, class: &str| {
-        format!(
-            r#"<td class="{class}" data-v="{v}">{}</td>"#,
-            if l.count == 0 {
-                "–".into()
-            } else {
-                units::ms(v)
-            }
-        )
-    };
+    let ms =
+        |v: f64, class: &str| format!(r#"<td class="{class}" data-v="{v}">{}</td>"#, l.shown(v));
     let _ = write!(
         out,
         r#"<tr class="{}" data-endpoint="{}" data-requests="{}" data-ok="{}" data-errors="{}" data-count="{}" data-p50="{}" data-p90="{}" data-p95="{}" data-p99="{}" data-max="{}">"#,
@@ -1225,22 +1343,22 @@ pub fn render_html(doc: &ResultDoc, baseline: Option<&Comparison>) -> String {
     kpi(
         &mut o,
         "p50",
-        &units::ms(t.latency_ms.p50),
-        &format!("mean {}", units::ms(t.latency_ms.mean)),
+        &t.latency_ms.shown(t.latency_ms.p50),
+        &format!("mean {}", t.latency_ms.shown(t.latency_ms.mean)),
         false,
     );
     kpi(
         &mut o,
         "p95",
-        &units::ms(t.latency_ms.p95),
-        &format!("p90 {}", units::ms(t.latency_ms.p90)),
+        &t.latency_ms.shown(t.latency_ms.p95),
+        &format!("p90 {}", t.latency_ms.shown(t.latency_ms.p90)),
         false,
     );
     kpi(
         &mut o,
         "p99",
-        &units::ms(t.latency_ms.p99),
-        &format!("max {}", units::ms(t.latency_ms.max)),
+        &t.latency_ms.shown(t.latency_ms.p99),
+        &format!("max {}", t.latency_ms.shown(t.latency_ms.max)),
         false,
     );
     kpi(
@@ -1451,13 +1569,32 @@ pub fn render_html(doc: &ResultDoc, baseline: Option<&Comparison>) -> String {
     if let Some(c) = baseline {
         comparison_section(c, &mut o);
     }
-    if let Some(text) = &doc.scenario_text {
+    if doc.scenario_text.is_some() || !doc.overrides.is_empty() {
         let _ = write!(
             o,
-            r#"<section class="card"><h2>Scenario <small>{}</small></h2><pre class="code">{}</pre></section>"#,
-            esc(&doc.source),
-            highlight_toml(text.trim_end())
+            r#"<section class="card" id="scenario"><h2>Scenario <small>{}</small></h2>"#,
+            esc(&doc.source)
         );
+        if !doc.overrides.is_empty() {
+            let list: Vec<String> = doc
+                .overrides
+                .iter()
+                .map(|a| format!("<code>{}</code>", esc(a)))
+                .collect();
+            let _ = write!(
+                o,
+                r#"<p class="note" id="overrides" style="margin:0 0 10px">Run with command-line overrides, which replace the scenario's own values: {}</p>"#,
+                list.join(" ")
+            );
+        }
+        if let Some(text) = &doc.scenario_text {
+            let _ = write!(
+                o,
+                r#"<pre class="code">{}</pre>"#,
+                highlight_toml(text.trim_end())
+            );
+        }
+        o.push_str("</section>");
     }
     let _ = write!(
         o,

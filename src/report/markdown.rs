@@ -46,11 +46,11 @@ fn endpoint_row<W: Write>(w: &mut W, s: &Stats, bold: bool) -> io::Result<()> {
         b(units::count(s.requests)),
         b(units::rate(s.rps)),
         b(units::percent(s.error_rate)),
-        b(units::ms(l.p50)),
-        b(units::ms(l.p90)),
-        b(units::ms(l.p95)),
-        b(units::ms(l.p99)),
-        b(units::ms(l.max)),
+        b(l.shown(l.p50)),
+        b(l.shown(l.p90)),
+        b(l.shown(l.p95)),
+        b(l.shown(l.p99)),
+        b(l.shown(l.max)),
     )
 }
 
@@ -93,6 +93,15 @@ pub fn write_markdown<W: Write>(
             ""
         }
     )?;
+    if !doc.overrides.is_empty() {
+        let list: Vec<String> = doc
+            .overrides
+            .iter()
+            .map(|a| format!("`{}`", a.replace('`', "'")))
+            .collect();
+        writeln!(w)?;
+        writeln!(w, "Command-line overrides: {}", list.join(" "))?;
+    }
     writeln!(w)?;
     writeln!(
         w,
@@ -109,10 +118,10 @@ pub fn write_markdown<W: Write>(
         units::rate(t.rps),
         units::count(t.errors),
         units::percent(t.error_rate),
-        units::ms(t.latency_ms.p50),
-        units::ms(t.latency_ms.p95),
-        units::ms(t.latency_ms.p99),
-        units::ms(t.latency_ms.max),
+        t.latency_ms.shown(t.latency_ms.p50),
+        t.latency_ms.shown(t.latency_ms.p95),
+        t.latency_ms.shown(t.latency_ms.p99),
+        t.latency_ms.shown(t.latency_ms.max),
         units::bytes(t.bytes_received as f64)
     )?;
     if let Some(g) = &doc.grade {

@@ -125,6 +125,9 @@ pub fn write_summary<W: Write>(doc: &ResultDoc, w: &mut W) -> io::Result<()> {
         },
         units::vus(doc.vus_max.into()),
     )?;
+    if !doc.overrides.is_empty() {
+        writeln!(w, "overrides: {}", doc.overrides.join(" "))?;
+    }
     writeln!(w)?;
     let name_w = doc
         .endpoints
@@ -173,14 +176,14 @@ pub fn write_summary<W: Write>(doc: &ResultDoc, w: &mut W) -> io::Result<()> {
             w,
             "  {:<name_w$} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7}",
             clip(s),
-            units::ms(l.min),
-            units::ms(l.mean),
-            units::ms(l.p50),
-            units::ms(l.p90),
-            units::ms(l.p95),
-            units::ms(l.p99),
-            units::ms(l.p999),
-            units::ms(l.max),
+            l.shown(l.min),
+            l.shown(l.mean),
+            l.shown(l.p50),
+            l.shown(l.p90),
+            l.shown(l.p95),
+            l.shown(l.p99),
+            l.shown(l.p999),
+            l.shown(l.max),
         )?;
     }
     let t = &doc.totals;
@@ -468,5 +471,29 @@ mod tests {
             out.contains("[       400] ■■■■■■■■■■■■■■■■■■■■■■■■\n"),
             "{out}"
         );
+    }
+
+    #[test]
+    fn latencies_without_a_response_show_a_dash_not_zero() {
+        let mut doc: ResultDoc =
+            serde_json::from_str(include_str!("../../tests/fixtures/results/current.json"))
+                .unwrap();
+        for s in doc
+            .endpoints
+            .iter_mut()
+            .chain(std::iter::once(&mut doc.totals))
+        {
+            s.latency_ms = Default::default();
+            s.hdr = None;
+        }
+        let mut out = Vec::new();
+        write_summary(&doc, &mut out).unwrap();
+        let out = String::from_utf8(out).unwrap();
+        let row = out
+            .lines()
+            .find(|l| l.trim_start().starts_with("total ") && l.contains('–'))
+            .unwrap_or_else(|| panic!("{out}"));
+        assert_eq!(row.matches('–').count(), 8, "{row}");
+        assert!(!out.contains("stdev"), "{out}");
     }
 }

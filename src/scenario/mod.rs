@@ -94,6 +94,29 @@ pub fn parse(path: &Path, src: &str) -> Result<Plan, ScenarioError> {
     validate::Validator { path, src }.plan(file)
 }
 
+impl Overrides {
+    /// The options as they are shown in reports: `--vus 50`, `--duration 10s`.
+    pub fn describe(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some(t) = &self.target {
+            out.push(format!("--target {t}"));
+        }
+        if let Some(v) = self.vus {
+            out.push(format!("--vus {v}"));
+        }
+        if let Some(d) = self.duration {
+            out.push(format!("--duration {}", format_duration(d)));
+        }
+        if let Some(n) = self.iterations {
+            out.push(format!("--iterations {n}"));
+        }
+        if self.insecure {
+            out.push("--insecure".into());
+        }
+        out
+    }
+}
+
 /// Command-line values that replace the scenario's own.
 #[derive(Debug, Default, Clone)]
 pub struct Overrides {
@@ -116,6 +139,8 @@ impl Overrides {
         if let Some(t) = &self.target {
             plan.retarget(t);
         }
+        // For reports: what replaced the scenario's values.
+        plan.overrides.extend(self.describe());
         if let Some(v) = self.vus {
             plan.load.vus = v;
         }

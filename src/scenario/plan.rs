@@ -219,6 +219,9 @@ pub struct Plan {
     pub thresholds: Vec<ThresholdSpec>,
     /// The scenario text (for reports), when it came from a file.
     pub text: Option<String>,
+    /// The command-line options that replaced the scenario's own values, as given:
+    /// `--vus 50`, `--duration 10s` (for reports).
+    pub overrides: Vec<String>,
 }
 
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);

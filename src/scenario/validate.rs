@@ -239,6 +239,7 @@ impl Validator<'_> {
             checks,
             thresholds,
             text: Some(self.src.to_string()),
+            overrides: Vec::new(),
         })
     }
 

@@ -31,8 +31,8 @@ impl Widget for Help<'_> {
         lines.push(Line::from(""));
         lines.push(Line::styled(
             format!(
-                "step {} VUs, big step {} · spike default {}",
-                app.step,
+                "step {}, big step {} · spike default {}",
+                crate::units::vus(app.step.into()),
                 app.big_step,
                 crate::ui::app::spike_spec(&app.spike)
             ),
