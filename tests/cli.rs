@@ -711,3 +711,61 @@ fn a_stop_by_signal_is_logged_with_the_signal() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `check` showed request weights that `[[user]]` tasks make meaningless, and hid
+/// templated paths ("(templated path)"). Weights show only without user types; a
+/// templated path shows as written (an environment value stays hidden).
+#[test]
+fn check_shows_templated_paths_and_weights_only_where_they_count() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let check = |f: &Path, envs: &[(&str, &str)]| {
+        let out = volley()
+            .arg("check")
+            .arg(f)
+            .envs(envs.iter().copied())
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert_eq!(out.status.code(), Some(0), "{stdout}");
+        stdout
+    };
+    let requests = |text: &str| -> Vec<String> {
+        text.lines()
+            .skip_while(|l| !l.starts_with("requests"))
+            .skip(1)
+            .filter(|l| l.starts_with("  ") && !l.starts_with("      "))
+            .map(str::to_string)
+            .collect()
+    };
+    let mixed = check(&root.join("scenarios/mixed.toml"), &[]);
+    assert!(
+        mixed.contains("/api/items/{{random_int(1, 1000)}}"),
+        "{mixed}"
+    );
+    assert!(mixed.contains("/api/search?q={{users.segment}}"), "{mixed}");
+    assert!(!mixed.contains("templated path"), "{mixed}");
+    let lines = requests(&mixed);
+    assert_eq!(lines.len(), 6, "{mixed}");
+    assert!(lines.iter().all(|l| !l.contains("weight")), "{mixed}");
+    // Without user types, the request weights choose: shown.
+    let demo = check(&root.join("scenarios/smoke.toml"), &[]);
+    assert!(
+        requests(&demo).iter().all(|l| l.contains("weight")),
+        "{demo}"
+    );
+
+    let dir = scratch("cli-check-template");
+    let f = dir.join("s.toml");
+    std::fs::write(
+        &f,
+        "name = \"s\"\nbase_url = \"http://127.0.0.1:1\"\n[load]\niterations = 1\n[[request]]\nname = \"a\"\npath = \"/u/{{vu}}/{{env.VOLLEY_CLI_TEST_PART}}?i={{iteration}}\"\n",
+    )
+    .unwrap();
+    let text = check(&f, &[("VOLLEY_CLI_TEST_PART", "S3CR3T-part")]);
+    assert!(
+        text.contains("http://127.0.0.1:1/u/{{vu}}/{{env}}?i={{iteration}}"),
+        "{text}"
+    );
+    assert!(!text.contains("S3CR3T"), "{text}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
