@@ -254,7 +254,12 @@ fn load_theme(spec: &str) -> Result<ui::Theme, Error> {
 
 fn finish(doc: &ResultDoc, outs: &[output::OutSpec]) -> Result<i32, Error> {
     let mut stdout = std::io::stdout().lock();
-    let _ = report::write_summary(doc, &mut stdout);
+    // Endpoint names are cut only where a terminal is too narrow for them.
+    let cols = match stdout.is_terminal() {
+        true => crossterm::terminal::size().map_or(80, |(c, _)| c as usize),
+        false => usize::MAX,
+    };
+    let _ = report::write_summary_fit(doc, &mut stdout, cols);
     let _ = stdout.flush();
     drop(stdout);
     output::write_run_outputs(doc, outs)?;

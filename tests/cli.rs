@@ -769,3 +769,38 @@ fn check_shows_templated_paths_and_weights_only_where_they_count() {
     assert!(!text.contains("S3CR3T"), "{text}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Quick mode cut endpoint names to 14 characters even in files: the summary in a file
+/// or a pipe, and every report, has the name in full.
+#[test]
+fn endpoint_names_are_whole_in_files_and_pipes() {
+    let server = support::HttpServer::start(|_, _| support::Reply::ok());
+    let dir = scratch("cli-names");
+    let url = format!("{}/api/v2/customers/search", server.url());
+    let (txt, md) = (dir.join("r.txt"), dir.join("r.md"));
+    let r = run_for(
+        &[
+            &url,
+            "-n",
+            "3",
+            "-c",
+            "1",
+            "--headless",
+            "--out",
+            &format!("txt={}", txt.display()),
+            "--out",
+            &format!("md={}", md.display()),
+        ],
+        Duration::from_secs(30),
+    );
+    assert_eq!(r.code(), Some(0), "{}", r.stderr);
+    let name = "GET /api/v2/customers/search";
+    for (what, text) in [
+        ("stdout", r.stdout.clone()),
+        ("txt", std::fs::read_to_string(&txt).unwrap()),
+        ("md", std::fs::read_to_string(&md).unwrap()),
+    ] {
+        assert!(text.contains(name), "{what}: {text}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

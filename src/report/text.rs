@@ -83,8 +83,18 @@ fn map_line(map: &std::collections::BTreeMap<String, u64>) -> String {
         .join("  ")
 }
 
-/// Writes the summary of a finished run.
+/// Writes the summary of a finished run, endpoint names in full (a file, a pipe).
 pub fn write_summary<W: Write>(doc: &ResultDoc, w: &mut W) -> io::Result<()> {
+    write_summary_fit(doc, w, usize::MAX)
+}
+
+/// The latency table's width besides the endpoint name: an indent and 8 columns of 7.
+const LATENCY_COLUMNS: usize = 2 + 8 * 8;
+
+/// [`write_summary`] for a terminal `cols` wide: endpoint names are cut where the
+/// tables would not fit (never below 14 characters).
+pub fn write_summary_fit<W: Write>(doc: &ResultDoc, w: &mut W, cols: usize) -> io::Result<()> {
+    let name_max = cols.saturating_sub(LATENCY_COLUMNS).max(14);
     let state = if doc.partial { "STOPPED EARLY" } else { "DONE" };
     writeln!(w)?;
     writeln!(
@@ -108,7 +118,7 @@ pub fn write_summary<W: Write>(doc: &ResultDoc, w: &mut W) -> io::Result<()> {
         .chain(std::iter::once(8))
         .max()
         .unwrap_or(8)
-        .min(14);
+        .min(name_max);
     let mut all: Vec<&Stats> = doc.endpoints.iter().collect();
     if doc.endpoints.len() > 1 {
         all.push(&doc.totals);
@@ -287,6 +297,35 @@ pub fn write_summary<W: Write>(doc: &ResultDoc, w: &mut W) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_are_cut_only_for_a_narrow_terminal() {
+        let fixture = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/results/current.json"
+        );
+        let mut doc = crate::report::load_doc(std::path::Path::new(fixture)).unwrap();
+        let long = "GET /api/v2/customers/search";
+        doc.endpoints[0].name = long.into();
+        let text = |cols: usize| {
+            let mut out = Vec::new();
+            write_summary_fit(&doc, &mut out, cols).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        let mut full = Vec::new();
+        write_summary(&doc, &mut full).unwrap();
+        let full = String::from_utf8(full).unwrap();
+        assert_eq!(full.matches(long).count(), 2, "{full}");
+        assert_eq!(text(200), full);
+        // 80 columns: the latency table leaves 14 for the name.
+        let narrow = text(80);
+        assert!(!narrow.contains(long), "{narrow}");
+        assert_eq!(narrow.matches("GET /api/v2/cu ").count(), 2, "{narrow}");
+        let latency = narrow
+            .lines()
+            .find(|l| l.starts_with("  GET /api/v2/cu") && l.contains("ms"));
+        assert!(latency.is_some_and(|l| l.chars().count() <= 80), "{narrow}");
+    }
 
     #[test]
     fn formats() {
