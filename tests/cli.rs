@@ -640,6 +640,30 @@ fn prometheus_serves_the_done_state_after_the_run() {
         "{}",
         r.stderr
     );
+
+    // A run stopped by a signal (a CI cancel) gets no grace: volley exits.
+    let mut child = support::Spawned::start(
+        &[
+            &url,
+            "-d",
+            "60s",
+            "-c",
+            "1",
+            "--headless",
+            "--progress",
+            "100ms",
+            "--prometheus",
+            "127.0.0.1:0",
+            "--prometheus-grace",
+            "10m",
+        ],
+        &[],
+    );
+    assert!(child.wait_stderr("RUNNING", Duration::from_secs(20)));
+    child.signal(libc::SIGTERM);
+    let r = child.finish(Duration::from_secs(60));
+    assert_eq!(r.code(), Some(0), "{}", r.stderr);
+    assert!(!r.stderr.contains("last scrape"), "{}", r.stderr);
 }
 
 /// Under the console, the exporter serves the DONE state while the DONE screen is up
