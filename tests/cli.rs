@@ -231,6 +231,12 @@ fn endless_special_and_huge_files_are_refused() {
             "larger than the 16 MB limit",
         ),
     ];
+    // A request body from a device never ends either.
+    cases.push((
+        vec!["http://127.0.0.1:1/", "--headless", "--body", "@/dev/zero"],
+        "--body: cannot read '/dev/zero'",
+        "not a regular file (a character device)",
+    ));
     if made.is_ok_and(|s| s.success()) {
         // Opening a FIFO with no writer blocks: refused without opening it.
         cases.push((vec!["run", &fifo, "--headless"], &fifo, "a named pipe"));
