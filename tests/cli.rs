@@ -231,6 +231,27 @@ fn endless_special_and_huge_files_are_refused() {
             "larger than the 16 MB limit",
         ),
     ];
+    // Nor a result document (report, compare, --baseline).
+    cases.push((
+        vec!["report", "/dev/zero"],
+        "/dev/zero",
+        "not a regular file (a character device)",
+    ));
+    cases.push((
+        vec!["compare", "/dev/zero", "/dev/zero"],
+        "/dev/zero",
+        "not a regular file (a character device)",
+    ));
+    cases.push((
+        vec![
+            "http://127.0.0.1:1/",
+            "--headless",
+            "--baseline",
+            "/dev/zero",
+        ],
+        "--baseline: /dev/zero",
+        "not a regular file (a character device)",
+    ));
     // A request body from a device never ends either.
     cases.push((
         vec!["http://127.0.0.1:1/", "--headless", "--body", "@/dev/zero"],
