@@ -373,6 +373,36 @@ fn out_paths_are_checked_before_the_first_request() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     assert_eq!(left, ["a"], "probe files left behind");
+
+    // A FIFO is not probed (opening it would block, or end what its reader reads): the
+    // reader gets the whole document.
+    let fifo = dir.join("pipe.json");
+    if Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .is_ok_and(|s| s.success())
+    {
+        let reader = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || std::fs::read_to_string(fifo).unwrap())
+        };
+        let r = run_for(
+            &[
+                &url,
+                "-n",
+                "5",
+                "-c",
+                "1",
+                "--headless",
+                "--out",
+                &format!("json={}", fifo.display()),
+            ],
+            Duration::from_secs(30),
+        );
+        assert_eq!(r.code(), Some(0), "{}", r.stderr);
+        let doc: serde_json::Value = serde_json::from_str(&reader.join().unwrap()).unwrap();
+        assert_eq!(support::total(&doc, "requests"), 5);
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
 
