@@ -324,6 +324,13 @@ fn out_paths_are_checked_before_the_first_request() {
     let dir = scratch("cli-out-check");
     let folder = dir.display().to_string();
     let url = server.url();
+    // Five requests with one `--out`.
+    let five = |out: &str| {
+        run_for(
+            &[&url, "-n", "5", "-c", "1", "--headless", "--out", out],
+            Duration::from_secs(30),
+        )
+    };
     for (out, why) in [
         (
             "json=/etc/passwd/x.json".to_string(),
@@ -335,10 +342,7 @@ fn out_paths_are_checked_before_the_first_request() {
         ),
         (format!("csv={folder}"), "is a folder, not a file"),
     ] {
-        let r = run_for(
-            &[&url, "-n", "5", "-c", "1", "--headless", "--out", &out],
-            Duration::from_secs(30),
-        );
+        let r = five(&out);
         assert_eq!(r.code(), Some(2), "{out}: {}", r.stderr);
         assert!(r.stderr.contains(why), "{out}: {}", r.stderr);
         assert!(r.stdout.is_empty(), "{out}: ran: {}", r.stdout);
@@ -347,19 +351,7 @@ fn out_paths_are_checked_before_the_first_request() {
     // A path whose folders do not exist yet passes (they are created when writing), and
     // the check leaves nothing behind.
     let nested = dir.join("a/b/r.json");
-    let r = run_for(
-        &[
-            &url,
-            "-n",
-            "5",
-            "-c",
-            "1",
-            "--headless",
-            "--out",
-            &format!("json={}", nested.display()),
-        ],
-        Duration::from_secs(30),
-    );
+    let r = five(&format!("json={}", nested.display()));
     assert_eq!(r.code(), Some(0), "{}", r.stderr);
     assert!(nested.is_file());
     assert!(
@@ -386,19 +378,7 @@ fn out_paths_are_checked_before_the_first_request() {
             let fifo = fifo.clone();
             std::thread::spawn(move || std::fs::read_to_string(fifo).unwrap())
         };
-        let r = run_for(
-            &[
-                &url,
-                "-n",
-                "5",
-                "-c",
-                "1",
-                "--headless",
-                "--out",
-                &format!("json={}", fifo.display()),
-            ],
-            Duration::from_secs(30),
-        );
+        let r = five(&format!("json={}", fifo.display()));
         assert_eq!(r.code(), Some(0), "{}", r.stderr);
         let doc: serde_json::Value = serde_json::from_str(&reader.join().unwrap()).unwrap();
         assert_eq!(support::total(&doc, "requests"), 5);
