@@ -259,7 +259,12 @@ fn load_theme(spec: &str) -> Result<ui::Theme, Error> {
 
 fn finish(doc: &ResultDoc, outs: &[output::OutSpec]) -> Result<i32, Error> {
     let mut stdout = std::io::stdout().lock();
-    let _ = report::write_summary(doc, &mut stdout);
+    // Endpoint names are cut only where a terminal is too narrow for them.
+    let cols = match stdout.is_terminal() {
+        true => crossterm::terminal::size().map_or(80, |(c, _)| c as usize),
+        false => usize::MAX,
+    };
+    let _ = report::write_summary_fit(doc, &mut stdout, cols);
     let _ = stdout.flush();
     drop(stdout);
     output::write_run_outputs(doc, outs)?;
@@ -269,9 +274,17 @@ fn finish(doc: &ResultDoc, outs: &[output::OutSpec]) -> Result<i32, Error> {
     }
     let responses: u64 = doc.totals.status.values().sum();
     if doc.totals.requests > 0 && responses == 0 {
+        let mut kinds: Vec<(&String, &u64)> = doc.totals.errors_by_kind.iter().collect();
+        kinds.sort_by(|a, b| b.1.cmp(a.1));
+        let why: Vec<String> = kinds
+            .iter()
+            .take(3)
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect();
         say!(
-            "volley: no request got a response: is the target up? ({} sent, every one refused, reset or timed out)",
-            doc.totals.requests
+            "volley: no request got a response: is the target up? ({} sent: {})",
+            doc.totals.requests,
+            why.join(", ")
         );
         return Ok(exit::NO_RESPONSE);
     }

@@ -139,6 +139,11 @@ pub fn check_writable(path: &Path) -> Result<(), String> {
     if path.is_dir() {
         return Err("is a folder, not a file".into());
     }
+    if path.exists() && !path.is_file() {
+        // /dev/null, /dev/stdout, a FIFO, a `>(...)` process substitution: opening one
+        // now could block, or end what its reader reads.
+        return Ok(());
+    }
     let parent = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())

@@ -118,7 +118,8 @@ impl Exporter {
     /// Serves on a thread and runtime of its own, so that it outlives the run: from
     /// [`Attach::run`] on it serves the run's snapshots; once the run has ended (its
     /// final `done` snapshot published) it keeps serving for `grace` so a last scrape
-    /// sees the end, then stops, or earlier on [`Serving::stop`], Ctrl-C or SIGTERM.
+    /// sees the end, then stops, or earlier on [`Serving::stop`], Ctrl-C or SIGTERM (no
+    /// grace at all when a signal stopped the run).
     pub fn start(self, grace: Duration) -> Result<(Serving, Attach), Error> {
         let (attach_tx, attach_rx) = oneshot::channel::<watch::Receiver<Arc<Snapshot>>>();
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
@@ -224,7 +225,8 @@ impl Drop for Serving {
 type Feed = Arc<std::sync::Mutex<Option<watch::Receiver<Arc<Snapshot>>>>>;
 
 /// Takes the run's snapshots when it starts, waits for its end, then for `grace` (or
-/// Ctrl-C/SIGTERM).
+/// Ctrl-C/SIGTERM). A run stopped by a signal gets no grace: whoever sent it wants
+/// volley gone (a CI runner's cancel, a service manager, Ctrl-C).
 async fn lifecycle(
     attach: oneshot::Receiver<watch::Receiver<Arc<Snapshot>>>,
     feed: Feed,
@@ -236,22 +238,31 @@ async fn lifecycle(
         return;
     };
     *feed.lock().unwrap_or_else(|p| p.into_inner()) = Some(rx.clone());
+    let mut int = signal(SignalKind::interrupt()).ok();
+    let mut term = signal(SignalKind::terminate()).ok();
+    let mut hup = signal(SignalKind::hangup()).ok();
+    let mut signalled = false;
     // The run has ended when its final snapshot says so, or when the engine is gone.
     loop {
-        if rx.borrow_and_update().state == RunState::Done || rx.changed().await.is_err() {
+        if rx.borrow_and_update().state == RunState::Done {
             break;
         }
+        tokio::select! {
+            r = rx.changed() => if r.is_err() { break },
+            _ = recv(&mut int) => signalled = true,
+            _ = recv(&mut term) => signalled = true,
+            _ = recv(&mut hup) => signalled = true,
+        }
     }
-    if grace.is_zero() {
+    if grace.is_zero() || signalled {
         return;
     }
     let _ = ended.send(());
-    let mut int = signal(SignalKind::interrupt()).ok();
-    let mut term = signal(SignalKind::terminate()).ok();
     tokio::select! {
         _ = tokio::time::sleep(grace) => {}
         _ = recv(&mut int) => {}
         _ = recv(&mut term) => {}
+        _ = recv(&mut hup) => {}
     }
 }
 

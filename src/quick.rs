@@ -20,6 +20,16 @@ pub fn user_url(text: &str) -> Result<reqwest::Url, String> {
     Ok(url)
 }
 
+/// `--body @FILE`: a file, or a pipe (`@/dev/stdin` under `|`); a device or a folder
+/// is refused (`@/dev/zero` would never end).
+fn read_body(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
+    use std::os::unix::fs::FileTypeExt;
+    if !std::fs::metadata(path)?.file_type().is_fifo() {
+        crate::scenario::regular_file(path)?;
+    }
+    std::fs::read(path)
+}
+
 pub const DEFAULT_QUICK_DURATION: std::time::Duration = std::time::Duration::from_secs(10);
 
 pub fn plan(url: &str, q: &QuickArgs) -> Result<Plan, Error> {
@@ -63,7 +73,7 @@ pub fn plan(url: &str, q: &QuickArgs) -> Result<Plan, Error> {
         None => Bytes::new(),
         Some(b) => match b.strip_prefix('@') {
             Some(path) => Bytes::from(
-                std::fs::read(path)
+                read_body(std::path::Path::new(path))
                     .map_err(|e| Error::Usage(format!("--body: cannot read '{path}': {e}")))?,
             ),
             None => Bytes::from(b.clone()),

@@ -231,6 +231,33 @@ fn endless_special_and_huge_files_are_refused() {
             "larger than the 16 MB limit",
         ),
     ];
+    // Nor a result document (report, compare, --baseline).
+    cases.push((
+        vec!["report", "/dev/zero"],
+        "/dev/zero",
+        "not a regular file (a character device)",
+    ));
+    cases.push((
+        vec!["compare", "/dev/zero", "/dev/zero"],
+        "/dev/zero",
+        "not a regular file (a character device)",
+    ));
+    cases.push((
+        vec![
+            "http://127.0.0.1:1/",
+            "--headless",
+            "--baseline",
+            "/dev/zero",
+        ],
+        "--baseline: /dev/zero",
+        "not a regular file (a character device)",
+    ));
+    // A request body from a device never ends either.
+    cases.push((
+        vec!["http://127.0.0.1:1/", "--headless", "--body", "@/dev/zero"],
+        "--body: cannot read '/dev/zero'",
+        "not a regular file (a character device)",
+    ));
     if made.is_ok_and(|s| s.success()) {
         // Opening a FIFO with no writer blocks: refused without opening it.
         cases.push((vec!["run", &fifo, "--headless"], &fifo, "a named pipe"));
@@ -297,6 +324,13 @@ fn out_paths_are_checked_before_the_first_request() {
     let dir = scratch("cli-out-check");
     let folder = dir.display().to_string();
     let url = server.url();
+    // Five requests with one `--out`.
+    let five = |out: &str| {
+        run_for(
+            &[&url, "-n", "5", "-c", "1", "--headless", "--out", out],
+            Duration::from_secs(30),
+        )
+    };
     for (out, why) in [
         (
             "json=/etc/passwd/x.json".to_string(),
@@ -308,10 +342,7 @@ fn out_paths_are_checked_before_the_first_request() {
         ),
         (format!("csv={folder}"), "is a folder, not a file"),
     ] {
-        let r = run_for(
-            &[&url, "-n", "5", "-c", "1", "--headless", "--out", &out],
-            Duration::from_secs(30),
-        );
+        let r = five(&out);
         assert_eq!(r.code(), Some(2), "{out}: {}", r.stderr);
         assert!(r.stderr.contains(why), "{out}: {}", r.stderr);
         assert!(r.stdout.is_empty(), "{out}: ran: {}", r.stdout);
@@ -320,19 +351,7 @@ fn out_paths_are_checked_before_the_first_request() {
     // A path whose folders do not exist yet passes (they are created when writing), and
     // the check leaves nothing behind.
     let nested = dir.join("a/b/r.json");
-    let r = run_for(
-        &[
-            &url,
-            "-n",
-            "5",
-            "-c",
-            "1",
-            "--headless",
-            "--out",
-            &format!("json={}", nested.display()),
-        ],
-        Duration::from_secs(30),
-    );
+    let r = five(&format!("json={}", nested.display()));
     assert_eq!(r.code(), Some(0), "{}", r.stderr);
     assert!(nested.is_file());
     assert!(
@@ -346,6 +365,24 @@ fn out_paths_are_checked_before_the_first_request() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     assert_eq!(left, ["a"], "probe files left behind");
+
+    // A FIFO is not probed (opening it would block, or end what its reader reads): the
+    // reader gets the whole document.
+    let fifo = dir.join("pipe.json");
+    if Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .is_ok_and(|s| s.success())
+    {
+        let reader = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || std::fs::read_to_string(fifo).unwrap())
+        };
+        let r = five(&format!("json={}", fifo.display()));
+        assert_eq!(r.code(), Some(0), "{}", r.stderr);
+        let doc: serde_json::Value = serde_json::from_str(&reader.join().unwrap()).unwrap();
+        assert_eq!(support::total(&doc, "requests"), 5);
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -640,6 +677,30 @@ fn prometheus_serves_the_done_state_after_the_run() {
         "{}",
         r.stderr
     );
+
+    // A run stopped by a signal (a CI cancel) gets no grace: volley exits.
+    let mut child = support::Spawned::start(
+        &[
+            &url,
+            "-d",
+            "60s",
+            "-c",
+            "1",
+            "--headless",
+            "--progress",
+            "100ms",
+            "--prometheus",
+            "127.0.0.1:0",
+            "--prometheus-grace",
+            "10m",
+        ],
+        &[],
+    );
+    assert!(child.wait_stderr("RUNNING", Duration::from_secs(20)));
+    child.signal(libc::SIGTERM);
+    let r = child.finish(Duration::from_secs(60));
+    assert_eq!(r.code(), Some(0), "{}", r.stderr);
+    assert!(!r.stderr.contains("last scrape"), "{}", r.stderr);
 }
 
 /// Under the console, the exporter serves the DONE state while the DONE screen is up
@@ -708,6 +769,99 @@ fn a_stop_by_signal_is_logged_with_the_signal() {
             .filter_map(|e| e["detail"].as_str())
             .collect();
         assert_eq!(stops, [format!("stopped by {name}")], "{}", doc["events"]);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `check` showed request weights that `[[user]]` tasks make meaningless, and hid
+/// templated paths ("(templated path)"). Weights show only without user types; a
+/// templated path shows as written (an environment value stays hidden).
+#[test]
+fn check_shows_templated_paths_and_weights_only_where_they_count() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let check = |f: &Path, envs: &[(&str, &str)]| {
+        let out = volley()
+            .arg("check")
+            .arg(f)
+            .envs(envs.iter().copied())
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert_eq!(out.status.code(), Some(0), "{stdout}");
+        stdout
+    };
+    let requests = |text: &str| -> Vec<String> {
+        text.lines()
+            .skip_while(|l| !l.starts_with("requests"))
+            .skip(1)
+            .filter(|l| l.starts_with("  ") && !l.starts_with("      "))
+            .map(str::to_string)
+            .collect()
+    };
+    let mixed = check(&root.join("scenarios/mixed.toml"), &[]);
+    assert!(
+        mixed.contains("/api/items/{{random_int(1, 1000)}}"),
+        "{mixed}"
+    );
+    assert!(mixed.contains("/api/search?q={{users.segment}}"), "{mixed}");
+    assert!(!mixed.contains("templated path"), "{mixed}");
+    let lines = requests(&mixed);
+    assert_eq!(lines.len(), 6, "{mixed}");
+    assert!(lines.iter().all(|l| !l.contains("weight")), "{mixed}");
+    // Without user types, the request weights choose: shown.
+    let demo = check(&root.join("scenarios/smoke.toml"), &[]);
+    assert!(
+        requests(&demo).iter().all(|l| l.contains("weight")),
+        "{demo}"
+    );
+
+    let dir = scratch("cli-check-template");
+    let f = dir.join("s.toml");
+    std::fs::write(
+        &f,
+        "name = \"s\"\nbase_url = \"http://127.0.0.1:1\"\n[load]\niterations = 1\n[[request]]\nname = \"a\"\npath = \"/u/{{vu}}/{{env.VOLLEY_CLI_TEST_PART}}?i={{iteration}}\"\n",
+    )
+    .unwrap();
+    let text = check(&f, &[("VOLLEY_CLI_TEST_PART", "S3CR3T-part")]);
+    assert!(
+        text.contains("http://127.0.0.1:1/u/{{vu}}/{{env}}?i={{iteration}}"),
+        "{text}"
+    );
+    assert!(!text.contains("S3CR3T"), "{text}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Quick mode cut endpoint names to 14 characters even in files: the summary in a file
+/// or a pipe, and every report, has the name in full.
+#[test]
+fn endpoint_names_are_whole_in_files_and_pipes() {
+    let server = support::HttpServer::start(|_, _| support::Reply::ok());
+    let dir = scratch("cli-names");
+    let url = format!("{}/api/v2/customers/search", server.url());
+    let (txt, md) = (dir.join("r.txt"), dir.join("r.md"));
+    let r = run_for(
+        &[
+            &url,
+            "-n",
+            "3",
+            "-c",
+            "1",
+            "--headless",
+            "--out",
+            &format!("txt={}", txt.display()),
+            "--out",
+            &format!("md={}", md.display()),
+        ],
+        Duration::from_secs(30),
+    );
+    assert_eq!(r.code(), Some(0), "{}", r.stderr);
+    let name = "GET /api/v2/customers/search";
+    for (what, text) in [
+        ("stdout", r.stdout.clone()),
+        ("txt", std::fs::read_to_string(&txt).unwrap()),
+        ("md", std::fs::read_to_string(&md).unwrap()),
+    ] {
+        assert!(text.contains(name), "{what}: {text}");
     }
     let _ = std::fs::remove_dir_all(&dir);
 }

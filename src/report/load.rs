@@ -88,7 +88,9 @@ pub fn parse_doc(text: &str) -> Result<ResultDoc, LoadError> {
 
 /// Reads a result document from a file; the error names the file.
 pub fn load_doc(path: &Path) -> Result<ResultDoc, String> {
-    let text = std::fs::read_to_string(path)
+    // A device or a FIFO (`/dev/zero`) would never end.
+    let text = crate::scenario::regular_file(path)
+        .and_then(|_| std::fs::read_to_string(path))
         .map_err(|e| format!("{}: {}", path.display(), LoadError::Read(e.to_string())))?;
     parse_doc(&text).map_err(|e| format!("{}: {e}", path.display()))
 }

@@ -24,7 +24,7 @@ pub use html::{render_html, write_html};
 pub use junit::write_junit;
 pub use load::{load_doc, parse_doc, LoadError};
 pub use markdown::write_markdown;
-pub use text::{fmt_metric_value, write_summary};
+pub use text::{fmt_metric_value, write_summary, write_summary_fit};
 
 use std::io::Write;
 

@@ -108,8 +108,18 @@ pub fn map_line(map: &std::collections::BTreeMap<String, u64>) -> String {
 /// Share of attempts dropped unanswered past which the summary warns.
 pub const DROPPED_WARNING: f64 = 0.01;
 
-/// Writes the summary of a finished run.
+/// Writes the summary of a finished run, endpoint names in full (a file, a pipe).
 pub fn write_summary<W: Write>(doc: &ResultDoc, w: &mut W) -> io::Result<()> {
+    write_summary_fit(doc, w, usize::MAX)
+}
+
+/// The latency table's width besides the endpoint name: an indent and 8 columns of 7.
+const LATENCY_COLUMNS: usize = 2 + 8 * 8;
+
+/// [`write_summary`] for a terminal `cols` wide: endpoint names are cut where the
+/// tables would not fit (never below 14 characters).
+pub fn write_summary_fit<W: Write>(doc: &ResultDoc, w: &mut W, cols: usize) -> io::Result<()> {
+    let name_max = cols.saturating_sub(LATENCY_COLUMNS).max(14);
     let state = if doc.partial { "STOPPED EARLY" } else { "DONE" };
     writeln!(w)?;
     writeln!(
@@ -136,7 +146,7 @@ pub fn write_summary<W: Write>(doc: &ResultDoc, w: &mut W) -> io::Result<()> {
         .chain(std::iter::once(8))
         .max()
         .unwrap_or(8)
-        .min(14);
+        .min(name_max);
     let mut all: Vec<&Stats> = doc.endpoints.iter().collect();
     if doc.endpoints.len() > 1 {
         all.push(&doc.totals);
@@ -495,5 +505,40 @@ mod tests {
             .unwrap_or_else(|| panic!("{out}"));
         assert_eq!(row.matches('–').count(), 8, "{row}");
         assert!(!out.contains("stdev"), "{out}");
+    }
+
+    #[test]
+    fn names_are_cut_only_for_a_narrow_terminal() {
+        let fixture = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/results/current.json"
+        );
+        let mut doc = crate::report::load_doc(std::path::Path::new(fixture)).unwrap();
+        let long = "GET /api/v2/customers/search";
+        doc.endpoints[0].name = long.into();
+        let text = |cols: usize| {
+            let mut out = Vec::new();
+            write_summary_fit(&doc, &mut out, cols).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        let mut full = Vec::new();
+        write_summary(&doc, &mut full).unwrap();
+        let full = String::from_utf8(full).unwrap();
+        assert!(full.contains(long), "{full}");
+        assert_eq!(text(200), full);
+        // 80 columns: the latency table leaves 14 for the name.
+        let narrow = text(80);
+        // The table rows (name, then numbers) are cut to fit; the latency row is 80 wide.
+        let rows: Vec<&str> = narrow
+            .lines()
+            .filter(|l| l.starts_with("  GET /api/v2/cu"))
+            .collect();
+        assert!(rows.len() >= 2, "{narrow}");
+        assert!(
+            rows.iter().all(|l| l.starts_with("  GET /api/v2/cu ")),
+            "{narrow}"
+        );
+        let latency = rows.iter().find(|l| l.contains("ms"));
+        assert!(latency.is_some_and(|l| l.chars().count() <= 80), "{narrow}");
     }
 }

@@ -28,33 +28,40 @@ use model::ScenarioFile;
 /// bound on what a wrong path (`/dev/zero`, a log file) can make volley read.
 pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
 
+/// The metadata of `path` when it is a regular file; otherwise an error that says what
+/// it is (a device, a FIFO, a folder could block or never end).
+pub fn regular_file(path: &Path) -> std::io::Result<std::fs::Metadata> {
+    use std::os::unix::fs::FileTypeExt;
+    let meta = std::fs::metadata(path)?;
+    let ft = meta.file_type();
+    if ft.is_file() {
+        return Ok(meta);
+    }
+    let what = if ft.is_dir() {
+        "a folder"
+    } else if ft.is_char_device() {
+        "a character device"
+    } else if ft.is_block_device() {
+        "a block device"
+    } else if ft.is_fifo() {
+        "a named pipe"
+    } else if ft.is_socket() {
+        "a socket"
+    } else {
+        "a special file"
+    };
+    Err(std::io::Error::new(
+        std::io::ErrorKind::InvalidInput,
+        format!("not a regular file ({what})"),
+    ))
+}
+
 /// Reads a small text file (a scenario, a theme): refuses anything that is not a regular
 /// file (a device, a FIFO, a folder could block or never end) and anything above
 /// [`MAX_FILE_BYTES`].
 pub fn read_text_file(path: &Path) -> std::io::Result<String> {
     use std::io::{Error, ErrorKind, Read};
-    use std::os::unix::fs::FileTypeExt;
-    let meta = std::fs::metadata(path)?;
-    let ft = meta.file_type();
-    if !ft.is_file() {
-        let what = if ft.is_dir() {
-            "a folder"
-        } else if ft.is_char_device() {
-            "a character device"
-        } else if ft.is_block_device() {
-            "a block device"
-        } else if ft.is_fifo() {
-            "a named pipe"
-        } else if ft.is_socket() {
-            "a socket"
-        } else {
-            "a special file"
-        };
-        return Err(Error::new(
-            ErrorKind::InvalidInput,
-            format!("not a regular file ({what})"),
-        ));
-    }
+    let meta = regular_file(path)?;
     let too_big = || {
         Error::new(
             ErrorKind::InvalidInput,
@@ -112,6 +119,12 @@ impl Overrides {
         }
         if self.insecure {
             out.push("--insecure".into());
+        }
+        if self.cut {
+            out.push("--cut".into());
+        }
+        if self.no_retry {
+            out.push("--no-retry".into());
         }
         out
     }

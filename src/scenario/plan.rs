@@ -336,7 +336,11 @@ impl fmt::Display for Plan {
                 self.http.retry.as_str()
             )?;
         }
-        if self.users.len() > 1 || self.users.first().is_some_and(|u| u.name != "default") {
+        // With [[user]] types, their tasks and steps choose requests: a request's own
+        // weight plays no part, so it is not shown.
+        let user_types =
+            self.users.len() > 1 || self.users.first().is_some_and(|u| u.name != "default");
+        if user_types {
             let total: u32 = self.users.iter().map(|u| u.weight).sum::<u32>().max(1);
             writeln!(f, "users      {}", self.users.len())?;
             for u in &self.users {
@@ -384,17 +388,38 @@ impl fmt::Display for Plan {
         writeln!(f, "requests   {}", self.endpoints.len())?;
         for ep in &self.endpoints {
             let url = match ep.template.as_ref().and_then(|t| t.path.as_ref()) {
-                Some(_) => format!("{} (templated path)", ep.url.origin().ascii_serialization()),
+                Some(t) => format!(
+                    "{}{}",
+                    ep.url.origin().ascii_serialization(),
+                    t.describe(
+                        &|i| self.vars.get(i).cloned().unwrap_or_default(),
+                        &|d, c| match self.data.get(d) {
+                            Some(set) => format!(
+                                "{}.{}",
+                                set.name,
+                                set.columns.get(c).map_or("", String::as_str)
+                            ),
+                            None => String::new(),
+                        },
+                    )
+                ),
                 None => ep.url.to_string(),
+            };
+            let weight = if user_types {
+                String::new()
+            } else {
+                format!(
+                    "weight {:>3} ({:>5.1}%)  ",
+                    ep.weight,
+                    ep.weight as f64 * 100.0 / total
+                )
             };
             writeln!(
                 f,
-                "  {:<24} {:<7} {:<40} weight {:>3} ({:>5.1}%)  timeout {}  via {}{}",
+                "  {:<24} {:<7} {:<40} {weight}timeout {}  via {}{}",
                 ep.name,
                 ep.method.as_str(),
                 url,
-                ep.weight,
-                ep.weight as f64 * 100.0 / total,
                 format_duration(ep.timeout),
                 ep.client,
                 if ep.body.is_empty() {

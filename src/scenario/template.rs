@@ -99,6 +99,34 @@ impl Template {
         s
     }
 
+    /// The template as written, for `volley check`: placeholders shown as `{{...}}` with
+    /// the names `var` and `data` give (a variable, a data column); an environment
+    /// value is never shown (`{{env}}`).
+    pub fn describe(
+        &self,
+        var: &dyn Fn(usize) -> String,
+        data: &dyn Fn(usize, usize) -> String,
+    ) -> String {
+        let mut s = String::new();
+        for p in &self.parts {
+            let _ = match p {
+                Part::Lit(t) => write!(s, "{t}"),
+                Part::Env(_) => write!(s, "{{{{env}}}}"),
+                Part::Var(i) => write!(s, "{{{{{}}}}}", var(*i)),
+                Part::Data(d, c) => write!(s, "{{{{{}}}}}", data(*d, *c)),
+                Part::Vu => write!(s, "{{{{vu}}}}"),
+                Part::Iteration => write!(s, "{{{{iteration}}}}"),
+                Part::Uuid => write!(s, "{{{{uuid}}}}"),
+                Part::Timestamp => write!(s, "{{{{timestamp}}}}"),
+                Part::TimestampMs => write!(s, "{{{{timestamp_ms}}}}"),
+                Part::Now => write!(s, "{{{{now}}}}"),
+                Part::RandomInt(a, b) => write!(s, "{{{{random_int({a}, {b})}}}}"),
+                Part::RandomPick(items) => write!(s, "{{{{random_pick({})}}}}", items.join(", ")),
+            };
+        }
+        s
+    }
+
     /// Indices of captured variables this template needs.
     pub fn vars(&self) -> impl Iterator<Item = usize> + '_ {
         self.parts.iter().filter_map(|p| match p {

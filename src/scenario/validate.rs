@@ -394,6 +394,13 @@ impl Validator<'_> {
             } else {
                 format!(" ({})", file.display())
             };
+            // A device or a FIFO would never end (or never open).
+            super::regular_file(&file).map_err(|e| {
+                self.err(
+                    d.file.span(),
+                    format!("cannot read data file '{written}'{at}: {e}"),
+                )
+            })?;
             let mut reader = csv::ReaderBuilder::new()
                 .flexible(false)
                 .from_path(&file)
