@@ -272,8 +272,7 @@ fn finish(doc: &ResultDoc, outs: &[output::OutSpec]) -> Result<i32, Error> {
         say!("volley: a VU panicked (a bug in volley): the run was cut short, its results are partial");
         return Ok(exit::FAILURE);
     }
-    let responses: u64 = doc.totals.status.values().sum();
-    if doc.totals.requests > 0 && responses == 0 {
+    if doc.no_response() {
         let mut kinds: Vec<(&String, &u64)> = doc.totals.errors_by_kind.iter().collect();
         kinds.sort_by(|a, b| b.1.cmp(a.1));
         let why: Vec<String> = kinds

@@ -493,6 +493,12 @@ impl ResultDoc {
     pub fn thresholds_failed(&self) -> bool {
         self.thresholds.iter().any(|t| !t.passed)
     }
+
+    /// True when requests were sent and not one got a response (every one refused,
+    /// reset or timed out; an HTTP error status is a response).
+    pub fn no_response(&self) -> bool {
+        self.totals.requests > 0 && self.totals.status.values().sum::<u64>() == 0
+    }
 }
 
 fn grade_of(s: &Snapshot, secs: f64, targets: &crate::grade::Targets) -> Grade {

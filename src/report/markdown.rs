@@ -10,7 +10,9 @@ use crate::units;
 /// "✅ passed", "❌ 2 of 5 thresholds failed", or a plain state without thresholds.
 pub fn outcome(doc: &ResultDoc) -> (bool, String) {
     let failed = doc.thresholds.iter().filter(|t| !t.passed).count();
-    if failed > 0 {
+    if doc.no_response() {
+        (false, "no request got a response: is the target up?".into())
+    } else if failed > 0 {
         (
             false,
             format!(
@@ -288,4 +290,23 @@ pub fn write_markdown<W: Write>(
         md_cell(&doc.volley_version),
         doc.schema_version
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_where_nothing_answered_is_not_completed() {
+        let mut doc: ResultDoc =
+            serde_json::from_str(include_str!("../../tests/fixtures/results/current.json"))
+                .unwrap();
+        assert!(outcome(&doc).0, "the fixture got responses");
+        doc.totals.status.clear();
+        doc.thresholds.clear();
+        doc.partial = false;
+        let (ok, text) = outcome(&doc);
+        assert!(!ok);
+        assert_eq!(text, "no request got a response: is the target up?");
+    }
 }
