@@ -108,7 +108,7 @@ impl Controller {
         } else {
             s.clock.resume(now)
         };
-        let left = format_duration(s.clock.remaining(now));
+        let left = format!("{:.1}s", s.clock.remaining(now).as_secs_f64());
         let what = if pause { "held" } else { "runs again" };
         let text = format!("; spike {} {what} with {left} left", s.spike);
         self.show_spike();

@@ -693,6 +693,14 @@ fn done_header_shows_the_run_rate_and_the_target() {
     // 44,000 requests over 61 s of wall time, not the last second's 733.
     assert!(lines[0].contains("avg rps 721"), "{}", lines[0]);
     assert!(lines[1].contains("127.0.0.1:8080"), "{}", lines[1]);
+    // A spike still on when the run ended is over with it.
+    let mut a = app(RunState::Done);
+    a.set_snapshot(Arc::new(spiking(RunState::Done)));
+    let screen = render(&a, 80, 24);
+    assert!(
+        !screen.contains("SPIKE") && !screen.contains("returns to"),
+        "{screen}"
+    );
 }
 
 #[test]

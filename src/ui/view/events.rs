@@ -3,7 +3,7 @@
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Paragraph, Widget};
+use ratatui::widgets::{Paragraph, Widget, Wrap};
 
 use super::panel;
 use super::series::RunTime;
@@ -41,7 +41,9 @@ impl Widget for Events<'_> {
                 ])
             })
             .collect();
+        // Long details wrap (narrow screens): the newest events stay in view.
         Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
             .block(panel(app, " Events · run time "))
             .render(area, buf);
     }

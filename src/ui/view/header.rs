@@ -193,7 +193,7 @@ impl Widget for Header<'_> {
         }
         if let Some(d) = s.startup {
             line2.push(Seg::new(
-                2,
+                1,
                 vec![
                     label("start-up "),
                     Span::styled(units::ms(d.as_secs_f64() * 1000.0), t.text()),
@@ -266,7 +266,7 @@ impl Widget for Header<'_> {
                 ]),
             );
         }
-        if let Some(sp) = &s.spike {
+        if let Some(sp) = s.spike.as_ref().filter(|_| app.running()) {
             let unit = if s.rate.is_some() { "/s" } else { " VUs" };
             let back = Span::styled(format!("{}{unit}", sp.base), t.fg(t.spike));
             line2.push(
