@@ -71,6 +71,8 @@ pub struct Gauges {
     /// Wakes the controller when `abort_reason` is set.
     pub abort_signal: tokio::sync::Notify,
     events: Mutex<Vec<Event>>,
+    /// Self-watch: the generator's own figures, a sample a second.
+    pub generator: Mutex<super::generator::SharedSeries>,
 }
 
 /// A spike in progress, as the engine set it.
@@ -101,7 +103,24 @@ impl Gauges {
             abort_reason: Mutex::new(None),
             abort_signal: tokio::sync::Notify::new(),
             events: Mutex::new(Vec::new()),
+            generator: Mutex::new(Default::default()),
         }
+    }
+
+    /// The generator series now (cheap: shared).
+    pub fn generator(&self) -> super::generator::SharedSeries {
+        self.generator
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Adds a self-watch sample.
+    pub fn push_generator(&self, capacity_cores: f64, s: super::generator::GeneratorSample) {
+        let mut g = self.generator.lock().unwrap_or_else(|p| p.into_inner());
+        let series = std::sync::Arc::make_mut(&mut g);
+        series.capacity_cores = capacity_cores;
+        series.push(s);
     }
 
     pub fn state(&self) -> RunState {

@@ -404,6 +404,8 @@ pub struct Snapshot {
     pub thresholds: Vec<super::verdict::ThresholdStatus>,
     /// True when the run was cut short (stopped or interrupted before its plan ended).
     pub partial: bool,
+    /// Self-watch: the generator's own figures and verdict.
+    pub generator: super::generator::SharedSeries,
 }
 
 impl Snapshot {
@@ -433,6 +435,7 @@ impl Snapshot {
             next_stage: None,
             thresholds: Vec::new(),
             partial: false,
+            generator: Default::default(),
         }
     }
 

@@ -151,6 +151,16 @@ pub fn write_summary<W: Write>(doc: &ResultDoc, w: &mut W) -> io::Result<()> {
         units::count(doc.connections.opened),
         units::count(doc.connections.open_at_end)
     )?;
+    if let Some(g) = &doc.generator {
+        writeln!(w, "  generator  {}", g.summary_line())?;
+        if let Some(reason) = &g.reason {
+            writeln!(
+                w,
+                "  warning    {} ({reason})",
+                super::generator::BOTTLENECK_BANNER
+            )?;
+        }
+    }
     for e in doc
         .events
         .iter()
