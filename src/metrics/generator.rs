@@ -14,8 +14,9 @@ pub const LAG_LIMIT_MS: f64 = 10.0;
 /// Seconds in a row either must hold.
 pub const STREAK: u32 = 3;
 
-/// One second of the generator's own figures.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
+/// One second of the generator's own figures (also a row of the result document's
+/// `generator.series`).
+#[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct GeneratorSample {
     /// Seconds since the start of the run.
     pub t: u64,
@@ -55,6 +56,20 @@ pub struct GeneratorSeries {
     /// Whether the rule holds now (the last [`STREAK`] seconds).
     pub bottleneck_now: bool,
     streak: u32,
+}
+
+impl GeneratorSample {
+    /// Rounded for the result document: 0.1% CPU, 0.001 share, 1 µs lag.
+    pub fn rounded(&self) -> GeneratorSample {
+        let round = |x: f64, per: f64| (x * per).round() / per;
+        GeneratorSample {
+            cpu_pct: round(self.cpu_pct, 10.0),
+            cpu_share: round(self.cpu_share, 1000.0),
+            busiest_thread_pct: round(self.busiest_thread_pct, 10.0),
+            lag_p99_ms: round(self.lag_p99_ms, 1000.0),
+            ..*self
+        }
+    }
 }
 
 impl GeneratorSeries {

@@ -19,7 +19,7 @@ pub struct Generator {
     pub reason: Option<String>,
     pub summary: Summary,
     /// One row per second.
-    pub series: Vec<Second>,
+    pub series: Vec<GeneratorSample>,
 }
 
 /// Min, average and max of one figure over the run.
@@ -62,40 +62,6 @@ pub struct Summary {
     pub lag_p99_ms: MinAvgMax,
 }
 
-/// One second of the generator.
-#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
-pub struct Second {
-    pub t: u64,
-    pub cpu_pct: f64,
-    pub cpu_share: f64,
-    pub busiest_thread_pct: f64,
-    pub threads: u32,
-    pub rss_bytes: u64,
-    pub fds: u64,
-    pub connections: u64,
-    pub lag_p99_ms: f64,
-}
-
-fn r1(x: f64) -> f64 {
-    (x * 10.0).round() / 10.0
-}
-
-impl From<&GeneratorSample> for Second {
-    fn from(s: &GeneratorSample) -> Second {
-        Second {
-            t: s.t,
-            cpu_pct: r1(s.cpu_pct),
-            cpu_share: (s.cpu_share * 1000.0).round() / 1000.0,
-            busiest_thread_pct: r1(s.busiest_thread_pct),
-            threads: s.threads,
-            rss_bytes: s.rss_bytes,
-            fds: s.fds,
-            connections: s.connections,
-            lag_p99_ms: (s.lag_p99_ms * 1000.0).round() / 1000.0,
-        }
-    }
-}
-
 impl Generator {
     /// The section for a run's series; `None` when nothing was sampled (a run under a
     /// second).
@@ -103,8 +69,8 @@ impl Generator {
         if g.samples.is_empty() {
             return None;
         }
-        let series: Vec<Second> = g.samples.iter().map(Second::from).collect();
-        let col = |f: fn(&Second) -> f64| MinAvgMax::of(series.iter().map(f));
+        let series: Vec<GeneratorSample> = g.samples.iter().map(GeneratorSample::rounded).collect();
+        let col = |f: fn(&GeneratorSample) -> f64| MinAvgMax::of(series.iter().map(f));
         Some(Generator {
             capacity_cores: g.capacity_cores,
             generator_bottleneck: g.bottleneck.is_some(),
