@@ -83,6 +83,9 @@ pub enum Command {
     Report(ReportArgs),
     /// Compare two saved result documents: baseline against current.
     Compare(CompareArgs),
+    /// Capacity plan from a staged or breakpoint run's result document: the knee and the
+    /// instances a peak needs.
+    Plan(PlanArgs),
     /// Validate a scenario and print the plan it would run.
     Check {
         /// The scenario file.
@@ -226,6 +229,40 @@ pub struct ReportArgs {
     /// A saved result document to compare with in the html and md outputs.
     #[arg(long = "baseline", value_name = "FILE")]
     pub baseline: Option<PathBuf>,
+}
+
+/// `volley plan RESULT.json ...`
+#[derive(Debug, Args, Clone)]
+pub struct PlanArgs {
+    /// A result document (--out json=FILE) of a staged, stress or breakpoint run.
+    pub file: PathBuf,
+    /// Instances of the target that served the test.
+    #[arg(long = "instances", value_name = "N", default_value_t = 1)]
+    pub instances: u32,
+    /// Expected peak: concurrent users (with --requests-per-user-per-minute).
+    #[arg(long = "peak-users", value_name = "U")]
+    pub peak_users: Option<f64>,
+    /// Requests one user sends per minute at the peak.
+    #[arg(long = "requests-per-user-per-minute", value_name = "R")]
+    pub requests_per_user_per_minute: Option<f64>,
+    /// Expected peak in requests per second (instead of --peak-users).
+    #[arg(long = "peak-rps", value_name = "X")]
+    pub peak_rps: Option<f64>,
+    /// Headroom on the instances needed. Default 20%.
+    #[arg(long = "buffer", value_name = "PCT")]
+    pub buffer: Option<String>,
+    /// Monthly growth of the peak (with --months), e.g. 15%.
+    #[arg(long = "growth", value_name = "PCT")]
+    pub growth: Option<String>,
+    /// Months of growth to project.
+    #[arg(long = "months", value_name = "N", default_value_t = 0)]
+    pub months: u32,
+    /// Cost of one instance (a month), for the cost column.
+    #[arg(long = "cost-per-instance", value_name = "COST")]
+    pub cost_per_instance: Option<f64>,
+    /// Write KIND=PATH (txt, md, json; PATH - is stdout); repeatable. Default: text on stdout.
+    #[arg(long = "out", value_name = "KIND=PATH")]
+    pub out: Vec<String>,
 }
 
 /// `volley compare BASELINE CURRENT`

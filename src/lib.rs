@@ -13,6 +13,7 @@ macro_rules! say {
     }};
 }
 
+pub mod capacity;
 pub mod cli;
 pub mod demo;
 pub mod engine;
@@ -48,6 +49,7 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
     match cli.command {
         Some(Command::Report(args)) => output::report_command(&args),
         Some(Command::Compare(args)) => output::compare_command(&args),
+        Some(Command::Plan(args)) => capacity::command(&args),
         Some(Command::Check { file, overrides }) => {
             let mut plan = scenario::load(&file)?;
             let note = overrides_of(&overrides)?.apply(&mut plan);

@@ -61,6 +61,8 @@ pub enum Metric {
     Requests,
     /// Number of iterations or requests the executor had to drop.
     Dropped,
+    /// The load generator's own CPU, as a share of its engine threads (self-watch).
+    GeneratorCpu,
 }
 
 /// How a metric's value is written and stored.
@@ -76,7 +78,7 @@ pub enum Kind {
 
 impl Metric {
     /// Every metric, in the order of the documentation.
-    pub const ALL: [Metric; 13] = [
+    pub const ALL: [Metric; 14] = [
         Metric::Min,
         Metric::Mean,
         Metric::P50,
@@ -90,6 +92,7 @@ impl Metric {
         Metric::Checks,
         Metric::Requests,
         Metric::Dropped,
+        Metric::GeneratorCpu,
     ];
 
     /// The canonical name, as written in thresholds.
@@ -108,6 +111,7 @@ impl Metric {
             Metric::Checks => "checks",
             Metric::Requests => "requests",
             Metric::Dropped => "dropped",
+            Metric::GeneratorCpu => "generator_cpu",
         }
     }
 
@@ -131,7 +135,7 @@ impl Metric {
             | Metric::P99
             | Metric::P999
             | Metric::Max => Kind::Latency,
-            Metric::ErrorRate | Metric::Checks => Kind::Fraction,
+            Metric::ErrorRate | Metric::Checks | Metric::GeneratorCpu => Kind::Fraction,
             Metric::Rps | Metric::Requests | Metric::Dropped => Kind::Count,
         }
     }
@@ -254,6 +258,9 @@ pub struct Observed {
     pub checks_passed: u64,
     pub checks_failed: u64,
     pub dropped: u64,
+    /// Self-watch: the generator's mean CPU share of its engine threads (0..1), when
+    /// sampled.
+    pub generator_cpu: Option<f64>,
 }
 
 /// The outcome of evaluating a threshold.
@@ -290,6 +297,7 @@ impl Threshold {
             }
             Metric::Requests => Some(o.requests as f64),
             Metric::Dropped => Some(o.dropped as f64),
+            Metric::GeneratorCpu => o.generator_cpu,
         }
     }
 
@@ -402,7 +410,7 @@ fn shift_decimal(num: &str, k: i32) -> String {
 }
 
 const METRIC_LIST: &str =
-    "min, mean, p50, p90, p95, p99, p99.9, max, error_rate, rps, checks, requests, dropped";
+    "min, mean, p50, p90, p95, p99, p99.9, max, error_rate, rps, checks, requests, dropped, generator_cpu";
 const OP_LIST: &str = "<, <=, >, >=, ==";
 const UNITS: [&str; 6] = ["us", "µs", "ms", "s", "m", "%"];
 
@@ -809,17 +817,17 @@ mod tests {
             ("   ", "empty threshold (expected something like 'p95 < 500ms')", 1),
             (
                 "p96 < 500ms",
-                "unknown metric 'p96' (expected one of: min, mean, p50, p90, p95, p99, p99.9, max, error_rate, rps, checks, requests, dropped)",
+                "unknown metric 'p96' (expected one of: min, mean, p50, p90, p95, p99, p99.9, max, error_rate, rps, checks, requests, dropped, generator_cpu)",
                 1,
             ),
             (
                 "  p(95)<500",
-                "unknown metric 'p(95)' (expected one of: min, mean, p50, p90, p95, p99, p99.9, max, error_rate, rps, checks, requests, dropped)",
+                "unknown metric 'p(95)' (expected one of: min, mean, p50, p90, p95, p99, p99.9, max, error_rate, rps, checks, requests, dropped, generator_cpu)",
                 3,
             ),
             (
                 "< 500ms",
-                "missing metric before '<' (expected one of: min, mean, p50, p90, p95, p99, p99.9, max, error_rate, rps, checks, requests, dropped)",
+                "missing metric before '<' (expected one of: min, mean, p50, p90, p95, p99, p99.9, max, error_rate, rps, checks, requests, dropped, generator_cpu)",
                 1,
             ),
             ("p95 =< 500ms", "unknown operator '=<' (did you mean '<='?)", 5),
@@ -1050,6 +1058,7 @@ mod tests {
             checks_passed: 99,
             checks_failed: 1,
             dropped: 7,
+            generator_cpu: Some(0.42),
         };
         let cases = [
             ("min < 1ms", 10.0),
@@ -1065,6 +1074,7 @@ mod tests {
             ("checks > 1%", 0.99),
             ("requests > 1", 200.0),
             ("dropped == 0", 7.0),
+            ("generator_cpu < 10%", 0.42),
         ];
         for (text, want) in cases {
             assert_eq!(p(text).observe(&o), Some(want), "{text}");

@@ -346,6 +346,7 @@ pub async fn run(
     aggregator.keep_interval_histograms(opts.interval_histograms);
     let (agg_done_tx, agg_done_rx) = oneshot::channel();
     let agg_task = tokio::spawn(aggregator.run(publish, agg_done_rx));
+    let selfwatch = tokio::spawn(super::selfwatch::run(gauges.clone()));
 
     let mut acc = 0u64;
     let user_cumulative = plan
@@ -557,6 +558,7 @@ pub async fn run(
         while in_flight.join_next().await.is_some() {}
     }
     gauges.event("done", "run finished");
+    selfwatch.abort();
     let _ = agg_done_tx.send(());
     match agg_task.await {
         Ok(s) => s,

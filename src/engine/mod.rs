@@ -7,6 +7,7 @@ pub mod executor;
 mod gate;
 mod inspect;
 mod open;
+mod selfwatch;
 mod vu;
 
 use std::sync::Arc;

@@ -232,6 +232,7 @@ impl Aggregator {
 
     fn verdicts(&self, elapsed: f64) -> Vec<super::verdict::ThresholdStatus> {
         let dropped = self.gauges.dropped.load(Ordering::Relaxed);
+        let generator = self.gauges.generator();
         self.thresholds
             .iter()
             .map(|spec| {
@@ -245,6 +246,7 @@ impl Aggregator {
                     series.window.as_ref(),
                     elapsed,
                     dropped,
+                    &generator,
                 )
             })
             .collect()
@@ -378,6 +380,7 @@ impl Aggregator {
             stage: g.stage().0,
             next_stage: g.stage().1,
             thresholds: self.verdicts(now.saturating_duration_since(clock.started).as_secs_f64()),
+            generator: g.generator(),
         }
     }
 

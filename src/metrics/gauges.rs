@@ -108,6 +108,8 @@ pub struct Gauges {
     startup: Mutex<Option<Duration>>,
     /// Wakes the controller when the run clock starts.
     pub run_started: tokio::sync::Notify,
+    /// Self-watch: the generator's own figures, a sample a second.
+    pub generator: Mutex<super::generator::SharedSeries>,
 }
 
 /// A spike in progress, as the engine set it.
@@ -187,6 +189,7 @@ impl Gauges {
             startup_goal: AtomicU64::new(1),
             startup: Mutex::new(None),
             run_started: tokio::sync::Notify::new(),
+            generator: Mutex::new(Default::default()),
         }
     }
 
@@ -208,6 +211,22 @@ impl Gauges {
     /// How long the initial load took to come up, once it has.
     pub fn startup(&self) -> Option<Duration> {
         *self.startup.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The generator series now (cheap: shared).
+    pub fn generator(&self) -> super::generator::SharedSeries {
+        self.generator
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Adds a self-watch sample.
+    pub fn push_generator(&self, capacity_cores: f64, s: super::generator::GeneratorSample) {
+        let mut g = self.generator.lock().unwrap_or_else(|p| p.into_inner());
+        let series = std::sync::Arc::make_mut(&mut g);
+        series.capacity_cores = capacity_cores;
+        series.push(s);
     }
 
     pub fn state(&self) -> RunState {

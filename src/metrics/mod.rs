@@ -2,7 +2,9 @@
 
 mod aggregator;
 mod gauges;
+pub mod generator;
 mod kind;
+pub mod procstat;
 mod recorder;
 mod snapshot;
 pub mod verdict;

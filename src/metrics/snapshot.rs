@@ -440,6 +440,8 @@ pub struct Snapshot {
     pub partial: bool,
     /// Why requests in flight at the end were cut off, when some were.
     pub aborted_by: Option<super::AbortCause>,
+    /// Self-watch: the generator's own figures and verdict.
+    pub generator: super::generator::SharedSeries,
 }
 
 impl Snapshot {
@@ -474,6 +476,7 @@ impl Snapshot {
             aborted_by: None,
             iterations_done: 0,
             iteration_limit: None,
+            generator: Default::default(),
         }
     }
 

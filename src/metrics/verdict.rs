@@ -72,6 +72,7 @@ impl Window {
             checks_passed: 0,
             checks_failed: 0,
             dropped,
+            generator_cpu: None,
         };
         for s in self.seconds.iter().rev().take(n) {
             let _ = h.add(&s.hist);
@@ -116,6 +117,7 @@ pub fn observe_run(e: &EndpointStats, seconds: f64, dropped: u64) -> Observed {
         checks_passed: p,
         checks_failed: f,
         dropped,
+        generator_cpu: None,
     }
 }
 
@@ -140,11 +142,13 @@ pub fn evaluate(
     window: Option<&Window>,
     seconds: f64,
     dropped: u64,
+    generator: &super::generator::GeneratorSeries,
 ) -> ThresholdStatus {
     let endpoint = spec.endpoint.map(|_| series.name.as_str());
-    let o = match (spec.threshold.window, window) {
+    let mut o = match (spec.threshold.window, window) {
         (Some(w), Some(win)) => win.observe(w, dropped),
         _ => observe_run(series, seconds, dropped),
     };
+    o.generator_cpu = generator.mean_cpu_share(spec.threshold.window.map(|w| w.as_secs()));
     status(spec, endpoint, &o)
 }

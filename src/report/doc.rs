@@ -64,6 +64,9 @@ pub struct ResultDoc {
     /// The run's grade, when one was computed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grade: Option<Grade>,
+    /// Self-watch: the load generator's own figures and whether it was the bottleneck.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generator: Option<super::generator::Generator>,
 }
 
 /// One threshold and how the run fared against it.
@@ -473,6 +476,7 @@ impl ResultDoc {
                 })
                 .collect(),
             grade: (s.total.requests > 0).then(|| grade_of(s, secs, &info.grade_targets)),
+            generator: super::generator::Generator::of(&s.generator),
         }
     }
 

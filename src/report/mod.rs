@@ -5,6 +5,7 @@
 pub mod compare;
 mod csv;
 mod doc;
+pub mod generator;
 mod hdr;
 mod html;
 mod junit;

@@ -282,6 +282,16 @@ pub fn write_summary_fit<W: Write>(doc: &ResultDoc, w: &mut W, cols: usize) -> i
             units::ms(ms)
         )?;
     }
+    if let Some(g) = &doc.generator {
+        writeln!(w, "  generator  {}", g.summary_line())?;
+        if let Some(reason) = &g.reason {
+            writeln!(
+                w,
+                "  warning    {} ({reason})",
+                super::generator::BOTTLENECK_BANNER
+            )?;
+        }
+    }
     for e in doc
         .events
         .iter()

@@ -1,0 +1,220 @@
+//! Self-watch: how the load generator itself is doing, one sample a second, and whether
+//! it (not the target) is likely the bottleneck.
+//!
+//! The verdict: volley is the bottleneck once, for [`STREAK`] seconds in a row, its CPU is
+//! above [`CPU_LIMIT`] of what its engine threads can use, or a 10 ms timer fires more than
+//! [`LAG_LIMIT_MS`] late at the p99 (the runtime is too busy to run tasks on time).
+
+use std::sync::Arc;
+
+/// Share of the engine threads' capacity above which the CPU is a bottleneck.
+pub const CPU_LIMIT: f64 = 0.90;
+/// Event-loop lag (p99 over a second, ms) above which the runtime is a bottleneck.
+pub const LAG_LIMIT_MS: f64 = 10.0;
+/// Seconds in a row either must hold.
+pub const STREAK: u32 = 3;
+
+/// One second of the generator's own figures (also a row of the result document's
+/// `generator.series`).
+#[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+pub struct GeneratorSample {
+    /// Seconds since the start of the run.
+    pub t: u64,
+    /// CPU used by volley's threads (a built-in demo target's excluded), % of one core.
+    pub cpu_pct: f64,
+    /// `cpu_pct` over the engine threads' capacity, 0..1 (can pass 1 with other threads).
+    pub cpu_share: f64,
+    /// The busiest thread, % of one core.
+    pub busiest_thread_pct: f64,
+    pub threads: u32,
+    /// Resident memory, bytes.
+    pub rss_bytes: u64,
+    /// Open file descriptors.
+    pub fds: u64,
+    /// Open connections to the target.
+    pub connections: u64,
+    /// How late a 10 ms timer fired, p99 over the second, ms.
+    pub lag_p99_ms: f64,
+}
+
+/// Why volley was judged the bottleneck.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Bottleneck {
+    /// The second the streak began.
+    pub since: u64,
+    pub reason: String,
+}
+
+/// The samples of a run and the verdict so far.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct GeneratorSeries {
+    /// Cores the engine can use: its worker threads, at most the CPUs available.
+    pub capacity_cores: f64,
+    pub samples: Vec<GeneratorSample>,
+    /// Set once and kept: the first time the rule held.
+    pub bottleneck: Option<Bottleneck>,
+    /// Whether the rule holds now (the last [`STREAK`] seconds).
+    pub bottleneck_now: bool,
+    streak: u32,
+}
+
+impl GeneratorSample {
+    /// Rounded for the result document: 0.1% CPU, 0.001 share, 1 µs lag.
+    pub fn rounded(&self) -> GeneratorSample {
+        let round = |x: f64, per: f64| (x * per).round() / per;
+        GeneratorSample {
+            cpu_pct: round(self.cpu_pct, 10.0),
+            cpu_share: round(self.cpu_share, 1000.0),
+            busiest_thread_pct: round(self.busiest_thread_pct, 10.0),
+            lag_p99_ms: round(self.lag_p99_ms, 1000.0),
+            ..*self
+        }
+    }
+}
+
+impl GeneratorSeries {
+    pub fn new(capacity_cores: f64) -> GeneratorSeries {
+        GeneratorSeries {
+            capacity_cores,
+            ..GeneratorSeries::default()
+        }
+    }
+
+    /// What is wrong with one second, if anything.
+    fn strain(&self, s: &GeneratorSample) -> Option<String> {
+        if s.cpu_share > CPU_LIMIT {
+            Some(format!(
+                "CPU {} of its {} for {STREAK} s",
+                crate::units::percent_with(s.cpu_share, 0),
+                crate::units::plural(
+                    self.capacity_cores.round() as u64,
+                    "engine thread",
+                    "engine threads"
+                ),
+            ))
+        } else if s.lag_p99_ms > LAG_LIMIT_MS {
+            // Late timers at low CPU: something else on the machine has the cores.
+            let starved = if s.cpu_share < 0.5 {
+                format!(
+                    ", at only {} CPU: other processes starve volley",
+                    crate::units::percent_with(s.cpu_share, 0)
+                )
+            } else {
+                String::new()
+            };
+            Some(format!(
+                "event-loop lag p99 {} (over {}) for {STREAK} s{starved}",
+                crate::units::ms(s.lag_p99_ms),
+                crate::units::ms(LAG_LIMIT_MS)
+            ))
+        } else {
+            None
+        }
+    }
+
+    /// Adds a second and updates the verdict. The first second (start-up: clients built,
+    /// connections opened) does not count towards it.
+    pub fn push(&mut self, s: GeneratorSample) {
+        let strain = if s.t == 0 { None } else { self.strain(&s) };
+        match strain {
+            Some(reason) => {
+                self.streak += 1;
+                if self.streak >= STREAK {
+                    self.bottleneck_now = true;
+                    if self.bottleneck.is_none() {
+                        self.bottleneck = Some(Bottleneck {
+                            since: s.t.saturating_sub(u64::from(STREAK) - 1),
+                            reason,
+                        });
+                    }
+                }
+            }
+            None => {
+                self.streak = 0;
+                self.bottleneck_now = false;
+            }
+        }
+        self.samples.push(s);
+    }
+
+    pub fn last(&self) -> Option<&GeneratorSample> {
+        self.samples.last()
+    }
+
+    /// Mean CPU share over the last `seconds` samples (all of them with `None`); `None`
+    /// before the first sample. What the `generator_cpu` threshold reads.
+    pub fn mean_cpu_share(&self, seconds: Option<u64>) -> Option<f64> {
+        let n = seconds.map_or(self.samples.len(), |s| {
+            (s.max(1) as usize).min(self.samples.len())
+        });
+        if n == 0 {
+            return None;
+        }
+        let tail = &self.samples[self.samples.len() - n..];
+        Some(tail.iter().map(|s| s.cpu_share).sum::<f64>() / n as f64)
+    }
+}
+
+/// A shared, cheaply cloned series (a snapshot holds one; the sampler replaces it).
+pub type SharedSeries = Arc<GeneratorSeries>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn second(t: u64, cpu_share: f64, lag: f64) -> GeneratorSample {
+        GeneratorSample {
+            t,
+            cpu_share,
+            cpu_pct: cpu_share * 100.0,
+            lag_p99_ms: lag,
+            ..GeneratorSample::default()
+        }
+    }
+
+    #[test]
+    fn three_strained_seconds_in_a_row_make_the_verdict() {
+        let mut g = GeneratorSeries::new(1.0);
+        for (t, cpu) in [(0, 0.99), (1, 0.95), (2, 0.5), (3, 0.92), (4, 0.99)] {
+            g.push(second(t, cpu, 0.1));
+        }
+        assert_eq!(g.bottleneck, None, "never 3 in a row");
+        g.push(second(5, 0.96, 0.1));
+        let b = g.bottleneck.clone().expect("verdict");
+        assert_eq!(b.since, 3);
+        assert!(
+            b.reason.contains("CPU 96% of its 1 engine thread"),
+            "{}",
+            b.reason
+        );
+        assert!(g.bottleneck_now);
+        g.push(second(6, 0.2, 0.1));
+        assert!(!g.bottleneck_now);
+        assert_eq!(g.bottleneck.map(|b| b.since), Some(3), "the verdict stays");
+    }
+
+    #[test]
+    fn lag_alone_makes_the_verdict_and_idle_never_does() {
+        let mut g = GeneratorSeries::new(2.0);
+        for t in 0..3 {
+            g.push(second(t, 0.1, 25.0));
+        }
+        assert_eq!(g.bottleneck, None, "the first second is start-up");
+        g.push(second(3, 0.1, 25.0));
+        let reason = g.bottleneck.expect("lag verdict").reason;
+        assert!(reason.contains("lag p99 25.0ms"), "{reason}");
+        assert!(
+            reason.contains("at only 10% CPU: other processes starve volley"),
+            "{reason}"
+        );
+
+        let mut idle = GeneratorSeries::new(1.0);
+        for t in 0..100 {
+            idle.push(second(t, 0.9, 10.0)); // at the limits, not over them
+        }
+        assert_eq!(idle.bottleneck, None);
+        let mean = idle.mean_cpu_share(Some(10)).expect("samples");
+        assert!((mean - 0.9).abs() < 1e-9, "{mean}");
+        assert_eq!(GeneratorSeries::new(1.0).mean_cpu_share(None), None);
+    }
+}

@@ -1,0 +1,172 @@
+//! The generator's own process from `/proc` (Linux): CPU per thread, resident memory and
+//! open file descriptors. Elsewhere (or when `/proc` cannot be read) the figures are zero.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+/// Threads of a built-in demo target run in the same process; they are not the generator.
+const DEMO_THREAD: &str = "volley-demo";
+
+/// CPU time of one thread.
+#[derive(Debug, Clone, PartialEq)]
+struct ThreadTicks {
+    name: String,
+    ticks: u64,
+}
+
+/// Turns cumulative CPU ticks into per-second percentages.
+#[derive(Debug)]
+pub struct CpuMeter {
+    ticks_per_s: f64,
+    last: HashMap<u32, u64>,
+    last_at: Instant,
+}
+
+/// One reading of the process.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct ProcReading {
+    /// CPU of the generator's threads since the last reading, % of one core.
+    pub cpu_pct: f64,
+    pub busiest_thread_pct: f64,
+    pub threads: u32,
+    pub rss_bytes: u64,
+    pub fds: u64,
+}
+
+impl CpuMeter {
+    pub fn new() -> CpuMeter {
+        // SAFETY: sysconf has no preconditions.
+        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+        let mut meter = CpuMeter {
+            ticks_per_s: if hz > 0 { hz as f64 } else { 100.0 },
+            last: HashMap::new(),
+            last_at: Instant::now(),
+        };
+        meter.last = threads()
+            .into_iter()
+            .map(|(tid, t)| (tid, t.ticks))
+            .collect();
+        meter
+    }
+
+    /// Reads the process now.
+    pub fn read(&mut self) -> ProcReading {
+        let now = Instant::now();
+        let secs = now.duration_since(self.last_at).as_secs_f64().max(1e-3);
+        let current = threads();
+        let mut total = 0.0;
+        let mut busiest: f64 = 0.0;
+        let mut count = 0;
+        let mut next = HashMap::with_capacity(current.len());
+        for (tid, t) in current {
+            // A thread born since the last reading spent all its CPU time since then.
+            let before = self.last.get(&tid).copied().unwrap_or(0);
+            next.insert(tid, t.ticks);
+            if t.name.starts_with(DEMO_THREAD) {
+                continue;
+            }
+            count += 1;
+            let pct = t.ticks.saturating_sub(before) as f64 / self.ticks_per_s / secs * 100.0;
+            total += pct;
+            busiest = busiest.max(pct);
+        }
+        self.last = next;
+        self.last_at = now;
+        ProcReading {
+            cpu_pct: total,
+            busiest_thread_pct: busiest,
+            threads: count,
+            rss_bytes: rss_bytes(),
+            fds: std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count() as u64),
+        }
+    }
+}
+
+impl Default for CpuMeter {
+    fn default() -> Self {
+        CpuMeter::new()
+    }
+}
+
+/// utime + stime (fields 14 and 15) of a `stat` line; the name in parentheses may hold
+/// spaces and parentheses, so fields are counted after the last `)`.
+fn stat_ticks(stat: &str) -> Option<u64> {
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let mut fields = rest.split_whitespace().skip(11);
+    let utime: u64 = fields.next()?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some(utime + stime)
+}
+
+fn threads() -> Vec<(u32, ThreadTicks)> {
+    let Ok(dir) = std::fs::read_dir("/proc/self/task") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| {
+        let e = e.ok()?;
+        let tid: u32 = e.file_name().to_str()?.parse().ok()?;
+        let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
+        let name = stat
+            .find('(')
+            .zip(stat.rfind(')'))
+            .map(|(a, b)| stat[a + 1..b].to_string())
+            .unwrap_or_default();
+        Some((
+            tid,
+            ThreadTicks {
+                name,
+                ticks: stat_ticks(&stat)?,
+            },
+        ))
+    })
+    .collect()
+}
+
+fn rss_bytes() -> u64 {
+    // statm: size resident shared ... in pages.
+    let pages = std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .unwrap_or(0);
+    // SAFETY: sysconf has no preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    pages * if page > 0 { page as u64 } else { 4096 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_fields_are_counted_after_the_name() {
+        let line = "4242 (tokio (runtime) w) R 1 2 3 4 5 6 7 8 9 10 250 50 0 0 20 0 3 0";
+        assert_eq!(stat_ticks(line), Some(300));
+        assert_eq!(stat_ticks("garbage"), None);
+    }
+
+    #[test]
+    fn a_busy_thread_shows_as_cpu() {
+        let mut meter = CpuMeter::new();
+        let (release, wait) = std::sync::mpsc::channel::<()>();
+        let (spun, done) = std::sync::mpsc::channel::<()>();
+        // The thread stays alive until read: a finished thread leaves /proc/self/task.
+        let spin = std::thread::spawn(move || {
+            let until = Instant::now() + std::time::Duration::from_millis(300);
+            let mut x = 0u64;
+            while Instant::now() < until {
+                x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(1));
+            }
+            let _ = spun.send(());
+            let _ = wait.recv();
+        });
+        let _ = done.recv();
+        let r = meter.read();
+        let _ = release.send(());
+        let _ = spin.join();
+        if cfg!(target_os = "linux") {
+            // CPU time was spent (how much depends on the machine's load).
+            assert!(r.cpu_pct > 0.0 && r.busiest_thread_pct > 0.0, "{r:?}");
+            assert!(r.rss_bytes > 0 && r.fds > 0 && r.threads > 1, "{r:?}");
+        }
+    }
+}
