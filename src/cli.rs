@@ -66,6 +66,8 @@ pub enum Command {
         #[command(flatten)]
         overrides: OverrideArgs,
     },
+    /// Write a scenario from what you have: curl commands, a HAR, OpenAPI, k6 or Locust.
+    Import(crate::import::ImportArgs),
 }
 
 /// Flags of quick mode (`volley URL ...`), like wrk, oha and curl.

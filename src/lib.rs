@@ -19,6 +19,7 @@ pub mod engine;
 pub mod error;
 pub mod grade;
 pub mod headless;
+pub mod import;
 pub mod metrics;
 pub mod output;
 pub mod prometheus;
@@ -46,6 +47,7 @@ pub const DEMO_SCENARIO: &str = include_str!("../scenarios/demo.toml");
 pub fn run(cli: Cli) -> Result<i32, Error> {
     match cli.command {
         Some(Command::Report(args)) => output::report_command(&args),
+        Some(Command::Import(args)) => import_command(&args),
         Some(Command::Compare(args)) => output::compare_command(&args),
         Some(Command::Check { file, overrides }) => {
             let mut plan = scenario::load(&file)?;
@@ -99,6 +101,25 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
             execute(plan, &cli.run)
         }
     }
+}
+
+/// `volley import SOURCE`: the scenario to stdout or -o FILE, notes on stderr.
+fn import_command(args: &import::ImportArgs) -> Result<i32, Error> {
+    let imported = import::import(&args.source).map_err(|e| Error::Usage(e.to_string()))?;
+    match args.source.output() {
+        Some(path) => std::fs::write(path, &imported.toml)
+            .map_err(|e| Error::io(format!("cannot write '{}'", path.display()), e))?,
+        None => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(imported.toml.as_bytes())
+                .and_then(|_| out.flush())
+                .map_err(|e| Error::io("stdout", e))?;
+        }
+    }
+    for n in &imported.notes {
+        say!("volley import: {n}");
+    }
+    Ok(exit::OK)
 }
 
 fn overrides_of(o: &OverrideArgs) -> Result<Overrides, Error> {
