@@ -68,6 +68,8 @@ pub enum Command {
     },
     /// Write a scenario from what you have: curl commands, a HAR, OpenAPI, k6 or Locust.
     Import(crate::import::ImportArgs),
+    /// Write a starter scenario for a URL from the library's templates.
+    Init(crate::init::InitArgs),
 }
 
 /// Flags of quick mode (`volley URL ...`), like wrk, oha and curl.

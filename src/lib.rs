@@ -20,6 +20,7 @@ pub mod error;
 pub mod grade;
 pub mod headless;
 pub mod import;
+pub mod init;
 pub mod metrics;
 pub mod output;
 pub mod prometheus;
@@ -48,6 +49,11 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
     match cli.command {
         Some(Command::Report(args)) => output::report_command(&args),
         Some(Command::Import(args)) => import_command(&args),
+        Some(Command::Init(args)) => {
+            let (text, out) = init::run(&args).map_err(Error::Usage)?;
+            write_or_print(out.as_deref(), &text)?;
+            Ok(exit::OK)
+        }
         Some(Command::Compare(args)) => output::compare_command(&args),
         Some(Command::Check { file, overrides }) => {
             let mut plan = scenario::load(&file)?;
@@ -106,20 +112,25 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
 /// `volley import SOURCE`: the scenario to stdout or -o FILE, notes on stderr.
 fn import_command(args: &import::ImportArgs) -> Result<i32, Error> {
     let imported = import::import(&args.source).map_err(|e| Error::Usage(e.to_string()))?;
-    match args.source.output() {
-        Some(path) => std::fs::write(path, &imported.toml)
-            .map_err(|e| Error::io(format!("cannot write '{}'", path.display()), e))?,
-        None => {
-            let mut out = std::io::stdout().lock();
-            out.write_all(imported.toml.as_bytes())
-                .and_then(|_| out.flush())
-                .map_err(|e| Error::io("stdout", e))?;
-        }
-    }
+    write_or_print(args.source.output(), &imported.toml)?;
     for n in &imported.notes {
         say!("volley import: {n}");
     }
     Ok(exit::OK)
+}
+
+/// Text that volley generates (a scenario, a schema, a script) to a file or stdout.
+fn write_or_print(path: Option<&std::path::Path>, text: &str) -> Result<(), Error> {
+    match path {
+        Some(path) => std::fs::write(path, text)
+            .map_err(|e| Error::io(format!("cannot write '{}'", path.display()), e)),
+        None => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(text.as_bytes())
+                .and_then(|_| out.flush())
+                .map_err(|e| Error::io("stdout", e))
+        }
+    }
 }
 
 fn overrides_of(o: &OverrideArgs) -> Result<Overrides, Error> {

@@ -500,3 +500,50 @@ fn har_binary_bodies_are_left_out_and_named() {
         "no request left to import",
     );
 }
+
+#[test]
+fn init_writes_a_scenario_that_checks_and_sends_the_url() {
+    let dir = scratch("init");
+    let server = Recorder::start();
+    let file = dir.join("smoke.toml");
+    let url = format!("{}/health?deep=1", server.url);
+    let out = volley(
+        &[
+            "init",
+            "--url",
+            &url,
+            "--type",
+            "smoke",
+            "-o",
+            file.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.starts_with("# Smoke: "), "{text}");
+    let out = volley(&["check", file.to_str().unwrap()], &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    run(&file, &server.url, 3, &[]);
+    let seen = server.seen();
+    assert_eq!(seen.len(), 3);
+    assert!(seen
+        .iter()
+        .all(|s| s.method == "GET" && s.path == "/health?deep=1"));
+    // No URL and no terminal to ask on: a usage error.
+    let out = Command::new(bin())
+        .arg("init")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("give --url URL"));
+}
