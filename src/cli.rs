@@ -70,6 +70,11 @@ pub enum Command {
     Import(crate::import::ImportArgs),
     /// Write a starter scenario for a URL from the library's templates.
     Init(crate::init::InitArgs),
+    /// Print the JSON Schema of scenario or theme files (shipped in schema/).
+    Schema {
+        #[arg(value_enum, default_value_t = crate::schema::SchemaKind::Scenario)]
+        kind: crate::schema::SchemaKind,
+    },
 }
 
 /// Flags of quick mode (`volley URL ...`), like wrk, oha and curl.

@@ -27,6 +27,7 @@ pub mod prometheus;
 pub mod quick;
 pub mod report;
 pub mod scenario;
+pub mod schema;
 pub mod sys;
 pub mod thresholds;
 pub mod ui;
@@ -49,6 +50,10 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
     match cli.command {
         Some(Command::Report(args)) => output::report_command(&args),
         Some(Command::Import(args)) => import_command(&args),
+        Some(Command::Schema { kind }) => {
+            write_or_print(None, &schema::text(kind))?;
+            Ok(exit::OK)
+        }
         Some(Command::Init(args)) => {
             let (text, out) = init::run(&args).map_err(Error::Usage)?;
             write_or_print(out.as_deref(), &text)?;

@@ -57,6 +57,11 @@ pub fn validate_generated(path: &Path, src: &str) -> Result<Plan, ScenarioError>
     .plan(file)
 }
 
+/// The JSON Schema of scenario files, generated from the types that read them.
+pub fn json_schema() -> schemars::Schema {
+    schemars::schema_for!(ScenarioFile)
+}
+
 /// Command-line values that replace the scenario's own.
 #[derive(Debug, Default, Clone)]
 pub struct Overrides {
