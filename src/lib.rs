@@ -28,6 +28,7 @@ pub mod quick;
 pub mod report;
 pub mod scenario;
 pub mod schema;
+pub mod shell;
 pub mod sys;
 pub mod thresholds;
 pub mod ui;
@@ -52,6 +53,19 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
         Some(Command::Import(args)) => import_command(&args),
         Some(Command::Schema { kind }) => {
             write_or_print(None, &schema::text(kind))?;
+            Ok(exit::OK)
+        }
+        Some(Command::Completions { shell }) => {
+            let mut out = Vec::new();
+            shell::completions(shell, <Cli as clap::CommandFactory>::command(), &mut out);
+            write_or_print(None, &String::from_utf8_lossy(&out))?;
+            Ok(exit::OK)
+        }
+        Some(Command::Man) => {
+            let mut out = Vec::new();
+            shell::man(<Cli as clap::CommandFactory>::command(), &mut out)
+                .map_err(|e| Error::io("man page", e))?;
+            write_or_print(None, &String::from_utf8_lossy(&out))?;
             Ok(exit::OK)
         }
         Some(Command::Init(args)) => {
