@@ -56,7 +56,7 @@ fn shipped_schemas_match_the_types() {
 fn every_shipped_scenario_and_theme_is_valid_and_carries_the_directive() {
     let v = validator(SchemaKind::Scenario);
     let files = toml_files("scenarios");
-    assert!(files.len() >= 8);
+    assert!(files.len() >= 11);
     for f in files {
         let doc = as_json(&f);
         assert_eq!(errors(&v, &doc), Vec::<String>::new(), "{}", f.display());
