@@ -47,12 +47,12 @@ find_volley
 REQWEST_LOOP=""
 if [[ " ${ONLY:-reqwest-loop-t1} " == *" reqwest-loop-t1 "* ]]; then
     log "building examples/reqwest_loop (the reqwest path's ceiling) ..."
-    (cd "$REPO" && cargo build --release --quiet --example reqwest_loop) || {
+    (cd "$REPO" && cargo build --profile profiling --quiet --example reqwest_loop) || {
         log "cargo build --example reqwest_loop failed"
         exit 1
     }
     REQWEST_LOOP="$(cd "$REPO" && cargo metadata --format-version 1 --no-deps |
-        python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/release/examples/reqwest_loop"
+        python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/profiling/examples/reqwest_loop"
 fi
 if [ -n "${CPU_LIMIT:-}" ]; then
     case "$CPU_LIMIT" in *[!0-9]* | "") echo "CPU_LIMIT is a percentage of one core" >&2; exit 2 ;; esac

@@ -2,7 +2,7 @@
 #
 #   need_tools wrk            # apt-get installs nginx, time, python3, procps (+ the arguments)
 #   start_nginx               # sets URL, PORT, NGINX_PID, NGINX_WORKER, NGINX_DIR
-#   find_volley               # sets VOLLEY (VOLLEY_BIN, or cargo build --release)
+#   find_volley               # sets VOLLEY (VOLLEY_BIN, or cargo build --profile profiling)
 #   cpu_limit 25              # sets CPU_WRAP: a command prefix that runs a tool in a cgroup
 #                             # limited to 25% of one core (cgroup v1 cpu or v2 cpu.max)
 #
@@ -120,15 +120,16 @@ find_volley() {
     if [ -n "${VOLLEY_BIN:-}" ]; then
         VOLLEY="$VOLLEY_BIN"
     else
-        log "building volley (cargo build --release) ..."
-        (cd "$REPO" && cargo build --release --quiet --bin volley) || {
+        # The profiling profile: the release build users get, plus line tables for perf.
+        log "building volley (cargo build --profile profiling) ..."
+        (cd "$REPO" && cargo build --profile profiling --quiet --bin volley) || {
             log "cargo build failed; set VOLLEY_BIN=path/to/volley to use an existing binary"
             exit 1
         }
         local target_dir
         target_dir="$(cd "$REPO" && cargo metadata --format-version 1 --no-deps |
             python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
-        VOLLEY="$target_dir/release/volley"
+        VOLLEY="$target_dir/profiling/volley"
     fi
     [ -x "$VOLLEY" ] || {
         log "no volley binary at $VOLLEY"

@@ -93,6 +93,22 @@ pub enum Command {
         #[command(flatten)]
         overrides: OverrideArgs,
     },
+    /// Write a scenario from what you have: curl commands, a HAR, OpenAPI, k6 or Locust.
+    Import(crate::import::ImportArgs),
+    /// Write a starter scenario for a URL from the library's templates.
+    Init(crate::init::InitArgs),
+    /// Print the JSON Schema of scenario or theme files (shipped in schema/).
+    Schema {
+        #[arg(value_enum, default_value_t = crate::schema::SchemaKind::Scenario)]
+        kind: crate::schema::SchemaKind,
+    },
+    /// Print a shell completion script: volley completions bash > ~/.local/share/bash-completion/completions/volley
+    Completions {
+        #[arg(value_enum)]
+        shell: crate::shell::CompletionShell,
+    },
+    /// Print the man page (roff): volley man > volley.1 && man ./volley.1
+    Man,
 }
 
 /// Flags of quick mode (`volley URL ...`), like wrk, oha and curl.

@@ -20,12 +20,16 @@ pub mod engine;
 pub mod error;
 pub mod grade;
 pub mod headless;
+pub mod import;
+pub mod init;
 pub mod metrics;
 pub mod output;
 pub mod prometheus;
 pub mod quick;
 pub mod report;
 pub mod scenario;
+pub mod schema;
+pub mod shell;
 pub mod sys;
 pub mod thresholds;
 pub mod ui;
@@ -48,6 +52,29 @@ pub const DEMO_SCENARIO: &str = include_str!("../scenarios/demo.toml");
 pub fn run(cli: Cli) -> Result<i32, Error> {
     match cli.command {
         Some(Command::Report(args)) => output::report_command(&args),
+        Some(Command::Import(args)) => import_command(&args),
+        Some(Command::Schema { kind }) => {
+            write_or_print(None, &schema::text(kind))?;
+            Ok(exit::OK)
+        }
+        Some(Command::Completions { shell }) => {
+            let mut out = Vec::new();
+            shell::completions(shell, <Cli as clap::CommandFactory>::command(), &mut out);
+            write_or_print(None, &String::from_utf8_lossy(&out))?;
+            Ok(exit::OK)
+        }
+        Some(Command::Man) => {
+            let mut out = Vec::new();
+            shell::man(<Cli as clap::CommandFactory>::command(), &mut out)
+                .map_err(|e| Error::io("man page", e))?;
+            write_or_print(None, &String::from_utf8_lossy(&out))?;
+            Ok(exit::OK)
+        }
+        Some(Command::Init(args)) => {
+            let (text, out) = init::run(&args).map_err(Error::Usage)?;
+            write_or_print(out.as_deref(), &text)?;
+            Ok(exit::OK)
+        }
         Some(Command::Compare(args)) => output::compare_command(&args),
         Some(Command::Plan(args)) => capacity::command(&args),
         Some(Command::Check { file, overrides }) => {
@@ -117,6 +144,30 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
             };
             let plan = quick::plan(&url, &cli.quick)?;
             execute(plan, &cli.run)
+        }
+    }
+}
+
+/// `volley import SOURCE`: the scenario to stdout or -o FILE, notes on stderr.
+fn import_command(args: &import::ImportArgs) -> Result<i32, Error> {
+    let imported = import::import(&args.source).map_err(|e| Error::Usage(e.to_string()))?;
+    write_or_print(args.source.output(), &imported.toml)?;
+    for n in &imported.notes {
+        say!("volley import: {n}");
+    }
+    Ok(exit::OK)
+}
+
+/// Text that volley generates (a scenario, a schema, a script) to a file or stdout.
+fn write_or_print(path: Option<&std::path::Path>, text: &str) -> Result<(), Error> {
+    match path {
+        Some(path) => std::fs::write(path, text)
+            .map_err(|e| Error::io(format!("cannot write '{}'", path.display()), e)),
+        None => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(text.as_bytes())
+                .and_then(|_| out.flush())
+                .map_err(|e| Error::io("stdout", e))
         }
     }
 }

@@ -124,7 +124,19 @@ fn bad_command_line_values_are_exit_2() {
 #[test]
 fn every_shipped_scenario_checks() {
     let files = fixtures("scenarios");
-    assert!(!files.is_empty());
+    for name in [
+        "peak-hours.toml",
+        "gradual-rampup.toml",
+        "chaos.toml",
+        "load.toml",
+    ] {
+        assert!(
+            files
+                .iter()
+                .any(|f| f.file_name().is_some_and(|n| n == name)),
+            "scenarios/{name} is missing"
+        );
+    }
     for f in files {
         let out = volley().arg("check").arg(&f).output().unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout);

@@ -520,7 +520,7 @@ fn every_shipped_scenario_runs_briefly() {
         .filter(|p| p.extension().is_some_and(|x| x == "toml"))
         .collect();
     files.sort();
-    assert!(files.len() >= 8);
+    assert!(files.len() >= 11);
     for f in files {
         let json = std::env::temp_dir().join(format!(
             "volley-scn-{}-{}.json",

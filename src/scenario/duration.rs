@@ -108,6 +108,35 @@ impl<'de> Deserialize<'de> for ThinkTime {
     }
 }
 
+/// One duration as `parse_duration` reads it: numbers with units, or 0.
+const DURATION: &str = "(0|([0-9.]+(us|µs|ms|s|sec|m|min|h|d)\\s*)+)";
+
+impl schemars::JsonSchema for HumanDuration {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Duration".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A duration with a unit: 250us, 500ms, 30s, 2m, 1h, 1d, 1m30s.",
+            "type": "string",
+            "pattern": format!("^\\s*{DURATION}$"),
+        })
+    }
+}
+
+impl schemars::JsonSchema for ThinkTime {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ThinkTime".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A pause: fixed (\"1s\") or uniformly random between two bounds (\"1s..3s\").",
+            "type": "string",
+            "pattern": format!("^\\s*{DURATION}(\\.\\.\\s*{DURATION})?$"),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -98,7 +98,31 @@ pub fn load(path: &Path) -> Result<Plan, ScenarioError> {
 pub fn parse(path: &Path, src: &str) -> Result<Plan, ScenarioError> {
     let file: ScenarioFile =
         toml::from_str(src).map_err(|e| ScenarioError::from_toml(path, src, &e))?;
-    validate::Validator { path, src }.plan(file)
+    validate::Validator {
+        path,
+        src,
+        env_optional: false,
+    }
+    .plan(file)
+}
+
+/// Validates scenario text as `volley check` does, except that `{{env.NAME}}` may name a
+/// variable that is not set: for scenarios volley writes (import, init) before their user
+/// has set the secrets they need.
+pub fn validate_generated(path: &Path, src: &str) -> Result<Plan, ScenarioError> {
+    let file: ScenarioFile =
+        toml::from_str(src).map_err(|e| ScenarioError::from_toml(path, src, &e))?;
+    validate::Validator {
+        path,
+        src,
+        env_optional: true,
+    }
+    .plan(file)
+}
+
+/// The JSON Schema of scenario files, generated from the types that read them.
+pub fn json_schema() -> schemars::Schema {
+    schemars::schema_for!(ScenarioFile)
 }
 
 impl Overrides {

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use schemars::JsonSchema;
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 use serde_spanned::Spanned;
@@ -15,13 +16,15 @@ use super::duration::{HumanDuration, ThinkTime};
 /// Most virtual users one engine will run. Above this a typo is more likely than intent.
 pub const MAX_VUS: u64 = 100_000;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScenarioFile {
     pub name: String,
     /// Base URL every request path is appended to.
+    #[schemars(with = "BaseUrl")]
     pub base_url: Spanned<BaseUrl>,
     #[serde(default = "empty_headers")]
+    #[schemars(with = "BTreeMap<String, String>")]
     pub headers: Spanned<BTreeMap<String, String>>,
     pub timeout: Option<HumanDuration>,
     #[serde(default)]
@@ -38,39 +41,46 @@ pub struct ScenarioFile {
     pub data: Vec<DataSection>,
     /// Whole-run thresholds in short form: ["p95 < 500ms", "error_rate < 1%"].
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     pub thresholds: Vec<Spanned<String>>,
     /// Thresholds with options.
     #[serde(default, rename = "threshold")]
     pub threshold_tables: Vec<ThresholdSection>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserSection {
+    #[schemars(with = "String")]
     pub name: Spanned<String>,
     pub weight: Option<Weight>,
     /// Requests run once when a VU of this type starts (log in).
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     pub on_start: Vec<Spanned<String>>,
     /// Weighted tasks: request name -> weight; one per iteration.
+    #[schemars(with = "Option<BTreeMap<String, Weight>>")]
     pub tasks: Option<Spanned<BTreeMap<String, Weight>>>,
     /// An ordered list of requests run as one iteration.
+    #[schemars(with = "Option<Vec<String>>")]
     pub steps: Option<Vec<Spanned<String>>>,
     pub think_time: Option<ThinkTime>,
     pub pacing: Option<HumanDuration>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DataSection {
+    #[schemars(with = "String")]
     pub name: Spanned<String>,
+    #[schemars(with = "String")]
     pub file: Spanned<String>,
     #[serde(default)]
     pub mode: DataMode,
 }
 
 /// How a data file's rows are handed out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DataMode {
     /// Row after row over all VUs, wrapping around.
@@ -82,11 +92,13 @@ pub enum DataMode {
     PerVu,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ThresholdSection {
+    #[schemars(with = "String")]
     pub expr: Spanned<String>,
     /// Name of the request it applies to (default: all requests).
+    #[schemars(with = "Option<String>")]
     pub endpoint: Option<Spanned<String>>,
     #[serde(default)]
     pub abort_on_fail: bool,
@@ -94,52 +106,64 @@ pub struct ThresholdSection {
     pub abort_grace: Option<HumanDuration>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CaptureSection {
     /// The variable to set.
+    #[schemars(with = "String")]
     pub var: Spanned<String>,
+    #[schemars(with = "Option<String>")]
     pub json: Option<Spanned<String>>,
+    #[schemars(with = "Option<String>")]
     pub header: Option<Spanned<String>>,
+    #[schemars(with = "Option<String>")]
     pub regex: Option<Spanned<String>>,
     /// Regex group (default 1, or 0 when the regex has no group).
     pub group: Option<usize>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CheckSection {
     pub name: Option<String>,
     /// 200, [200, 201], or "200..299".
+    #[schemars(with = "Option<serde_json::Value>")]
     pub status: Option<Spanned<toml::Value>>,
     pub body_contains: Option<String>,
+    #[schemars(with = "Option<String>")]
     pub json_path: Option<Spanned<String>>,
     /// With json_path: the value it must equal (otherwise it must exist).
+    #[schemars(with = "Option<serde_json::Value>")]
     pub equals: Option<toml::Value>,
     /// A header that must be present.
+    #[schemars(with = "Option<String>")]
     pub header: Option<Spanned<String>>,
     pub latency_under: Option<HumanDuration>,
 }
 
 /// One step of a stage list: ramp linearly to `target` over `duration`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StageSection {
     pub duration: HumanDuration,
     /// VUs (closed model) or iterations per second (open model).
+    #[schemars(with = "f64")]
     pub target: Spanned<f64>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoadSection {
     /// "closed" (VUs) or "open" (arrival rate); inferred from `rate` when absent.
     pub model: Option<LoadModelChoice>,
     /// Starting VUs; 0 only makes sense with stages.
+    #[schemars(with = "Option<Weight>")]
     pub vus: Option<Spanned<Weight>>,
     /// Open model: iterations per second ("200/s", "1200/m" or a number per second).
+    #[schemars(with = "Option<Rate>")]
     pub rate: Option<Spanned<Rate>>,
     /// Open model: most VUs to run iterations on.
+    #[schemars(with = "Option<Count>")]
     pub max_vus: Option<Spanned<Count>>,
     /// Closed model: each iteration starts this long after the previous one started.
     pub pacing: Option<HumanDuration>,
@@ -151,7 +175,7 @@ pub struct LoadSection {
     pub graceful_stop: Option<HumanDuration>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HttpSection {
     pub client: Option<ClientChoice>,
@@ -162,33 +186,42 @@ pub struct HttpSection {
     /// More header names whose values are secrets (never printed), beyond the built-in
     /// Authorization, Cookie, Set-Cookie, Proxy-Authorization and X-Api-Key.
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     pub secret_headers: Vec<Spanned<String>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RequestSection {
+    #[schemars(with = "Option<String>")]
     pub name: Option<Spanned<String>>,
     #[serde(default)]
     pub method: Option<Method>,
+    #[schemars(with = "String")]
     pub path: Spanned<String>,
     #[serde(default = "empty_headers")]
+    #[schemars(with = "BTreeMap<String, String>")]
     pub headers: Spanned<BTreeMap<String, String>>,
+    #[schemars(with = "Option<String>")]
     pub body: Option<Spanned<String>>,
+    #[schemars(with = "Option<serde_json::Value>")]
     pub json: Option<Spanned<toml::Value>>,
     pub weight: Option<Weight>,
     pub timeout: Option<HumanDuration>,
     pub follow_redirects: Option<bool>,
     #[serde(default)]
+    #[schemars(with = "Vec<CaptureSection>")]
     pub capture: Vec<Spanned<CaptureSection>>,
     #[serde(default)]
+    #[schemars(with = "Vec<CheckSection>")]
     pub check: Vec<Spanned<CheckSection>>,
     /// Thresholds on this request alone.
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     pub thresholds: Vec<Spanned<String>>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum LoadModelChoice {
     Closed,
@@ -224,7 +257,7 @@ impl<'de> Deserialize<'de> for Rate {
 }
 
 /// Which HTTP client executes requests.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ClientChoice {
     /// volley's own HTTP/1.1 client unless a request needs reqwest's features.
@@ -237,7 +270,7 @@ pub enum ClientChoice {
 
 /// Whether a request whose reused keep-alive connection ended before any response is
 /// sent again on a new connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum RetryPolicy {
     /// Once, for an idempotent request (any request the server provably did not get);
@@ -421,6 +454,56 @@ fn looks_like_a_host(u: &reqwest::Url) -> bool {
 fn empty_headers() -> Spanned<BTreeMap<String, String>> {
     Spanned::new(0..0, BTreeMap::new())
 }
+
+// JSON Schema of the values checked while deserializing (see `volley schema`). Each says
+// what its Deserialize accepts, so editors flag what volley would refuse.
+
+macro_rules! schema_of {
+    ($ty:ty, $name:literal, $schema:tt) => {
+        impl JsonSchema for $ty {
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                $name.into()
+            }
+            fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                schemars::json_schema!($schema)
+            }
+        }
+    };
+}
+
+schema_of!(Rate, "Rate", {
+    "description": "Iterations per second: a number, or \"200/s\", \"1200/m\", \"10/h\".",
+    "anyOf": [
+        { "type": "number", "exclusiveMinimum": 0, "maximum": 1_000_000 },
+        { "type": "string", "pattern": "^\\s*[0-9.]+\\s*(/\\s*(s|sec|second|m|min|minute|h|hour)\\s*)?$" }
+    ]
+});
+
+schema_of!(Count, "Count", {
+    "description": "A whole number of at least 1.",
+    "type": "integer",
+    "minimum": 1
+});
+
+schema_of!(Weight, "Weight", {
+    "description": "A relative weight: a whole number from 0 (never picked) to 1000000.",
+    "type": "integer",
+    "minimum": 0,
+    "maximum": 1_000_000
+});
+
+schema_of!(Method, "Method", {
+    "description": "An HTTP method.",
+    "type": "string",
+    "enum": ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS",
+             "get", "post", "put", "patch", "delete", "head", "options"]
+});
+
+schema_of!(BaseUrl, "BaseUrl", {
+    "description": "An absolute http or https URL, without user:password@.",
+    "type": "string",
+    "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://[^/@]+(/.*)?$"
+});
 
 #[cfg(test)]
 mod tests {

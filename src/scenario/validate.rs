@@ -25,12 +25,16 @@ use super::template::{Names, Template};
 pub struct Validator<'a> {
     pub path: &'a Path,
     pub src: &'a str,
+    /// Accept `{{env.NAME}}` for unset variables (a generated scenario is checked before
+    /// its user has set them); `volley check` and `run` leave this off.
+    pub env_optional: bool,
 }
 
 /// Names a template may use while validating.
 struct Scope<'a> {
     vars: &'a [String],
     data: &'a [DataSet],
+    env_optional: bool,
 }
 
 impl Names for Scope<'_> {
@@ -57,7 +61,9 @@ impl Names for Scope<'_> {
         )
     }
     fn env(&self, name: &str) -> Option<String> {
-        std::env::var(name).ok()
+        std::env::var(name)
+            .ok()
+            .or_else(|| self.env_optional.then(|| format!("<{name}>")))
     }
 }
 
@@ -122,6 +128,7 @@ impl Validator<'_> {
         let scope = Scope {
             vars: &vars,
             data: &data,
+            env_optional: self.env_optional,
         };
         let default_headers = self.headers(&f.headers, "headers", &scope)?;
         let timeout = f.timeout.map_or(DEFAULT_TIMEOUT, |d| d.0);

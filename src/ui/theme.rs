@@ -65,14 +65,58 @@ const ROLES: &[&str] = &[
     "spike",
 ];
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct ThemeFile {
     name: Option<String>,
     /// Built-in theme this one starts from (default: dark).
+    #[schemars(with = "Option<String>", extend("enum" = ["dark", "light", "high-contrast"]))]
     base: Option<Spanned<String>>,
+    /// Colour roles to override: a name (red, darkgray, ...), "#rrggbb", or "0".."255".
     #[serde(default)]
+    #[schemars(schema_with = "colors_schema")]
     colors: BTreeMap<Spanned<String>, Spanned<String>>,
+}
+
+/// The JSON Schema of theme files (see `volley schema theme`).
+pub fn json_schema() -> schemars::Schema {
+    let mut schema = schemars::schema_for!(ThemeFile);
+    let colour = serde_json::json!({
+        "description": "A colour name, \"#rrggbb\", or an index \"0\"..\"255\".",
+        "type": "string",
+        "anyOf": [
+            { "enum": ["reset", "default", "black", "red", "green", "yellow", "blue", "magenta",
+                       "cyan", "gray", "grey", "darkgray", "darkgrey", "lightred", "lightgreen",
+                       "lightyellow", "lightblue", "lightmagenta", "lightcyan", "white"] },
+            { "pattern": "^#[0-9A-Fa-f]{6}$" },
+            { "pattern": "^(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])$" }
+        ]
+    });
+    let defs = schema
+        .ensure_object()
+        .entry("$defs")
+        .or_insert_with(|| serde_json::json!({}));
+    if let Some(d) = defs.as_object_mut() {
+        d.insert("Colour".into(), colour);
+    }
+    schema
+}
+
+fn colors_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    let props: serde_json::Map<String, serde_json::Value> = ROLES
+        .iter()
+        .map(|r| {
+            (
+                r.to_string(),
+                serde_json::json!({ "$ref": "#/$defs/Colour" }),
+            )
+        })
+        .collect();
+    schemars::json_schema!({
+        "type": "object",
+        "properties": props,
+        "additionalProperties": false
+    })
 }
 
 pub type ThemeError = ScenarioError;
