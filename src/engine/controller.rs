@@ -138,6 +138,10 @@ impl Controller {
             self.retiring.retain(|h| !h.is_finished());
         }
         self.ctx.gauges.vus_target.store(n, Ordering::Relaxed);
+        if n == 0 {
+            // No VU to wait for: the run clock runs (a load set to 0 during start-up).
+            self.ctx.gauges.with_clock(|c| c.start_run(Instant::now()));
+        }
     }
 
     /// The level the stages ask for after `t` of run time, and the stage index.
@@ -424,15 +428,10 @@ pub async fn run(
         c.level().round().max(1.0)
     };
     gauges.startup_goal.store(goal as u64, Ordering::Relaxed);
-    // A plan that starts with no load (stages from 0 VUs or a rate of 0) has no first VU
-    // to wait for: its run clock starts now, or its stages would never move.
-    let idle_start = if open {
-        c.level() <= 0.0
-    } else {
-        c.level().round() < 1.0
-    };
-    if idle_start {
-        gauges.with_clock(|clock| clock.start_run(Instant::now()));
+    // The open model has nothing to wait for (VUs come as arrivals are due, on the run
+    // clock): the run clock starts now. A closed load of 0 starts it in set_vus.
+    if open {
+        gauges.with_clock(|cl| cl.start_run(Instant::now()));
     }
     c.follow_stages(Duration::ZERO);
     c.apply_level();
