@@ -35,8 +35,10 @@ pub struct OutArg {
 
 #[derive(Debug, Subcommand, Clone)]
 pub enum ImportSource {
-    /// curl command lines: `volley import curl -- curl -X POST URL -d ...`, or -f FILE with
-    /// one command per line (`\` continues a line, # starts a comment).
+    /// curl command lines: after --, or from a file (-f FILE), one per line.
+    ///
+    /// volley import curl -- curl -X POST URL -d ...; in a file, `\` at the end continues
+    /// a line and # starts a comment.
     Curl {
         /// A file of curl commands, one per line (- for stdin).
         #[arg(short = 'f', long = "file", value_name = "FILE")]
