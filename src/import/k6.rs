@@ -123,6 +123,14 @@ pub fn from_script(path: &Path, src: &str) -> Result<Draft, ImportError> {
         });
         origins.push(origin);
     }
+    let other = Regex::new(r"\bhttp\.(batch|asyncRequest)\s*\(").expect("valid regex");
+    for m in other.find_iter(src) {
+        d.todos.push(format!(
+            "line {}: {} is not imported: add its requests by hand",
+            line_of(src, m.start()),
+            m.as_str().trim_end_matches(['(', ' '])
+        ));
+    }
     if d.requests.is_empty() {
         return Err(ImportError::input(
             path,
@@ -438,6 +446,20 @@ mod tests {
         );
         assert_eq!(threshold("http_req_duration{name:x}", "p(95)<1"), None);
         assert_eq!(threshold("iterations", "count>1"), None);
+    }
+
+    #[test]
+    fn batch_calls_are_todos() {
+        let src = "export default function () {\n  http.get('http://h/a');\n  http.batch([['GET', 'http://h/b']]);\n}\n";
+        let d = from_script(Path::new("s.js"), src).unwrap();
+        assert_eq!(d.requests.len(), 1);
+        assert!(
+            d.todos
+                .iter()
+                .any(|t| t == "line 3: http.batch is not imported: add its requests by hand"),
+            "{:?}",
+            d.todos
+        );
     }
 
     #[test]
