@@ -102,12 +102,16 @@ pub enum Command {
         #[arg(value_enum, default_value_t = crate::schema::SchemaKind::Scenario)]
         kind: crate::schema::SchemaKind,
     },
-    /// Print a shell completion script: volley completions bash > ~/.local/share/bash-completion/completions/volley
+    /// Print a shell completion script (bash, zsh or fish).
+    ///
+    /// volley completions bash > ~/.local/share/bash-completion/completions/volley
     Completions {
         #[arg(value_enum)]
         shell: crate::shell::CompletionShell,
     },
-    /// Print the man page (roff): volley man > volley.1 && man ./volley.1
+    /// Print the man page (roff).
+    ///
+    /// volley man > volley.1 && man ./volley.1
     Man,
 }
 

@@ -173,6 +173,22 @@ impl Secrets {
     }
 }
 
+/// Whether `text` has a `{{...}}` that is not one of `ours` (or a `{{` never closed).
+fn has_foreign_placeholder(text: &str, ours: &[String]) -> bool {
+    let mut rest = text;
+    while let Some(i) = rest.find("{{") {
+        let after = &rest[i + 2..];
+        let Some(end) = after.find("}}") else {
+            return true;
+        };
+        if !ours.iter().any(|o| o == after[..end].trim()) {
+            return true;
+        }
+        rest = &after[end + 2..];
+    }
+    false
+}
+
 /// Names whose values are secrets wherever they appear.
 pub fn is_secret_name(lower: &str) -> bool {
     let l = lower.replace(['-', '_'], "");
@@ -305,6 +321,15 @@ fn table<'a>(pairs: impl IntoIterator<Item = (&'a String, &'a String)>) -> Strin
 }
 
 fn comment(out: &mut String, text: &str) {
+    // TOML comments cannot hold control characters: show them escaped.
+    let text: String = text
+        .chars()
+        .map(|c| match c {
+            '\n' | '\t' => c.to_string(),
+            c if c.is_control() => c.escape_debug().to_string(),
+            c => c.to_string(),
+        })
+        .collect();
     for line in text.lines() {
         if line.is_empty() {
             out.push_str("#\n");
@@ -338,6 +363,68 @@ impl Draft {
             .map(|n| format!("{base} #{n}"))
             .find(|n| !self.requests.iter().any(|r| &r.name == n))
             .expect("an unused name")
+    }
+
+    /// Drops headers HTTP cannot carry, references to requests that are not there (left
+    /// out after they were referenced), and users left with nothing to do.
+    pub fn prune_references(&mut self) {
+        // Headers that HTTP cannot carry (a mangled name, a newline in a value).
+        for r in &mut self.requests {
+            let todos = &mut self.todos;
+            r.headers.retain(|n, v| {
+                let ok = http::HeaderName::from_bytes(n.as_bytes()).is_ok()
+                    && http::HeaderValue::from_str(v).is_ok();
+                if !ok {
+                    todos.push(format!(
+                        "'{}': header '{}' is not a valid HTTP header; left out",
+                        r.name,
+                        n.escape_debug()
+                    ));
+                }
+                ok
+            });
+        }
+        // `{{` the source itself contains would be read as a placeholder, and there is
+        // no escape for it: such a request cannot be written as it was.
+        let mut ours: Vec<String> = self
+            .secrets
+            .vars
+            .keys()
+            .map(|n| format!("env.{n}"))
+            .collect();
+        ours.extend(
+            self.requests
+                .iter()
+                .flat_map(|r| r.captures.iter().map(|(v, _)| v.clone())),
+        );
+        let todos = &mut self.todos;
+        self.requests.retain(|r| {
+            let body = match &r.body {
+                Some(Body::Json(j)) => j.to_string(),
+                Some(Body::Text(t)) => t.clone(),
+                None => String::new(),
+            };
+            let foreign = std::iter::once(&r.path)
+                .chain(r.headers.values())
+                .chain(std::iter::once(&body))
+                .any(|t| has_foreign_placeholder(t, &ours));
+            if foreign {
+                todos.push(format!(
+                    "'{}' contains '{{{{', which a scenario reads as a placeholder (there is no escape for it): left out",
+                    r.name
+                ));
+            }
+            !foreign
+        });
+        let known: std::collections::HashSet<String> =
+            self.requests.iter().map(|r| r.name.clone()).collect();
+        for u in &mut self.users {
+            u.on_start.retain(|n| known.contains(n));
+            u.tasks.retain(|(n, _)| known.contains(n));
+            u.steps.retain(|n| known.contains(n));
+        }
+        self.users
+            .retain(|u| !u.tasks.is_empty() || !u.steps.is_empty());
     }
 
     /// The scenario as commented TOML.

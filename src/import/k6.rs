@@ -17,7 +17,13 @@ pub fn from_script(path: &Path, src: &str) -> Result<Draft, ImportError> {
         name: super::name_from(path, "k6"),
         ..Default::default()
     };
-    let consts = string_consts(src);
+    let mut consts = string_consts(src);
+    // `const token = res.json('access_token')`: a capture on the request `res` holds.
+    let captures = response_captures(src);
+    for (var, _, _) in &captures {
+        consts.insert(var.clone(), format!("{{{{{var}}}}}"));
+    }
+    let assigned = Regex::new(r"([A-Za-z_$][\w$]*)\s*=\s*$").expect("valid regex");
     options(src, &mut d);
     let call = Regex::new(r"\bhttp\.(get|post|put|patch|del|head|options|request)\s*\(")
         .expect("valid regex");
@@ -33,7 +39,14 @@ pub fn from_script(path: &Path, src: &str) -> Result<Draft, ImportError> {
             ));
             continue;
         };
-        let args = split_args(&src[open + 1..close], false);
+        let args_text = templates_to_strings(&src[open + 1..close], &consts);
+        let args = split_args(&args_text, false);
+        let mut from = whole.start().saturating_sub(80);
+        while !src.is_char_boundary(from) {
+            from -= 1;
+        }
+        let before = &src[from..whole.start()];
+        let result_var = assigned.captures(before).map(|c| c[1].to_string());
         let verb = &m[1];
         let (method, rest) = match verb {
             "request" => match args.first().and_then(|a| string_literal(a)) {
@@ -74,6 +87,11 @@ pub fn from_script(path: &Path, src: &str) -> Result<Draft, ImportError> {
                     if let Some(Value::Object(h)) = o.get("headers") {
                         for (k, v) in h {
                             let v = plain(v);
+                            if v.contains("{{") {
+                                // A value captured from an earlier response.
+                                headers.insert(k.clone(), v);
+                                continue;
+                            }
                             headers.insert(k.clone(), d.secrets.header(k, &v));
                         }
                     }
@@ -119,9 +137,22 @@ pub fn from_script(path: &Path, src: &str) -> Result<Draft, ImportError> {
             headers,
             body,
             comments: vec![format!("{}:{line}", path.display())],
+            captures: captures
+                .iter()
+                .filter(|(_, res, _)| Some(res) == result_var.as_ref())
+                .map(|(var, _, p)| (var.clone(), format!("$.{p}")))
+                .collect(),
             ..Default::default()
         });
         origins.push(origin);
+    }
+    let other = Regex::new(r"\bhttp\.(batch|asyncRequest)\s*\(").expect("valid regex");
+    for m in other.find_iter(src) {
+        d.todos.push(format!(
+            "line {}: {} is not imported: add its requests by hand",
+            line_of(src, m.start()),
+            m.as_str().trim_end_matches(['(', ' '])
+        ));
     }
     if d.requests.is_empty() {
         return Err(ImportError::input(
@@ -177,6 +208,39 @@ fn shorten(s: &str) -> String {
     } else {
         one
     }
+}
+
+/// `const token = res.json('access_token')`: (variable, response variable, JSON path).
+/// Only plain dotted paths (k6's GJSON syntax has more), which read the same as volley's.
+fn response_captures(src: &str) -> Vec<(String, String, String)> {
+    let re = Regex::new(
+        r#"\b(?:const|let|var)\s+([A-Za-z_][\w]*)\s*=\s*([A-Za-z_$][\w$]*)\.json\(\s*['"]([A-Za-z_][\w]*(?:\.[A-Za-z_][\w]*)*)['"]\s*\)"#,
+    )
+    .expect("valid regex");
+    re.captures_iter(src)
+        .map(|c| (c[1].to_string(), c[2].to_string(), c[3].to_string()))
+        .collect()
+}
+
+/// Template literals whose `${NAME}`s are all known (string constants, captured
+/// variables) rewritten as plain string literals, so the object literals around them parse.
+fn templates_to_strings(text: &str, consts: &HashMap<String, String>) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(i) = rest.find('`') {
+        let Some(len) = rest[i + 1..].find('`') else {
+            break;
+        };
+        let lit = &rest[i..i + len + 2];
+        out.push_str(&rest[..i]);
+        match literal_with_consts(lit, consts) {
+            Some(v) => out.push_str(&serde_json::Value::String(v).to_string()),
+            None => out.push_str(lit),
+        }
+        rest = &rest[i + len + 2..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// `const BASE = 'http://...'` at any level: names whose value is one string literal.
@@ -438,6 +502,33 @@ mod tests {
         );
         assert_eq!(threshold("http_req_duration{name:x}", "p(95)<1"), None);
         assert_eq!(threshold("iterations", "count>1"), None);
+    }
+
+    #[test]
+    fn a_token_read_from_a_response_is_captured() {
+        let src = "const B = 'http://h';\nexport default function () {\n  const res = http.post(`${B}/login`, JSON.stringify({ user: 'u' }));\n  const token = res.json('data.token');\n  http.get(`${B}/me`, { headers: { Authorization: `Bearer ${token}` } });\n}\n";
+        let d = from_script(Path::new("s.js"), src).unwrap();
+        assert_eq!(
+            d.requests[0].captures,
+            vec![("token".to_string(), "$.data.token".to_string())]
+        );
+        assert_eq!(d.requests[1].headers["Authorization"], "Bearer {{token}}");
+        assert!(d.todos.is_empty(), "{:?}", d.todos);
+        crate::import::finish(&d).unwrap();
+    }
+
+    #[test]
+    fn batch_calls_are_todos() {
+        let src = "export default function () {\n  http.get('http://h/a');\n  http.batch([['GET', 'http://h/b']]);\n}\n";
+        let d = from_script(Path::new("s.js"), src).unwrap();
+        assert_eq!(d.requests.len(), 1);
+        assert!(
+            d.todos
+                .iter()
+                .any(|t| t == "line 3: http.batch is not imported: add its requests by hand"),
+            "{:?}",
+            d.todos
+        );
     }
 
     #[test]

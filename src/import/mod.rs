@@ -35,8 +35,10 @@ pub struct OutArg {
 
 #[derive(Debug, Subcommand, Clone)]
 pub enum ImportSource {
-    /// curl command lines: `volley import curl -- curl -X POST URL -d ...`, or -f FILE with
-    /// one command per line (`\` continues a line, # starts a comment).
+    /// curl command lines: after --, or from a file (-f FILE), one per line.
+    ///
+    /// volley import curl -- curl -X POST URL -d ...; in a file, `\` at the end continues
+    /// a line and # starts a comment.
     Curl {
         /// A file of curl commands, one per line (- for stdin).
         #[arg(short = 'f', long = "file", value_name = "FILE")]
@@ -171,6 +173,14 @@ pub fn import(source: &ImportSource) -> Result<Imported, ImportError> {
 
 /// Writes the draft and validates the text as `volley check` would.
 pub fn finish(draft: &Draft) -> Result<Imported, ImportError> {
+    let mut draft = draft.clone();
+    draft.prune_references();
+    if draft.requests.is_empty() {
+        return Err(ImportError::Input {
+            path: draft.name.clone(),
+            msg: format!("no request left to import ({})", draft.todos.join("; ")),
+        });
+    }
     let toml = draft.to_toml();
     crate::scenario::validate_generated(Path::new("<imported scenario>"), &toml)?;
     Ok(Imported {
@@ -230,11 +240,23 @@ pub fn pick_base(draft: &mut Draft, origins: &[String]) {
         .max_by_key(|(_, n)| *n)
         .map(|(o, _)| (*o).clone())
         .unwrap_or_else(|| "http://127.0.0.1:8080".into());
-    for (r, o) in draft.requests.iter_mut().zip(origins) {
+    let mut kept = Vec::new();
+    for (mut r, o) in std::mem::take(&mut draft.requests).into_iter().zip(origins) {
         if *o != base {
+            if r.path.contains("{{") {
+                // A scenario takes placeholders only in paths relative to base_url.
+                draft.todos.push(format!(
+                    "'{}' goes to {o} and needs a placeholder in its URL ({}), which only a path relative to base_url can have: left out (import it alone for a scenario of its own)",
+                    r.name,
+                    r.path.split('?').next().unwrap_or("")
+                ));
+                continue;
+            }
             r.path = format!("{o}{}", r.path);
         }
+        kept.push(r);
     }
+    draft.requests = kept;
     draft.base_url = base;
 }
 

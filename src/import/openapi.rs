@@ -26,12 +26,22 @@ const MAX_REF_CHAIN: usize = 32;
 pub fn from_text(path: &Path, text: &str, base_url: Option<&str>) -> Result<Draft, ImportError> {
     let bad = |m: String| ImportError::input(path, m);
     let is_json = text.trim_start().starts_with('{');
-    let spec: Spec = if is_json {
-        oas3::from_json(text).map_err(|e| bad(format!("not an OpenAPI document: {e}")))?
+    let mut doc: Value = if is_json {
+        serde_json::from_str(text).map_err(|e| bad(format!("not valid JSON: {e}")))?
     } else {
-        oas3::from_yaml(text).map_err(|e| bad(format!("not an OpenAPI document: {e}")))?
+        yaml_serde::from_str(text).map_err(|e| bad(format!("not valid YAML: {e}")))?
     };
-    let version = spec.openapi.trim();
+    let version = doc
+        .get("openapi")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .trim()
+        .to_string();
+    if version.starts_with("3.0") {
+        upgrade_3_0(&mut doc, 0);
+    }
+    let spec: Spec =
+        serde_json::from_value(doc).map_err(|e| bad(format!("not an OpenAPI document: {e}")))?;
     if !(version.starts_with("3.0") || version.starts_with("3.1")) {
         return Err(bad(format!(
             "OpenAPI version '{version}' is not supported (3.0 and 3.1 are)"
@@ -168,6 +178,46 @@ pub fn from_text(path: &Path, text: &str, base_url: Option<&str>) -> Result<Draf
         ],
     );
     Ok(draft)
+}
+
+/// The 3.0 schema keywords that 3.1 (which `oas3` reads) changed, rewritten as 3.1 has
+/// them: a boolean `exclusiveMinimum`/`exclusiveMaximum` next to `minimum`/`maximum`
+/// becomes the number, and `nullable: true` a `null` in `type`.
+fn upgrade_3_0(v: &mut Value, depth: usize) {
+    if depth > 256 {
+        return;
+    }
+    match v {
+        Value::Object(m) => {
+            for (ex, bound) in [
+                ("exclusiveMinimum", "minimum"),
+                ("exclusiveMaximum", "maximum"),
+            ] {
+                match m.get(ex) {
+                    Some(Value::Bool(true)) => {
+                        if let Some(b) = m.remove(bound) {
+                            m.insert(ex.into(), b);
+                        } else {
+                            m.remove(ex);
+                        }
+                    }
+                    Some(Value::Bool(false)) => {
+                        m.remove(ex);
+                    }
+                    _ => {}
+                }
+            }
+            if m.get("nullable") == Some(&Value::Bool(true)) {
+                m.remove("nullable");
+                if let Some(Value::String(t)) = m.get("type").cloned() {
+                    m.insert("type".into(), json!([t, "null"]));
+                }
+            }
+            m.values_mut().for_each(|x| upgrade_3_0(x, depth + 1));
+        }
+        Value::Array(a) => a.iter_mut().for_each(|x| upgrade_3_0(x, depth + 1)),
+        _ => {}
+    }
 }
 
 fn server_url(spec: &Spec, draft: &mut Draft) -> String {
@@ -501,13 +551,14 @@ impl<'a> Gen<'a> {
                 _ => "string",
             }),
             Some(SchemaType::Integer) => {
-                let min = o.minimum.as_ref().and_then(|n| n.as_i64()).unwrap_or(1);
-                json!(min.max(1).min(
-                    o.maximum
-                        .as_ref()
-                        .and_then(|n| n.as_i64())
-                        .unwrap_or(i64::MAX)
-                ))
+                let int = |n: &Option<serde_json::Number>| n.as_ref().and_then(|n| n.as_i64());
+                let lo = int(&o.minimum)
+                    .or(int(&o.exclusive_minimum).map(|x| x.saturating_add(1)))
+                    .unwrap_or(1);
+                let hi = int(&o.maximum)
+                    .or(int(&o.exclusive_maximum).map(|x| x.saturating_sub(1)))
+                    .unwrap_or(i64::MAX);
+                json!(lo.max(1).min(hi))
             }
             Some(SchemaType::Number) => {
                 json!(o.minimum.as_ref().and_then(|n| n.as_f64()).unwrap_or(1.5))
@@ -559,5 +610,30 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("recursive $ref: Node -> Loop -> Node"), "{e}");
+    }
+
+    #[test]
+    fn openapi_3_0_keywords_that_3_1_changed_are_read() {
+        let doc = r##"
+openapi: 3.0.3
+info: { title: t, version: "1" }
+paths:
+  /q:
+    get:
+      parameters:
+        - { name: n, in: query, required: true, schema: { type: integer, minimum: 5, exclusiveMinimum: true, nullable: true } }
+        - { name: m, in: query, required: true, schema: { type: number, maximum: 9, exclusiveMaximum: false } }
+      responses: { "200": { description: ok } }
+"##;
+        let d = from_text(Path::new("t.yaml"), doc, None).unwrap();
+        assert_eq!(d.requests[0].path, "/q?n=6&m=1.5");
+        let e = from_text(Path::new("t.yaml"), "openapi: [", None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("not valid YAML"), "{e}");
+        let e = from_text(Path::new("s.json"), r#"{"swagger": "2.0"}"#, None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("not an OpenAPI document"), "{e}");
     }
 }
