@@ -21,6 +21,7 @@ pub mod error;
 pub mod grade;
 pub mod headless;
 pub mod metrics;
+pub mod monitor;
 pub mod output;
 pub mod prometheus;
 pub mod quick;
@@ -157,6 +158,17 @@ pub fn execute(mut plan: Plan, args: &RunArgs) -> Result<i32, Error> {
     let prom = prometheus::for_run(args.prometheus.as_deref())?;
     if let Some(g) = args.graceful_stop {
         plan.load.graceful_stop = g;
+    }
+    if let Some(source) = &args.monitor {
+        // The flag replaces the scenario's source; its series stay for a Prometheus URL.
+        let series = match (&plan.monitor, source) {
+            (Some(m), monitor::Source::Prometheus(_)) => m.series.clone(),
+            _ => Vec::new(),
+        };
+        plan.monitor = Some(monitor::MonitorSpec {
+            source: source.clone(),
+            series,
+        });
     }
     let info = RunInfo::of(&plan);
     let peak_vus = match plan.load.model {

@@ -128,5 +128,6 @@ pub fn plan(url: &str, q: &QuickArgs) -> Result<Plan, Error> {
         checks: Vec::new(),
         thresholds: Vec::new(),
         text: None,
+        monitor: None,
     })
 }

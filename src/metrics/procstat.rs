@@ -35,10 +35,8 @@ pub struct ProcReading {
 
 impl CpuMeter {
     pub fn new() -> CpuMeter {
-        // SAFETY: sysconf has no preconditions.
-        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
         let mut meter = CpuMeter {
-            ticks_per_s: if hz > 0 { hz as f64 } else { 100.0 },
+            ticks_per_s: ticks_per_s(),
             last: HashMap::new(),
             last_at: Instant::now(),
         };
@@ -128,9 +126,52 @@ fn rss_bytes() -> u64 {
         .ok()
         .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
         .unwrap_or(0);
+    pages * page_size()
+}
+
+/// Clock ticks per second of `/proc/*/stat` times.
+pub fn ticks_per_s() -> f64 {
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if hz > 0 {
+        hz as f64
+    } else {
+        100.0
+    }
+}
+
+/// CPU ticks (utime + stime) and resident bytes of process `pid`; `None` when it is gone.
+pub fn process_ticks_rss(pid: u32) -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let ticks = stat_ticks(&stat)?;
+    let pages: u64 = std::fs::read_to_string(format!("/proc/{pid}/statm"))
+        .ok()?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
+    Some((ticks, pages * page_size()))
+}
+
+/// The lowest process id whose `comm` is `name`.
+pub fn find_process(name: &str) -> Option<u32> {
+    std::fs::read_dir("/proc")
+        .ok()?
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim_end() == name)
+        })
+        .min()
+}
+
+fn page_size() -> u64 {
     // SAFETY: sysconf has no preconditions.
     let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    pages * if page > 0 { page as u64 } else { 4096 }
+    if page > 0 {
+        page as u64
+    } else {
+        4096
+    }
 }
 
 #[cfg(test)]

@@ -406,6 +406,8 @@ pub struct Snapshot {
     pub partial: bool,
     /// Self-watch: the generator's own figures and verdict.
     pub generator: super::generator::SharedSeries,
+    /// Target monitor: the target's resources (absent without a monitor).
+    pub target: Option<std::sync::Arc<crate::monitor::TargetSeries>>,
 }
 
 impl Snapshot {
@@ -436,6 +438,7 @@ impl Snapshot {
             thresholds: Vec::new(),
             partial: false,
             generator: Default::default(),
+            target: None,
         }
     }
 

@@ -31,7 +31,7 @@ pub struct MinAvgMax {
 }
 
 impl MinAvgMax {
-    fn of(values: impl Iterator<Item = f64>) -> MinAvgMax {
+    pub fn of(values: impl Iterator<Item = f64>) -> MinAvgMax {
         let (mut min, mut max, mut sum, mut n) = (f64::INFINITY, f64::NEG_INFINITY, 0.0, 0usize);
         for v in values {
             min = min.min(v);

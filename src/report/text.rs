@@ -151,6 +151,17 @@ pub fn write_summary<W: Write>(doc: &ResultDoc, w: &mut W) -> io::Result<()> {
         units::count(doc.connections.opened),
         units::count(doc.connections.open_at_end)
     )?;
+    if let Some(m) = &doc.monitor {
+        writeln!(
+            w,
+            "  target     {} ({} failed scrapes)",
+            m.source,
+            units::count(m.failures)
+        )?;
+        for line in m.summary_lines() {
+            writeln!(w, "    {line}")?;
+        }
+    }
     if let Some(g) = &doc.generator {
         writeln!(w, "  generator  {}", g.summary_line())?;
         if let Some(reason) = &g.reason {

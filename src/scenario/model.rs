@@ -42,6 +42,20 @@ pub struct ScenarioFile {
     /// Thresholds with options.
     #[serde(default, rename = "threshold")]
     pub threshold_tables: Vec<ThresholdSection>,
+    /// The target's resources, sampled beside the load.
+    pub monitor: Option<Spanned<MonitorSection>>,
+}
+
+/// `[monitor]`: one source (a Prometheus URL, a process id or a process name).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MonitorSection {
+    pub prometheus: Option<Spanned<String>>,
+    /// Series to read from `prometheus`: names with optional label matchers.
+    #[serde(default)]
+    pub series: Vec<Spanned<String>>,
+    pub pid: Option<u32>,
+    pub process: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -218,6 +218,8 @@ pub struct Plan {
     pub thresholds: Vec<ThresholdSpec>,
     /// The scenario text (for reports), when it came from a file.
     pub text: Option<String>,
+    /// The target's resources to sample beside the load (`[monitor]`, `--monitor`).
+    pub monitor: Option<crate::monitor::MonitorSpec>,
 }
 
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
