@@ -30,6 +30,16 @@ fn scenario(dir: &std::path::Path, target: &str, monitor: &str, secs: u32) -> St
     path.display().to_string()
 }
 
+/// Starts `volley run FILE --headless --out json=DIR/r.json`; returns it and the path.
+fn start_run(dir: &std::path::Path, file: &str) -> (Spawned, std::path::PathBuf) {
+    let result = dir.join("r.json");
+    let out = format!("json={}", result.display());
+    (
+        Spawned::start(&["run", file, "--headless", "--out", &out], &[]),
+        result,
+    )
+}
+
 fn values(doc: &serde_json::Value) -> Vec<Option<f64>> {
     doc["monitor"]["rows"]
         .as_array()
@@ -53,18 +63,8 @@ fn the_series_equal_what_the_exporter_served() {
         ),
         4,
     );
-    let result = dir.join("r.json");
-    let r = Spawned::start(
-        &[
-            "run",
-            &file,
-            "--headless",
-            "--out",
-            &format!("json={}", result.display()),
-        ],
-        &[],
-    )
-    .finish(Duration::from_secs(60));
+    let (r, result) = start_run(&dir, &file);
+    let r = r.finish(Duration::from_secs(60));
     assert_eq!(r.code(), Some(0), "{r:?}");
     let doc = read_doc(&result);
     let served = exporter.requests();
@@ -114,17 +114,7 @@ fn garbage_a_hang_and_a_dead_exporter_are_events_and_the_run_is_unaffected() {
         ),
         6,
     );
-    let result = dir.join("r.json");
-    let run = Spawned::start(
-        &[
-            "run",
-            &file,
-            "--headless",
-            "--out",
-            &format!("json={}", result.display()),
-        ],
-        &[],
-    );
+    let (run, result) = start_run(&dir, &file);
     // Kill the exporter once it has answered its fifth scrape: the rest are refused.
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     while exporter.requests() < 5 && std::time::Instant::now() < deadline {
@@ -219,17 +209,8 @@ fn a_local_process_by_pid() {
         &format!("pid = {}", std::process::id()),
         3,
     );
-    let result = dir.join("r.json");
-    let r = support::run(
-        &[
-            "run",
-            &file,
-            "--headless",
-            "--out",
-            &format!("json={}", result.display()),
-        ],
-        Duration::from_secs(60),
-    );
+    let (r, result) = start_run(&dir, &file);
+    let r = r.finish(Duration::from_secs(60));
     assert_eq!(r.code(), Some(0), "{r:?}");
     let doc = read_doc(&result);
     assert_eq!(
