@@ -1,4 +1,5 @@
-//! The header: name, state, time, VUs, rps, errors, p95.
+//! The header: name, state, time, VUs, rps, errors, p95; volley's own CPU and lag, and a
+//! warning when volley is the bottleneck.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -119,16 +120,40 @@ impl Widget for Header<'_> {
             line1[0] = Span::styled(format!("{name} "), t.title());
         }
         let line1 = Line::from(line1);
-        let mut spans = vec![
+        let mut spans = Vec::new();
+        // Self-watch: once volley has been the bottleneck, its numbers understate the
+        // target; that comes first.
+        if s.generator.bottleneck.is_some() {
+            spans.push(Span::styled(
+                format!("⚠ {}  ", crate::report::generator::BOTTLENECK_BANNER),
+                t.bad(),
+            ));
+        }
+        spans.extend([
             label("reqs "),
             Span::styled(units::count(s.total.requests), t.text()),
             label("  in flight "),
             Span::styled(s.in_flight.to_string(), t.text()),
             label("  conns "),
             Span::styled(s.connections_open.to_string(), t.text()),
+        ]);
+        if let Some(g) = s.generator.last() {
+            let strained = s.generator.bottleneck_now;
+            spans.push(label("  volley CPU "));
+            spans.push(Span::styled(
+                units::percent_with(g.cpu_share, 0),
+                if strained { t.bad() } else { t.text() },
+            ));
+            spans.push(label(" lag "));
+            spans.push(Span::styled(
+                units::ms(g.lag_p99_ms),
+                if strained { t.bad() } else { t.text() },
+            ));
+        }
+        spans.extend([
             label("  elapsed "),
             Span::styled(clock(s.elapsed), t.text()),
-        ];
+        ]);
         if let Some(p) = s.planned {
             spans.push(label("  left "));
             spans.push(Span::styled(clock(p.saturating_sub(s.run_time)), t.text()));
