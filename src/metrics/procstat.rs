@@ -129,6 +129,44 @@ fn rss_bytes() -> u64 {
     pages * page_size()
 }
 
+/// The CPU quota of this process's cgroup in cores (`cpu.max` in cgroup v2,
+/// `cpu.cfs_quota_us / cpu.cfs_period_us` in v1); `None` without a quota.
+pub fn cgroup_cpu_quota() -> Option<f64> {
+    let cgroups = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    for line in cgroups.lines() {
+        let mut parts = line.splitn(3, ':');
+        let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
+        if controllers.is_empty() {
+            let max = std::fs::read_to_string(format!("/sys/fs/cgroup{path}/cpu.max")).ok();
+            if let Some(q) = max.as_deref().and_then(parse_cpu_max) {
+                return Some(q);
+            }
+        } else if controllers.split(',').any(|c| c == "cpu") {
+            let dir = format!("/sys/fs/cgroup/cpu{path}");
+            let read = |f: &str| -> Option<f64> {
+                std::fs::read_to_string(format!("{dir}/{f}"))
+                    .ok()?
+                    .trim()
+                    .parse()
+                    .ok()
+            };
+            let (quota, period) = (read("cpu.cfs_quota_us")?, read("cpu.cfs_period_us")?);
+            if quota > 0.0 && period > 0.0 {
+                return Some(quota / period);
+            }
+        }
+    }
+    None
+}
+
+/// `cpu.max`: `max 100000` (no quota) or `25000 100000` (a quarter of a core).
+fn parse_cpu_max(text: &str) -> Option<f64> {
+    let mut it = text.split_whitespace();
+    let quota: f64 = it.next()?.parse().ok()?;
+    let period: f64 = it.next()?.parse().ok()?;
+    (quota > 0.0 && period > 0.0).then(|| quota / period)
+}
+
 /// Clock ticks per second of `/proc/*/stat` times.
 pub fn ticks_per_s() -> f64 {
     // SAFETY: sysconf has no preconditions.
@@ -177,6 +215,13 @@ fn page_size() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cpu_max_quotas() {
+        assert_eq!(parse_cpu_max("25000 100000\n"), Some(0.25));
+        assert_eq!(parse_cpu_max("max 100000"), None);
+        assert_eq!(parse_cpu_max(""), None);
+    }
 
     #[test]
     fn stat_fields_are_counted_after_the_name() {
