@@ -235,6 +235,10 @@ pub struct RunArgs {
     /// A saved result document to compare with in the html and md outputs.
     #[arg(long = "baseline", value_name = "FILE")]
     pub baseline: Option<PathBuf>,
+    /// Sample the target's resources every second: a Prometheus metrics URL
+    /// (node_exporter's CPU, memory and network by default), pid:N or process:NAME.
+    #[arg(long = "monitor", value_name = "URL|pid:N", value_parser = crate::monitor::parse_flag)]
+    pub monitor: Option<crate::monitor::Source>,
 }
 
 /// `volley report FILE --out KIND=PATH ...`

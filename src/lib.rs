@@ -23,6 +23,7 @@ pub mod headless;
 pub mod import;
 pub mod init;
 pub mod metrics;
+pub mod monitor;
 pub mod output;
 pub mod prometheus;
 pub mod quick;
@@ -230,6 +231,17 @@ pub fn execute(mut plan: Plan, args: &RunArgs) -> Result<i32, Error> {
         plan.load.graceful_stop = g;
         plan.overrides
             .push(format!("--graceful-stop {}", scenario::format_duration(g)));
+    }
+    if let Some(source) = &args.monitor {
+        // The flag replaces the scenario's source; its series stay for a Prometheus URL.
+        let series = match (&plan.monitor, source) {
+            (Some(m), monitor::Source::Prometheus(_)) => m.series.clone(),
+            _ => Vec::new(),
+        };
+        plan.monitor = Some(monitor::MonitorSpec {
+            source: source.clone(),
+            series,
+        });
     }
     let info = RunInfo::of(&plan);
     let peak_vus = match plan.load.model {

@@ -144,5 +144,6 @@ pub fn plan(url: &str, q: &QuickArgs) -> Result<Plan, Error> {
         thresholds: Vec::new(),
         text: None,
         overrides: Vec::new(),
+        monitor: None,
     })
 }

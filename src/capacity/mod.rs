@@ -28,8 +28,41 @@ pub struct CapacityPlan {
     pub instances: u32,
     pub knee: Knee,
     pub table: Table,
+    /// With target CPU monitored (`cpu_busy`): the knee's rps over the CPU share it took.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu_projection: Option<CpuProjection>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+}
+
+/// "200 rps at 70% CPU: at most ~285 rps".
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct CpuProjection {
+    /// The target's CPU share (0..1) at the knee's second.
+    pub cpu_share: f64,
+    /// The knee's rps / `cpu_share`, per instance.
+    pub max_rps_per_instance: f64,
+}
+
+/// The lowest CPU share worth extrapolating from.
+const MIN_CPU_SHARE: f64 = 0.05;
+/// Knee and CPU projections further apart than this get a warning.
+const DISAGREEMENT: f64 = 0.25;
+
+/// The CPU projection, when the run monitored the target's `cpu_busy`.
+fn cpu_projection(doc: &ResultDoc, knee: &Knee, instances: u32) -> Option<CpuProjection> {
+    let m = doc.monitor.as_ref()?;
+    let i = m.series.iter().position(|s| s == "cpu_busy")?;
+    let cpu_share = m
+        .rows
+        .iter()
+        .filter(|r| r.t <= knee.t)
+        .filter_map(|r| r.values.get(i).copied().flatten())
+        .next_back()?;
+    (cpu_share >= MIN_CPU_SHARE).then(|| CpuProjection {
+        cpu_share,
+        max_rps_per_instance: knee.rps / cpu_share / f64::from(instances.max(1)),
+    })
 }
 
 /// Why no plan could be made.
@@ -48,7 +81,29 @@ pub fn plan(doc: &ResultDoc, source: &str, inputs: &Inputs) -> Result<CapacityPl
         return Err(PlanError::NoCapacity(source.to_string()));
     }
     let table = table::table(knee.rps, inputs);
+    let cpu = cpu_projection(doc, &knee, inputs.instances);
     let mut warnings = Vec::new();
+    if let Some(g) = doc.generator.as_ref().filter(|g| g.generator_bottleneck) {
+        warnings.push(format!(
+            "volley itself was the bottleneck ({}): the target may sustain more than this knee",
+            g.reason
+                .as_deref()
+                .unwrap_or("see the run's generator section")
+        ));
+    }
+    if let Some(c) = cpu {
+        let knee_based = table.max_rps_per_instance;
+        let gap = (c.max_rps_per_instance - knee_based).abs() / knee_based;
+        if gap > DISAGREEMENT {
+            warnings.push(format!(
+                "the CPU-based projection ({} rps) and the knee ({} rps) disagree by {}: \
+                 the target is limited by something else than CPU, or CPU does not scale linearly",
+                crate::units::rate(c.max_rps_per_instance),
+                crate::units::rate(knee_based),
+                crate::units::percent_with(gap, 0)
+            ));
+        }
+    }
     if knee.method == Method::NotReached {
         warnings.push(format!(
             "the run never passed its knee{}: the figures are a lower bound (ramp the load higher)",
@@ -65,6 +120,7 @@ pub fn plan(doc: &ResultDoc, source: &str, inputs: &Inputs) -> Result<CapacityPl
         instances: inputs.instances.max(1),
         knee,
         table,
+        cpu_projection: cpu,
         warnings,
     })
 }
@@ -209,4 +265,95 @@ pub fn command(args: &PlanArgs) -> Result<i32, Error> {
         }
     }
     Ok(exit::OK)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::parse_doc;
+    use crate::report::target::{Monitor, MonitorRow};
+
+    /// A closed-model run whose throughput is 10 rps a VU up to 30 VUs, then flat, with the
+    /// target's cpu_busy at `cpu` a second.
+    fn doc_with_cpu(cpu: f64) -> ResultDoc {
+        let mut d =
+            parse_doc(include_str!("../../tests/fixtures/results/current.json")).expect("fixture");
+        let template = d.timeline[0].clone();
+        d.timeline = (1..=45u32)
+            .map(|vus| {
+                let tput = u64::from(10 * vus.min(30));
+                crate::report::Row {
+                    t: u64::from(vus - 1),
+                    requests: tput,
+                    ok: tput,
+                    errors: 0,
+                    p95_ms: 100.0,
+                    vus,
+                    hdr: None,
+                    ..template.clone()
+                }
+            })
+            .collect();
+        d.thresholds.clear();
+        d.monitor = Some(Monitor {
+            source: "http://127.0.0.1:9100/metrics".into(),
+            series: vec!["cpu_busy".into()],
+            summary: vec![None],
+            failures: 0,
+            rows: (0..45)
+                .map(|t| MonitorRow {
+                    t,
+                    values: vec![Some(cpu)],
+                })
+                .collect(),
+        });
+        d
+    }
+
+    #[test]
+    fn cpu_projection_beside_the_knee_and_a_warning_when_they_disagree() {
+        // 300 rps at 75% CPU: ~400 rps by CPU, 33% above the knee.
+        let p = plan(&doc_with_cpu(0.75), "r.json", &Inputs::default()).expect("plan");
+        let c = p.cpu_projection.expect("cpu was monitored");
+        assert_eq!(c.max_rps_per_instance, 400.0);
+        assert!(
+            p.warnings.iter().any(|w| w.contains("disagree by 33%")),
+            "{:?}",
+            p.warnings
+        );
+        // 300 rps at 95% CPU: 316 rps, close to the knee: no warning.
+        let p = plan(&doc_with_cpu(0.95), "r.json", &Inputs::default()).expect("plan");
+        assert!(p.cpu_projection.is_some());
+        assert!(p.warnings.is_empty(), "{:?}", p.warnings);
+        // Without a monitor there is no projection.
+        let mut d = doc_with_cpu(0.5);
+        d.monitor = None;
+        assert_eq!(
+            plan(&d, "r.json", &Inputs::default()).map(|p| p.cpu_projection),
+            Ok(None)
+        );
+    }
+
+    #[test]
+    fn a_generator_bottleneck_is_a_warning() {
+        use crate::metrics::generator::{GeneratorSample, GeneratorSeries};
+        let mut d = doc_with_cpu(0.95);
+        let mut g = GeneratorSeries::new(1.0);
+        for t in 0..5 {
+            g.push(GeneratorSample {
+                t,
+                cpu_share: 0.99,
+                ..GeneratorSample::default()
+            });
+        }
+        d.generator = crate::report::generator::Generator::of(&g);
+        let p = plan(&d, "r.json", &Inputs::default()).expect("plan");
+        assert!(
+            p.warnings
+                .iter()
+                .any(|w| w.starts_with("volley itself was the bottleneck (CPU 99%")),
+            "{:?}",
+            p.warnings
+        );
+    }
 }

@@ -89,6 +89,15 @@ fn rows(plan: &CapacityPlan) -> Vec<(String, String)> {
             format!("{} rps", units::rate(t.safe_rps_80)),
         ),
     ];
+    if let Some(c) = plan.cpu_projection {
+        rows.push((
+            format!(
+                "CPU-based max per instance (at {} CPU)",
+                units::percent_with(c.cpu_share, 0)
+            ),
+            units::rate(c.max_rps_per_instance),
+        ));
+    }
     if let (Some(peak), Some(now)) = (t.peak, t.now) {
         rows.push(("required at the peak".into(), peak_text(peak)));
         rows.push(("instances needed".into(), units::count(now.instances)));

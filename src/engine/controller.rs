@@ -351,6 +351,11 @@ pub async fn run(
     let (agg_done_tx, agg_done_rx) = oneshot::channel();
     let agg_task = tokio::spawn(aggregator.run(publish, agg_done_rx));
     let selfwatch = tokio::spawn(super::selfwatch::run(gauges.clone()));
+    let monitor = plan.monitor.clone().map(|spec| {
+        gauges.start_target(spec.source.to_string(), spec.names());
+        let sink: Arc<dyn crate::monitor::Sink> = gauges.clone();
+        tokio::spawn(crate::monitor::run(spec, sink))
+    });
 
     let mut acc = 0u64;
     let user_cumulative = plan
@@ -558,6 +563,9 @@ pub async fn run(
     }
     gauges.event("done", "run finished");
     selfwatch.abort();
+    if let Some(m) = &monitor {
+        m.abort();
+    }
     let _ = agg_done_tx.send(());
     match agg_task.await {
         Ok(s) => s,

@@ -13,14 +13,16 @@ use crate::metrics::Gauges;
 const PROBE: Duration = Duration::from_millis(10);
 const SECOND: Duration = Duration::from_secs(1);
 
-/// Cores the engine can use: its runtime's worker threads, at most the CPUs available.
+/// Cores the engine can use: its runtime's worker threads, at most the CPUs available and
+/// the cgroup's CPU quota (a container, or `bench/compare.sh`'s `CPU_LIMIT`).
 pub(crate) fn capacity_cores() -> f64 {
     let workers = tokio::runtime::Handle::current()
         .metrics()
         .num_workers()
         .max(1);
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-    workers.min(cpus) as f64
+    let cores = workers.min(cpus) as f64;
+    crate::metrics::procstat::cgroup_cpu_quota().map_or(cores, |q| cores.min(q))
 }
 
 /// p99 of `lags` (sorted in place), 0 when empty.
@@ -100,7 +102,8 @@ mod tests {
         task.abort();
         let g = gauges.generator();
         assert!(g.samples.len() >= 2, "{g:?}");
-        assert_eq!(g.capacity_cores, 1.0);
+        let quota = crate::metrics::procstat::cgroup_cpu_quota().unwrap_or(1.0);
+        assert_eq!(g.capacity_cores, quota.min(1.0));
         let worst = g.samples.iter().map(|s| s.lag_p99_ms).fold(0.0, f64::max);
         assert!(
             worst >= 100.0,

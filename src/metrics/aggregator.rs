@@ -381,6 +381,7 @@ impl Aggregator {
             next_stage: g.stage().1,
             thresholds: self.verdicts(now.saturating_duration_since(clock.started).as_secs_f64()),
             generator: g.generator(),
+            target: g.target(),
         }
     }
 

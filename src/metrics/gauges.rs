@@ -110,6 +110,8 @@ pub struct Gauges {
     pub run_started: tokio::sync::Notify,
     /// Self-watch: the generator's own figures, a sample a second.
     pub generator: Mutex<super::generator::SharedSeries>,
+    /// Target monitor: what it read so far (absent without a monitor).
+    pub target: Mutex<Option<std::sync::Arc<crate::monitor::TargetSeries>>>,
 }
 
 /// A spike in progress, as the engine set it.
@@ -190,6 +192,7 @@ impl Gauges {
             startup: Mutex::new(None),
             run_started: tokio::sync::Notify::new(),
             generator: Mutex::new(Default::default()),
+            target: Mutex::new(None),
         }
     }
 
@@ -227,6 +230,36 @@ impl Gauges {
         let series = std::sync::Arc::make_mut(&mut g);
         series.capacity_cores = capacity_cores;
         series.push(s);
+    }
+
+    /// Starts the target series (its source and series names).
+    pub fn start_target(&self, source: String, names: Vec<String>) {
+        *self.target.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some(std::sync::Arc::new(crate::monitor::TargetSeries {
+                source,
+                names,
+                ..Default::default()
+            }));
+    }
+
+    /// Adds a target monitor sample.
+    pub fn push_target(&self, s: crate::monitor::TargetSample) {
+        let mut g = self.target.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(series) = g.as_mut() {
+            let series = std::sync::Arc::make_mut(series);
+            if s.values.iter().all(Option::is_none) {
+                series.failures += 1;
+            }
+            series.samples.push(s);
+        }
+    }
+
+    /// The target series now (cheap: shared).
+    pub fn target(&self) -> Option<std::sync::Arc<crate::monitor::TargetSeries>> {
+        self.target
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     pub fn state(&self) -> RunState {

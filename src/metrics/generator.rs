@@ -86,17 +86,13 @@ impl GeneratorSeries {
             Some(format!(
                 "CPU {} of its {} for {STREAK} s",
                 crate::units::percent_with(s.cpu_share, 0),
-                crate::units::plural(
-                    self.capacity_cores.round() as u64,
-                    "engine thread",
-                    "engine threads"
-                ),
+                cores(self.capacity_cores),
             ))
         } else if s.lag_p99_ms > LAG_LIMIT_MS {
             // Late timers at low CPU: something else on the machine has the cores.
             let starved = if s.cpu_share < 0.5 {
                 format!(
-                    ", at only {} CPU: other processes starve volley",
+                    ", at only {} CPU: volley does not get the CPU it needs (other processes, or a CPU quota)",
                     crate::units::percent_with(s.cpu_share, 0)
                 )
             } else {
@@ -155,6 +151,15 @@ impl GeneratorSeries {
     }
 }
 
+/// `1 engine thread`, `2 engine threads`, or a cgroup quota: `0.25-core quota`.
+pub fn cores(capacity: f64) -> String {
+    if capacity.fract() == 0.0 {
+        crate::units::plural(capacity as u64, "engine thread", "engine threads")
+    } else {
+        format!("{}-core quota", crate::units::number(capacity, 2))
+    }
+}
+
 /// A shared, cheaply cloned series (a snapshot holds one; the sampler replaces it).
 pub type SharedSeries = Arc<GeneratorSeries>;
 
@@ -204,7 +209,7 @@ mod tests {
         let reason = g.bottleneck.expect("lag verdict").reason;
         assert!(reason.contains("lag p99 25.0ms"), "{reason}");
         assert!(
-            reason.contains("at only 10% CPU: other processes starve volley"),
+            reason.contains("at only 10% CPU: volley does not get the CPU"),
             "{reason}"
         );
 
@@ -216,5 +221,7 @@ mod tests {
         let mean = idle.mean_cpu_share(Some(10)).expect("samples");
         assert!((mean - 0.9).abs() < 1e-9, "{mean}");
         assert_eq!(GeneratorSeries::new(1.0).mean_cpu_share(None), None);
+        assert_eq!(cores(1.0), "1 engine thread");
+        assert_eq!(cores(0.25), "0.25-core quota");
     }
 }

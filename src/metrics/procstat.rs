@@ -35,10 +35,8 @@ pub struct ProcReading {
 
 impl CpuMeter {
     pub fn new() -> CpuMeter {
-        // SAFETY: sysconf has no preconditions.
-        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
         let mut meter = CpuMeter {
-            ticks_per_s: if hz > 0 { hz as f64 } else { 100.0 },
+            ticks_per_s: ticks_per_s(),
             last: HashMap::new(),
             last_at: Instant::now(),
         };
@@ -128,14 +126,102 @@ fn rss_bytes() -> u64 {
         .ok()
         .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
         .unwrap_or(0);
+    pages * page_size()
+}
+
+/// The CPU quota of this process's cgroup in cores (`cpu.max` in cgroup v2,
+/// `cpu.cfs_quota_us / cpu.cfs_period_us` in v1); `None` without a quota.
+pub fn cgroup_cpu_quota() -> Option<f64> {
+    let cgroups = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    for line in cgroups.lines() {
+        let mut parts = line.splitn(3, ':');
+        let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
+        if controllers.is_empty() {
+            let max = std::fs::read_to_string(format!("/sys/fs/cgroup{path}/cpu.max")).ok();
+            if let Some(q) = max.as_deref().and_then(parse_cpu_max) {
+                return Some(q);
+            }
+        } else if controllers.split(',').any(|c| c == "cpu") {
+            let dir = format!("/sys/fs/cgroup/cpu{path}");
+            let read = |f: &str| -> Option<f64> {
+                std::fs::read_to_string(format!("{dir}/{f}"))
+                    .ok()?
+                    .trim()
+                    .parse()
+                    .ok()
+            };
+            let (quota, period) = (read("cpu.cfs_quota_us")?, read("cpu.cfs_period_us")?);
+            if quota > 0.0 && period > 0.0 {
+                return Some(quota / period);
+            }
+        }
+    }
+    None
+}
+
+/// `cpu.max`: `max 100000` (no quota) or `25000 100000` (a quarter of a core).
+fn parse_cpu_max(text: &str) -> Option<f64> {
+    let mut it = text.split_whitespace();
+    let quota: f64 = it.next()?.parse().ok()?;
+    let period: f64 = it.next()?.parse().ok()?;
+    (quota > 0.0 && period > 0.0).then(|| quota / period)
+}
+
+/// Clock ticks per second of `/proc/*/stat` times.
+pub fn ticks_per_s() -> f64 {
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if hz > 0 {
+        hz as f64
+    } else {
+        100.0
+    }
+}
+
+/// CPU ticks (utime + stime) and resident bytes of process `pid`; `None` when it is gone.
+pub fn process_ticks_rss(pid: u32) -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let ticks = stat_ticks(&stat)?;
+    let pages: u64 = std::fs::read_to_string(format!("/proc/{pid}/statm"))
+        .ok()?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
+    Some((ticks, pages * page_size()))
+}
+
+/// The lowest process id whose `comm` is `name`.
+pub fn find_process(name: &str) -> Option<u32> {
+    std::fs::read_dir("/proc")
+        .ok()?
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim_end() == name)
+        })
+        .min()
+}
+
+fn page_size() -> u64 {
     // SAFETY: sysconf has no preconditions.
     let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    pages * if page > 0 { page as u64 } else { 4096 }
+    if page > 0 {
+        page as u64
+    } else {
+        4096
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cpu_max_quotas() {
+        assert_eq!(parse_cpu_max("25000 100000\n"), Some(0.25));
+        assert_eq!(parse_cpu_max("max 100000"), None);
+        assert_eq!(parse_cpu_max(""), None);
+    }
 
     #[test]
     fn stat_fields_are_counted_after_the_name() {

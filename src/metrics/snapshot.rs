@@ -442,6 +442,8 @@ pub struct Snapshot {
     pub aborted_by: Option<super::AbortCause>,
     /// Self-watch: the generator's own figures and verdict.
     pub generator: super::generator::SharedSeries,
+    /// Target monitor: the target's resources (absent without a monitor).
+    pub target: Option<std::sync::Arc<crate::monitor::TargetSeries>>,
 }
 
 impl Snapshot {
@@ -477,6 +479,7 @@ impl Snapshot {
             iterations_done: 0,
             iteration_limit: None,
             generator: Default::default(),
+            target: None,
         }
     }
 

@@ -67,6 +67,9 @@ pub struct ResultDoc {
     /// Self-watch: the load generator's own figures and whether it was the bottleneck.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generator: Option<super::generator::Generator>,
+    /// Target monitor: the target's resources a second (with `[monitor]` or `--monitor`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monitor: Option<super::target::Monitor>,
 }
 
 /// One threshold and how the run fared against it.
@@ -477,6 +480,7 @@ impl ResultDoc {
                 .collect(),
             grade: (s.total.requests > 0).then(|| grade_of(s, secs, &info.grade_targets)),
             generator: super::generator::Generator::of(&s.generator),
+            monitor: s.target.as_deref().map(super::target::Monitor::of),
         }
     }
 

@@ -31,7 +31,7 @@ pub struct MinAvgMax {
 }
 
 impl MinAvgMax {
-    fn of(values: impl Iterator<Item = f64>) -> MinAvgMax {
+    pub fn of(values: impl Iterator<Item = f64>) -> MinAvgMax {
         let (mut min, mut max, mut sum, mut n) = (f64::INFINITY, f64::NEG_INFINITY, 0.0, 0usize);
         for v in values {
             min = min.min(v);
@@ -98,11 +98,7 @@ impl Generator {
             "CPU {} avg, {} max of {} · RSS {} max · {} fds max · lag p99 {} max",
             units::percent_with(s.cpu_share.avg, 0),
             units::percent_with(s.cpu_share.max, 0),
-            units::plural(
-                self.capacity_cores.round() as u64,
-                "engine thread",
-                "engine threads"
-            ),
+            crate::metrics::generator::cores(self.capacity_cores),
             units::bytes(s.rss_bytes.max),
             units::count(s.fds.max as u64),
             units::ms(s.lag_p99_ms.max),

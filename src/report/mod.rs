@@ -12,6 +12,7 @@ mod junit;
 mod load;
 mod markdown;
 pub mod scenario_text;
+pub mod target;
 mod text;
 
 pub use compare::{Comparison, Verdict};

@@ -282,6 +282,17 @@ pub fn write_summary_fit<W: Write>(doc: &ResultDoc, w: &mut W, cols: usize) -> i
             units::ms(ms)
         )?;
     }
+    if let Some(m) = &doc.monitor {
+        writeln!(
+            w,
+            "  target     {} ({} failed scrapes)",
+            m.source,
+            units::count(m.failures)
+        )?;
+        for line in m.summary_lines() {
+            writeln!(w, "    {line}")?;
+        }
+    }
     if let Some(g) = &doc.generator {
         writeln!(w, "  generator  {}", g.summary_line())?;
         if let Some(reason) = &g.reason {

@@ -46,6 +46,24 @@ pub struct ScenarioFile {
     /// Thresholds with options.
     #[serde(default, rename = "threshold")]
     pub threshold_tables: Vec<ThresholdSection>,
+    /// The target's resources, sampled beside the load.
+    #[schemars(with = "Option<MonitorSection>")]
+    pub monitor: Option<Spanned<MonitorSection>>,
+}
+
+/// `[monitor]`: one source (a Prometheus URL, a process id or a process name).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MonitorSection {
+    /// A Prometheus exposition URL of the target (node_exporter, cAdvisor, the app's own).
+    #[schemars(with = "Option<String>")]
+    pub prometheus: Option<Spanned<String>>,
+    /// Series to read from `prometheus`: names with optional label matchers.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub series: Vec<Spanned<String>>,
+    pub pid: Option<u32>,
+    pub process: Option<String>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

@@ -222,6 +222,8 @@ pub struct Plan {
     /// The command-line options that replaced the scenario's own values, as given:
     /// `--vus 50`, `--duration 10s` (for reports).
     pub overrides: Vec<String>,
+    /// The target's resources to sample beside the load (`[monitor]`, `--monitor`).
+    pub monitor: Option<crate::monitor::MonitorSpec>,
 }
 
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);

@@ -233,6 +233,7 @@ impl Validator<'_> {
         }
 
         let load = self.load(&f)?;
+        let monitor = f.monitor.as_ref().map(|m| self.monitor(m)).transpose()?;
         Ok(Plan {
             name: f.name.clone(),
             source: self.path.display().to_string(),
@@ -247,7 +248,56 @@ impl Validator<'_> {
             thresholds,
             text: Some(self.src.to_string()),
             overrides: Vec::new(),
+            monitor,
         })
+    }
+
+    fn monitor(
+        &self,
+        m: &Spanned<super::model::MonitorSection>,
+    ) -> Result<crate::monitor::MonitorSpec, ScenarioError> {
+        use crate::monitor::{Selector, Source};
+        let sec = m.get_ref();
+        let given = [
+            sec.prometheus.is_some(),
+            sec.pid.is_some(),
+            sec.process.is_some(),
+        ];
+        if given.iter().filter(|g| **g).count() != 1 {
+            return Err(self.err_key(
+                m.span(),
+                "monitor",
+                "give one source: prometheus = \"http://HOST:PORT/metrics\", pid = N or process = \"NAME\"",
+            ));
+        }
+        let source = if let Some(url) = &sec.prometheus {
+            crate::monitor::parse_flag(url.get_ref())
+                .ok()
+                .filter(|s| matches!(s, Source::Prometheus(_)))
+                .ok_or_else(|| {
+                    self.err_key(
+                        url.span(),
+                        "monitor.prometheus",
+                        format!("'{}' is not an http(s) URL", url.get_ref()),
+                    )
+                })?
+        } else if let Some(pid) = sec.pid {
+            if pid == 0 {
+                return Err(self.err_key(m.span(), "monitor.pid", "must be a process id above 0"));
+            }
+            Source::Pid(pid)
+        } else {
+            Source::Process(sec.process.clone().unwrap_or_default())
+        };
+        let series = sec
+            .series
+            .iter()
+            .map(|s| {
+                Selector::parse(s.get_ref())
+                    .map_err(|e| self.err_key(s.span(), "monitor.series", e))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(crate::monitor::MonitorSpec { source, series })
     }
 
     fn threshold(

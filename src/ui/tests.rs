@@ -453,6 +453,38 @@ fn header_shows_a_vu_change_only_while_it_can_happen() {
 }
 
 #[test]
+fn header_shows_the_generator_gauge_and_the_bottleneck_warning() {
+    use crate::metrics::generator::{GeneratorSample, GeneratorSeries};
+    let second_line = |shares: &[f64]| {
+        let mut s = fixture(RunState::Running);
+        let mut g = GeneratorSeries::new(1.0);
+        for (t, share) in shares.iter().enumerate() {
+            g.push(GeneratorSample {
+                t: t as u64,
+                cpu_share: *share,
+                lag_p99_ms: 0.5,
+                ..GeneratorSample::default()
+            });
+        }
+        s.generator = Arc::new(g);
+        let a = App::new(Arc::new(s), Theme::default_theme(), 20);
+        render(&a, 160, 48).lines().nth(1).unwrap_or("").to_string()
+    };
+    let calm = second_line(&[0.2, 0.3]);
+    assert!(calm.contains("volley CPU 30% lag 500µs"), "{calm}");
+    assert!(!calm.contains("bottleneck"), "{calm}");
+    let busy = second_line(&[0.5, 0.95, 0.97, 0.99]);
+    assert!(
+        busy.starts_with("⚠ volley is the bottleneck: results understate the target"),
+        "{busy}"
+    );
+    assert!(busy.contains("volley CPU 99%"), "{busy}");
+    // Without samples (the fixture's own screens) nothing is added.
+    let none = second_line(&[]);
+    assert!(!none.contains("volley CPU"), "{none}");
+}
+
+#[test]
 fn controls_are_refused_when_done() {
     let mut a = app(RunState::Done);
     assert!(a.update(Action::LoadUp).is_empty());

@@ -1,5 +1,6 @@
-//! The header: name, state, run clock, load, rps, errors, p95; then counts, the wall clock,
-//! the target and whatever the run is doing (spike, stage, thresholds).
+//! The header: name, state, run clock, load, rps, errors, p95; then counts, volley's own
+//! CPU and lag (a warning first when volley is the bottleneck), the wall clock, the target
+//! and whatever the run is doing (spike, stage, thresholds).
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -182,6 +183,39 @@ impl Widget for Header<'_> {
                 vec![label("wall "), Span::styled(clock(s.elapsed), t.text())],
             ),
         ];
+        // Self-watch: volley's own CPU and event-loop lag, after the connections.
+        if let Some(g) = s.generator.last() {
+            let strained = s.generator.bottleneck_now;
+            let st = if strained { t.bad() } else { t.text() };
+            let cpu = units::percent_with(g.cpu_share, 0);
+            line2.insert(
+                3,
+                Seg::new(
+                    if strained { 8 } else { 2 },
+                    vec![
+                        label("volley CPU "),
+                        Span::styled(cpu.clone(), st),
+                        label(" lag "),
+                        Span::styled(units::ms(g.lag_p99_ms), st),
+                    ],
+                )
+                .or(vec![label("cpu "), Span::styled(cpu, st)]),
+            );
+        }
+        // Once volley has been the bottleneck its numbers understate the target: first.
+        if s.generator.bottleneck.is_some() {
+            line2.insert(
+                0,
+                Seg::new(
+                    9,
+                    vec![Span::styled(
+                        format!("⚠ {}", crate::report::generator::BOTTLENECK_BANNER),
+                        t.bad(),
+                    )],
+                )
+                .or(vec![Span::styled("⚠ volley is the bottleneck", t.bad())]),
+            );
+        }
         if let Some(p) = s.planned {
             line2.push(Seg::new(
                 7,
