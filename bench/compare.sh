@@ -6,6 +6,14 @@
 #   VOLLEY_BIN=/path/to/volley bash bench/compare.sh   # skip the cargo build
 #   ONLY="wrk volley-t1 volley-console-t1" bash bench/compare.sh   # a subset of the tools
 #   CPU_LIMIT=25 bash bench/compare.sh         # each tool gets 25% of one core (a cgroup)
+#   MODE=h2 bash bench/compare.sh              # HTTP/2: nginx speaking h2c, volley --http2
+#                                              # beside oha --http2 and h2load (nghttp2-client)
+#
+# MODE=h2 (cleartext HTTP/2 with prior knowledge, one stream in flight per connection,
+# CONNS connections): volley-h2-t1 and volley-h2-t2 (`--http2`), oha-h2 (`oha --http2`,
+# if installed) and h2load (`h2load -m 1 -t 1`, Debian's nghttp2-client, installed if
+# missing and root); the ratio table compares volley to each. h2load reports no
+# percentiles (p50/p99 n/a).
 #
 # Every tool gets the same closed-model load (CONNS keep-alive connections, no think
 # time, DURATION seconds) against an nginx started here on 127.0.0.1 (one worker, a
@@ -22,6 +30,11 @@ CONNS="${CONNS:-50}"
 DURATION="${DURATION:-5}"
 DURATION="${DURATION%s}" # accept "5s" as well as "5"
 RUNS="${RUNS:-3}"
+MODE="${MODE:-h1}"
+case "$MODE" in
+h1 | h2) ;;
+*) echo "MODE is h1 (the default) or h2" >&2; exit 2 ;;
+esac
 
 case "$CONNS$DURATION$RUNS" in
 *[!0-9]*) echo "CONNS, DURATION (seconds) and RUNS must be whole numbers" >&2; exit 2 ;;
@@ -37,15 +50,26 @@ RAW="$OUT/raw.tsv"
 # --- 1-3. tools, nginx, volley (bench/lib.sh) ---------------------------------------
 # shellcheck source=bench/lib.sh
 . "$HERE/lib.sh"
-need_tools wrk
 HAVE_OHA=0
 command -v oha >/dev/null 2>&1 && HAVE_OHA=1
+if [ "$MODE" = h2 ]; then
+    need_tools
+    if ! command -v h2load >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then
+        log "installing: nghttp2-client (h2load)"
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nghttp2-client >/dev/null || true
+    fi
+    export NGINX_H2=1
+else
+    need_tools wrk
+fi
+HAVE_H2LOAD=0
+command -v h2load >/dev/null 2>&1 && HAVE_H2LOAD=1
 TOOL_PID="" # /usr/bin/time wrapping the tool that is running, if any
 ON_EXIT='if [ -n "$TOOL_PID" ]; then pkill -TERM -P "$TOOL_PID" 2>/dev/null; kill -TERM "$TOOL_PID" 2>/dev/null; fi'
 start_nginx 4096
 find_volley
 REQWEST_LOOP=""
-if [[ " ${ONLY:-reqwest-loop-t1} " == *" reqwest-loop-t1 "* ]]; then
+if [ "$MODE" = h1 ] && [[ " ${ONLY:-reqwest-loop-t1} " == *" reqwest-loop-t1 "* ]]; then
     log "building examples/reqwest_loop (the reqwest path's ceiling) ..."
     (cd "$REPO" && cargo build --profile profiling --quiet --example reqwest_loop) || {
         log "cargo build --example reqwest_loop failed"
@@ -60,15 +84,26 @@ if [ -n "${CPU_LIMIT:-}" ]; then
 fi
 
 # --- 4. one run of one tool ---------------------------------------------------------
-TOOLS=(wrk)
-[ "$HAVE_OHA" = 1 ] && TOOLS+=(oha)
-TOOLS+=(volley-t1)
-if command -v script >/dev/null 2>&1; then
-    TOOLS+=(volley-console-t1)
+if [ "$MODE" = h2 ]; then
+    TOOLS=()
+    [ "$HAVE_OHA" = 1 ] && TOOLS+=(oha-h2)
+    if [ "$HAVE_H2LOAD" = 1 ]; then
+        TOOLS+=(h2load)
+    else
+        log "no h2load (apt-get install nghttp2-client): skipping it"
+    fi
+    TOOLS+=(volley-h2-t1 volley-h2-t2)
 else
-    log "no script(1) (bsdutils): skipping volley-console-t1"
+    TOOLS=(wrk)
+    [ "$HAVE_OHA" = 1 ] && TOOLS+=(oha)
+    TOOLS+=(volley-t1)
+    if command -v script >/dev/null 2>&1; then
+        TOOLS+=(volley-console-t1)
+    else
+        log "no script(1) (bsdutils): skipping volley-console-t1"
+    fi
+    TOOLS+=(volley-hyper-t1 volley-t2 volley-reqwest-t1 reqwest-loop-t1)
 fi
-TOOLS+=(volley-hyper-t1 volley-t2 volley-reqwest-t1 reqwest-loop-t1)
 if [ -n "${ONLY:-}" ]; then # e.g. ONLY="wrk volley-t1 volley-console-t1"
     read -r -a TOOLS <<<"$ONLY"
 fi
@@ -78,7 +113,7 @@ fi
 # Machine busy CPU is from /proc/stat (all cores, idle and iowait excluded); the
 # request count is from stub_status (the status request itself included).
 snapshot() {
-    python3 - "${NGINX_WORKER:-0}" "http://127.0.0.1:$PORT/nginx_status" <<'PY'
+    python3 - "${NGINX_WORKER:-0}" "$STATUS_URL" <<'PY'
 import os, sys, time, urllib.request
 hz = os.sysconf("SC_CLK_TCK")
 now = time.clock_gettime(time.CLOCK_MONOTONIC)
@@ -106,6 +141,11 @@ run_one() {
     case "$tool" in
     wrk) cmd=(wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency "$URL") ;;
     oha) cmd=(oha -z "${DURATION}s" -c "$CONNS" --no-tui "$URL") ;;
+    oha-h2) cmd=(oha -z "${DURATION}s" -c "$CONNS" --no-tui --http2 "$URL") ;;
+    # h2c with prior knowledge (h2load's default for http://), one stream per connection.
+    h2load) cmd=(h2load -c "$CONNS" -m 1 -t 1 -D "$DURATION" "$URL") ;;
+    volley-h2-t1) cmd=("$VOLLEY" "$URL" -c "$CONNS" -d "${DURATION}s" --headless --http2 --threads 1 --out "json=$base.json") ;;
+    volley-h2-t2) cmd=("$VOLLEY" "$URL" -c "$CONNS" -d "${DURATION}s" --headless --http2 --threads 2 --out "json=$base.json") ;;
     volley-t1) cmd=("$VOLLEY" "$URL" -c "$CONNS" -d "${DURATION}s" --headless --threads 1 --out "json=$base.json") ;;
     volley-t2) cmd=("$VOLLEY" "$URL" -c "$CONNS" -d "${DURATION}s" --headless --threads 2 --out "json=$base.json") ;;
     volley-console-t1)
@@ -157,7 +197,15 @@ try:
         m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
         if m: e += sum(int(x) for x in m.groups())
         errs = e
-    elif tool == "oha":
+    elif tool == "h2load":
+        # "finished in 5.00s, 45231.40 req/s, ..." and "requests: N total, N started,
+        # N done, N succeeded, N failed, N errored, N timeout"; no percentiles.
+        m = re.search(r"finished in [\d.]+\w*, ([\d.]+) req/s", out); rps = float(m.group(1))
+        m = re.search(r"requests: \d+ total, \d+ started, (\d+) done, \d+ succeeded, (\d+) failed, (\d+) errored, (\d+) timeout", out)
+        req = int(m.group(1)); errs = sum(int(x) for x in m.groups()[1:])
+        m = re.search(r"status codes: \d+ 2xx, \d+ 3xx, (\d+) 4xx, (\d+) 5xx", out)
+        if m: errs += int(m.group(1)) + int(m.group(2))
+    elif tool in ("oha", "oha-h2"):
         # oha's text summary (1.16 prints ms; older versions secs).
         m = re.search(r"Requests/sec:\s*([\d.]+)", out); rps = float(m.group(1))
         m = re.search(r"^\s*50(?:\.0+)?% in ([\d.]+) (secs|ms)", out, re.M); p50 = ms(*m.groups())
@@ -213,9 +261,10 @@ PY
 printf 'round\ttool\texit\trequests\trps\tp50_ms\tp99_ms\terrors\twall_s\tuser_s\tsys_s\tcpu_us_per_req\tmax_rss_mb\tnginx_cpu_pct\tnginx_served\tother_cpu_pct\n' >"$RAW"
 {
     echo "# volley bench/compare.sh $STAMP"
-    echo "# url=$URL conns=$CONNS duration=${DURATION}s runs=$RUNS nproc=$(nproc) kernel=$(uname -r) cpu_limit=${CPU_LIMIT:-none}"
+    echo "# mode=$MODE url=$URL conns=$CONNS duration=${DURATION}s runs=$RUNS nproc=$(nproc) kernel=$(uname -r) cpu_limit=${CPU_LIMIT:-none}"
     echo "# commit=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$REPO" diff --quiet HEAD -- src Cargo.toml Cargo.lock 2>/dev/null || echo ' (src modified)')"
     echo "# volley=$VOLLEY wrk=$(wrk -v 2>&1 | head -n1 | awk '{print $2}') oha=$([ "$HAVE_OHA" = 1 ] && oha --version 2>/dev/null | head -n1 || echo 'not installed')"
+    [ "$MODE" = h2 ] && echo "# h2load=$([ "$HAVE_H2LOAD" = 1 ] && h2load --version 2>/dev/null | head -n1 || echo 'not installed')"
     echo "# load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 } >"$OUT/meta.txt"
 log "load: $CONNS connections, ${DURATION}s, $RUNS rounds of: ${TOOLS[*]}"
@@ -272,6 +321,9 @@ for tool in order:
         ok, len(rs)))
 if not have_oha:
     print("| oha | not installed | | | | | | | | | | |")
+if not wrk_rps:
+    print()
+    print("(rps / wrk: n/a without wrk; MODE=h2 compares in the ratio table below.)")
 
 # The same, over quiet runs only: other processes used at most QUIET % of a core.
 QUIET = 20
@@ -315,7 +367,7 @@ for (rnd, tool), r in by.items():
     a, b = num(r["cpu_us_per_req"]), num(h["cpu_us_per_req"])
     if a and b: cpu.append(a / b)
 # Per-round ratios of volley's tools to wrk and oha: rps, and CPU per request.
-refs = [t for t in ("wrk", "oha") if any(k[1] == t for k in by)]
+refs = [t for t in ("wrk", "oha", "oha-h2", "h2load") if any(k[1] == t for k in by)]
 mine = sorted({t for (_, t) in by if t.startswith("volley")})
 if refs and mine:
     print()

@@ -1,13 +1,15 @@
 # Shared by the bench scripts (sourced, not run): tools, a private nginx, the volley binary.
 #
 #   need_tools wrk            # apt-get installs nginx, time, python3, procps (+ the arguments)
-#   start_nginx               # sets URL, PORT, NGINX_PID, NGINX_WORKER, NGINX_DIR
+#   start_nginx               # sets URL, PORT, STATUS_URL, NGINX_PID, NGINX_WORKER, NGINX_DIR
+#                             # (NGINX_H2=1: the port speaks cleartext HTTP/2, h2c)
 #   find_volley               # sets VOLLEY (VOLLEY_BIN, or cargo build --profile profiling)
 #   cpu_limit 25              # sets CPU_WRAP: a command prefix that runs a tool in a cgroup
 #                             # limited to 25% of one core (cgroup v1 cpu or v2 cpu.max)
 #
 # The nginx runs on 127.0.0.1 on a free port with one worker, access_log off, long
-# keep-alive, a 13-byte static body at every path, and stub_status at /nginx_status.
+# keep-alive, a 13-byte static body at every path, and stub_status at /nginx_status
+# (STATUS_URL: on PORT, or with NGINX_H2=1 on an older nginx, a second HTTP/1.1 port).
 # It is stopped on exit; set ON_EXIT to a command to run first (e.g. stop a tool).
 # Needs HERE (the bench directory) and REPO set by the caller.
 
@@ -69,6 +71,24 @@ start_nginx() {
     chmod 755 "$NGINX_DIR" # the worker runs as nobody when we are root
     PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
     mkdir -p "$NGINX_DIR/www" "$NGINX_DIR/logs"
+    # HTTP/2 on cleartext (h2c, prior knowledge): nginx 1.25.1+ takes "http2 on" and still
+    # answers HTTP/1.1 on the port; older ones take "listen ... http2", HTTP/2 only, so
+    # stub_status gets a second, HTTP/1.1 port.
+    local listen_opts="" h2_directive="" status_listen=""
+    STATUS_URL="http://127.0.0.1:$PORT/nginx_status"
+    if [ "${NGINX_H2:-0}" = 1 ]; then
+        local version
+        version="$("$NGINX" -v 2>&1 | sed -n 's|.*nginx/\([0-9.]*\).*|\1|p')"
+        if [ "$(printf '%s\n1.25.1\n' "$version" | sort -V | head -n1)" = 1.25.1 ]; then
+            h2_directive="http2 on;"
+        else
+            local status_port
+            status_port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+            listen_opts=" http2"
+            status_listen="listen 127.0.0.1:$status_port;"
+            STATUS_URL="http://127.0.0.1:$status_port/nginx_status"
+        fi
+    fi
     printf 'Hello, world!' >"$NGINX_DIR/www/index.html" # 13 bytes
     chmod 644 "$NGINX_DIR/www/index.html"
     cat >"$NGINX_DIR/nginx.conf" <<CONF
@@ -88,7 +108,9 @@ http {
     keepalive_requests 100000000;
     keepalive_timeout 300s;
     server {
-        listen 127.0.0.1:$PORT backlog=4096;
+        listen 127.0.0.1:$PORT$listen_opts backlog=4096;
+        $status_listen
+        $h2_directive
         root $NGINX_DIR/www;
         location = /nginx_status { stub_status; }
         location / { try_files /index.html =404; default_type text/plain; }

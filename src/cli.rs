@@ -154,6 +154,10 @@ pub struct QuickArgs {
     /// is sent again once, and the dropped attempt is counted under `retries`.
     #[arg(long = "no-retry")]
     pub no_retry: bool,
+    /// Speak HTTP/2: ALPN h2 over https, prior knowledge (h2c) over http. One connection
+    /// per VU, one stream in flight on it (hyper's client).
+    #[arg(long = "http2")]
+    pub http2: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

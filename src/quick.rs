@@ -79,7 +79,13 @@ pub fn plan(url: &str, q: &QuickArgs) -> Result<Plan, Error> {
             None => Bytes::from(b.clone()),
         },
     };
+    if q.http2 && (q.follow_redirects || matches!(q.client, ClientArg::H1 | ClientArg::Reqwest)) {
+        return Err(Error::Usage(
+            "--http2 runs on the hyper client: it cannot be combined with --client h1, --client reqwest or --follow-redirects (HTTP/1.1 only)".into(),
+        ));
+    }
     let client = match q.client {
+        _ if q.http2 => ClientKind::Hyper,
         ClientArg::H1 => ClientKind::H1,
         ClientArg::Hyper => ClientKind::Hyper,
         ClientArg::Reqwest => ClientKind::Reqwest,
@@ -128,6 +134,11 @@ pub fn plan(url: &str, q: &QuickArgs) -> Result<Plan, Error> {
                 crate::scenario::RetryPolicy::Never
             } else {
                 crate::scenario::RetryPolicy::Stale
+            },
+            version: if q.http2 {
+                crate::scenario::HttpVersion::Http2
+            } else {
+                crate::scenario::HttpVersion::Http1
             },
         },
         users: vec![UserType {

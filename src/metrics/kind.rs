@@ -29,6 +29,13 @@ pub enum ErrorKind {
     InvalidResponse,
     /// `101 Switching Protocols` to a request that did not ask for an upgrade.
     UnexpectedUpgrade,
+    /// HTTP/2: the server sent GOAWAY and the connection ended before this request's
+    /// response was complete (the request may or may not have been processed).
+    Goaway,
+    /// HTTP/2: the server reset the request's stream (RST_STREAM), with any code but
+    /// REFUSED_STREAM, or REFUSED_STREAM twice (a refused stream is sent once more: the
+    /// server says it did not process it).
+    StreamReset,
     /// Cut off at the end of the run (the graceful-stop period ran out, or the user
     /// stopped again). Not an error: counted apart, as `aborted` (see [`AbortCause`]).
     Aborted,
@@ -41,7 +48,7 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 14] = [
+    pub const ALL: [ErrorKind; 16] = [
         ErrorKind::ConnectRefused,
         ErrorKind::Connect,
         ErrorKind::Dns,
@@ -52,6 +59,8 @@ impl ErrorKind {
         ErrorKind::BodyRead,
         ErrorKind::InvalidResponse,
         ErrorKind::UnexpectedUpgrade,
+        ErrorKind::Goaway,
+        ErrorKind::StreamReset,
         ErrorKind::Aborted,
         ErrorKind::CheckFailed,
         ErrorKind::CaptureFailed,
@@ -75,6 +84,8 @@ impl ErrorKind {
             ErrorKind::BodyRead => "body_read",
             ErrorKind::InvalidResponse => "invalid_response",
             ErrorKind::UnexpectedUpgrade => "unexpected_upgrade",
+            ErrorKind::Goaway => "goaway",
+            ErrorKind::StreamReset => "stream_reset",
             ErrorKind::Aborted => "aborted",
             ErrorKind::CheckFailed => "check_failed",
             ErrorKind::CaptureFailed => "capture_failed",

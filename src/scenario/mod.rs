@@ -14,7 +14,8 @@ use std::time::Duration;
 pub use duration::{format_duration, parse_duration, HumanDuration, ThinkTime};
 pub use error::{line_col, Located, ScenarioError};
 pub use model::{
-    parse_base_url, parse_method, parse_rate, parse_user_url, ClientChoice, RetryPolicy, MAX_VUS,
+    parse_base_url, parse_method, parse_rate, parse_user_url, ClientChoice, HttpVersion,
+    RetryPolicy, MAX_VUS,
 };
 pub use plan::{
     header_pair, is_secret_header, join_url, ClientKind, DataMode, DataSet, Endpoint, Flow,

@@ -201,6 +201,8 @@ pub struct HttpSection {
     pub follow_redirects: Option<bool>,
     pub cookies: Option<bool>,
     pub retry: Option<RetryPolicy>,
+    #[schemars(with = "Option<HttpVersion>")]
+    pub version: Option<Spanned<HttpVersion>>,
     /// More header names whose values are secrets (never printed), beyond the built-in
     /// Authorization, Cookie, Set-Cookie, Proxy-Authorization and X-Api-Key.
     #[serde(default)]
@@ -284,6 +286,67 @@ pub enum ClientChoice {
     H1,
     Hyper,
     Reqwest,
+}
+
+/// `[http] version`: which HTTP the requests speak.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HttpVersion {
+    /// HTTP/1.1 only (as before there was a choice).
+    #[default]
+    Http1,
+    /// HTTP/2 only: ALPN `h2` over TLS, prior knowledge (h2c) on cleartext.
+    Http2,
+    /// HTTP/2 when a TLS server offers it through ALPN, else HTTP/1.1; HTTP/1.1 on
+    /// cleartext.
+    Auto,
+}
+
+impl HttpVersion {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HttpVersion::Http1 => "1.1",
+            HttpVersion::Http2 => "2",
+            HttpVersion::Auto => "auto",
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for HttpVersion {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        const EXPECTED: &str = r#"must be "1.1", "2" or "auto""#;
+        impl Visitor<'_> for V {
+            type Value = HttpVersion;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str(r#""1.1", "2" or "auto""#)
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<HttpVersion, E> {
+                match v.trim() {
+                    "1.1" | "1" | "http/1.1" => Ok(HttpVersion::Http1),
+                    "2" | "h2" | "h2c" => Ok(HttpVersion::Http2),
+                    "auto" => Ok(HttpVersion::Auto),
+                    _ => Err(E::custom(format!("{EXPECTED}, got \"{v}\""))),
+                }
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<HttpVersion, E> {
+                match v {
+                    1 => Ok(HttpVersion::Http1),
+                    2 => Ok(HttpVersion::Http2),
+                    _ => Err(E::custom(format!("{EXPECTED}, got {v}"))),
+                }
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<HttpVersion, E> {
+                if v == 1.1 || v == 1.0 {
+                    Ok(HttpVersion::Http1)
+                } else if v == 2.0 {
+                    Ok(HttpVersion::Http2)
+                } else {
+                    Err(E::custom(format!("{EXPECTED}, got {v}")))
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// Whether a request whose reused keep-alive connection ended before any response is
@@ -494,6 +557,14 @@ schema_of!(Rate, "Rate", {
     "anyOf": [
         { "type": "number", "exclusiveMinimum": 0, "maximum": 1_000_000 },
         { "type": "string", "pattern": "^\\s*[0-9.]+\\s*(/\\s*(s|sec|second|m|min|minute|h|hour)\\s*)?$" }
+    ]
+});
+
+schema_of!(HttpVersion, "HttpVersion", {
+    "description": "Which HTTP the requests speak: \"1.1\", \"2\" (h2c prior knowledge on cleartext, ALPN h2 over TLS) or \"auto\" (ALPN over TLS, HTTP/1.1 on cleartext).",
+    "anyOf": [
+        { "type": "string", "enum": ["1.1", "1", "http/1.1", "2", "h2", "h2c", "auto"] },
+        { "type": "number", "enum": [1, 1.1, 2] }
     ]
 });
 

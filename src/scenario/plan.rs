@@ -199,6 +199,8 @@ pub struct HttpOptions {
     pub insecure: bool,
     pub cookies: bool,
     pub retry: super::RetryPolicy,
+    /// `[http] version`: HTTP/1.1, HTTP/2, or HTTP/2 where TLS negotiates it.
+    pub version: super::HttpVersion,
 }
 
 #[derive(Debug, Clone)]
@@ -330,6 +332,17 @@ impl fmt::Display for Plan {
         writeln!(f, "grace      {}", format_duration(l.graceful_stop))?;
         if self.http.insecure {
             writeln!(f, "tls        certificates NOT verified (--insecure)")?;
+        }
+        match self.http.version {
+            super::HttpVersion::Http1 => {}
+            super::HttpVersion::Http2 => writeln!(
+                f,
+                "http       2 (ALPN h2 over TLS, prior knowledge on cleartext)"
+            )?,
+            super::HttpVersion::Auto => writeln!(
+                f,
+                "http       auto (HTTP/2 where TLS negotiates it, else HTTP/1.1)"
+            )?,
         }
         if self.http.retry != super::RetryPolicy::Stale {
             writeln!(

@@ -12,8 +12,8 @@ use serde_spanned::Spanned;
 use super::error::ScenarioError;
 use super::inspect::{Capture, CaptureFrom, Check, CheckKind, JsonPath};
 use super::model::{
-    CaptureSection, CheckSection, ClientChoice, DataSection, LoadModelChoice, RequestSection,
-    ScenarioFile, UserSection, MAX_VUS,
+    CaptureSection, CheckSection, ClientChoice, DataSection, HttpVersion, LoadModelChoice,
+    RequestSection, ScenarioFile, UserSection, MAX_VUS,
 };
 use super::plan::{
     header_pair, join_url, ClientKind, DataSet, Endpoint, Flow, HttpOptions, LoadModel, LoadPlan,
@@ -140,7 +140,13 @@ impl Validator<'_> {
             insecure: f.http.insecure.unwrap_or(false),
             cookies: f.http.cookies.unwrap_or(false),
             retry: f.http.retry.unwrap_or_default(),
+            version: f
+                .http
+                .version
+                .as_ref()
+                .map_or_else(Default::default, |v| *v.get_ref()),
         };
+        let version_span = f.http.version.as_ref().map_or(0..0, |v| v.span());
         let follow_default = f.http.follow_redirects.unwrap_or(false);
         let mut secret_headers = Vec::new();
         for h in &f.http.secret_headers {
@@ -173,7 +179,8 @@ impl Validator<'_> {
                 &mut checks,
             )?;
             ep.follow_redirects |= follow_default;
-            ep.client = resolve_client(client_choice, &ep, &http);
+            ep.client = resolve_client(client_choice, &ep, &http)
+                .map_err(|msg| self.err_key(version_span.clone(), "http.version", msg))?;
             for (name, value) in ep.headers.iter_mut() {
                 if secret_headers.contains(name) {
                     value.set_sensitive(true);
@@ -952,18 +959,47 @@ fn csv_msg(e: &csv::Error) -> String {
     }
 }
 
-/// Picks the h1 client unless the request needs something only reqwest does.
-fn resolve_client(choice: ClientChoice, ep: &Endpoint, http: &HttpOptions) -> ClientKind {
-    match choice {
+/// Picks the h1 client unless the request needs something only reqwest does, or
+/// HTTP/2 (hyper's client, which negotiates it); an error when the choices conflict.
+fn resolve_client(
+    choice: ClientChoice,
+    ep: &Endpoint,
+    http: &HttpOptions,
+) -> Result<ClientKind, String> {
+    let needs_reqwest = ep.follow_redirects || http.cookies;
+    match http.version {
+        HttpVersion::Http1 => {}
+        HttpVersion::Http2 => {
+            return match choice {
+                ClientChoice::H1 => Err(
+                    "version = \"2\" needs the hyper client, but [http] client = \"h1\" speaks HTTP/1.1 only: remove client or set it to \"hyper\"".into(),
+                ),
+                ClientChoice::Reqwest => Err(
+                    "version = \"2\" needs the hyper client, but [http] client = \"reqwest\" runs over HTTP/1.1 only".into(),
+                ),
+                _ if needs_reqwest => Err(format!(
+                    "version = \"2\" cannot follow redirects or keep cookies (request '{}'): those need the reqwest client, which volley runs over HTTP/1.1 only",
+                    ep.name
+                )),
+                _ => Ok(ClientKind::Hyper),
+            };
+        }
+        HttpVersion::Auto => {
+            if choice == ClientChoice::Auto && !needs_reqwest && ep.url.scheme() == "https" {
+                return Ok(ClientKind::Hyper);
+            }
+        }
+    }
+    Ok(match choice {
         ClientChoice::H1 => ClientKind::H1,
         ClientChoice::Hyper => ClientKind::Hyper,
         ClientChoice::Reqwest => ClientKind::Reqwest,
         ClientChoice::Auto => {
-            if ep.follow_redirects || http.cookies {
+            if needs_reqwest {
                 ClientKind::Reqwest
             } else {
                 ClientKind::H1
             }
         }
-    }
+    })
 }

@@ -21,11 +21,12 @@ pub fn classify_io(e: &io::Error) -> ErrorKind {
     }
 }
 
-fn find_io<'a>(e: &'a (dyn StdError + 'static)) -> Option<&'a io::Error> {
+/// The first error of type `T` in `e`'s chain.
+fn find<'a, T: StdError + 'static>(e: &'a (dyn StdError + 'static)) -> Option<&'a T> {
     let mut cur: Option<&(dyn StdError + 'static)> = Some(e);
     while let Some(err) = cur {
-        if let Some(io) = err.downcast_ref::<io::Error>() {
-            return Some(io);
+        if let Some(found) = err.downcast_ref::<T>() {
+            return Some(found);
         }
         cur = err.source();
     }
@@ -46,10 +47,40 @@ fn chain_text(e: &(dyn StdError + 'static)) -> String {
     s
 }
 
+/// Whether the server said it did not process the request's HTTP/2 stream: it refused
+/// it (RST_STREAM with REFUSED_STREAM), or sent GOAWAY with a last stream id below it
+/// (the stream itself then fails with the GOAWAY). RFC 9113, 8.7: such a request may be
+/// sent again.
+pub fn h2_unprocessed(e: &hyper::Error) -> bool {
+    find::<h2::Error>(e).is_some_and(|h| {
+        h.is_remote()
+            && ((h.is_reset() && h.reason() == Some(h2::Reason::REFUSED_STREAM)) || h.is_go_away())
+    })
+}
+
+/// The kind of an HTTP/2 protocol error: the server's GOAWAY or RST_STREAM, or a
+/// response volley's side found malformed (it then reset or ended the connection
+/// itself). `None` for I/O errors, classified as such.
+fn classify_h2(e: &h2::Error) -> Option<ErrorKind> {
+    if e.is_io() {
+        return None;
+    }
+    Some(if e.is_remote() && e.is_go_away() {
+        ErrorKind::Goaway
+    } else if e.is_remote() && e.is_reset() {
+        ErrorKind::StreamReset
+    } else {
+        ErrorKind::InvalidResponse
+    })
+}
+
 /// Kind and message of a hyper error; `in_body` when it came while reading the body.
 pub fn classify_hyper(e: &hyper::Error, in_body: bool) -> (ErrorKind, String) {
     let msg = chain_text(e);
-    if let Some(io) = find_io(e) {
+    if let Some(kind) = find::<h2::Error>(e).and_then(classify_h2) {
+        return (kind, msg);
+    }
+    if let Some(io) = find::<io::Error>(e) {
         let k = classify_io(io);
         if k == ErrorKind::ConnectionReset {
             return (k, msg);
@@ -114,7 +145,7 @@ pub fn classify_reqwest(e: &reqwest::Error) -> (ErrorKind, String) {
     if wraps_rustls(e) {
         return (ErrorKind::Tls, msg);
     }
-    if let Some(io) = find_io(e) {
+    if let Some(io) = find::<io::Error>(e) {
         let kind = classify_io(io);
         // hyper-rustls reports a refused certificate as an opaque I/O error.
         if kind == ErrorKind::Connect && lower.contains("certificate") {

@@ -132,6 +132,14 @@ impl Failed {
 /// Resolves the origin, connects to the first address that answers, and shakes hands
 /// with TLS when the origin is https.
 pub async fn connect_stream(reqs: &Requests, origin: &Origin) -> Result<Stream, Failed> {
+    connect_stream_with(origin, &reqs.tls).await
+}
+
+/// [`connect_stream`] with the TLS configuration `tls` (which sets the ALPN offer).
+pub async fn connect_stream_with(
+    origin: &Origin,
+    tls: &Arc<rustls::ClientConfig>,
+) -> Result<Stream, Failed> {
     let addrs: Vec<std::net::SocketAddr> =
         match tokio::net::lookup_host((origin.host.as_str(), origin.port)).await {
             Ok(a) => a.collect(),
@@ -174,7 +182,7 @@ pub async fn connect_stream(reqs: &Requests, origin: &Origin) -> Result<Stream, 
                 format!("invalid TLS server name '{}': {e}", origin.host),
             )
         })?;
-        let tls = tokio_rustls::TlsConnector::from(reqs.tls.clone())
+        let tls = tokio_rustls::TlsConnector::from(tls.clone())
             .connect(name, stream)
             .await
             .map_err(|e| {
@@ -259,6 +267,15 @@ pub fn may_resend(
     }
 }
 
+/// Whether an HTTP/2 stream the server said it did not process (refused with
+/// REFUSED_STREAM, or above the last stream id of its GOAWAY; RFC 9113, 8.7) is sent
+/// again: once more whatever the method and however new the connection, unless it
+/// already was a second attempt or the policy is `never`. Not counted as a retry: the
+/// server never processed the first attempt.
+pub fn resend_refused(policy: RetryPolicy, retried: bool) -> bool {
+    policy != RetryPolicy::Never && !retried
+}
+
 /// Methods whose request may be sent again when a kept-alive connection turned out to be
 /// closed by the server as it was reused.
 pub fn idempotent(m: &http::Method) -> bool {
@@ -325,6 +342,10 @@ mod tests {
         assert_eq!(resend(stale, &Method::GET, true, answered), Resend::No);
         let timeout = failure(ErrorKind::Timeout, false, false);
         assert_eq!(resend(stale, &Method::GET, true, timeout), Resend::No);
+        // A refused HTTP/2 stream: once, on any connection, unless `never`.
+        assert!(resend_refused(stale, false));
+        assert!(!resend_refused(stale, true));
+        assert!(!resend_refused(RetryPolicy::Never, false));
         // `never`: nothing is sent again.
         for f in [closed, reset, unsent] {
             assert_eq!(

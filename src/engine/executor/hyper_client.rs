@@ -1,5 +1,8 @@
-//! The hot path: one keep-alive HTTP/1.1 connection per VU and origin, on hyper's
-//! connection API over a tokio `TcpStream` with TCP_NODELAY (TLS through tokio-rustls).
+//! One keep-alive connection per VU and origin on hyper's connection API, over a tokio
+//! `TcpStream` with TCP_NODELAY (TLS through tokio-rustls): HTTP/1.1, or HTTP/2 when the
+//! plan asks for it (`[http] version`: prior knowledge on cleartext, ALPN over TLS). An
+//! HTTP/2 connection carries one stream at a time (the VU's one request in flight); each
+//! stream is one request.
 //!
 //! The connection's state machine runs inside the VU's own task (polled alongside the
 //! request, see [`Driven`]) rather than in a task of its own: one task wake-up per
@@ -13,19 +16,68 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use http_body_util::{BodyExt, Full};
-use hyper::client::conn::http1::{self, Connection, SendRequest};
-use hyper_util::rt::TokioIo;
+use hyper::body::Incoming;
+use hyper::client::conn::{http1, http2, TrySendError};
+use hyper_util::rt::{TokioExecutor, TokioIo};
 
-use super::classify::classify_hyper;
+use super::classify::{classify_hyper, h2_unprocessed};
 use super::conn::{
-    connect_stream, may_resend, Failed, Failure, OpenConn, Progress, Stream, MAX_INTERIM,
+    connect_stream_with, may_resend, resend_refused, Failed, Failure, OpenConn, Progress, Stream,
+    MAX_INTERIM,
 };
 use super::{Attempt, Origin, Prepared, Rendered, Requests, Want, MAX_KEPT_BODY};
 use crate::metrics::{ErrorKind, Gauges};
+use crate::scenario::HttpVersion;
 
 type Body = Full<bytes::Bytes>;
-type Sender = SendRequest<Body>;
-type ConnDriver = Connection<TokioIo<Stream>, Body>;
+type Request = http::Request<Body>;
+type SendResult = Result<http::Response<Incoming>, TrySendError<Request>>;
+
+/// The request side of a connection, HTTP/1.1 or HTTP/2.
+enum Sender {
+    H1(http1::SendRequest<Body>),
+    H2(http2::SendRequest<Body>),
+}
+
+impl Sender {
+    fn is_closed(&self) -> bool {
+        match self {
+            Sender::H1(s) => s.is_closed(),
+            Sender::H2(s) => s.is_closed(),
+        }
+    }
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<hyper::Result<()>> {
+        match self {
+            Sender::H1(s) => s.poll_ready(cx),
+            Sender::H2(s) => s.poll_ready(cx),
+        }
+    }
+
+    fn is_h2(&self) -> bool {
+        matches!(self, Sender::H2(_))
+    }
+}
+
+/// A connection's state machine, HTTP/1.1 or HTTP/2 (whose socket I/O hyper runs in a
+/// task of its own; this is the part that hands it requests).
+enum ConnDriver {
+    /// Boxed: hyper's HTTP/1.1 state machine is several times the size of the HTTP/2
+    /// handle (allocated once per connection).
+    H1(Box<http1::Connection<TokioIo<Stream>, Body>>),
+    H2(http2::Connection<TokioIo<Stream>, Body, TokioExecutor>),
+}
+
+impl Future for ConnDriver {
+    type Output = hyper::Result<()>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.get_mut() {
+            ConnDriver::H1(c) => Pin::new(c.as_mut()).poll(cx),
+            ConnDriver::H2(c) => Pin::new(c).poll(cx),
+        }
+    }
+}
 
 /// One VU's hyper connections, by origin.
 pub struct HyperClient {
@@ -39,13 +91,64 @@ pub struct HyperClient {
 /// only makes progress while the VU polls it (during a request).
 struct Conn {
     sender: Sender,
-    /// `None` once the connection has ended (closed by the server, or failed).
-    driver: Option<(ConnDriver, OpenConn)>,
+    driver: Driver,
 }
 
 impl Conn {
     fn is_closed(&self) -> bool {
-        self.driver.is_none() || self.sender.is_closed()
+        self.driver.live.is_none() || self.sender.is_closed()
+    }
+}
+
+/// A connection's state machine while it runs, and how it ended.
+struct Driver {
+    /// `None` once the connection has ended (closed by the server, or failed).
+    live: Option<(ConnDriver, OpenConn)>,
+    /// The connection ended on the server's GOAWAY with an error code (HTTP/2): why.
+    goaway: Option<String>,
+}
+
+impl Driver {
+    /// Polls the connection; notes how it ended when it does.
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let Some((driver, _)) = self.live.as_mut() else {
+            return Poll::Ready(());
+        };
+        let Poll::Ready(ended) = Pin::new(driver).poll(cx) else {
+            return Poll::Pending;
+        };
+        if let Err(e) = ended {
+            let (kind, message) = classify_hyper(&e, false);
+            if kind == ErrorKind::Goaway {
+                self.goaway = Some(message);
+            }
+        }
+        self.live = None;
+        Poll::Ready(())
+    }
+
+    /// A request on this connection failed with `kind`: `goaway` instead when the
+    /// connection ended under it after the server's GOAWAY (the stream was at or below
+    /// the GOAWAY's last stream id, so the server may have processed it).
+    async fn went_away(&mut self, kind: ErrorKind, message: String) -> (ErrorKind, String) {
+        use ErrorKind::{BodyRead, ConnectionClosed, ConnectionReset};
+        if !matches!(kind, ConnectionClosed | ConnectionReset | BodyRead) {
+            return (kind, message);
+        }
+        // hyper hands the GOAWAY to the connection's state machine, not to the stream:
+        // let it see it.
+        std::future::poll_fn(|cx| {
+            let _ = self.poll(cx);
+            Poll::Ready(())
+        })
+        .await;
+        match &self.goaway {
+            Some(why) => (
+                ErrorKind::Goaway,
+                format!("{why} (GOAWAY; the connection ended before the response: {message})"),
+            ),
+            None => (kind, message),
+        }
     }
 }
 
@@ -54,7 +157,7 @@ impl Conn {
 /// more if the connection moved, so a request goes out, and a response comes back,
 /// within one poll of the VU task.
 struct Driven<'a, F> {
-    driver: &'a mut Option<(ConnDriver, OpenConn)>,
+    driver: &'a mut Driver,
     fut: F,
 }
 
@@ -66,19 +169,17 @@ impl<F: Future + Unpin> Future for Driven<'_, F> {
         if let Poll::Ready(out) = Pin::new(&mut this.fut).poll(cx) {
             return Poll::Ready(out);
         }
-        if let Some((driver, _)) = this.driver.as_mut() {
-            if Pin::new(driver).poll(cx).is_ready() {
-                // Ended (closed or failed): the sender side now sees it closed and any
-                // pending request gets the connection's error.
-                *this.driver = None;
-            }
+        if this.driver.live.is_some() {
+            // When it ends (closed or failed), the sender side sees it closed and any
+            // pending request gets the connection's error.
+            let _ = this.driver.poll(cx);
             return Pin::new(&mut this.fut).poll(cx);
         }
         Poll::Pending
     }
 }
 
-fn driven<F: Future + Unpin>(driver: &mut Option<(ConnDriver, OpenConn)>, fut: F) -> Driven<'_, F> {
+fn driven<F: Future + Unpin>(driver: &mut Driver, fut: F) -> Driven<'_, F> {
     Driven { driver, fut }
 }
 
@@ -118,7 +219,10 @@ impl HyperClient {
                 Attempt::response(status, latency, bytes, body, headers)
             }
             Ok(Err(f)) => {
-                self.conns[p.origin] = None;
+                // An HTTP/2 stream reset ends that stream alone: the connection stays.
+                if f.kind != ErrorKind::StreamReset {
+                    self.conns[p.origin] = None;
+                }
                 f.into_attempt(None)
             }
             Err(_) => {
@@ -154,7 +258,10 @@ impl HyperClient {
                 let origin = &reqs.origins[p.origin];
                 self.conns[p.origin] = Some(connect(reqs, origin, gauges).await?);
             }
-            let mut req = build_request(p, rendered)?;
+            let h2 = self.conns[p.origin]
+                .as_ref()
+                .is_some_and(|c| c.sender.is_h2());
+            let mut req = build_request(p, rendered, h2.then_some(&reqs.origins[p.origin]))?;
             // hyper skips interim responses itself: count them to stop an endless stream.
             let interim = self.interim.clone();
             interim.store(0, Ordering::Relaxed);
@@ -165,25 +272,18 @@ impl HyperClient {
             let conn = self.conns[p.origin].as_mut().expect("connected above");
             *sent = true;
             let head = async {
-                if let Err(e) = driven(&mut conn.driver, std::pin::pin!(conn.sender.ready())).await
-                {
+                let ready = std::future::poll_fn(|cx| conn.sender.poll_ready(cx));
+                if let Err(e) = driven(&mut conn.driver, std::pin::pin!(ready)).await {
                     return Ok(Err((e, true)));
                 }
-                let send = std::pin::pin!(conn.sender.try_send_request(req));
-                let mut fut = std::pin::pin!(driven(&mut conn.driver, send));
-                std::future::poll_fn(|cx| {
-                    let polled = fut.as_mut().poll(cx);
-                    if interim.load(Ordering::Relaxed) > MAX_INTERIM {
-                        return Poll::Ready(Err(()));
+                match &mut conn.sender {
+                    Sender::H1(s) => {
+                        send_head(&mut conn.driver, s.try_send_request(req), &interim).await
                     }
-                    polled.map(|r| {
-                        Ok(r.map_err(|mut e| {
-                            let unsent = e.take_message().is_some();
-                            (e.into_error(), unsent)
-                        }))
-                    })
-                })
-                .await
+                    Sender::H2(s) => {
+                        send_head(&mut conn.driver, s.try_send_request(req), &interim).await
+                    }
+                }
             };
             match head.await {
                 Ok(Ok(resp)) => break resp,
@@ -194,8 +294,14 @@ impl HyperClient {
                     ))
                 }
                 Ok(Err((e, unsent))) => {
-                    self.conns[p.origin] = None;
                     let (kind, message) = classify_hyper(&e, false);
+                    let (kind, message) = match self.conns[p.origin].as_mut() {
+                        Some(c) if c.sender.is_h2() => c.driver.went_away(kind, message).await,
+                        _ => (kind, message),
+                    };
+                    if kind != ErrorKind::StreamReset {
+                        self.conns[p.origin] = None;
+                    }
                     // hyper does not say whether part of a head arrived before the
                     // connection ended (h1 does): a closed or reset connection here is
                     // taken as ended before any response byte.
@@ -205,17 +311,23 @@ impl HyperClient {
                         answered: false,
                     };
                     let reusable = reused && !retried;
-                    if !may_resend(reqs.retry, &p.method, reusable, failure, start, retry) {
+                    let again = if h2_unprocessed(&e) {
+                        resend_refused(reqs.retry, retried)
+                    } else {
+                        may_resend(reqs.retry, &p.method, reusable, failure, start, retry)
+                    };
+                    if !again {
                         return Err(Failed::new(kind, message));
                     }
                     retried = true;
                 }
             }
         };
-        let driver = &mut self.conns[p.origin]
+        let conn = self.conns[p.origin]
             .as_mut()
-            .expect("a response came from this connection")
-            .driver;
+            .expect("a response came from this connection");
+        let h2 = conn.sender.is_h2();
+        let driver = &mut conn.driver;
         let read = async {
             let status = resp.status().as_u16();
             let (parts, mut body) = resp.into_parts();
@@ -247,18 +359,52 @@ impl HyperClient {
             }
             Ok((status, bytes, kept.map(|k| k.freeze()), headers))
         };
-        driven(driver, std::pin::pin!(read)).await
+        match driven(driver, std::pin::pin!(read)).await {
+            Err(f) if h2 => {
+                let (kind, message) = driver.went_away(f.kind, f.message).await;
+                Err(Failed::new(kind, message))
+            }
+            done => done,
+        }
     }
+}
+
+/// Sends a request (`send`, from either protocol's sender) and waits for the response
+/// head, driving the connection meanwhile; `Err(())` past [`MAX_INTERIM`] interim
+/// responses, else the response or hyper's error and whether the request never left.
+async fn send_head(
+    driver: &mut Driver,
+    send: impl Future<Output = SendResult>,
+    interim: &AtomicUsize,
+) -> Result<Result<http::Response<Incoming>, (hyper::Error, bool)>, ()> {
+    let send = std::pin::pin!(send);
+    let mut fut = std::pin::pin!(driven(driver, send));
+    std::future::poll_fn(|cx| {
+        let polled = fut.as_mut().poll(cx);
+        if interim.load(Ordering::Relaxed) > MAX_INTERIM {
+            return Poll::Ready(Err(()));
+        }
+        polled.map(|r| {
+            Ok(r.map_err(|mut e| {
+                let unsent = e.take_message().is_some();
+                (e.into_error(), unsent)
+            }))
+        })
+    })
+    .await
 }
 
 /// A response read to its end: status, body bytes, the body and headers when wanted.
 type Exchanged = (u16, u64, Option<bytes::Bytes>, Option<http::HeaderMap>);
 
-/// The request for one send: the prepared template plus what was rendered.
+/// The request for one send: the prepared template plus what was rendered. Over HTTP/2
+/// (`h2` names the origin) the URI is absolute and the Host header becomes its
+/// authority (`:authority`), as HTTP/2 wants.
 fn build_request(
     p: &Prepared,
     rendered: Option<&Rendered>,
-) -> Result<http::Request<Full<bytes::Bytes>>, Failed> {
+    h2: Option<&Origin>,
+) -> Result<Request, Failed> {
     let mut req = http::Request::new(Full::new(p.body.clone()));
     *req.method_mut() = p.method.clone();
     *req.uri_mut() = p.uri.clone();
@@ -268,17 +414,76 @@ fn build_request(
         *req.headers_mut() = r.headers(p).into_owned();
         *req.body_mut() = Full::new(r.body(p).clone());
     }
+    if let Some(origin) = h2 {
+        let authority = req
+            .headers_mut()
+            .remove(http::header::HOST)
+            .ok_or_else(|| Failed::new(ErrorKind::Other, "the request has no Host header"))?;
+        let pq = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
+        let absolute = http::Uri::builder()
+            .scheme(if origin.https { "https" } else { "http" })
+            .authority(authority.as_bytes())
+            .path_and_query(pq)
+            .build()
+            .map_err(|e| {
+                Failed::new(
+                    ErrorKind::Other,
+                    format!("cannot form an HTTP/2 request URI: {e}"),
+                )
+            })?;
+        *req.uri_mut() = absolute;
+        *req.version_mut() = http::Version::HTTP_2;
+    }
     Ok(req)
 }
 
+/// Connects, and starts HTTP/2 when the plan's version and the origin call for it:
+/// `"2"` always (prior knowledge on cleartext, ALPN `h2` over TLS), `"auto"` when TLS
+/// negotiated `h2`.
 async fn connect(reqs: &Requests, origin: &Origin, gauges: &Arc<Gauges>) -> Result<Conn, Failed> {
-    let stream = connect_stream(reqs, origin).await?;
-    let (sender, driver) = http1::handshake(TokioIo::new(stream)).await.map_err(|e| {
+    let tls = match reqs.version {
+        HttpVersion::Http1 => &reqs.tls,
+        HttpVersion::Http2 | HttpVersion::Auto => &reqs.tls_h2,
+    };
+    let stream = connect_stream_with(origin, tls).await?;
+    let negotiated_h2 = match &stream {
+        Stream::Tls(t) => t.get_ref().1.alpn_protocol() == Some(b"h2"),
+        Stream::Plain(_) => false,
+    };
+    let h2 = match reqs.version {
+        HttpVersion::Http1 => false,
+        HttpVersion::Auto => negotiated_h2,
+        HttpVersion::Http2 if origin.https && !negotiated_h2 => {
+            return Err(Failed::connecting(
+                ErrorKind::Tls,
+                format!(
+                    "{} did not agree to HTTP/2 through ALPN (version = \"2\"; \"auto\" falls back to HTTP/1.1)",
+                    origin.host
+                ),
+            ));
+        }
+        HttpVersion::Http2 => true,
+    };
+    let failed = |e: hyper::Error| {
         let (kind, message) = classify_hyper(&e, false);
         Failed::connecting(kind, message)
-    })?;
+    };
+    let (sender, driver) = if h2 {
+        let (s, d) = http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
+            .await
+            .map_err(failed)?;
+        (Sender::H2(s), ConnDriver::H2(d))
+    } else {
+        let (s, d) = http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(failed)?;
+        (Sender::H1(s), ConnDriver::H1(Box::new(d)))
+    };
     Ok(Conn {
         sender,
-        driver: Some((driver, OpenConn::new(gauges))),
+        driver: Driver {
+            live: Some((driver, OpenConn::new(gauges))),
+            goaway: None,
+        },
     })
 }

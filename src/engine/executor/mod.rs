@@ -1,6 +1,6 @@
 //! Request executors: volley's own HTTP/1.1 client on the hot path (`h1`), hyper's
-//! connection API as the alternative (`--client hyper`), reqwest where a request needs
-//! redirects or cookies. All return the same [`Attempt`].
+//! connection API as the alternative (`--client hyper`) and for HTTP/2, reqwest where a
+//! request needs redirects or cookies. All return the same [`Attempt`].
 
 mod classify;
 mod conn;
@@ -16,7 +16,7 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Uri};
 
 use crate::metrics::{ErrorKind, Gauges, Outcome, Retry};
-use crate::scenario::{ClientKind, Plan, RetryPolicy};
+use crate::scenario::{ClientKind, HttpVersion, Plan, RetryPolicy};
 
 pub use classify::{classify_hyper, classify_io, classify_reqwest};
 pub use h1::H1Client;
@@ -191,7 +191,12 @@ impl Attempt {
 pub struct Requests {
     pub origins: Vec<Origin>,
     pub prepared: Vec<Prepared>,
+    /// TLS offering HTTP/1.1 through ALPN.
     pub tls: Arc<rustls::ClientConfig>,
+    /// TLS offering `h2` (and `http/1.1` after it for `version = "auto"`), for the hyper
+    /// client when the plan speaks HTTP/2.
+    pub tls_h2: Arc<rustls::ClientConfig>,
+    pub version: HttpVersion,
     pub insecure: bool,
     pub cookies: bool,
     pub retry: RetryPolicy,
@@ -272,7 +277,12 @@ impl Requests {
         Requests {
             origins,
             prepared,
-            tls: tls::client_config(plan.http.insecure),
+            tls: tls::client_config(plan.http.insecure, &[b"http/1.1"]),
+            tls_h2: match plan.http.version {
+                HttpVersion::Http2 => tls::client_config(plan.http.insecure, &[b"h2"]),
+                _ => tls::client_config(plan.http.insecure, &[b"h2", b"http/1.1"]),
+            },
+            version: plan.http.version,
             insecure: plan.http.insecure,
             cookies: plan.http.cookies,
             retry: plan.http.retry,

@@ -6,7 +6,8 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 
-pub fn client_config(insecure: bool) -> Arc<rustls::ClientConfig> {
+/// A client configuration offering `alpn` (e.g. `http/1.1`, or `h2` then `http/1.1`).
+pub fn client_config(insecure: bool, alpn: &[&[u8]]) -> Arc<rustls::ClientConfig> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
@@ -22,7 +23,7 @@ pub fn client_config(insecure: bool) -> Arc<rustls::ClientConfig> {
         };
         builder.with_root_certificates(roots).with_no_client_auth()
     };
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     Arc::new(config)
 }
 

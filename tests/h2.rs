@@ -1,0 +1,456 @@
+//! HTTP/2 (`[http] version`, `--http2`) against real local HTTP/2 servers: hyper's (h2c
+//! prior knowledge, and TLS with ALPN) for the counts, and the `h2` crate's for a server
+//! that sends GOAWAY mid-run and one that resets streams. Every run is bounded in
+//! requests and time; the servers count what reached them, and volley's counts must
+//! match exactly.
+
+mod support;
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use support::*;
+use tokio::sync::oneshot;
+
+/// How an [`H2Server`] treats the streams it accepts.
+#[derive(Debug, Clone, Copy)]
+enum Mode {
+    /// hyper's HTTP/2 server: `200 ok` to every request.
+    Hyper,
+    /// The `h2` crate's server: every `n`th stream (counted over the whole server) gets
+    /// no answer; the connection is ended at once with GOAWAY (INTERNAL_ERROR).
+    GoawayEvery(u64),
+    /// The `h2` crate's server, per connection: stream 1, 5, 9, ... refused
+    /// (RST_STREAM REFUSED_STREAM), stream 3, 7, 11, ... reset (INTERNAL_ERROR), the
+    /// others answered `200 ok`.
+    Resets,
+}
+
+/// What reached the server.
+#[derive(Default)]
+struct Counts {
+    /// Streams opened (requests whose headers arrived).
+    streams: AtomicU64,
+    /// Streams opened that were HTTP/2 (always, for an h2 server; checked for hyper).
+    h2_streams: AtomicU64,
+    answered: AtomicU64,
+    refused: AtomicU64,
+    reset: AtomicU64,
+    goaways: AtomicU64,
+    connections: AtomicU64,
+}
+
+/// An HTTP/2 server on 127.0.0.1, on its own thread and runtime; stops when dropped.
+struct H2Server {
+    addr: SocketAddr,
+    tls: bool,
+    counts: Arc<Counts>,
+    shutdown: Option<oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl H2Server {
+    fn start(mode: Mode, tls: bool) -> H2Server {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        listener.set_nonblocking(true).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let counts = Arc::new(Counts::default());
+        let acceptor = tls.then(tls_acceptor);
+        let (tx, mut rx) = oneshot::channel::<()>();
+        let c = counts.clone();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+                loop {
+                    tokio::select! {
+                        _ = &mut rx => break,
+                        accepted = listener.accept() => {
+                            let Ok((stream, _)) = accepted else { continue };
+                            let _ = stream.set_nodelay(true);
+                            c.connections.fetch_add(1, Ordering::AcqRel);
+                            let c = c.clone();
+                            let acceptor = acceptor.clone();
+                            tokio::spawn(async move {
+                                match acceptor {
+                                    Some(a) => {
+                                        if let Ok(s) = a.accept(stream).await {
+                                            serve(s, mode, c).await;
+                                        }
+                                    }
+                                    None => serve(stream, mode, c).await,
+                                }
+                            });
+                        }
+                    }
+                }
+            });
+            rt.shutdown_timeout(Duration::from_millis(300));
+        });
+        H2Server {
+            addr,
+            tls,
+            counts,
+            shutdown: Some(tx),
+            thread: Some(thread),
+        }
+    }
+
+    fn url(&self) -> String {
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
+    }
+
+    fn get(&self, f: impl Fn(&Counts) -> &AtomicU64) -> u64 {
+        f(&self.counts).load(Ordering::Acquire)
+    }
+}
+
+impl Drop for H2Server {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// TLS with the test certificate, offering only `h2` through ALPN.
+fn tls_acceptor() -> tokio_rustls::TlsAcceptor {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs = vec![CertificateDer::from_pem_slice(TEST_CERT.as_bytes()).unwrap()];
+    let key = PrivateKeyDer::from_pem_slice(TEST_KEY.as_bytes()).unwrap();
+    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .unwrap();
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    tokio_rustls::TlsAcceptor::from(Arc::new(config))
+}
+
+async fn serve<IO>(io: IO, mode: Mode, c: Arc<Counts>)
+where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    match mode {
+        Mode::Hyper => {
+            let svc = service_fn(move |req: Request<Incoming>| {
+                let c = c.clone();
+                async move {
+                    c.streams.fetch_add(1, Ordering::AcqRel);
+                    if req.version() == hyper::Version::HTTP_2 {
+                        c.h2_streams.fetch_add(1, Ordering::AcqRel);
+                    }
+                    c.answered.fetch_add(1, Ordering::AcqRel);
+                    Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"ok"))))
+                }
+            });
+            let _ = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+                .serve_connection(TokioIo::new(io), svc)
+                .await;
+        }
+        Mode::GoawayEvery(_) | Mode::Resets => serve_h2(io, mode, c).await,
+    }
+}
+
+async fn serve_h2<IO>(io: IO, mode: Mode, c: Arc<Counts>)
+where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let Ok(mut conn) = h2::server::handshake(io).await else {
+        return;
+    };
+    // Streams left unanswered while the connection goes away.
+    let mut held = Vec::new();
+    let mut k = 0u64;
+    while let Some(accepted) = conn.accept().await {
+        let Ok((_req, mut respond)) = accepted else {
+            break;
+        };
+        let n = c.streams.fetch_add(1, Ordering::AcqRel) + 1;
+        c.h2_streams.fetch_add(1, Ordering::AcqRel);
+        let this = k;
+        k += 1;
+        match mode {
+            Mode::GoawayEvery(every) if n.is_multiple_of(every) => {
+                c.goaways.fetch_add(1, Ordering::AcqRel);
+                held.push(respond);
+                conn.abrupt_shutdown(h2::Reason::INTERNAL_ERROR);
+                continue;
+            }
+            Mode::Resets if this % 4 == 1 => {
+                c.refused.fetch_add(1, Ordering::AcqRel);
+                respond.send_reset(h2::Reason::REFUSED_STREAM);
+                continue;
+            }
+            Mode::Resets if this % 4 == 3 => {
+                c.reset.fetch_add(1, Ordering::AcqRel);
+                respond.send_reset(h2::Reason::INTERNAL_ERROR);
+                continue;
+            }
+            _ => {}
+        }
+        let resp = http::Response::new(());
+        if let Ok(mut body) = respond.send_response(resp, false) {
+            if body.send_data(Bytes::from_static(b"ok"), true).is_ok() {
+                c.answered.fetch_add(1, Ordering::AcqRel);
+            }
+        }
+    }
+    drop(held);
+}
+
+fn status_total(doc: &serde_json::Value, code: &str) -> u64 {
+    doc["totals"]["status"][code].as_u64().unwrap_or(0)
+}
+
+fn kind(doc: &serde_json::Value, k: &str) -> u64 {
+    doc["totals"]["errors_by_kind"][k].as_u64().unwrap_or(0)
+}
+
+/// A scenario of `iterations` GETs of `/` by `vus` VUs on `url`, with `[http] version`
+/// and certificates not verified (the test certificate is self-signed).
+fn tls_scenario(url: &str, version: &str, vus: u32, iterations: u32) -> String {
+    format!(
+        r#"name = "h2 tls"
+base_url = "{url}"
+
+[load]
+vus = {vus}
+iterations = {iterations}
+
+[http]
+version = "{version}"
+insecure = true
+
+[[request]]
+path = "/"
+"#
+    )
+}
+
+const LIMIT: Duration = Duration::from_secs(60);
+
+#[test]
+fn h2c_prior_knowledge_counts_every_stream_exactly() {
+    let server = H2Server::start(Mode::Hyper, false);
+    let dir = scratch("h2c-count");
+    // Bounded by count: 4 VUs, 200 requests.
+    let (_, doc) = quick(
+        &dir,
+        &format!("{}/count", server.url()),
+        &["--http2", "-c", "4", "-n", "200"],
+        LIMIT,
+    );
+    assert_eq!(total(&doc, "requests"), 200);
+    assert_eq!(total(&doc, "ok"), 200);
+    assert_eq!(server.get(|c| &c.streams), 200);
+    assert_eq!(
+        server.get(|c| &c.h2_streams),
+        200,
+        "every request was HTTP/2"
+    );
+    // One connection per VU, each carrying many streams.
+    assert!(
+        server.get(|c| &c.connections) <= 4,
+        "{}",
+        server.get(|c| &c.connections)
+    );
+}
+
+#[test]
+fn a_timed_h2_scenario_counts_what_the_server_saw() {
+    let server = H2Server::start(Mode::Hyper, false);
+    let dir = scratch("h2c-timed");
+    let text = format!(
+        r#"name = "h2 timed"
+base_url = "{}"
+
+[load]
+vus = 3
+duration = "1s"
+
+[http]
+version = "2"
+
+[[request]]
+path = "/a"
+
+[[request]]
+path = "/b"
+method = "POST"
+body = "hello"
+"#,
+        server.url()
+    );
+    let (_, doc) = scenario(&dir, &text, LIMIT);
+    let requests = total(&doc, "requests");
+    assert!(requests > 0);
+    assert_eq!(server.get(|c| &c.streams), requests);
+    assert_eq!(server.get(|c| &c.h2_streams), requests);
+    assert_eq!(total(&doc, "ok"), requests);
+}
+
+#[test]
+fn tls_alpn_negotiates_h2_with_auto_and_2() {
+    for version in ["auto", "2"] {
+        let server = H2Server::start(Mode::Hyper, true);
+        let dir = scratch(&format!("h2-tls-{version}"));
+        let text = tls_scenario(&server.url(), version, 2, 40);
+        let (_, doc) = scenario(&dir, &text, LIMIT);
+        assert_eq!(total(&doc, "requests"), 40, "{version}");
+        assert_eq!(total(&doc, "ok"), 40, "{version}");
+        assert_eq!(server.get(|c| &c.h2_streams), 40, "{version}");
+    }
+}
+
+#[test]
+fn auto_falls_back_to_http1_where_tls_offers_no_h2_and_2_refuses() {
+    // The support TLS server speaks HTTP/1.1 and offers no ALPN.
+    for (version, ok) in [("auto", true), ("2", false)] {
+        let server = TlsServer::start();
+        let dir = scratch(&format!("h2-fallback-{version}"));
+        let text = tls_scenario(&server.url(), version, 1, 5);
+        let (_, doc) = scenario(&dir, &text, LIMIT);
+        assert_eq!(total(&doc, "requests"), 5, "{version}");
+        if ok {
+            assert_eq!(total(&doc, "ok"), 5);
+            assert_eq!(server.requests(), 5);
+        } else {
+            // No HTTP/2, no request sent: a TLS error each time.
+            assert_eq!(kind(&doc, "tls"), 5, "{doc}");
+            assert_eq!(server.requests(), 0);
+        }
+    }
+}
+
+#[test]
+fn goaway_mid_run_is_counted_and_classified() {
+    // Every 7th stream: the server ends the connection with GOAWAY instead of answering.
+    let server = H2Server::start(Mode::GoawayEvery(7), false);
+    let dir = scratch("h2-goaway");
+    let (_, doc) = quick(
+        &dir,
+        &server.url(),
+        &["--http2", "-c", "2", "-n", "70", "--timeout", "10s"],
+        LIMIT,
+    );
+    let goaways = server.get(|c| &c.goaways);
+    assert_eq!(goaways, 10, "{doc}");
+    assert_eq!(total(&doc, "requests"), 70);
+    // Every request reached the server once (a stream the server processed is never
+    // sent again), and each one it dropped with GOAWAY is a `goaway` error.
+    assert_eq!(server.get(|c| &c.streams), 70);
+    assert_eq!(kind(&doc, "goaway"), goaways, "{doc}");
+    assert_eq!(status_total(&doc, "200"), server.get(|c| &c.answered));
+    assert_eq!(status_total(&doc, "200") + goaways, 70);
+    // A new connection after each GOAWAY.
+    assert!(server.get(|c| &c.connections) > goaways);
+}
+
+#[test]
+fn reset_streams_are_classified_and_refused_ones_sent_again() {
+    let server = H2Server::start(Mode::Resets, false);
+    let dir = scratch("h2-resets");
+    let (_, doc) = quick(
+        &dir,
+        &server.url(),
+        &["--http2", "-c", "2", "-n", "60", "--timeout", "10s"],
+        LIMIT,
+    );
+    let refused = server.get(|c| &c.refused);
+    let reset = server.get(|c| &c.reset);
+    assert!(refused > 0 && reset > 0, "refused {refused}, reset {reset}");
+    assert_eq!(total(&doc, "requests"), 60);
+    // A refused stream was never processed: sent again, not counted.
+    assert_eq!(server.get(|c| &c.streams), 60 + refused);
+    assert_eq!(kind(&doc, "stream_reset"), reset, "{doc}");
+    assert_eq!(status_total(&doc, "200"), server.get(|c| &c.answered));
+    assert_eq!(status_total(&doc, "200") + reset, 60);
+    // A reset stream leaves its connection up: one connection per VU.
+    assert_eq!(server.get(|c| &c.connections), 2);
+}
+
+#[test]
+fn retry_never_counts_a_refused_stream_as_stream_reset() {
+    let server = H2Server::start(Mode::Resets, false);
+    let dir = scratch("h2-refused-never");
+    let (_, doc) = quick(
+        &dir,
+        &server.url(),
+        &["--http2", "-c", "1", "-n", "8", "--no-retry"],
+        LIMIT,
+    );
+    assert_eq!(total(&doc, "requests"), 8);
+    assert_eq!(server.get(|c| &c.streams), 8);
+    let resets = server.get(|c| &c.refused) + server.get(|c| &c.reset);
+    assert_eq!(kind(&doc, "stream_reset"), resets, "{doc}");
+    assert_eq!(total(&doc, "ok"), 8 - resets);
+}
+
+#[test]
+fn bad_http_versions_are_exit_2_naming_file_line_and_key() {
+    let dir = scratch("h2-invalid");
+    let cases: &[(&str, &str)] = &[
+        (
+            "version = \"3\"",
+            "must be \"1.1\", \"2\" or \"auto\", got \"3\"",
+        ),
+        ("version = 3", "must be \"1.1\", \"2\" or \"auto\", got 3"),
+        (
+            "version = \"2\"\nclient = \"h1\"",
+            "client = \"h1\" speaks HTTP/1.1 only",
+        ),
+        (
+            "version = \"2\"\ncookies = true",
+            "cannot follow redirects or keep cookies",
+        ),
+    ];
+    for (http, expected) in cases {
+        let file = dir.join("bad.toml");
+        std::fs::write(
+            &file,
+            format!(
+                "name = \"bad\"\nbase_url = \"http://127.0.0.1:1\"\n\n[http]\n{http}\n\n[[request]]\npath = \"/\"\n"
+            ),
+        )
+        .unwrap();
+        let r = run(&["run", file.to_str().unwrap(), "--headless"], LIMIT);
+        assert_eq!(r.code(), Some(2), "{http}: {}", r.stderr);
+        assert!(r.stderr.contains(expected), "{http}: {}", r.stderr);
+        assert!(r.stderr.contains("bad.toml:5"), "{http}: {}", r.stderr);
+        assert!(r.stderr.contains("version"), "{http}: {}", r.stderr);
+    }
+    let r = run(
+        &[
+            "http://127.0.0.1:1/",
+            "--http2",
+            "--client",
+            "h1",
+            "--headless",
+        ],
+        LIMIT,
+    );
+    assert_eq!(r.code(), Some(2), "{}", r.stderr);
+    assert!(r.stderr.contains("--http2"), "{}", r.stderr);
+}
