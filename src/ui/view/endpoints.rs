@@ -1,4 +1,5 @@
-//! The per-endpoint table: requests, rps now, error %, p50, p95, p99, max.
+//! The per-endpoint table: requests, rps now (the run's average once done), error %, p50,
+//! p95, p99, max.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Rect};
@@ -50,6 +51,17 @@ impl Widget for Endpoints<'_> {
             head("max", None),
         ]);
         let order = app.order();
+        // Once the run is over, each endpoint's rate over the whole run (as the header's
+        // avg rps and the summary); until then the last second's.
+        let secs = s.elapsed.as_secs_f64();
+        let done = s.state == crate::metrics::RunState::Done && secs > 0.0;
+        let rps = |e: &crate::metrics::EndpointStats| {
+            if done {
+                e.requests as f64 / secs
+            } else {
+                e.rps_now
+            }
+        };
         let row = |e: &crate::metrics::EndpointStats, bold: bool| {
             let err = e.error_rate() * 100.0;
             let err_style = if err >= 5.0 {
@@ -67,7 +79,7 @@ impl Widget for Endpoints<'_> {
             Row::new(vec![
                 Cell::from(Span::styled(e.name.clone(), base)),
                 Cell::from(Line::from(units::count(e.requests)).right_aligned()),
-                Cell::from(Line::from(units::rate(e.rps_now)).right_aligned()),
+                Cell::from(Line::from(units::rate(rps(e))).right_aligned()),
                 Cell::from(Line::styled(units::number(err, 2), err_style).right_aligned()),
                 Cell::from(Line::styled(ms(e.quantile_us(0.50)), t.fg(t.p50)).right_aligned()),
                 Cell::from(Line::styled(ms(e.quantile_us(0.95)), t.fg(t.p95)).right_aligned()),
