@@ -54,6 +54,14 @@ impl EngineHandle {
     }
 }
 
+/// How watching a run ended (headless mode or the console): its final snapshot, and
+/// whether the operator cut it short.
+pub struct Watched {
+    pub snapshot: Snapshot,
+    /// The operator insisted (a second Ctrl-C): results are what was published last.
+    pub forced: bool,
+}
+
 /// Engine settings that are not part of the scenario.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct EngineOptions {

@@ -12,8 +12,7 @@ use super::app::{App, Quit};
 use super::term::TermGuard;
 use super::theme::Theme;
 use super::view;
-use crate::engine::{self, Command, EngineHandle, StopSignal};
-use crate::headless::Watched;
+use crate::engine::{self, Command, EngineHandle, StopSignal, Watched};
 use crate::metrics::Snapshot;
 use crate::scenario::Plan;
 
