@@ -88,6 +88,7 @@ pub fn read_text_file(path: &Path) -> std::io::Result<String> {
 /// Reads and validates a scenario file.
 pub fn load(path: &Path) -> Result<Plan, ScenarioError> {
     let src = read_text_file(path).map_err(|source| ScenarioError::Read {
+        what: "scenario",
         path: path.to_path_buf(),
         source,
     })?;

@@ -125,7 +125,7 @@ pub fn run_with(
         let engine_done = engine_thread.is_finished();
         // After a panic (the terminal is already restored) leave as soon as the engine,
         // which a panicking VU stops, has finished.
-        let panicked = engine::worker_panicked();
+        let panicked = engine::worker_panicked() || super::term::panicked_thread().is_some();
         if engine_done && (panicked || hangup.load(Ordering::Relaxed) || app.quit != Quit::No) {
             break;
         }
