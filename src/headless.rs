@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tokio::signal::unix::{signal, SignalKind};
 
-use crate::engine::{Command, EngineHandle, StopSignal};
+use crate::engine::{Command, EngineHandle, StopSignal, Watched};
 use crate::metrics::Snapshot;
 use crate::units;
 
@@ -36,13 +36,6 @@ pub fn progress_line(s: &Snapshot) -> String {
         remaining,
         units::count(s.connections_open),
     )
-}
-
-/// How the watch ended.
-pub struct Watched {
-    pub snapshot: Snapshot,
-    /// The operator insisted (a second Ctrl-C): results are what was published last.
-    pub forced: bool,
 }
 
 /// Watches a run until it ends: progress every `every`, Ctrl-C/SIGTERM/SIGHUP stop it

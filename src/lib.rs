@@ -314,7 +314,7 @@ pub fn execute(mut plan: Plan, args: &RunArgs) -> Result<i32, Error> {
 
 fn load_theme(spec: &str) -> Result<ui::Theme, Error> {
     ui::Theme::load(spec).map_err(|e| match e {
-        scenario::ScenarioError::Read { path, source } => Error::Usage(format!(
+        scenario::ScenarioError::Read { path, source, .. } => Error::Usage(format!(
             "--theme: '{}' is not a built-in theme (dark, light, high-contrast) and cannot be read: {source}",
             path.display()
         )),
@@ -326,7 +326,7 @@ fn finish(doc: &ResultDoc, outs: &[output::OutSpec]) -> Result<i32, Error> {
     let mut stdout = std::io::stdout().lock();
     // Endpoint names are cut only where a terminal is too narrow for them.
     let cols = match stdout.is_terminal() {
-        true => crossterm::terminal::size().map_or(80, |(c, _)| c as usize),
+        true => ratatui::crossterm::terminal::size().map_or(80, |(c, _)| c as usize),
         false => usize::MAX,
     };
     let _ = report::write_summary_fit(doc, &mut stdout, cols);
@@ -335,6 +335,10 @@ fn finish(doc: &ResultDoc, outs: &[output::OutSpec]) -> Result<i32, Error> {
     output::write_run_outputs(doc, outs)?;
     if engine::worker_panicked() {
         say!("volley: a VU panicked (a bug in volley): the run was cut short, its results are partial");
+        return Ok(exit::FAILURE);
+    }
+    if let Some(thread) = ui::term::panicked_thread() {
+        say!("volley: thread '{thread}' panicked (a bug in volley): the run was cut short, its results are partial");
         return Ok(exit::FAILURE);
     }
     if doc.no_response() {

@@ -24,7 +24,7 @@
 //! | error_rate, checks | a percentage (`1%`) or a fraction (`0.01`), at most 100% | a fraction 0..=1 |
 //! | rps, requests, dropped | a plain number, no unit | the number |
 //!
-//! The window is read by [`crate::scenario::parse_duration`], must be above zero, and is
+//! The window is read by [`crate::units::parse_duration`], must be above zero, and is
 //! kept to the microsecond.
 //!
 //! # Evaluation
@@ -219,6 +219,17 @@ pub struct Threshold {
     pub window: Option<Duration>,
     /// The text as written (trimmed), for messages.
     pub text: String,
+}
+
+/// A threshold and where it applies (built by the scenario's validation, evaluated by
+/// the aggregator).
+#[derive(Debug, Clone)]
+pub struct ThresholdSpec {
+    pub threshold: Threshold,
+    /// Endpoint index; None for all requests.
+    pub endpoint: Option<usize>,
+    pub abort_on_fail: bool,
+    pub abort_grace: Duration,
 }
 
 /// A threshold that could not be parsed.

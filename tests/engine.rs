@@ -5,11 +5,13 @@
 //! cores with another run. Timing assertions have wide margins; nothing asserts throughput.
 
 mod common;
+mod support;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{closed_port, Reset, ResetServer, Route, ServerConfig, TestServer};
+use common::{Reset, ResetServer, Route, ServerConfig, TestServer};
+use support::closed_port;
 use volley::engine::{self, Command, EngineHandle, Spike, SpikeChange};
 use volley::metrics::{EndpointStats, RunState, Snapshot};
 use volley::scenario::Plan;

@@ -179,6 +179,10 @@ fn cut_off_by_the_second_stop(doc: &serde_json::Value, outs: &Outs) {
 }
 
 #[test]
+#[cfg_attr(
+    not(debug_assertions),
+    ignore = "VOLLEY_TEST_PANIC_AFTER is read by debug builds only"
+)]
 fn a_panicking_worker_headless_ends_the_run_with_partial_results_and_exit_1() {
     let server = server(Duration::from_millis(2), u64::MAX);
     let dir = scratch("headless-panic");
@@ -200,6 +204,10 @@ fn a_panicking_worker_headless_ends_the_run_with_partial_results_and_exit_1() {
 }
 
 #[test]
+#[cfg_attr(
+    not(debug_assertions),
+    ignore = "VOLLEY_TEST_PANIC_AFTER is read by debug builds only"
+)]
 fn a_panicking_worker_in_the_open_model_ends_the_run_the_same_way() {
     let server = server(Duration::from_millis(2), u64::MAX);
     let dir = scratch("headless-panic-open");
@@ -382,6 +390,10 @@ fn a_terminal_that_hangs_up_on_the_done_screen_gets_its_results() {
 }
 
 #[test]
+#[cfg_attr(
+    not(debug_assertions),
+    ignore = "VOLLEY_TEST_PANIC_AFTER is read by debug builds only"
+)]
 fn a_panicking_worker_under_the_console_restores_the_terminal_and_writes() {
     let server = server(Duration::from_millis(5), u64::MAX);
     let dir = scratch("console-panic");

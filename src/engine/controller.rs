@@ -396,9 +396,11 @@ pub async fn run(
         iteration_limit: plan.load.stop.iterations,
         iterations_started: AtomicU64::new(0),
         exhausted: Notify::new(),
+        #[cfg(debug_assertions)]
         panic_after: std::env::var("VOLLEY_TEST_PANIC_AFTER")
             .ok()
             .and_then(|v| v.parse().ok()),
+        #[cfg(debug_assertions)]
         finished: AtomicU64::new(0),
     });
     let mut c = Controller {

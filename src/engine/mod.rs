@@ -22,8 +22,9 @@ use crate::scenario::Plan;
 
 static WORKER_PANICKED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
-/// True once a VU (or, under the console, any thread) of this process panicked: the run
-/// was stopped and its results are partial; the process exits 1 after writing them.
+/// True once a VU of this process panicked: the run was stopped and its results are
+/// partial; the process exits 1 after writing them. (Under the console, a panic of any
+/// other thread is `ui::term::panicked_thread`.)
 pub fn worker_panicked() -> bool {
     WORKER_PANICKED.load(std::sync::atomic::Ordering::Relaxed)
 }
@@ -52,6 +53,14 @@ impl EngineHandle {
             }
         }
     }
+}
+
+/// How watching a run ended (headless mode or the console): its final snapshot, and
+/// whether the operator cut it short.
+pub struct Watched {
+    pub snapshot: Snapshot,
+    /// The operator insisted (a second Ctrl-C): results are what was published last.
+    pub forced: bool,
 }
 
 /// Engine settings that are not part of the scenario.

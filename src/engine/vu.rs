@@ -36,9 +36,13 @@ pub struct RunCtx {
     pub exhausted: Notify,
     /// TEST-ONLY fault injection: `VOLLEY_TEST_PANIC_AFTER=N` (read once when the run
     /// starts) makes the VU that finishes the run's Nth request panic, so tests can check
-    /// that a panicking worker still ends the run cleanly (tests/interrupt.rs).
+    /// that a panicking worker still ends the run cleanly (tests/interrupt.rs). Debug
+    /// builds only (the binary `cargo test` runs): a release build neither reads the
+    /// variable nor checks it per request.
+    #[cfg(debug_assertions)]
     pub panic_after: Option<u64>,
     /// Requests finished, counted only when `panic_after` is set.
+    #[cfg(debug_assertions)]
     pub finished: AtomicU64,
 }
 
@@ -283,6 +287,7 @@ impl RunCtx {
             attempt,
             scheduled.map(|s| send_start.saturating_duration_since(s)),
         );
+        #[cfg(debug_assertions)]
         if let Some(n) = self.panic_after {
             if self.finished.fetch_add(1, Ordering::Relaxed) + 1 == n {
                 panic!("VOLLEY_TEST_PANIC_AFTER: injected panic after request {n}");

@@ -163,7 +163,7 @@ pub struct Aggregator {
     started_at: SystemTime,
     endpoints: Vec<Series>,
     total: Series,
-    thresholds: Vec<crate::scenario::ThresholdSpec>,
+    thresholds: Vec<crate::thresholds::ThresholdSpec>,
     abort_sent: bool,
     /// Reused between ticks so its histograms are not allocated every 100 ms.
     tick_buf: ShardData,
@@ -216,7 +216,7 @@ impl Aggregator {
     }
 
     /// Thresholds to evaluate on every snapshot; keeps the seconds windows need.
-    pub fn set_thresholds(&mut self, specs: Vec<crate::scenario::ThresholdSpec>) {
+    pub fn set_thresholds(&mut self, specs: Vec<crate::thresholds::ThresholdSpec>) {
         for spec in &specs {
             if let Some(w) = spec.threshold.window {
                 let series = match spec.endpoint {

@@ -7,8 +7,7 @@ use hdrhistogram::Histogram;
 
 use super::recorder::{new_histogram, Accum};
 use super::snapshot::EndpointStats;
-use crate::scenario::ThresholdSpec;
-use crate::thresholds::{LatencyView, Observed};
+use crate::thresholds::{LatencyView, Observed, ThresholdSpec};
 
 /// A threshold's state at one moment.
 #[derive(Debug, Clone, PartialEq)]

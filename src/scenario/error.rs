@@ -6,8 +6,10 @@ use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
-    #[error("{}: cannot read scenario file: {source}", path.display())]
+    #[error("{}: cannot read {what} file: {source}", path.display())]
     Read {
+        /// What the file is, for the message: "scenario", "theme".
+        what: &'static str,
         path: PathBuf,
         #[source]
         source: std::io::Error,

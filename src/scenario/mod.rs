@@ -19,8 +19,8 @@ pub use model::{
 };
 pub use plan::{
     header_pair, is_secret_header, join_url, ClientKind, DataMode, DataSet, Endpoint, Flow,
-    HttpOptions, LoadModel, LoadPlan, Plan, RequestTemplate, Stage, StopAt, ThresholdSpec,
-    UserType, DEFAULT_GRACEFUL_STOP, DEFAULT_TIMEOUT,
+    HttpOptions, LoadModel, LoadPlan, Plan, RequestTemplate, Stage, StopAt, UserType,
+    DEFAULT_GRACEFUL_STOP, DEFAULT_TIMEOUT,
 };
 
 use model::ScenarioFile;
@@ -89,6 +89,7 @@ pub fn read_text_file(path: &Path) -> std::io::Result<String> {
 /// Reads and validates a scenario file.
 pub fn load(path: &Path) -> Result<Plan, ScenarioError> {
     let src = read_text_file(path).map_err(|source| ScenarioError::Read {
+        what: "scenario",
         path: path.to_path_buf(),
         source,
     })?;

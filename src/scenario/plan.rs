@@ -7,6 +7,7 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
 
 use super::duration::{format_duration, ThinkTime};
+use crate::thresholds::ThresholdSpec;
 
 /// Which executor runs an endpoint's requests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -160,16 +161,6 @@ pub enum LoadModel {
 pub struct Stage {
     pub duration: Duration,
     pub target: f64,
-}
-
-/// A threshold and where it applies.
-#[derive(Debug, Clone)]
-pub struct ThresholdSpec {
-    pub threshold: crate::thresholds::Threshold,
-    /// Endpoint index; None for all requests.
-    pub endpoint: Option<usize>,
-    pub abort_on_fail: bool,
-    pub abort_grace: Duration,
 }
 
 /// When a run ends by itself.

@@ -17,10 +17,10 @@ use super::model::{
 };
 use super::plan::{
     header_pair, join_url, ClientKind, DataSet, Endpoint, Flow, HttpOptions, LoadModel, LoadPlan,
-    Plan, RequestTemplate, Stage, StopAt, ThresholdSpec, UserType, DEFAULT_GRACEFUL_STOP,
-    DEFAULT_TIMEOUT,
+    Plan, RequestTemplate, Stage, StopAt, UserType, DEFAULT_GRACEFUL_STOP, DEFAULT_TIMEOUT,
 };
 use super::template::{Names, Template};
+use crate::thresholds::ThresholdSpec;
 
 pub struct Validator<'a> {
     pub path: &'a Path,

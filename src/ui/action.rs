@@ -1,10 +1,7 @@
 //! What a key means, independent of which key it is.
 
-use serde::Deserialize;
-
 /// Everything the operator can ask of the console.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Action {
     /// Add `step` VUs (or rate).
     LoadUp,

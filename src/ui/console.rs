@@ -12,8 +12,7 @@ use super::app::{App, Quit};
 use super::term::TermGuard;
 use super::theme::Theme;
 use super::view;
-use crate::engine::{self, Command, EngineHandle, StopSignal};
-use crate::headless::Watched;
+use crate::engine::{self, Command, EngineHandle, StopSignal, Watched};
 use crate::metrics::Snapshot;
 use crate::scenario::Plan;
 
@@ -126,7 +125,7 @@ pub fn run_with(
         let engine_done = engine_thread.is_finished();
         // After a panic (the terminal is already restored) leave as soon as the engine,
         // which a panicking VU stops, has finished.
-        let panicked = engine::worker_panicked();
+        let panicked = engine::worker_panicked() || super::term::panicked_thread().is_some();
         if engine_done && (panicked || hangup.load(Ordering::Relaxed) || app.quit != Quit::No) {
             break;
         }

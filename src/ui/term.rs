@@ -2,7 +2,7 @@
 //! panic hook).
 
 use std::io::{self, Stdout};
-use std::sync::Once;
+use std::sync::{Once, OnceLock};
 
 use ratatui::backend::CrosstermBackend;
 use ratatui::crossterm::{cursor, execute, terminal};
@@ -64,6 +64,25 @@ pub fn restore() {
     let _ = execute!(io::stdout(), terminal::LeaveAlternateScreen, cursor::Show);
 }
 
+/// The name of the first thread that panicked while the console owned the terminal.
+static PANICKED_THREAD: OnceLock<String> = OnceLock::new();
+
+/// Which thread panicked under the console, if one did (the terminal is then restored and
+/// the console stops drawing). A VU's panic is also [`crate::engine::worker_panicked`];
+/// this one names any thread, the console's own included.
+pub fn panicked_thread() -> Option<&'static str> {
+    PANICKED_THREAD.get().map(String::as_str)
+}
+
+/// Keeps the first panicking thread's name (unnamed threads by their id).
+fn note_panicking_thread(thread: &std::thread::Thread) {
+    let name = match thread.name() {
+        Some(name) => name.to_string(),
+        None => format!("{:?}", thread.id()),
+    };
+    let _ = PANICKED_THREAD.set(name);
+}
+
 /// A panic anywhere restores the terminal before the message is printed.
 fn install_panic_hook() {
     static ONCE: Once = Once::new();
@@ -71,9 +90,26 @@ fn install_panic_hook() {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
             // The console stops drawing: the screen is the shell's again.
-            crate::engine::note_panic();
+            note_panicking_thread(&std::thread::current());
             restore();
             previous(info);
         }));
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_console_panic_is_named_and_not_counted_as_a_vu_panic() {
+        std::thread::Builder::new()
+            .name("volley-test-ui".into())
+            .spawn(|| note_panicking_thread(&std::thread::current()))
+            .unwrap()
+            .join()
+            .unwrap();
+        assert_eq!(panicked_thread(), Some("volley-test-ui"));
+        assert!(!crate::engine::worker_panicked());
+    }
 }

@@ -140,6 +140,7 @@ impl Theme {
         }
         let path = Path::new(spec);
         let src = crate::scenario::read_text_file(path).map_err(|source| ScenarioError::Read {
+            what: "theme",
             path: path.to_path_buf(),
             source,
         })?;
@@ -392,6 +393,16 @@ mod tests {
         .unwrap();
         assert_eq!(t.ok, Color::Red);
         assert_eq!(t.text, Theme::builtin("light").unwrap().text);
+    }
+
+    #[test]
+    fn an_unreadable_theme_file_is_called_a_theme_file() {
+        let dir = std::env::temp_dir().join(format!("volley-theme-{}", std::process::id()));
+        let err = Theme::load(&dir.join("none.toml").display().to_string())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("none.toml: cannot read theme file"), "{err}");
+        assert!(!err.contains("scenario"), "{err}");
     }
 
     #[test]

@@ -25,6 +25,8 @@
 //! * the arrival [`Instant`] of every request (the first [`MAX_ARRIVALS`]);
 //! * the request body bytes received, all requests together;
 //! * the last value seen of one chosen header.
+//!
+//! A port where nothing listens is `support::closed_port` (one copy for every test).
 #![allow(dead_code)]
 
 use std::collections::HashMap;
@@ -433,19 +435,6 @@ fn serve(listener: StdListener, state: Arc<State>, mut shutdown: oneshot::Receiv
     });
     // Cancels every connection still open (stalled or delayed requests included).
     rt.shutdown_timeout(Duration::from_millis(500));
-}
-
-/// A port on 127.0.0.1 where nothing listens, for refused connects.
-pub fn closed_port() -> u16 {
-    // Bound but never listening, and kept open for the rest of the test process: connects
-    // are refused, and no other test can take the port meanwhile.
-    let socket = tokio::net::TcpSocket::new_v4().expect("a TCP socket");
-    socket
-        .bind("127.0.0.1:0".parse().expect("an address"))
-        .expect("bind 127.0.0.1:0");
-    let port = socket.local_addr().expect("local address").port();
-    std::mem::forget(socket);
-    port
 }
 
 /// When [`ResetServer`] resets a connection.
