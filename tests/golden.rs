@@ -13,17 +13,16 @@ fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// A fixture's path relative to the repository root, where `volley report` runs: reports
+/// quote the baseline's path, so an absolute one would tie the golden files to a checkout.
 fn fixture(name: &str) -> String {
-    root()
-        .join("tests/fixtures/results")
-        .join(name)
-        .display()
-        .to_string()
+    format!("tests/fixtures/results/{name}")
 }
 
 /// Runs `volley report ARGS` and returns its standard output (exit code 0 required).
 fn report(args: &[String]) -> Vec<u8> {
     let out = Command::new(env!("CARGO_BIN_EXE_volley"))
+        .current_dir(root())
         .arg("report")
         .args(args)
         .output()

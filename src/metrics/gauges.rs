@@ -111,7 +111,7 @@ pub struct Gauges {
     /// Self-watch: the generator's own figures, a sample a second.
     pub generator: Mutex<super::generator::SharedSeries>,
     /// Target monitor: what it read so far (absent without a monitor).
-    pub target: Mutex<Option<std::sync::Arc<crate::monitor::TargetSeries>>>,
+    pub target: Mutex<Option<std::sync::Arc<super::TargetSeries>>>,
 }
 
 /// A spike in progress, as the engine set it.
@@ -235,7 +235,7 @@ impl Gauges {
     /// Starts the target series (its source and series names).
     pub fn start_target(&self, source: String, names: Vec<String>) {
         *self.target.lock().unwrap_or_else(|p| p.into_inner()) =
-            Some(std::sync::Arc::new(crate::monitor::TargetSeries {
+            Some(std::sync::Arc::new(super::TargetSeries {
                 source,
                 names,
                 ..Default::default()
@@ -243,7 +243,7 @@ impl Gauges {
     }
 
     /// Adds a target monitor sample.
-    pub fn push_target(&self, s: crate::monitor::TargetSample) {
+    pub fn push_target(&self, s: super::TargetSample) {
         let mut g = self.target.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(series) = g.as_mut() {
             let series = std::sync::Arc::make_mut(series);
@@ -255,7 +255,7 @@ impl Gauges {
     }
 
     /// The target series now (cheap: shared).
-    pub fn target(&self) -> Option<std::sync::Arc<crate::monitor::TargetSeries>> {
+    pub fn target(&self) -> Option<std::sync::Arc<super::TargetSeries>> {
         self.target
             .lock()
             .unwrap_or_else(|p| p.into_inner())

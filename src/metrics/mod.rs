@@ -7,6 +7,7 @@ mod kind;
 pub mod procstat;
 mod recorder;
 mod snapshot;
+mod target;
 pub mod verdict;
 
 pub use aggregator::{Aggregator, TICK};
@@ -17,3 +18,4 @@ pub use snapshot::{
     merge_timelines, push_row, EndpointStats, ErrorSample, Event, RunState, Snapshot, SpikeStatus,
     TimelineRow, MAX_TIMELINE_ROWS, RECENT_ERRORS,
 };
+pub use target::{TargetSample, TargetSeries};

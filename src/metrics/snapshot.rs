@@ -443,7 +443,7 @@ pub struct Snapshot {
     /// Self-watch: the generator's own figures and verdict.
     pub generator: super::generator::SharedSeries,
     /// Target monitor: the target's resources (absent without a monitor).
-    pub target: Option<std::sync::Arc<crate::monitor::TargetSeries>>,
+    pub target: Option<std::sync::Arc<super::TargetSeries>>,
 }
 
 impl Snapshot {

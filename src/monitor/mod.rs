@@ -14,6 +14,10 @@ use std::time::{Duration, Instant};
 pub use scrape::{parse_exposition, Counters};
 pub use selector::Selector;
 
+// The series are measurements: they live in `metrics` (which carries them in snapshots);
+// the monitor only fills them.
+pub use crate::metrics::{TargetSample, TargetSeries};
+
 /// Series read from node_exporter when a Prometheus source names none.
 pub const NODE_DEFAULTS: [&str; 4] = [
     "cpu_busy",
@@ -104,23 +108,6 @@ pub fn parse_flag(text: &str) -> Result<Source, String> {
             "'{text}': expected a metrics URL (http://127.0.0.1:9100/metrics), pid:N or process:NAME"
         )),
     }
-}
-
-/// One second of the target's figures: a value per series, `None` when it could not be read.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TargetSample {
-    pub t: u64,
-    pub values: Vec<Option<f64>>,
-}
-
-/// What the monitor read so far.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct TargetSeries {
-    pub source: String,
-    pub names: Vec<String>,
-    pub samples: Vec<TargetSample>,
-    /// Failed scrapes.
-    pub failures: u64,
 }
 
 /// Where the monitor puts what it reads, and how it reports failures.
