@@ -36,6 +36,7 @@ fn sample(i: u64, n_endpoints: usize) -> Sample {
         bytes: 512,
         raw_latency_us: None,
         retry: None,
+        phases: None,
     }
 }
 

@@ -207,6 +207,7 @@ impl Drop for InFlight<'_> {
                 bytes: 0,
                 raw_latency_us: None,
                 retry: None,
+                phases: None,
             };
             // The cause is the run's (`Gauges::aborted_by`), not this request's.
             self.recorder.record(&s);
@@ -350,6 +351,7 @@ impl RunCtx {
             bytes: a.bytes,
             raw_latency_us,
             retry: a.retry,
+            phases: a.phases,
         };
         match message {
             Some(m) if !outcome.is_ok() => st.recorder.record_error(&sample, || m),

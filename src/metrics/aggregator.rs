@@ -100,6 +100,9 @@ impl Series {
                     .add(raw)
                     .expect("auto-resizing histograms always add");
             }
+            if let Some(p) = tick.phases.as_deref().filter(|p| !p.is_empty()) {
+                Arc::make_mut(c.phases.get_or_insert_with(Default::default)).add(p);
+            }
             if !tick.messages.is_empty() {
                 let recent = Arc::make_mut(&mut c.recent_errors);
                 for (kind, message) in &tick.messages {

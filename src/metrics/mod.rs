@@ -13,7 +13,7 @@ pub mod verdict;
 pub use aggregator::{Aggregator, TICK};
 pub use gauges::{Gauges, RunClock, SpikeClock, SpikeGauge};
 pub use kind::{error_key, AbortCause, ErrorKind, Outcome, Retry, RetryReason};
-pub use recorder::{new_histogram, Accum, Recorder, Sample};
+pub use recorder::{new_histogram, Accum, PhaseHists, Phases, Recorder, Sample};
 pub use snapshot::{
     merge_timelines, push_row, EndpointStats, ErrorSample, Event, RunState, Snapshot, SpikeStatus,
     TimelineRow, MAX_TIMELINE_ROWS, RECENT_ERRORS,

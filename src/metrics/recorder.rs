@@ -24,6 +24,86 @@ pub struct Sample {
     pub raw_latency_us: Option<u64>,
     /// The request was sent twice: the first attempt's failure (see [`Retry`]).
     pub retry: Option<Retry>,
+    /// How long each phase of a complete response took, when the client measures them.
+    pub phases: Option<Phases>,
+}
+
+/// How long the phases of one request took, microseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Phases {
+    /// TCP connect, when the request opened a connection.
+    pub connect_us: Option<u64>,
+    /// TLS handshake, when the request opened an https connection.
+    pub tls_us: Option<u64>,
+    /// From starting to write the request to the first response byte (waiting).
+    pub ttfb_us: u64,
+    /// From the first response byte to the last.
+    pub receive_us: u64,
+}
+
+/// HDR histograms (microseconds) of the phases of the requests that had them; `total`
+/// is those requests' own latency (from the send, uncorrected, connect included).
+#[derive(Debug, Clone)]
+pub struct PhaseHists {
+    pub connect: Histogram<u64>,
+    pub tls: Histogram<u64>,
+    pub ttfb: Histogram<u64>,
+    pub receive: Histogram<u64>,
+    pub total: Histogram<u64>,
+}
+
+impl Default for PhaseHists {
+    fn default() -> Self {
+        PhaseHists {
+            connect: new_histogram(),
+            tls: new_histogram(),
+            ttfb: new_histogram(),
+            receive: new_histogram(),
+            total: new_histogram(),
+        }
+    }
+}
+
+impl PhaseHists {
+    fn all_mut(&mut self) -> [&mut Histogram<u64>; 5] {
+        [
+            &mut self.connect,
+            &mut self.tls,
+            &mut self.ttfb,
+            &mut self.receive,
+            &mut self.total,
+        ]
+    }
+
+    pub fn record(&mut self, p: &Phases, total_us: u64) {
+        if let Some(us) = p.connect_us {
+            record_into(&mut self.connect, us);
+        }
+        if let Some(us) = p.tls_us {
+            record_into(&mut self.tls, us);
+        }
+        record_into(&mut self.ttfb, p.ttfb_us);
+        record_into(&mut self.receive, p.receive_us);
+        record_into(&mut self.total, total_us);
+    }
+
+    pub fn add(&mut self, o: &PhaseHists) {
+        let theirs = [&o.connect, &o.tls, &o.ttfb, &o.receive, &o.total];
+        for (mine, theirs) in self.all_mut().into_iter().zip(theirs) {
+            mine.add(theirs)
+                .expect("auto-resizing histograms always add");
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.total.is_empty()
+    }
+
+    pub fn reset(&mut self) {
+        for h in self.all_mut() {
+            h.reset();
+        }
+    }
 }
 
 /// A new auto-resizing histogram: microseconds, 3 significant digits.
@@ -56,6 +136,8 @@ pub struct Accum {
     pub retries: [u64; RetryReason::COUNT],
     /// Microseconds spent in attempts that were then sent again.
     pub retry_us: u64,
+    /// Phase timings, once a request had them.
+    pub phases: Option<Box<PhaseHists>>,
 }
 
 impl Default for Accum {
@@ -75,6 +157,7 @@ impl Default for Accum {
             checks: Vec::new(),
             retries: [0; RetryReason::COUNT],
             retry_us: 0,
+            phases: None,
         }
     }
 }
@@ -116,6 +199,9 @@ impl Accum {
         }
         if let Some(raw) = s.raw_latency_us {
             record_into(self.hist_raw.get_or_insert_with(new_histogram), raw);
+        }
+        if let (Some(p), Some(total)) = (&s.phases, s.raw_latency_us.or(s.latency_us)) {
+            self.phases.get_or_insert_default().record(p, total);
         }
         match s.outcome {
             Outcome::Status(code) => {
@@ -162,6 +248,9 @@ impl Accum {
         self.hist
             .add(&other.hist)
             .expect("auto-resizing histograms always add");
+        if let Some(p) = other.phases.as_deref().filter(|p| !p.is_empty()) {
+            self.phases.get_or_insert_default().add(p);
+        }
         self.requests += other.requests;
         for (a, b) in self.retries.iter_mut().zip(other.retries.iter()) {
             *a += b;
@@ -208,6 +297,9 @@ impl Accum {
         if let Some(h) = &mut self.hist_raw {
             h.reset();
         }
+        if let Some(p) = self.phases.as_deref_mut().filter(|p| !p.is_empty()) {
+            p.reset();
+        }
         self.skipped = 0;
         self.checks.clear();
         self.retries = [0; RetryReason::COUNT];
@@ -229,6 +321,7 @@ mod tests {
             bytes: 0,
             raw_latency_us: None,
             retry: None,
+            phases: None,
         };
         a.record(&sample(Outcome::Status(200)));
         a.record(&sample(Outcome::Error(ErrorKind::Aborted)));
@@ -244,6 +337,42 @@ mod tests {
     }
 
     #[test]
+    fn phases_are_recorded_added_and_cleared() {
+        let timed = |connect: Option<u64>| Sample {
+            endpoint: 0,
+            latency_us: Some(1_000),
+            outcome: Outcome::Status(200),
+            bytes: 0,
+            raw_latency_us: None,
+            retry: None,
+            phases: Some(Phases {
+                connect_us: connect,
+                tls_us: None,
+                ttfb_us: 700,
+                receive_us: 200,
+            }),
+        };
+        let mut a = Accum::default();
+        a.record(&timed(Some(100)));
+        a.record(&timed(None));
+        // Not timed (another client): in the latency, not in the phases.
+        a.record(&Sample {
+            phases: None,
+            ..timed(None)
+        });
+        let p = a.phases.as_deref().unwrap();
+        assert_eq!((p.connect.len(), p.tls.len()), (1, 0));
+        assert_eq!((p.ttfb.len(), p.receive.len(), p.total.len()), (2, 2, 2));
+        assert_eq!(p.ttfb.max(), 700);
+        let mut sum = Accum::default();
+        sum.add(&a);
+        sum.add(&a);
+        assert_eq!(sum.phases.as_deref().unwrap().total.len(), 4);
+        a.clear();
+        assert!(a.phases.as_deref().unwrap().is_empty());
+    }
+
+    #[test]
     fn records_large_values_exactly() {
         let mut a = Accum::default();
         for us in [5u64, 1_000, 250_000, 3_000_000] {
@@ -254,6 +383,7 @@ mod tests {
                 bytes: 1,
                 raw_latency_us: None,
                 retry: None,
+                phases: None,
             });
         }
         assert_eq!(a.hist.len(), 4);

@@ -254,6 +254,9 @@ pub struct EndpointStats {
     pub hist: Arc<Histogram<u64>>,
     /// Open model: latency measured from the actual send (uncorrected).
     pub hist_raw: Option<Arc<Histogram<u64>>>,
+    /// Phase timings (connect, TLS, time to first byte, receiving, total) of the
+    /// requests whose client measures them.
+    pub phases: Option<Arc<super::PhaseHists>>,
     /// Steps not sent because a variable they need was not captured.
     pub skipped: u64,
     /// Check id -> (passes, fails).
@@ -285,6 +288,7 @@ impl EndpointStats {
             retry_us: 0,
             hist: Arc::new(new_histogram()),
             hist_raw: None,
+            phases: None,
             skipped: 0,
             checks: BTreeMap::new(),
             rps_now: 0.0,
@@ -347,6 +351,9 @@ impl EndpointStats {
             Arc::make_mut(mine)
                 .add(&**raw)
                 .expect("auto-resizing histograms always add");
+        }
+        if let Some(p) = &o.phases {
+            Arc::make_mut(self.phases.get_or_insert_with(Default::default)).add(p);
         }
         self.skipped += o.skipped;
         for (id, (p, f)) in &o.checks {

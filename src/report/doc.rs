@@ -151,6 +151,36 @@ pub struct Retries {
     pub time_ms: f64,
 }
 
+/// Per-phase latency, milliseconds, each with the usual percentile keys.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PhasesMs {
+    /// TCP connect, over the requests that opened a connection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connect: Option<Latency>,
+    /// TLS handshake, over the requests that opened an https connection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<Latency>,
+    /// From starting to write the request to the first response byte (waiting).
+    pub ttfb: Latency,
+    /// From the first response byte to the last.
+    pub receive: Latency,
+    /// The same requests' whole latency (connect included, uncorrected).
+    pub total: Latency,
+}
+
+impl PhasesMs {
+    fn of(p: &crate::metrics::PhaseHists) -> Option<PhasesMs> {
+        let some = |h: &hdrhistogram::Histogram<u64>| (!h.is_empty()).then(|| latency_of(h));
+        (!p.is_empty()).then(|| PhasesMs {
+            connect: some(&p.connect),
+            tls: some(&p.tls),
+            ttfb: latency_of(&p.ttfb),
+            receive: latency_of(&p.receive),
+            total: latency_of(&p.total),
+        })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Stats {
     pub name: String,
@@ -169,6 +199,10 @@ pub struct Stats {
     /// (`latency_ms` is corrected for coordinated omission).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latency_ms_uncorrected: Option<Latency>,
+    /// Phase timings of the requests whose client measures them (h1); absent when none
+    /// did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phases_ms: Option<PhasesMs>,
     /// Steps not sent because a variable they need was not captured.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub skipped: u64,
@@ -323,6 +357,7 @@ fn stats(ep: &EndpointStats, secs: f64, with_timeline: bool) -> Stats {
         bytes_received: ep.bytes,
         latency_ms: latency(ep),
         latency_ms_uncorrected: ep.hist_raw.as_deref().map(latency_of),
+        phases_ms: ep.phases.as_deref().and_then(PhasesMs::of),
         skipped: ep.skipped,
         aborted: ep.aborted,
         status: ep.status.iter().map(|(k, v)| (k.to_string(), *v)).collect(),

@@ -129,9 +129,17 @@ impl Failed {
     }
 }
 
+/// How long opening a connection took, microseconds: the TCP connect (to the address
+/// that answered, after name resolution) and the TLS handshake.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Opened {
+    pub connect_us: u64,
+    pub tls_us: Option<u64>,
+}
+
 /// Resolves the origin, connects to the first address that answers, and shakes hands
 /// with TLS when the origin is https.
-pub async fn connect_stream(reqs: &Requests, origin: &Origin) -> Result<Stream, Failed> {
+pub async fn connect_stream(reqs: &Requests, origin: &Origin) -> Result<(Stream, Opened), Failed> {
     connect_stream_with(origin, &reqs.tls).await
 }
 
@@ -139,7 +147,7 @@ pub async fn connect_stream(reqs: &Requests, origin: &Origin) -> Result<Stream, 
 pub async fn connect_stream_with(
     origin: &Origin,
     tls: &Arc<rustls::ClientConfig>,
-) -> Result<Stream, Failed> {
+) -> Result<(Stream, Opened), Failed> {
     let addrs: Vec<std::net::SocketAddr> =
         match tokio::net::lookup_host((origin.host.as_str(), origin.port)).await {
             Ok(a) => a.collect(),
@@ -152,6 +160,7 @@ pub async fn connect_stream_with(
         };
     let mut last_err = None;
     let mut stream = None;
+    let connecting = Instant::now();
     for addr in &addrs {
         match TcpStream::connect(addr).await {
             Ok(s) => {
@@ -175,7 +184,12 @@ pub async fn connect_stream_with(
         }
     };
     let _ = stream.set_nodelay(true);
+    let mut opened = Opened {
+        connect_us: connecting.elapsed().as_micros() as u64,
+        tls_us: None,
+    };
     let stream = if origin.https {
+        let shaking = Instant::now();
         let name = rustls::pki_types::ServerName::try_from(origin.host.clone()).map_err(|e| {
             Failed::connecting(
                 ErrorKind::Tls,
@@ -194,11 +208,12 @@ pub async fn connect_stream_with(
                     format!("TLS handshake with {}: {e}", origin.host),
                 )
             })?;
+        opened.tls_us = Some(shaking.elapsed().as_micros() as u64);
         Stream::Tls(Box::new(tls))
     } else {
         Stream::Plain(stream)
     };
-    Ok(stream)
+    Ok((stream, opened))
 }
 
 /// How an attempt on a connection failed, as far as sending it again is concerned.

@@ -25,10 +25,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::classify::classify_io;
 use super::conn::{
-    connect_stream, may_resend, Failed, Failure, OpenConn, Progress, Stream, MAX_INTERIM,
+    connect_stream, may_resend, Failed, Failure, OpenConn, Opened, Progress, Stream, MAX_INTERIM,
 };
 use super::{Attempt, Prepared, Rendered, Requests, Want, MAX_KEPT_BODY};
-use crate::metrics::{ErrorKind, Gauges};
+use crate::metrics::{ErrorKind, Gauges, Phases};
 
 /// Most response headers accepted (hyper's default limit too).
 const MAX_HEADERS: usize = 100;
@@ -53,6 +53,8 @@ struct H1Conn {
     /// An exchange began and did not finish (its future was dropped): the connection
     /// may hold the rest of that response, so it is never reused.
     busy: bool,
+    /// When the first byte of the response in progress arrived.
+    first_byte: Option<Instant>,
     _open: OpenConn,
 }
 
@@ -130,6 +132,12 @@ struct Response {
     body: Option<Bytes>,
     headers: Option<HeaderMap>,
     keep_alive: bool,
+    /// From starting to write the request to the first response byte, microseconds.
+    ttfb_us: u64,
+    /// From the first response byte to the last, microseconds.
+    receive_us: u64,
+    /// The connection this response came on was opened for it: how long that took.
+    opened: Option<Opened>,
 }
 
 /// How the response body ends.
@@ -190,7 +198,17 @@ impl H1Client {
         let result = tokio::time::timeout_at(deadline, exchange).await;
         let latency = start.elapsed().as_micros() as u64;
         let mut attempt = match result {
-            Ok(Ok(r)) => Attempt::response(r.status, latency, r.bytes, r.body, r.headers),
+            Ok(Ok(r)) => {
+                let phases = Phases {
+                    connect_us: r.opened.map(|o| o.connect_us),
+                    tls_us: r.opened.and_then(|o| o.tls_us),
+                    ttfb_us: r.ttfb_us,
+                    receive_us: r.receive_us,
+                };
+                let mut a = Attempt::response(r.status, latency, r.bytes, r.body, r.headers);
+                a.phases = Some(phases);
+                a
+            }
             Ok(Err(f)) => f.into_attempt(None),
             Err(_) => {
                 // Mid-exchange: the connection is in an unknown state, never reuse it.
@@ -216,6 +234,7 @@ async fn exchange(
     (start, sent, retry): Progress<'_>,
 ) -> Result<Response, Failed> {
     let mut retried = false;
+    let mut opened = None;
     loop {
         if slot.as_mut().is_some_and(|c| c.busy || !c.idle_and_open()) {
             *slot = None;
@@ -224,11 +243,13 @@ async fn exchange(
         let conn = match slot {
             Some(c) => c,
             None => {
-                let stream = connect_stream(reqs, &reqs.origins[p.origin]).await?;
+                let (stream, o) = connect_stream(reqs, &reqs.origins[p.origin]).await?;
+                opened = Some(o);
                 slot.insert(H1Conn {
                     stream,
                     buf: ReadBuf::new(),
                     busy: false,
+                    first_byte: None,
                     _open: OpenConn::new(gauges),
                 })
             }
@@ -236,11 +257,12 @@ async fn exchange(
         *sent = true;
         conn.busy = true;
         match conn.round_trip(wire, p.method == Method::HEAD, want).await {
-            Ok(r) => {
+            Ok(mut r) => {
                 conn.busy = false;
                 if !r.keep_alive {
                     *slot = None;
                 }
+                r.opened = opened;
                 return Ok(r);
             }
             Err(e) => {
@@ -288,6 +310,9 @@ impl H1Conn {
         let space = self.buf.space();
         let asked = space.len();
         let n = self.stream.read(space).await?;
+        if n > 0 && self.first_byte.is_none() {
+            self.first_byte = Some(Instant::now());
+        }
         self.buf.end += n;
         // A read that filled the space: the next one gets a bigger buffer.
         let size = self.buf.data.len();
@@ -303,6 +328,8 @@ impl H1Conn {
         head_request: bool,
         want: Want,
     ) -> Result<Response, RoundTripError> {
+        self.first_byte = None;
+        let sent_at = Instant::now();
         let written = async {
             self.stream.write_all(wire).await?;
             self.stream.flush().await
@@ -369,12 +396,17 @@ impl H1Conn {
         if self.buf.len() > 0 {
             keep_alive = false;
         }
+        let done = Instant::now();
+        let first = self.first_byte.unwrap_or(done);
         Ok(Response {
             status: head.status,
             bytes,
             body: kept.map(Bytes::from),
             headers: head.headers,
             keep_alive,
+            ttfb_us: first.saturating_duration_since(sent_at).as_micros() as u64,
+            receive_us: done.saturating_duration_since(first).as_micros() as u64,
+            opened: None,
         })
     }
 

@@ -445,7 +445,7 @@ async fn connect(reqs: &Requests, origin: &Origin, gauges: &Arc<Gauges>) -> Resu
         HttpVersion::Http1 => &reqs.tls,
         HttpVersion::Http2 | HttpVersion::Auto => &reqs.tls_h2,
     };
-    let stream = connect_stream_with(origin, tls).await?;
+    let (stream, _) = connect_stream_with(origin, tls).await?;
     let negotiated_h2 = match &stream {
         Stream::Tls(t) => t.get_ref().1.alpn_protocol() == Some(b"h2"),
         Stream::Plain(_) => false,

@@ -15,7 +15,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Uri};
 
-use crate::metrics::{ErrorKind, Gauges, Outcome, Retry};
+use crate::metrics::{ErrorKind, Gauges, Outcome, Phases, Retry};
 use crate::scenario::{ClientKind, HttpVersion, Plan, RetryPolicy};
 
 pub use classify::{classify_hyper, classify_io, classify_reqwest};
@@ -70,6 +70,9 @@ pub struct Attempt {
     pub retry: Option<Retry>,
     /// No connection could be made (DNS, TCP or TLS): nothing was sent.
     pub connect_failed: bool,
+    /// How long each phase took, for a complete response from a client that measures
+    /// them (h1).
+    pub phases: Option<Phases>,
 }
 
 /// Largest body kept for checks and captures; longer ones are counted but not kept.
@@ -138,6 +141,7 @@ impl Attempt {
             headers: None,
             retry: None,
             connect_failed: false,
+            phases: None,
         }
     }
 
@@ -169,6 +173,7 @@ impl Attempt {
             headers,
             retry: None,
             connect_failed: false,
+            phases: None,
         }
     }
 
@@ -194,7 +199,7 @@ pub struct Requests {
     /// TLS offering HTTP/1.1 through ALPN.
     pub tls: Arc<rustls::ClientConfig>,
     /// TLS offering `h2` (and `http/1.1` after it for `version = "auto"`), for the hyper
-    /// client when the plan speaks HTTP/2.
+    /// client when the plan speaks HTTP/2; the same as `tls` for `version = "1.1"`.
     pub tls_h2: Arc<rustls::ClientConfig>,
     pub version: HttpVersion,
     pub insecure: bool,
@@ -274,14 +279,17 @@ impl Requests {
                 upgrade,
             });
         }
+        let tls = tls::client_config(plan.http.insecure, &[b"http/1.1"]);
+        let tls_h2 = match plan.http.version {
+            HttpVersion::Http1 => tls.clone(),
+            HttpVersion::Http2 => tls::client_config(plan.http.insecure, &[b"h2"]),
+            HttpVersion::Auto => tls::client_config(plan.http.insecure, &[b"h2", b"http/1.1"]),
+        };
         Requests {
             origins,
             prepared,
-            tls: tls::client_config(plan.http.insecure, &[b"http/1.1"]),
-            tls_h2: match plan.http.version {
-                HttpVersion::Http2 => tls::client_config(plan.http.insecure, &[b"h2"]),
-                _ => tls::client_config(plan.http.insecure, &[b"h2", b"http/1.1"]),
-            },
+            tls,
+            tls_h2,
             version: plan.http.version,
             insecure: plan.http.insecure,
             cookies: plan.http.cookies,

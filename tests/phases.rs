@@ -1,0 +1,85 @@
+//! Per-phase timings (`phases_ms` in the result document: connect, tls, ttfb, receive,
+//! total) against local servers whose delays are known: one that waits 50 ms before its
+//! first byte, and one that sends the head at once and the body 100 ms later.
+
+mod support;
+
+use std::time::Duration;
+
+use support::*;
+
+const LIMIT: Duration = Duration::from_secs(60);
+
+fn phase(doc: &serde_json::Value, name: &str, key: &str) -> f64 {
+    doc["endpoints"][0]["phases_ms"][name][key]
+        .as_f64()
+        .unwrap_or_else(|| panic!("no phases_ms.{name}.{key}: {}", doc["endpoints"][0]))
+}
+
+#[test]
+fn time_to_first_byte_is_the_server_s_wait() {
+    let server = HttpServer::start(|_, _| Reply::ok().delay(Duration::from_millis(50)));
+    let dir = scratch("phases-ttfb");
+    let (_, doc) = quick(&dir, &server.url(), &["-c", "2", "-n", "20"], LIMIT);
+    assert_eq!(total(&doc, "ok"), 20);
+    let ttfb = phase(&doc, "ttfb", "p50");
+    // The server waits 50 ms before its first byte: waiting is that, plus loopback.
+    assert!((50.0..60.0).contains(&ttfb), "ttfb p50 {ttfb} ms");
+    // (HDR histograms keep 3 significant digits: a value reads back within 0.1%.)
+    assert!(phase(&doc, "ttfb", "min") >= 49.95);
+    // The body came with the head: receiving is short.
+    let receive = phase(&doc, "receive", "p50");
+    assert!(receive < 5.0, "receive p50 {receive} ms");
+    // Every request has the phases; connect only the ones that opened a connection.
+    assert_eq!(phase(&doc, "ttfb", "count"), 20.0);
+    assert_eq!(phase(&doc, "total", "count"), 20.0);
+    let opened = doc["connections"]["opened"].as_f64().unwrap();
+    assert_eq!(phase(&doc, "connect", "count"), opened);
+    assert!(doc["endpoints"][0]["phases_ms"].get("tls").is_none());
+    // The phases fit in the total.
+    assert!(phase(&doc, "total", "min") >= phase(&doc, "ttfb", "min"));
+    // The run's totals carry them too.
+    assert_eq!(doc["totals"]["phases_ms"], doc["endpoints"][0]["phases_ms"]);
+}
+
+#[test]
+fn receiving_is_the_time_from_the_head_to_the_last_body_byte() {
+    let server = RawServer::start(|mut c| {
+        while c.read_head() {
+            if !c.write(b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\n") {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+            if !c.write(b"0123456789") {
+                return;
+            }
+        }
+    });
+    let dir = scratch("phases-receive");
+    let (_, doc) = quick(&dir, &server.url(), &["-c", "1", "-n", "5"], LIMIT);
+    assert_eq!(total(&doc, "ok"), 5);
+    let receive = phase(&doc, "receive", "p50");
+    // The first byte is timed when volley reads it: a VU scheduled late moves a little
+    // of the wait from receiving to waiting, never out of the total.
+    assert!((95.0..115.0).contains(&receive), "receive p50 {receive} ms");
+    assert!(phase(&doc, "total", "min") >= 99.9);
+    let ttfb = phase(&doc, "ttfb", "p50");
+    assert!(ttfb < 10.0, "ttfb p50 {ttfb} ms");
+}
+
+#[test]
+fn tls_handshakes_are_timed_once_per_connection() {
+    let server = TlsServer::start();
+    let dir = scratch("phases-tls");
+    let (_, doc) = quick(
+        &dir,
+        &server.url(),
+        &["-c", "2", "-n", "10", "--insecure"],
+        LIMIT,
+    );
+    assert_eq!(total(&doc, "ok"), 10);
+    let opened = doc["connections"]["opened"].as_f64().unwrap();
+    assert_eq!(phase(&doc, "tls", "count"), opened);
+    assert_eq!(phase(&doc, "connect", "count"), opened);
+    assert!(phase(&doc, "tls", "min") > 0.0);
+}
