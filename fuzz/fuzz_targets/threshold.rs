@@ -51,6 +51,7 @@ fuzz_target!(|data: &[u8]| {
             checks_passed: 9,
             checks_failed: 1,
             dropped: u64::MAX,
+            generator_cpu: Some(0.95),
         },
     ] {
         if let Some(v) = t.observe(&o) {
