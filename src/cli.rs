@@ -113,6 +113,13 @@ pub enum Command {
     ///
     /// volley man > volley.1 && man ./volley.1
     Man,
+    /// List the runs of this user: live ones and those finished in the last 24 h.
+    Ls(crate::control::ctl::LsArgs),
+    /// Steer a running run from another shell or a script: vus 50, rate 300/s,
+    /// spike 5x 30s, pause, resume, stop, status, wait.
+    ///
+    /// volley ctl vus 50; volley ctl ab3 spike 5x 30s; volley ctl wait
+    Ctl(crate::control::ctl::CtlArgs),
 }
 
 /// Flags of quick mode (`volley URL ...`), like wrk, oha and curl.
@@ -243,6 +250,21 @@ pub struct RunArgs {
     /// (node_exporter's CPU, memory and network by default), pid:N or process:NAME.
     #[arg(long = "monitor", value_name = "URL|pid:N", value_parser = crate::monitor::parse_flag)]
     pub monitor: Option<crate::monitor::Source>,
+    /// The control API (volley ctl, volley ls): `local` (a Unix socket in the run
+    /// directory, the default), `off`, or also a TCP address like 127.0.0.1:7600 (a token
+    /// always; TLS required off loopback).
+    #[arg(long = "control", value_name = "local|off|ADDR", default_value = "local", value_parser = crate::control::parse_control)]
+    pub control: crate::control::ControlSpec,
+    /// TLS certificate (PEM) for a TCP control address.
+    #[arg(long = "control-cert", value_name = "FILE")]
+    pub control_cert: Option<PathBuf>,
+    /// TLS private key (PEM) for a TCP control address.
+    #[arg(long = "control-key", value_name = "FILE")]
+    pub control_key: Option<PathBuf>,
+    /// TLS for a TCP control address with a certificate made for this run (its SHA-256
+    /// fingerprint is printed; clients pin it with --fingerprint).
+    #[arg(long = "control-self-signed")]
+    pub control_self_signed: bool,
 }
 
 /// `volley report FILE --out KIND=PATH ...`

@@ -15,6 +15,7 @@ macro_rules! say {
 
 pub mod capacity;
 pub mod cli;
+pub mod control;
 pub mod demo;
 pub mod engine;
 pub mod error;
@@ -77,6 +78,8 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
             Ok(exit::OK)
         }
         Some(Command::Compare(args)) => output::compare_command(&args),
+        Some(Command::Ls(args)) => control::ctl::ls_command(&args),
+        Some(Command::Ctl(args)) => control::ctl::ctl_command(&args),
         Some(Command::Plan(args)) => capacity::command(&args),
         Some(Command::Check { file, overrides }) => {
             let mut plan = scenario::load(&file)?;
@@ -269,12 +272,33 @@ pub fn execute(mut plan: Plan, args: &RunArgs) -> Result<i32, Error> {
     let engine_opts = engine::EngineOptions {
         interval_histograms: outs.iter().any(|o| o.kind == output::OutKind::Hdr),
     };
+    let mut host = control::Host::prepare(
+        &plan,
+        &control::ControlOptions {
+            spec: args.control.clone(),
+            cert: args.control_cert.clone(),
+            key: args.control_key.clone(),
+            self_signed: args.control_self_signed,
+            mode: if headless { "headless" } else { "console" },
+        },
+    )
+    .map_err(|e| match e {
+        control::ControlError::Bind { .. } => Error::Io {
+            context: e.to_string(),
+            source: std::io::Error::other("bind"),
+        },
+        e => Error::Usage(e.to_string()),
+    })?;
+    let start_control = host.as_mut().map(|h| h.starter());
     let rt = runtime(args.threads)?;
     let watched = if headless {
         let every = args.progress.unwrap_or(Duration::from_secs(2));
         let watched = rt.block_on(async move {
             let handle = engine::start_with(plan, engine_opts);
             prometheus::serve_run(prom, &handle);
+            if let Some(start) = start_control {
+                start(&handle);
+            }
             headless::watch(handle, every).await
         });
         rt.shutdown_timeout(Duration::from_millis(200));
@@ -291,18 +315,22 @@ pub fn execute(mut plan: Plan, args: &RunArgs) -> Result<i32, Error> {
             notice,
             engine: engine_opts,
         };
-        let watched =
-            ui::console::run_with(plan, rt, opts, move |h| prometheus::serve_run(prom, h))
-                .map_err(|e| Error::io("console", e));
+        let watched = ui::console::run_with(plan, rt, opts, move |h| {
+            prometheus::serve_run(prom, h);
+            if let Some(start) = start_control {
+                start(h);
+            }
+        })
+        .map_err(|e| Error::io("console", e));
         // The console has been quit (q): the exporter goes with it.
         if let Some(s) = serving {
             s.stop();
         }
         let doc = ResultDoc::from_snapshot(&watched?.snapshot, &info);
-        return finish(&doc, &outs);
+        return finish_run(&doc, &outs, host.as_mut());
     };
     let doc = ResultDoc::from_snapshot(&watched.snapshot, &info);
-    let code = finish(&doc, &outs);
+    let code = finish_run(&doc, &outs, host.as_mut());
     // Headless: a last scrape may still come (not after a second Ctrl-C: quit at once).
     match serving {
         Some(s) if !watched.forced => s.linger(),
@@ -322,7 +350,25 @@ fn load_theme(spec: &str) -> Result<ui::Theme, Error> {
     })
 }
 
-fn finish(doc: &ResultDoc, outs: &[output::OutSpec]) -> Result<i32, Error> {
+/// [`finish`], then the run's outcome to its control host (its result document kept in
+/// the run directory, `volley ctl wait` answered).
+fn finish_run(
+    doc: &ResultDoc,
+    outs: &[output::OutSpec],
+    host: Option<&mut control::Host>,
+) -> Result<i32, Error> {
+    let done = finish(doc, outs);
+    if let Some(h) = host {
+        match &done {
+            Ok((code, reason)) => h.finish(*code, reason, doc),
+            Err(e) => h.finish(exit::FAILURE, &e.to_string(), doc),
+        }
+    }
+    done.map(|(code, _)| code)
+}
+
+/// Prints the summary, writes the outputs; the exit code and why.
+fn finish(doc: &ResultDoc, outs: &[output::OutSpec]) -> Result<(i32, String), Error> {
     let mut stdout = std::io::stdout().lock();
     // Endpoint names are cut only where a terminal is too narrow for them.
     let cols = match stdout.is_terminal() {
@@ -334,12 +380,14 @@ fn finish(doc: &ResultDoc, outs: &[output::OutSpec]) -> Result<i32, Error> {
     drop(stdout);
     output::write_run_outputs(doc, outs)?;
     if engine::worker_panicked() {
-        say!("volley: a VU panicked (a bug in volley): the run was cut short, its results are partial");
-        return Ok(exit::FAILURE);
+        let why = "a VU panicked (a bug in volley): the run was cut short, its results are partial";
+        say!("volley: {why}");
+        return Ok((exit::FAILURE, why.into()));
     }
     if let Some(thread) = ui::term::panicked_thread() {
-        say!("volley: thread '{thread}' panicked (a bug in volley): the run was cut short, its results are partial");
-        return Ok(exit::FAILURE);
+        let why = format!("thread '{thread}' panicked (a bug in volley): the run was cut short, its results are partial");
+        say!("volley: {why}");
+        return Ok((exit::FAILURE, why));
     }
     if doc.no_response() {
         let mut kinds: Vec<(&String, &u64)> = doc.totals.errors_by_kind.iter().collect();
@@ -349,12 +397,13 @@ fn finish(doc: &ResultDoc, outs: &[output::OutSpec]) -> Result<i32, Error> {
             .take(3)
             .map(|(k, n)| format!("{k} {n}"))
             .collect();
-        say!(
-            "volley: no request got a response: is the target up? ({} sent: {})",
+        let why = format!(
+            "no request got a response: is the target up? ({} sent: {})",
             doc.totals.requests,
             why.join(", ")
         );
-        return Ok(exit::NO_RESPONSE);
+        say!("volley: {why}");
+        return Ok((exit::NO_RESPONSE, why));
     }
     if doc.thresholds_failed() {
         let failed: Vec<&str> = doc
@@ -363,8 +412,9 @@ fn finish(doc: &ResultDoc, outs: &[output::OutSpec]) -> Result<i32, Error> {
             .filter(|t| !t.passed)
             .map(|t| t.name.as_str())
             .collect();
-        say!("volley: thresholds failed: {}", failed.join(", "));
-        return Ok(exit::THRESHOLDS_FAILED);
+        let why = format!("thresholds failed: {}", failed.join(", "));
+        say!("volley: {why}");
+        return Ok((exit::THRESHOLDS_FAILED, why));
     }
-    Ok(exit::OK)
+    Ok((exit::OK, "passed".into()))
 }
