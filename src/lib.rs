@@ -18,6 +18,7 @@ pub mod cli;
 pub mod demo;
 pub mod engine;
 pub mod error;
+pub mod fleet;
 pub mod grade;
 pub mod headless;
 pub mod import;
