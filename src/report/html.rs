@@ -4,6 +4,8 @@
 //! marked, the endpoint table, status codes and errors, the comparison with a baseline,
 //! and the scenario that ran.
 
+mod resources;
+
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::io::{self, Write};
@@ -1533,6 +1535,9 @@ pub fn render_html(doc: &ResultDoc, baseline: Option<&Comparison>) -> String {
             endpoint_p95_chart(doc, &events)
         );
     }
+    o.push_str(&resources::generator_section(doc, &events));
+    o.push_str(&resources::monitor_section(doc, &events));
+    o.push_str(&resources::knee_section(doc));
     // Endpoint table.
     o.push_str(r#"<section class="card"><h2>Endpoints</h2><div class="scroll"><table id="endpoints" class="ep"><thead><tr><th class="l">endpoint</th><th>requests</th><th>rps</th><th>errors</th><th>err %</th><th>min</th><th>mean</th><th>p50</th><th>p90</th><th>p95</th><th>p99</th><th>p99.9</th><th>max</th><th>received</th></tr></thead><tbody>"#);
     for s in &doc.endpoints {
