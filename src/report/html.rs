@@ -18,6 +18,8 @@ mod events;
 mod highlight;
 mod summary;
 
+mod resources;
+
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
@@ -83,6 +85,9 @@ pub fn render_html(doc: &ResultDoc, baseline: Option<&Comparison>) -> String {
     summary::key_figures(doc, &mut o);
     summary::verdicts(doc, &outcome_text, &mut o);
     charts::sections(doc, &events, &mut o);
+    o.push_str(&resources::generator_section(doc, &events));
+    o.push_str(&resources::monitor_section(doc, &events));
+    o.push_str(&resources::knee_section(doc));
     details::endpoints(doc, &mut o);
     details::errors(doc, &mut o);
     events::section(&events, &mut o);

@@ -9,6 +9,7 @@ pub mod generator;
 mod hdr;
 mod html;
 mod junit;
+pub mod knee;
 mod load;
 mod markdown;
 pub mod scenario_text;

@@ -80,7 +80,7 @@ pub(super) type Band = (f64, f64, &'static str, &'static str);
 pub(super) struct Chart<'a> {
     id: String,
     w: f64,
-    h: f64,
+    pub h: f64,
     left: f64,
     right: f64,
     top: f64,

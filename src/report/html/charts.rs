@@ -13,7 +13,7 @@ use crate::report::doc::{ResultDoc, Row};
 use crate::units;
 
 /// Colours of per-endpoint series.
-const PALETTE: &[&str] = &[
+pub(super) const PALETTE: &[&str] = &[
     "#2563eb", "#f59e0b", "#10b981", "#db2777", "#8b5cf6", "#0891b2", "#ef4444", "#84cc16",
     "#64748b", "#d946ef",
 ];
@@ -105,7 +105,7 @@ pub(super) fn sections(doc: &ResultDoc, events: &[(usize, &Event)], out: &mut St
 }
 
 /// A chart's legend; `extra` is appended inside it.
-fn legend(items: &[Key], extra: &str) -> String {
+pub(super) fn legend(items: &[Key], extra: &str) -> String {
     let mut out = String::from(r#"<div class="legend">"#);
     for (name, color, style) in items {
         let _ = write!(
@@ -120,7 +120,7 @@ fn legend(items: &[Key], extra: &str) -> String {
 }
 
 /// `12s–13s`, or `2:05–2:06` on longer runs: the interval a chart point stands for.
-fn interval_label(t: u64, secs: u64, span: f64) -> String {
+pub(super) fn interval_label(t: u64, secs: u64, span: f64) -> String {
     format!(
         "{}–{}",
         fmt_t(t as f64, span),
@@ -129,7 +129,7 @@ fn interval_label(t: u64, secs: u64, span: f64) -> String {
 }
 
 /// At most this many points per chart series; longer timelines are bucketed.
-const MAX_POINTS: usize = 1200;
+pub(super) const MAX_POINTS: usize = 1200;
 
 /// Buckets of consecutive rows, one chart point each.
 fn buckets(rows: &[Row]) -> Vec<&[Row]> {
@@ -142,7 +142,7 @@ fn bucket_secs(b: &[Row]) -> u64 {
     b.iter().map(|r| r.dt.max(1)).sum()
 }
 
-fn span_of(doc: &ResultDoc) -> f64 {
+pub(super) fn span_of(doc: &ResultDoc) -> f64 {
     let last = doc
         .timeline
         .last()
