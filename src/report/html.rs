@@ -12,7 +12,7 @@ use super::compare::{started_utc, Comparison, Metric, Verdict};
 use super::doc::{ResultDoc, Row, Stats};
 use super::markdown::outcome;
 use super::text::fmt_metric_value;
-use crate::metrics::Event;
+use crate::metrics::{Event, EventKind};
 use crate::units;
 
 /// Escapes text for HTML (content and attribute values).
@@ -173,23 +173,26 @@ const PALETTE: &[&str] = &[
     "#64748b", "#d946ef",
 ];
 
-fn event_color(kind: &str) -> &'static str {
+/// Every kind is named, so a new kind cannot go uncoloured by accident (`set_rate` once
+/// did, when kinds were strings).
+fn event_color(kind: &EventKind) -> &'static str {
     match kind {
-        "pause" | "resume" => "#64748b",
-        "spike" | "spike_end" => "#a21caf",
-        "set_vus" | "set_rate" => "#2563eb",
-        "stop" | "abort" => "#dc2626",
-        "end" => "#0f766e",
-        _ => "#b45309",
+        EventKind::Pause | EventKind::Resume => "#64748b",
+        EventKind::Spike | EventKind::SpikeEnd => "#a21caf",
+        EventKind::SetVus | EventKind::SetRate => "#2563eb",
+        EventKind::Stop | EventKind::Abort => "#dc2626",
+        EventKind::End => "#0f766e",
+        EventKind::Start
+        | EventKind::Stage
+        | EventKind::Done
+        | EventKind::Monitor
+        | EventKind::Other(_) => "#b45309",
     }
 }
 
 /// Events drawn on the charts (the run's start and final "done" are implied).
 fn marked_events(doc: &ResultDoc) -> Vec<&Event> {
-    doc.events
-        .iter()
-        .filter(|e| e.kind != "start" && e.kind != "done")
-        .collect()
+    doc.events.iter().filter(|e| e.kind.is_marked()).collect()
 }
 
 /// A step of 1, 2 or 5 times a power of ten giving about `n` intervals over `span`.
@@ -628,15 +631,15 @@ fn bands(doc: &ResultDoc, end: f64) -> Vec<(f64, f64, &'static str, &'static str
     let mut open: Option<(f64, &str)> = None;
     let mut spike: Option<f64> = None;
     for e in &doc.events {
-        match e.kind.as_str() {
-            "pause" => open = Some((e.t, "paused")),
-            "resume" => {
+        match e.kind {
+            EventKind::Pause => open = Some((e.t, "paused")),
+            EventKind::Resume => {
                 if let Some((a, _)) = open.take() {
                     out.push((a, e.t, "#64748b", "paused"));
                 }
             }
-            "spike" => spike = Some(e.t),
-            "spike_end" => {
+            EventKind::Spike => spike = Some(e.t),
+            EventKind::SpikeEnd => {
                 if let Some(a) = spike.take() {
                     out.push((a, e.t, "#a21caf", "spike"));
                 }
@@ -1560,7 +1563,7 @@ pub fn render_html(doc: &ResultDoc, baseline: Option<&Comparison>) -> String {
                 r#"<tr><td class="l n"><span style="background:{}">{n}</span></td><td>{}</td><td class="l"><code>{}</code></td><td class="l" style="white-space:normal">{}</td></tr>"#,
                 event_color(&e.kind),
                 units::secs(e.t),
-                esc(&e.kind),
+                esc(e.kind.as_str()),
                 esc(&e.detail)
             );
         }
