@@ -32,6 +32,7 @@ pub mod report;
 pub mod scenario;
 pub mod schema;
 pub mod shell;
+pub mod state;
 pub mod sys;
 pub mod thresholds;
 pub mod ui;

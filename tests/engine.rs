@@ -75,7 +75,7 @@ async fn engine_reaches(h: &EngineHandle, limit: Duration, f: impl Fn(&Snapshot)
 }
 
 fn event_kinds(s: &Snapshot) -> Vec<String> {
-    s.events.iter().map(|e| e.kind.clone()).collect()
+    s.events.iter().map(|e| e.kind.to_string()).collect()
 }
 
 /// Invariants of every final snapshot: nothing left running, per-endpoint figures add up
