@@ -11,6 +11,7 @@ use serde_spanned::Spanned;
 
 use super::error::ScenarioError;
 use super::inspect::{Capture, CaptureFrom, Check, CheckKind, JsonPath};
+use super::locate::Layout;
 use super::model::{
     CaptureSection, CheckSection, ClientChoice, DataSection, HttpVersion, LoadModelChoice,
     RequestSection, ScenarioFile, UserSection, MAX_VUS,
@@ -76,37 +77,19 @@ impl Validator<'_> {
         ScenarioError::at_key(self.path, self.src, span, key, msg)
     }
 
-    /// Span of the `n`th line that is exactly `header` (e.g. `[[request]]`), or 0..0.
-    fn nth_table_span(&self, header: &str, n: usize) -> Range<usize> {
-        let mut offset = 0;
-        let mut seen = 0;
-        for line in self.src.split_inclusive('\n') {
-            if line.trim() == header {
-                if seen == n {
-                    return offset..offset + line.trim_end().len();
-                }
-                seen += 1;
-            }
-            offset += line.len();
-        }
-        0..0
+    /// The span of table `name`, or of entry `index` of the array of tables `name`;
+    /// 0..0 when the file has none.
+    fn table_span(&self, name: &str, index: Option<usize>) -> Range<usize> {
+        Layout::parse(self.src)
+            .and_then(|l| l.table_span(name, index))
+            .unwrap_or(0..0)
     }
 
-    /// Span of the root-level `key = ...` line.
+    /// The span of the root-level `key = value`; 0..0 when there is none.
     fn key_span(&self, key: &str) -> Range<usize> {
-        let mut offset = 0;
-        for line in self.src.split_inclusive('\n') {
-            let t = line.trim_start();
-            if t.starts_with('[') {
-                break;
-            }
-            if t.split('=').next().map(str::trim) == Some(key) {
-                let start = offset + (line.len() - t.len());
-                return start..start + t.trim_end().len();
-            }
-            offset += line.len();
-        }
-        0..0
+        Layout::parse(self.src)
+            .and_then(|l| l.root_key_span(key))
+            .unwrap_or(0..0)
     }
 
     pub fn plan(&self, f: ScenarioFile) -> Result<Plan, ScenarioError> {
@@ -188,7 +171,7 @@ impl Validator<'_> {
             }
             if !names.insert(ep.name.clone()) {
                 return Err(self.err_key(
-                    self.nth_table_span("[[request]]", i),
+                    self.table_span("request", Some(i)),
                     &format!("request[{i}].name"),
                     format!(
                         "two requests are named '{}': give each a distinct name",
@@ -328,7 +311,7 @@ impl Validator<'_> {
 
     fn load(&self, f: &ScenarioFile) -> Result<LoadPlan, ScenarioError> {
         let l = &f.load;
-        let load_span = self.nth_table_span("[load]", 0);
+        let load_span = self.table_span("load", None);
         let open = match l.model {
             Some(LoadModelChoice::Open) => true,
             Some(LoadModelChoice::Closed) => false,
@@ -832,7 +815,7 @@ impl Validator<'_> {
         if sections.is_empty() {
             if endpoints.iter().all(|e| e.weight == 0) {
                 return Err(self.err_key(
-                    self.nth_table_span("[[request]]", 0),
+                    self.table_span("request", Some(0)),
                     "request.weight",
                     "the weights of all requests add up to zero: at least one must be above zero",
                 ));
@@ -921,7 +904,7 @@ impl Validator<'_> {
         }
         if out.iter().all(|u| u.weight == 0) {
             return Err(self.err_key(
-                self.nth_table_span("[[user]]", 0),
+                self.table_span("user", Some(0)),
                 "user.weight",
                 "the weights of all user types add up to zero",
             ));
