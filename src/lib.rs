@@ -19,6 +19,7 @@ pub mod control;
 pub mod demo;
 pub mod engine;
 pub mod error;
+pub mod fleet;
 pub mod grade;
 pub mod headless;
 pub mod import;
@@ -32,6 +33,7 @@ pub mod report;
 pub mod scenario;
 pub mod schema;
 pub mod shell;
+pub mod state;
 pub mod sys;
 pub mod thresholds;
 pub mod ui;
@@ -78,6 +80,7 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
             Ok(exit::OK)
         }
         Some(Command::Compare(args)) => output::compare_command(&args),
+        Some(Command::Merge(args)) => fleet::merge_command(&args),
         Some(Command::Ls(args)) => control::ctl::ls_command(&args),
         Some(Command::Ctl(args)) => control::ctl::ctl_command(&args),
         Some(Command::Plan(args)) => capacity::command(&args),

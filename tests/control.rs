@@ -11,11 +11,13 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use support::{eventually, read_doc, scratch, total, volley_bin, HttpServer, Reply, Spawned};
+use support::{
+    eventually, read_doc, scratch, total, volley_bin, Route, ServerConfig, Spawned, TestServer,
+};
 
 /// A server that answers after 5 ms.
-fn server() -> HttpServer {
-    HttpServer::start(|_, _| Reply::ok().delay(Duration::from_millis(5)))
+fn server() -> TestServer {
+    TestServer::start(ServerConfig::new().fallback(Route::ok().delay(Duration::from_millis(5))))
 }
 
 /// `volley ARGS` with the test's run directory; (exit code, stdout, stderr).

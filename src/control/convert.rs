@@ -38,8 +38,8 @@ pub fn status(s: &Snapshot) -> proto::RunStatus {
         p95_us: s.total.quantile_opt_us(0.95),
         in_flight: s.in_flight,
         iterations_done: s.iterations_done,
-        stage: s.stage.clone(),
-        spike: s.spike.as_ref().map(|sp| sp.label.clone()),
+        stage: s.stage.as_ref().map(|st| st.to_string()),
+        spike: s.spike.as_ref().map(|sp| sp.spike.to_string()),
         outcome: None,
         auth_failures: 0,
     }

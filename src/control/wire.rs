@@ -14,7 +14,7 @@ use crate::metrics::generator::{Bottleneck, GeneratorSample, GeneratorSeries};
 use crate::metrics::verdict::ThresholdStatus;
 use crate::metrics::{
     new_histogram, AbortCause, EndpointStats, ErrorSample, Event, PhaseHists, RunState, Snapshot,
-    SpikeStatus, TargetSample, TargetSeries, TimelineRow,
+    SpikeView, StageStatus, TargetSample, TargetSeries, TimelineRow,
 };
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -35,15 +35,15 @@ pub struct WireSnapshot {
     pub endpoints: Vec<WireEndpoint>,
     pub total: WireEndpoint,
     pub events: Vec<Event>,
-    pub spike: Option<WireSpike>,
+    pub spike: Option<SpikeView>,
     pub rate: Option<f64>,
     pub dropped: u64,
     pub iterations_done: u64,
     pub iteration_limit: Option<u64>,
-    pub stage: Option<String>,
-    pub next_stage: Option<String>,
+    pub stage: Option<StageStatus>,
     pub thresholds: Vec<WireThreshold>,
     pub partial: bool,
+    pub abort: Option<String>,
     pub aborted_by: Option<AbortCause>,
     pub generator: WireGenerator,
     pub target: Option<WireTarget>,
@@ -74,13 +74,6 @@ pub struct WireEndpoint {
     pub errors_now: f64,
     pub recent_errors: Vec<ErrorSample>,
     pub timeline: Vec<TimelineRow>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct WireSpike {
-    pub label: String,
-    pub remaining_us: u64,
-    pub base: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -232,17 +225,12 @@ impl WireSnapshot {
             endpoints: s.endpoints.iter().map(WireEndpoint::of).collect(),
             total: WireEndpoint::of(&s.total),
             events: s.events.to_vec(),
-            spike: s.spike.as_ref().map(|sp| WireSpike {
-                label: sp.label.clone(),
-                remaining_us: us(sp.remaining),
-                base: sp.base,
-            }),
+            spike: s.spike.clone(),
             rate: s.rate,
             dropped: s.dropped,
             iterations_done: s.iterations_done,
             iteration_limit: s.iteration_limit,
-            stage: s.stage.clone(),
-            next_stage: s.next_stage.clone(),
+            stage: s.stage,
             thresholds: s
                 .thresholds
                 .iter()
@@ -256,6 +244,7 @@ impl WireSnapshot {
                 })
                 .collect(),
             partial: s.partial,
+            abort: s.abort.clone(),
             aborted_by: s.aborted_by,
             generator: WireGenerator {
                 capacity_cores: g.capacity_cores,
@@ -305,17 +294,12 @@ impl WireSnapshot {
             .collect::<Result<_, _>>()?;
         s.total = self.total.to_stats()?;
         s.events = Arc::new(self.events.clone());
-        s.spike = self.spike.as_ref().map(|sp| SpikeStatus {
-            label: sp.label.clone(),
-            remaining: d(sp.remaining_us),
-            base: sp.base,
-        });
+        s.spike = self.spike.clone();
         s.rate = self.rate;
         s.dropped = self.dropped;
         s.iterations_done = self.iterations_done;
         s.iteration_limit = self.iteration_limit;
-        s.stage = self.stage.clone();
-        s.next_stage = self.next_stage.clone();
+        s.stage = self.stage;
         s.thresholds = self
             .thresholds
             .iter()
@@ -329,6 +313,7 @@ impl WireSnapshot {
             })
             .collect();
         s.partial = self.partial;
+        s.abort = self.abort.clone();
         s.aborted_by = self.aborted_by;
         s.generator = Arc::new(generator);
         s.target = self.target.as_ref().map(|t| {
@@ -431,13 +416,27 @@ mod tests {
             kind: "spike".into(),
             detail: "x2 for 10s".into(),
         }]);
-        s.spike = Some(SpikeStatus {
-            label: "x2 for 10s".into(),
+        s.spike = Some(SpikeView {
+            spike: crate::state::Spike {
+                change: crate::state::SpikeChange::Times(2.0),
+                duration: Duration::from_secs(10),
+            },
             remaining: Duration::from_secs(3),
             base: 4,
         });
         s.iterations_done = 1200;
-        s.stage = Some("stage 2/3: hold 8 VUs".into());
+        s.stage = Some(StageStatus::In {
+            now: crate::state::StageView {
+                index: 1,
+                of: 3,
+                from: 8.0,
+                target: 8.0,
+                duration: Duration::from_secs(60),
+                open: false,
+            },
+            next: None,
+        });
+        s.abort = Some("threshold".into());
         s.thresholds = vec![ThresholdStatus {
             text: "p95 < 500ms".into(),
             endpoint: None,
