@@ -388,6 +388,58 @@ mod tests {
         }
     }
 
+    fn meta(id: &str, pid: u32, ended_ago_h: Option<i64>) -> Meta {
+        let now = now_ms();
+        Meta {
+            id: id.into(),
+            pid,
+            volley_version: "0".into(),
+            protocol_version: 1,
+            scenario: "s".into(),
+            target: "http://127.0.0.1/".into(),
+            started_unix_ms: now - 48 * 3_600_000,
+            mode: "headless".into(),
+            tcp: None,
+            tls_fingerprint: None,
+            ended_unix_ms: ended_ago_h.map(|h| now - h * 3_600_000),
+            outcome: ended_ago_h.map(|_| MetaOutcome {
+                exit_code: 0,
+                reason: "passed".into(),
+                run_time_s: 1.0,
+                vus: 1,
+                requests: 1,
+                rps: 1.0,
+                error_rate: 0.0,
+            }),
+        }
+    }
+
+    #[test]
+    fn finished_runs_are_kept_24_hours_or_until_pruned_and_found_by_prefix() {
+        let base = std::env::temp_dir().join(format!("volley-retention-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&base);
+        // SAFETY: the only test of this binary that reads VOLLEY_RUN_DIR.
+        unsafe { std::env::set_var("VOLLEY_RUN_DIR", &base) };
+        ensure_base().unwrap();
+        for m in [
+            meta("old111", 1, Some(25)),
+            meta("new222", 1, Some(1)),
+            meta("liv333", std::process::id(), None),
+        ] {
+            let dir = RunDir::open(base.join(&m.id));
+            fs::DirBuilder::new().mode(0o700).create(&dir.path).unwrap();
+            dir.write_meta(&m).unwrap();
+        }
+        assert_eq!(find(Some("ne")).unwrap().meta.id, "new222");
+        assert_eq!(find(None).unwrap().meta.id, "liv333", "the one live run");
+        assert!(find(Some("zz")).unwrap_err().contains("no run 'zz'"));
+        assert_eq!(prune(false).unwrap(), vec!["old111".to_string()]);
+        assert_eq!(prune(true).unwrap(), vec!["new222".to_string()]);
+        let left: Vec<String> = list().unwrap().into_iter().map(|r| r.meta.id).collect();
+        assert_eq!(left, vec!["liv333".to_string()]);
+        fs::remove_dir_all(&base).unwrap();
+    }
+
     #[test]
     fn a_directory_others_can_enter_is_refused_and_left_alone() {
         let dir = std::env::temp_dir().join(format!("volley-rundir-{}", std::process::id()));
