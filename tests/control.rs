@@ -442,3 +442,63 @@ fn a_client_of_another_protocol_version_is_told_so() {
     assert_eq!(status(&live.runs)["vus_target"], 1);
     live.stop();
 }
+
+#[test]
+fn watch_streams_snapshots_and_who_sent_what() {
+    let srv = server();
+    let live = start("watch", &srv.url(), &["-c", "2", "-d", "60s"]);
+    let socket = live.run_dir().join("control.sock");
+    let runs = live.runs.clone();
+    let rt = runtime();
+    rt.block_on(async {
+        use volley::control::{client, proto, wire, PROTOCOL_VERSION};
+        let mut c = client::connect(&client::Target::Unix(socket))
+            .await
+            .unwrap();
+        let mut stream = c
+            .watch(proto::WatchRequest {
+                version: PROTOCOL_VERSION,
+                client: "test".into(),
+                deltas: true,
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        let mut dec = wire::Decoder::default();
+        let mut sizes = Vec::new();
+        let mut events = Vec::new();
+        let mut last = None;
+        let t = std::time::Instant::now();
+        while t.elapsed() < Duration::from_millis(2500) {
+            let u = stream.message().await.unwrap().expect("the stream goes on");
+            sizes.push(u.snapshot_json.len());
+            events.extend(u.control_events);
+            let snap = dec.decode(&u.snapshot_json).unwrap();
+            assert_eq!(snap.total.requests, u.status.unwrap().requests);
+            let rows = &snap.total.timeline;
+            assert!(
+                rows.windows(2).all(|w| w[1].t == w[0].t + w[0].dt),
+                "{rows:?}"
+            );
+            if sizes.len() == 3 {
+                // Another client's command shows up in the stream, with its sender.
+                let (code, _, err) = ctl(&runs, &["vus", "3"]);
+                assert_eq!(code, 0, "{err}");
+            }
+            last = Some(snap);
+        }
+        let last = last.unwrap();
+        assert!(last.total.timeline.len() >= 2, "{:?}", last.total.timeline);
+        assert!(last.total.requests > 0);
+        assert!(
+            events.iter().any(|e| e.applied == "set VUs 3"
+                && e.sender.starts_with("ctl ")
+                && e.sender.ends_with("(local)")),
+            "{events:?}"
+        );
+        // Later updates carry only new timeline rows: none is as large as a whole one.
+        let whole = wire::encode(&last).len();
+        assert!(sizes[sizes.len() - 1] < whole, "{sizes:?} vs {whole}");
+    });
+    live.stop();
+}

@@ -69,14 +69,22 @@ impl Shared {
         st
     }
 
-    fn update(&self, snap: &Snapshot, events: Vec<proto::ControlEvent>) -> proto::WatchUpdate {
+    fn update(
+        &self,
+        snap: &Snapshot,
+        events: Vec<proto::ControlEvent>,
+        enc: &mut Option<wire::Encoder>,
+    ) -> proto::WatchUpdate {
         let mut st = convert::status(snap);
         st.run_id = self.run_id.clone();
         st.outcome = self.outcome.borrow().clone();
         st.auth_failures = self.auth_failures.load(Ordering::Relaxed);
         proto::WatchUpdate {
             status: Some(st),
-            snapshot_json: wire::encode(snap),
+            snapshot_json: match enc {
+                Some(e) => e.encode(snap),
+                None => wire::encode(snap),
+            },
             control_events: events,
         }
     }
@@ -156,6 +164,7 @@ impl Control for Service {
         req: Request<proto::WatchRequest>,
     ) -> Result<Response<Self::WatchStream>, Status> {
         check_version(req.get_ref().version)?;
+        let mut enc = req.get_ref().deltas.then(wire::Encoder::default);
         let shared = self.shared.clone();
         let (tx, rx) = mpsc::channel(4);
         tokio::spawn(async move {
@@ -170,7 +179,7 @@ impl Control for Service {
                 .clone();
             let first = {
                 let snap = snaps.borrow_and_update().clone();
-                shared.update(&snap, log)
+                shared.update(&snap, log, &mut enc)
             };
             if tx.send(Ok(first)).await.is_err() {
                 return;
@@ -180,7 +189,7 @@ impl Control for Service {
                 let ended = outcome.borrow().is_some();
                 if ended {
                     let snap = snaps.borrow().clone();
-                    let _ = tx.send(Ok(shared.update(&snap, pending))).await;
+                    let _ = tx.send(Ok(shared.update(&snap, pending, &mut enc))).await;
                     return;
                 }
                 tokio::select! {
@@ -194,7 +203,7 @@ impl Control for Service {
                             continue;
                         }
                         let snap = snaps.borrow_and_update().clone();
-                        let update = shared.update(&snap, std::mem::take(&mut pending));
+                        let update = shared.update(&snap, std::mem::take(&mut pending), &mut enc);
                         if tx.send(Ok(update)).await.is_err() {
                             return;
                         }

@@ -74,6 +74,12 @@ pub struct WireEndpoint {
     pub errors_now: f64,
     pub recent_errors: Vec<ErrorSample>,
     pub timeline: Vec<TimelineRow>,
+    /// Deltas ([`Encoder`]): `timeline` holds only the rows after those already sent;
+    /// the receiver appends them and keeps the last `timeline_len`.
+    #[serde(default)]
+    pub timeline_append: bool,
+    #[serde(default)]
+    pub timeline_len: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -158,6 +164,8 @@ impl WireEndpoint {
             errors_now: e.errors_now,
             recent_errors: e.recent_errors.iter().cloned().collect(),
             timeline: e.timeline.to_vec(),
+            timeline_append: false,
+            timeline_len: e.timeline.len(),
         }
     }
 
@@ -335,7 +343,77 @@ impl WireSnapshot {
     }
 }
 
-/// The snapshot as `WatchUpdate.snapshot_json` carries it.
+/// Encodes the snapshots of one stream as deltas: each endpoint's timeline carries only
+/// the rows after the last one sent (the rest of the snapshot is whole every time). A
+/// timeline that no longer holds the last row sent (downsampled) is sent whole.
+#[derive(Debug, Default)]
+pub struct Encoder {
+    /// Per endpoint (the total last): the last row sent, (t, dt).
+    last: Vec<Option<(u64, u64)>>,
+}
+
+impl Encoder {
+    pub fn encode(&mut self, s: &Snapshot) -> Vec<u8> {
+        let mut w = WireSnapshot::of(s);
+        self.last.resize(w.endpoints.len() + 1, None);
+        for (i, e) in w
+            .endpoints
+            .iter_mut()
+            .chain(std::iter::once(&mut w.total))
+            .enumerate()
+        {
+            let sent = self.last[i];
+            self.last[i] = e.timeline.last().map(|r| (r.t, r.dt));
+            let Some((t, dt)) = sent else {
+                continue;
+            };
+            if let Some(at) = e.timeline.iter().position(|r| r.t == t && r.dt == dt) {
+                e.timeline.drain(..=at);
+                e.timeline_append = true;
+            }
+        }
+        serde_json::to_vec(&w).expect("a snapshot always serializes")
+    }
+}
+
+/// Decodes what an [`Encoder`] made, one stream's updates in order.
+#[derive(Debug, Default)]
+pub struct Decoder {
+    timelines: Vec<Arc<Vec<TimelineRow>>>,
+}
+
+impl Decoder {
+    pub fn decode(&mut self, bytes: &[u8]) -> Result<Snapshot, WireError> {
+        let mut w: WireSnapshot = serde_json::from_slice(bytes)?;
+        self.timelines
+            .resize(w.endpoints.len() + 1, Arc::new(Vec::new()));
+        for (i, e) in w
+            .endpoints
+            .iter_mut()
+            .chain(std::iter::once(&mut w.total))
+            .enumerate()
+        {
+            if e.timeline_append {
+                let mut rows = self.timelines[i].to_vec();
+                rows.append(&mut e.timeline);
+                let extra = rows.len().saturating_sub(e.timeline_len);
+                rows.drain(..extra);
+                e.timeline = rows;
+                e.timeline_append = false;
+            }
+        }
+        let s = w.to_snapshot()?;
+        self.timelines = s
+            .endpoints
+            .iter()
+            .chain(std::iter::once(&s.total))
+            .map(|e| e.timeline.clone())
+            .collect();
+        Ok(s)
+    }
+}
+
+/// The snapshot as `WatchUpdate.snapshot_json` carries it (whole).
 pub fn encode(s: &Snapshot) -> Vec<u8> {
     serde_json::to_vec(&WireSnapshot::of(s)).expect("a snapshot always serializes")
 }
@@ -500,6 +578,47 @@ mod tests {
         assert_eq!(s.thresholds, back.thresholds);
         assert_eq!(screen(&s, false), screen(&back, false));
         assert_eq!(screen(&s, true), screen(&back, true));
+    }
+
+    #[test]
+    fn deltas_carry_only_new_timeline_rows_and_decode_to_the_whole_snapshot() {
+        let mut s = fixture();
+        let (mut enc, mut dec) = (Encoder::default(), Decoder::default());
+        let first = enc.encode(&s);
+        assert_eq!(dec.decode(&first).unwrap().total.timeline, s.total.timeline);
+        let whole = encode(&s).len();
+        // Two more seconds; the window of 30 rows slides by two.
+        for e in s.endpoints.iter_mut().chain(std::iter::once(&mut s.total)) {
+            let mut rows = e.timeline.to_vec();
+            for t in 30..32 {
+                rows.push(TimelineRow {
+                    requests: t,
+                    ..TimelineRow::with_hist(t, &hist(2000, 10))
+                });
+            }
+            rows.drain(..2);
+            e.timeline = Arc::new(rows);
+        }
+        let delta = enc.encode(&s);
+        assert!(delta.len() * 2 < whole, "{} vs {whole}", delta.len());
+        let back = dec.decode(&delta).unwrap();
+        for (a, b) in s
+            .endpoints
+            .iter()
+            .zip(&back.endpoints)
+            .chain([(&s.total, &back.total)])
+        {
+            assert_eq!(a.timeline, b.timeline, "{}", a.name);
+        }
+        assert_eq!(screen(&s, false), screen(&back, false));
+        // Downsampled (the last row sent is gone): sent whole again.
+        for e in s.endpoints.iter_mut().chain(std::iter::once(&mut s.total)) {
+            let mut rows = e.timeline.to_vec();
+            rows.last_mut().unwrap().dt = 2;
+            e.timeline = Arc::new(rows);
+        }
+        let back = dec.decode(&enc.encode(&s)).unwrap();
+        assert_eq!(back.total.timeline, s.total.timeline);
     }
 
     #[test]
