@@ -59,6 +59,19 @@ fn a_run_records_the_generator_and_judges_generator_cpu() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// An open-model plan: `rate` iterations a second of one GET `base` + `path` on at most
+/// `max_vus`.
+fn open_plan(base: &str, path: &str, rate: u32, max_vus: u32, secs: u32) -> volley::scenario::Plan {
+    volley::scenario::parse(
+        std::path::Path::new("open.toml"),
+        &format!(
+            "name = \"open\"\nbase_url = \"{base}\"\n\n[load]\nmodel = \"open\"\nrate = \"{rate}/s\"\n\
+             max_vus = {max_vus}\nduration = \"{secs}s\"\n\n[[request]]\npath = \"{path}\"\n"
+        ),
+    )
+    .expect("scenario parses")
+}
+
 /// An open model whose runtime is blocked 120 ms at a time (a stand-in for an overloaded
 /// generator): iterations start well behind schedule although VUs are free, and self-watch
 /// records it as arrival lag and calls volley the bottleneck. The target is fast and on its
@@ -66,15 +79,7 @@ fn a_run_records_the_generator_and_judges_generator_cpu() {
 #[tokio::test(flavor = "current_thread")]
 async fn an_overloaded_open_model_records_arrival_lag() {
     let server = DemoServer::spawn(DemoOptions::default()).expect("demo target");
-    let plan = volley::scenario::parse(
-        std::path::Path::new("lag.toml"),
-        &format!(
-            "name = \"lag\"\nbase_url = \"{}\"\n\n[load]\nmodel = \"open\"\nrate = \"100/s\"\n\
-             max_vus = 50\nduration = \"5s\"\n\n[[request]]\npath = \"/health\"\n",
-            server.url()
-        ),
-    )
-    .expect("scenario parses");
+    let plan = open_plan(&server.url(), "/health", 100, 50, 5);
     let handle = volley::engine::start(plan);
     let blocker = tokio::spawn(async {
         // Bounded: at most 40 x 150 ms, and aborted when the run ends.
@@ -144,15 +149,7 @@ async fn waiting_for_a_busy_vu_is_not_arrival_lag() {
             .delay(Duration::from_millis(300))
             .body("slow")
     });
-    let plan = volley::scenario::parse(
-        std::path::Path::new("slow.toml"),
-        &format!(
-            "name = \"slow\"\nbase_url = \"{}\"\n\n[load]\nmodel = \"open\"\nrate = \"40/s\"\n\
-             max_vus = 2\nduration = \"4s\"\n\n[[request]]\npath = \"/\"\n",
-            slow.url()
-        ),
-    )
-    .expect("scenario parses");
+    let plan = open_plan(&slow.url(), "/", 40, 2, 4);
     let snap = tokio::time::timeout(Duration::from_secs(60), volley::engine::start(plan).wait())
         .await
         .expect("the run ends");
