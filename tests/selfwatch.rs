@@ -12,29 +12,14 @@ use volley::demo::{DemoOptions, DemoServer};
 fn a_run_records_the_generator_and_judges_generator_cpu() {
     let server = DemoServer::spawn(DemoOptions::default()).expect("demo target");
     let dir = scratch("selfwatch");
-    let scenario = dir.join("s.toml");
-    std::fs::write(
-        &scenario,
-        format!(
+    let (r, doc) = support::run_scenario(
+        &dir,
+        &format!(
             "name = \"selfwatch\"\nbase_url = \"{}\"\n\n[load]\nvus = 2\nduration = \"3s\"\n\n\
              [[request]]\npath = \"/api/items\"\n\n[[threshold]]\nexpr = \"generator_cpu <= 100%\"\n",
             server.url()
         ),
-    )
-    .expect("write scenario");
-    let result = dir.join("r.json");
-    let r = run(
-        &[
-            "run",
-            &scenario.display().to_string(),
-            "--headless",
-            "--out",
-            &format!("json={}", result.display()),
-        ],
-        Duration::from_secs(60),
     );
-    assert_eq!(r.code(), Some(0), "{r:?}");
-    let doc = read_doc(&result);
     let g = &doc["generator"];
     let series = g["series"].as_array().expect("generator.series");
     assert!(series.len() >= 2, "{g:#}");
