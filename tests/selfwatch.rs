@@ -98,30 +98,13 @@ async fn an_overloaded_open_model_records_arrival_lag() {
 #[test]
 fn the_closed_model_has_no_arrival_lag() {
     let server = DemoServer::spawn(DemoOptions::default()).expect("demo target");
-    let dir = scratch("selfwatch-closed");
-    let result = dir.join("r.json");
-    let r = run(
-        &[
-            &format!("{}/health", server.url()),
-            "-c",
-            "2",
-            "-d",
-            "2s",
-            "--headless",
-            "--out",
-            &format!("json={}", result.display()),
-        ],
-        Duration::from_secs(60),
-    );
-    assert_eq!(r.code(), Some(0), "{r:?}");
-    let doc = read_doc(&result);
+    let (_, doc) = quick_run(&server, "selfwatch-closed", &["-c", "2"]);
     let series = doc["generator"]["series"].as_array().expect("series");
     assert!(!series.is_empty());
     assert!(
         series.iter().all(|s| s.get("arrival_lag_ms").is_none()),
         "{series:?}"
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// A slow target keeps every VU busy: iterations wait for a free VU (and are dropped past
@@ -148,4 +131,29 @@ async fn waiting_for_a_busy_vu_is_not_arrival_lag() {
     let worst = lags.iter().copied().fold(0.0, f64::max);
     assert!(worst < 300.0, "VU waits counted as lag: {lags:?}");
     assert!(snap.dropped > 0, "the slow target did keep every VU busy");
+}
+
+/// `--no-self-watch` (for bench/compare.sh MODE=selfwatch) leaves the sampler out.
+#[test]
+fn no_self_watch_leaves_the_generator_out() {
+    let server = DemoServer::spawn(DemoOptions::default()).expect("demo target");
+    let (r, doc) = quick_run(&server, "selfwatch-off", &["-c", "1", "--no-self-watch"]);
+    assert!(doc.get("generator").is_none(), "{:#}", doc["generator"]);
+    assert!(doc["totals"]["requests"].as_u64().unwrap_or(0) > 0);
+    assert!(!r.stdout.contains("  generator  "), "{}", r.stdout);
+}
+
+/// `volley URL -d 2s --headless ARGS --out json=...` on the demo target's /health.
+fn quick_run(server: &DemoServer, name: &str, args: &[&str]) -> (support::Run, serde_json::Value) {
+    let dir = scratch(name);
+    let result = dir.join("r.json");
+    let url = format!("{}/health", server.url());
+    let out = format!("json={}", result.display());
+    let mut all = vec![url.as_str(), "-d", "2s", "--headless", "--out", &out];
+    all.extend_from_slice(args);
+    let r = run(&all, Duration::from_secs(60));
+    assert_eq!(r.code(), Some(0), "{r:?}");
+    let doc = read_doc(&result);
+    let _ = std::fs::remove_dir_all(&dir);
+    (r, doc)
 }
