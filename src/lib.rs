@@ -271,6 +271,7 @@ pub fn execute(mut plan: Plan, args: &RunArgs) -> Result<i32, Error> {
     let theme = args.theme.as_deref().map(load_theme).transpose()?;
     let engine_opts = engine::EngineOptions {
         interval_histograms: outs.iter().any(|o| o.kind == output::OutKind::Hdr),
+        no_self_watch: args.no_self_watch,
     };
     let rt = runtime(args.threads)?;
     let watched = if headless {

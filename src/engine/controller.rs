@@ -355,7 +355,8 @@ pub async fn run(
     aggregator.keep_interval_histograms(opts.interval_histograms);
     let (agg_done_tx, agg_done_rx) = oneshot::channel();
     let agg_task = tokio::spawn(aggregator.run(publish, agg_done_rx));
-    let selfwatch = tokio::spawn(super::selfwatch::run(gauges.clone()));
+    let selfwatch =
+        (!opts.no_self_watch).then(|| tokio::spawn(super::selfwatch::run(gauges.clone())));
     let monitor = plan.monitor.clone().map(|spec| {
         gauges.start_target(spec.source.to_string(), spec.names());
         let sink: Arc<dyn crate::monitor::Sink> = Arc::new(MonitorSink {
@@ -573,7 +574,9 @@ pub async fn run(
         while in_flight.join_next().await.is_some() {}
     }
     control.event(EventKind::Done, "run finished");
-    selfwatch.abort();
+    if let Some(s) = selfwatch {
+        s.abort();
+    }
     if let Some(m) = &monitor {
         m.abort();
     }

@@ -71,6 +71,8 @@ pub struct EngineOptions {
     /// Keep every second's latency histogram (encoded) for HDR interval logs; costs a few
     /// KB per endpoint per second, so only when `--out hdr` asks for it.
     pub interval_histograms: bool,
+    /// Leave self-watch out (to measure what it costs).
+    pub no_self_watch: bool,
 }
 
 /// Starts a run of `plan` on the current tokio runtime.
