@@ -11,6 +11,7 @@ use tokio::task::{JoinHandle, JoinSet};
 use super::command::{Command, Spike};
 use super::executor::{Requests, Want};
 use super::gate::{Gate, Phase};
+use super::sleep_opt;
 use super::state::{ControlState, LiveSpike, SpikeClock};
 use super::vu::{run_closed_vu, stagger, user_pattern, RunCtx};
 use crate::metrics::{Aggregator, Gauges, Snapshot};
@@ -338,11 +339,7 @@ pub async fn run(
         plan.load.stop.duration,
         plan.load.stop.iterations,
     ));
-    let endpoints: Vec<(String, String)> = plan
-        .endpoints
-        .iter()
-        .map(|e| (e.name.clone(), e.method.to_string()))
-        .collect();
+    let endpoints = plan.endpoint_names();
     let shards = shards_for(tokio::runtime::Handle::current().metrics().num_workers());
     let (mut aggregator, recorder) = Aggregator::new(
         &plan.name,
@@ -599,13 +596,6 @@ impl crate::monitor::Sink for MonitorSink {
     }
     fn started(&self) -> Instant {
         self.gauges.started
-    }
-}
-
-async fn sleep_opt(until: Option<tokio::time::Instant>) {
-    match until {
-        Some(t) => tokio::time::sleep_until(t).await,
-        None => std::future::pending().await,
     }
 }
 

@@ -11,6 +11,7 @@ use tokio::sync::{mpsc, Notify};
 use tokio::task::JoinSet;
 
 use super::gate::Phase;
+use super::sleep_opt;
 use super::vu::{Active, RunCtx, StopOnPanic, VuState};
 
 /// Longest an iteration waits for a free VU before it is dropped.
@@ -104,11 +105,4 @@ pub async fn schedule(ctx: Arc<RunCtx>, max_vus: u32, stop: Arc<Notify>) -> Join
         ctx.gauges.vus_target.store(created, Ordering::Relaxed);
     }
     running
-}
-
-async fn sleep_opt(until: Option<tokio::time::Instant>) {
-    match until {
-        Some(t) => tokio::time::sleep_until(t).await,
-        None => std::future::pending().await,
-    }
 }
