@@ -31,6 +31,8 @@ pub struct Gauges {
     startup: Mutex<Option<Duration>>,
     /// Self-watch: the generator's own figures, a sample a second.
     pub generator: Mutex<super::generator::SharedSeries>,
+    /// Open model: how far behind schedule iterations start (self-watch reads it).
+    pub arrival_lag: super::generator::ArrivalLag,
     /// Target monitor: what it read so far (absent without a monitor).
     pub target: Mutex<Option<std::sync::Arc<super::TargetSeries>>>,
 }
@@ -51,6 +53,7 @@ impl Gauges {
             startup_goal: AtomicU64::new(1),
             startup: Mutex::new(None),
             generator: Mutex::new(Default::default()),
+            arrival_lag: Default::default(),
             target: Mutex::new(None),
         }
     }
