@@ -6,7 +6,8 @@ mod controller;
 pub mod executor;
 mod gate;
 mod inspect;
-mod open;
+mod model;
+mod run;
 mod selfwatch;
 mod state;
 mod supervise;
@@ -17,7 +18,7 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
 
 pub use command::{Command, Spike, SpikeChange, StopSignal};
-pub use controller::{shards_for, DEFAULT_SHARDS};
+pub use run::{shards_for, DEFAULT_SHARDS};
 pub use state::{ControlState, LiveSpike, RunClock, SpikeClock};
 pub use supervise::{last_published, supervise, OnSignal, RunOutcome, Signals, Watcher, HURRY};
 
@@ -78,7 +79,7 @@ pub fn start_with(plan: Plan, opts: EngineOptions) -> EngineHandle {
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
     let endpoints = plan.endpoint_names();
     let (snap_tx, snap_rx) = watch::channel(Arc::new(Snapshot::empty(&plan.name, &endpoints)));
-    let done = tokio::spawn(controller::run(plan, opts, cmd_rx, snap_tx));
+    let done = tokio::spawn(run::run(plan, opts, cmd_rx, snap_tx));
     EngineHandle {
         commands: cmd_tx,
         snapshots: snap_rx,
