@@ -45,11 +45,10 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
-use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::{oneshot, watch};
 
+use crate::engine::Signals;
 use crate::error::Error;
-use crate::headless::recv;
 use crate::metrics::{RunState, Snapshot};
 use crate::scenario::format_duration;
 
@@ -241,9 +240,7 @@ async fn lifecycle(
         return;
     };
     *feed.lock().unwrap_or_else(|p| p.into_inner()) = Some(rx.clone());
-    let mut int = signal(SignalKind::interrupt()).ok();
-    let mut term = signal(SignalKind::terminate()).ok();
-    let mut hup = signal(SignalKind::hangup()).ok();
+    let mut signals = Signals::listen();
     let mut signalled = false;
     // The run has ended when its final snapshot says so, or when the engine is gone.
     loop {
@@ -252,9 +249,7 @@ async fn lifecycle(
         }
         tokio::select! {
             r = rx.changed() => if r.is_err() { break },
-            _ = recv(&mut int) => signalled = true,
-            _ = recv(&mut term) => signalled = true,
-            _ = recv(&mut hup) => signalled = true,
+            _ = signals.recv() => signalled = true,
         }
     }
     if grace.is_zero() || signalled {
@@ -263,9 +258,7 @@ async fn lifecycle(
     let _ = ended.send(());
     tokio::select! {
         _ = tokio::time::sleep(grace) => {}
-        _ = recv(&mut int) => {}
-        _ = recv(&mut term) => {}
-        _ = recv(&mut hup) => {}
+        _ = signals.recv() => {}
     }
 }
 
