@@ -320,7 +320,8 @@ mod tests {
         assert_eq!(b.since, 1);
         assert!(
             b.reason.contains("arrivals start 80.0ms behind schedule")
-                && b.reason.contains("at only 30% CPU: volley does not get the CPU"),
+                && b.reason
+                    .contains("at only 30% CPU: volley does not get the CPU"),
             "{}",
             b.reason
         );

@@ -260,6 +260,7 @@ pub fn write_markdown<W: Write>(
             )?;
         }
     }
+    super::target::write_resources_md(doc, w)?;
     let events: Vec<_> = doc
         .events
         .iter()
