@@ -112,7 +112,7 @@ fn the_closed_model_has_no_arrival_lag() {
 /// below the second-long waits and makes no verdict.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn waiting_for_a_busy_vu_is_not_arrival_lag() {
-    let slow = support::HttpServer::start(|_, _| {
+    let slow = support::TestServer::answering(|_, _| {
         support::Reply::ok()
             .delay(Duration::from_millis(300))
             .body("slow")

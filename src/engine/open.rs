@@ -35,7 +35,7 @@ pub async fn schedule(ctx: Arc<RunCtx>, max_vus: u32, stop: Arc<Notify>) -> Join
         let changed = ctx.gate.changed();
         tokio::pin!(changed);
         changed.as_mut().enable();
-        let rate = ctx.gauges.rate().unwrap_or(0.0);
+        let rate = ctx.control.rate().unwrap_or(0.0);
         let phase = ctx.gate.phase();
         if phase == Phase::Stopping {
             break;
@@ -80,7 +80,7 @@ pub async fn schedule(ctx: Arc<RunCtx>, max_vus: u32, stop: Arc<Notify>) -> Join
                 Some(vu) => vu,
                 None if created < max_vus => {
                     created += 1;
-                    ctx.gauges.vu_started();
+                    ctx.vu_started();
                     (VuState::new(&ctx, created as u64 - 1), due_at)
                 }
                 None => break,
@@ -99,7 +99,7 @@ pub async fn schedule(ctx: Arc<RunCtx>, max_vus: u32, stop: Arc<Notify>) -> Join
             running.spawn(async move {
                 ctx.gauges.arrival_lag.record(owed_from.elapsed());
                 let _active = Active::new(&ctx.gauges);
-                let _stop_on_panic = StopOnPanic(&ctx.gauges);
+                let _stop_on_panic = StopOnPanic(&ctx.control);
                 let user = ctx.pick_user(&mut st.rng);
                 if ctx.on_start(&mut st, user, &never).await {
                     ctx.iteration(&mut st, user, Some(due_at), &never).await;

@@ -261,11 +261,7 @@ pub fn write_markdown<W: Write>(
         }
     }
     super::target::write_resources_md(doc, w)?;
-    let events: Vec<_> = doc
-        .events
-        .iter()
-        .filter(|e| e.kind != "start" && e.kind != "done")
-        .collect();
+    let events: Vec<_> = doc.events.iter().filter(|e| e.kind.is_marked()).collect();
     if !events.is_empty() {
         writeln!(w)?;
         writeln!(w, "### Events")?;
@@ -275,7 +271,7 @@ pub fn write_markdown<W: Write>(
                 w,
                 "- {} `{}` {}",
                 units::secs(e.t),
-                md_cell(&e.kind),
+                md_cell(e.kind.as_str()),
                 md_cell(&e.detail)
             )?;
         }

@@ -6,8 +6,10 @@
 
 use std::fmt::Write as _;
 
-use super::{bands, esc, interval_label, legend, nice_step, span_of, Chart, Series, SeriesKind};
-use super::{MAX_POINTS, PALETTE};
+use super::chart::{nice_step, Chart, Series, SeriesKind};
+use super::charts::{interval_label, legend, span_of, MAX_POINTS, PALETTE};
+use super::esc;
+use super::events::bands;
 use crate::metrics::generator::{GeneratorSample, CPU_LIMIT, LAG_LIMIT_MS};
 use crate::metrics::Event;
 use crate::report::doc::ResultDoc;
@@ -65,24 +67,19 @@ fn strip(
             points.push((ts[a] as f64 + (b - a) as f64 / 2.0, v));
             text.push(v.map_or_else(|| units::NONE.to_string(), yfmt));
         }
-        c.push(
-            Series {
-                name: line.name.to_string(),
-                color: line.color.to_string(),
-                points,
-                kind: line.kind,
-                text,
-            },
-            None,
-        );
+        c.push(Series {
+            name: line.name.to_string(),
+            color: line.color.to_string(),
+            points,
+            kind: line.kind,
+            text,
+        });
     }
     let top = ymax.max(1e-9) * 1.08;
     let step = nice_step(top, 3.0);
     c.ymax = (top / step).ceil() * step;
     c.y2max = if y2max > 0.0 { y2max * 1.15 } else { 0.0 };
-    let mut out = String::new();
-    c.render(&mut out);
-    out
+    c.render()
 }
 
 fn pct(v: f64) -> String {
@@ -108,7 +105,7 @@ fn card(
         esc(id),
         esc(title),
         esc(note),
-        legend(keys)
+        legend(keys, "")
     );
 }
 
@@ -464,11 +461,14 @@ fn knee_chart(doc: &ResultDoc, k: &Knee, out: &mut String) {
         top + 12.0,
         esc(&k.line())
     );
-    out.push_str(&legend(&[
-        ("up to the knee", "#2563eb", "box"),
-        ("past the knee", "#dc2626", "box"),
-        ("knee", "#0f766e", "dash"),
-    ]));
+    out.push_str(&legend(
+        &[
+            ("up to the knee", "#2563eb", "box"),
+            ("past the knee", "#dc2626", "box"),
+            ("knee", "#0f766e", "dash"),
+        ],
+        "",
+    ));
 }
 
 #[cfg(test)]
