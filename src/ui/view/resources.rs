@@ -82,12 +82,20 @@ fn short(name: &str) -> String {
     }
 }
 
-/// A row: label, sparkline, last value.
-fn row<'a>(app: &App, label: String, spark_text: String, color: Color, value: String) -> Line<'a> {
+/// A row: label, sparkline (padded to `width`, so values line up while it fills), last
+/// value.
+fn row<'a>(
+    app: &App,
+    label: String,
+    spark_text: String,
+    width: usize,
+    color: Color,
+    value: String,
+) -> Line<'a> {
     let t = &app.theme;
     Line::from(vec![
         Span::styled(format!("{label:<LABEL$} "), t.muted()),
-        Span::styled(spark_text, Style::default().fg(color)),
+        Span::styled(format!("{spark_text:<width$}"), Style::default().fg(color)),
         Span::styled(format!(" {value:>VALUE$}"), t.text()),
     ])
 }
@@ -123,6 +131,7 @@ impl Widget for Resources<'_> {
                     &gen.iter().map(|x| Some(x.cpu_share)).collect::<Vec<_>>(),
                     Scale::Fixed(1.0),
                 ),
+                width,
                 cpu_color,
                 units::percent_with(last.cpu_share, 0),
             ));
@@ -133,6 +142,7 @@ impl Widget for Resources<'_> {
                     &gen.iter().map(|x| Some(x.lag_p99_ms)).collect::<Vec<_>>(),
                     Scale::Zero(LAG_LIMIT_MS),
                 ),
+                width,
                 t.p95,
                 units::ms(last.lag_p99_ms),
             ));
@@ -142,16 +152,14 @@ impl Widget for Resources<'_> {
                     app,
                     "arrivals".into(),
                     spark(&lags, Scale::Zero(LAG_LIMIT_MS)),
+                    width,
                     t.p99,
                     last.arrival_lag_ms.map_or(units::NONE.into(), units::ms),
                 ));
             }
         }
         match &s.target {
-            None => lines.push(Line::styled(
-                "target: not monitored ([monitor] or --monitor)",
-                t.muted(),
-            )),
+            None => lines.push(Line::styled("target: not monitored (--monitor)", t.muted())),
             Some(target) => {
                 let rows = &target.samples[target.samples.len().saturating_sub(width)..];
                 for (i, name) in target.names.iter().enumerate() {
@@ -173,7 +181,14 @@ impl Widget for Resources<'_> {
                         .copied()
                         .flatten()
                         .map_or(units::NONE.into(), |v| Monitor::format(name, v));
-                    lines.push(row(app, short(name), spark(&vals, scale), t.accent, last));
+                    lines.push(row(
+                        app,
+                        short(name),
+                        spark(&vals, scale),
+                        width,
+                        t.accent,
+                        last,
+                    ));
                 }
                 if target.failures > 0 {
                     lines.push(Line::styled(
@@ -190,6 +205,38 @@ impl Widget for Resources<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_short_history_keeps_values_in_their_column() {
+        use crate::metrics::generator::{GeneratorSample, GeneratorSeries};
+        use crate::metrics::Snapshot;
+        use ratatui::widgets::Widget;
+        let mut s = Snapshot::empty("r", &[]);
+        let mut g = GeneratorSeries::new(1.0);
+        for t in 0..3 {
+            g.push(GeneratorSample {
+                t,
+                cpu_share: 0.5,
+                lag_p99_ms: 2.0,
+                ..GeneratorSample::default()
+            });
+        }
+        s.generator = std::sync::Arc::new(g);
+        let app = App::new(
+            std::sync::Arc::new(s),
+            crate::ui::theme::Theme::default_theme(),
+            1,
+        );
+        let area = Rect::new(0, 0, 40, 5);
+        let mut buf = Buffer::empty(area);
+        Resources { app: &app }.render(area, &mut buf);
+        let rows: Vec<String> = (1..4)
+            .map(|y| (0..40).map(|x| buf[(x, y)].symbol().to_string()).collect())
+            .collect();
+        assert_eq!(rows[0], "│volley CPU ▅▅▅                     50%│");
+        assert_eq!(rows[1], "│volley lag ▂▂▂                  2.00ms│");
+        assert_eq!(rows[2], "│target: not monitored (--monitor)     │");
+    }
 
     #[test]
     fn sparklines_scale_and_leave_gaps() {
