@@ -24,6 +24,7 @@ pub mod grade;
 pub mod headless;
 pub mod import;
 pub mod init;
+pub mod latency;
 pub mod metrics;
 pub mod monitor;
 pub mod output;
@@ -274,6 +275,7 @@ pub fn execute(mut plan: Plan, args: &RunArgs) -> Result<i32, Error> {
     let theme = args.theme.as_deref().map(load_theme).transpose()?;
     let engine_opts = engine::EngineOptions {
         interval_histograms: outs.iter().any(|o| o.kind == output::OutKind::Hdr),
+        no_self_watch: args.no_self_watch,
     };
     let mut host = control::Host::prepare(
         &plan,
