@@ -23,6 +23,7 @@ pub mod grade;
 pub mod headless;
 pub mod import;
 pub mod init;
+pub mod latency;
 pub mod metrics;
 pub mod monitor;
 pub mod output;
