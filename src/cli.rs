@@ -158,6 +158,11 @@ pub struct QuickArgs {
     /// per VU, one stream in flight on it (hyper's client).
     #[arg(long = "http2")]
     pub http2: bool,
+    /// Time each response as a stream (server-sent events or chunks): time to first
+    /// byte, to the first event, the gaps between events, events per response.
+    /// `text/event-stream` responses are timed so without it.
+    #[arg(long = "stream")]
+    pub stream: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -381,6 +381,7 @@ pub async fn run(
             .map(|e| Want {
                 body: e.needs_body(),
                 headers: e.needs_headers(),
+                events: e.needs_events(),
             })
             .collect(),
         user_pattern: user_pattern(&plan.users),

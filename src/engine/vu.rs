@@ -319,7 +319,13 @@ impl RunCtx {
             let resp = Response::new(&a);
             let mut results = Vec::with_capacity(ep.checks.len());
             for c in &ep.checks {
-                let ok = resp.as_ref().is_some_and(|r| eval_check(&c.kind, r));
+                let ok = match c.event {
+                    None => resp.as_ref().is_some_and(|r| eval_check(&c.kind, r)),
+                    Some(pick) => resp
+                        .as_ref()
+                        .and_then(|r| r.event(pick))
+                        .is_some_and(|r| eval_check(&c.kind, &r)),
+                };
                 results.push((c.id, ok));
                 if !ok {
                     if let Outcome::Status(code) = outcome {
@@ -330,7 +336,13 @@ impl RunCtx {
             }
             st.recorder.record_checks(idx, &results);
             for cap in &ep.captures {
-                let value = resp.as_ref().and_then(|r| eval_capture(&cap.from, r));
+                let value = match cap.event {
+                    None => resp.as_ref().and_then(|r| eval_capture(&cap.from, r)),
+                    Some(pick) => resp
+                        .as_ref()
+                        .and_then(|r| r.event(pick))
+                        .and_then(|r| eval_capture(&cap.from, &r)),
+                };
                 if value.is_none() {
                     if let Outcome::Status(code) = outcome {
                         outcome = Outcome::Rejected(code, ErrorKind::CaptureFailed);
@@ -344,6 +356,9 @@ impl RunCtx {
             (Some(q), Some(l)) => (Some(l + q.as_micros() as u64), Some(l)),
             (_, l) => (l, None),
         };
+        if let Some(s) = &a.stream {
+            st.recorder.record_stream(idx, &s.sample);
+        }
         let sample = Sample {
             endpoint: idx,
             latency_us,

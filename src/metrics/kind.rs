@@ -36,6 +36,9 @@ pub enum ErrorKind {
     /// REFUSED_STREAM, or REFUSED_STREAM twice (a refused stream is sent once more: the
     /// server says it did not process it).
     StreamReset,
+    /// A streamed response (server-sent events, `stream = true`) went quiet for longer
+    /// than its `stream_idle` after its head arrived.
+    StreamStalled,
     /// Cut off at the end of the run (the graceful-stop period ran out, or the user
     /// stopped again). Not an error: counted apart, as `aborted` (see [`AbortCause`]).
     Aborted,
@@ -48,7 +51,7 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 16] = [
+    pub const ALL: [ErrorKind; 17] = [
         ErrorKind::ConnectRefused,
         ErrorKind::Connect,
         ErrorKind::Dns,
@@ -61,6 +64,7 @@ impl ErrorKind {
         ErrorKind::UnexpectedUpgrade,
         ErrorKind::Goaway,
         ErrorKind::StreamReset,
+        ErrorKind::StreamStalled,
         ErrorKind::Aborted,
         ErrorKind::CheckFailed,
         ErrorKind::CaptureFailed,
@@ -86,6 +90,7 @@ impl ErrorKind {
             ErrorKind::UnexpectedUpgrade => "unexpected_upgrade",
             ErrorKind::Goaway => "goaway",
             ErrorKind::StreamReset => "stream_reset",
+            ErrorKind::StreamStalled => "stream_stalled",
             ErrorKind::Aborted => "aborted",
             ErrorKind::CheckFailed => "check_failed",
             ErrorKind::CaptureFailed => "capture_failed",

@@ -7,6 +7,7 @@ mod kind;
 pub mod procstat;
 mod recorder;
 mod snapshot;
+mod stream;
 mod target;
 pub mod verdict;
 
@@ -18,4 +19,5 @@ pub use snapshot::{
     merge_timelines, push_row, EndpointStats, ErrorSample, Event, RunState, Snapshot, SpikeStatus,
     TimelineRow, MAX_TIMELINE_ROWS, RECENT_ERRORS,
 };
+pub use stream::{StreamHists, StreamSample};
 pub use target::{TargetSample, TargetSeries};

@@ -257,6 +257,8 @@ pub struct EndpointStats {
     /// Phase timings (connect, TLS, time to first byte, receiving, total) of the
     /// requests whose client measures them.
     pub phases: Option<Arc<super::PhaseHists>>,
+    /// Streamed responses (server-sent events, chunked streams).
+    pub stream: Option<Arc<super::StreamHists>>,
     /// Steps not sent because a variable they need was not captured.
     pub skipped: u64,
     /// Check id -> (passes, fails).
@@ -289,6 +291,7 @@ impl EndpointStats {
             hist: Arc::new(new_histogram()),
             hist_raw: None,
             phases: None,
+            stream: None,
             skipped: 0,
             checks: BTreeMap::new(),
             rps_now: 0.0,
@@ -354,6 +357,9 @@ impl EndpointStats {
         }
         if let Some(p) = &o.phases {
             Arc::make_mut(self.phases.get_or_insert_with(Default::default)).add(p);
+        }
+        if let Some(s) = &o.stream {
+            Arc::make_mut(self.stream.get_or_insert_with(Default::default)).add(s);
         }
         self.skipped += o.skipped;
         for (id, (p, f)) in &o.checks {

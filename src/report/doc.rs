@@ -181,6 +181,57 @@ impl PhasesMs {
     }
 }
 
+/// Streamed responses (server-sent events, `stream = true`): counts, and times in
+/// milliseconds with the usual percentile keys.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StreamDoc {
+    /// Streamed responses, complete or not (a stalled stream counts what arrived).
+    pub responses: u64,
+    /// Events (or chunks) over all of them.
+    pub events: u64,
+    /// From starting to write the request to the first response byte.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttfb_ms: Option<Latency>,
+    /// From starting to write the request to the first complete event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_event_ms: Option<Latency>,
+    /// Between each event and the one before it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gap_ms: Option<Latency>,
+    /// Events per response (counts, not milliseconds).
+    pub events_per_response: Latency,
+    /// From starting to write the request to the end of the stream.
+    pub duration_ms: Latency,
+}
+
+impl StreamDoc {
+    fn of(s: &crate::metrics::StreamHists) -> Option<StreamDoc> {
+        let some = |h: &hdrhistogram::Histogram<u64>| (!h.is_empty()).then(|| latency_of(h));
+        let per = &s.per_response;
+        (!s.is_empty()).then(|| StreamDoc {
+            responses: s.responses,
+            events: s.events,
+            ttfb_ms: some(&s.ttfb),
+            first_event_ms: some(&s.first_event),
+            gap_ms: some(&s.gap),
+            events_per_response: Latency {
+                min: per.min() as f64,
+                mean: round3(per.mean()),
+                p50: per.value_at_quantile(0.50) as f64,
+                p90: per.value_at_quantile(0.90) as f64,
+                p95: per.value_at_quantile(0.95) as f64,
+                p99: per.value_at_quantile(0.99) as f64,
+                p999: per.value_at_quantile(0.999) as f64,
+                p9999: per.value_at_quantile(0.9999) as f64,
+                max: per.max() as f64,
+                stdev: round3(per.stdev()),
+                count: per.len(),
+            },
+            duration_ms: latency_of(&s.duration),
+        })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Stats {
     pub name: String,
@@ -203,6 +254,9 @@ pub struct Stats {
     /// did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phases_ms: Option<PhasesMs>,
+    /// Streamed responses; absent when there were none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream: Option<StreamDoc>,
     /// Steps not sent because a variable they need was not captured.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub skipped: u64,
@@ -358,6 +412,7 @@ fn stats(ep: &EndpointStats, secs: f64, with_timeline: bool) -> Stats {
         latency_ms: latency(ep),
         latency_ms_uncorrected: ep.hist_raw.as_deref().map(latency_of),
         phases_ms: ep.phases.as_deref().and_then(PhasesMs::of),
+        stream: ep.stream.as_deref().and_then(StreamDoc::of),
         skipped: ep.skipped,
         aborted: ep.aborted,
         status: ep.status.iter().map(|(k, v)| (k.to_string(), *v)).collect(),

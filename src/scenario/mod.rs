@@ -19,8 +19,8 @@ pub use model::{
 };
 pub use plan::{
     header_pair, is_secret_header, join_url, ClientKind, DataMode, DataSet, Endpoint, Flow,
-    HttpOptions, LoadModel, LoadPlan, Plan, RequestTemplate, Stage, StopAt, UserType,
-    DEFAULT_GRACEFUL_STOP, DEFAULT_TIMEOUT,
+    HttpOptions, LoadModel, LoadPlan, Plan, RequestTemplate, Stage, StopAt, StreamOpts, UserType,
+    DEFAULT_GRACEFUL_STOP, DEFAULT_STREAM_IDLE, DEFAULT_TIMEOUT,
 };
 
 use model::ScenarioFile;

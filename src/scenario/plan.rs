@@ -55,6 +55,28 @@ impl RequestTemplate {
     }
 }
 
+/// Default longest silence inside a stream before it counts as stalled.
+pub const DEFAULT_STREAM_IDLE: Duration = Duration::from_secs(10);
+
+/// How an endpoint's responses are streamed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamOpts {
+    /// `stream = true`: time every response as a stream (otherwise only
+    /// `text/event-stream` ones are).
+    pub forced: bool,
+    /// Longest wait for the next bytes once the response head arrived.
+    pub idle: Duration,
+}
+
+impl Default for StreamOpts {
+    fn default() -> Self {
+        StreamOpts {
+            forced: false,
+            idle: DEFAULT_STREAM_IDLE,
+        }
+    }
+}
+
 /// One request the scenario makes, fully resolved.
 #[derive(Debug, Clone)]
 pub struct Endpoint {
@@ -72,6 +94,8 @@ pub struct Endpoint {
     pub template: Option<RequestTemplate>,
     pub checks: Vec<super::inspect::Check>,
     pub captures: Vec<super::inspect::Capture>,
+    /// How its responses are timed as streams.
+    pub stream: StreamOpts,
 }
 
 impl Endpoint {
@@ -90,17 +114,28 @@ impl Endpoint {
             template: None,
             checks: Vec::new(),
             captures: Vec::new(),
+            stream: StreamOpts::default(),
         }
     }
 
     pub fn needs_body(&self) -> bool {
-        self.checks.iter().any(|c| c.kind.needs_body())
+        self.checks
+            .iter()
+            .any(|c| c.event.is_none() && c.kind.needs_body())
             || self.captures.iter().any(|c| {
-                matches!(
-                    c.from,
-                    super::inspect::CaptureFrom::Json(_) | super::inspect::CaptureFrom::Regex(..)
-                )
+                c.event.is_none()
+                    && matches!(
+                        c.from,
+                        super::inspect::CaptureFrom::Json(_)
+                            | super::inspect::CaptureFrom::Regex(..)
+                    )
             })
+    }
+
+    /// A check or capture reads a streamed response's events.
+    pub fn needs_events(&self) -> bool {
+        self.checks.iter().any(|c| c.event.is_some())
+            || self.captures.iter().any(|c| c.event.is_some())
     }
 
     pub fn needs_headers(&self) -> bool {

@@ -22,6 +22,8 @@ use super::plan::{
 use super::template::{Names, Template};
 use crate::thresholds::ThresholdSpec;
 
+mod stream;
+
 pub struct Validator<'a> {
     pub path: &'a Path,
     pub src: &'a str,
@@ -181,6 +183,7 @@ impl Validator<'_> {
             ep.follow_redirects |= follow_default;
             ep.client = resolve_client(client_choice, &ep, &http)
                 .map_err(|msg| self.err_key(version_span.clone(), "http.version", msg))?;
+            self.stream_client(i, r, &ep)?;
             for (name, value) in ep.headers.iter_mut() {
                 if secret_headers.contains(name) {
                     value.set_sensitive(true);
@@ -608,10 +611,20 @@ impl Validator<'_> {
         let mut checks = Vec::new();
         for c in &r.check {
             let kind = self.check(c)?;
-            let name = c.get_ref().name.clone().unwrap_or_else(|| kind.describe());
+            let event = self.check_event(c, &kind)?;
+            let name = c
+                .get_ref()
+                .name
+                .clone()
+                .unwrap_or_else(|| stream::check_name(&kind, event));
             let id = all_checks.len();
             all_checks.push((i, name.clone()));
-            checks.push(Check { id, name, kind });
+            checks.push(Check {
+                id,
+                name,
+                kind,
+                event,
+            });
         }
         let mut captures = Vec::new();
         for c in &r.capture {
@@ -632,6 +645,7 @@ impl Validator<'_> {
             template: has_template.then_some(template),
             checks,
             captures,
+            stream: self.stream_opts(r)?,
         })
     }
 
@@ -679,11 +693,14 @@ impl Validator<'_> {
         if let Some(d) = s.latency_under {
             kinds.push(CheckKind::LatencyUnder(d.0));
         }
+        if let Some(e) = &s.events {
+            kinds.push(self.events_check(e)?);
+        }
         match kinds.len() {
             1 => Ok(kinds.pop().expect("one")),
             0 => Err(self.err(
                 c.span(),
-                "a check needs one of: status, body_contains, json_path, header, latency_under",
+                "a check needs one of: status, body_contains, json_path, header, latency_under, events",
             )),
             _ => Err(self.err(
                 c.span(),
@@ -784,10 +801,12 @@ impl Validator<'_> {
                 ))
             }
         };
+        let event = self.capture_event(c, &from)?;
         Ok(Capture {
             var: scope.var(var).expect("collected above"),
             name: var.clone(),
             from,
+            event,
         })
     }
 

@@ -7,6 +7,8 @@ mod conn;
 mod h1;
 mod hyper_client;
 mod reqwest_client;
+pub mod sse;
+mod stream;
 mod tls;
 
 use std::sync::Arc;
@@ -16,12 +18,13 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Uri};
 
 use crate::metrics::{ErrorKind, Gauges, Outcome, Phases, Retry};
-use crate::scenario::{ClientKind, HttpVersion, Plan, RetryPolicy};
+use crate::scenario::{ClientKind, HttpVersion, Plan, RetryPolicy, StreamOpts};
 
 pub use classify::{classify_hyper, classify_io, classify_reqwest};
 pub use h1::H1Client;
 pub use hyper_client::HyperClient;
 pub use reqwest_client::ReqwestClient;
+pub use stream::StreamResult;
 
 /// Where connections go: one per distinct scheme, host and port.
 #[derive(Debug, Clone)]
@@ -51,6 +54,8 @@ pub struct Prepared {
     /// The request asks for a protocol upgrade (has an `Upgrade` header): only then is
     /// `101 Switching Protocols` an answer rather than `unexpected_upgrade`.
     pub upgrade: bool,
+    /// How responses are timed as streams (h1 client).
+    pub stream: StreamOpts,
 }
 
 /// The result of sending one request.
@@ -73,6 +78,9 @@ pub struct Attempt {
     /// How long each phase took, for a complete response from a client that measures
     /// them (h1).
     pub phases: Option<Phases>,
+    /// A streamed response (server-sent events, or `stream = true`): what arrived and
+    /// when, also when the stream failed part way.
+    pub stream: Option<Box<StreamResult>>,
 }
 
 /// Largest body kept for checks and captures; longer ones are counted but not kept.
@@ -128,6 +136,8 @@ impl Rendered {
 pub struct Want {
     pub body: bool,
     pub headers: bool,
+    /// The data of a streamed response's events.
+    pub events: bool,
 }
 
 impl Attempt {
@@ -142,6 +152,7 @@ impl Attempt {
             retry: None,
             connect_failed: false,
             phases: None,
+            stream: None,
         }
     }
 
@@ -174,6 +185,7 @@ impl Attempt {
             retry: None,
             connect_failed: false,
             phases: None,
+            stream: None,
         }
     }
 
@@ -277,6 +289,7 @@ impl Requests {
                 client: ep.client,
                 follow_redirects: ep.follow_redirects,
                 upgrade,
+                stream: ep.stream,
             });
         }
         let tls = tls::client_config(plan.http.insecure, &[b"http/1.1"]);
