@@ -18,6 +18,7 @@ pub mod cli;
 pub mod demo;
 pub mod engine;
 pub mod error;
+pub mod fleet;
 pub mod grade;
 pub mod headless;
 pub mod import;
@@ -77,6 +78,7 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
             Ok(exit::OK)
         }
         Some(Command::Compare(args)) => output::compare_command(&args),
+        Some(Command::Merge(args)) => fleet::merge_command(&args),
         Some(Command::Plan(args)) => capacity::command(&args),
         Some(Command::Check { file, overrides }) => {
             let mut plan = scenario::load(&file)?;

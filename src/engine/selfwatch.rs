@@ -70,6 +70,7 @@ pub(crate) async fn run(gauges: Arc<Gauges>) {
                     .connections_open
                     .load(std::sync::atomic::Ordering::Relaxed),
                 lag_p99_ms: p99(&mut lags),
+                arrival_lag_ms: gauges.arrival_lag.take_p99_ms(),
             },
         );
         lags.clear();

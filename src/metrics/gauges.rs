@@ -110,6 +110,8 @@ pub struct Gauges {
     pub run_started: tokio::sync::Notify,
     /// Self-watch: the generator's own figures, a sample a second.
     pub generator: Mutex<super::generator::SharedSeries>,
+    /// Open model: how far behind schedule iterations start (self-watch reads it).
+    pub arrival_lag: super::generator::ArrivalLag,
     /// Target monitor: what it read so far (absent without a monitor).
     pub target: Mutex<Option<std::sync::Arc<super::TargetSeries>>>,
 }
@@ -192,6 +194,7 @@ impl Gauges {
             startup: Mutex::new(None),
             run_started: tokio::sync::Notify::new(),
             generator: Mutex::new(Default::default()),
+            arrival_lag: Default::default(),
             target: Mutex::new(None),
         }
     }
