@@ -131,6 +131,7 @@ pub fn plan(url: &str, q: &QuickArgs) -> Result<Plan, Error> {
                 forced: q.stream,
                 idle: DEFAULT_STREAM_IDLE,
             },
+            ws: None,
         }],
         load: LoadPlan {
             model: LoadModel::Closed,

@@ -234,6 +234,7 @@ impl RunCtx {
     ) -> StepResult {
         let ep = &self.endpoints[idx];
         let rendered = match &ep.template {
+            None if ep.ws.is_some() => Some(Rendered::default()),
             None => None,
             Some(t) => {
                 let mut render = Render {
@@ -264,6 +265,26 @@ impl RunCtx {
                 }
                 Some(r)
             }
+        };
+        let rendered = match (rendered, &ep.ws) {
+            (Some(mut r), Some(plan)) => {
+                let mut render = Render {
+                    st: &mut *st,
+                    data: &self.data,
+                };
+                for step in &plan.steps {
+                    if let crate::scenario::WsStep::Send(t) = step {
+                        let mut text = String::new();
+                        if t.render(&mut render, &mut text).is_err() {
+                            st.recorder.record_skipped(idx);
+                            return StepResult::Skipped;
+                        }
+                        r.ws_sends.push(text);
+                    }
+                }
+                Some(r)
+            }
+            (r, _) => r,
         };
         self.gauges.in_flight.fetch_add(1, Ordering::Relaxed);
         let recorder = st.recorder.clone();
@@ -358,6 +379,9 @@ impl RunCtx {
         };
         if let Some(s) = &a.stream {
             st.recorder.record_stream(idx, &s.sample);
+        }
+        if let Some(w) = &a.ws {
+            st.recorder.record_ws(idx, w);
         }
         let sample = Sample {
             endpoint: idx,

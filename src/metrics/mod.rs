@@ -10,6 +10,7 @@ mod snapshot;
 mod stream;
 mod target;
 pub mod verdict;
+mod ws;
 
 pub use aggregator::{Aggregator, TICK};
 pub use gauges::{Gauges, RunClock, SpikeClock, SpikeGauge};
@@ -21,3 +22,4 @@ pub use snapshot::{
 };
 pub use stream::{StreamHists, StreamSample};
 pub use target::{TargetSample, TargetSeries};
+pub use ws::{WsSample, WsStats};

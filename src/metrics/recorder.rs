@@ -140,6 +140,8 @@ pub struct Accum {
     pub phases: Option<Box<PhaseHists>>,
     /// Streamed responses, once there was one.
     pub stream: Option<Box<super::StreamHists>>,
+    /// WebSocket sessions, once there was one.
+    pub ws: Option<Box<super::WsStats>>,
 }
 
 impl Default for Accum {
@@ -161,6 +163,7 @@ impl Default for Accum {
             retry_us: 0,
             phases: None,
             stream: None,
+            ws: None,
         }
     }
 }
@@ -242,6 +245,9 @@ impl Accum {
         if let Some(st) = other.stream.as_deref().filter(|s| !s.is_empty()) {
             self.stream.get_or_insert_default().add(st);
         }
+        if let Some(ws) = other.ws.as_deref().filter(|s| !s.is_empty()) {
+            self.ws.get_or_insert_default().add(ws);
+        }
         if other.requests == 0 && other.hist.is_empty() {
             return;
         }
@@ -285,6 +291,7 @@ impl Accum {
             && self.checks.is_empty()
             && self.messages.is_empty()
             && self.stream.as_deref().is_none_or(|s| s.is_empty())
+            && self.ws.as_deref().is_none_or(|s| s.is_empty())
     }
 
     pub fn clear(&mut self) {
@@ -308,6 +315,9 @@ impl Accum {
             p.reset();
         }
         if let Some(s) = self.stream.as_deref_mut().filter(|s| !s.is_empty()) {
+            s.reset();
+        }
+        if let Some(s) = self.ws.as_deref_mut().filter(|s| !s.is_empty()) {
             s.reset();
         }
         self.skipped = 0;
@@ -485,11 +495,21 @@ impl Recorder {
 
     /// Records what a streamed response did (whatever its outcome).
     pub fn record_stream(&self, endpoint: usize, s: &super::StreamSample) {
+        self.with(endpoint, |acc| acc.stream.get_or_insert_default().record(s));
+    }
+
+    /// Records what a WebSocket session did (whatever its outcome).
+    pub fn record_ws(&self, endpoint: usize, s: &super::WsSample) {
+        self.with(endpoint, |acc| acc.ws.get_or_insert_default().record(s));
+    }
+
+    /// Runs `f` on this shard's counts of `endpoint`.
+    fn with(&self, endpoint: usize, f: impl FnOnce(&mut Accum)) {
         let mut data = self.shards[self.shard]
             .lock()
             .unwrap_or_else(|p| p.into_inner());
         if let Some(acc) = data.endpoints.get_mut(endpoint) {
-            acc.stream.get_or_insert_default().record(s);
+            f(acc);
         }
     }
 

@@ -259,6 +259,8 @@ pub struct EndpointStats {
     pub phases: Option<Arc<super::PhaseHists>>,
     /// Streamed responses (server-sent events, chunked streams).
     pub stream: Option<Arc<super::StreamHists>>,
+    /// WebSocket sessions.
+    pub ws: Option<Arc<super::WsStats>>,
     /// Steps not sent because a variable they need was not captured.
     pub skipped: u64,
     /// Check id -> (passes, fails).
@@ -292,6 +294,7 @@ impl EndpointStats {
             hist_raw: None,
             phases: None,
             stream: None,
+            ws: None,
             skipped: 0,
             checks: BTreeMap::new(),
             rps_now: 0.0,
@@ -360,6 +363,9 @@ impl EndpointStats {
         }
         if let Some(s) = &o.stream {
             Arc::make_mut(self.stream.get_or_insert_with(Default::default)).add(s);
+        }
+        if let Some(s) = &o.ws {
+            Arc::make_mut(self.ws.get_or_insert_with(Default::default)).add(s);
         }
         self.skipped += o.skipped;
         for (id, (p, f)) in &o.checks {

@@ -269,6 +269,50 @@ impl StreamDoc {
     }
 }
 
+/// WebSocket sessions of an endpoint (a request with a `ws` script; each session is
+/// one of its `requests`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WsDoc {
+    pub sessions: u64,
+    pub connections_opened: u64,
+    /// Sessions whose closing handshake completed (either side started it).
+    pub connections_closed: u64,
+    pub messages_sent: u64,
+    pub messages_received: u64,
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
+    /// The close codes the server sent: code -> sessions.
+    pub close_codes: BTreeMap<String, u64>,
+    /// From starting to connect to the 101 answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handshake_ms: Option<Latency>,
+    /// Each matched `expect` step: from the last send before it to the match.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect_ms: Option<Latency>,
+}
+
+impl WsDoc {
+    fn of(w: &crate::metrics::WsStats) -> Option<WsDoc> {
+        let some = |h: &hdrhistogram::Histogram<u64>| (!h.is_empty()).then(|| latency_of(h));
+        (!w.is_empty()).then(|| WsDoc {
+            sessions: w.sessions,
+            connections_opened: w.opened,
+            connections_closed: w.closed,
+            messages_sent: w.sent,
+            messages_received: w.received,
+            bytes_sent: w.bytes_sent,
+            bytes_received: w.bytes_received,
+            close_codes: w
+                .close_codes
+                .iter()
+                .map(|(c, n)| (c.to_string(), *n))
+                .collect(),
+            handshake_ms: some(&w.handshake),
+            expect_ms: some(&w.expect),
+        })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Stats {
     pub name: String,
@@ -294,6 +338,9 @@ pub struct Stats {
     /// Streamed responses; absent when there were none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream: Option<StreamDoc>,
+    /// WebSocket sessions; absent when there were none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ws: Option<WsDoc>,
     /// Steps not sent because a variable they need was not captured.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub skipped: u64,
@@ -454,6 +501,7 @@ fn stats(ep: &EndpointStats, secs: f64, with_timeline: bool) -> Stats {
         latency_ms_uncorrected: ep.hist_raw.as_deref().map(latency_of),
         phases_ms: ep.phases.as_deref().and_then(PhasesMs::of),
         stream: ep.stream.as_deref().and_then(StreamDoc::of),
+        ws: ep.ws.as_deref().and_then(WsDoc::of),
         skipped: ep.skipped,
         aborted: ep.aborted,
         status: ep.status.iter().map(|(k, v)| (k.to_string(), *v)).collect(),

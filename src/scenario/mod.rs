@@ -7,6 +7,7 @@ mod model;
 mod plan;
 pub mod template;
 mod validate;
+pub mod wsscript;
 
 use std::path::Path;
 use std::time::Duration;
@@ -20,7 +21,8 @@ pub use model::{
 pub use plan::{
     header_pair, is_secret_header, join_url, ClientKind, DataMode, DataSet, Endpoint, Flow,
     HttpOptions, LoadModel, LoadPlan, Plan, RequestTemplate, Stage, StopAt, StreamOpts, UserType,
-    DEFAULT_GRACEFUL_STOP, DEFAULT_STREAM_IDLE, DEFAULT_TIMEOUT,
+    WsMatch, WsPlan, WsStep, DEFAULT_GRACEFUL_STOP, DEFAULT_STREAM_IDLE, DEFAULT_TIMEOUT,
+    DEFAULT_WS_MAX_MESSAGE,
 };
 
 use model::ScenarioFile;

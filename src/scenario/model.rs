@@ -257,6 +257,16 @@ pub struct RequestSection {
     /// Longest silence inside a streamed response before it counts as stalled
     /// (default 10s).
     pub stream_idle: Option<HumanDuration>,
+    /// "http" (the default) or "websocket" (also implied by a ws:// or wss:// path).
+    #[schemars(with = "Option<String>")]
+    pub protocol: Option<Spanned<String>>,
+    /// A WebSocket request's step script, one step a line: send, send json, expect
+    /// contains|regex|json, receive N, sleep, close (see docs/scenario.md).
+    #[schemars(with = "Option<String>")]
+    pub ws: Option<Spanned<String>>,
+    /// Largest WebSocket message (and frame) accepted, bytes (default 1048576).
+    #[schemars(with = "Option<u64>")]
+    pub ws_max_message: Option<Spanned<u64>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]

@@ -77,6 +77,71 @@ impl Default for StreamOpts {
     }
 }
 
+/// A WebSocket request's script, compiled.
+#[derive(Debug, Clone)]
+pub struct WsPlan {
+    pub steps: Vec<WsStep>,
+    /// Largest message (and frame) accepted, bytes.
+    pub max_message: usize,
+}
+
+/// Default largest WebSocket message accepted (1 MiB).
+pub const DEFAULT_WS_MAX_MESSAGE: usize = 1 << 20;
+
+/// One step of a WebSocket script.
+#[derive(Debug, Clone)]
+pub enum WsStep {
+    /// Send a text message.
+    Send(super::template::Template),
+    /// Wait (at most `within`) for a message that matches; the time from the last send
+    /// to the match is the step's latency.
+    Expect {
+        what: WsMatch,
+        within: Duration,
+    },
+    /// Wait (at most `within`) for `n` more messages.
+    Receive {
+        n: u64,
+        within: Duration,
+    },
+    Sleep(Duration),
+    /// Close with this code (1000 when none).
+    Close(u16),
+}
+
+/// What an `expect` step waits for.
+#[derive(Debug, Clone)]
+pub enum WsMatch {
+    Contains(String),
+    Regex(regex::Regex),
+    JsonExists(super::inspect::JsonPath),
+    JsonEquals(super::inspect::JsonPath, serde_json::Value),
+}
+
+impl WsMatch {
+    pub fn matches(&self, text: &str) -> bool {
+        match self {
+            WsMatch::Contains(t) => text.contains(t.as_str()),
+            WsMatch::Regex(re) => re.is_match(text),
+            WsMatch::JsonExists(p) => serde_json::from_str::<serde_json::Value>(text)
+                .ok()
+                .is_some_and(|v| p.get(&v).is_some()),
+            WsMatch::JsonEquals(p, want) => serde_json::from_str::<serde_json::Value>(text)
+                .ok()
+                .is_some_and(|v| p.get(&v) == Some(want)),
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            WsMatch::Contains(t) => format!("containing '{t}'"),
+            WsMatch::Regex(re) => format!("matching /{re}/"),
+            WsMatch::JsonExists(p) => format!("with {}", p.text),
+            WsMatch::JsonEquals(p, v) => format!("with {} == {v}", p.text),
+        }
+    }
+}
+
 /// One request the scenario makes, fully resolved.
 #[derive(Debug, Clone)]
 pub struct Endpoint {
@@ -96,6 +161,8 @@ pub struct Endpoint {
     pub captures: Vec<super::inspect::Capture>,
     /// How its responses are timed as streams.
     pub stream: StreamOpts,
+    /// A WebSocket request: its script (the URL's scheme stays http or https).
+    pub ws: Option<WsPlan>,
 }
 
 impl Endpoint {
@@ -115,6 +182,7 @@ impl Endpoint {
             checks: Vec::new(),
             captures: Vec::new(),
             stream: StreamOpts::default(),
+            ws: None,
         }
     }
 

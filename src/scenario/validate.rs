@@ -23,6 +23,7 @@ use super::template::{Names, Template};
 use crate::thresholds::ThresholdSpec;
 
 mod stream;
+mod ws;
 
 pub struct Validator<'a> {
     pub path: &'a Path,
@@ -184,6 +185,7 @@ impl Validator<'_> {
             ep.client = resolve_client(client_choice, &ep, &http)
                 .map_err(|msg| self.err_key(version_span.clone(), "http.version", msg))?;
             self.stream_client(i, r, &ep)?;
+            ep.ws = self.ws_plan(i, r, &ep, &scope)?;
             for (name, value) in ep.headers.iter_mut() {
                 if secret_headers.contains(name) {
                     value.set_sensitive(true);
@@ -526,7 +528,8 @@ impl Validator<'_> {
         all_checks: &mut Vec<(usize, String)>,
     ) -> Result<Endpoint, ScenarioError> {
         let method = r.method.clone().map_or(http::Method::GET, |m| m.0);
-        let path = r.path.get_ref();
+        let ws_path = ws::http_path(r.path.get_ref());
+        let path: &str = &ws_path;
         if path.chars().any(char::is_control) {
             return Err(self.err(r.path.span(), "a path must not contain control characters"));
         }
@@ -646,6 +649,7 @@ impl Validator<'_> {
             checks,
             captures,
             stream: self.stream_opts(r)?,
+            ws: None,
         })
     }
 

@@ -10,6 +10,7 @@ mod reqwest_client;
 pub mod sse;
 mod stream;
 mod tls;
+mod ws;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,8 +18,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Uri};
 
-use crate::metrics::{ErrorKind, Gauges, Outcome, Phases, Retry};
-use crate::scenario::{ClientKind, HttpVersion, Plan, RetryPolicy, StreamOpts};
+use crate::metrics::{ErrorKind, Gauges, Outcome, Phases, Retry, WsSample};
+use crate::scenario::{ClientKind, HttpVersion, Plan, RetryPolicy, StreamOpts, WsPlan};
 
 pub use classify::{classify_hyper, classify_io, classify_reqwest};
 pub use h1::H1Client;
@@ -56,6 +57,8 @@ pub struct Prepared {
     pub upgrade: bool,
     /// How responses are timed as streams (h1 client).
     pub stream: StreamOpts,
+    /// A WebSocket request: its script.
+    pub ws: Option<WsPlan>,
 }
 
 /// The result of sending one request.
@@ -81,6 +84,8 @@ pub struct Attempt {
     /// A streamed response (server-sent events, or `stream = true`): what arrived and
     /// when, also when the stream failed part way.
     pub stream: Option<Box<StreamResult>>,
+    /// A WebSocket session: what it did, also when it failed part way.
+    pub ws: Option<Box<WsSample>>,
 }
 
 /// Largest body kept for checks and captures; longer ones are counted but not kept.
@@ -93,6 +98,8 @@ pub struct Rendered {
     pub path: Option<String>,
     pub headers: Vec<(http::HeaderName, HeaderValue)>,
     pub body: Option<Bytes>,
+    /// A WebSocket request: the text of each `send` step, in order.
+    pub ws_sends: Vec<String>,
 }
 
 impl Rendered {
@@ -153,6 +160,7 @@ impl Attempt {
             connect_failed: false,
             phases: None,
             stream: None,
+            ws: None,
         }
     }
 
@@ -186,6 +194,7 @@ impl Attempt {
             connect_failed: false,
             phases: None,
             stream: None,
+            ws: None,
         }
     }
 
@@ -223,6 +232,7 @@ pub const USER_AGENT: &str = concat!("volley/", env!("CARGO_PKG_VERSION"));
 
 impl Requests {
     pub fn new(plan: &Plan) -> Requests {
+        let ws_scheme = |ep: &crate::scenario::Endpoint| ep.ws.is_some();
         let mut origins: Vec<Origin> = Vec::new();
         let mut prepared = Vec::with_capacity(plan.endpoints.len());
         for ep in &plan.endpoints {
@@ -274,7 +284,7 @@ impl Requests {
                 );
             }
             let target = uri.path_and_query().map_or("/", |pq| pq.as_str());
-            let upgrade = headers.contains_key(http::header::UPGRADE);
+            let upgrade = headers.contains_key(http::header::UPGRADE) || ws_scheme(ep);
             let mut wire = Vec::new();
             h1::serialize(&mut wire, &ep.method, target, &headers, &ep.body);
             prepared.push(Prepared {
@@ -290,6 +300,7 @@ impl Requests {
                 follow_redirects: ep.follow_redirects,
                 upgrade,
                 stream: ep.stream,
+                ws: ep.ws.clone(),
             });
         }
         let tls = tls::client_config(plan.http.insecure, &[b"http/1.1"]);
@@ -343,6 +354,10 @@ impl VuClient {
     pub async fn send(&mut self, idx: usize, rendered: Option<&Rendered>, want: Want) -> Attempt {
         let reqs = self.requests.clone();
         let p = &reqs.prepared[idx];
+        if let Some(plan) = &p.ws {
+            let sends = rendered.map_or(&[][..], |r| &r.ws_sends[..]);
+            return ws::session(&reqs, p, plan, sends, &self.gauges).await;
+        }
         let attempt = match p.client {
             ClientKind::H1 => self.h1.send(&reqs, p, rendered, want, &self.gauges).await,
             ClientKind::Hyper => {
