@@ -275,3 +275,41 @@ fn chunks_are_the_events_of_a_stream_that_is_not_sse() {
     let (_, doc) = quick(&dir, &server.url(), &["-c", "1", "-n", "2"], LIMIT);
     assert!(doc["endpoints"][0].get("stream").is_none());
 }
+
+#[test]
+fn the_demo_s_streaming_scenario_chats_and_streams_without_errors() {
+    let dir = scratch("stream-demo");
+    let out = dir.join("out.json");
+    let r = run(
+        &[
+            "demo",
+            "--scenario",
+            "streaming",
+            "--headless",
+            "--duration",
+            "2s",
+            "--out",
+            &format!("json={}", out.display()),
+        ],
+        LIMIT,
+    );
+    assert_eq!(r.code(), Some(0), "{r:?}");
+    let doc = read_doc(&out);
+    assert_eq!(total(&doc, "errors"), 0, "{}", doc["totals"]);
+    let eps = doc["endpoints"].as_array().unwrap();
+    let names: Vec<&str> = eps.iter().map(|e| e["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["login", "chat socket", "token stream"]);
+    // Every chat message got its reply: two sends, two expects matched per session.
+    let ws = &eps[1]["ws"];
+    let sessions = ws["sessions"].as_u64().unwrap();
+    assert!(sessions > 0, "{ws}");
+    assert_eq!(ws["messages_sent"].as_u64(), Some(2 * sessions));
+    assert_eq!(ws["expect_ms"]["count"].as_u64(), Some(2 * sessions));
+    // Every token stream: 20 tokens and [DONE], with a first byte and gaps timed.
+    let s = &eps[2]["stream"];
+    let streams = s["responses"].as_u64().unwrap();
+    assert!(streams > 0, "{s}");
+    assert_eq!(s["events"].as_u64(), Some(21 * streams));
+    assert_eq!(s["gap_ms"]["count"].as_u64(), Some(20 * streams));
+    assert!(s["ttfb_ms"]["p50"].as_f64().unwrap() > 0.0);
+}

@@ -9,6 +9,7 @@ mod header;
 mod help;
 mod latency;
 mod series;
+mod streams;
 mod thresholds;
 mod throughput;
 
