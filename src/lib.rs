@@ -23,6 +23,7 @@ pub mod grade;
 pub mod headless;
 pub mod import;
 pub mod init;
+pub mod latency;
 pub mod metrics;
 pub mod monitor;
 pub mod output;
@@ -32,6 +33,7 @@ pub mod report;
 pub mod scenario;
 pub mod schema;
 pub mod shell;
+pub mod state;
 pub mod sys;
 pub mod thresholds;
 pub mod ui;
@@ -278,6 +280,7 @@ pub fn execute(mut plan: Plan, args: &RunArgs) -> Result<i32, Error> {
     let theme = args.theme.as_deref().map(load_theme).transpose()?;
     let engine_opts = engine::EngineOptions {
         interval_histograms: outs.iter().any(|o| o.kind == output::OutKind::Hdr),
+        no_self_watch: args.no_self_watch,
     };
     let rt = runtime(args.threads)?;
     let watched = if headless {

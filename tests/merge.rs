@@ -2,13 +2,13 @@
 //! exactly: counts add up to what the server saw, and every percentile is the one of the
 //! union of the parts' histograms.
 
-mod common;
+mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use common::{Route, ServerConfig, TestServer};
+use support::{Route, ServerConfig, TestServer};
 use volley::metrics::{new_histogram, TimelineRow};
 use volley::report::{latency_of, ResultDoc};
 
@@ -118,7 +118,7 @@ fn merged_parts_are_the_union_of_their_histograms_and_the_servers_count() {
     let all = read(&merged);
 
     // Counts: the server saw every request the parts sent, and the merge counts them all.
-    assert_eq!(all.totals.requests, srv.total());
+    assert_eq!(all.totals.requests, srv.requests());
     // Without a flow every iteration sends one of the requests.
     assert_eq!(all.totals.requests, 40 + 25 + 31);
     for (i, ep) in all.endpoints.iter().enumerate() {

@@ -6,7 +6,6 @@
 //! Runs go to a test server on 127.0.0.1, are bounded in time, and take the `SERIAL`
 //! lock so they never share the cores with each other.
 
-mod common;
 mod support;
 
 use std::collections::BTreeMap;
@@ -15,9 +14,9 @@ use std::process::Command as Process;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use common::{Route, ServerConfig, TestServer};
 use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
 use hdrhistogram::Histogram;
+use support::{Route, ServerConfig, TestServer};
 use volley::engine::{self, Command};
 use volley::metrics::{new_histogram, push_row, TimelineRow, MAX_TIMELINE_ROWS};
 use volley::output::{render, Baseline, OutKind};
@@ -104,6 +103,7 @@ weight = 1
                 plan,
                 engine::EngineOptions {
                     interval_histograms: true,
+                    ..engine::EngineOptions::default()
                 },
             );
             tokio::time::sleep(Duration::from_millis(800)).await;

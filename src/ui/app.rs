@@ -117,6 +117,8 @@ pub struct App {
     pub keymap: Keymap,
     pub view: View,
     pub help: bool,
+    /// The resources panel is shown beside the throughput chart.
+    pub resources: bool,
     pub input: Option<InputLine>,
     /// Index into `snap.endpoints` of the selected row.
     pub selected: usize,
@@ -183,6 +185,7 @@ impl App {
             keymap: Keymap::default(),
             view: View::Main,
             help: false,
+            resources: false,
             input: None,
             selected: 0,
             sort: SortKey::Plan,
@@ -328,6 +331,10 @@ impl App {
             }
             Action::Help => {
                 self.help = !self.help;
+                Vec::new()
+            }
+            Action::ToggleResources => {
+                self.resources = !self.resources;
                 Vec::new()
             }
             Action::Back => {

@@ -6,14 +6,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ratatui::crossterm::event::{self, Event};
-use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::Notify;
 
 use super::app::{App, Quit};
 use super::term::TermGuard;
 use super::theme::Theme;
 use super::view;
-use crate::engine::{self, Command, EngineHandle, StopSignal, Watched};
-use crate::metrics::Snapshot;
+use crate::engine::{self, Command, EngineHandle, OnSignal, RunOutcome, Signals, StopSignal};
 use crate::scenario::Plan;
 
 /// How the console looks and behaves.
@@ -32,7 +31,7 @@ pub fn run(
     plan: Plan,
     rt: tokio::runtime::Runtime,
     opts: ConsoleOptions,
-) -> std::io::Result<Watched> {
+) -> std::io::Result<RunOutcome> {
     run_with(plan, rt, opts, |_| {})
 }
 
@@ -43,7 +42,7 @@ pub fn run_with(
     rt: tokio::runtime::Runtime,
     opts: ConsoleOptions,
     on_start: impl FnOnce(&EngineHandle) + Send + 'static,
-) -> std::io::Result<Watched> {
+) -> std::io::Result<RunOutcome> {
     let initial_vus = match plan.load.model {
         crate::scenario::LoadModel::Closed => plan.load.vus,
         crate::scenario::LoadModel::Open { rate, .. } => rate.round() as u32,
@@ -51,7 +50,11 @@ pub fn run_with(
     let target_url = plan.base_url.to_string();
     let hangup = Arc::new(AtomicBool::new(false));
     let (tx, rx) = std::sync::mpsc::channel();
-    let hang = hangup.clone();
+    let quit_now = Arc::new(Notify::new());
+    let mut watcher = Watcher {
+        hangup: hangup.clone(),
+    };
+    let hurry = quit_now.clone();
     let engine_opts = opts.engine;
     let engine_thread = std::thread::Builder::new()
         .name("volley-engine".into())
@@ -60,7 +63,7 @@ pub fn run_with(
                 let handle = engine::start_with(plan, engine_opts);
                 on_start(&handle);
                 let _ = tx.send((handle.commands.clone(), handle.snapshots.clone()));
-                supervise(handle, hang).await
+                engine::supervise(handle, Signals::listen(), hurry, &mut watcher).await
             });
             rt.shutdown_timeout(Duration::from_millis(200));
             snap
@@ -68,10 +71,7 @@ pub fn run_with(
     let Ok((commands, snapshots)) = rx.recv() else {
         // The engine thread died before it started: nothing ran.
         return match engine_thread.join() {
-            Ok(snapshot) => Ok(Watched {
-                snapshot,
-                forced: false,
-            }),
+            Ok(outcome) => Ok(outcome),
             Err(p) => std::panic::resume_unwind(p),
         };
     };
@@ -149,6 +149,7 @@ pub fn run_with(
     if std::env::var_os("VOLLEY_FRAME_STATS").is_some() {
         say!("{}", stats.summary());
     }
+    let hurried = !lost && !engine_thread.is_finished();
     if lost {
         // Nobody is watching: stop as SIGHUP does (graceful, within the scenario's
         // graceful-stop period, unless a signal already asked) and wait for the
@@ -156,57 +157,45 @@ pub fn run_with(
         if !hangup.swap(true, Ordering::Relaxed) {
             let _ = commands.send(Command::StopOnSignal(StopSignal::HangUp));
         }
-        return Ok(match engine_thread.join() {
-            Ok(snapshot) => Watched {
-                snapshot,
-                forced: false,
-            },
-            Err(_) => {
-                let mut snapshot: Snapshot = (**snapshots.borrow()).clone();
-                snapshot.partial = true;
-                Watched {
-                    snapshot,
-                    forced: true,
-                }
-            }
-        });
+    } else if hurried {
+        // A second Stop makes the engine abort what is in flight (counted as aborted) at
+        // once: the supervisor waits a moment for its final count rather than lose them.
+        quit_now.notify_one();
     }
-    if engine_thread.is_finished() {
-        match engine_thread.join() {
-            Ok(snapshot) => {
-                return Ok(Watched {
-                    snapshot,
-                    forced: false,
-                })
-            }
-            Err(_) => {
+    match engine_thread.join() {
+        Ok(outcome) => Ok(outcome),
+        Err(_) => {
+            if !lost && !hurried {
                 say!("volley: the engine failed; writing the last results it published");
             }
+            Ok(RunOutcome {
+                snapshot: engine::last_published(&snapshots),
+                forced: true,
+            })
         }
-    } else {
-        // A second Stop makes the engine abort what is in flight (counted as aborted) at
-        // once: wait a moment for its final count rather than lose those requests.
-        let _ = commands.send(Command::Stop);
-        let end = Instant::now() + Duration::from_secs(2);
-        while !engine_thread.is_finished() && Instant::now() < end {
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        if engine_thread.is_finished() {
-            if let Ok(mut snapshot) = engine_thread.join() {
-                snapshot.partial = true;
-                return Ok(Watched {
-                    snapshot,
-                    forced: true,
-                });
+    }
+}
+
+/// The console's answer to stop signals: each asks for the graceful stop (a repeated
+/// hang-up only once), and the console leaves once the run has ended.
+struct Watcher {
+    /// A signal asked the run to stop: the console leaves when the engine is done.
+    hangup: Arc<AtomicBool>,
+}
+
+impl engine::Watcher for Watcher {
+    fn on_signal(&mut self, sig: StopSignal) -> OnSignal {
+        match sig {
+            // A hang-up may come as more than one SIGHUP (from the shell and from the
+            // terminal), and the console may notice the hang-up itself: only the first
+            // asks for the graceful stop (a second Stop would abort what is in flight).
+            StopSignal::HangUp if self.hangup.swap(true, Ordering::Relaxed) => OnSignal::Ignore,
+            _ => {
+                self.hangup.store(true, Ordering::Relaxed);
+                OnSignal::Stop
             }
         }
     }
-    let mut snapshot: Snapshot = (**snapshots.borrow()).clone();
-    snapshot.partial = true;
-    Ok(Watched {
-        snapshot,
-        forced: true,
-    })
 }
 
 /// Terminal events, read on a thread of their own. crossterm's reader loops forever
@@ -287,51 +276,5 @@ impl FrameStats {
             line("frames", &mut self.frames),
             line("key to frame", &mut self.keys)
         )
-    }
-}
-
-/// Waits for the engine; SIGTERM, SIGHUP and an outside SIGINT stop it gracefully.
-async fn supervise(handle: EngineHandle, hangup: Arc<AtomicBool>) -> Snapshot {
-    let EngineHandle {
-        commands,
-        snapshots,
-        mut done,
-    } = handle;
-    let mut term = signal(SignalKind::terminate()).ok();
-    let mut hup = signal(SignalKind::hangup()).ok();
-    let mut int = signal(SignalKind::interrupt()).ok();
-    loop {
-        tokio::select! {
-            r = &mut done => {
-                return match r {
-                    Ok(s) => s,
-                    Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-                    Err(_) => {
-                        let mut s = (**snapshots.borrow()).clone();
-                        s.partial = true;
-                        s
-                    }
-                };
-            }
-            _ = recv(&mut term) => { hangup.store(true, Ordering::Relaxed); let _ = commands.send(Command::StopOnSignal(StopSignal::Terminate)); }
-            // A hang-up may come as more than one SIGHUP (from the shell and from the
-            // terminal), and the console may notice the hang-up itself: only the first
-            // asks for the graceful stop (a second Stop would abort what is in flight).
-            _ = recv(&mut hup) => {
-                if !hangup.swap(true, Ordering::Relaxed) {
-                    let _ = commands.send(Command::StopOnSignal(StopSignal::HangUp));
-                }
-            }
-            _ = recv(&mut int) => { hangup.store(true, Ordering::Relaxed); let _ = commands.send(Command::StopOnSignal(StopSignal::Interrupt)); }
-        }
-    }
-}
-
-async fn recv(sig: &mut Option<tokio::signal::unix::Signal>) {
-    match sig {
-        Some(s) => {
-            s.recv().await;
-        }
-        None => std::future::pending().await,
     }
 }

@@ -5,18 +5,24 @@ use std::fmt::Write as _;
 
 use super::chart::Band;
 use super::esc;
-use crate::metrics::Event;
+use crate::metrics::{Event, EventKind};
 use crate::report::doc::ResultDoc;
 use crate::units;
 
-pub(super) fn event_color(kind: &str) -> &'static str {
+/// Every kind is named, so a new kind cannot go uncoloured by accident (`set_rate` once
+/// did, when kinds were strings).
+pub(super) fn event_color(kind: &EventKind) -> &'static str {
     match kind {
-        "pause" | "resume" => "#64748b",
-        "spike" | "spike_end" => "#a21caf",
-        "set_vus" | "set_rate" => "#2563eb",
-        "stop" | "abort" => "#dc2626",
-        "end" => "#0f766e",
-        _ => "#b45309",
+        EventKind::Pause | EventKind::Resume => "#64748b",
+        EventKind::Spike | EventKind::SpikeEnd => "#a21caf",
+        EventKind::SetVus | EventKind::SetRate => "#2563eb",
+        EventKind::Stop | EventKind::Abort => "#dc2626",
+        EventKind::End => "#0f766e",
+        EventKind::Start
+        | EventKind::Stage
+        | EventKind::Done
+        | EventKind::Monitor
+        | EventKind::Other(_) => "#b45309",
     }
 }
 
@@ -25,7 +31,7 @@ pub(super) fn event_color(kind: &str) -> &'static str {
 pub(super) fn marked_events(doc: &ResultDoc) -> Vec<(usize, &Event)> {
     doc.events
         .iter()
-        .filter(|e| e.kind != "start" && e.kind != "done")
+        .filter(|e| e.kind.is_marked())
         .enumerate()
         .map(|(i, e)| (i + 1, e))
         .collect()
@@ -37,15 +43,15 @@ pub(super) fn bands(doc: &ResultDoc, end: f64) -> Vec<Band> {
     let mut open: Option<(f64, &str)> = None;
     let mut spike: Option<f64> = None;
     for e in &doc.events {
-        match e.kind.as_str() {
-            "pause" => open = Some((e.t, "paused")),
-            "resume" => {
+        match e.kind {
+            EventKind::Pause => open = Some((e.t, "paused")),
+            EventKind::Resume => {
                 if let Some((a, _)) = open.take() {
                     out.push((a, e.t, "#64748b", "paused"));
                 }
             }
-            "spike" => spike = Some(e.t),
-            "spike_end" => {
+            EventKind::Spike => spike = Some(e.t),
+            EventKind::SpikeEnd => {
                 if let Some(a) = spike.take() {
                     out.push((a, e.t, "#a21caf", "spike"));
                 }
@@ -74,7 +80,7 @@ pub(super) fn section(events: &[(usize, &Event)], o: &mut String) {
             r#"<tr><td class="l n"><span style="background:{}">{n}</span></td><td>{}</td><td class="l"><code>{}</code></td><td class="l" style="white-space:normal">{}</td></tr>"#,
             event_color(&e.kind),
             units::secs(e.t),
-            esc(&e.kind),
+            esc(e.kind.as_str()),
             esc(&e.detail)
         );
     }
