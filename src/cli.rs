@@ -67,11 +67,16 @@ pub enum Command {
         #[command(flatten)]
         run: RunArgs,
     },
-    /// Start the built-in demo target and run scenarios/demo.toml against it.
+    /// Start the built-in demo target and run a built-in scenario against it
+    /// (scenarios/demo.toml, or scenarios/streaming.toml with --scenario streaming).
     Demo {
         /// Only serve the demo target (for other tools and tests); do not run load.
         #[arg(long)]
         serve_only: bool,
+        /// Which built-in scenario to run: shop (HTTP API) or streaming (a WebSocket chat
+        /// and a server-sent token stream, with time to first byte and gaps).
+        #[arg(long, value_enum, default_value_t = DemoScenario::Shop)]
+        scenario: DemoScenario,
         #[command(flatten)]
         target: crate::demo::DemoOptions,
         #[command(flatten)]
@@ -168,6 +173,18 @@ pub struct QuickArgs {
     /// per VU, one stream in flight on it (hyper's client).
     #[arg(long = "http2")]
     pub http2: bool,
+    /// Time each response as a stream (server-sent events or chunks): time to first
+    /// byte, to the first event, the gaps between events, events per response.
+    /// `text/event-stream` responses are timed so without it.
+    #[arg(long = "stream")]
+    pub stream: bool,
+}
+
+/// The built-in scenarios of `volley demo`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DemoScenario {
+    Shop,
+    Streaming,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

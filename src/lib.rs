@@ -52,6 +52,8 @@ use scenario::{Overrides, Plan};
 
 /// The scenario `volley demo` runs, built in so the binary works from any directory.
 pub const DEMO_SCENARIO: &str = include_str!("../scenarios/demo.toml");
+/// `volley demo --scenario streaming`: a WebSocket chat and a token stream.
+pub const DEMO_STREAMING_SCENARIO: &str = include_str!("../scenarios/streaming.toml");
 
 /// Runs the command line; returns the process exit code.
 pub fn run(cli: Cli) -> Result<i32, Error> {
@@ -117,6 +119,7 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
         }
         Some(Command::Demo {
             serve_only,
+            scenario: which,
             target,
             overrides,
             run,
@@ -129,8 +132,13 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
             }
             let server = demo::DemoServer::spawn(target)
                 .map_err(|e| Error::io("cannot start the demo target", e))?;
-            let mut plan =
-                scenario::parse(std::path::Path::new("scenarios/demo.toml"), DEMO_SCENARIO)?;
+            let (file, text) = match which {
+                cli::DemoScenario::Shop => ("scenarios/demo.toml", DEMO_SCENARIO),
+                cli::DemoScenario::Streaming => {
+                    ("scenarios/streaming.toml", DEMO_STREAMING_SCENARIO)
+                }
+            };
+            let mut plan = scenario::parse(std::path::Path::new(file), text)?;
             let o = overrides_of(&overrides)?;
             if o.target.is_none() {
                 // The demo target is volley's own choice, not an override.

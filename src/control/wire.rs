@@ -16,6 +16,7 @@ use crate::metrics::{
     new_histogram, AbortCause, EndpointStats, ErrorSample, Event, PhaseHists, RunState, Snapshot,
     SpikeView, StageStatus, TargetSample, TargetSeries, TimelineRow,
 };
+use crate::metrics::{StreamHists, WsStats};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct WireSnapshot {
@@ -80,6 +81,29 @@ pub struct WireEndpoint {
     pub timeline_append: bool,
     #[serde(default)]
     pub timeline_len: usize,
+    /// Streamed responses' timings (SSE and chunked), histograms encoded.
+    #[serde(default)]
+    pub stream: Option<WireStream>,
+    /// WebSocket sessions' counts and timings, histograms encoded.
+    #[serde(default)]
+    pub ws: Option<WireWs>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WireStream {
+    pub responses: u64,
+    pub events: u64,
+    /// ttfb, first_event, gap, per_response, duration.
+    pub hists: [Option<String>; 5],
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WireWs {
+    /// sessions, opened, closed, sent, received, bytes_sent, bytes_received.
+    pub counts: [u64; 7],
+    pub close_codes: Vec<(u16, u64)>,
+    pub handshake: Option<String>,
+    pub expect: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -166,6 +190,31 @@ impl WireEndpoint {
             timeline: e.timeline.to_vec(),
             timeline_append: false,
             timeline_len: e.timeline.len(),
+            stream: e.stream.as_ref().map(|s| WireStream {
+                responses: s.responses,
+                events: s.events,
+                hists: [
+                    enc(&s.ttfb),
+                    enc(&s.first_event),
+                    enc(&s.gap),
+                    enc(&s.per_response),
+                    enc(&s.duration),
+                ],
+            }),
+            ws: e.ws.as_ref().map(|w| WireWs {
+                counts: [
+                    w.sessions,
+                    w.opened,
+                    w.closed,
+                    w.sent,
+                    w.received,
+                    w.bytes_sent,
+                    w.bytes_received,
+                ],
+                close_codes: w.close_codes.clone(),
+                handshake: enc(&w.handshake),
+                expect: enc(&w.expect),
+            }),
         }
     }
 
@@ -209,6 +258,40 @@ impl WireEndpoint {
             errors_now: self.errors_now,
             recent_errors: Arc::new(self.recent_errors.iter().cloned().collect::<VecDeque<_>>()),
             timeline: Arc::new(self.timeline.clone()),
+            stream: match &self.stream {
+                Some(s) => {
+                    let [ttfb, first, gap, per, dur] = &s.hists;
+                    Some(Arc::new(StreamHists {
+                        responses: s.responses,
+                        events: s.events,
+                        ttfb: dec(ttfb, name)?,
+                        first_event: dec(first, name)?,
+                        gap: dec(gap, name)?,
+                        per_response: dec(per, name)?,
+                        duration: dec(dur, name)?,
+                    }))
+                }
+                None => None,
+            },
+            ws: match &self.ws {
+                Some(w) => {
+                    let [sessions, opened, closed, sent, received, bytes_sent, bytes_received] =
+                        w.counts;
+                    Some(Arc::new(WsStats {
+                        sessions,
+                        opened,
+                        closed,
+                        sent,
+                        received,
+                        bytes_sent,
+                        bytes_received,
+                        close_codes: w.close_codes.clone(),
+                        handshake: dec(&w.handshake, name)?,
+                        expect: dec(&w.expect, name)?,
+                    }))
+                }
+                None => None,
+            },
         })
     }
 }
@@ -577,6 +660,43 @@ mod tests {
         assert_eq!(s.target, back.target);
         assert_eq!(s.thresholds, back.thresholds);
         assert_eq!(screen(&s, false), screen(&back, false));
+        assert_eq!(screen(&s, true), screen(&back, true));
+    }
+
+    #[test]
+    fn stream_and_websocket_figures_survive_the_wire() {
+        let mut s = fixture();
+        let mut st = StreamHists {
+            responses: 3,
+            events: 42,
+            ..Default::default()
+        };
+        st.gap.record(1500).unwrap();
+        st.ttfb.record(40_000).unwrap();
+        let mut ws = WsStats {
+            sessions: 5,
+            sent: 9,
+            received: 8,
+            close_codes: vec![(1000, 4), (1011, 1)],
+            ..Default::default()
+        };
+        ws.expect.record(2_000).unwrap();
+        s.endpoints[0].stream = Some(Arc::new(st));
+        s.endpoints[0].ws = Some(Arc::new(ws));
+        let back = decode(&encode(&s)).unwrap();
+        let (a, b) = (&s.endpoints[0], &back.endpoints[0]);
+        let (sa, sb) = (a.stream.as_deref().unwrap(), b.stream.as_deref().unwrap());
+        assert_eq!((sa.responses, sa.events), (sb.responses, sb.events));
+        assert_eq!(sa.gap, sb.gap);
+        assert_eq!(sa.ttfb, sb.ttfb);
+        let (wa, wb) = (a.ws.as_deref().unwrap(), b.ws.as_deref().unwrap());
+        assert_eq!(
+            (wa.sessions, wa.sent, wa.received),
+            (wb.sessions, wb.sent, wb.received)
+        );
+        assert_eq!(wa.close_codes, wb.close_codes);
+        assert_eq!(wa.expect, wb.expect);
+        assert!(back.endpoints[1].stream.is_none() && back.endpoints[1].ws.is_none());
         assert_eq!(screen(&s, true), screen(&back, true));
     }
 
