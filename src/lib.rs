@@ -86,6 +86,9 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
         Some(Command::Merge(args)) => fleet::merge_command(&args),
         Some(Command::Ls(args)) => control::ctl::ls_command(&args),
         Some(Command::Ctl(args)) => control::ctl::ctl_command(&args),
+        Some(Command::Coordinator(args)) => fleet::launch::coordinator(&args),
+        Some(Command::Worker(args)) => fleet::worker::command(&args),
+        Some(Command::K8s(args)) => fleet::k8s::command(&args),
         Some(Command::Plan(args)) => capacity::command(&args),
         Some(Command::Check { file, overrides }) => {
             let mut plan = scenario::load(&file)?;
@@ -110,7 +113,11 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
             file,
             overrides,
             run,
+            fleet: fleet_args,
         }) => {
+            if fleet_args.workers.is_some() {
+                return fleet::launch::local(&file, &overrides, &run, &fleet_args);
+            }
             let mut plan = scenario::load(&file)?;
             if let Some(note) = overrides_of(&overrides)?.apply(&mut plan) {
                 say!("volley: {note}");
@@ -188,7 +195,7 @@ fn write_or_print(path: Option<&std::path::Path>, text: &str) -> Result<(), Erro
     }
 }
 
-fn overrides_of(o: &OverrideArgs) -> Result<Overrides, Error> {
+pub(crate) fn overrides_of(o: &OverrideArgs) -> Result<Overrides, Error> {
     let target = match &o.target {
         Some(t) => Some(quick::user_url(t).map_err(|m| Error::Usage(format!("--target: {m}")))?),
         None => None,
@@ -219,7 +226,7 @@ fn overrides_of(o: &OverrideArgs) -> Result<Overrides, Error> {
     })
 }
 
-fn runtime(threads: Option<usize>) -> Result<tokio::runtime::Runtime, Error> {
+pub(crate) fn runtime(threads: Option<usize>) -> Result<tokio::runtime::Runtime, Error> {
     let threads = threads.unwrap_or(DEFAULT_THREADS).max(1);
     let rt = if threads == 1 {
         tokio::runtime::Builder::new_current_thread()
@@ -284,6 +291,7 @@ pub fn execute(mut plan: Plan, args: &RunArgs) -> Result<i32, Error> {
     let engine_opts = engine::EngineOptions {
         interval_histograms: outs.iter().any(|o| o.kind == output::OutKind::Hdr),
         no_self_watch: args.no_self_watch,
+        ..Default::default()
     };
     let mut host = control::Host::prepare(
         &plan,
@@ -293,6 +301,8 @@ pub fn execute(mut plan: Plan, args: &RunArgs) -> Result<i32, Error> {
             key: args.control_key.clone(),
             self_signed: args.control_self_signed,
             mode: if headless { "headless" } else { "console" },
+            token: None,
+            routes: None,
         },
     )
     .map_err(|e| match e {
@@ -353,7 +363,7 @@ pub fn execute(mut plan: Plan, args: &RunArgs) -> Result<i32, Error> {
     code
 }
 
-fn load_theme(spec: &str) -> Result<ui::Theme, Error> {
+pub(crate) fn load_theme(spec: &str) -> Result<ui::Theme, Error> {
     ui::Theme::load(spec).map_err(|e| match e {
         scenario::ScenarioError::Read { path, source, .. } => Error::Usage(format!(
             "--theme: '{}' is not a built-in theme (dark, light, high-contrast) and cannot be read: {source}",
@@ -365,7 +375,7 @@ fn load_theme(spec: &str) -> Result<ui::Theme, Error> {
 
 /// [`finish`], then the run's outcome to its control host (its result document kept in
 /// the run directory, `volley ctl wait` answered).
-fn finish_run(
+pub(crate) fn finish_run(
     doc: &ResultDoc,
     outs: &[output::OutSpec],
     host: Option<&mut control::Host>,

@@ -249,7 +249,7 @@ pub fn objects(spec: &ManifestSpec) -> Result<Vec<Value>, ManifestError> {
                             "name": "worker",
                             "image": spec.image,
                             "args": [
-                                "worker",
+                                "worker", scenario_path,
                                 "--coordinator", coordinator_addr,
                                 "--token-file", "/var/run/volley/token",
                             ],
@@ -262,6 +262,55 @@ pub fn objects(spec: &ManifestSpec) -> Result<Vec<Value>, ManifestError> {
             },
         }),
     ])
+}
+
+/// `volley k8s manifest FILE --workers N [--image IMG] [--namespace NS] [-o FILE]`.
+pub fn command(args: &crate::cli::K8sArgs) -> Result<i32, crate::error::Error> {
+    use crate::error::Error;
+    let crate::cli::K8sCommand::Manifest {
+        file,
+        workers,
+        image,
+        namespace,
+        output,
+    } = &args.command;
+    // The scenario must be valid before it is shipped anywhere.
+    crate::scenario::load(file)?;
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| Error::Usage(format!("cannot read '{}': {e}", file.display())))?;
+    let data = read_data(file, &text).map_err(|e| Error::Usage(e.to_string()))?;
+    let token = random_token().map_err(|e| Error::Usage(e.to_string()))?;
+    let spec = ManifestSpec {
+        scenario: file.clone(),
+        text,
+        data,
+        workers: *workers,
+        image: image.clone(),
+        namespace: namespace.clone(),
+        run_id: run_id(&token),
+        token,
+    };
+    let text = yaml(&spec).map_err(|e| Error::Usage(e.to_string()))?;
+    match output {
+        Some(path) => {
+            std::fs::write(path, &text)
+                .map_err(|e| Error::io(format!("cannot write '{}'", path.display()), e))?;
+            say!(
+                "volley: wrote {} (run {}; kubectl apply -f {})",
+                path.display(),
+                spec.run_id,
+                path.display()
+            );
+        }
+        None => {
+            use std::io::Write as _;
+            let mut out = std::io::stdout().lock();
+            out.write_all(text.as_bytes())
+                .and_then(|_| out.flush())
+                .map_err(|e| Error::io("stdout", e))?;
+        }
+    }
+    Ok(crate::error::exit::OK)
 }
 
 /// The manifest as YAML documents separated by `---`, with a header saying how to use it.
@@ -316,7 +365,8 @@ mod tests {
         assert_eq!(w["podFailurePolicy"]["rules"][0]["action"], "FailJob");
         // The workers dial the coordinator's Service; they never listen.
         let args = &w["template"]["spec"]["containers"][0]["args"];
-        assert_eq!(args[2], "volley-abc234-coordinator.load.svc:7600");
+        assert_eq!(args[1], "/scenario/mixed.toml");
+        assert_eq!(args[3], "volley-abc234-coordinator.load.svc:7600");
         assert!(w["template"]["spec"]["containers"][0]
             .get("ports")
             .is_none());
