@@ -1,0 +1,541 @@
+//! Local fleets (`volley run FILE --workers N`) against the test server: the merged
+//! results are exactly what the server saw and what `volley merge` makes of the workers'
+//! own documents; the split never runs more than the plan; plan changes through the
+//! coordinator reach every worker; a lost worker is handled by the policy.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use support::{eventually, read_doc, Route, ServerConfig, Spawned, TestServer};
+use volley::metrics::{new_histogram, TimelineRow};
+
+const LIMIT: Duration = Duration::from_secs(90);
+
+fn dir(name: &str) -> PathBuf {
+    let d = support::scratch(&format!("fleet-{name}"));
+    let runs = d.join("runs");
+    std::fs::create_dir_all(&runs).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&runs, std::fs::Permissions::from_mode(0o700)).unwrap();
+    d
+}
+
+fn write(dir: &Path, toml: &str) -> PathBuf {
+    let p = dir.join("s.toml");
+    std::fs::write(&p, toml).unwrap();
+    p
+}
+
+/// Starts `volley run FILE --workers N --headless --out json=DIR/all.json ARGS`.
+fn start(dir: &Path, file: &Path, workers: u32, args: &[&str]) -> Spawned {
+    let out = format!("json={}", dir.join("all.json").display());
+    let w = workers.to_string();
+    let mut all = vec![
+        "run",
+        file.to_str().unwrap(),
+        "--workers",
+        &w,
+        "--headless",
+        "--progress",
+        "1",
+        "--out",
+        &out,
+    ];
+    all.extend_from_slice(args);
+    let runs = dir.join("runs");
+    Spawned::start(&all, &[("VOLLEY_RUN_DIR", runs.to_str().unwrap())])
+}
+
+/// The run's folder in the scratch run directory, once it is there.
+fn run_dir(dir: &Path) -> PathBuf {
+    let runs = dir.join("runs");
+    let mut found = None;
+    assert!(
+        eventually(Duration::from_secs(30), || {
+            found = std::fs::read_dir(&runs)
+                .unwrap()
+                .flatten()
+                .map(|e| e.path())
+                .find(|p| p.join("meta.json").exists());
+            found.is_some()
+        }),
+        "no run directory"
+    );
+    found.unwrap()
+}
+
+fn ctl(dir: &Path, id: &str, words: &[&str]) -> String {
+    let out = Command::new(support::volley_bin())
+        .arg("ctl")
+        .arg(id)
+        .args(words)
+        .env("VOLLEY_RUN_DIR", dir.join("runs"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "ctl {words:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn parts(doc: &serde_json::Value) -> Vec<String> {
+    doc["fleet"]["parts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap().to_string())
+        .collect()
+}
+
+fn kinds_and_details(doc: &serde_json::Value) -> Vec<(String, String)> {
+    doc["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["kind"].as_str().unwrap_or("").to_string(),
+                e["detail"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
+/// A closed-model run of a fixed number of iterations over `workers` workers: the
+/// server saw exactly the merged total, never more concurrency than the plan's VUs, and
+/// `volley merge` over the workers' documents gives the same totals and percentiles,
+/// which are also those of the union of the workers' histograms.
+fn exact_closed(workers: u32) {
+    let server = TestServer::start(
+        ServerConfig::new()
+            .route("/a", Route::ok().delay(Duration::from_millis(3)))
+            .route("/b", Route::ok()),
+    );
+    let d = dir(&format!("exact{workers}"));
+    let file = write(
+        &d,
+        &format!(
+            r#"name = "fleet-exact"
+base_url = "{}"
+thresholds = ["p95 < 5s", "error_rate < 1%"]
+
+[load]
+vus = 5
+iterations = 301
+
+[[request]]
+name = "a"
+path = "/a"
+
+[[request]]
+name = "b"
+path = "/b"
+"#,
+            server.url()
+        ),
+    );
+    let run = start(&d, &file, workers, &[]).finish(LIMIT);
+    assert_eq!(run.code(), Some(0), "stderr:\n{}", run.stderr);
+    let doc = read_doc(&d.join("all.json"));
+    // 301 iterations (one request each), however they are split.
+    assert_eq!(doc["totals"]["requests"], 301);
+    assert_eq!(server.requests(), 301, "the server saw the merged total");
+    assert_eq!(
+        server.count("/a"),
+        doc["endpoints"][0]["requests"].as_u64().unwrap()
+    );
+    assert!(
+        server.peak_in_flight() <= 5,
+        "{} in flight at once, the plan has 5 VUs",
+        server.peak_in_flight()
+    );
+    assert_eq!(doc["fleet"]["workers"], workers);
+    assert!(doc["fleet"]["start_skew_ms"].as_f64().is_some());
+    let parts = parts(&doc);
+    assert_eq!(parts.len(), workers as usize);
+    // Every worker ran its part (no worker idle, none ran all).
+    let per: Vec<u64> = parts
+        .iter()
+        .map(|p| {
+            read_doc(Path::new(p))["totals"]["requests"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(per.iter().sum::<u64>(), 301, "{per:?}");
+    assert!(per.iter().all(|&n| n > 0), "{per:?}");
+    // `volley merge` over the workers' own documents: the same totals and percentiles.
+    let merged = d.join("merged.json");
+    let out = Command::new(support::volley_bin())
+        .arg("merge")
+        .args(&parts)
+        .arg("--out")
+        .arg(format!("json={}", merged.display()))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let m = read_doc(&merged);
+    for key in ["requests", "ok", "errors"] {
+        assert_eq!(m["totals"][key], doc["totals"][key], "{key}");
+    }
+    assert_eq!(m["totals"]["latency_ms"], doc["totals"]["latency_ms"]);
+    for i in 0..2 {
+        assert_eq!(
+            m["endpoints"][i]["latency_ms"],
+            doc["endpoints"][i]["latency_ms"]
+        );
+    }
+    // ... and those of the union of the workers' raw histograms.
+    let mut union = new_histogram();
+    for p in &parts {
+        let w = read_doc(Path::new(p));
+        let h = TimelineRow::decode_hist(w["totals"]["hdr"].as_str().unwrap()).unwrap();
+        union.add(&h).unwrap();
+    }
+    let ms = |us: u64| us as f64 / 1000.0;
+    assert_eq!(union.len(), 301);
+    let close = |a: f64, b: &serde_json::Value| (a - b.as_f64().unwrap()).abs() < 0.0015;
+    let lat = &doc["totals"]["latency_ms"];
+    assert!(
+        close(ms(union.value_at_quantile(0.99)), &lat["p99"]),
+        "{lat}"
+    );
+    assert!(close(ms(union.max()), &lat["max"]), "{lat}");
+    assert!(doc["thresholds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|t| t["passed"] == true));
+}
+
+#[test]
+fn one_worker_is_exact() {
+    exact_closed(1);
+}
+
+#[test]
+fn two_workers_are_exact() {
+    exact_closed(2);
+}
+
+#[test]
+fn four_workers_are_exact() {
+    exact_closed(4);
+}
+
+/// Open model at 300/s over 3 workers: arrivals are striped over the workers on one
+/// schedule, so the server sees the plan's rate, and nothing is dropped.
+#[test]
+fn open_model_arrivals_keep_the_plan_rate() {
+    let server = TestServer::start(ServerConfig::new().fallback(Route::ok()));
+    let d = dir("open");
+    let file = write(
+        &d,
+        &format!(
+            r#"name = "fleet-open"
+base_url = "{}"
+
+[load]
+rate = "300/s"
+max_vus = 60
+duration = "4s"
+
+[[request]]
+name = "x"
+path = "/x"
+"#,
+            server.url()
+        ),
+    );
+    let run = start(&d, &file, 3, &[]).finish(LIMIT);
+    assert_eq!(run.code(), Some(0), "stderr:\n{}", run.stderr);
+    let doc = read_doc(&d.join("all.json"));
+    assert_eq!(doc["dropped_iterations"], 0, "nothing dropped");
+    assert_eq!(
+        doc["totals"]["requests"].as_u64().unwrap(),
+        server.requests()
+    );
+    let arrivals = server.arrivals();
+    let first = arrivals[0];
+    // The full seconds of the run, from its first arrival.
+    for s in 0..3u64 {
+        let from = first + Duration::from_secs(s);
+        let n = server.arrivals_between(from, from + Duration::from_secs(1));
+        assert!(
+            (294..=306).contains(&n),
+            "second {s}: {n} arrivals, the plan is 300/s (±2%)"
+        );
+    }
+    // Every worker started a third of them (arrival k goes to worker k mod 3).
+    let per: Vec<u64> = parts(&doc)
+        .iter()
+        .map(|p| {
+            read_doc(Path::new(p))["totals"]["requests"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    let total: u64 = per.iter().sum();
+    for n in &per {
+        assert!(n * 3 >= total - 3 && n * 3 <= total + 3, "{per:?}");
+    }
+}
+
+/// A VU change and a pause through the coordinator (`volley ctl`) reach every worker:
+/// the server sees the new concurrency, then nothing while paused; each worker's own
+/// document records both.
+#[test]
+fn vu_changes_and_pauses_reach_every_worker() {
+    let server = TestServer::start(
+        ServerConfig::new().fallback(Route::ok().delay(Duration::from_millis(40))),
+    );
+    let d = dir("control");
+    let file = write(
+        &d,
+        &format!(
+            r#"name = "fleet-control"
+base_url = "{}"
+
+[load]
+vus = 2
+duration = "60s"
+
+[[request]]
+name = "x"
+path = "/x"
+"#,
+            server.url()
+        ),
+    );
+    let mut run = start(&d, &file, 3, &[]);
+    assert!(
+        run.wait_stderr("RUNNING", Duration::from_secs(30)),
+        "{}",
+        run.stderr_text()
+    );
+    let id = run_dir(&d)
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(eventually(Duration::from_secs(10), || server.in_flight() == 2));
+    ctl(&d, &id, &["vus", "7"]);
+    let changed = Instant::now();
+    assert!(
+        eventually(Duration::from_secs(10), || server.in_flight() == 7),
+        "in flight {}",
+        server.in_flight()
+    );
+    let took = changed.elapsed();
+    server.reset_max();
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(server.max_in_flight() <= 7, "{}", server.max_in_flight());
+    ctl(&d, &id, &["pause"]);
+    assert!(eventually(Duration::from_secs(10), || server.in_flight() == 0));
+    let during = server.requests();
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(server.requests(), during, "no request while paused");
+    let status = ctl(&d, &id, &["status"]);
+    assert!(
+        status.contains("PAUSED") || status.contains("paused"),
+        "{status}"
+    );
+    ctl(&d, &id, &["stop"]);
+    let r = run.finish(LIMIT);
+    assert_eq!(r.code(), Some(0), "stderr:\n{}", r.stderr);
+    let doc = read_doc(&d.join("all.json"));
+    assert_eq!(
+        doc["totals"]["requests"].as_u64().unwrap(),
+        server.requests()
+    );
+    for p in parts(&doc) {
+        let ev = kinds_and_details(&read_doc(Path::new(&p)));
+        assert!(
+            ev.iter().any(|(k, d)| k == "set_vus" && d.contains("7")),
+            "{p}: {ev:?}"
+        );
+        assert!(ev.iter().any(|(k, _)| k == "pause"), "{p}: {ev:?}");
+    }
+    eprintln!("VU change seen at the server after {took:?}");
+}
+
+/// The pids of `parent`'s children.
+fn children(parent: u32) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .ok()
+                .and_then(|s| {
+                    let rest = &s[s.rfind(')')? + 2..];
+                    rest.split(' ').nth(1)?.parse::<u32>().ok()
+                })
+                == Some(parent)
+        })
+        .collect()
+}
+
+/// Kills one of two workers mid-run and checks what the policy did.
+fn lose_a_worker(policy: Option<&str>) -> (support::Run, serde_json::Value, TestServer) {
+    let server = TestServer::start(
+        ServerConfig::new().fallback(Route::ok().delay(Duration::from_millis(5))),
+    );
+    let d = dir(&format!("loss-{}", policy.unwrap_or("default")));
+    let file = write(
+        &d,
+        &format!(
+            r#"name = "fleet-loss"
+base_url = "{}"
+
+[load]
+vus = 4
+duration = "6s"
+
+[[request]]
+name = "x"
+path = "/x"
+"#,
+            server.url()
+        ),
+    );
+    let args: Vec<&str> = match policy {
+        Some(p) => vec!["--on-worker-loss", p],
+        None => vec![],
+    };
+    let mut run = start(&d, &file, 2, &args);
+    assert!(run.wait_stderr("RUNNING", Duration::from_secs(30)));
+    assert!(eventually(Duration::from_secs(10), || server.requests() > 100));
+    let workers = children(run.pid());
+    assert_eq!(workers.len(), 2, "{workers:?}");
+    // SAFETY: kill(2) on a worker process this test's volley started.
+    assert_eq!(unsafe { libc::kill(workers[1] as i32, libc::SIGKILL) }, 0);
+    let r = run.finish(LIMIT);
+    let doc = read_doc(&d.join("all.json"));
+    (r, doc, server)
+}
+
+#[test]
+fn a_lost_worker_aborts_a_closed_run_by_default() {
+    let (r, doc, server) = lose_a_worker(None);
+    assert_eq!(r.code(), Some(1), "stderr:\n{}", r.stderr);
+    assert_eq!(doc["partial"], true);
+    assert_eq!(doc["fleet"]["on_worker_loss"], "abort");
+    assert_eq!(doc["fleet"]["lost"].as_array().unwrap().len(), 1);
+    let ev = kinds_and_details(&doc);
+    assert!(
+        ev.iter()
+            .any(|(_, d)| d.contains("lost") && d.contains("stopping the run")),
+        "{ev:?}"
+    );
+    assert!(doc["duration_s"].as_f64().unwrap() < 5.5, "stopped early");
+    // What the merge holds was sent: never more than the server saw, and every request
+    // of the worker that finished is in it.
+    let total = doc["totals"]["requests"].as_u64().unwrap();
+    assert!(
+        total <= server.requests(),
+        "{total} > {}",
+        server.requests()
+    );
+    let finished: u64 = parts(&doc)
+        .iter()
+        .filter(|p| Path::new(p).exists())
+        .map(|p| {
+            read_doc(Path::new(p))["totals"]["requests"]
+                .as_u64()
+                .unwrap()
+        })
+        .sum();
+    assert!(finished <= total && finished > 0, "{finished} of {total}");
+}
+
+#[test]
+fn a_lost_worker_lets_the_others_go_on_when_asked() {
+    let (r, doc, _server) = lose_a_worker(Some("continue"));
+    assert_eq!(r.code(), Some(0), "stderr:\n{}", r.stderr);
+    assert_eq!(doc["fleet"]["on_worker_loss"], "continue");
+    assert_eq!(doc["fleet"]["lost"].as_array().unwrap().len(), 1);
+    assert_eq!(doc["partial"], true);
+    let ev = kinds_and_details(&doc);
+    assert!(
+        ev.iter().any(|(_, d)| d.contains("the others go on")),
+        "{ev:?}"
+    );
+    assert!(
+        doc["duration_s"].as_f64().unwrap() >= 5.5,
+        "ran its duration"
+    );
+}
+
+/// A worker with another scenario is refused with the reason, before any request.
+#[test]
+fn a_worker_with_another_scenario_is_refused() {
+    let server = TestServer::start(ServerConfig::new().fallback(Route::ok()));
+    let d = dir("refuse");
+    let text = format!(
+        "name = \"fleet-refuse\"\nbase_url = \"{}\"\n\n[load]\nvus = 1\nduration = \"30s\"\n\n[[request]]\nname = \"x\"\npath = \"/x\"\n",
+        server.url()
+    );
+    let file = write(&d, &text);
+    let other = d.join("other.toml");
+    std::fs::write(&other, text.replace("vus = 1", "vus = 2")).unwrap();
+    let token = d.join("token");
+    std::fs::write(&token, "t0ken-for-the-test\n").unwrap();
+    let runs = d.join("runs");
+    let coordinator = Spawned::start(
+        &[
+            "coordinator",
+            file.to_str().unwrap(),
+            "--workers",
+            "1",
+            "--listen",
+            "127.0.0.1:0",
+            "--token-file",
+            token.to_str().unwrap(),
+            "--headless",
+            "--register-timeout",
+            "20s",
+        ],
+        &[("VOLLEY_RUN_DIR", runs.to_str().unwrap())],
+    );
+    let meta = run_dir(&d).join("meta.json");
+    let mut url = String::new();
+    assert!(eventually(Duration::from_secs(20), || {
+        let m: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&meta).unwrap_or_default())
+                .unwrap_or_default();
+        url = m["tcp"].as_str().unwrap_or("").to_string();
+        !url.is_empty()
+    }));
+    let out = Command::new(support::volley_bin())
+        .args(["worker", other.to_str().unwrap(), "--coordinator", &url])
+        .arg("--token-file")
+        .arg(&token)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("its scenario (sha256"), "{err}");
+    // A wrong token is refused too.
+    std::fs::write(d.join("bad"), "wrong").unwrap();
+    let out = Command::new(support::volley_bin())
+        .args(["worker", file.to_str().unwrap(), "--coordinator", &url])
+        .arg("--token-file")
+        .arg(d.join("bad"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(server.requests(), 0, "nothing was sent");
+    drop(coordinator);
+}
