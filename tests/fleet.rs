@@ -341,15 +341,18 @@ path = "/x"
     std::thread::sleep(Duration::from_millis(300));
     assert!(server.max_in_flight() <= 7, "{}", server.max_in_flight());
     ctl(&d, &id, &["pause"]);
+    // Paused once every worker says so (the merged state), then nothing is in flight
+    // and nothing new starts.
+    assert!(eventually(Duration::from_secs(10), || ctl(
+        &d,
+        &id,
+        &["status"]
+    )
+    .contains("PAUSED")));
     assert!(eventually(Duration::from_secs(10), || server.in_flight() == 0));
     let during = server.requests();
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(server.requests(), during, "no request while paused");
-    let status = ctl(&d, &id, &["status"]);
-    assert!(
-        status.contains("PAUSED") || status.contains("paused"),
-        "{status}"
-    );
     ctl(&d, &id, &["stop"]);
     let r = run.finish(LIMIT);
     assert_eq!(r.code(), Some(0), "stderr:\n{}", r.stderr);
