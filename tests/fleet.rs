@@ -542,3 +542,108 @@ fn a_worker_with_another_scenario_is_refused() {
     assert_eq!(server.requests(), 0, "nothing was sent");
     drop(coordinator);
 }
+
+/// The arguments `volley k8s manifest` gives the pods run a fleet as written: the
+/// coordinator with the Secret's token and TLS certificate, a worker that pins the
+/// certificate's fingerprint (the paths of the mounts moved into a scratch folder, the
+/// listener onto loopback).
+#[test]
+fn the_manifest_runs_as_written() {
+    let server = TestServer::start(ServerConfig::new().fallback(Route::ok()));
+    let d = dir("manifest");
+    let file = d.join("k.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "name = \"fleet-k8s\"\nbase_url = \"{}\"\n\n[load]\nvus = 2\niterations = 40\n\n[[request]]\nname = \"x\"\npath = \"/x\"\n",
+            server.url()
+        ),
+    )
+    .unwrap();
+    let yaml = d.join("m.yaml");
+    let out = Command::new(support::volley_bin())
+        .args(["k8s", "manifest", file.to_str().unwrap(), "--workers", "1"])
+        .arg("-o")
+        .arg(&yaml)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&yaml).unwrap();
+    let docs: Vec<serde_json::Value> = text
+        .split("\n---\n")
+        .skip(1)
+        .map(|t| yaml_serde::from_str(t).unwrap())
+        .collect();
+    let secret = docs.iter().find(|o| o["kind"] == "Secret").unwrap();
+    for key in ["token", "tls.crt", "tls.key"] {
+        std::fs::write(d.join(key), secret["stringData"][key].as_str().unwrap()).unwrap();
+    }
+    let args_of = |component: &str| -> Vec<String> {
+        let job = docs
+            .iter()
+            .find(|o| {
+                o["kind"] == "Job"
+                    && o["metadata"]["labels"]["app.kubernetes.io/component"] == component
+            })
+            .unwrap();
+        job["spec"]["template"]["spec"]["containers"][0]["args"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| {
+                a.as_str()
+                    .unwrap()
+                    .replace("/tmp/", &format!("{}/{component}-", d.display()))
+                    .replace("/var/run/volley", d.to_str().unwrap())
+                    .replace("/scenario", d.to_str().unwrap())
+                    .replace("0.0.0.0:7600", "127.0.0.1:0")
+            })
+            .collect()
+    };
+    let runs = d.join("runs");
+    let coordinator_args = args_of("coordinator");
+    let coordinator = Spawned::start(
+        &coordinator_args
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+        &[("VOLLEY_RUN_DIR", runs.to_str().unwrap())],
+    );
+    let meta = run_dir(&d).join("meta.json");
+    let mut url = String::new();
+    assert!(eventually(Duration::from_secs(20), || {
+        let m: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&meta).unwrap_or_default())
+                .unwrap_or_default();
+        url = m["tcp"].as_str().unwrap_or("").to_string();
+        !url.is_empty()
+    }));
+    assert!(url.starts_with("https://"), "{url}");
+    let mut worker_args = args_of("worker");
+    let at = worker_args
+        .iter()
+        .position(|a| a == "--coordinator")
+        .unwrap();
+    worker_args[at + 1] = url.clone();
+    let worker = Command::new(support::volley_bin())
+        .args(&worker_args)
+        .env("JOB_COMPLETION_INDEX", "0")
+        .output()
+        .unwrap();
+    assert!(
+        worker.status.success(),
+        "{}",
+        String::from_utf8_lossy(&worker.stderr)
+    );
+    let r = coordinator.finish(LIMIT);
+    assert_eq!(r.code(), Some(0), "stderr:\n{}", r.stderr);
+    let doc = read_doc(&d.join("coordinator-results.json"));
+    assert_eq!(doc["totals"]["requests"], 40);
+    assert_eq!(server.requests(), 40);
+    let part = read_doc(&d.join("worker-results.json"));
+    assert_eq!(part["totals"]["requests"], 40);
+}
