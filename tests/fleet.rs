@@ -647,3 +647,53 @@ fn the_manifest_runs_as_written() {
     let part = read_doc(&d.join("worker-results.json"));
     assert_eq!(part["totals"]["requests"], 40);
 }
+
+/// `volley run FILE --workers 2` in a terminal: the console shows the merged run and its
+/// workers panel; `q` stops every worker and the merged results are written.
+#[test]
+fn the_console_shows_the_workers() {
+    let server = TestServer::start(
+        ServerConfig::new().fallback(Route::ok().delay(Duration::from_millis(5))),
+    );
+    let d = dir("console");
+    let file = write(
+        &d,
+        &format!(
+            "name = \"fleet-console\"\nbase_url = \"{}\"\n\n[load]\nvus = 3\nduration = \"60s\"\n\n[[request]]\nname = \"x\"\npath = \"/x\"\n",
+            server.url()
+        ),
+    );
+    let out = format!("json={}", d.join("all.json").display());
+    let runs = d.join("runs");
+    let mut vt = support::PtyChild::spawn(
+        &[
+            "run",
+            file.to_str().unwrap(),
+            "--workers",
+            "2",
+            "--out",
+            &out,
+        ],
+        &[("VOLLEY_RUN_DIR", runs.to_str().unwrap())],
+        120,
+        40,
+    );
+    assert!(
+        vt.wait_screen("Workers (2)", Duration::from_secs(30)),
+        "{}",
+        vt.screen()
+    );
+    assert!(
+        vt.wait_screen("running", Duration::from_secs(30)),
+        "{}",
+        vt.screen()
+    );
+    let status = vt.quit(Duration::from_secs(30)).expect("volley exited");
+    assert!(status.success(), "{}", vt.text());
+    let doc = read_doc(&d.join("all.json"));
+    assert_eq!(doc["fleet"]["workers"], 2);
+    assert_eq!(
+        doc["totals"]["requests"].as_u64().unwrap(),
+        server.requests()
+    );
+}

@@ -21,7 +21,7 @@ use crate::control::proto::{
 };
 use crate::control::{wire, PROTOCOL_VERSION};
 use crate::engine::{Command, EngineHandle};
-use crate::metrics::Snapshot;
+use crate::metrics::{Snapshot, WorkerRow};
 use crate::state::{Event, EventKind, RunState};
 use crate::thresholds::ThresholdSpec;
 
@@ -61,16 +61,7 @@ pub struct Settings {
     pub thresholds: Vec<ThresholdSpec>,
 }
 
-/// A worker's state as the coordinator sees it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum WorkerState {
-    Registered,
-    Ready,
-    Running,
-    Finished,
-    Lost,
-}
+pub use crate::metrics::WorkerState;
 
 /// One worker, as the console's workers panel shows it.
 #[derive(Debug, Clone)]
@@ -389,6 +380,7 @@ impl Inner {
             .collect();
         let states: Vec<WorkerState> = b.slots.iter().flatten().map(|s| s.view.state).collect();
         let fleet_events = b.events.clone();
+        let rows: Vec<WorkerRow> = b.slots.iter().flatten().map(|s| row(&s.view)).collect();
         let lost = states.contains(&WorkerState::Lost);
         drop(b);
         let s = &self.settings;
@@ -412,8 +404,24 @@ impl Inner {
         m.state = fleet_state(&snaps, &states, s.workers);
         m.events = Arc::new(merge_events(&m.events, &fleet_events));
         m.partial |= lost;
+        m.workers = Some(Arc::new(rows));
         m.thresholds = super::merge::judge(&m, &s.thresholds);
         m
+    }
+}
+
+/// A worker as the snapshot carries it.
+fn row(v: &WorkerView) -> WorkerRow {
+    WorkerRow {
+        index: v.index as u32,
+        state: v.state,
+        host: v.host.clone(),
+        vus: v.vus,
+        rps: v.rps,
+        error_rate: v.error_rate,
+        cpu_percent: v.cpu_percent,
+        heartbeat_age_s: v.last_seen.elapsed().as_secs_f64(),
+        clock_offset_ms: v.clock_offset_ms,
     }
 }
 

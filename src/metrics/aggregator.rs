@@ -390,6 +390,7 @@ impl Aggregator {
             thresholds: self.verdicts(elapsed.as_secs_f64()),
             generator: g.generator(),
             target: g.target(),
+            workers: None,
         }
     }
 
