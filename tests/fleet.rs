@@ -697,3 +697,36 @@ fn the_console_shows_the_workers() {
         server.requests()
     );
 }
+
+/// An abort_on_fail threshold is judged on the merged data: the coordinator stops every
+/// worker and the run ends early with exit 99 and the reason.
+#[test]
+fn abort_on_fail_stops_the_whole_fleet() {
+    let server = TestServer::start(
+        ServerConfig::new().fallback(Route::ok().delay(Duration::from_millis(20))),
+    );
+    let d = dir("abort");
+    let file = write(
+        &d,
+        &format!(
+            "name = \"t\"\nbase_url = \"{}\"\n[load]\nvus = 2\nduration = \"30s\"\n[[request]]\npath = \"/x\"\n[[threshold]]\nexpr = \"p95 < 1ms\"\nabort_on_fail = true\nabort_grace = \"500ms\"\n",
+            server.url()
+        ),
+    );
+    let r = start(&d, &file, 2, &[]).finish(LIMIT);
+    assert_eq!(r.code(), Some(99), "{}\n{}", r.stdout, r.stderr);
+    assert!(r.wall < Duration::from_secs(20), "did not stop early");
+    assert!(
+        r.stdout.contains("aborted: threshold 'p95 < 1ms' failed"),
+        "{}",
+        r.stdout
+    );
+    let doc = read_doc(&d.join("all.json"));
+    assert_eq!(doc["partial"], true);
+    // Every worker stopped on the coordinator's order, not on its own verdict.
+    for p in parts(&doc) {
+        let ev = kinds_and_details(&read_doc(Path::new(&p)));
+        assert!(ev.iter().any(|(k, _)| k == "stop"), "{p}: {ev:?}");
+        assert!(!ev.iter().any(|(k, _)| k == "abort"), "{p}: {ev:?}");
+    }
+}

@@ -100,6 +100,9 @@ struct Board {
     /// The coordinator's own events (workers joining, lost, the start).
     events: Vec<Event>,
     version: u64,
+    /// Why the coordinator aborted the run (an abort_on_fail threshold on the merged
+    /// data).
+    abort: Option<String>,
 }
 
 struct Inner {
@@ -380,6 +383,7 @@ impl Inner {
             .collect();
         let states: Vec<WorkerState> = b.slots.iter().flatten().map(|s| s.view.state).collect();
         let fleet_events = b.events.clone();
+        let abort = b.abort.clone();
         let rows: Vec<WorkerRow> = b.slots.iter().flatten().map(|s| row(&s.view)).collect();
         let lost = states.contains(&WorkerState::Lost);
         drop(b);
@@ -403,7 +407,10 @@ impl Inner {
         };
         m.state = fleet_state(&snaps, &states, s.workers);
         m.events = Arc::new(merge_events(&m.events, &fleet_events));
-        m.partial |= lost;
+        m.partial |= lost || abort.is_some();
+        if abort.is_some() {
+            m.abort = abort;
+        }
         m.workers = Some(Arc::new(rows));
         m.thresholds = super::merge::judge(&m, &s.thresholds);
         m
@@ -687,7 +694,18 @@ async fn drive(
             }
         }
         handled_losses = lost.len();
-        publish.send_replace(Arc::new(inner.merged()));
+        let merged = inner.merged();
+        if !stopping {
+            if let Some(why) = threshold_abort(&inner.settings.thresholds, &merged) {
+                stopping = true;
+                let mut b = inner.board.lock().expect("fleet board");
+                inner.event(&mut b, EventKind::Abort, format!("aborted: {why}"));
+                b.abort = Some(why);
+                drop(b);
+                inner.change(&Command::Stop);
+            }
+        }
+        publish.send_replace(Arc::new(merged));
         if over == n {
             break;
         }
@@ -710,6 +728,25 @@ async fn drive(
     }
     publish.send_replace(Arc::new(last.clone()));
     last
+}
+
+/// Why the run must stop, when an abort_on_fail threshold fails on the merged data
+/// after its grace (as one process's aggregator decides on its own).
+fn threshold_abort(specs: &[ThresholdSpec], s: &Snapshot) -> Option<String> {
+    specs.iter().zip(&s.thresholds).find_map(|(spec, st)| {
+        (spec.abort_on_fail && st.passed == Some(false) && s.run_time >= spec.abort_grace).then(
+            || {
+                format!(
+                    "threshold '{}'{} failed: {}",
+                    st.text,
+                    st.endpoint
+                        .as_ref()
+                        .map_or(String::new(), |e| format!(" on {e}")),
+                    st.shown
+                )
+            },
+        )
+    })
 }
 
 /// The run cannot start: the workers that came are told to stop; a partial, empty view.

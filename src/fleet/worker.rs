@@ -146,6 +146,11 @@ async fn work(
     if let Some(g) = graceful {
         plan.load.graceful_stop = g;
     }
+    // Thresholds are judged on the merged data only: the coordinator aborts the whole
+    // fleet when an abort_on_fail threshold fails there; no worker aborts its part.
+    for t in &mut plan.thresholds {
+        t.abort_on_fail = false;
+    }
     // Counts the plan gives the whole run become this worker's part of them.
     if let Some(n) = plan.load.stop.iterations {
         plan.load.stop.iterations = Some(split.share(index, n));
