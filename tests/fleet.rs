@@ -730,3 +730,166 @@ fn abort_on_fail_stops_the_whole_fleet() {
         assert!(!ev.iter().any(|(k, _)| k == "abort"), "{p}: {ev:?}");
     }
 }
+
+/// Network namespaces for the workers, on a bridge in this namespace (created here,
+/// removed on drop): the fleet runs across addresses, as on separate hosts.
+struct Netns {
+    bridge: String,
+    spaces: Vec<String>,
+}
+
+fn ip(args: &[&str]) -> bool {
+    Command::new("ip")
+        .args(args)
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+impl Netns {
+    /// The bridge at 10.213.77.1/24 and `n` namespaces at .10, .11, ...; `None` (with
+    /// the reason) when this cannot be done here.
+    fn create(n: usize) -> Result<Netns, String> {
+        // SAFETY: geteuid(2) has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            return Err("not root".into());
+        }
+        let tag = std::process::id() % 100_000;
+        let mut ns = Netns {
+            bridge: format!("vlb{tag}"),
+            spaces: Vec::new(),
+        };
+        let b = ns.bridge.clone();
+        if !(ip(&["link", "add", &b, "type", "bridge"])
+            && ip(&["addr", "add", "10.213.77.1/24", "dev", &b])
+            && ip(&["link", "set", &b, "up"]))
+        {
+            return Err("cannot create a bridge (ip link add ... type bridge)".into());
+        }
+        for i in 0..n {
+            let name = format!("vlw{tag}x{i}");
+            let (host, inner) = (format!("vh{tag}x{i}"), format!("vn{tag}x{i}"));
+            let addr = format!("10.213.77.{}/24", 10 + i);
+            if !ip(&["netns", "add", &name]) {
+                return Err(format!("cannot add the namespace {name}"));
+            }
+            ns.spaces.push(name.clone());
+            let ok = ip(&["link", "add", &host, "type", "veth", "peer", "name", &inner])
+                && ip(&["link", "set", &host, "master", &b, "up"])
+                && ip(&["link", "set", &inner, "netns", &name])
+                && ip(&["-n", &name, "addr", "add", &addr, "dev", &inner])
+                && ip(&["-n", &name, "link", "set", &inner, "up"])
+                && ip(&["-n", &name, "link", "set", "lo", "up"]);
+            if !ok {
+                return Err(format!("cannot wire the namespace {name}"));
+            }
+        }
+        Ok(ns)
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        // Deleting a namespace deletes its end of the veth pair, and the pair with it.
+        for s in &self.spaces {
+            ip(&["netns", "del", s]);
+        }
+        ip(&["link", "del", &self.bridge]);
+    }
+}
+
+/// A coordinator and two workers in their own network namespaces, over a bridge: the
+/// workers dial the coordinator's address with TLS pinned (it is not loopback), the
+/// target is on the bridge too, and the counts are exact.
+#[test]
+fn workers_in_their_own_network_namespaces() {
+    let net = match Netns::create(2) {
+        Ok(n) => n,
+        Err(why) => {
+            eprintln!("skipped: the network-namespace fleet test needs root and ip netns ({why})");
+            return;
+        }
+    };
+    let server = TestServer::start_on(
+        "10.213.77.1:0".parse().unwrap(),
+        ServerConfig::new().fallback(Route::ok()),
+    );
+    let d = dir("netns");
+    let file = write(
+        &d,
+        &format!(
+            "name = \"fleet-netns\"\nbase_url = \"{}\"\n\n[load]\nvus = 3\niterations = 90\n\n[[request]]\nname = \"x\"\npath = \"/x\"\n",
+            server.url()
+        ),
+    );
+    let token = d.join("token");
+    std::fs::write(&token, "netns-test-token\n").unwrap();
+    let runs = d.join("runs");
+    let out = format!("json={}", d.join("all.json").display());
+    let coordinator = Spawned::start(
+        &[
+            "coordinator",
+            file.to_str().unwrap(),
+            "--workers",
+            "2",
+            "--listen",
+            "10.213.77.1:0",
+            "--control-self-signed",
+            "--token-file",
+            token.to_str().unwrap(),
+            "--headless",
+            "--register-timeout",
+            "30s",
+            "--out",
+            &out,
+        ],
+        &[("VOLLEY_RUN_DIR", runs.to_str().unwrap())],
+    );
+    let meta_path = run_dir(&d).join("meta.json");
+    let mut meta = serde_json::Value::Null;
+    assert!(eventually(Duration::from_secs(20), || {
+        meta = serde_json::from_str(&std::fs::read_to_string(&meta_path).unwrap_or_default())
+            .unwrap_or_default();
+        meta["tcp"].is_string()
+    }));
+    let url = meta["tcp"].as_str().unwrap().to_string();
+    assert!(url.starts_with("https://10.213.77.1:"), "{url}");
+    let fp = meta["tls_fingerprint"].as_str().unwrap().to_string();
+    let workers: Vec<_> = net
+        .spaces
+        .iter()
+        .enumerate()
+        .map(|(i, ns)| {
+            Command::new("ip")
+                .args(["netns", "exec", ns, support::volley_bin(), "worker"])
+                .arg(&file)
+                .args(["--coordinator", &url, "--fingerprint", &fp])
+                .arg("--token-file")
+                .arg(&token)
+                .arg("--out")
+                .arg(format!("json={}", d.join(format!("w{i}.json")).display()))
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let r = coordinator.finish(LIMIT);
+    for w in workers {
+        let o = w.wait_with_output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    assert_eq!(r.code(), Some(0), "stderr:\n{}", r.stderr);
+    let doc = read_doc(&d.join("all.json"));
+    assert_eq!(doc["totals"]["requests"], 90);
+    assert_eq!(server.requests(), 90);
+    // The workers' own documents add up, and they ran from their namespaces' addresses.
+    let a = read_doc(&d.join("w0.json"))["totals"]["requests"]
+        .as_u64()
+        .unwrap();
+    let b = read_doc(&d.join("w1.json"))["totals"]["requests"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(a + b, 90);
+    assert_eq!((a, b), (45, 45));
+    drop(net);
+}
