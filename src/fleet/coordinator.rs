@@ -111,6 +111,8 @@ struct Inner {
     changed: Notify,
     orders: broadcast::Sender<CoordinatorMessage>,
     created: Instant,
+    /// Snapshot bytes the workers sent (reports and their last snapshots).
+    received: std::sync::atomic::AtomicU64,
 }
 
 /// The workers' view, for the console's workers panel and the result document.
@@ -132,6 +134,11 @@ impl Workers {
         }
         let (lo, hi) = (starts.iter().min()?, starts.iter().max()?);
         hi.duration_since(*lo).ok()
+    }
+
+    /// Snapshot bytes received from the workers so far.
+    pub fn received_bytes(&self) -> u64 {
+        self.0.received.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The workers that were lost.
@@ -162,6 +169,7 @@ pub fn start(settings: Settings) -> (FleetService, Workers, EngineHandle) {
         changed: Notify::new(),
         orders,
         created: Instant::now(),
+        received: Default::default(),
     });
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
     let (snap_tx, snap_rx) = watch::channel(Arc::new(empty));
@@ -302,21 +310,25 @@ impl Inner {
                     s.view.state = WorkerState::Ready;
                     s.view.clock_offset_ms = Self::offset_ms(r.clock_unix_us);
                 }),
-                Some(worker_message::Msg::Report(r)) => match decoder.decode(&r.snapshot_json) {
-                    Ok(snap) => self.with_slot(index, |s| {
-                        s.view.state = WorkerState::Running;
-                        s.view.cpu_percent = r.cpu_percent;
-                        s.view.clock_offset_ms = Self::offset_ms(r.clock_unix_us);
-                        observe(&mut s.view, &snap);
-                        s.snapshot = Some(Arc::new(snap));
-                    }),
-                    Err(e) => break format!("it sent a snapshot that does not decode: {e}"),
-                },
+                Some(worker_message::Msg::Report(r)) => {
+                    self.count(r.snapshot_json.len());
+                    match decoder.decode(&r.snapshot_json) {
+                        Ok(snap) => self.with_slot(index, |s| {
+                            s.view.state = WorkerState::Running;
+                            s.view.cpu_percent = r.cpu_percent;
+                            s.view.clock_offset_ms = Self::offset_ms(r.clock_unix_us);
+                            observe(&mut s.view, &snap);
+                            s.snapshot = Some(Arc::new(snap));
+                        }),
+                        Err(e) => break format!("it sent a snapshot that does not decode: {e}"),
+                    }
+                }
                 Some(worker_message::Msg::Heartbeat(h)) => self.with_slot(index, |s| {
                     s.view.cpu_percent = h.cpu_percent;
                     s.view.clock_offset_ms = Self::offset_ms(h.clock_unix_us);
                 }),
                 Some(worker_message::Msg::Finished(f)) => {
+                    self.count(f.snapshot_json.len());
                     match decoder.decode(&f.snapshot_json) {
                         Ok(snap) => self.with_slot(index, |s| {
                             s.view.state = WorkerState::Finished;
@@ -333,6 +345,11 @@ impl Inner {
             }
         };
         self.lose(index, &lost);
+    }
+
+    fn count(&self, bytes: usize) {
+        self.received
+            .fetch_add(bytes as u64, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Marks a worker lost (once); the policy is applied by the drive loop.

@@ -143,6 +143,7 @@ pub fn launch(mut l: Launch) -> Result<i32, Error> {
         );
     }
     drop(guard);
+    let started = Instant::now();
     let outcome = if headless {
         let every = l.run.progress.unwrap_or(Duration::from_secs(2));
         rt.block_on(crate::headless::watch(handle, every))
@@ -166,6 +167,7 @@ pub fn launch(mut l: Launch) -> Result<i32, Error> {
             .map_err(|e| Error::io("console", e))?
     };
     reap(&mut children);
+    cost_line(&workers, l.workers, started.elapsed());
     let mut list = workers.list();
     list.sort_by_key(|w| w.index);
     if !l.local {
@@ -189,6 +191,22 @@ pub fn launch(mut l: Launch) -> Result<i32, Error> {
         return Ok(exit::FAILURE);
     }
     Ok(code)
+}
+
+/// What the coordinator cost: its CPU time and the bytes the workers sent it, per
+/// worker (bench/fleet.sh reads this line).
+fn cost_line(workers: &coordinator::Workers, n: u32, wall: Duration) {
+    let secs = wall.as_secs_f64().max(1e-3);
+    let cpu = crate::metrics::procstat::process_ticks_rss(std::process::id())
+        .map_or(0.0, |(t, _)| {
+            t as f64 / crate::metrics::procstat::ticks_per_s()
+        });
+    let bytes = workers.received_bytes();
+    say!(
+        "volley: fleet cost: coordinator CPU {cpu:.2}s over {secs:.1}s ({:.1}% of a core); {bytes} snapshot bytes from {n} workers ({:.0} B/s per worker)",
+        cpu / secs * 100.0,
+        bytes as f64 / secs / n.max(1) as f64
+    );
 }
 
 /// Starts local worker `i`: this binary, in its own process group (the terminal's
