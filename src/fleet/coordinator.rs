@@ -113,6 +113,8 @@ struct Inner {
     created: Instant,
     /// Snapshot bytes the workers sent (reports and their last snapshots).
     received: std::sync::atomic::AtomicU64,
+    /// The merged timeline rows every worker has closed.
+    cache: Mutex<super::view::MergeCache>,
 }
 
 /// The workers' view, for the console's workers panel and the result document.
@@ -170,6 +172,7 @@ pub fn start(settings: Settings) -> (FleetService, Workers, EngineHandle) {
         orders,
         created: Instant::now(),
         received: Default::default(),
+        cache: Default::default(),
     });
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
     let (snap_tx, snap_rx) = watch::channel(Arc::new(empty));
@@ -392,12 +395,20 @@ impl Inner {
     /// The merged view now.
     fn merged(&self) -> Snapshot {
         let b = self.board.lock().expect("fleet board");
-        let snaps: Vec<Arc<Snapshot>> = b
+        let parts: Vec<(Arc<Snapshot>, bool)> = b
             .slots
             .iter()
             .flatten()
-            .filter_map(|s| s.snapshot.clone())
+            .filter_map(|s| {
+                let last = matches!(s.view.state, WorkerState::Finished | WorkerState::Lost);
+                Some((s.snapshot.clone()?, last))
+            })
             .collect();
+        let all = b
+            .slots
+            .iter()
+            .all(|s| s.as_ref().is_some_and(|s| s.snapshot.is_some()));
+        let snaps: Vec<Arc<Snapshot>> = parts.iter().map(|(s, _)| s.clone()).collect();
         let states: Vec<WorkerState> = b.slots.iter().flatten().map(|s| s.view.state).collect();
         let fleet_events = b.events.clone();
         let abort = b.abort.clone();
@@ -405,23 +416,19 @@ impl Inner {
         let lost = states.contains(&WorkerState::Lost);
         drop(b);
         let s = &self.settings;
-        let mut m = match snaps.split_first() {
-            None => {
-                let mut e = Snapshot::empty(&s.scenario, &s.endpoints);
-                e.started_at = SystemTime::now() - self.created.elapsed();
-                e
-            }
-            Some((first, rest)) => {
-                let mut m = (**first).clone();
-                for o in rest {
-                    m.merge(o);
-                }
-                // Every worker runs the whole plan's level and takes its part: the rate
-                // is the run's, not a sum.
-                m.rate = first.rate;
-                m
-            }
-        };
+        let view: Vec<super::view::Part> = parts
+            .iter()
+            .map(|(snapshot, last)| super::view::Part {
+                snapshot,
+                last: *last,
+            })
+            .collect();
+        let merged = super::view::merge(&view, all, &mut self.cache.lock().expect("cache"));
+        let mut m = merged.unwrap_or_else(|| {
+            let mut e = Snapshot::empty(&s.scenario, &s.endpoints);
+            e.started_at = SystemTime::now() - self.created.elapsed();
+            e
+        });
         m.state = fleet_state(&snaps, &states, s.workers);
         m.events = Arc::new(merge_events(&m.events, &fleet_events));
         m.partial |= lost || abort.is_some();
