@@ -540,7 +540,27 @@ fn a_worker_with_another_scenario_is_refused() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(server.requests(), 0, "nothing was sent");
+    // The right worker starts the run; a worker that comes once it has started (a
+    // restarted one) is refused: it must not replay its segment from zero.
+    let worker_args = [
+        "worker",
+        file.to_str().unwrap(),
+        "--coordinator",
+        &url,
+        "--token-file",
+        token.to_str().unwrap(),
+    ];
+    let first = Spawned::start(&worker_args, &[]);
+    assert!(eventually(Duration::from_secs(30), || server.requests() > 0));
+    let out = Command::new(support::volley_bin())
+        .args(worker_args)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("the run has started"), "{err}");
     drop(coordinator);
+    drop(first);
 }
 
 /// The arguments `volley k8s manifest` gives the pods run a fleet as written: the
@@ -892,4 +912,30 @@ fn workers_in_their_own_network_namespaces() {
     assert_eq!(a + b, 90);
     assert_eq!((a, b), (45, 45));
     drop(net);
+}
+
+/// CSV `sequential` rows are split like everything else: over 3 workers, each of 30
+/// rows is used exactly once, as one process would.
+#[test]
+fn sequential_rows_are_split_not_repeated() {
+    let server = TestServer::start(ServerConfig::new().fallback(Route::ok()));
+    let d = dir("rows");
+    let mut csv = String::from("id\n");
+    for i in 0..30 {
+        csv.push_str(&format!("{i}\n"));
+    }
+    std::fs::write(d.join("rows.csv"), csv).unwrap();
+    let file = write(
+        &d,
+        &format!(
+            "name = \"fleet-rows\"\nbase_url = \"{}\"\n\n[load]\nvus = 3\niterations = 30\n\n[[data]]\nname = \"rows\"\nfile = \"rows.csv\"\nmode = \"sequential\"\n\n[[request]]\nname = \"r\"\npath = \"/r/{{{{rows.id}}}}\"\n",
+            server.url()
+        ),
+    );
+    let r = start(&d, &file, 3, &[]).finish(LIMIT);
+    assert_eq!(r.code(), Some(0), "stderr:\n{}", r.stderr);
+    assert_eq!(server.requests(), 30);
+    for i in 0..30 {
+        assert_eq!(server.count(&format!("/r/{i}")), 1, "row {i}");
+    }
 }
