@@ -390,12 +390,20 @@ fn children(parent: u32) -> Vec<u32> {
         .collect()
 }
 
-/// Kills one of two workers mid-run and checks what the policy did.
+/// Kills (or stops, with `signal`) one of two workers mid-run; what the run did.
 fn lose_a_worker(policy: Option<&str>) -> (support::Run, serde_json::Value, TestServer) {
+    lose_a_worker_by(policy, libc::SIGKILL, "6s")
+}
+
+fn lose_a_worker_by(
+    policy: Option<&str>,
+    signal: i32,
+    duration: &str,
+) -> (support::Run, serde_json::Value, TestServer) {
     let server = TestServer::start(
         ServerConfig::new().fallback(Route::ok().delay(Duration::from_millis(5))),
     );
-    let d = dir(&format!("loss-{}", policy.unwrap_or("default")));
+    let d = dir(&format!("loss-{}-{signal}", policy.unwrap_or("default")));
     let file = write(
         &d,
         &format!(
@@ -404,7 +412,7 @@ base_url = "{}"
 
 [load]
 vus = 4
-duration = "6s"
+duration = "{duration}"
 
 [[request]]
 name = "x"
@@ -423,7 +431,7 @@ path = "/x"
     let workers = children(run.pid());
     assert_eq!(workers.len(), 2, "{workers:?}");
     // SAFETY: kill(2) on a worker process this test's volley started.
-    assert_eq!(unsafe { libc::kill(workers[1] as i32, libc::SIGKILL) }, 0);
+    assert_eq!(unsafe { libc::kill(workers[1] as i32, signal) }, 0);
     let r = run.finish(LIMIT);
     let doc = read_doc(&d.join("all.json"));
     (r, doc, server)
@@ -559,6 +567,25 @@ fn a_worker_with_another_scenario_is_refused() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("the run has started"), "{err}");
+    // The control API is on the same listener, behind the same token.
+    let out = Command::new(support::volley_bin())
+        .args([
+            "ctl",
+            "--connect",
+            &url,
+            "--token-file",
+            token.to_str().unwrap(),
+        ])
+        .arg("status")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("RUNNING"), "{text}");
     drop(coordinator);
     drop(first);
 }
@@ -938,4 +965,20 @@ fn sequential_rows_are_split_not_repeated() {
     for i in 0..30 {
         assert_eq!(server.count(&format!("/r/{i}")), 1, "row {i}");
     }
+}
+
+/// A worker that stops answering (SIGSTOP: its connection stays open) is lost after the
+/// heartbeat timeout, and the policy applies.
+#[test]
+fn a_silent_worker_is_lost_by_its_heartbeats() {
+    let (r, doc, _server) = lose_a_worker_by(None, libc::SIGSTOP, "60s");
+    assert_eq!(r.code(), Some(1), "stderr:\n{}", r.stderr);
+    let ev = kinds_and_details(&doc);
+    assert!(
+        ev.iter()
+            .any(|(_, d)| d.contains("lost: no heartbeat for 5s")),
+        "{ev:?}"
+    );
+    assert_eq!(doc["fleet"]["lost"].as_array().unwrap().len(), 1);
+    assert!(doc["duration_s"].as_f64().unwrap() < 30.0, "stopped early");
 }
