@@ -243,6 +243,32 @@ pub struct RunArgs {
     /// (node_exporter's CPU, memory and network by default), pid:N or process:NAME.
     #[arg(long = "monitor", value_name = "URL|pid:N", value_parser = crate::monitor::parse_flag)]
     pub monitor: Option<crate::monitor::Source>,
+    /// Start in the background: print the run id and give the prompt back at once
+    /// (`volley attach ID` opens the console on it). Progress and the summary go to the
+    /// run's log file; --out files are written at the end as usual.
+    #[arg(long = "detach")]
+    pub detach: bool,
+    /// What a terminal hang-up (an SSH connection dropped, the window closed) does to a
+    /// console run: detach (it goes on in the background) or stop (drain and write the
+    /// results).
+    #[arg(long = "on-hangup", value_enum, default_value_t = crate::host::OnHangup::Detach)]
+    pub on_hangup: crate::host::OnHangup,
+}
+
+impl Cli {
+    /// The run arguments of a command that runs load (run, demo, quick mode).
+    pub fn run_args(&self) -> Option<&RunArgs> {
+        match &self.command {
+            Some(Command::Run { run, .. }) => Some(run),
+            Some(Command::Demo {
+                serve_only: false,
+                run,
+                ..
+            }) => Some(run),
+            None if self.url.is_some() => Some(&self.run),
+            _ => None,
+        }
+    }
 }
 
 /// `volley report FILE --out KIND=PATH ...`

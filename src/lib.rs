@@ -20,6 +20,7 @@ pub mod engine;
 pub mod error;
 pub mod grade;
 pub mod headless;
+pub mod host;
 pub mod import;
 pub mod init;
 pub mod metrics;
@@ -51,6 +52,12 @@ pub const DEMO_SCENARIO: &str = include_str!("../scenarios/demo.toml");
 
 /// Runs the command line; returns the process exit code.
 pub fn run(cli: Cli) -> Result<i32, Error> {
+    run_hosted(cli, None)
+}
+
+/// As [`run`], in the run host `host` made for it ([`host::split_for`]): its run can
+/// detach from the terminal.
+pub fn run_hosted(cli: Cli, host: Option<host::Host>) -> Result<i32, Error> {
     match cli.command {
         Some(Command::Report(args)) => output::report_command(&args),
         Some(Command::Import(args)) => import_command(&args),
@@ -106,7 +113,7 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
             if let Some(note) = overrides_of(&overrides)?.apply(&mut plan) {
                 say!("volley: {note}");
             }
-            execute(plan, &run)
+            execute_hosted(plan, &run, host)
         }
         Some(Command::Demo {
             serve_only,
@@ -133,7 +140,7 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
                 say!("volley: {note}");
             }
             eprintln!("volley: demo target on {}", server.url());
-            execute(plan, &run)
+            execute_hosted(plan, &run, host)
         }
         None => {
             let Some(url) = cli.url else {
@@ -144,7 +151,7 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
                 ));
             };
             let plan = quick::plan(&url, &cli.quick)?;
-            execute(plan, &cli.run)
+            execute_hosted(plan, &cli.run, host)
         }
     }
 }
@@ -223,7 +230,32 @@ fn runtime(threads: Option<usize>) -> Result<tokio::runtime::Runtime, Error> {
 pub const DEFAULT_THREADS: usize = 1;
 
 /// Runs a plan to the end and writes its results.
-pub fn execute(mut plan: Plan, args: &RunArgs) -> Result<i32, Error> {
+pub fn execute(plan: Plan, args: &RunArgs) -> Result<i32, Error> {
+    execute_hosted(plan, args, None)
+}
+
+/// How a run in `host` leaves its terminal.
+fn detacher(host: host::Host) -> host::Detach {
+    let pid = std::process::id();
+    let log = std::env::temp_dir().join(format!("volley-{pid}.log"));
+    host::Detach {
+        host,
+        notice: format!(
+            "volley: the run goes on in the background (pid {pid}); log: {}",
+            log.display()
+        ),
+        log,
+    }
+}
+
+/// [`execute`] in a run host: the run can detach (`d`, `--detach`, a hang-up).
+fn execute_hosted(mut plan: Plan, args: &RunArgs, host: Option<host::Host>) -> Result<i32, Error> {
+    if args.detach && host.is_none() {
+        return Err(Error::Usage(
+            "--detach: this run cannot start in the background (the run host needs Linux)".into(),
+        ));
+    }
+    let mut detach = host.map(detacher);
     let outs = output::outs_for_run(args)?;
     let (serving, prom) =
         prometheus::for_run(args.prometheus.as_deref(), args.prometheus_grace)?.unzip();
@@ -263,7 +295,7 @@ pub fn execute(mut plan: Plan, args: &RunArgs) -> Result<i32, Error> {
     if let Some(n) = &notice {
         say!("volley: {n}");
     }
-    let headless = args.headless || !std::io::stdout().is_terminal();
+    let headless = args.headless || args.detach || !std::io::stdout().is_terminal();
     // A bad --theme is bad input (exit 2) even when no console will show it.
     let theme = args.theme.as_deref().map(load_theme).transpose()?;
     let engine_opts = engine::EngineOptions {
@@ -275,6 +307,9 @@ pub fn execute(mut plan: Plan, args: &RunArgs) -> Result<i32, Error> {
         let watched = rt.block_on(async move {
             let handle = engine::start_with(plan, engine_opts);
             prometheus::serve_run(prom, &handle);
+            if let Some(d) = detach.take() {
+                d.go();
+            }
             headless::watch(handle, every).await
         });
         rt.shutdown_timeout(Duration::from_millis(200));
@@ -290,6 +325,8 @@ pub fn execute(mut plan: Plan, args: &RunArgs) -> Result<i32, Error> {
             insecure: plan.http.insecure,
             notice,
             engine: engine_opts,
+            detach,
+            on_hangup: args.on_hangup,
         };
         let watched =
             ui::console::run_with(plan, rt, opts, move |h| prometheus::serve_run(prom, h))
