@@ -208,6 +208,23 @@ pub fn run_with(
     Ok(link.last_published())
 }
 
+/// The console on a run in another process (`volley attach`): the same loop, keys and
+/// screens, fed by `link`. `d` leaves it (the run goes on), as does `q` on the DONE
+/// screen; `q` on a running run stops it, as it does locally.
+pub fn attach(
+    link: &mut dyn RunLink,
+    theme: Theme,
+    fps: u32,
+    target_url: Option<String>,
+) -> std::io::Result<Leave> {
+    let first = link.snapshot();
+    let load = first.rate.map_or(first.vus_target, |r| r.round() as u32);
+    let mut app = App::new(first, theme, load);
+    app.target_url = target_url;
+    app.detachable = true;
+    drive(&mut app, link, fps)
+}
+
 /// The console loop: draws `app` from `link`'s snapshots and sends `link` the commands of
 /// the keys, until the operator quits or detaches, or the terminal goes away. The
 /// terminal is restored when it returns.
