@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
+use volley::engine::ControlState;
 use volley::metrics::{Aggregator, Gauges, Outcome, Sample, Snapshot};
 use volley::ui::{App, Theme};
 
@@ -42,9 +43,10 @@ fn sample(i: u64, n_endpoints: usize) -> Sample {
 
 /// A snapshot after `secs` seconds of synthetic traffic on `n` endpoints.
 fn snapshot(n: usize, secs: u64, per_sec: u64) -> Snapshot {
-    let gauges = Arc::new(Gauges::new(Instant::now() - Duration::from_secs(secs + 1)));
-    let (mut agg, rec) = Aggregator::new("bench", &endpoints(n), 8, gauges.clone());
     let t0 = Instant::now() - Duration::from_secs(secs + 1);
+    let gauges = Arc::new(Gauges::new(t0));
+    let control = Arc::new(ControlState::new(t0, None, None));
+    let (mut agg, rec) = Aggregator::new("bench", &endpoints(n), 8, gauges, control);
     let mut last = agg.tick(t0);
     for s in 0..secs {
         for i in 0..per_sec {
@@ -60,7 +62,8 @@ fn main() {
     println!("|---|---:|");
 
     let gauges = Arc::new(Gauges::new(Instant::now()));
-    let (mut agg, rec) = Aggregator::new("bench", &endpoints(20), 8, gauges);
+    let control = Arc::new(ControlState::new(gauges.started, None, None));
+    let (mut agg, rec) = Aggregator::new("bench", &endpoints(20), 8, gauges, control);
     let mut i = 0u64;
     let per = time(2_000_000, || {
         rec.record(&sample(i, 20));

@@ -83,6 +83,9 @@ pub enum Command {
     Report(ReportArgs),
     /// Compare two saved result documents: baseline against current.
     Compare(CompareArgs),
+    /// Merge the result documents of one run's workers into the run's document: counts
+    /// add, percentiles come from the added histograms, thresholds are judged again.
+    Merge(MergeArgs),
     /// Capacity plan from a staged or breakpoint run's result document: the knee and the
     /// instances a peak needs.
     Plan(PlanArgs),
@@ -283,6 +286,18 @@ pub struct ReportArgs {
     /// A saved result document to compare with in the html and md outputs.
     #[arg(long = "baseline", value_name = "FILE")]
     pub baseline: Option<PathBuf>,
+}
+
+/// `volley merge A.json B.json ... --out KIND=PATH`
+#[derive(Debug, Args, Clone)]
+pub struct MergeArgs {
+    /// The workers' result documents (each written with --out json=FILE).
+    #[arg(required = true, num_args = 1..)]
+    pub files: Vec<PathBuf>,
+    /// Write KIND=PATH (json, csv, html, hdr, junit, md, txt; PATH - is stdout);
+    /// repeatable. Without it, the merged run's text summary is printed.
+    #[arg(long = "out", value_name = "KIND=PATH")]
+    pub out: Vec<String>,
 }
 
 /// `volley plan RESULT.json ...`

@@ -18,6 +18,7 @@ pub mod cli;
 pub mod demo;
 pub mod engine;
 pub mod error;
+pub mod fleet;
 pub mod grade;
 pub mod headless;
 pub mod host;
@@ -32,6 +33,7 @@ pub mod report;
 pub mod scenario;
 pub mod schema;
 pub mod shell;
+pub mod state;
 pub mod sys;
 pub mod thresholds;
 pub mod ui;
@@ -84,6 +86,7 @@ pub fn run_hosted(cli: Cli, host: Option<host::Host>) -> Result<i32, Error> {
             Ok(exit::OK)
         }
         Some(Command::Compare(args)) => output::compare_command(&args),
+        Some(Command::Merge(args)) => fleet::merge_command(&args),
         Some(Command::Plan(args)) => capacity::command(&args),
         Some(Command::Check { file, overrides }) => {
             let mut plan = scenario::load(&file)?;

@@ -291,7 +291,7 @@ fn endless_special_and_huge_files_are_refused() {
 /// "scheme 'localhost' is not supported"): http:// is assumed, as curl and oha do, and said.
 #[test]
 fn a_url_without_a_scheme_means_http() {
-    let server = support::HttpServer::start(|_, _| support::Reply::ok());
+    let server = support::TestServer::answering(|_, _| support::Reply::ok());
     let host_port = server.url().trim_start_matches("http://").to_string();
     let typed = format!("{host_port}/x");
     let r = run_for(
@@ -332,7 +332,7 @@ fn a_url_without_a_scheme_means_http() {
 /// path is checked before the first request (exit 2, with the reason).
 #[test]
 fn out_paths_are_checked_before_the_first_request() {
-    let server = support::HttpServer::start(|_, _| support::Reply::ok());
+    let server = support::TestServer::answering(|_, _| support::Reply::ok());
     let dir = scratch("cli-out-check");
     let folder = dir.display().to_string();
     let url = server.url();
@@ -427,7 +427,7 @@ fn start_running(dir: &Path, url: &str, duration: &str, outs: &[&str]) -> suppor
 /// run), the results go to a fallback file in the working folder, and volley says where.
 #[test]
 fn results_survive_an_output_that_fails_at_the_end() {
-    let server = support::HttpServer::start(|_, _| support::Reply::ok());
+    let server = support::TestServer::answering(|_, _| support::Reply::ok());
     let dir = scratch("cli-out-fallback");
     let url = server.url();
     let child = start_running(&dir, &url, "2s", &["json=sub/r.json", "txt=sub/r.txt"]);
@@ -527,7 +527,7 @@ fn duration_scales_stages_and_cut_keeps_them() {
     assert!(!stdout.contains("scaled"), "{stdout}");
 
     // A run: the jump to 3 VUs at half time happens with --duration, not with --cut.
-    let server = support::HttpServer::start(|_, _| support::Reply::ok());
+    let server = support::TestServer::answering(|_, _| support::Reply::ok());
     let dir = scratch("cli-stages");
     let f = dir.join("s.toml");
     std::fs::write(
@@ -595,7 +595,7 @@ fn a_run_where_nothing_answered_exits_1_and_says_so() {
     }
     assert_eq!(doc["grade"]["letter"], "F");
 
-    let failing = support::HttpServer::start(|_, _| support::Reply::status(503));
+    let failing = support::TestServer::answering(|_, _| support::Reply::status(503));
     let r = run_for(
         &[&failing.url(), "-n", "6", "-c", "2", "--headless"],
         Duration::from_secs(30),
@@ -629,7 +629,7 @@ fn http_get(url: &str) -> std::io::Result<String> {
 /// now keeps serving the final snapshot for --prometheus-grace (Ctrl-C ends it early).
 #[test]
 fn prometheus_serves_the_done_state_after_the_run() {
-    let server = support::HttpServer::start(|_, _| support::Reply::ok());
+    let server = support::TestServer::answering(|_, _| support::Reply::ok());
     let metrics_url = |child: &support::Spawned| {
         child
             .stderr_text()
@@ -719,7 +719,7 @@ fn prometheus_serves_the_done_state_after_the_run() {
 /// (within the grace period) and stops when the console is quit with `q`.
 #[test]
 fn prometheus_serves_done_under_the_console_until_q() {
-    let server = support::HttpServer::start(|_, _| support::Reply::ok());
+    let server = support::TestServer::answering(|_, _| support::Reply::ok());
     let mut vt = support::PtyChild::spawn(
         &[
             &server.url(),
@@ -763,7 +763,7 @@ fn prometheus_serves_done_under_the_console_until_q() {
 /// SIGTERM was logged as "stopped by command": the stop event names the signal.
 #[test]
 fn a_stop_by_signal_is_logged_with_the_signal() {
-    let server = support::HttpServer::start(|_, _| support::Reply::ok());
+    let server = support::TestServer::answering(|_, _| support::Reply::ok());
     let dir = scratch("cli-signal");
     for (sig, name) in [(libc::SIGTERM, "SIGTERM"), (libc::SIGINT, "SIGINT")] {
         let json = dir.join(format!("{name}.json"));
@@ -847,7 +847,7 @@ fn check_shows_templated_paths_and_weights_only_where_they_count() {
 /// or a pipe, and every report, has the name in full.
 #[test]
 fn endpoint_names_are_whole_in_files_and_pipes() {
-    let server = support::HttpServer::start(|_, _| support::Reply::ok());
+    let server = support::TestServer::answering(|_, _| support::Reply::ok());
     let dir = scratch("cli-names");
     let url = format!("{}/api/v2/customers/search", server.url());
     let (txt, md) = (dir.join("r.txt"), dir.join("r.md"));

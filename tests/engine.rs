@@ -4,14 +4,12 @@
 //! Every test takes the `SERIAL` lock, so the timing-sensitive ones never share the two
 //! cores with another run. Timing assertions have wide margins; nothing asserts throughput.
 
-mod common;
 mod support;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{Reset, ResetServer, Route, ServerConfig, TestServer};
-use support::closed_port;
+use support::{closed_port, Reset, ResetServer, Route, ServerConfig, TestServer};
 use volley::engine::{self, Command, EngineHandle, Spike, SpikeChange};
 use volley::metrics::{EndpointStats, RunState, Snapshot};
 use volley::scenario::Plan;
@@ -75,7 +73,7 @@ async fn engine_reaches(h: &EngineHandle, limit: Duration, f: impl Fn(&Snapshot)
 }
 
 fn event_kinds(s: &Snapshot) -> Vec<String> {
-    s.events.iter().map(|e| e.kind.clone()).collect()
+    s.events.iter().map(|e| e.kind.to_string()).collect()
 }
 
 /// Invariants of every final snapshot: nothing left running, per-endpoint figures add up
@@ -143,7 +141,7 @@ path = "/items"
     )));
     let s = finish(h).await;
     check_final(&s);
-    assert_eq!(server.total(), 2000);
+    assert_eq!(server.requests(), 2000);
     assert_eq!(server.count("/items"), 2000);
     assert_eq!(s.total.requests, 2000);
     // What the `-n` progress line reads: iterations done against the limit.
@@ -201,7 +199,7 @@ weight = 7
     let s = finish(h).await;
     check_final(&s);
     assert_eq!(s.total.requests, 3000);
-    assert_eq!(server.total(), 3000);
+    assert_eq!(server.requests(), 3000);
     for (name, weight) in [("a", 1.0), ("b", 2.0), ("c", 7.0)] {
         let e = endpoint(&s, name);
         assert_eq!(
@@ -244,7 +242,7 @@ path = "/fail"
     let s = finish(h).await;
     check_final(&s);
     assert_eq!(s.total.requests, 400);
-    assert_eq!(server.total(), 400);
+    assert_eq!(server.requests(), 400);
     let fail = endpoint(&s, "fail");
     let n = fail.requests;
     assert!(n > 0);
@@ -362,7 +360,7 @@ path = "/stall"
     assert!(fast.requests > 0);
     assert_eq!(fast.requests, server.count("/fast"));
     assert_eq!(fast.ok, fast.requests, "errors: {:?}", fast.errors_by_kind);
-    assert_eq!(s.total.requests, server.total());
+    assert_eq!(s.total.requests, server.requests());
 }
 
 /// Requests that outlive the graceful-stop period are aborted and counted as `aborted`.
@@ -414,7 +412,7 @@ path = "/hang"
         e.errors_by_kind
     );
     assert_eq!((e.requests, e.ok, e.errors), (0, 0, 0));
-    assert_eq!(s.total.aborted, server.total(), "reported != received");
+    assert_eq!(s.total.aborted, server.requests(), "reported != received");
     assert_eq!(
         s.aborted_by,
         Some(volley::metrics::AbortCause::GracefulStopTimeout)
@@ -449,10 +447,10 @@ path = "/c"
     assert_eq!(e.errors, 0, "errors: {:?}", e.errors_by_kind);
     assert_eq!(e.requests, 500);
     assert_eq!(
-        server.total(),
+        server.requests(),
         500,
         "reported 500, received {}",
-        server.total()
+        server.requests()
     );
 }
 
@@ -524,13 +522,13 @@ path = "/s"
     // An attempt counted as a retry may have been read by the server, or not (it closed
     // the idle connection as the request arrived): never fewer than it got.
     assert!(
-        e.requests + e.retries_total() >= server.total(),
+        e.requests + e.retries_total() >= server.requests(),
         "retries {:?}, received {}",
         e.retries,
-        server.total()
+        server.requests()
     );
     assert_eq!(
-        (e.errors, server.total()),
+        (e.errors, server.requests()),
         (0, 160),
         "(errors, requests received by the server); errors: {:?}, e.g. {:?}",
         e.errors_by_kind,
@@ -667,7 +665,7 @@ path = "/x"
         "ended {took:?} after Stop (the run is 60 s)"
     );
     assert!(s.total.requests > 0);
-    assert_eq!(s.total.requests, server.total(), "reported != received");
+    assert_eq!(s.total.requests, server.requests(), "reported != received");
     assert_eq!(s.total.ok, s.total.requests);
     assert!(s.partial, "a stopped run is partial");
     assert!(has_event(&s, "stop"), "events: {:?}", event_kinds(&s));
@@ -710,7 +708,7 @@ path = "/g"
     assert_eq!(s.total.aborted, 0, "{:?}", s.total.errors_by_kind);
     assert_eq!(s.aborted_by, None);
     assert_eq!(s.total.errors, 0, "{:?}", s.total.errors_by_kind);
-    assert_eq!(s.total.requests, server.total());
+    assert_eq!(s.total.requests, server.requests());
     assert!(s.total.requests >= 3);
     assert!(!has_event(&s, "abort"), "events: {:?}", event_kinds(&s));
 }
@@ -763,7 +761,7 @@ path = "/slow"
     let s = finish(h).await;
     check_final(&s);
     assert_eq!(server.peak_in_flight(), 10);
-    assert_eq!(s.total.requests, server.total());
+    assert_eq!(s.total.requests, server.requests());
     assert_eq!(s.vus_target, 3);
     assert!(has_event(&s, "set_vus"), "events: {:?}", event_kinds(&s));
 }
@@ -788,7 +786,7 @@ path = "/p"
         url = server.url()
     )));
     tokio::time::sleep(ms(600)).await;
-    assert!(server.total() > 0);
+    assert!(server.requests() > 0);
     let paused = Instant::now();
     send(&h, Command::Pause);
     // The engine closes its gate when it takes the command: only then can no new request
@@ -820,7 +818,7 @@ path = "/p"
     let s = finish(h).await;
     let wall = started.elapsed();
     check_final(&s);
-    assert_eq!(s.total.requests, server.total());
+    assert_eq!(s.total.requests, server.requests());
     assert!(!s.partial, "the run reached its planned duration");
     // The planned 2 s are counted on the run clock, which stops while paused.
     assert!(s.run_time >= ms(1950), "run_time {:?}", s.run_time);
@@ -867,7 +865,7 @@ path = "/p"
     let took = stop.elapsed();
     check_final(&s);
     assert!(took < ms(3000), "ended {took:?} after Stop");
-    assert_eq!(s.total.requests, server.total());
+    assert_eq!(s.total.requests, server.requests());
     assert!(s.partial);
     // The 1.5 s pause is not run time (a late Pause adds a little).
     assert!(
@@ -895,7 +893,7 @@ path = "/s"
 "#,
         url = server.url()
     )));
-    assert!(server.wait_for(ms(3000), |s| s.total() >= 4).await);
+    assert!(server.wait_for(ms(3000), |s| s.requests() >= 4).await);
     assert!(server.max_in_flight() <= 2);
 
     let spiked = Instant::now();
@@ -937,7 +935,7 @@ path = "/s"
     let s = finish(h).await;
     check_final(&s);
     assert_eq!(server.peak_in_flight(), 6);
-    assert_eq!(s.total.requests, server.total());
+    assert_eq!(s.total.requests, server.requests());
     assert_eq!(s.vus_target, 2);
     assert!(has_event(&s, "spike"), "events: {:?}", event_kinds(&s));
     assert!(has_event(&s, "spike_end"), "events: {:?}", event_kinds(&s));
@@ -962,7 +960,7 @@ path = "/s"
 "#,
         url = server.url()
     )));
-    assert!(server.wait_for(ms(3000), |s| s.total() >= 2).await);
+    assert!(server.wait_for(ms(3000), |s| s.requests() >= 2).await);
     let spike = |secs: u64| {
         Command::Spike(Spike {
             change: SpikeChange::Times(2.0),
@@ -1002,7 +1000,7 @@ path = "/s"
         Some(ms(1000)),
         "it ran down before the resume"
     );
-    let before = server.total();
+    let before = server.requests();
     send(&h, Command::Resume);
     assert!(
         engine_reaches(&h, ms(6000), |s| s
@@ -1014,7 +1012,7 @@ path = "/s"
         .await,
         "the second spike did not end after the resume"
     );
-    assert!(server.total() > before, "the spike sent no request");
+    assert!(server.requests() > before, "the spike sent no request");
 
     send(&h, Command::Stop);
     let s = finish(h).await;
@@ -1105,7 +1103,7 @@ path = "/s"
 "#,
         url = server.url()
     )));
-    assert!(server.wait_for(ms(3000), |s| s.total() >= 3).await);
+    assert!(server.wait_for(ms(3000), |s| s.requests() >= 3).await);
     send(
         &h,
         Command::Spike(Spike {
@@ -1132,7 +1130,7 @@ path = "/s"
     let s = finish(h).await;
     check_final(&s);
     assert_eq!(s.vus_target, 1);
-    assert_eq!(s.total.requests, server.total());
+    assert_eq!(s.total.requests, server.requests());
 }
 
 /// Think time spaces each VU's requests: 2 VUs x 100 ms over 1 s is about 20 requests.
@@ -1157,7 +1155,7 @@ path = "/t"
     check_final(&s);
     let n = s.total.requests;
     assert!((8..=24).contains(&n), "{n} requests");
-    assert_eq!(n, server.total());
+    assert_eq!(n, server.requests());
     // The requests are spread over the second, not bunched at its start.
     let arrivals = server.arrivals();
     let span = arrivals

@@ -1,13 +1,13 @@
 //! Workload shapes, user flows, captures and the open model, against local servers.
 
-mod common;
+mod support;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{Route, ServerConfig, TestServer};
+use support::{Route, ServerConfig, TestServer};
 use volley::demo::{DemoOptions, DemoServer};
 use volley::engine;
 use volley::metrics::Snapshot;
@@ -204,7 +204,7 @@ path = "/free"
         20,
         "steps that need nothing still run"
     );
-    assert_eq!(server.total(), 40);
+    assert_eq!(server.requests(), 40);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -234,7 +234,7 @@ path = "/r"
         "server saw {} rps",
         seen / 2.5
     );
-    assert_eq!(s.total.requests, server.total());
+    assert_eq!(s.total.requests, server.requests());
     assert_eq!(s.dropped, 0);
     assert!(
         s.total.hist_raw.is_some(),
@@ -376,7 +376,7 @@ path = "/s"
     assert_eq!(plateau, 10, "plateau");
     assert!(after <= 2, "after the step down: {after}");
     assert!(s.events.iter().filter(|e| e.kind == "stage").count() >= 3);
-    assert_eq!(s.total.requests, server.total());
+    assert_eq!(s.total.requests, server.requests());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -412,7 +412,7 @@ path = "/o"
     let high = window(1400, 2400);
     assert!((40.0..=60.0).contains(&low), "low stage {low}/s");
     assert!((270.0..=330.0).contains(&high), "high stage {high}/s");
-    assert_eq!(s.total.requests, server.total());
+    assert_eq!(s.total.requests, server.requests());
 }
 
 fn volley_bin(args: &[&str]) -> std::process::Output {

@@ -103,3 +103,28 @@ fn every_report_of_a_saved_document_matches_its_golden_file() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// The HTML report's variants that the demo run above does not reach: a run stopped early
+/// with requests cut off, retries, dropped iterations, an unknown open count, overrides,
+/// a grade with its parts, passing and failing thresholds and checks, a clipped
+/// throughput peak, every event kind (and an unknown one), open pause and spike bands,
+/// text that needs escaping, endpoints only on one side of a comparison; and a document
+/// with one endpoint, no timeline, no responses, no events and no scenario text.
+#[test]
+fn html_variants_match_their_golden_files() {
+    let variants = fixture("variants.json");
+    let cases = [
+        ("variants.html", vec![variants.clone()]),
+        (
+            "variants-vs-baseline.html",
+            vec![variants, "--baseline".into(), fixture("baseline.json")],
+        ),
+        ("single.html", vec![fixture("single.json")]),
+    ];
+    let mut failures = Vec::new();
+    for (name, mut args) in cases {
+        args.extend(["--out".into(), "html=-".into()]);
+        failures.extend(check(name, &report(&args)));
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

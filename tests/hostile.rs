@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use support::{
-    closed_port, kinds, quick, scenario, scratch, total, Conn, HttpServer, RawServer, Reply,
+    closed_port, kinds, quick, scenario, scratch, total, Conn, RawServer, Reply, TestServer,
 };
 
 const MIB: u64 = 1 << 20;
@@ -356,7 +356,7 @@ fn a_server_that_closes_every_connection_costs_reconnects_not_errors() {
 #[test]
 fn a_hundred_thousand_errors_keep_the_results_bounded() {
     // Statuses 400..=999 in turn: 600 distinct error kinds and messages.
-    let server = HttpServer::start(|n, _| Reply::status(400 + (n % 600) as u16));
+    let server = TestServer::answering(|n, _| Reply::status(400 + (n % 600) as u16));
     let dir = scratch("errors-100k");
     let (r, doc) = quick(
         &dir,

@@ -8,12 +8,12 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use support::{eventually, read_doc, scratch, total, HttpServer, PtyChild, Reply, Spawned};
+use support::{eventually, read_doc, scratch, total, PtyChild, Reply, Spawned, TestServer};
 
 /// A server that answers after `delay`; requests numbered `hang_from` and later hang for
 /// a minute instead (until the client gives up or the server is dropped).
-fn server(delay: Duration, hang_from: u64) -> HttpServer {
-    HttpServer::start(move |n, _| {
+fn server(delay: Duration, hang_from: u64) -> TestServer {
+    TestServer::answering(move |n, _| {
         if n >= hang_from {
             Reply::ok().delay(Duration::from_secs(60))
         } else {
@@ -46,7 +46,7 @@ impl Outs {
 
     /// Both outputs exist, are marked as cut short, and count what `server` saw; returns
     /// the document.
-    fn check(&self, server: &HttpServer) -> serde_json::Value {
+    fn check(&self, server: &TestServer) -> serde_json::Value {
         let doc = read_doc(&self.json);
         assert_eq!(doc["partial"], true, "not marked partial");
         // Requests cut off at the end are counted apart from `requests`, as `aborted`.

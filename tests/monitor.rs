@@ -5,7 +5,7 @@ mod support;
 
 use std::time::Duration;
 
-use support::{read_doc, scratch, HttpServer, Reply, Spawned};
+use support::{read_doc, scratch, Reply, Spawned, TestServer};
 use volley::demo::{DemoOptions, DemoServer};
 
 /// The `n`th scrape (from 0) serves the gauge `app_queue_depth` = 10 x (n + 1).
@@ -52,7 +52,7 @@ fn values(doc: &serde_json::Value) -> Vec<Option<f64>> {
 #[test]
 fn the_series_equal_what_the_exporter_served() {
     let demo = DemoServer::spawn(DemoOptions::default()).expect("demo target");
-    let exporter = HttpServer::start(|n, _| Reply::ok().body(exposition(n)));
+    let exporter = TestServer::answering(|n, _| Reply::ok().body(exposition(n)));
     let dir = scratch("monitor-known");
     let file = scenario(
         &dir,
@@ -97,7 +97,7 @@ fn the_series_equal_what_the_exporter_served() {
 fn garbage_a_hang_and_a_dead_exporter_are_events_and_the_run_is_unaffected() {
     let demo = DemoServer::spawn(DemoOptions::default()).expect("demo target");
     // Scrape 0 is good, 1 is garbage, 2 hangs past the scrape timeout, then good again.
-    let exporter = HttpServer::start(|n, _| match n {
+    let exporter = TestServer::answering(|n, _| match n {
         1 => Reply::ok().body("<html>not metrics</html>"),
         2 => Reply::ok()
             .delay(Duration::from_secs(3))

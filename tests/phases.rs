@@ -18,7 +18,7 @@ fn phase(doc: &serde_json::Value, name: &str, key: &str) -> f64 {
 
 #[test]
 fn time_to_first_byte_is_the_server_s_wait() {
-    let server = HttpServer::start(|_, _| Reply::ok().delay(Duration::from_millis(50)));
+    let server = TestServer::answering(|_, _| Reply::ok().delay(Duration::from_millis(50)));
     let dir = scratch("phases-ttfb");
     let (_, doc) = quick(&dir, &server.url(), &["-c", "2", "-n", "20"], LIMIT);
     assert_eq!(total(&doc, "ok"), 20);

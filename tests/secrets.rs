@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use support::{
-    eventually, read_doc, run, scratch, total, HttpServer, PtyChild, Reply, Run, Spawned, TlsServer,
+    eventually, read_doc, run, scratch, total, PtyChild, Reply, Run, Spawned, TestServer, TlsServer,
 };
 
 /// Every planted secret contains this; no output may.
@@ -76,8 +76,8 @@ fn outputs(r: &Run, dir: &Path) -> Vec<(String, String)> {
 
 /// A server that shows it got the secrets (Set-Cookie back, the Authorization header
 /// echoed in an error body) and fails some requests, so error paths run too.
-fn echo_server() -> HttpServer {
-    HttpServer::start(|n, seen| {
+fn echo_server() -> TestServer {
+    TestServer::answering(|n, seen| {
         let auth = seen
             .headers
             .iter()
@@ -442,7 +442,7 @@ fn the_console_header_says_when_tls_is_not_verified() {
     vt.keys("q");
     assert!(vt.wait_exit(Duration::from_secs(10)).is_some());
     // Without --insecure the header says nothing of the kind.
-    let plain = HttpServer::start(|_, _| Reply::ok());
+    let plain = TestServer::answering(|_, _| Reply::ok());
     let mut vt = PtyChild::spawn(
         &[&plain.url(), "-c", "1", "-d", "30s", "--fps", "20"],
         &[],
@@ -554,7 +554,7 @@ fn every_invalid_theme_gives_its_message_and_exit_2() {
         .collect();
     files.sort();
     assert!(files.len() >= 10, "only {} theme fixtures", files.len());
-    let server = HttpServer::start(|_, _| Reply::ok());
+    let server = TestServer::answering(|_, _| Reply::ok());
     let mut failures = Vec::new();
     for f in &files {
         let src = std::fs::read_to_string(f).unwrap();

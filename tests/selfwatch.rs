@@ -58,3 +58,112 @@ fn a_run_records_the_generator_and_judges_generator_cpu() {
     assert!(r.stdout.contains("  generator  CPU "), "{}", r.stdout);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// An open model whose runtime is blocked 120 ms at a time (a stand-in for an overloaded
+/// generator): iterations start well behind schedule although VUs are free, and self-watch
+/// records it as arrival lag and calls volley the bottleneck. The target is fast and on its
+/// own thread.
+#[tokio::test(flavor = "current_thread")]
+async fn an_overloaded_open_model_records_arrival_lag() {
+    let server = DemoServer::spawn(DemoOptions::default()).expect("demo target");
+    let plan = volley::scenario::parse(
+        std::path::Path::new("lag.toml"),
+        &format!(
+            "name = \"lag\"\nbase_url = \"{}\"\n\n[load]\nmodel = \"open\"\nrate = \"100/s\"\n\
+             max_vus = 50\nduration = \"5s\"\n\n[[request]]\npath = \"/health\"\n",
+            server.url()
+        ),
+    )
+    .expect("scenario parses");
+    let handle = volley::engine::start(plan);
+    let blocker = tokio::spawn(async {
+        // Bounded: at most 40 x 150 ms, and aborted when the run ends.
+        for _ in 0..40 {
+            std::thread::sleep(Duration::from_millis(120));
+            tokio::time::sleep(Duration::from_millis(30)).await;
+        }
+    });
+    let snap = tokio::time::timeout(Duration::from_secs(60), handle.wait())
+        .await
+        .expect("the run ends");
+    blocker.abort();
+    let g = &snap.generator;
+    let lags: Vec<Option<f64>> = g.samples.iter().map(|s| s.arrival_lag_ms).collect();
+    assert!(lags.len() >= 3, "{g:?}");
+    let worst = lags.iter().flatten().copied().fold(0.0, f64::max);
+    assert!(
+        worst >= 50.0,
+        "arrivals blocked 120 ms at a time, worst lag p99 {worst} ms: {lags:?}"
+    );
+    let verdict = g.bottleneck.as_ref().expect("volley is the bottleneck");
+    assert!(
+        verdict.reason.contains("arrivals start") || verdict.reason.contains("lag"),
+        "{}",
+        verdict.reason
+    );
+    assert!(snap.total.requests > 0);
+}
+
+/// The closed model has no schedule: no arrival lag in its series or its document.
+#[test]
+fn the_closed_model_has_no_arrival_lag() {
+    let server = DemoServer::spawn(DemoOptions::default()).expect("demo target");
+    let dir = scratch("selfwatch-closed");
+    let result = dir.join("r.json");
+    let r = run(
+        &[
+            &format!("{}/health", server.url()),
+            "-c",
+            "2",
+            "-d",
+            "2s",
+            "--headless",
+            "--out",
+            &format!("json={}", result.display()),
+        ],
+        Duration::from_secs(60),
+    );
+    assert_eq!(r.code(), Some(0), "{r:?}");
+    let doc = read_doc(&result);
+    let series = doc["generator"]["series"].as_array().expect("series");
+    assert!(!series.is_empty());
+    assert!(
+        series.iter().all(|s| s.get("arrival_lag_ms").is_none()),
+        "{series:?}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A slow target keeps every VU busy: iterations wait for a free VU (and are dropped past
+/// 1 s), which is the target's doing. The arrival lag leaves that wait out, so it stays far
+/// below the second-long waits and makes no verdict.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiting_for_a_busy_vu_is_not_arrival_lag() {
+    let slow = support::HttpServer::start(|_, _| {
+        support::Reply::ok()
+            .delay(Duration::from_millis(300))
+            .body("slow")
+    });
+    let plan = volley::scenario::parse(
+        std::path::Path::new("slow.toml"),
+        &format!(
+            "name = \"slow\"\nbase_url = \"{}\"\n\n[load]\nmodel = \"open\"\nrate = \"40/s\"\n\
+             max_vus = 2\nduration = \"4s\"\n\n[[request]]\npath = \"/\"\n",
+            slow.url()
+        ),
+    )
+    .expect("scenario parses");
+    let snap = tokio::time::timeout(Duration::from_secs(60), volley::engine::start(plan).wait())
+        .await
+        .expect("the run ends");
+    let lags: Vec<f64> = snap
+        .generator
+        .samples
+        .iter()
+        .filter_map(|s| s.arrival_lag_ms)
+        .collect();
+    assert!(!lags.is_empty(), "iterations started");
+    let worst = lags.iter().copied().fold(0.0, f64::max);
+    assert!(worst < 300.0, "VU waits counted as lag: {lags:?}");
+    assert!(snap.dropped > 0, "the slow target did keep every VU busy");
+}

@@ -3,7 +3,6 @@
 //!
 //! Reads only the result document; nothing here runs load.
 
-pub mod knee;
 pub mod render;
 pub mod table;
 
@@ -13,6 +12,7 @@ use serde::Serialize;
 
 use crate::cli::PlanArgs;
 use crate::error::{exit, Error};
+use crate::report::knee;
 use crate::report::{load_doc, ResultDoc};
 
 pub use knee::{Knee, Method};

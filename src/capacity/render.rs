@@ -18,28 +18,6 @@ pub fn write<W: Write>(plan: &CapacityPlan, format: Format, out: &mut W) -> io::
     }
 }
 
-/// `knee: 412 rps at 38 VUs (latency inflection)`.
-pub fn knee_line(plan: &CapacityPlan) -> String {
-    let k = &plan.knee;
-    format!(
-        "knee: {} rps at {} ({})",
-        units::rate(k.rps),
-        units::vus(u64::from(k.vus)),
-        k.method.label()
-    )
-}
-
-/// Where the knee was: `at 12s, 412/s sent: p95 41.2ms against ...`.
-fn knee_detail(plan: &CapacityPlan) -> String {
-    let k = &plan.knee;
-    let load = if k.open_model {
-        format!("{} sent", units::per_s(k.load))
-    } else {
-        units::vus(k.load.round() as u64)
-    };
-    format!("at {}s, {load}; {}", k.t, k.detail)
-}
-
 fn money(v: f64) -> String {
     if v.fract() == 0.0 {
         units::number(v, 0)
@@ -126,8 +104,8 @@ fn growth_cells(month: u32, n: &Need) -> [String; 5] {
 
 fn write_text<W: Write>(plan: &CapacityPlan, out: &mut W) -> io::Result<()> {
     writeln!(out, "volley plan: {} ({})", plan.scenario, plan.source)?;
-    writeln!(out, "{}", knee_line(plan))?;
-    writeln!(out, "  {}", knee_detail(plan))?;
+    writeln!(out, "{}", plan.knee.line())?;
+    writeln!(out, "  {}", plan.knee.where_line())?;
     writeln!(out)?;
     writeln!(
         out,
@@ -191,8 +169,8 @@ fn write_text<W: Write>(plan: &CapacityPlan, out: &mut W) -> io::Result<()> {
 fn write_markdown<W: Write>(plan: &CapacityPlan, out: &mut W) -> io::Result<()> {
     writeln!(out, "## Capacity plan: {}", plan.scenario)?;
     writeln!(out)?;
-    writeln!(out, "**{}**  ", knee_line(plan))?;
-    writeln!(out, "{}", knee_detail(plan))?;
+    writeln!(out, "**{}**  ", plan.knee.line())?;
+    writeln!(out, "{}", plan.knee.where_line())?;
     writeln!(out)?;
     writeln!(
         out,

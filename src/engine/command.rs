@@ -1,6 +1,6 @@
 //! What the engine can be told to do while it runs, from any source.
 
-use std::time::Duration;
+pub use crate::state::{Spike, SpikeChange};
 
 /// A control command. Keys, the control API and stages all speak this.
 #[derive(Debug, Clone, PartialEq)]
@@ -49,51 +49,5 @@ impl StopSignal {
             StopSignal::Terminate => "SIGTERM",
             StopSignal::HangUp => "SIGHUP",
         }
-    }
-}
-
-/// A temporary change of load that reverts by itself.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Spike {
-    pub change: SpikeChange,
-    pub duration: Duration,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum SpikeChange {
-    /// Multiply the current load by this factor.
-    Times(f64),
-    /// Add this many VUs to the current load.
-    Plus(u32),
-}
-
-impl SpikeChange {
-    /// The load during the spike, given the load before it.
-    pub fn apply(self, base: u32) -> u32 {
-        self.apply_f64(base as f64)
-            .round()
-            .clamp(0.0, u32::MAX as f64) as u32
-    }
-
-    /// The same for a rate.
-    pub fn apply_f64(self, base: f64) -> f64 {
-        match self {
-            SpikeChange::Times(f) => base.max(1.0) * f,
-            SpikeChange::Plus(n) => base + n as f64,
-        }
-    }
-}
-
-impl std::fmt::Display for Spike {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.change {
-            SpikeChange::Times(x) => write!(f, "x{x}")?,
-            SpikeChange::Plus(n) => write!(f, "+{n}")?,
-        }
-        write!(
-            f,
-            " for {}",
-            crate::scenario::format_duration(self.duration)
-        )
     }
 }

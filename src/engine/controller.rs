@@ -11,9 +11,11 @@ use tokio::task::{JoinHandle, JoinSet};
 use super::command::{Command, Spike};
 use super::executor::{Requests, Want};
 use super::gate::{Gate, Phase};
+use super::state::{ControlState, LiveSpike, SpikeClock};
 use super::vu::{run_closed_vu, stagger, user_pattern, RunCtx};
-use crate::metrics::{AbortCause, Aggregator, Gauges, RunState, Snapshot, SpikeClock, SpikeGauge};
+use crate::metrics::{Aggregator, Gauges, Snapshot};
 use crate::scenario::{LoadModel, Plan, Stage};
+use crate::state::{AbortCause, EventKind, RunState, StageStatus, StageView};
 use crate::units::{self, duration as format_duration};
 
 /// Most recording shards: enough that worker threads rarely meet on one lock.
@@ -66,8 +68,8 @@ impl Controller {
         units::level_bare(x, self.open)
     }
 
-    fn gauges(&self) -> Arc<Gauges> {
-        self.ctx.gauges.clone()
+    fn control(&self) -> Arc<ControlState> {
+        self.ctx.control.clone()
     }
 
     fn base(&self) -> f64 {
@@ -81,7 +83,7 @@ impl Controller {
     fn apply_level(&mut self) {
         let level = self.level();
         if self.open {
-            self.ctx.gauges.set_rate(level);
+            self.ctx.control.set_rate(level);
             self.ctx.gate.poke();
         } else {
             self.set_vus(level.round().clamp(0.0, u32::MAX as f64) as u32);
@@ -90,12 +92,13 @@ impl Controller {
 
     /// Publishes the running spike (its label, clock and the load it returns to).
     fn show_spike(&self) {
-        let g = &self.ctx.gauges;
-        g.set_spike(self.spike.as_ref().map(|s| SpikeGauge {
-            label: s.spike.to_string(),
-            clock: s.clock,
-            base: self.base().round() as u32,
-        }));
+        self.ctx
+            .control
+            .set_spike(self.spike.as_ref().map(|s| LiveSpike {
+                spike: s.spike,
+                clock: s.clock,
+                base: self.base().round() as u32,
+            }));
     }
 
     /// Stops or restarts the spike's clock with the run clock; says what became of it.
@@ -140,7 +143,7 @@ impl Controller {
         self.ctx.gauges.vus_target.store(n, Ordering::Relaxed);
         if n == 0 {
             // No VU to wait for: the run clock runs (a load set to 0 during start-up).
-            self.ctx.gauges.with_clock(|c| c.start_run(Instant::now()));
+            self.ctx.control.start_run(Instant::now());
         }
     }
 
@@ -159,30 +162,22 @@ impl Controller {
         (prev, None)
     }
 
-    fn stage_label(&self, i: usize) -> String {
+    /// Stage `i` of the plan, typed.
+    fn stage_view(&self, i: usize) -> StageView {
         let from = if i == 0 {
             self.initial
         } else {
             self.stages[i - 1].target
         };
         let s = self.stages[i];
-        let what = if s.duration.is_zero() {
-            format!("step to {}", self.level_text(s.target))
-        } else if (s.target - from).abs() < 1e-9 {
-            format!(
-                "hold {} for {}",
-                self.level_text(s.target),
-                format_duration(s.duration)
-            )
-        } else {
-            format!(
-                "ramp {} -> {} over {}",
-                self.level_bare(from),
-                self.level_text(s.target),
-                format_duration(s.duration)
-            )
-        };
-        format!("stage {}/{}: {what}", i + 1, self.stages.len())
+        StageView {
+            index: i,
+            of: self.stages.len(),
+            from,
+            target: s.target,
+            duration: s.duration,
+            open: self.open,
+        }
     }
 
     /// Follows the stages at run time `t`.
@@ -194,15 +189,15 @@ impl Controller {
         if idx != self.stage_idx {
             self.stage_idx = idx;
             self.manual = None;
-            let g = self.gauges();
+            let g = self.control();
             match idx {
                 Some(i) => {
-                    let now = self.stage_label(i);
-                    let next = (i + 1 < self.stages.len()).then(|| self.stage_label(i + 1));
-                    g.event("stage", now.clone());
-                    g.set_stage(Some(now), next);
+                    let now = self.stage_view(i);
+                    let next = (i + 1 < self.stages.len()).then(|| self.stage_view(i + 1));
+                    g.event(EventKind::Stage, now.to_string());
+                    g.set_stage(Some(StageStatus::In { now, next }));
                 }
-                None => g.set_stage(Some("stages done".into()), None),
+                None => g.set_stage(Some(StageStatus::Done)),
             }
         }
         self.planned = level;
@@ -211,7 +206,7 @@ impl Controller {
 
     /// Applies a command; returns true when the run must end.
     fn apply(&mut self, cmd: Command) -> bool {
-        let g = self.gauges();
+        let g = self.control();
         match cmd {
             Command::SetVus(n) => self.set_level(n as f64),
             Command::SetRate(r) => self.set_level(r.max(0.0)),
@@ -222,7 +217,7 @@ impl Controller {
                     g.with_clock(|c| c.pause(now));
                     let spike = self.spike_clock(true, now);
                     g.set_state(RunState::Paused);
-                    g.event("pause", format!("paused{spike}"));
+                    g.event(EventKind::Pause, format!("paused{spike}"));
                 }
             }
             Command::Resume => {
@@ -232,7 +227,7 @@ impl Controller {
                     let spike = self.spike_clock(false, now);
                     self.ctx.gate.set(Phase::Running);
                     g.set_state(RunState::Running);
-                    g.event("resume", format!("resumed{spike}"));
+                    g.event(EventKind::Resume, format!("resumed{spike}"));
                 }
             }
             Command::Spike(spike) => {
@@ -257,7 +252,7 @@ impl Controller {
                 });
                 self.show_spike();
                 g.event(
-                    "spike",
+                    EventKind::Spike,
                     format!(
                         "{spike}: {} -> {}{}",
                         self.level_bare(base),
@@ -277,8 +272,8 @@ impl Controller {
                     Command::StopOnSignal(sig) => format!("stopped by {}", sig.name()),
                     _ => "stopped by the user".into(),
                 };
-                g.event("stop", by);
-                g.partial.store(true, Ordering::Relaxed);
+                g.event(EventKind::Stop, by);
+                g.mark_partial();
                 return true;
             }
         }
@@ -286,13 +281,18 @@ impl Controller {
     }
 
     fn set_level(&mut self, n: f64) {
-        let g = self.gauges();
+        let g = self.control();
+        let kind = if self.open {
+            EventKind::SetRate
+        } else {
+            EventKind::SetVus
+        };
         let from = self.base();
         self.manual = Some(n);
         if self.spike.is_some() {
             self.show_spike();
             g.event(
-                if self.open { "set_rate" } else { "set_vus" },
+                kind,
                 format!(
                     "{} -> {} (after the spike)",
                     self.level_bare(from),
@@ -301,7 +301,7 @@ impl Controller {
             );
         } else {
             g.event(
-                if self.open { "set_rate" } else { "set_vus" },
+                kind,
                 format!("{} -> {}", self.level_bare(from), self.level_text(n)),
             );
             self.apply_level();
@@ -310,9 +310,9 @@ impl Controller {
 
     fn end_spike(&mut self, why: &str) {
         if let Some(s) = self.spike.take() {
-            self.ctx.gauges.set_spike(None);
-            self.ctx.gauges.event(
-                "spike_end",
+            self.ctx.control.set_spike(None);
+            self.ctx.control.event(
+                EventKind::SpikeEnd,
                 format!(
                     "{why}: {} -> {} ({})",
                     self.level_bare(s.level),
@@ -333,19 +333,24 @@ pub async fn run(
 ) -> Snapshot {
     let started = Instant::now();
     let gauges = Arc::new(Gauges::new(started));
-    *gauges
-        .iteration_limit
-        .lock()
-        .unwrap_or_else(|p| p.into_inner()) = plan.load.stop.iterations;
-    *gauges.planned.lock().unwrap_or_else(|p| p.into_inner()) = plan.load.stop.duration;
+    let control = Arc::new(ControlState::new(
+        started,
+        plan.load.stop.duration,
+        plan.load.stop.iterations,
+    ));
     let endpoints: Vec<(String, String)> = plan
         .endpoints
         .iter()
         .map(|e| (e.name.clone(), e.method.to_string()))
         .collect();
     let shards = shards_for(tokio::runtime::Handle::current().metrics().num_workers());
-    let (mut aggregator, recorder) =
-        Aggregator::new(&plan.name, &endpoints, shards, gauges.clone());
+    let (mut aggregator, recorder) = Aggregator::new(
+        &plan.name,
+        &endpoints,
+        shards,
+        gauges.clone(),
+        control.clone(),
+    );
     aggregator.set_thresholds(plan.thresholds.clone());
     aggregator.keep_interval_histograms(opts.interval_histograms);
     let (agg_done_tx, agg_done_rx) = oneshot::channel();
@@ -353,7 +358,10 @@ pub async fn run(
     let selfwatch = tokio::spawn(super::selfwatch::run(gauges.clone()));
     let monitor = plan.monitor.clone().map(|spec| {
         gauges.start_target(spec.source.to_string(), spec.names());
-        let sink: Arc<dyn crate::monitor::Sink> = gauges.clone();
+        let sink: Arc<dyn crate::monitor::Sink> = Arc::new(MonitorSink {
+            gauges: gauges.clone(),
+            control: control.clone(),
+        });
         tokio::spawn(crate::monitor::run(spec, sink))
     });
 
@@ -369,7 +377,7 @@ pub async fn run(
     let (open, max_vus, initial) = match plan.load.model {
         LoadModel::Closed => (false, 0, plan.load.vus as f64),
         LoadModel::Open { rate, max_vus } => {
-            gauges.set_rate(rate);
+            control.set_rate(rate);
             (true, max_vus, rate)
         }
     };
@@ -391,6 +399,7 @@ pub async fn run(
         users: plan.users.clone(),
         data: plan.data.clone(),
         gauges: gauges.clone(),
+        control: control.clone(),
         gate: Gate::default(),
         recorder,
         iteration_limit: plan.load.stop.iterations,
@@ -416,8 +425,8 @@ pub async fn run(
         stages: plan.load.stages.clone(),
         stage_idx: None,
     };
-    gauges.event(
-        "start",
+    control.event(
+        EventKind::Start,
         if open {
             format!(
                 "{} on at most {}",
@@ -438,7 +447,7 @@ pub async fn run(
     // The open model has nothing to wait for (VUs come as arrivals are due, on the run
     // clock): the run clock starts now. A closed load of 0 starts it in set_vus.
     if open {
-        gauges.with_clock(|cl| cl.start_run(Instant::now()));
+        control.start_run(Instant::now());
     }
     c.follow_stages(Duration::ZERO);
     c.apply_level();
@@ -457,7 +466,7 @@ pub async fn run(
     stage_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         // Time left on the run clock; none while paused or before the first VU started.
-        let clock = gauges.clock();
+        let clock = control.clock();
         let deadline = match planned {
             Some(p) if !clock.is_paused() && clock.is_started() => {
                 let left = p.saturating_sub(clock.run_time(Instant::now()));
@@ -476,24 +485,24 @@ pub async fn run(
                 None => commands_open = false,
             },
             _ = sleep_opt(deadline) => {
-                gauges.event("end", format!("planned duration {} reached", format_duration(planned.unwrap_or_default())));
+                control.event(EventKind::End, format!("planned duration {} reached", format_duration(planned.unwrap_or_default())));
                 break;
             }
             _ = sleep_opt(spike_until) => c.end_spike("spike over"),
             // The run clock started: the deadline above can now be set.
-            _ = gauges.run_started.notified(), if !clock.is_started() => {}
+            _ = control.run_started.notified(), if !clock.is_started() => {}
             _ = ctx.exhausted.notified() => {
-                gauges.event("end", "iteration limit reached");
+                control.event(EventKind::End, "iteration limit reached");
                 break;
             }
-            _ = gauges.abort_signal.notified() => {
-                let why = gauges.abort_reason().unwrap_or_default();
-                gauges.event("abort", format!("aborted: {why}"));
-                gauges.partial.store(true, Ordering::Relaxed);
+            _ = control.abort_signal.notified() => {
+                let why = control.abort_reason().unwrap_or_default();
+                control.event(EventKind::Abort, format!("aborted: {why}"));
+                control.mark_partial();
                 break;
             }
             _ = stage_tick.tick(), if !c.stages.is_empty() => {
-                let clock = gauges.clock();
+                let clock = control.clock();
                 if !clock.is_paused() {
                     c.follow_stages(clock.run_time(Instant::now()));
                 }
@@ -502,9 +511,9 @@ pub async fn run(
     }
 
     // Drain: no new request starts; in-flight ones get the graceful-stop period.
-    gauges.with_clock(|cl| cl.resume(Instant::now()));
+    control.with_clock(|cl| cl.resume(Instant::now()));
     ctx.gate.set(Phase::Stopping);
-    gauges.set_state(RunState::Stopping);
+    control.set_state(RunState::Stopping);
     stop_scheduler.notify_one();
     let mut handles: Vec<JoinHandle<()>> = c.vus.drain(..).map(|v| v.handle).collect();
     handles.append(&mut c.retiring);
@@ -536,14 +545,14 @@ pub async fn run(
         _ = hurry => Err(AbortCause::SecondStop),
     };
     if let Err(cause) = drained {
-        gauges.set_aborted_by(cause);
+        control.set_aborted_by(cause);
         let requests = units::plural(
             gauges.in_flight.load(Ordering::Relaxed),
             "request",
             "requests",
         );
-        gauges.event(
-            "abort",
+        control.event(
+            EventKind::Abort,
             match cause {
                 AbortCause::SecondStop => format!(
                     "stopped again: {requests} in flight cut off (counted as aborted, not as errors)"
@@ -563,7 +572,7 @@ pub async fn run(
         in_flight.abort_all();
         while in_flight.join_next().await.is_some() {}
     }
-    gauges.event("done", "run finished");
+    control.event(EventKind::Done, "run finished");
     selfwatch.abort();
     if let Some(m) = &monitor {
         m.abort();
@@ -572,6 +581,24 @@ pub async fn run(
     match agg_task.await {
         Ok(s) => s,
         Err(e) => std::panic::resume_unwind(e.into_panic()),
+    }
+}
+
+/// Where the target monitor puts its samples (the gauges) and failures (the events).
+struct MonitorSink {
+    gauges: Arc<Gauges>,
+    control: Arc<ControlState>,
+}
+
+impl crate::monitor::Sink for MonitorSink {
+    fn push(&self, sample: crate::metrics::TargetSample) {
+        self.gauges.push_target(sample);
+    }
+    fn event(&self, detail: String) {
+        self.control.event(EventKind::Monitor, detail);
+    }
+    fn started(&self) -> Instant {
+        self.gauges.started
     }
 }
 

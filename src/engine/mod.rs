@@ -8,6 +8,7 @@ mod gate;
 mod inspect;
 mod open;
 mod selfwatch;
+mod state;
 mod vu;
 
 use std::sync::Arc;
@@ -16,6 +17,7 @@ use tokio::sync::{mpsc, watch};
 
 pub use command::{Command, Spike, SpikeChange, StopSignal};
 pub use controller::{shards_for, DEFAULT_SHARDS};
+pub use state::{ControlState, LiveSpike, RunClock, SpikeClock};
 
 use crate::metrics::Snapshot;
 use crate::scenario::Plan;

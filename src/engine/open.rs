@@ -1,6 +1,8 @@
 //! The open model: iterations start at a rate, on at most `max_vus` VUs, whatever the
 //! server does. An iteration waits for a free VU at most `MAX_LAG`, then is dropped.
 //! Latency is measured from when the iteration was due (coordinated-omission corrected).
+//! How late each iteration starts (after it was due and a VU was free) goes to self-watch's
+//! arrival lag: a late start with VUs free is the generator's doing, not the target's.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -19,7 +21,8 @@ pub const MAX_LAG: Duration = Duration::from_secs(1);
 /// Runs until `stop` is notified; returns the iterations still in flight.
 pub async fn schedule(ctx: Arc<RunCtx>, max_vus: u32, stop: Arc<Notify>) -> JoinSet<()> {
     let (ret_tx, mut ret_rx) = mpsc::unbounded_channel::<VuState>();
-    let mut idle: Vec<VuState> = Vec::new();
+    // Free VUs and since when they are free.
+    let mut idle: Vec<(VuState, Instant)> = Vec::new();
     let mut created: u32 = 0;
     let mut backlog: VecDeque<Instant> = VecDeque::new();
     let mut running: JoinSet<()> = JoinSet::new();
@@ -32,7 +35,7 @@ pub async fn schedule(ctx: Arc<RunCtx>, max_vus: u32, stop: Arc<Notify>) -> Join
         let changed = ctx.gate.changed();
         tokio::pin!(changed);
         changed.as_mut().enable();
-        let rate = ctx.gauges.rate().unwrap_or(0.0);
+        let rate = ctx.control.rate().unwrap_or(0.0);
         let phase = ctx.gate.phase();
         if phase == Phase::Stopping {
             break;
@@ -57,7 +60,7 @@ pub async fn schedule(ctx: Arc<RunCtx>, max_vus: u32, stop: Arc<Notify>) -> Join
                     next = now;
                 }
             }
-            Some(vu) = ret_rx.recv() => idle.push(vu),
+            Some(vu) = ret_rx.recv() => idle.push((vu, Instant::now())),
             Some(_) = running.join_next(), if !running.is_empty() => {}
         }
         // Drop what waited too long, then hand the rest to free VUs (oldest first).
@@ -73,18 +76,20 @@ pub async fn schedule(ctx: Arc<RunCtx>, max_vus: u32, stop: Arc<Notify>) -> Join
             if ctx.gate.phase() != Phase::Running {
                 break;
             }
-            let mut st = match idle.pop() {
-                Some(st) => st,
+            let (mut st, free_at) = match idle.pop() {
+                Some(vu) => vu,
                 None if created < max_vus => {
                     created += 1;
-                    ctx.gauges.vu_started();
-                    VuState::new(&ctx, created as u64 - 1)
+                    ctx.vu_started();
+                    (VuState::new(&ctx, created as u64 - 1), due_at)
                 }
                 None => break,
             };
+            // Owed from when it was due, or from when a VU came free if none was.
+            let owed_from = free_at.max(due_at);
             backlog.pop_front();
             if !ctx.take_iteration() {
-                idle.push(st);
+                idle.push((st, free_at));
                 backlog.clear();
                 break;
             }
@@ -92,8 +97,9 @@ pub async fn schedule(ctx: Arc<RunCtx>, max_vus: u32, stop: Arc<Notify>) -> Join
             let tx = ret_tx.clone();
             let never = never.clone();
             running.spawn(async move {
+                ctx.gauges.arrival_lag.record(owed_from.elapsed());
                 let _active = Active::new(&ctx.gauges);
-                let _stop_on_panic = StopOnPanic(&ctx.gauges);
+                let _stop_on_panic = StopOnPanic(&ctx.control);
                 let user = ctx.pick_user(&mut st.rng);
                 if ctx.on_start(&mut st, user, &never).await {
                     ctx.iteration(&mut st, user, Some(due_at), &never).await;

@@ -38,7 +38,7 @@ fn p99(lags: &mut [f64]) -> f64 {
 /// Samples until the task is aborted (the controller does at the end of the run).
 pub(crate) async fn run(gauges: Arc<Gauges>) {
     let cores = capacity_cores();
-    let started = gauges.clock().started;
+    let started = gauges.started;
     let mut meter = CpuMeter::new();
     let mut lags: Vec<f64> = Vec::with_capacity(128);
     let mut next = Instant::now() + SECOND;
@@ -70,6 +70,7 @@ pub(crate) async fn run(gauges: Arc<Gauges>) {
                     .connections_open
                     .load(std::sync::atomic::Ordering::Relaxed),
                 lag_p99_ms: p99(&mut lags),
+                arrival_lag_ms: gauges.arrival_lag.take_p99_ms(),
             },
         );
         lags.clear();

@@ -10,6 +10,7 @@ use tokio::sync::Notify;
 use super::executor::{Attempt, Rendered, Requests, VuClient, Want};
 use super::gate::Gate;
 use super::inspect::{eval_capture, eval_check, Response};
+use super::state::ControlState;
 use crate::metrics::{ErrorKind, Gauges, Outcome, Recorder, Sample};
 use crate::scenario::template::Values;
 use crate::scenario::{DataMode, DataSet, Endpoint, Flow, UserType};
@@ -28,6 +29,7 @@ pub struct RunCtx {
     pub data_seq: Vec<AtomicU64>,
     pub n_vars: usize,
     pub gauges: Arc<Gauges>,
+    pub control: Arc<ControlState>,
     pub gate: Gate,
     pub recorder: Recorder,
     pub iteration_limit: Option<u64>,
@@ -49,14 +51,14 @@ pub struct RunCtx {
 /// Ends the run when the VU task it lives in panics (a bug): tokio would catch the panic
 /// and the run would go on one VU short and exit 0. The run stops as an abort instead:
 /// what was recorded is kept, the results are partial, the process exits 1.
-pub struct StopOnPanic<'a>(pub &'a Gauges);
+pub struct StopOnPanic<'a>(pub &'a ControlState);
 
 impl Drop for StopOnPanic<'_> {
     fn drop(&mut self) {
         if std::thread::panicking() {
             super::note_panic();
-            self.0.partial.store(true, Ordering::Relaxed);
-            self.0.abort("a VU panicked".into());
+            self.0.mark_partial();
+            crate::state::Control::abort(self.0, "a VU panicked".into());
         }
     }
 }
@@ -224,6 +226,13 @@ pub enum StepResult {
 }
 
 impl RunCtx {
+    /// A VU started: the first one starts the run clock.
+    pub fn vu_started(&self) {
+        if self.gauges.vu_started() {
+            self.control.start_run(Instant::now());
+        }
+    }
+
     /// Sends one request of the flow; `scheduled` is when the iteration was due (open
     /// model), for coordinated-omission-corrected latency.
     pub async fn request(
@@ -458,7 +467,7 @@ pub async fn run_closed_vu(
     start_after: std::time::Duration,
 ) {
     let _active = Active::new(&ctx.gauges);
-    let _stop_on_panic = StopOnPanic(&ctx.gauges);
+    let _stop_on_panic = StopOnPanic(&ctx.control);
     if !start_after.is_zero() && !ctx.gate.sleep(start_after, &retire).await {
         return;
     }
@@ -467,7 +476,7 @@ pub async fn run_closed_vu(
     if !ctx.gate.admit(&retire).await {
         return;
     }
-    ctx.gauges.vu_started();
+    ctx.vu_started();
     if !ctx.on_start(&mut st, user, &retire).await {
         return;
     }

@@ -8,9 +8,8 @@ use std::time::{Duration, Instant, SystemTime};
 use super::gauges::Gauges;
 use super::kind::{ErrorKind, RetryReason};
 use super::recorder::{Accum, Recorder, ShardData, Shards};
-use super::snapshot::{
-    push_row, EndpointStats, ErrorSample, RunState, Snapshot, TimelineRow, RECENT_ERRORS,
-};
+use super::snapshot::{push_row, EndpointStats, ErrorSample, Snapshot, TimelineRow, RECENT_ERRORS};
+use crate::state::{Control, RunState};
 
 /// How often shards are merged and a snapshot published.
 pub const TICK: Duration = Duration::from_millis(100);
@@ -163,6 +162,7 @@ pub struct Aggregator {
     shards: Shards,
     spare: ShardData,
     gauges: Arc<Gauges>,
+    control: Arc<dyn Control>,
     started_at: SystemTime,
     endpoints: Vec<Series>,
     total: Series,
@@ -176,12 +176,14 @@ pub struct Aggregator {
 }
 
 impl Aggregator {
-    /// A new aggregator for these endpoints (name, method) with `n_shards` shards.
+    /// A new aggregator for these endpoints (name, method) with `n_shards` shards; its
+    /// snapshots carry what `gauges` measure and what `control` says of the run.
     pub fn new(
         scenario: &str,
         endpoints: &[(String, String)],
         n_shards: usize,
         gauges: Arc<Gauges>,
+        control: Arc<dyn Control>,
     ) -> (Aggregator, Recorder) {
         let n = endpoints.len();
         let shards: Shards = (0..n_shards.max(1))
@@ -189,12 +191,13 @@ impl Aggregator {
             .collect::<Vec<_>>()
             .into();
         let recorder = Recorder::new(shards.clone(), 0);
-        let started = gauges.clock().started;
+        let started = gauges.started;
         let agg = Aggregator {
             scenario: scenario.to_string(),
             shards,
             spare: ShardData::new(n),
             gauges,
+            control,
             started_at: SystemTime::now(),
             endpoints: endpoints.iter().map(|(n, m)| Series::new(n, m)).collect(),
             total: Series {
@@ -263,7 +266,7 @@ impl Aggregator {
         for (spec, st) in self.thresholds.iter().zip(&snap.thresholds) {
             if spec.abort_on_fail && st.passed == Some(false) && snap.run_time >= spec.abort_grace {
                 self.abort_sent = true;
-                self.gauges.abort(format!(
+                self.control.abort(format!(
                     "threshold '{}'{} failed: {}",
                     st.text,
                     st.endpoint
@@ -278,7 +281,7 @@ impl Aggregator {
 
     /// Drains every shard, closes finished seconds, and returns a fresh snapshot.
     pub fn tick(&mut self, now: Instant) -> Snapshot {
-        let started = self.gauges.clock().started;
+        let started = self.gauges.started;
         let elapsed = now.saturating_duration_since(started);
         let tick_len = now.saturating_duration_since(self.last_tick);
         self.last_tick = now;
@@ -346,16 +349,16 @@ impl Aggregator {
 
     fn snapshot(&self, now: Instant) -> Snapshot {
         let g = &self.gauges;
-        let clock = g.clock();
-        let planned = *g.planned.lock().unwrap_or_else(|p| p.into_inner());
+        let c = self.control.snapshot(now);
+        let elapsed = now.saturating_duration_since(g.started);
         Snapshot {
             scenario: self.scenario.clone(),
             started_at: self.started_at,
-            elapsed: now.saturating_duration_since(clock.started),
-            run_time: clock.run_time(now),
-            planned,
+            elapsed,
+            run_time: c.run_time,
+            planned: c.planned,
             startup: g.startup(),
-            state: g.state(),
+            state: c.state,
             vus_active: g.vus_active.load(Ordering::Relaxed),
             vus_target: g.vus_target.load(Ordering::Relaxed),
             in_flight: g.in_flight.load(Ordering::Relaxed),
@@ -368,21 +371,17 @@ impl Aggregator {
                 .map(|s| s.cumulative.clone())
                 .collect(),
             total: self.total.cumulative.clone(),
-            events: Arc::new(g.events()),
-            spike: g.spike().map(|sp| super::snapshot::SpikeStatus {
-                label: sp.label,
-                remaining: sp.clock.remaining(now),
-                base: sp.base,
-            }),
-            partial: g.partial.load(Ordering::Relaxed),
-            aborted_by: g.aborted_by(),
-            rate: g.rate(),
+            events: Arc::new(c.events),
+            spike: c.spike,
+            partial: c.partial,
+            abort: c.abort,
+            aborted_by: c.aborted_by,
+            rate: c.rate,
             dropped: g.dropped.load(Ordering::Relaxed),
             iterations_done: g.iterations_done.load(Ordering::Relaxed),
-            iteration_limit: *g.iteration_limit.lock().unwrap_or_else(|p| p.into_inner()),
-            stage: g.stage().0,
-            next_stage: g.stage().1,
-            thresholds: self.verdicts(now.saturating_duration_since(clock.started).as_secs_f64()),
+            iteration_limit: c.iteration_limit,
+            stage: c.stage,
+            thresholds: self.verdicts(elapsed.as_secs_f64()),
             generator: g.generator(),
             target: g.target(),
         }

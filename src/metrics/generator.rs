@@ -3,9 +3,12 @@
 //!
 //! The verdict: volley is the bottleneck once, for [`STREAK`] seconds in a row, its CPU is
 //! above [`CPU_LIMIT`] of what its engine threads can use, or a 10 ms timer fires more than
-//! [`LAG_LIMIT_MS`] late at the p99 (the runtime is too busy to run tasks on time).
+//! [`LAG_LIMIT_MS`] late at the p99 (the runtime is too busy to run tasks on time), or in the
+//! open model iterations start more than [`LAG_LIMIT_MS`] behind schedule at the p99.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Share of the engine threads' capacity above which the CPU is a bottleneck.
 pub const CPU_LIMIT: f64 = 0.90;
@@ -35,6 +38,11 @@ pub struct GeneratorSample {
     pub connections: u64,
     /// How late a 10 ms timer fired, p99 over the second, ms.
     pub lag_p99_ms: f64,
+    /// Open model: how far behind schedule iterations started, p99 over the second, ms
+    /// (waiting for a free VU excluded: that is the target's doing); absent in the closed
+    /// model and in seconds where no iteration started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arrival_lag_ms: Option<f64>,
 }
 
 /// Why volley was judged the bottleneck.
@@ -67,6 +75,7 @@ impl GeneratorSample {
             cpu_share: round(self.cpu_share, 1000.0),
             busiest_thread_pct: round(self.busiest_thread_pct, 10.0),
             lag_p99_ms: round(self.lag_p99_ms, 1000.0),
+            arrival_lag_ms: self.arrival_lag_ms.map(|v| round(v, 1000.0)),
             ..*self
         }
     }
@@ -87,6 +96,12 @@ impl GeneratorSeries {
                 "CPU {} of its {} for {STREAK} s",
                 crate::units::percent_with(s.cpu_share, 0),
                 cores(self.capacity_cores),
+            ))
+        } else if let Some(lag) = s.arrival_lag_ms.filter(|l| *l > LAG_LIMIT_MS) {
+            Some(format!(
+                "arrivals start {} behind schedule (p99, over {}) for {STREAK} s",
+                crate::units::ms(lag),
+                crate::units::ms(LAG_LIMIT_MS)
             ))
         } else if s.lag_p99_ms > LAG_LIMIT_MS {
             // Late timers at low CPU: something else on the machine has the cores.
@@ -151,6 +166,87 @@ impl GeneratorSeries {
     }
 }
 
+/// Sub-buckets per power of two in [`ArrivalLag`]: a bucket is at most 25% wide.
+const SUB: u32 = 4;
+const BUCKETS: usize = 128;
+
+/// Open model: how far behind schedule iterations start, counted per second without a lock
+/// (two relaxed atomic operations an arrival) and read by self-watch each second.
+///
+/// Buckets are log-linear over microseconds (four per power of two), so the p99 read back
+/// is the upper edge of its bucket, at most 25% above the true value and never above the
+/// largest lag recorded.
+#[derive(Debug)]
+pub struct ArrivalLag {
+    buckets: [AtomicU64; BUCKETS],
+    max_us: AtomicU64,
+}
+
+impl Default for ArrivalLag {
+    fn default() -> Self {
+        ArrivalLag {
+            buckets: std::array::from_fn(|_| AtomicU64::new(0)),
+            max_us: AtomicU64::new(0),
+        }
+    }
+}
+
+/// The bucket of a lag in microseconds.
+fn bucket(us: u64) -> usize {
+    if us < u64::from(SUB) {
+        return us as usize;
+    }
+    let exp = 63 - us.leading_zeros(); // >= 2
+    let sub = (us >> (exp - 2)) & u64::from(SUB - 1);
+    ((SUB * (exp - 1)) as usize + sub as usize).min(BUCKETS - 1)
+}
+
+/// The largest lag (µs) bucket `i` holds.
+fn bucket_top(i: usize) -> u64 {
+    let sub_count = SUB as usize;
+    if i < sub_count {
+        return i as u64;
+    }
+    let exp = (i / sub_count) as u32 + 1;
+    let sub = (i % sub_count) as u64;
+    let width = 1u64 << (exp - 2);
+    ((u64::from(SUB) + sub) << (exp - 2)) + width - 1
+}
+
+impl ArrivalLag {
+    /// One iteration started `lag` behind its schedule.
+    pub fn record(&self, lag: Duration) {
+        let us = u64::try_from(lag.as_micros()).unwrap_or(u64::MAX);
+        self.buckets[bucket(us)].fetch_add(1, Ordering::Relaxed);
+        self.max_us.fetch_max(us, Ordering::Relaxed);
+    }
+
+    /// The p99 (ms) of the lags recorded since the last call, which starts the next count;
+    /// `None` when no iteration started.
+    pub fn take_p99_ms(&self) -> Option<f64> {
+        let counts: Vec<u64> = self
+            .buckets
+            .iter()
+            .map(|b| b.swap(0, Ordering::Relaxed))
+            .collect();
+        let max = self.max_us.swap(0, Ordering::Relaxed);
+        let total: u64 = counts.iter().sum();
+        if total == 0 {
+            return None;
+        }
+        let rank = total.saturating_mul(99).div_ceil(100).max(1);
+        let mut seen = 0;
+        let i = counts
+            .iter()
+            .position(|c| {
+                seen += c;
+                seen >= rank
+            })
+            .unwrap_or(BUCKETS - 1);
+        Some(bucket_top(i).min(max) as f64 / 1000.0)
+    }
+}
+
 /// `1 engine thread`, `2 engine threads`, or a cgroup quota: `0.25-core quota`.
 pub fn cores(capacity: f64) -> String {
     if capacity.fract() == 0.0 {
@@ -175,6 +271,57 @@ mod tests {
             lag_p99_ms: lag,
             ..GeneratorSample::default()
         }
+    }
+
+    #[test]
+    fn arrival_lag_buckets_and_p99() {
+        for us in [0, 1, 3, 4, 5, 7, 8, 100, 1_000, 12_345, 999_999, 60_000_000] {
+            let i = bucket(us);
+            assert!(
+                bucket_top(i) >= us,
+                "{us} in bucket {i} topped at {}",
+                bucket_top(i)
+            );
+            assert!(
+                bucket_top(i) as f64 <= us as f64 * 1.25 + 1.0 || i == BUCKETS - 1,
+                "{us}: top {}",
+                bucket_top(i)
+            );
+            if i > 0 {
+                assert!(bucket_top(i - 1) < us, "{us} belongs below bucket {i}");
+            }
+        }
+        let lag = ArrivalLag::default();
+        assert_eq!(lag.take_p99_ms(), None);
+        for _ in 0..990 {
+            lag.record(Duration::from_micros(200));
+        }
+        for _ in 0..10 {
+            lag.record(Duration::from_millis(40));
+        }
+        let p99 = lag.take_p99_ms().expect("recorded");
+        assert!((0.2..=0.25).contains(&p99), "{p99}");
+        lag.record(Duration::from_millis(40));
+        assert_eq!(lag.take_p99_ms(), Some(40.0), "capped at the max");
+        assert_eq!(lag.take_p99_ms(), None, "each call starts a new count");
+    }
+
+    #[test]
+    fn arrivals_behind_schedule_make_the_verdict() {
+        let mut g = GeneratorSeries::new(2.0);
+        for t in 0..4 {
+            g.push(GeneratorSample {
+                arrival_lag_ms: Some(if t == 0 { 0.1 } else { 80.0 }),
+                ..second(t, 0.3, 0.5)
+            });
+        }
+        let b = g.bottleneck.expect("arrival lag verdict");
+        assert_eq!(b.since, 1);
+        assert!(
+            b.reason.contains("arrivals start 80.0ms behind schedule"),
+            "{}",
+            b.reason
+        );
     }
 
     #[test]

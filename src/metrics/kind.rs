@@ -37,7 +37,8 @@ pub enum ErrorKind {
     /// server says it did not process it).
     StreamReset,
     /// Cut off at the end of the run (the graceful-stop period ran out, or the user
-    /// stopped again). Not an error: counted apart, as `aborted` (see [`AbortCause`]).
+    /// stopped again). Not an error: counted apart, as `aborted` (see
+    /// [`crate::state::AbortCause`]).
     Aborted,
     /// The response failed a check.
     CheckFailed,
@@ -101,26 +102,6 @@ impl ErrorKind {
 impl fmt::Display for ErrorKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
-    }
-}
-
-/// Why requests still in flight at the end were cut off.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AbortCause {
-    /// The user stopped again during the graceful stop (a second Ctrl-C or `q`).
-    SecondStop,
-    /// The graceful-stop period ran out.
-    GracefulStopTimeout,
-}
-
-impl AbortCause {
-    /// Why, for people: `cut off by a second stop (Ctrl-C)`.
-    pub fn describe(self) -> &'static str {
-        match self {
-            AbortCause::SecondStop => "cut off when the run was stopped a second time",
-            AbortCause::GracefulStopTimeout => "still in flight when the graceful stop ran out",
-        }
     }
 }
 

@@ -10,12 +10,14 @@ mod snapshot;
 mod target;
 pub mod verdict;
 
+/// The control state's types, which snapshots carry (they live in [`crate::state`]).
+pub use crate::state::{AbortCause, Event, EventKind, RunState, SpikeView, StageStatus};
 pub use aggregator::{Aggregator, TICK};
-pub use gauges::{Gauges, RunClock, SpikeClock, SpikeGauge};
-pub use kind::{error_key, AbortCause, ErrorKind, Outcome, Retry, RetryReason};
+pub use gauges::Gauges;
+pub use kind::{error_key, ErrorKind, Outcome, Retry, RetryReason};
 pub use recorder::{new_histogram, Accum, PhaseHists, Phases, Recorder, Sample};
 pub use snapshot::{
-    merge_timelines, push_row, EndpointStats, ErrorSample, Event, RunState, Snapshot, SpikeStatus,
-    TimelineRow, MAX_TIMELINE_ROWS, RECENT_ERRORS,
+    merge_timelines, push_row, EndpointStats, ErrorSample, Snapshot, TimelineRow,
+    MAX_TIMELINE_ROWS, RECENT_ERRORS,
 };
 pub use target::{TargetSample, TargetSeries};

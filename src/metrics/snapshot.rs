@@ -9,28 +9,7 @@ use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
 use super::recorder::new_histogram;
-
-/// Where a run is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RunState {
-    Running,
-    Paused,
-    /// No new requests; in-flight ones are finishing.
-    Stopping,
-    Done,
-}
-
-impl RunState {
-    pub fn label(self) -> &'static str {
-        match self {
-            RunState::Running => "RUNNING",
-            RunState::Paused => "PAUSED",
-            RunState::Stopping => "STOPPING",
-            RunState::Done => "DONE",
-        }
-    }
-}
+use crate::state::{AbortCause, ControlSnapshot, Event, RunState, SpikeView, StageStatus};
 
 /// An error message seen at a moment of the run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -384,25 +363,6 @@ pub fn merge_timelines(a: &[TimelineRow], b: &[TimelineRow]) -> Vec<TimelineRow>
     out.into_values().collect()
 }
 
-/// A control action or stage change, with when it happened.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Event {
-    /// Seconds since the start of the run.
-    pub t: f64,
-    pub kind: String,
-    pub detail: String,
-}
-
-/// A spike in progress.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SpikeStatus {
-    /// e.g. "x5 for 30s".
-    pub label: String,
-    pub remaining: Duration,
-    /// Load it returns to.
-    pub base: u32,
-}
-
 /// Everything the console and reports need about a run at one moment.
 #[derive(Debug, Clone)]
 pub struct Snapshot {
@@ -429,7 +389,7 @@ pub struct Snapshot {
     pub total: EndpointStats,
     pub events: Arc<Vec<Event>>,
     /// The spike in progress, if any.
-    pub spike: Option<SpikeStatus>,
+    pub spike: Option<SpikeView>,
     /// Open model: the arrival rate now (iterations/s); None in the closed model.
     pub rate: Option<f64>,
     /// Open model: iterations that could not start because every VU was busy.
@@ -438,15 +398,16 @@ pub struct Snapshot {
     pub iterations_done: u64,
     /// The run's iteration limit (`-n`), when it has one.
     pub iteration_limit: Option<u64>,
-    /// The stage in progress, e.g. "stage 2/4: ramp 10 -> 50 VUs", and what comes next.
-    pub stage: Option<String>,
-    pub next_stage: Option<String>,
+    /// Staged runs: the stage in progress and the next one.
+    pub stage: Option<StageStatus>,
     /// Every threshold's state now.
     pub thresholds: Vec<super::verdict::ThresholdStatus>,
     /// True when the run was cut short (stopped or interrupted before its plan ended).
     pub partial: bool,
+    /// Why the run was aborted, when it was (a threshold, a panicking VU).
+    pub abort: Option<String>,
     /// Why requests in flight at the end were cut off, when some were.
-    pub aborted_by: Option<super::AbortCause>,
+    pub aborted_by: Option<AbortCause>,
     /// Self-watch: the generator's own figures and verdict.
     pub generator: super::generator::SharedSeries,
     /// Target monitor: the target's resources (absent without a monitor).
@@ -479,14 +440,31 @@ impl Snapshot {
             rate: None,
             dropped: 0,
             stage: None,
-            next_stage: None,
             thresholds: Vec::new(),
             partial: false,
+            abort: None,
             aborted_by: None,
             iterations_done: 0,
             iteration_limit: None,
             generator: Default::default(),
             target: None,
+        }
+    }
+
+    /// The control state it carries, as the control API sends it.
+    pub fn control(&self) -> ControlSnapshot {
+        ControlSnapshot {
+            state: self.state,
+            run_time: self.run_time,
+            planned: self.planned,
+            iteration_limit: self.iteration_limit,
+            spike: self.spike.clone(),
+            stage: self.stage,
+            rate: self.rate,
+            partial: self.partial,
+            abort: self.abort.clone(),
+            aborted_by: self.aborted_by,
+            events: self.events.to_vec(),
         }
     }
 

@@ -263,15 +263,3 @@ pub async fn run(spec: MonitorSpec, sink: Arc<dyn Sink>) {
         sink.push(TargetSample { t, values });
     }
 }
-
-impl Sink for crate::metrics::Gauges {
-    fn push(&self, sample: TargetSample) {
-        self.push_target(sample);
-    }
-    fn event(&self, detail: String) {
-        crate::metrics::Gauges::event(self, "monitor", detail);
-    }
-    fn started(&self) -> Instant {
-        self.clock().started
-    }
-}

@@ -46,7 +46,7 @@ fn events_in(doc: &ResultDoc, row: &Row, last: bool) -> String {
         .filter(|e| e.t >= from && (e.t < to || last))
         .map(|e| {
             if e.detail.is_empty() {
-                e.kind.clone()
+                e.kind.to_string()
             } else {
                 format!("{} {}", e.kind, e.detail)
             }

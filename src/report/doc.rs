@@ -166,6 +166,42 @@ pub struct PhasesMs {
     pub receive: Latency,
     /// The same requests' whole latency (connect included, uncorrected).
     pub total: Latency,
+    /// Each phase's histogram, encoded as `Stats.hdr` (absent for an empty phase), so
+    /// that documents of several workers merge exactly.
+    #[serde(default, skip_serializing_if = "PhaseHdr::is_empty")]
+    pub hdr: PhaseHdr,
+}
+
+/// The encoded histograms behind [`PhasesMs`].
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct PhaseHdr {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connect: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttfb: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receive: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total: Option<String>,
+}
+
+impl PhaseHdr {
+    fn is_empty(&self) -> bool {
+        *self == PhaseHdr::default()
+    }
+
+    fn of(p: &crate::metrics::PhaseHists) -> PhaseHdr {
+        let enc = |h: &Histogram<u64>| TimelineRow::encode_hist(h).map(|s| s.to_string());
+        PhaseHdr {
+            connect: enc(&p.connect),
+            tls: enc(&p.tls),
+            ttfb: enc(&p.ttfb),
+            receive: enc(&p.receive),
+            total: enc(&p.total),
+        }
+    }
 }
 
 impl PhasesMs {
@@ -177,6 +213,7 @@ impl PhasesMs {
             ttfb: latency_of(&p.ttfb),
             receive: latency_of(&p.receive),
             total: latency_of(&p.total),
+            hdr: PhaseHdr::of(p),
         })
     }
 }
@@ -224,6 +261,10 @@ pub struct Stats {
     /// serialization, as in HdrHistogram logs. Absent when nothing was recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hdr: Option<String>,
+    /// Open model: the histogram of `latency_ms_uncorrected`, encoded as `hdr` (so that
+    /// documents of several workers merge exactly).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hdr_uncorrected: Option<String>,
 }
 
 /// Latency percentiles in milliseconds, from an HDR histogram with microsecond
@@ -374,6 +415,11 @@ fn stats(ep: &EndpointStats, secs: f64, with_timeline: bool) -> Stats {
             Vec::new()
         },
         hdr: TimelineRow::encode_hist(&ep.hist).map(|s| s.to_string()),
+        hdr_uncorrected: ep
+            .hist_raw
+            .as_deref()
+            .and_then(TimelineRow::encode_hist)
+            .map(|s| s.to_string()),
     }
 }
 

@@ -260,11 +260,7 @@ pub fn write_markdown<W: Write>(
             )?;
         }
     }
-    let events: Vec<_> = doc
-        .events
-        .iter()
-        .filter(|e| e.kind != "start" && e.kind != "done")
-        .collect();
+    let events: Vec<_> = doc.events.iter().filter(|e| e.kind.is_marked()).collect();
     if !events.is_empty() {
         writeln!(w)?;
         writeln!(w, "### Events")?;
@@ -274,7 +270,7 @@ pub fn write_markdown<W: Write>(
                 w,
                 "- {} `{}` {}",
                 units::secs(e.t),
-                md_cell(&e.kind),
+                md_cell(e.kind.as_str()),
                 md_cell(&e.detail)
             )?;
         }

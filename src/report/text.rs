@@ -303,11 +303,7 @@ pub fn write_summary_fit<W: Write>(doc: &ResultDoc, w: &mut W, cols: usize) -> i
             )?;
         }
     }
-    for e in doc
-        .events
-        .iter()
-        .filter(|e| e.kind != "start" && e.kind != "done")
-    {
+    for e in doc.events.iter().filter(|e| e.kind.is_marked()) {
         writeln!(
             w,
             "  event      {:>8}  {:<9} {}",

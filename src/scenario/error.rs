@@ -4,6 +4,8 @@ use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
+use super::locate::Layout;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
     #[error("{}: cannot read {what} file: {source}", path.display())]
@@ -77,16 +79,25 @@ impl ScenarioError {
         e
     }
 
+    /// A toml error: its span places it (a key the model does not know is at that
+    /// key), and a missing key is named under the table that lacks it.
     pub fn from_toml(file: &Path, src: &str, err: &toml::de::Error) -> Self {
         let span = err.span().unwrap_or(0..0);
-        let raw = err.message().trim().to_string();
-        let mut e = Self::at(file, src, span.clone(), tidy_message(&raw));
+        let message = SerdeMessage::read(err.message().trim());
+        let mut e = Self::at(file, src, span.clone(), message.to_string());
         if let ScenarioError::Invalid(l) = &mut e {
-            // serde names the key in these messages; prefer that over the text guess.
-            if let Some(field) = backticked_after(&raw, "missing field ") {
-                l.key = join_key(&table_at(src, span.start), &field);
-            } else if let Some(field) = backticked_after(&raw, "unknown field ") {
-                l.key = join_key(&table_at(src, span.start), &field);
+            match &message {
+                SerdeMessage::MissingField(field, _) => {
+                    l.key = join_key(&table_at(src, span.start), field);
+                }
+                // The span is the unknown key's own, unless it sits in an inline table
+                // (named by the key that holds it).
+                SerdeMessage::UnknownField(field, _)
+                    if l.key != *field && !l.key.ends_with(&format!(".{field}")) =>
+                {
+                    l.key = join_key(&l.key, field);
+                }
+                _ => {}
             }
             // A header value may be a secret: never echo text under a `headers` key.
             if l.key.split('.').any(|k| k.ends_with("headers")) {
@@ -104,25 +115,57 @@ impl ScenarioError {
     }
 }
 
-fn tidy_message(raw: &str) -> String {
-    let msg = raw
-        .replace('`', "'")
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect::<Vec<_>>()
-        .join("; ");
-    if let Some(rest) = msg.strip_prefix("unknown field ") {
-        // "unknown field 'x', expected one of 'a', 'b'"
-        if let Some((field, expected)) = rest.split_once(", expected ") {
-            return format!("unknown key {field} (expected {expected})");
+/// A toml error's message. `toml::de::Error` carries only a message and a span, so the
+/// two errors serde's derive reports about keys (`unknown_field`, `missing_field`) are
+/// told apart by the fixed form serde gives them, in this one place; both are said in
+/// this program's words.
+#[derive(Debug, PartialEq)]
+enum SerdeMessage {
+    /// ``unknown field `x`, expected one of `a`, `b` ``: the field and the rest.
+    UnknownField(String, String),
+    /// ``missing field `x` ``: the field and the rest.
+    MissingField(String, String),
+    /// Anything else, on one line.
+    Other(String),
+}
+
+impl SerdeMessage {
+    fn read(raw: &str) -> SerdeMessage {
+        let one_line = raw
+            .replace('`', "'")
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect::<Vec<_>>()
+            .join("; ");
+        let field = |prefix: &str| -> Option<(String, String)> {
+            let field = backticked_after(raw, prefix)?;
+            let rest = one_line.strip_prefix(prefix)?.get(field.len() + 2..)?;
+            Some((field, rest.to_string()))
+        };
+        if let Some((field, rest)) = field("unknown field ") {
+            return SerdeMessage::UnknownField(field, rest);
         }
-        return format!("unknown key {rest}");
+        if let Some((field, rest)) = field("missing field ") {
+            return SerdeMessage::MissingField(field, rest);
+        }
+        SerdeMessage::Other(one_line)
     }
-    if let Some(rest) = msg.strip_prefix("missing field ") {
-        return format!("required key {rest} is missing");
+}
+
+impl fmt::Display for SerdeMessage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SerdeMessage::UnknownField(field, rest) => match rest.strip_prefix(", expected ") {
+                Some(expected) => write!(f, "unknown key '{field}' (expected {expected})"),
+                None => write!(f, "unknown key '{field}'{rest}"),
+            },
+            SerdeMessage::MissingField(field, rest) => {
+                write!(f, "required key '{field}'{rest} is missing")
+            }
+            SerdeMessage::Other(text) => f.write_str(text),
+        }
     }
-    msg
 }
 
 /// `invalid type: string "Bearer xyz", ...` -> `invalid type: string "[redacted]", ...`
@@ -168,8 +211,25 @@ fn floor_char_boundary(s: &str, mut i: usize) -> usize {
     i
 }
 
-/// The table header in force at `offset`: `load`, `request[1]`, or "" for the root.
+/// The table in force at `offset`: `load`, `request[1]`, or "" for the root.
 pub fn table_at(src: &str, offset: usize) -> String {
+    match Layout::parse(src) {
+        Some(layout) => layout.table_path(offset),
+        None => line_table_at(src, offset),
+    }
+}
+
+/// The dotted key whose key or value sits at `offset` (`request[1].method`), from the
+/// parsed document; for text that does not parse (a syntax error), from the line.
+pub fn key_path(src: &str, offset: usize) -> String {
+    match Layout::parse(src) {
+        Some(layout) => layout.key_path(offset),
+        None => line_key_path(src, offset),
+    }
+}
+
+/// For text that does not parse: the last table header above `offset`.
+fn line_table_at(src: &str, offset: usize) -> String {
     let offset = floor_char_boundary(src, offset);
     let mut header = String::new();
     let mut header_start = 0;
@@ -212,13 +272,14 @@ fn line_starts(src: &str) -> impl Iterator<Item = (usize, &str)> {
     })
 }
 
-/// Best guess at the dotted key whose key or value sits at `offset`.
-pub fn key_path(src: &str, offset: usize) -> String {
+/// For text that does not parse: the key before `=` on the line of `offset`, under
+/// the table header above it.
+fn line_key_path(src: &str, offset: usize) -> String {
     let offset = floor_char_boundary(src, offset);
     let line_start = src[..offset].rfind('\n').map_or(0, |i| i + 1);
     let line_end = src[offset..].find('\n').map_or(src.len(), |i| offset + i);
     let line = &src[line_start..line_end];
-    let table = table_at(src, offset);
+    let table = line_table_at(src, offset);
     if line.trim_start().starts_with('[') {
         return table;
     }
@@ -249,5 +310,30 @@ mod tests {
         let off = SRC.find("\"/a\"").unwrap();
         assert_eq!(key_path(SRC, off), "request[0].path");
         assert_eq!(key_path(SRC, 2), "name");
+        // Text that does not parse is read line by line.
+        let broken = "[load]\nvus = = 3\n";
+        assert_eq!(key_path(broken, broken.find("= 3").unwrap()), "load.vus");
+        assert_eq!(table_at(broken, broken.len() - 1), "load");
+    }
+
+    #[test]
+    fn serde_messages_about_keys_are_reworded() {
+        let read = |raw: &str| SerdeMessage::read(raw).to_string();
+        assert_eq!(
+            read("unknown field `vu`, expected one of `vus`, `rate`"),
+            "unknown key 'vu' (expected one of 'vus', 'rate')"
+        );
+        assert_eq!(
+            read("unknown field `vu`, there are no fields"),
+            "unknown key 'vu', there are no fields"
+        );
+        assert_eq!(
+            read("missing field `base_url`"),
+            "required key 'base_url' is missing"
+        );
+        assert_eq!(
+            read("invalid type: integer `3`,\n  expected a string"),
+            "invalid type: integer '3',; expected a string"
+        );
     }
 }

@@ -3,6 +3,7 @@
 mod duration;
 mod error;
 pub mod inspect;
+mod locate;
 mod model;
 mod plan;
 pub mod template;

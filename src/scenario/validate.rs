@@ -11,16 +11,20 @@ use serde_spanned::Spanned;
 
 use super::error::ScenarioError;
 use super::inspect::{Capture, CaptureFrom, Check, CheckKind, JsonPath};
+use super::locate::Layout;
 use super::model::{
-    CaptureSection, CheckSection, ClientChoice, DataSection, HttpVersion, LoadModelChoice,
-    RequestSection, ScenarioFile, UserSection, MAX_VUS,
+    CaptureSection, CheckSection, ClientChoice, HttpVersion, RequestSection, ScenarioFile,
 };
 use super::plan::{
-    header_pair, join_url, ClientKind, DataSet, Endpoint, Flow, HttpOptions, LoadModel, LoadPlan,
-    Plan, RequestTemplate, Stage, StopAt, UserType, DEFAULT_GRACEFUL_STOP, DEFAULT_TIMEOUT,
+    header_pair, join_url, ClientKind, DataSet, Endpoint, HttpOptions, Plan, RequestTemplate,
+    DEFAULT_TIMEOUT,
 };
 use super::template::{Names, Template};
 use crate::thresholds::ThresholdSpec;
+
+mod data;
+mod load;
+mod observe;
 
 pub struct Validator<'a> {
     pub path: &'a Path,
@@ -76,37 +80,19 @@ impl Validator<'_> {
         ScenarioError::at_key(self.path, self.src, span, key, msg)
     }
 
-    /// Span of the `n`th line that is exactly `header` (e.g. `[[request]]`), or 0..0.
-    fn nth_table_span(&self, header: &str, n: usize) -> Range<usize> {
-        let mut offset = 0;
-        let mut seen = 0;
-        for line in self.src.split_inclusive('\n') {
-            if line.trim() == header {
-                if seen == n {
-                    return offset..offset + line.trim_end().len();
-                }
-                seen += 1;
-            }
-            offset += line.len();
-        }
-        0..0
+    /// The span of table `name`, or of entry `index` of the array of tables `name`;
+    /// 0..0 when the file has none.
+    fn table_span(&self, name: &str, index: Option<usize>) -> Range<usize> {
+        Layout::parse(self.src)
+            .and_then(|l| l.table_span(name, index))
+            .unwrap_or(0..0)
     }
 
-    /// Span of the root-level `key = ...` line.
+    /// The span of the root-level `key = value`; 0..0 when there is none.
     fn key_span(&self, key: &str) -> Range<usize> {
-        let mut offset = 0;
-        for line in self.src.split_inclusive('\n') {
-            let t = line.trim_start();
-            if t.starts_with('[') {
-                break;
-            }
-            if t.split('=').next().map(str::trim) == Some(key) {
-                let start = offset + (line.len() - t.len());
-                return start..start + t.trim_end().len();
-            }
-            offset += line.len();
-        }
-        0..0
+        Layout::parse(self.src)
+            .and_then(|l| l.root_key_span(key))
+            .unwrap_or(0..0)
     }
 
     pub fn plan(&self, f: ScenarioFile) -> Result<Plan, ScenarioError> {
@@ -188,7 +174,7 @@ impl Validator<'_> {
             }
             if !names.insert(ep.name.clone()) {
                 return Err(self.err_key(
-                    self.nth_table_span("[[request]]", i),
+                    self.table_span("request", Some(i)),
                     &format!("request[{i}].name"),
                     format!(
                         "two requests are named '{}': give each a distinct name",
@@ -257,258 +243,6 @@ impl Validator<'_> {
             overrides: Vec::new(),
             monitor,
         })
-    }
-
-    fn monitor(
-        &self,
-        m: &Spanned<super::model::MonitorSection>,
-    ) -> Result<crate::monitor::MonitorSpec, ScenarioError> {
-        use crate::monitor::{Selector, Source};
-        let sec = m.get_ref();
-        let given = [
-            sec.prometheus.is_some(),
-            sec.pid.is_some(),
-            sec.process.is_some(),
-        ];
-        if given.iter().filter(|g| **g).count() != 1 {
-            return Err(self.err_key(
-                m.span(),
-                "monitor",
-                "give one source: prometheus = \"http://HOST:PORT/metrics\", pid = N or process = \"NAME\"",
-            ));
-        }
-        let source = if let Some(url) = &sec.prometheus {
-            crate::monitor::parse_flag(url.get_ref())
-                .ok()
-                .filter(|s| matches!(s, Source::Prometheus(_)))
-                .ok_or_else(|| {
-                    self.err_key(
-                        url.span(),
-                        "monitor.prometheus",
-                        format!("'{}' is not an http(s) URL", url.get_ref()),
-                    )
-                })?
-        } else if let Some(pid) = sec.pid {
-            if pid == 0 {
-                return Err(self.err_key(m.span(), "monitor.pid", "must be a process id above 0"));
-            }
-            Source::Pid(pid)
-        } else {
-            Source::Process(sec.process.clone().unwrap_or_default())
-        };
-        let series = sec
-            .series
-            .iter()
-            .map(|s| {
-                Selector::parse(s.get_ref())
-                    .map_err(|e| self.err_key(s.span(), "monitor.series", e))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(crate::monitor::MonitorSpec { source, series })
-    }
-
-    fn threshold(
-        &self,
-        t: &Spanned<String>,
-    ) -> Result<crate::thresholds::Threshold, ScenarioError> {
-        crate::thresholds::parse(t.get_ref()).map_err(|e| {
-            // +1 for the opening quote of the TOML string; the column counts characters.
-            let text = t.get_ref();
-            let byte = text
-                .char_indices()
-                .nth(e.column.saturating_sub(1))
-                .map_or(text.len(), |(b, _)| b);
-            let at = t.span().start + 1 + byte;
-            self.err(
-                at..at,
-                format!("threshold '{}': {}", t.get_ref(), e.message),
-            )
-        })
-    }
-
-    fn load(&self, f: &ScenarioFile) -> Result<LoadPlan, ScenarioError> {
-        let l = &f.load;
-        let load_span = self.nth_table_span("[load]", 0);
-        let open = match l.model {
-            Some(LoadModelChoice::Open) => true,
-            Some(LoadModelChoice::Closed) => false,
-            None => l.rate.is_some(),
-        };
-        let vus = match &l.vus {
-            Some(v) => {
-                let n = v.get_ref().0 as u64;
-                if n == 0 && l.stages.is_empty() {
-                    return Err(self.err(
-                        v.span(),
-                        "must be at least 1, got 0 (start from 0 only with stages that ramp up)",
-                    ));
-                }
-                if n > MAX_VUS {
-                    return Err(self.err(
-                        v.span(),
-                        format!("{n} VUs is more than the maximum of {MAX_VUS}"),
-                    ));
-                }
-                n as u32
-            }
-            None => 1,
-        };
-        let mut stages = Vec::new();
-        for s in &l.stages {
-            let target = *s.target.get_ref();
-            let limit = if open { 1_000_000.0 } else { MAX_VUS as f64 };
-            if !(target.is_finite() && target >= 0.0 && target <= limit) {
-                return Err(self.err(
-                    s.target.span(),
-                    format!("a stage target must be between 0 and {limit}, got {target}"),
-                ));
-            }
-            stages.push(Stage {
-                duration: s.duration.0,
-                target,
-            });
-        }
-        if !stages.is_empty() && stages.iter().all(|s| s.duration.is_zero()) {
-            return Err(self.err_key(
-                load_span.clone(),
-                "load.stages",
-                "every stage has a zero duration: the run would end at once",
-            ));
-        }
-        let staged: Duration = stages.iter().map(|s| s.duration).sum();
-        let model = if open {
-            let rate = match (&l.rate, stages.first()) {
-                (Some(r), _) => r.get_ref().0,
-                (None, Some(_)) => 0.0,
-                (None, None) => {
-                    return Err(self.err_key(
-                        load_span,
-                        "load.rate",
-                        "the open model needs a rate (like \"200/s\") or stages",
-                    ))
-                }
-            };
-            let peak = stages.iter().map(|s| s.target).fold(rate, f64::max);
-            let max_vus = match &l.max_vus {
-                Some(m) => {
-                    if m.get_ref().0 > MAX_VUS {
-                        return Err(self.err(
-                            m.span(),
-                            format!(
-                                "{} VUs is more than the maximum of {MAX_VUS}",
-                                m.get_ref().0
-                            ),
-                        ));
-                    }
-                    m.get_ref().0 as u32
-                }
-                None => (peak.ceil() as u32).clamp(10, MAX_VUS as u32),
-            };
-            LoadModel::Open { rate, max_vus }
-        } else {
-            if let Some(r) = &l.rate {
-                return Err(self.err(
-                    r.span(),
-                    "'rate' belongs to the open model: remove it or set model = \"open\"",
-                ));
-            }
-            LoadModel::Closed
-        };
-        let stop = StopAt {
-            duration: l
-                .duration
-                .map(|d| d.0)
-                .or((!stages.is_empty()).then_some(staged)),
-            iterations: l.iterations.map(|c| c.0),
-        };
-        if stop.duration.is_none() && stop.iterations.is_none() {
-            return Err(self.err_key(
-                load_span,
-                "load",
-                "set load.duration (like \"30s\") or load.iterations (a count), or stages: otherwise the run never ends",
-            ));
-        }
-        if stop.duration == Some(Duration::ZERO) {
-            return Err(self.err_key(load_span, "load.duration", "must be above zero"));
-        }
-        Ok(LoadPlan {
-            model,
-            vus,
-            stages,
-            pacing: l.pacing.map(|d| d.0),
-            stop,
-            think_time: l.think_time.unwrap_or_default(),
-            graceful_stop: l.graceful_stop.map_or(DEFAULT_GRACEFUL_STOP, |d| d.0),
-        })
-    }
-
-    fn data_sets(&self, sections: &[DataSection]) -> Result<Vec<DataSet>, ScenarioError> {
-        let dir = self.path.parent().unwrap_or(Path::new("."));
-        let mut out: Vec<DataSet> = Vec::new();
-        for d in sections {
-            let name = d.name.get_ref();
-            if out.iter().any(|o| &o.name == name) {
-                return Err(self.err(d.name.span(), format!("two data sets are named '{name}'")));
-            }
-            let file = dir.join(d.file.get_ref());
-            // As written, then where that is from here (it is relative to the scenario).
-            let written = d.file.get_ref();
-            let at = if file.as_path() == Path::new(written) {
-                String::new()
-            } else {
-                format!(" ({})", file.display())
-            };
-            // A device or a FIFO would never end (or never open).
-            super::regular_file(&file).map_err(|e| {
-                self.err(
-                    d.file.span(),
-                    format!("cannot read data file '{written}'{at}: {e}"),
-                )
-            })?;
-            let mut reader = csv::ReaderBuilder::new()
-                .flexible(false)
-                .from_path(&file)
-                .map_err(|e| {
-                    self.err(
-                        d.file.span(),
-                        format!("cannot read data file '{written}'{at}: {}", csv_msg(&e)),
-                    )
-                })?;
-            let columns: Vec<String> = reader
-                .headers()
-                .map_err(|e| {
-                    self.err(
-                        d.file.span(),
-                        format!("data file '{written}'{at}: {}", csv_msg(&e)),
-                    )
-                })?
-                .iter()
-                .map(|h| h.trim().to_string())
-                .collect();
-            let mut rows = Vec::new();
-            for rec in reader.records() {
-                let rec = rec.map_err(|e| {
-                    self.err(
-                        d.file.span(),
-                        format!("data file '{written}'{at}: {}", csv_msg(&e)),
-                    )
-                })?;
-                rows.push(rec.iter().map(str::to_string).collect());
-            }
-            if rows.is_empty() {
-                return Err(self.err(
-                    d.file.span(),
-                    format!("data file '{written}' has no rows{at}"),
-                ));
-            }
-            out.push(DataSet {
-                name: name.clone(),
-                columns,
-                rows: std::sync::Arc::new(rows),
-                mode: d.mode,
-            });
-        }
-        Ok(out)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -820,114 +554,6 @@ impl Validator<'_> {
         }
         Ok((map, templated))
     }
-
-    fn users(
-        &self,
-        sections: &[UserSection],
-        endpoints: &[Endpoint],
-        f: &ScenarioFile,
-    ) -> Result<Vec<UserType>, ScenarioError> {
-        let think = f.load.think_time.unwrap_or_default();
-        let pacing = f.load.pacing.map(|d| d.0);
-        if sections.is_empty() {
-            if endpoints.iter().all(|e| e.weight == 0) {
-                return Err(self.err_key(
-                    self.nth_table_span("[[request]]", 0),
-                    "request.weight",
-                    "the weights of all requests add up to zero: at least one must be above zero",
-                ));
-            }
-            return Ok(vec![UserType {
-                name: "default".into(),
-                weight: 1,
-                on_start: Vec::new(),
-                flow: Flow::Tasks(
-                    endpoints
-                        .iter()
-                        .enumerate()
-                        .map(|(i, e)| (i, e.weight))
-                        .collect(),
-                ),
-                think_time: think,
-                pacing,
-            }]);
-        }
-        let find = |n: &Spanned<String>| -> Result<usize, ScenarioError> {
-            endpoints
-                .iter()
-                .position(|e| &e.name == n.get_ref())
-                .ok_or_else(|| self.err(n.span(), format!("no request is named '{}'", n.get_ref())))
-        };
-        let mut out = Vec::new();
-        let mut names = HashSet::new();
-        for u in sections {
-            if !names.insert(u.name.get_ref().clone()) {
-                return Err(self.err(
-                    u.name.span(),
-                    format!("two user types are named '{}'", u.name.get_ref()),
-                ));
-            }
-            let on_start = u.on_start.iter().map(find).collect::<Result<Vec<_>, _>>()?;
-            let flow =
-                match (&u.tasks, &u.steps) {
-                    (Some(t), None) => {
-                        let mut tasks = Vec::new();
-                        for (name, w) in t.get_ref() {
-                            let idx = endpoints.iter().position(|e| &e.name == name).ok_or_else(
-                                || {
-                                    self.err(
-                                        t.span(),
-                                        format!("task '{name}': no request is named '{name}'"),
-                                    )
-                                },
-                            )?;
-                            tasks.push((idx, w.0));
-                        }
-                        if tasks.iter().all(|(_, w)| *w == 0) {
-                            return Err(self.err(t.span(), "the task weights add up to zero"));
-                        }
-                        Flow::Tasks(tasks)
-                    }
-                    (None, Some(steps)) if !steps.is_empty() => {
-                        Flow::Steps(steps.iter().map(find).collect::<Result<Vec<_>, _>>()?)
-                    }
-                    (Some(_), Some(_)) => {
-                        return Err(self.err(
-                            u.name.span(),
-                            format!(
-                                "user '{}' has both tasks and steps: choose one",
-                                u.name.get_ref()
-                            ),
-                        ))
-                    }
-                    _ => {
-                        return Err(self.err(
-                            u.name.span(),
-                            format!(
-                                "user '{}' needs 'tasks' (weighted) or 'steps' (in order)",
-                                u.name.get_ref()
-                            ),
-                        ))
-                    }
-                };
-            out.push(UserType {
-                name: u.name.get_ref().clone(),
-                weight: u.weight.map_or(1, |w| w.0),
-                on_start,
-                flow,
-                think_time: u.think_time.unwrap_or(think),
-                pacing: u.pacing.map(|d| d.0).or(pacing),
-            });
-        }
-        if out.iter().all(|u| u.weight == 0) {
-            return Err(self.err_key(
-                self.nth_table_span("[[user]]", 0),
-                "user.weight",
-                "the weights of all user types add up to zero",
-            ));
-        }
-        Ok(out)
-    }
 }
 
 /// Why a TOML value has no JSON form (a date-time, NaN or an infinity), naming where it
@@ -949,13 +575,6 @@ fn json_unencodable(v: &toml::Value, at: &str) -> Option<String> {
             .iter()
             .find_map(|(k, v)| json_unencodable(v, &format!("{at}.{k}"))),
         _ => None,
-    }
-}
-
-fn csv_msg(e: &csv::Error) -> String {
-    match e.kind() {
-        csv::ErrorKind::Io(io) => io.to_string(),
-        _ => e.to_string(),
     }
 }
 

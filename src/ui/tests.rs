@@ -15,7 +15,7 @@ use super::theme::Theme;
 use super::view;
 use crate::engine::{Command, Spike, SpikeChange};
 use crate::metrics::{
-    new_histogram, EndpointStats, ErrorSample, Event, RunState, Snapshot, SpikeStatus, TimelineRow,
+    new_histogram, EndpointStats, ErrorSample, Event, RunState, Snapshot, SpikeView, TimelineRow,
 };
 
 fn endpoint(name: &str, method: &str, base_us: u64, n: u64, errors: u64) -> EndpointStats {
@@ -126,8 +126,11 @@ fn app(state: RunState) -> App {
 
 fn spiking(state: RunState) -> Snapshot {
     let mut s = fixture(state);
-    s.spike = Some(SpikeStatus {
-        label: "x5 for 30s".into(),
+    s.spike = Some(SpikeView {
+        spike: Spike {
+            change: SpikeChange::Times(5.0),
+            duration: Duration::from_secs(30),
+        },
         remaining: Duration::from_millis(11_500),
         base: 20,
     });
@@ -323,8 +326,11 @@ fn spike_starts_with_defaults_and_second_press_ends_it() {
         })]
     );
     let mut s = fixture(RunState::Running);
-    s.spike = Some(SpikeStatus {
-        label: "x5 for 30s".into(),
+    s.spike = Some(SpikeView {
+        spike: Spike {
+            change: SpikeChange::Times(5.0),
+            duration: Duration::from_secs(30),
+        },
         remaining: Duration::from_secs(12),
         base: 20,
     });
@@ -821,8 +827,19 @@ fn open_model_with_thresholds_screen() {
     s.dropped = 3;
     s.vus_active = 4;
     s.vus_target = 12;
-    s.stage = Some("stage 2/3: hold 200/s for 1m".into());
-    s.next_stage = Some("stage 3/3: ramp 200 -> 0/s over 30s".into());
+    let stage = |index, from, target, secs| crate::state::StageView {
+        index,
+        of: 3,
+        from,
+        target,
+        duration: Duration::from_secs(secs),
+        open: true,
+    };
+    // "stage 2/3: hold 200/s for 1m", next "ramp 200 -> 0/s over 30s".
+    s.stage = Some(crate::state::StageStatus::In {
+        now: stage(1, 200.0, 200.0, 60),
+        next: Some(stage(2, 200.0, 0.0, 30)),
+    });
     s.thresholds = vec![
         ThresholdStatus {
             text: "p95 < 500ms".into(),

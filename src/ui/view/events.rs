@@ -7,6 +7,7 @@ use ratatui::widgets::{Paragraph, Widget, Wrap};
 
 use super::panel;
 use super::series::RunTime;
+use crate::state::EventKind;
 use crate::ui::app::App;
 
 /// Recent events with their time.
@@ -28,11 +29,17 @@ impl Widget for Events<'_> {
             .rev()
             .take(rows)
             .map(|e| {
-                let color = match e.kind.as_str() {
-                    "pause" | "resume" => t.paused,
-                    "spike" | "spike_end" => t.spike,
-                    "stop" | "abort" | "end" => t.warn,
-                    _ => t.accent,
+                let color = match e.kind {
+                    EventKind::Pause | EventKind::Resume => t.paused,
+                    EventKind::Spike | EventKind::SpikeEnd => t.spike,
+                    EventKind::Stop | EventKind::Abort | EventKind::End => t.warn,
+                    EventKind::Start
+                    | EventKind::Stage
+                    | EventKind::SetVus
+                    | EventKind::SetRate
+                    | EventKind::Done
+                    | EventKind::Monitor
+                    | EventKind::Other(_) => t.accent,
                 };
                 Line::from(vec![
                     Span::styled(format!("{:>6.1}s ", rt.at(e.t)), t.muted()),

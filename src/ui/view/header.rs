@@ -9,7 +9,7 @@ use ratatui::text::Span;
 use ratatui::widgets::{Paragraph, Widget};
 
 use super::{clock, fit, Seg};
-use crate::metrics::RunState;
+use crate::state::{RunState, StageStatus};
 use crate::ui::app::App;
 use crate::units;
 
@@ -50,9 +50,8 @@ impl Widget for Header<'_> {
             t.title(),
         )])];
         let spike = s.spike.as_ref().filter(|_| app.running()).map(|sp| {
-            let amount = sp.label.split(" for ").next().unwrap_or("");
             let left = sp.remaining.as_secs() + 1;
-            badge(format!("SPIKE {amount} {left}s"), t.spike)
+            badge(format!("SPIKE {} {left}s", sp.spike.change), t.spike)
         });
         // PAUSED always shows; a running spike takes the place of RUNNING.
         let state = match (s.state, &spike) {
@@ -309,17 +308,17 @@ impl Widget for Header<'_> {
             );
         }
         if let Some(stage) = &s.stage {
-            // "stage 2/3: hold 200/s for 1m" -> "2/3 hold 200/s for 1m" when short of room.
-            let short = stage
-                .strip_prefix("stage ")
-                .unwrap_or(stage)
-                .replacen(':', "", 1);
-            let mut full = vec![Span::styled(stage.clone(), t.fg(t.accent))];
-            if let Some(next) = &s.next_stage {
-                full.push(Span::styled(
-                    format!(" · next {}", next.split(": ").nth(1).unwrap_or(next)),
-                    t.muted(),
-                ));
+            // "stage 2/3: hold 200/s for 1m", or "2/3 hold 200/s for 1m" when short of room.
+            let short = match stage {
+                StageStatus::In { now, .. } => format!("{} {}", now.place(), now.what()),
+                StageStatus::Done => stage.to_string(),
+            };
+            let mut full = vec![Span::styled(stage.to_string(), t.fg(t.accent))];
+            if let StageStatus::In {
+                next: Some(next), ..
+            } = stage
+            {
+                full.push(Span::styled(format!(" · next {}", next.what()), t.muted()));
             }
             line2.push(Seg::new(7, full).or(vec![Span::styled(short, t.fg(t.accent))]));
         }

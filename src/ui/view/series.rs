@@ -9,6 +9,7 @@ use ratatui::text::Span;
 use ratatui::widgets::{Axis, Block, Chart, Dataset, GraphType, Widget};
 
 use crate::metrics::{Snapshot, TimelineRow};
+use crate::state::EventKind;
 use crate::ui::app::App;
 
 /// Maps wall seconds since the start (timeline rows, events and errors are stamped with
@@ -23,12 +24,12 @@ impl RunTime {
         let mut pauses = Vec::new();
         let mut since: Option<f64> = None;
         for e in s.events.iter() {
-            match e.kind.as_str() {
-                "pause" => {
+            match e.kind {
+                EventKind::Pause => {
                     since.get_or_insert(e.t);
                 }
                 // Stopping while paused restarts the run clock for the drain.
-                "resume" | "stop" | "abort" | "end" => {
+                EventKind::Resume | EventKind::Stop | EventKind::Abort | EventKind::End => {
                     if let Some(from) = since.take() {
                         pauses.push((from, e.t));
                     }
@@ -127,7 +128,7 @@ pub fn draw(
         .snap
         .events
         .iter()
-        .filter(|e| e.kind != "start" && e.kind != "done")
+        .filter(|e| e.kind.is_marked())
         .map(|e| rt.at(e.t))
         .filter(|&x| x >= start && x <= end)
         .map(|x| vec![(x, 0.0), (x, ymax)])

@@ -1,5 +1,6 @@
 //! Finding the knee of a staged or breakpoint run: the highest load where throughput still
-//! grows with load and the thresholds hold.
+//! grows with load and the thresholds hold. `volley plan` builds its capacity table on it;
+//! the HTML report of a staged run draws it on a throughput-vs-latency chart.
 //!
 //! The per-second timeline is read in time order up to the first second at the run's peak
 //! load. A second is *past the knee* when one of these holds, and the knee is the last
@@ -19,8 +20,9 @@
 
 use serde::Serialize;
 
-use crate::report::{ResultDoc, Row};
+use super::{ResultDoc, Row};
 use crate::thresholds::{self, Metric};
+use crate::units;
 
 /// Seconds in a row that must be past the knee before the knee is called.
 pub const STREAK: usize = 3;
@@ -83,6 +85,28 @@ pub struct Knee {
     pub detail: String,
     /// The run's highest throughput (successful responses per second in one second).
     pub peak_rps: f64,
+}
+
+impl Knee {
+    /// `knee: 412 rps at 38 VUs (latency inflection)`.
+    pub fn line(&self) -> String {
+        format!(
+            "knee: {} rps at {} ({})",
+            units::rate(self.rps),
+            units::vus(u64::from(self.vus)),
+            self.method.label()
+        )
+    }
+
+    /// Where the knee was: `at 12s, 412/s sent; p95 41.2ms against ...`.
+    pub fn where_line(&self) -> String {
+        let load = if self.open_model {
+            format!("{} sent", units::per_s(self.load))
+        } else {
+            units::vus(self.load.round() as u64)
+        };
+        format!("at {}s, {load}; {}", self.t, self.detail)
+    }
 }
 
 /// The limits a second is held to.
@@ -232,8 +256,8 @@ fn judge(i: usize, ramp: &[Point], row: &Row, limits: &Limits) -> Option<(Method
             Method::ErrorOnset,
             format!(
                 "error rate {} above {} from {}s",
-                crate::units::percent(p.error_rate),
-                crate::units::percent_short(limits.error_rate),
+                units::percent(p.error_rate),
+                units::percent_short(limits.error_rate),
                 p.t
             ),
         ));
@@ -245,8 +269,8 @@ fn judge(i: usize, ramp: &[Point], row: &Row, limits: &Limits) -> Option<(Method
                 Method::LatencyInflection,
                 format!(
                     "{metric} {} breaks its {} threshold from {}s",
-                    crate::units::ms(v),
-                    crate::units::ms(limit),
+                    units::ms(v),
+                    units::ms(limit),
                     p.t
                 ),
             ));
@@ -258,8 +282,8 @@ fn judge(i: usize, ramp: &[Point], row: &Row, limits: &Limits) -> Option<(Method
             Method::LatencyInflection,
             format!(
                 "p95 {} (baseline {}) from {}s",
-                crate::units::ms(row.p95_ms),
-                crate::units::ms(base),
+                units::ms(row.p95_ms),
+                units::ms(base),
                 p.t
             ),
         ));
@@ -274,9 +298,9 @@ fn judge(i: usize, ramp: &[Point], row: &Row, limits: &Limits) -> Option<(Method
                     Method::ThroughputPlateau,
                     format!(
                         "throughput flat at {} rps since {}s while the load grew {}",
-                        crate::units::rate(best),
+                        units::rate(best),
                         since.t,
-                        crate::units::change(load_growth),
+                        units::change(load_growth),
                     ),
                 ));
             }

@@ -1,8 +1,10 @@
-//! A small HTTP/1.1 test server for integration tests, built on hyper 1.
+//! The test HTTP/1.1 server (hyper 1): the one every test that needs a well-behaved
+//! server uses. It runs on its own OS thread with its own (current-thread) tokio
+//! runtime, so it never competes with the runtime of the test that drives load at it,
+//! and it is shut down when the [`TestServer`] is dropped (stalled or slow requests are
+//! simply cancelled).
 //!
-//! It runs on its own OS thread with its own (current-thread) tokio runtime, so it never
-//! competes with the runtime of the test that drives load at it, and it is shut down when
-//! the [`TestServer`] is dropped (stalled or slow requests are simply cancelled).
+//! How it answers: by a table of routes (exact path, query ignored, plus a fallback),
 //!
 //! ```ignore
 //! let server = TestServer::start(
@@ -11,27 +13,27 @@
 //!         .route("/fail", Route::status(503))
 //!         .record_header("x-test"),
 //! );
-//! let base = server.url(); // "http://127.0.0.1:PORT"
-//! // ... drive load ...
-//! assert_eq!(server.count("/slow"), 10);
-//! assert!(server.max_in_flight() <= 10);
+//! ```
+//!
+//! or by a closure given each request's number (from 0) and what it looked like:
+//!
+//! ```ignore
+//! let server = TestServer::answering(|n, seen| Reply::status(400 + (n % 100) as u16));
 //! ```
 //!
 //! What it records:
-//! * requests per path ([`TestServer::count`]) and in total ([`TestServer::total`]),
+//! * requests per path ([`TestServer::count`]) and in total ([`TestServer::requests`]),
 //!   counted when the request head has been read (before any delay);
 //! * requests in flight now, their all-time peak, and a peak over a window that
 //!   [`TestServer::reset_max`] restarts;
 //! * the arrival [`Instant`] of every request (the first [`MAX_ARRIVALS`]);
 //! * the request body bytes received, all requests together;
-//! * the last value seen of one chosen header.
-//!
-//! A port where nothing listens is `support::closed_port` (one copy for every test).
-#![allow(dead_code)]
+//! * the last request as it was received ([`TestServer::last`]), and the last value seen
+//!   of one chosen header.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
-use std::net::{SocketAddr, TcpListener as StdListener};
+use std::net::{SocketAddr, TcpListener};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -48,18 +50,59 @@ use tokio::sync::oneshot;
 /// Arrival times kept; later arrivals are counted but their times are not stored.
 pub const MAX_ARRIVALS: usize = 200_000;
 
-/// How the server answers one path.
+/// One answer of the server.
 #[derive(Debug, Clone)]
-pub struct Route {
+pub struct Reply {
+    pub status: u16,
+    pub body: Bytes,
     /// Wait this long after reading the request before answering.
     pub delay: Duration,
-    /// Status code of the answer.
-    pub status: u16,
-    /// Size of the answer's body in bytes (all `b'x'`).
-    pub body_size: usize,
-    /// Read the request, then never answer (until the client gives up or the server drops).
+    pub headers: Vec<(String, String)>,
+    /// Read the request, then never answer (until the client gives up or the server
+    /// drops).
     pub stall: bool,
 }
+
+impl Reply {
+    /// `200 OK` with the body `ok`, at once.
+    pub fn ok() -> Reply {
+        Reply {
+            status: 200,
+            body: Bytes::from_static(b"ok"),
+            delay: Duration::ZERO,
+            headers: Vec::new(),
+            stall: false,
+        }
+    }
+
+    /// `status` with the body `ok`, at once.
+    pub fn status(status: u16) -> Reply {
+        Reply {
+            status,
+            ..Reply::ok()
+        }
+    }
+
+    pub fn delay(mut self, d: Duration) -> Reply {
+        self.delay = d;
+        self
+    }
+
+    pub fn body(mut self, b: impl Into<Bytes>) -> Reply {
+        self.body = b.into();
+        self
+    }
+
+    pub fn header(mut self, name: &str, value: &str) -> Reply {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+}
+
+/// How the server answers one path of a [`ServerConfig`]: a [`Reply`] with an empty body
+/// unless [`Route::body`] sets its size.
+#[derive(Debug, Clone)]
+pub struct Route(Reply);
 
 impl Default for Route {
     fn default() -> Self {
@@ -70,58 +113,63 @@ impl Default for Route {
 impl Route {
     /// `200 OK`, empty body, no delay.
     pub fn ok() -> Route {
-        Route {
-            delay: Duration::ZERO,
-            status: 200,
-            body_size: 0,
-            stall: false,
-        }
+        Route(Reply::ok().body(Bytes::new()))
     }
 
     /// Answers with `status`, empty body, no delay.
     pub fn status(status: u16) -> Route {
-        Route {
-            status,
-            ..Route::ok()
-        }
+        Route::ok().with_status(status)
     }
 
     /// Reads the request and never answers.
     pub fn stalled() -> Route {
-        Route {
-            stall: true,
-            ..Route::ok()
-        }
+        let mut r = Route::ok();
+        r.0.stall = true;
+        r
     }
 
     pub fn delay(mut self, d: Duration) -> Route {
-        self.delay = d;
+        self.0.delay = d;
         self
     }
 
     pub fn with_status(mut self, status: u16) -> Route {
-        self.status = status;
+        self.0.status = status;
         self
     }
 
+    /// A body of `size` bytes (all `b'x'`).
     pub fn body(mut self, size: usize) -> Route {
-        self.body_size = size;
+        self.0.body = Bytes::from(vec![b'x'; size]);
         self
     }
 }
 
-/// Routes by exact path (the query string is ignored), plus a default for other paths.
-#[derive(Debug, Clone, Default)]
+/// What a request looked like to the server.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub method: String,
+    pub path_and_query: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Bytes,
+}
+
+type Handler = Arc<dyn Fn(u64, &Seen) -> Reply + Send + Sync>;
+
+/// How the server answers, and how it treats connections.
+#[derive(Clone, Default)]
 pub struct ServerConfig {
     routes: HashMap<String, Route>,
     fallback: Route,
+    /// Decides every answer when set (routes are then not used).
+    answer: Option<Handler>,
     header: Option<String>,
     close: bool,
     idle_timeout: Option<Duration>,
 }
 
 impl ServerConfig {
-    /// Every path answers `200 OK` at once until configured otherwise.
+    /// Every path answers `200 OK` (empty body) at once until configured otherwise.
     pub fn new() -> ServerConfig {
         ServerConfig::default()
     }
@@ -135,6 +183,13 @@ impl ServerConfig {
     /// How to answer every path without its own route.
     pub fn fallback(mut self, route: Route) -> ServerConfig {
         self.fallback = route;
+        self
+    }
+
+    /// Every answer decided by `f`, given the request's number (from 0) and what it
+    /// looked like.
+    pub fn answer(mut self, f: impl Fn(u64, &Seen) -> Reply + Send + Sync + 'static) -> Self {
+        self.answer = Some(Arc::new(f));
         self
     }
 
@@ -159,8 +214,11 @@ impl ServerConfig {
         self
     }
 
-    fn route_for(&self, path: &str) -> &Route {
-        self.routes.get(path).unwrap_or(&self.fallback)
+    fn reply(&self, n: u64, seen: &Seen, path: &str) -> Reply {
+        match &self.answer {
+            Some(f) => f(n, seen),
+            None => self.routes.get(path).unwrap_or(&self.fallback).0.clone(),
+        }
     }
 }
 
@@ -172,18 +230,19 @@ struct Flight {
 }
 
 #[derive(Debug, Default)]
-struct Seen {
+struct Record {
     counts: HashMap<String, u64>,
     total: u64,
     body_bytes: u64,
     arrivals: Vec<Instant>,
     last_header: Option<String>,
+    last: Option<Seen>,
 }
 
 struct State {
     config: ServerConfig,
     flight: Mutex<Flight>,
-    seen: Mutex<Seen>,
+    record: Mutex<Record>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -191,16 +250,19 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl State {
-    fn arrive(&self, path: &str, at: Instant, header: Option<String>) {
-        let mut seen = lock(&self.seen);
-        *seen.counts.entry(path.to_string()).or_default() += 1;
-        seen.total += 1;
-        if seen.arrivals.len() < MAX_ARRIVALS {
-            seen.arrivals.push(at);
+    /// Counts a request whose head arrived; its number (from 0).
+    fn arrive(&self, path: &str, at: Instant, header: Option<String>) -> u64 {
+        let mut rec = lock(&self.record);
+        let n = rec.total;
+        *rec.counts.entry(path.to_string()).or_default() += 1;
+        rec.total += 1;
+        if rec.arrivals.len() < MAX_ARRIVALS {
+            rec.arrivals.push(at);
         }
         if header.is_some() {
-            seen.last_header = header;
+            rec.last_header = header;
         }
+        n
     }
 }
 
@@ -237,24 +299,52 @@ async fn handle(
             .get(h)
             .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
     });
-    state.arrive(&path, at, header);
+    let n = state.arrive(&path, at, header);
     let _flight = InFlight::enter(state.clone());
-    let route = state.config.route_for(&path).clone();
+    let (parts, body) = req.into_parts();
     // Read the request body to its end so the connection stays reusable.
-    if let Ok(body) = req.into_body().collect().await {
-        lock(&state.seen).body_bytes += body.to_bytes().len() as u64;
+    let body = body
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    let seen = Seen {
+        method: parts.method.to_string(),
+        path_and_query: parts
+            .uri
+            .path_and_query()
+            .map_or("/".into(), |p| p.to_string()),
+        headers: parts
+            .headers
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect(),
+        body,
+    };
+    let reply = state.config.reply(n, &seen, &path);
+    {
+        let mut rec = lock(&state.record);
+        rec.body_bytes += seen.body.len() as u64;
+        rec.last = Some(seen);
     }
-    if route.stall {
+    if reply.stall {
         std::future::pending::<()>().await;
     }
-    if !route.delay.is_zero() {
-        tokio::time::sleep(route.delay).await;
+    if !reply.delay.is_zero() {
+        tokio::time::sleep(reply.delay).await;
     }
-    let resp = Response::builder()
-        .status(route.status)
-        .body(Full::new(Bytes::from(vec![b'x'; route.body_size])))
-        .expect("a valid status code");
-    Ok(resp)
+    let mut resp = Response::builder().status(reply.status);
+    for (k, v) in &reply.headers {
+        resp = resp.header(k, v);
+    }
+    Ok(resp
+        .body(Full::new(reply.body))
+        .expect("a valid status and headers"))
 }
 
 /// A running test server; dropping it shuts it down.
@@ -268,7 +358,7 @@ pub struct TestServer {
 impl TestServer {
     /// Binds 127.0.0.1 on a free port and starts serving on a thread of its own.
     pub fn start(config: ServerConfig) -> TestServer {
-        let listener = StdListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
         listener
             .set_nonblocking(true)
             .expect("non-blocking listener");
@@ -276,7 +366,7 @@ impl TestServer {
         let state = Arc::new(State {
             config,
             flight: Mutex::new(Flight::default()),
-            seen: Mutex::new(Seen::default()),
+            record: Mutex::new(Record::default()),
         });
         let (tx, rx) = oneshot::channel();
         let st = state.clone();
@@ -292,6 +382,11 @@ impl TestServer {
         }
     }
 
+    /// A server whose every answer `f` decides (see [`ServerConfig::answer`]).
+    pub fn answering(f: impl Fn(u64, &Seen) -> Reply + Send + Sync + 'static) -> TestServer {
+        TestServer::start(ServerConfig::new().answer(f))
+    }
+
     /// `http://127.0.0.1:PORT` (no trailing slash).
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
@@ -303,21 +398,26 @@ impl TestServer {
 
     /// Requests received for exactly this path (query ignored).
     pub fn count(&self, path: &str) -> u64 {
-        lock(&self.state.seen)
+        lock(&self.state.record)
             .counts
             .get(path)
             .copied()
             .unwrap_or(0)
     }
 
-    /// Requests received in total.
-    pub fn total(&self) -> u64 {
-        lock(&self.state.seen).total
+    /// Requests whose head reached the server, in total.
+    pub fn requests(&self) -> u64 {
+        lock(&self.state.record).total
     }
 
     /// Request body bytes received, all requests together.
     pub fn body_bytes(&self) -> u64 {
-        lock(&self.state.seen).body_bytes
+        lock(&self.state.record).body_bytes
+    }
+
+    /// The last request received (once its body was read).
+    pub fn last(&self) -> Option<Seen> {
+        lock(&self.state.record).last.clone()
     }
 
     /// Requests received but not yet answered.
@@ -347,7 +447,7 @@ impl TestServer {
 
     /// Requests that arrived at or after `t`.
     pub fn arrivals_since(&self, t: Instant) -> usize {
-        lock(&self.state.seen)
+        lock(&self.state.record)
             .arrivals
             .iter()
             .filter(|&&a| a >= t)
@@ -356,7 +456,7 @@ impl TestServer {
 
     /// Requests that arrived in `[from, to)`.
     pub fn arrivals_between(&self, from: Instant, to: Instant) -> usize {
-        lock(&self.state.seen)
+        lock(&self.state.record)
             .arrivals
             .iter()
             .filter(|&&a| a >= from && a < to)
@@ -365,12 +465,12 @@ impl TestServer {
 
     /// Arrival times of the first [`MAX_ARRIVALS`] requests, in order.
     pub fn arrivals(&self) -> Vec<Instant> {
-        lock(&self.state.seen).arrivals.clone()
+        lock(&self.state.record).arrivals.clone()
     }
 
     /// The last value seen of the header chosen with [`ServerConfig::record_header`].
     pub fn last_header(&self) -> Option<String> {
-        lock(&self.state.seen).last_header.clone()
+        lock(&self.state.record).last_header.clone()
     }
 
     /// Polls (every 10 ms, without blocking the runtime) until `cond` holds or `timeout`
@@ -404,7 +504,7 @@ impl Drop for TestServer {
     }
 }
 
-fn serve(listener: StdListener, state: Arc<State>, mut shutdown: oneshot::Receiver<()>) {
+fn serve(listener: TcpListener, state: Arc<State>, mut shutdown: oneshot::Receiver<()>) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -435,108 +535,4 @@ fn serve(listener: StdListener, state: Arc<State>, mut shutdown: oneshot::Receiv
     });
     // Cancels every connection still open (stalled or delayed requests included).
     rt.shutdown_timeout(Duration::from_millis(500));
-}
-
-/// When [`ResetServer`] resets a connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Reset {
-    /// On the first request of each connection, before any response byte.
-    BeforeResponse,
-    /// On the first request, after the response head and 100 of its 1000 body bytes.
-    MidBody,
-    /// The first request of each connection gets a full keep-alive answer; the second is
-    /// reset after its response head and 100 body bytes (the connection was reused).
-    MidBodyOnReuse,
-}
-
-/// A bare TCP server that resets connections after receiving a request (see [`Reset`]):
-/// it reads only the first bytes of the doomed request, counts it, maybe writes part of
-/// a response, and closes with the rest of the request unread, so the kernel sends RST.
-/// Either way the request did reach the server. One thread, one connection at a time;
-/// GET requests without a body only.
-pub struct ResetServer {
-    addr: SocketAddr,
-    count: Arc<std::sync::atomic::AtomicU64>,
-    stop: Arc<std::sync::atomic::AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl ResetServer {
-    pub fn start(mode: Reset) -> ResetServer {
-        use std::io::{Read, Write};
-        use std::sync::atomic::Ordering;
-        let listener = StdListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-        listener
-            .set_nonblocking(true)
-            .expect("non-blocking listener");
-        let addr = listener.local_addr().expect("local address");
-        let count = Arc::new(std::sync::atomic::AtomicU64::new(0));
-        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let (c, s) = (count.clone(), stop.clone());
-        let thread = std::thread::spawn(move || {
-            while !s.load(Ordering::Acquire) {
-                let mut stream = match listener.accept() {
-                    Ok((stream, _)) => stream,
-                    Err(_) => {
-                        std::thread::sleep(Duration::from_millis(2));
-                        continue;
-                    }
-                };
-                let _ = stream.set_nonblocking(false);
-                let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-                if mode == Reset::MidBodyOnReuse {
-                    // Read one whole request head, answer it in full, keep the connection.
-                    let mut head = Vec::new();
-                    let mut byte = [0u8; 1];
-                    while !head.ends_with(b"\r\n\r\n") {
-                        match stream.read(&mut byte) {
-                            Ok(1) => head.push(byte[0]),
-                            _ => break,
-                        }
-                    }
-                    if !head.ends_with(b"\r\n\r\n") {
-                        continue;
-                    }
-                    c.fetch_add(1, Ordering::AcqRel);
-                    let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok");
-                }
-                let mut first = [0u8; 8];
-                if stream.read_exact(&mut first).is_err() {
-                    continue;
-                }
-                c.fetch_add(1, Ordering::AcqRel);
-                if mode != Reset::BeforeResponse {
-                    let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\n");
-                    let _ = stream.write_all(&[b'x'; 100]);
-                    let _ = stream.flush();
-                }
-                std::thread::sleep(Duration::from_millis(20));
-                // Dropped with unread request bytes: RST.
-            }
-        });
-        ResetServer {
-            addr,
-            count,
-            stop,
-            thread: Some(thread),
-        }
-    }
-
-    pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    /// Requests that reached the server.
-    pub fn count(&self) -> u64 {
-        self.count.load(std::sync::atomic::Ordering::Acquire)
-    }
-}
-
-impl Drop for ResetServer {
-    fn drop(&mut self) {
-        self.stop.store(true, std::sync::atomic::Ordering::Release);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
 }

@@ -1,0 +1,470 @@
+//! The exposition text: every metric family of [`FAMILIES`] (name, type, help, and
+//! where its samples come from), written from one snapshot.
+
+use std::fmt::Write as _;
+
+use super::{BUCKETS, QUANTILES};
+use crate::metrics::verdict::ThresholdStatus;
+use crate::metrics::{EndpointStats, RunState, Snapshot};
+
+/// Escapes a label value.
+fn label(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// A float as Prometheus writes it.
+fn num(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".into()
+    } else if v == f64::INFINITY {
+        "+Inf".into()
+    } else if v == f64::NEG_INFINITY {
+        "-Inf".into()
+    } else {
+        format!("{v}")
+    }
+}
+
+/// A metric family's type.
+#[derive(Clone, Copy)]
+enum Type {
+    Counter,
+    Gauge,
+    Histogram,
+}
+
+impl Type {
+    fn as_str(self) -> &'static str {
+        match self {
+            Type::Counter => "counter",
+            Type::Gauge => "gauge",
+            Type::Histogram => "histogram",
+        }
+    }
+}
+
+/// Where a family's samples come from.
+enum Source {
+    /// One unlabelled sample of the run; `None` leaves the family out.
+    Run(fn(&Snapshot) -> Option<f64>),
+    /// One sample per endpoint.
+    Endpoint(fn(&EndpointStats) -> f64),
+    /// One sample per endpoint and key of a map of counts, the key under this label.
+    EndpointBy(&'static str, fn(&EndpointStats) -> Vec<(String, u64)>),
+    /// One sample per threshold that has a value (labels `threshold`, `endpoint`); the
+    /// family is left out when the run has no thresholds.
+    Threshold(fn(&ThresholdStatus) -> Option<f64>),
+    /// Samples of another shape, written by the function under the family's name.
+    Samples(fn(&Snapshot, &str, &mut Out)),
+}
+
+/// One metric family of the exposition: name, type, help text and value source.
+struct Family {
+    name: &'static str,
+    kind: Type,
+    help: &'static str,
+    source: Source,
+}
+
+const fn family(name: &'static str, kind: Type, help: &'static str, source: Source) -> Family {
+    Family {
+        name,
+        kind,
+        help,
+        source,
+    }
+}
+
+/// Every family, in the order written (see the table in the module's documentation).
+const FAMILIES: &[Family] = &[
+    family(
+        "volley_info",
+        Type::Gauge,
+        "The run: scenario and volley version.",
+        Source::Samples(|snap, name, o| {
+            let labels = [
+                ("scenario", snap.scenario.as_str()),
+                ("version", env!("CARGO_PKG_VERSION")),
+            ];
+            o.sample(name, &labels, 1.0);
+        }),
+    ),
+    family(
+        "volley_run_state",
+        Type::Gauge,
+        "1 for the run's current state.",
+        Source::Samples(|snap, name, o| {
+            for st in [
+                RunState::Running,
+                RunState::Paused,
+                RunState::Stopping,
+                RunState::Done,
+            ] {
+                let state = st.label().to_ascii_lowercase();
+                o.sample(
+                    name,
+                    &[("state", state.as_str())],
+                    (snap.state == st) as u8 as f64,
+                );
+            }
+        }),
+    ),
+    family(
+        "volley_elapsed_seconds",
+        Type::Gauge,
+        "Wall time since the run started.",
+        Source::Run(|s| Some(s.elapsed.as_secs_f64())),
+    ),
+    family(
+        "volley_vus",
+        Type::Gauge,
+        "Active virtual users.",
+        Source::Run(|s| Some(s.vus_active as f64)),
+    ),
+    family(
+        "volley_vus_target",
+        Type::Gauge,
+        "Virtual users asked for.",
+        Source::Run(|s| Some(s.vus_target as f64)),
+    ),
+    family(
+        "volley_in_flight",
+        Type::Gauge,
+        "Requests in flight.",
+        Source::Run(|s| Some(s.in_flight as f64)),
+    ),
+    // Unknown when the reqwest client ran (its pool closes connections out of sight).
+    family(
+        "volley_connections_open",
+        Type::Gauge,
+        "Connections open now.",
+        Source::Run(|s| {
+            s.connections_open_known
+                .then_some(s.connections_open as f64)
+        }),
+    ),
+    family(
+        "volley_connections_opened_total",
+        Type::Counter,
+        "Connections opened (reconnects included).",
+        Source::Run(|s| Some(s.connections_opened as f64)),
+    ),
+    family(
+        "volley_arrival_rate",
+        Type::Gauge,
+        "Open model: iterations started per second (target).",
+        Source::Run(|s| s.rate),
+    ),
+    family(
+        "volley_dropped_iterations_total",
+        Type::Counter,
+        "Open model: iterations not started because every VU was busy.",
+        Source::Run(|s| Some(s.dropped as f64)),
+    ),
+    family(
+        "volley_requests_per_second",
+        Type::Gauge,
+        "Requests finished per second, over the last second.",
+        Source::Endpoint(|e| e.rps_now),
+    ),
+    family(
+        "volley_requests_total",
+        Type::Counter,
+        "Requests finished (ok and errors).",
+        Source::Endpoint(|e| e.requests as f64),
+    ),
+    family(
+        "volley_responses_total",
+        Type::Counter,
+        "Responses by HTTP status code.",
+        Source::EndpointBy("status", |e| {
+            e.status.iter().map(|(c, n)| (c.to_string(), *n)).collect()
+        }),
+    ),
+    family(
+        "volley_errors_total",
+        Type::Counter,
+        "Errors by kind (timeout, connect_refused, http_503, ...).",
+        Source::EndpointBy("kind", |e| counts(&e.errors_by_kind)),
+    ),
+    family(
+        "volley_retries_total",
+        Type::Counter,
+        "Attempts a reused connection dropped before any response, sent again, by reason.",
+        Source::EndpointBy("reason", |e| counts(&e.retries)),
+    ),
+    family(
+        "volley_bytes_received_total",
+        Type::Counter,
+        "Response body bytes received.",
+        Source::Endpoint(|e| e.bytes as f64),
+    ),
+    family(
+        "volley_request_duration_seconds",
+        Type::Histogram,
+        "Request latency (send to last body byte); _sum is from the HDR mean.",
+        Source::Samples(duration_histograms),
+    ),
+    family(
+        "volley_request_duration_quantile_seconds",
+        Type::Gauge,
+        "Latency percentiles over the run so far, from HDR histograms (3 significant digits).",
+        Source::Samples(duration_quantiles),
+    ),
+    family(
+        "volley_thresholds_failed",
+        Type::Gauge,
+        "Thresholds failing now.",
+        Source::Run(|s| {
+            Some(
+                s.thresholds
+                    .iter()
+                    .filter(|t| t.passed == Some(false))
+                    .count() as f64,
+            )
+        }),
+    ),
+    family(
+        "volley_threshold_passed",
+        Type::Gauge,
+        "1 when the threshold passes, 0 when it fails (absent while pending).",
+        Source::Threshold(|t| t.passed.map(|p| p as u8 as f64)),
+    ),
+    family(
+        "volley_threshold_value",
+        Type::Gauge,
+        "The thresholded metric's value now, in the threshold's unit.",
+        Source::Threshold(|t| t.value.filter(|v| v.is_finite())),
+    ),
+];
+
+fn counts(map: &std::collections::BTreeMap<String, u64>) -> Vec<(String, u64)> {
+    map.iter().map(|(k, n)| (k.clone(), *n)).collect()
+}
+
+/// The latency histogram of each endpoint: cumulative buckets, sum and count.
+fn duration_histograms(snap: &Snapshot, name: &str, o: &mut Out) {
+    let (bucket, sum, count) = (
+        format!("{name}_bucket"),
+        format!("{name}_sum"),
+        format!("{name}_count"),
+    );
+    for e in &snap.endpoints {
+        let h = &e.hist;
+        let [a, b] = ep_labels(e);
+        for &le in BUCKETS {
+            let n = if h.is_empty() {
+                0
+            } else {
+                h.count_between(0, (le * 1e6).round() as u64)
+            };
+            o.sample(&bucket, &[a, b, ("le", num(le).as_str())], n as f64);
+        }
+        o.sample(&bucket, &[a, b, ("le", "+Inf")], h.len() as f64);
+        let total = if h.is_empty() {
+            0.0
+        } else {
+            h.mean() * h.len() as f64 / 1e6
+        };
+        o.sample(&sum, &[a, b], total);
+        o.sample(&count, &[a, b], h.len() as f64);
+    }
+}
+
+/// The [`QUANTILES`] of each endpoint that recorded a latency.
+fn duration_quantiles(snap: &Snapshot, name: &str, o: &mut Out) {
+    for e in snap.endpoints.iter().filter(|e| !e.hist.is_empty()) {
+        let [a, b] = ep_labels(e);
+        for &q in QUANTILES {
+            let v = e.hist.value_at_quantile(q) as f64 / 1e6;
+            o.sample(name, &[a, b, ("quantile", num(q).as_str())], v);
+        }
+    }
+}
+
+impl Family {
+    fn write(&self, snap: &Snapshot, o: &mut Out) {
+        let name = self.name;
+        match &self.source {
+            Source::Run(value) => {
+                if let Some(v) = value(snap) {
+                    o.header(self);
+                    o.sample(name, &[], v);
+                }
+            }
+            Source::Endpoint(value) => {
+                o.header(self);
+                for e in &snap.endpoints {
+                    o.sample(name, &ep_labels(e), value(e));
+                }
+            }
+            Source::EndpointBy(key, counts) => {
+                o.header(self);
+                for e in &snap.endpoints {
+                    let [a, b] = ep_labels(e);
+                    for (k, n) in counts(e) {
+                        o.sample(name, &[a, b, (*key, k.as_str())], n as f64);
+                    }
+                }
+            }
+            Source::Threshold(value) => {
+                if snap.thresholds.is_empty() {
+                    return;
+                }
+                o.header(self);
+                for t in &snap.thresholds {
+                    if let Some(v) = value(t) {
+                        let labels = [
+                            ("threshold", t.text.as_str()),
+                            ("endpoint", t.endpoint.as_deref().unwrap_or("")),
+                        ];
+                        o.sample(name, &labels, v);
+                    }
+                }
+            }
+            Source::Samples(write) => {
+                o.header(self);
+                write(snap, name, o);
+            }
+        }
+    }
+}
+
+/// The exposition text being written.
+struct Out {
+    s: String,
+}
+
+impl Out {
+    fn header(&mut self, f: &Family) {
+        let _ = writeln!(self.s, "# HELP {} {}", f.name, f.help);
+        let _ = writeln!(self.s, "# TYPE {} {}", f.name, f.kind.as_str());
+    }
+
+    fn sample(&mut self, name: &str, labels: &[(&str, &str)], v: f64) {
+        self.s.push_str(name);
+        if !labels.is_empty() {
+            self.s.push('{');
+            for (i, (k, val)) in labels.iter().enumerate() {
+                if i > 0 {
+                    self.s.push(',');
+                }
+                let _ = write!(self.s, "{k}=\"{}\"", label(val));
+            }
+            self.s.push('}');
+        }
+        let _ = writeln!(self.s, " {}", num(v));
+    }
+}
+
+fn ep_labels(e: &EndpointStats) -> [(&'static str, &str); 2] {
+    [("endpoint", e.name.as_str()), ("method", e.method.as_str())]
+}
+
+/// Renders the exposition text for a snapshot: every family of [`FAMILIES`] that has
+/// samples.
+pub fn render(snap: &Snapshot) -> String {
+    let mut o = Out {
+        s: String::with_capacity(8 * 1024),
+    };
+    for f in FAMILIES {
+        f.write(snap, &mut o);
+    }
+    o.s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    /// A snapshot that sets every family's source: two endpoints (one with a quote and a
+    /// newline in its name, for label escaping), statuses, errors, retries, latencies,
+    /// the open model's rate, a pending, a passing and a failing threshold.
+    fn full_snapshot() -> Snapshot {
+        let mut snap = Snapshot::empty(
+            "shop \"x\"",
+            &[
+                ("login".into(), "POST".into()),
+                ("se\"arch\n".into(), "GET".into()),
+            ],
+        );
+        snap.state = RunState::Paused;
+        snap.elapsed = Duration::from_millis(12_345);
+        snap.vus_active = 7;
+        snap.vus_target = 9;
+        snap.in_flight = 3;
+        snap.connections_open = 4;
+        snap.connections_opened = 11;
+        snap.rate = Some(12.5);
+        snap.dropped = 2;
+        for (i, e) in snap.endpoints.iter_mut().enumerate() {
+            let k = i as u64 + 1;
+            e.requests = 100 * k;
+            e.rps_now = 10.25 * k as f64;
+            e.bytes = 4096 * k;
+            e.status.insert(200, 90 * k);
+            e.status.insert(503, 10 * k);
+            e.errors_by_kind.insert("http_503".into(), 10 * k);
+            e.errors_by_kind.insert("timeout".into(), k);
+            e.retries.insert("closed_before_response".into(), k);
+            let mut h = (*e.hist).clone();
+            for v in [900, 4_000, 12_000, 48_000, 260_000, 1_700_000] {
+                h.record_n(v * k, 3 * k).unwrap();
+            }
+            e.hist = Arc::new(h);
+        }
+        let th = |text: &str, endpoint: Option<&str>, value: Option<f64>, passed| {
+            crate::metrics::verdict::ThresholdStatus {
+                text: text.into(),
+                endpoint: endpoint.map(Into::into),
+                value,
+                shown: String::new(),
+                passed,
+                abort_on_fail: false,
+            }
+        };
+        snap.thresholds = vec![
+            th("p95 < 500ms", None, Some(48.1), Some(true)),
+            th("error_rate < 1%", Some("login"), Some(0.1), Some(false)),
+            th("rps > 10 over 30s", None, None, None),
+        ];
+        snap
+    }
+
+    /// The whole exposition text of a fixed snapshot, byte for byte.
+    #[test]
+    fn exposition_of_a_fixed_snapshot() {
+        let mut snap = full_snapshot();
+        insta::assert_snapshot!("exposition", render(&snap));
+        // The families that come and go: no open count, no rate, no thresholds, and an
+        // endpoint without a single latency (no quantiles, zero buckets).
+        snap.connections_open_known = false;
+        snap.rate = None;
+        snap.thresholds.clear();
+        snap.endpoints[1].hist = Arc::new(crate::metrics::new_histogram());
+        insta::assert_snapshot!("exposition_sparse", render(&snap));
+    }
+
+    #[test]
+    fn retries_are_exported_and_an_unknown_open_count_is_not() {
+        let mut snap = Snapshot::empty("t", &[("a".into(), "GET".into())]);
+        snap.endpoints[0]
+            .retries
+            .insert("reset_before_response".into(), 7);
+        snap.connections_open = 0;
+        let text = render(&snap);
+        assert!(
+            text.contains(r#"volley_retries_total{endpoint="a",method="GET",reason="reset_before_response"} 7"#),
+            "{text}"
+        );
+        assert!(text.contains("volley_connections_open "), "{text}");
+        snap.connections_open_known = false;
+        let text = render(&snap);
+        assert!(!text.contains("volley_connections_open "), "{text}");
+        assert!(text.contains("volley_connections_opened_total "), "{text}");
+    }
+}
