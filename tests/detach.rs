@@ -8,10 +8,10 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use support::{eventually, read_doc, scratch, total, HttpServer, PtyChild, Reply, Spawned};
+use support::{eventually, read_doc, scratch, total, TestServer, PtyChild, Reply, Spawned};
 
-fn server() -> HttpServer {
-    HttpServer::start(|_, _| Reply::ok().delay(Duration::from_millis(10)))
+fn server() -> TestServer {
+    TestServer::answering(|_, _| Reply::ok().delay(Duration::from_millis(10)))
 }
 
 /// The volley processes whose command line holds `marker` (a test's own output path),
@@ -47,7 +47,7 @@ impl Drop for Reap {
 }
 
 struct Case {
-    server: HttpServer,
+    server: TestServer,
     url: String,
     json: PathBuf,
     _reap: Reap,
