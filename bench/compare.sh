@@ -8,6 +8,8 @@
 #   CPU_LIMIT=25 bash bench/compare.sh         # each tool gets 25% of one core (a cgroup)
 #   MODE=h2 bash bench/compare.sh              # HTTP/2: nginx speaking h2c, volley --http2
 #                                              # beside oha --http2 and h2load (nghttp2-client)
+#   MODE=selfwatch RUNS=6 bash bench/compare.sh   # what self-watch costs: volley-t1 with
+#                                              # and without it (--no-self-watch)
 #
 # MODE=h2 (cleartext HTTP/2 with prior knowledge, one stream in flight per connection,
 # CONNS connections): volley-h2-t1 and volley-h2-t2 (`--http2`), oha-h2 (`oha --http2`,
@@ -32,8 +34,8 @@ DURATION="${DURATION%s}" # accept "5s" as well as "5"
 RUNS="${RUNS:-3}"
 MODE="${MODE:-h1}"
 case "$MODE" in
-h1 | h2) ;;
-*) echo "MODE is h1 (the default) or h2" >&2; exit 2 ;;
+h1 | h2 | selfwatch) ;;
+*) echo "MODE is h1 (the default), h2 or selfwatch" >&2; exit 2 ;;
 esac
 
 case "$CONNS$DURATION$RUNS" in
@@ -59,6 +61,8 @@ if [ "$MODE" = h2 ]; then
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nghttp2-client >/dev/null || true
     fi
     export NGINX_H2=1
+elif [ "$MODE" = selfwatch ]; then
+    need_tools
 else
     need_tools wrk
 fi
@@ -93,6 +97,8 @@ if [ "$MODE" = h2 ]; then
         log "no h2load (apt-get install nghttp2-client): skipping it"
     fi
     TOOLS+=(volley-h2-t1 volley-h2-t2)
+elif [ "$MODE" = selfwatch ]; then
+    TOOLS=(volley-t1 volley-noselfwatch-t1)
 else
     TOOLS=(wrk)
     [ "$HAVE_OHA" = 1 ] && TOOLS+=(oha)
@@ -147,6 +153,7 @@ run_one() {
     volley-h2-t1) cmd=("$VOLLEY" "$URL" -c "$CONNS" -d "${DURATION}s" --headless --http2 --threads 1 --out "json=$base.json") ;;
     volley-h2-t2) cmd=("$VOLLEY" "$URL" -c "$CONNS" -d "${DURATION}s" --headless --http2 --threads 2 --out "json=$base.json") ;;
     volley-t1) cmd=("$VOLLEY" "$URL" -c "$CONNS" -d "${DURATION}s" --headless --threads 1 --out "json=$base.json") ;;
+    volley-noselfwatch-t1) cmd=("$VOLLEY" "$URL" -c "$CONNS" -d "${DURATION}s" --headless --threads 1 --no-self-watch --out "json=$base.json") ;;
     volley-t2) cmd=("$VOLLEY" "$URL" -c "$CONNS" -d "${DURATION}s" --headless --threads 2 --out "json=$base.json") ;;
     volley-console-t1)
         # The full-screen console, in a 100x30 pseudo-terminal from script(1); it waits
@@ -386,6 +393,21 @@ if refs and mine:
                         vals.append(num(r[key]) / num(o[key]))
                 cells.append(f"{statistics.median(vals):.2f}" if vals else "n/a")
         print(f"| {tool} | " + " | ".join(cells) + " |")
+sw_rps, sw_cpu = [], []
+for (rnd, tool), r in by.items():
+    off = by.get((rnd, "volley-noselfwatch-t1"))
+    if tool != "volley-t1" or off is None:
+        continue
+    a, b = num(r["rps"]), num(off["rps"])
+    if a and b: sw_rps.append(a / b)
+    a, b = num(r["cpu_us_per_req"]), num(off["cpu_us_per_req"])
+    if a and b: sw_cpu.append(a / b)
+if sw_rps:
+    print()
+    print("Self-watch cost (volley-t1 / volley-noselfwatch-t1 in the same round): rps ratio "
+          f"median {statistics.median(sw_rps):.4f} (rounds: {', '.join(f'{x:.3f}' for x in sw_rps)}); "
+          f"CPU µs/req ratio median {statistics.median(sw_cpu):.4f} "
+          f"(rounds: {', '.join(f'{x:.3f}' for x in sw_cpu)})")
 if rps:
     print()
     print("Console overhead (volley-console-t1 / volley-t1 in the same round): rps ratio "

@@ -212,6 +212,10 @@ pub struct RunArgs {
     /// Engine worker threads (1 = a single-threaded runtime).
     #[arg(long = "threads")]
     pub threads: Option<usize>,
+    /// No self-watch: the generator is not sampled (no `generator` section, gauge or
+    /// verdict). Only for measuring what sampling costs (bench/compare.sh MODE=selfwatch).
+    #[arg(long = "no-self-watch", hide = true)]
+    pub no_self_watch: bool,
     /// Headless mode: time between progress lines, like 2s or 500ms (a bare number is
     /// seconds; at least 100ms). Default 2s.
     #[arg(long = "progress", value_name = "DUR", value_parser = progress_arg)]

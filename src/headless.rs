@@ -4,9 +4,9 @@ use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::Notify;
 
-use crate::engine::{Command, EngineHandle, StopSignal, Watched};
+use crate::engine::{self, EngineHandle, OnSignal, RunOutcome, Signals, StopSignal, Watcher};
 use crate::metrics::Snapshot;
 use crate::units;
 
@@ -40,76 +40,51 @@ pub fn progress_line(s: &Snapshot) -> String {
 
 /// Watches a run until it ends: progress every `every`, Ctrl-C/SIGTERM/SIGHUP stop it
 /// gracefully, a second Ctrl-C returns at once with the last published snapshot.
-pub async fn watch(handle: EngineHandle, every: Duration) -> Watched {
-    let EngineHandle {
-        commands,
-        snapshots,
-        mut done,
-    } = handle;
-    let mut progress = tokio::time::interval(every);
-    progress.tick().await;
-    let mut sigint = signal(SignalKind::interrupt()).ok();
-    let mut sigterm = signal(SignalKind::terminate()).ok();
-    let mut sighup = signal(SignalKind::hangup()).ok();
-    let mut interrupts = 0;
-    let stderr = std::io::stderr();
-    loop {
-        tokio::select! {
-            res = &mut done => {
-                let snapshot = match res {
-                    Ok(s) => s,
-                    Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-                    Err(_) => last(&snapshots),
-                };
-                return Watched { snapshot, forced: false };
-            }
-            _ = progress.tick() => {
-                let line = progress_line(&snapshots.borrow());
-                let _ = writeln!(stderr.lock(), "{line}");
-            }
-            _ = recv(&mut sigint) => {
-                interrupts += 1;
-                if interrupts == 1 {
-                    let _ = writeln!(stderr.lock(), "volley: stopping, waiting for in-flight requests (Ctrl-C again to quit at once)");
-                    let _ = commands.send(Command::StopOnSignal(StopSignal::Interrupt));
-                } else {
+pub async fn watch(handle: EngineHandle, every: Duration) -> RunOutcome {
+    let mut watcher = Progress {
+        every,
+        interrupts: 0,
+    };
+    engine::supervise(
+        handle,
+        Signals::listen(),
+        Arc::new(Notify::new()),
+        &mut watcher,
+    )
+    .await
+}
+
+/// Headless mode's watcher: progress lines and notes on stderr.
+struct Progress {
+    every: Duration,
+    interrupts: u32,
+}
+
+impl Watcher for Progress {
+    fn on_signal(&mut self, sig: StopSignal) -> OnSignal {
+        let note = match sig {
+            StopSignal::Interrupt => {
+                self.interrupts += 1;
+                if self.interrupts > 1 {
                     // A second Stop makes the engine abort what is in flight (counted as
                     // aborted) at once; its final count follows within moments.
-                    let _ = commands.send(Command::StopOnSignal(StopSignal::Interrupt));
-                    return match tokio::time::timeout(Duration::from_secs(2), &mut done).await {
-                        Ok(Ok(snapshot)) => Watched { snapshot, forced: true },
-                        _ => {
-                            done.abort();
-                            Watched { snapshot: last(&snapshots), forced: true }
-                        }
-                    };
+                    return OnSignal::Hurry;
                 }
+                "stopping, waiting for in-flight requests (Ctrl-C again to quit at once)"
             }
-            _ = recv(&mut sigterm) => {
-                let _ = writeln!(stderr.lock(), "volley: SIGTERM, stopping");
-                let _ = commands.send(Command::StopOnSignal(StopSignal::Terminate));
-            }
-            _ = recv(&mut sighup) => {
-                let _ = writeln!(stderr.lock(), "volley: SIGHUP, stopping");
-                let _ = commands.send(Command::StopOnSignal(StopSignal::HangUp));
-            }
-        }
+            StopSignal::Terminate => "SIGTERM, stopping",
+            StopSignal::HangUp => "SIGHUP, stopping",
+        };
+        let _ = writeln!(std::io::stderr().lock(), "volley: {note}");
+        OnSignal::Stop
     }
-}
 
-fn last(snapshots: &tokio::sync::watch::Receiver<Arc<Snapshot>>) -> Snapshot {
-    let mut s = (**snapshots.borrow()).clone();
-    s.partial = true;
-    s
-}
+    fn every(&self) -> Option<Duration> {
+        Some(self.every)
+    }
 
-/// The next delivery of a signal; never, when it could not be listened for.
-pub(crate) async fn recv(sig: &mut Option<tokio::signal::unix::Signal>) {
-    match sig {
-        Some(s) => {
-            s.recv().await;
-        }
-        None => std::future::pending().await,
+    fn progress(&mut self, s: &Snapshot) {
+        let _ = writeln!(std::io::stderr().lock(), "{}", progress_line(s));
     }
 }
 

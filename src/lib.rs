@@ -24,6 +24,7 @@ pub mod headless;
 pub mod host;
 pub mod import;
 pub mod init;
+pub mod latency;
 pub mod metrics;
 pub mod monitor;
 pub mod output;
@@ -303,6 +304,7 @@ fn execute_hosted(mut plan: Plan, args: &RunArgs, host: Option<host::Host>) -> R
     let theme = args.theme.as_deref().map(load_theme).transpose()?;
     let engine_opts = engine::EngineOptions {
         interval_histograms: outs.iter().any(|o| o.kind == output::OutKind::Hdr),
+        no_self_watch: args.no_self_watch,
     };
     let rt = runtime(args.threads)?;
     let watched = if headless {

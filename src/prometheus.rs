@@ -4,30 +4,9 @@
 //! final (`done`) snapshot for `--prometheus-grace` (default 15 s; until `q` in the
 //! console, Ctrl-C headless) so that a last scrape sees how the run ended.
 //!
-//! Metrics (labels `endpoint` and `method` on the per-endpoint ones; no "total" series:
-//! sum them in PromQL):
-//!
-//! | metric | type | meaning |
-//! | --- | --- | --- |
-//! | `volley_requests_total` | counter | requests finished (ok and errors) |
-//! | `volley_responses_total{status}` | counter | responses by HTTP status |
-//! | `volley_errors_total{kind}` | counter | errors by kind (`timeout`, `http_503`, ...) |
-//! | `volley_retries_total{reason}` | counter | attempts dropped unanswered on a reused connection and sent again (`closed_before_response`, `reset_before_response`): `requests + retries` reached the server |
-//! | `volley_bytes_received_total` | counter | response body bytes |
-//! | `volley_request_duration_seconds` | histogram | latency, cumulative buckets |
-//! | `volley_request_duration_quantile_seconds{quantile}` | gauge | exact HDR percentiles over the run |
-//! | `volley_requests_per_second` | gauge | throughput over the last second |
-//! | `volley_vus`, `volley_vus_target` | gauge | active and target VUs |
-//! | `volley_in_flight` | gauge | requests in flight |
-//! | `volley_connections_open`, `volley_connections_opened_total` | gauge, counter | connections (the open gauge is absent when unknown: the reqwest client ran) |
-//! | `volley_arrival_rate` | gauge | open model: iterations started per second (target) |
-//! | `volley_dropped_iterations_total` | counter | open model: iterations dropped (VUs busy) |
-//! | `volley_run_state{state}` | gauge | 1 for the current state |
-//! | `volley_elapsed_seconds` | gauge | wall time since the start |
-//! | `volley_threshold_passed{threshold,endpoint}` | gauge | 1 passing, 0 failing (absent while pending) |
-//! | `volley_threshold_value{threshold,endpoint}` | gauge | the thresholded metric's value now |
-//! | `volley_thresholds_failed` | gauge | number of failing thresholds |
-//! | `volley_info{scenario,version}` | gauge | always 1 |
+//! The metrics (labels `endpoint` and `method` on the per-endpoint ones; no "total"
+//! series: sum them in PromQL) are the families of `exposition::FAMILIES`; the table of
+//! them for users is in docs/reports.md, which a test keeps in step with it.
 
 mod exposition;
 
@@ -45,11 +24,10 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
-use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::{oneshot, watch};
 
+use crate::engine::Signals;
 use crate::error::Error;
-use crate::headless::recv;
 use crate::metrics::{RunState, Snapshot};
 use crate::scenario::format_duration;
 
@@ -241,9 +219,7 @@ async fn lifecycle(
         return;
     };
     *feed.lock().unwrap_or_else(|p| p.into_inner()) = Some(rx.clone());
-    let mut int = signal(SignalKind::interrupt()).ok();
-    let mut term = signal(SignalKind::terminate()).ok();
-    let mut hup = signal(SignalKind::hangup()).ok();
+    let mut signals = Signals::listen();
     let mut signalled = false;
     // The run has ended when its final snapshot says so, or when the engine is gone.
     loop {
@@ -252,9 +228,7 @@ async fn lifecycle(
         }
         tokio::select! {
             r = rx.changed() => if r.is_err() { break },
-            _ = recv(&mut int) => signalled = true,
-            _ = recv(&mut term) => signalled = true,
-            _ = recv(&mut hup) => signalled = true,
+            _ = signals.recv() => signalled = true,
         }
     }
     if grace.is_zero() || signalled {
@@ -263,9 +237,7 @@ async fn lifecycle(
     let _ = ended.send(());
     tokio::select! {
         _ = tokio::time::sleep(grace) => {}
-        _ = recv(&mut int) => {}
-        _ = recv(&mut term) => {}
-        _ = recv(&mut hup) => {}
+        _ = signals.recv() => {}
     }
 }
 

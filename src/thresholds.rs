@@ -38,6 +38,7 @@
 use std::fmt;
 use std::time::Duration;
 
+pub use crate::latency::Latency;
 use crate::units::{self, duration as format_duration, parse_duration};
 
 /// The metric a threshold is about.
@@ -244,24 +245,11 @@ pub struct ThresholdError {
     pub column: usize,
 }
 
-/// Latency statistics, all in milliseconds.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct LatencyView {
-    pub min: f64,
-    pub mean: f64,
-    pub p50: f64,
-    pub p90: f64,
-    pub p95: f64,
-    pub p99: f64,
-    pub p999: f64,
-    pub max: f64,
-}
-
 /// The numbers a threshold is evaluated against (for the whole run or for a window).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Observed {
     /// `None` while no latency has been recorded.
-    pub latency_ms: Option<LatencyView>,
+    pub latency_ms: Option<Latency>,
     pub requests: u64,
     pub errors: u64,
     /// Elapsed time the counts cover.
@@ -1046,8 +1034,8 @@ mod tests {
         assert_eq!(shift_decimal("5.", 1), "50");
     }
 
-    fn latency(v: f64) -> LatencyView {
-        LatencyView {
+    fn latency(v: f64) -> Latency {
+        Latency {
             min: v,
             mean: v + 1.0,
             p50: v + 2.0,
@@ -1056,6 +1044,7 @@ mod tests {
             p99: v + 5.0,
             p999: v + 6.0,
             max: v + 7.0,
+            ..Latency::default()
         }
     }
 

@@ -8,7 +8,7 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use support::{eventually, read_doc, scratch, total, TestServer, PtyChild, Reply, Spawned};
+use support::{eventually, read_doc, scratch, total, PtyChild, Reply, Spawned, TestServer};
 
 fn server() -> TestServer {
     TestServer::answering(|_, _| Reply::ok().delay(Duration::from_millis(10)))

@@ -713,6 +713,55 @@ path = "/g"
     assert!(!has_event(&s, "abort"), "events: {:?}", event_kinds(&s));
 }
 
+/// The supervisor, with no terminal and no signals: an operator's "quit now" during the
+/// graceful stop cuts it short, and the outcome is the engine's own final count (the
+/// requests cut off counted as aborted), marked forced.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn supervise_quit_now_cuts_the_graceful_stop_short() {
+    struct Obey;
+    impl engine::Watcher for Obey {
+        fn on_signal(&mut self, _: engine::StopSignal) -> engine::OnSignal {
+            engine::OnSignal::Stop
+        }
+    }
+    let _serial = SERIAL.lock().await;
+    let server = TestServer::start(ServerConfig::new().fallback(Route::ok().delay(ms(20_000))));
+    let h = engine::start(plan(&format!(
+        r#"
+name = "supervised"
+base_url = "{url}"
+[load]
+vus = 2
+duration = "60s"
+graceful_stop = "30s"
+[[request]]
+path = "/slow"
+"#,
+        url = server.url()
+    )));
+    assert!(server.wait_for(ms(5000), |s| s.in_flight() == 2).await);
+    send(&h, Command::Stop);
+    assert!(engine_reaches(&h, ms(5000), |s| s.state == RunState::Stopping).await);
+    let quit_now = std::sync::Arc::new(tokio::sync::Notify::new());
+    quit_now.notify_one();
+    let stop = Instant::now();
+    let out = tokio::time::timeout(
+        RUN_LIMIT,
+        engine::supervise(h, engine::Signals::none(), quit_now, &mut Obey),
+    )
+    .await
+    .expect("the supervisor did not return within RUN_LIMIT");
+    let took = stop.elapsed();
+    assert!(out.forced);
+    assert!(took < ms(10_000), "returned {took:?} after quit-now");
+    let s = out.snapshot;
+    assert_eq!(s.state, RunState::Done, "the engine's own final count");
+    assert!(s.partial);
+    assert_eq!(s.aborted_by, Some(volley::metrics::AbortCause::SecondStop));
+    assert_eq!(s.total.aborted, 2, "{:?}", s.total.errors_by_kind);
+    assert_eq!(s.total.errors, 0, "{:?}", s.total.errors_by_kind);
+}
+
 /// 10 VUs never have more than 10 requests at the server; after SetVus(3), at most 3.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrency_follows_vus() {

@@ -103,6 +103,7 @@ weight = 1
                 plan,
                 engine::EngineOptions {
                     interval_histograms: true,
+                    ..engine::EngineOptions::default()
                 },
             );
             tokio::time::sleep(Duration::from_millis(800)).await;

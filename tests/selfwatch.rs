@@ -12,29 +12,14 @@ use volley::demo::{DemoOptions, DemoServer};
 fn a_run_records_the_generator_and_judges_generator_cpu() {
     let server = DemoServer::spawn(DemoOptions::default()).expect("demo target");
     let dir = scratch("selfwatch");
-    let scenario = dir.join("s.toml");
-    std::fs::write(
-        &scenario,
-        format!(
+    let (r, doc) = support::run_scenario(
+        &dir,
+        &format!(
             "name = \"selfwatch\"\nbase_url = \"{}\"\n\n[load]\nvus = 2\nduration = \"3s\"\n\n\
              [[request]]\npath = \"/api/items\"\n\n[[threshold]]\nexpr = \"generator_cpu <= 100%\"\n",
             server.url()
         ),
-    )
-    .expect("write scenario");
-    let result = dir.join("r.json");
-    let r = run(
-        &[
-            "run",
-            &scenario.display().to_string(),
-            "--headless",
-            "--out",
-            &format!("json={}", result.display()),
-        ],
-        Duration::from_secs(60),
     );
-    assert_eq!(r.code(), Some(0), "{r:?}");
-    let doc = read_doc(&result);
     let g = &doc["generator"];
     let series = g["series"].as_array().expect("generator.series");
     assert!(series.len() >= 2, "{g:#}");
@@ -59,6 +44,19 @@ fn a_run_records_the_generator_and_judges_generator_cpu() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// An open-model plan: `rate` iterations a second of one GET `base` + `path` on at most
+/// `max_vus`.
+fn open_plan(base: &str, path: &str, rate: u32, max_vus: u32, secs: u32) -> volley::scenario::Plan {
+    volley::scenario::parse(
+        std::path::Path::new("open.toml"),
+        &format!(
+            "name = \"open\"\nbase_url = \"{base}\"\n\n[load]\nmodel = \"open\"\nrate = \"{rate}/s\"\n\
+             max_vus = {max_vus}\nduration = \"{secs}s\"\n\n[[request]]\npath = \"{path}\"\n"
+        ),
+    )
+    .expect("scenario parses")
+}
+
 /// An open model whose runtime is blocked 120 ms at a time (a stand-in for an overloaded
 /// generator): iterations start well behind schedule although VUs are free, and self-watch
 /// records it as arrival lag and calls volley the bottleneck. The target is fast and on its
@@ -66,15 +64,7 @@ fn a_run_records_the_generator_and_judges_generator_cpu() {
 #[tokio::test(flavor = "current_thread")]
 async fn an_overloaded_open_model_records_arrival_lag() {
     let server = DemoServer::spawn(DemoOptions::default()).expect("demo target");
-    let plan = volley::scenario::parse(
-        std::path::Path::new("lag.toml"),
-        &format!(
-            "name = \"lag\"\nbase_url = \"{}\"\n\n[load]\nmodel = \"open\"\nrate = \"100/s\"\n\
-             max_vus = 50\nduration = \"5s\"\n\n[[request]]\npath = \"/health\"\n",
-            server.url()
-        ),
-    )
-    .expect("scenario parses");
+    let plan = open_plan(&server.url(), "/health", 100, 50, 5);
     let handle = volley::engine::start(plan);
     let blocker = tokio::spawn(async {
         // Bounded: at most 40 x 150 ms, and aborted when the run ends.
@@ -108,30 +98,13 @@ async fn an_overloaded_open_model_records_arrival_lag() {
 #[test]
 fn the_closed_model_has_no_arrival_lag() {
     let server = DemoServer::spawn(DemoOptions::default()).expect("demo target");
-    let dir = scratch("selfwatch-closed");
-    let result = dir.join("r.json");
-    let r = run(
-        &[
-            &format!("{}/health", server.url()),
-            "-c",
-            "2",
-            "-d",
-            "2s",
-            "--headless",
-            "--out",
-            &format!("json={}", result.display()),
-        ],
-        Duration::from_secs(60),
-    );
-    assert_eq!(r.code(), Some(0), "{r:?}");
-    let doc = read_doc(&result);
+    let (_, doc) = quick_run(&server, "selfwatch-closed", &["-c", "2"]);
     let series = doc["generator"]["series"].as_array().expect("series");
     assert!(!series.is_empty());
     assert!(
         series.iter().all(|s| s.get("arrival_lag_ms").is_none()),
         "{series:?}"
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// A slow target keeps every VU busy: iterations wait for a free VU (and are dropped past
@@ -139,20 +112,12 @@ fn the_closed_model_has_no_arrival_lag() {
 /// below the second-long waits and makes no verdict.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn waiting_for_a_busy_vu_is_not_arrival_lag() {
-    let slow = support::HttpServer::start(|_, _| {
+    let slow = support::TestServer::answering(|_, _| {
         support::Reply::ok()
             .delay(Duration::from_millis(300))
             .body("slow")
     });
-    let plan = volley::scenario::parse(
-        std::path::Path::new("slow.toml"),
-        &format!(
-            "name = \"slow\"\nbase_url = \"{}\"\n\n[load]\nmodel = \"open\"\nrate = \"40/s\"\n\
-             max_vus = 2\nduration = \"4s\"\n\n[[request]]\npath = \"/\"\n",
-            slow.url()
-        ),
-    )
-    .expect("scenario parses");
+    let plan = open_plan(&slow.url(), "/", 40, 2, 4);
     let snap = tokio::time::timeout(Duration::from_secs(60), volley::engine::start(plan).wait())
         .await
         .expect("the run ends");
@@ -166,4 +131,29 @@ async fn waiting_for_a_busy_vu_is_not_arrival_lag() {
     let worst = lags.iter().copied().fold(0.0, f64::max);
     assert!(worst < 300.0, "VU waits counted as lag: {lags:?}");
     assert!(snap.dropped > 0, "the slow target did keep every VU busy");
+}
+
+/// `--no-self-watch` (for bench/compare.sh MODE=selfwatch) leaves the sampler out.
+#[test]
+fn no_self_watch_leaves_the_generator_out() {
+    let server = DemoServer::spawn(DemoOptions::default()).expect("demo target");
+    let (r, doc) = quick_run(&server, "selfwatch-off", &["-c", "1", "--no-self-watch"]);
+    assert!(doc.get("generator").is_none(), "{:#}", doc["generator"]);
+    assert!(doc["totals"]["requests"].as_u64().unwrap_or(0) > 0);
+    assert!(!r.stdout.contains("  generator  "), "{}", r.stdout);
+}
+
+/// `volley URL -d 2s --headless ARGS --out json=...` on the demo target's /health.
+fn quick_run(server: &DemoServer, name: &str, args: &[&str]) -> (support::Run, serde_json::Value) {
+    let dir = scratch(name);
+    let result = dir.join("r.json");
+    let url = format!("{}/health", server.url());
+    let out = format!("json={}", result.display());
+    let mut all = vec![url.as_str(), "-d", "2s", "--headless", "--out", &out];
+    all.extend_from_slice(args);
+    let r = run(&all, Duration::from_secs(60));
+    assert_eq!(r.code(), Some(0), "{r:?}");
+    let doc = read_doc(&result);
+    let _ = std::fs::remove_dir_all(&dir);
+    (r, doc)
 }

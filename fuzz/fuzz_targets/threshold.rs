@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use volley::thresholds::{parse, LatencyView, Observed};
+use volley::thresholds::{parse, Latency, Observed};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
@@ -31,7 +31,7 @@ fuzz_target!(|data: &[u8]| {
         (t.metric, t.op, t.value.to_bits(), t.window),
         "{text:?} -> {shown:?}"
     );
-    let l = LatencyView {
+    let l = Latency {
         min: 0.1,
         mean: 3.0,
         p50: 2.0,
@@ -40,6 +40,7 @@ fuzz_target!(|data: &[u8]| {
         p99: 20.0,
         p999: 80.0,
         max: 1e9,
+        ..Latency::default()
     };
     for o in [
         Observed::default(),

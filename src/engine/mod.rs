@@ -6,9 +6,11 @@ mod controller;
 pub mod executor;
 mod gate;
 mod inspect;
-mod open;
+mod model;
+mod run;
 mod selfwatch;
 mod state;
+mod supervise;
 mod vu;
 
 use std::sync::Arc;
@@ -16,8 +18,9 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
 
 pub use command::{Command, Spike, SpikeChange, StopSignal};
-pub use controller::{shards_for, DEFAULT_SHARDS};
+pub use run::{shards_for, DEFAULT_SHARDS};
 pub use state::{ControlState, LiveSpike, RunClock, SpikeClock};
+pub use supervise::{last_published, supervise, OnSignal, RunOutcome, Signals, Watcher, HURRY};
 
 use crate::metrics::Snapshot;
 use crate::scenario::Plan;
@@ -35,6 +38,14 @@ pub(crate) fn note_panic() {
     WORKER_PANICKED.store(true, std::sync::atomic::Ordering::Relaxed);
 }
 
+/// Sleeps until `until`; never, without one (a deadline the run does not have yet).
+pub(crate) async fn sleep_opt(until: Option<tokio::time::Instant>) {
+    match until {
+        Some(t) => tokio::time::sleep_until(t).await,
+        None => std::future::pending().await,
+    }
+}
+
 /// A running engine: send it commands, watch its snapshots, await its final result.
 pub struct EngineHandle {
     pub commands: mpsc::UnboundedSender<Command>,
@@ -43,26 +54,11 @@ pub struct EngineHandle {
 }
 
 impl EngineHandle {
-    /// Waits for the run to end and returns its final snapshot.
+    /// Waits for the run to end and returns its final snapshot (a panic of the engine
+    /// resumes here).
     pub async fn wait(self) -> Snapshot {
-        match self.done.await {
-            Ok(s) => s,
-            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-            Err(_) => {
-                let mut last = (*self.snapshots.borrow()).as_ref().clone();
-                last.partial = true;
-                last
-            }
-        }
+        supervise::final_snapshot(self.done.await, &self.snapshots)
     }
-}
-
-/// How watching a run ended (headless mode or the console): its final snapshot, and
-/// whether the operator cut it short.
-pub struct Watched {
-    pub snapshot: Snapshot,
-    /// The operator insisted (a second Ctrl-C): results are what was published last.
-    pub forced: bool,
 }
 
 /// Engine settings that are not part of the scenario.
@@ -71,6 +67,8 @@ pub struct EngineOptions {
     /// Keep every second's latency histogram (encoded) for HDR interval logs; costs a few
     /// KB per endpoint per second, so only when `--out hdr` asks for it.
     pub interval_histograms: bool,
+    /// Leave self-watch out (to measure what it costs).
+    pub no_self_watch: bool,
 }
 
 /// Starts a run of `plan` on the current tokio runtime.
@@ -81,13 +79,9 @@ pub fn start(plan: Plan) -> EngineHandle {
 /// Starts a run with options.
 pub fn start_with(plan: Plan, opts: EngineOptions) -> EngineHandle {
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
-    let endpoints: Vec<(String, String)> = plan
-        .endpoints
-        .iter()
-        .map(|e| (e.name.clone(), e.method.to_string()))
-        .collect();
+    let endpoints = plan.endpoint_names();
     let (snap_tx, snap_rx) = watch::channel(Arc::new(Snapshot::empty(&plan.name, &endpoints)));
-    let done = tokio::spawn(controller::run(plan, opts, cmd_rx, snap_tx));
+    let done = tokio::spawn(run::run(plan, opts, cmd_rx, snap_tx));
     EngineHandle {
         commands: cmd_tx,
         snapshots: snap_rx,

@@ -1,5 +1,6 @@
 //! Running one test over several workers: how the work is split and how the results merge.
 
+pub mod k8s;
 pub mod merge;
 pub mod segment;
 

@@ -92,27 +92,28 @@ impl GeneratorSeries {
     /// What is wrong with one second, if anything.
     fn strain(&self, s: &GeneratorSample) -> Option<String> {
         if s.cpu_share > CPU_LIMIT {
-            Some(format!(
+            return Some(format!(
                 "CPU {} of its {} for {STREAK} s",
                 crate::units::percent_with(s.cpu_share, 0),
                 cores(self.capacity_cores),
-            ))
-        } else if let Some(lag) = s.arrival_lag_ms.filter(|l| *l > LAG_LIMIT_MS) {
+            ));
+        }
+        // Late at low CPU: something else on the machine has the cores.
+        let starved = if s.cpu_share < 0.5 {
+            format!(
+                ", at only {} CPU: volley does not get the CPU it needs (other processes, or a CPU quota)",
+                crate::units::percent_with(s.cpu_share, 0)
+            )
+        } else {
+            String::new()
+        };
+        if let Some(lag) = s.arrival_lag_ms.filter(|l| *l > LAG_LIMIT_MS) {
             Some(format!(
-                "arrivals start {} behind schedule (p99, over {}) for {STREAK} s",
+                "arrivals start {} behind schedule (p99, over {}) for {STREAK} s{starved}",
                 crate::units::ms(lag),
                 crate::units::ms(LAG_LIMIT_MS)
             ))
         } else if s.lag_p99_ms > LAG_LIMIT_MS {
-            // Late timers at low CPU: something else on the machine has the cores.
-            let starved = if s.cpu_share < 0.5 {
-                format!(
-                    ", at only {} CPU: volley does not get the CPU it needs (other processes, or a CPU quota)",
-                    crate::units::percent_with(s.cpu_share, 0)
-                )
-            } else {
-                String::new()
-            };
             Some(format!(
                 "event-loop lag p99 {} (over {}) for {STREAK} s{starved}",
                 crate::units::ms(s.lag_p99_ms),
@@ -318,7 +319,9 @@ mod tests {
         let b = g.bottleneck.expect("arrival lag verdict");
         assert_eq!(b.since, 1);
         assert!(
-            b.reason.contains("arrivals start 80.0ms behind schedule"),
+            b.reason.contains("arrivals start 80.0ms behind schedule")
+                && b.reason
+                    .contains("at only 30% CPU: volley does not get the CPU"),
             "{}",
             b.reason
         );

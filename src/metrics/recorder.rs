@@ -181,6 +181,15 @@ pub fn add_check(list: &mut Vec<(usize, u64, u64)>, id: usize, pass: u64, fail: 
     }
 }
 
+/// Adds `n` responses with status `code` to a short list of (code, count).
+#[inline]
+fn add_status(list: &mut Vec<(u16, u64)>, code: u16, n: u64) {
+    match list.iter_mut().find(|(c, _)| *c == code) {
+        Some((_, m)) => *m += n,
+        None => list.push((code, n)),
+    }
+}
+
 impl Accum {
     pub fn record(&mut self, s: &Sample) {
         if let Outcome::Error(ErrorKind::Aborted) = s.outcome {
@@ -210,10 +219,7 @@ impl Accum {
                 } else {
                     self.errors += 1;
                 }
-                match self.status.iter_mut().find(|(c, _)| *c == code) {
-                    Some((_, n)) => *n += 1,
-                    None => self.status.push((code, 1)),
-                }
+                add_status(&mut self.status, code, 1);
             }
             Outcome::Error(kind) => {
                 self.errors += 1;
@@ -222,10 +228,7 @@ impl Accum {
             Outcome::Rejected(code, kind) => {
                 self.errors += 1;
                 self.kinds[kind.index()] += 1;
-                match self.status.iter_mut().find(|(c, _)| *c == code) {
-                    Some((_, n)) => *n += 1,
-                    None => self.status.push((code, 1)),
-                }
+                add_status(&mut self.status, code, 1);
             }
         }
     }
@@ -260,10 +263,7 @@ impl Accum {
         self.errors += other.errors;
         self.bytes += other.bytes;
         for &(code, n) in &other.status {
-            match self.status.iter_mut().find(|(c, _)| *c == code) {
-                Some((_, m)) => *m += n,
-                None => self.status.push((code, n)),
-            }
+            add_status(&mut self.status, code, n);
         }
         for (a, b) in self.kinds.iter_mut().zip(other.kinds.iter()) {
             *a += b;

@@ -7,7 +7,8 @@ use hdrhistogram::Histogram;
 
 use super::recorder::{new_histogram, Accum};
 use super::snapshot::EndpointStats;
-use crate::thresholds::{LatencyView, Observed, ThresholdSpec};
+use crate::latency::Latency;
+use crate::thresholds::{Observed, ThresholdSpec};
 
 /// A threshold's state at one moment.
 #[derive(Debug, Clone, PartialEq)]
@@ -80,26 +81,9 @@ impl Window {
             o.checks_passed += s.checks_passed;
             o.checks_failed += s.checks_failed;
         }
-        o.latency_ms = latency_view(&h);
+        o.latency_ms = Latency::of_nonempty(&h);
         o
     }
-}
-
-pub fn latency_view(h: &Histogram<u64>) -> Option<LatencyView> {
-    if h.is_empty() {
-        return None;
-    }
-    let ms = |us: u64| us as f64 / 1000.0;
-    Some(LatencyView {
-        min: ms(h.min()),
-        mean: h.mean() / 1000.0,
-        p50: ms(h.value_at_quantile(0.50)),
-        p90: ms(h.value_at_quantile(0.90)),
-        p95: ms(h.value_at_quantile(0.95)),
-        p99: ms(h.value_at_quantile(0.99)),
-        p999: ms(h.value_at_quantile(0.999)),
-        max: ms(h.max()),
-    })
 }
 
 /// Whole-run figures of a series.
@@ -109,7 +93,7 @@ pub fn observe_run(e: &EndpointStats, seconds: f64, dropped: u64) -> Observed {
         .values()
         .fold((0, 0), |acc, c| (acc.0 + c.0, acc.1 + c.1));
     Observed {
-        latency_ms: latency_view(&e.hist),
+        latency_ms: Latency::of_nonempty(&e.hist),
         requests: e.requests,
         errors: e.errors,
         seconds,

@@ -467,4 +467,29 @@ mod tests {
         assert!(!text.contains("volley_connections_open "), "{text}");
         assert!(text.contains("volley_connections_opened_total "), "{text}");
     }
+
+    /// docs/reports.md documents every family with its type, and no other.
+    #[test]
+    fn every_family_is_documented_with_its_type() {
+        let doc = include_str!("../../docs/reports.md");
+        let mut documented = std::collections::BTreeMap::new();
+        for row in doc.lines().filter(|l| l.starts_with("| `volley_")) {
+            let cells: Vec<&str> = row.trim_start_matches("| ").split(" | ").collect();
+            let types: Vec<&str> = cells[1].split(", ").collect();
+            for (i, name) in cells[0].split(", ").enumerate() {
+                let name = name.trim_matches('`').split('{').next().unwrap_or("");
+                let kind = types.get(i).or(types.last()).copied().unwrap_or("");
+                documented.insert(name.to_string(), kind.to_string());
+            }
+        }
+        for f in FAMILIES {
+            assert_eq!(
+                documented.remove(f.name).as_deref(),
+                Some(f.kind.as_str()),
+                "{} in docs/reports.md",
+                f.name
+            );
+        }
+        assert!(documented.is_empty(), "not exported: {documented:?}");
+    }
 }

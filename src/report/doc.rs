@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
+pub use crate::latency::Latency;
 use crate::metrics::{AbortCause, EndpointStats, ErrorSample, Event, Snapshot, TimelineRow};
 use crate::scenario::Plan;
 use crate::units;
@@ -206,13 +207,12 @@ impl PhaseHdr {
 
 impl PhasesMs {
     fn of(p: &crate::metrics::PhaseHists) -> Option<PhasesMs> {
-        let some = |h: &hdrhistogram::Histogram<u64>| (!h.is_empty()).then(|| latency_of(h));
         (!p.is_empty()).then(|| PhasesMs {
-            connect: some(&p.connect),
-            tls: some(&p.tls),
-            ttfb: latency_of(&p.ttfb),
-            receive: latency_of(&p.receive),
-            total: latency_of(&p.total),
+            connect: Latency::of_nonempty(&p.connect),
+            tls: Latency::of_nonempty(&p.tls),
+            ttfb: Latency::of(&p.ttfb),
+            receive: Latency::of(&p.receive),
+            total: Latency::of(&p.total),
             hdr: PhaseHdr::of(p),
         })
     }
@@ -265,28 +265,6 @@ pub struct Stats {
     /// documents of several workers merge exactly).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hdr_uncorrected: Option<String>,
-}
-
-/// Latency percentiles in milliseconds, from an HDR histogram with microsecond
-/// resolution and 3 significant digits.
-#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
-pub struct Latency {
-    pub min: f64,
-    pub mean: f64,
-    pub p50: f64,
-    pub p90: f64,
-    pub p95: f64,
-    pub p99: f64,
-    pub p999: f64,
-    /// The 99.99th percentile.
-    #[serde(default)]
-    pub p9999: f64,
-    pub max: f64,
-    /// Standard deviation.
-    #[serde(default)]
-    pub stdev: f64,
-    /// Number of latencies recorded (responses and timeouts).
-    pub count: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -351,35 +329,13 @@ fn is_zero(n: &u64) -> bool {
     *n == 0
 }
 
-impl Latency {
-    /// One of this latency's values for people: [`units::ms`], or `–` when nothing was
-    /// measured (no response: a `0` would read as instant).
-    pub fn shown(&self, v: f64) -> String {
-        units::fmt_opt((self.count > 0).then_some(v), units::ms)
-    }
-}
-
 pub fn latency(ep: &EndpointStats) -> Latency {
-    latency_of(&ep.hist)
+    Latency::of(&ep.hist)
 }
 
-pub fn latency_of(h: &hdrhistogram::Histogram<u64>) -> Latency {
-    if h.is_empty() {
-        return Latency::default();
-    }
-    Latency {
-        min: ms(h.min()),
-        mean: h.mean().round() / 1000.0,
-        p50: ms(h.value_at_quantile(0.50)),
-        p90: ms(h.value_at_quantile(0.90)),
-        p95: ms(h.value_at_quantile(0.95)),
-        p99: ms(h.value_at_quantile(0.99)),
-        p999: ms(h.value_at_quantile(0.999)),
-        p9999: ms(h.value_at_quantile(0.9999)),
-        max: ms(h.max()),
-        stdev: h.stdev().round() / 1000.0,
-        count: h.len(),
-    }
+/// The summary of a histogram: [`Latency::of`].
+pub fn latency_of(h: &Histogram<u64>) -> Latency {
+    Latency::of(h)
 }
 
 fn stats(ep: &EndpointStats, secs: f64, with_timeline: bool) -> Stats {
@@ -397,7 +353,7 @@ fn stats(ep: &EndpointStats, secs: f64, with_timeline: bool) -> Stats {
         },
         bytes_received: ep.bytes,
         latency_ms: latency(ep),
-        latency_ms_uncorrected: ep.hist_raw.as_deref().map(latency_of),
+        latency_ms_uncorrected: ep.hist_raw.as_deref().map(Latency::of),
         phases_ms: ep.phases.as_deref().and_then(PhasesMs::of),
         skipped: ep.skipped,
         aborted: ep.aborted,
@@ -703,6 +659,34 @@ mod chrono_free {
 mod tests {
     use super::*;
     use crate::metrics::new_histogram;
+
+    #[test]
+    fn a_mean_threshold_judges_the_mean_the_report_shows() {
+        // Latencies of 1000us and 1001us: the mean is 1000.5us, which the report shows
+        // rounded to whole microseconds (1.001ms). The threshold must judge that same
+        // number: unrounded (1.0005ms) `mean < 1.001ms` passed while the report showed
+        // a mean of 1.001ms.
+        let mut s = Snapshot::empty("t", &[]);
+        let mut h = new_histogram();
+        h.record(1000).unwrap();
+        h.record(1001).unwrap();
+        s.total.hist = std::sync::Arc::new(h);
+        s.total.requests = 2;
+        s.total.ok = 2;
+        let spec = crate::thresholds::ThresholdSpec {
+            threshold: crate::thresholds::parse("mean < 1.001ms").unwrap(),
+            endpoint: None,
+            abort_on_fail: false,
+            abort_grace: std::time::Duration::ZERO,
+        };
+        let status =
+            crate::metrics::verdict::evaluate(&spec, &s.total, None, 1.0, 0, &Default::default());
+        s.thresholds = vec![status];
+        let doc = ResultDoc::from_snapshot(&s, &RunInfo::default());
+        assert_eq!(doc.totals.latency_ms.mean, 1.001);
+        assert_eq!(doc.thresholds[0].value, doc.totals.latency_ms.mean);
+        assert!(!doc.thresholds[0].passed, "1.001ms is not < 1.001ms");
+    }
 
     #[test]
     fn grade_details_read_like_the_tables() {

@@ -260,6 +260,7 @@ pub fn write_markdown<W: Write>(
             )?;
         }
     }
+    super::target::write_resources_md(doc, w)?;
     let events: Vec<_> = doc.events.iter().filter(|e| e.kind.is_marked()).collect();
     if !events.is_empty() {
         writeln!(w)?;

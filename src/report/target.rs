@@ -100,6 +100,78 @@ impl Monitor {
     }
 }
 
+/// The Markdown summary's resources table: the generator's own figures and the target's
+/// series, min/avg/max over the run (nothing when the run has neither).
+pub fn write_resources_md<W: std::io::Write>(
+    doc: &super::ResultDoc,
+    w: &mut W,
+) -> std::io::Result<()> {
+    let mut rows: Vec<[String; 4]> = Vec::new();
+    if let Some(g) = &doc.generator {
+        let s = &g.summary;
+        let cores = crate::metrics::generator::cores(g.capacity_cores);
+        let share = |v: f64| units::percent_with(v, 0);
+        let row = |name: String, m: &MinAvgMax, f: &dyn Fn(f64) -> String| {
+            [name, f(m.min), f(m.avg), f(m.max)]
+        };
+        rows.push(row(
+            format!("volley CPU (of its {cores})"),
+            &s.cpu_share,
+            &share,
+        ));
+        rows.push(row("volley RSS".into(), &s.rss_bytes, &units::bytes));
+        rows.push(row(
+            "volley event-loop lag p99".into(),
+            &s.lag_p99_ms,
+            &units::ms,
+        ));
+    }
+    if let Some(m) = &doc.monitor {
+        for (name, s) in m.series.iter().zip(&m.summary) {
+            let label = format!("target `{}`", name.replace('`', "'"));
+            rows.push(match s {
+                Some(s) => [
+                    label,
+                    Monitor::format(name, s.min),
+                    Monitor::format(name, s.avg),
+                    Monitor::format(name, s.max),
+                ],
+                None => [
+                    label,
+                    units::NONE.into(),
+                    units::NONE.into(),
+                    units::NONE.into(),
+                ],
+            });
+        }
+    }
+    if rows.is_empty() {
+        return Ok(());
+    }
+    writeln!(w)?;
+    writeln!(w, "### Resources")?;
+    writeln!(w)?;
+    if let Some(reason) = doc.generator.as_ref().and_then(|g| g.reason.as_deref()) {
+        writeln!(w, "⚠️ {} ({reason})", super::generator::BOTTLENECK_BANNER)?;
+        writeln!(w)?;
+    }
+    writeln!(w, "| | min | avg | max |")?;
+    writeln!(w, "| --- | ---: | ---: | ---: |")?;
+    for [name, min, avg, max] in rows {
+        writeln!(w, "| {name} | {min} | {avg} | {max} |")?;
+    }
+    if let Some(m) = doc.monitor.as_ref().filter(|m| m.failures > 0) {
+        writeln!(w)?;
+        writeln!(
+            w,
+            "{} failed scrapes of {}",
+            units::count(m.failures),
+            m.source
+        )?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -140,5 +212,21 @@ mod tests {
         assert_eq!(lines[0], "cpu_pct    min 10.0%  avg 20.0%  max 30.0%");
         assert_eq!(lines[1], "rss_bytes  min 1.0 MB  avg 2.0 MB  max 3.0 MB");
         assert!(lines[2].contains("never read"), "{}", lines[2]);
+
+        let mut doc =
+            crate::report::parse_doc(include_str!("../../tests/fixtures/results/current.json"))
+                .expect("fixture");
+        let mut none = Vec::new();
+        write_resources_md(&doc, &mut none).expect("writes");
+        assert!(none.is_empty(), "no generator, no monitor: no section");
+        doc.monitor = Some(m);
+        let mut md = Vec::new();
+        write_resources_md(&doc, &mut md).expect("writes");
+        let md = String::from_utf8(md).expect("utf-8");
+        assert!(
+            md.contains("| target `cpu_pct` | 10.0% | 20.0% | 30.0% |"),
+            "{md}"
+        );
+        assert!(md.contains("| target `ghost` | – | – | – |"), "{md}");
     }
 }

@@ -467,7 +467,7 @@ mod tests {
     #[test]
     fn the_summary_shows_the_histogram_stdev_and_p9999() {
         let h = hist(&[(1_000, 500), (5_000, 400), (10_000, 100)]);
-        let l = crate::report::doc::latency_of(&h);
+        let l = crate::latency::Latency::of(&h);
         assert!(l.stdev > 0.0 && l.p9999 >= l.p999, "{l:?}");
         let mut doc: ResultDoc =
             serde_json::from_str(include_str!("../../tests/fixtures/results/current.json"))

@@ -247,6 +247,14 @@ impl Plan {
     pub fn total_weight(&self) -> u64 {
         self.endpoints.iter().map(|e| e.weight as u64).sum()
     }
+
+    /// Every endpoint's (name, method), in order: what snapshots list.
+    pub fn endpoint_names(&self) -> Vec<(String, String)> {
+        self.endpoints
+            .iter()
+            .map(|e| (e.name.clone(), e.method.to_string()))
+            .collect()
+    }
 }
 
 /// Joins a base URL and a request path: `http://h/api` + `/items?x=1`.

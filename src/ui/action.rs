@@ -37,6 +37,8 @@ pub enum Action {
     Sort,
     /// Cycle through the built-in themes.
     CycleTheme,
+    /// Show or hide the resources panel (generator and target sparklines).
+    ToggleResources,
     /// Show or hide the help overlay.
     Help,
 }
@@ -62,6 +64,7 @@ impl Action {
             Action::Back => "back / cancel / end spike",
             Action::Sort => "sort endpoints by next column",
             Action::CycleTheme => "next theme",
+            Action::ToggleResources => "resources: volley's CPU/lag, the target's",
             Action::Help => "this help",
         }
     }

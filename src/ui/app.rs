@@ -119,6 +119,8 @@ pub struct App {
     pub keymap: Keymap,
     pub view: View,
     pub help: bool,
+    /// The resources panel is shown beside the throughput chart.
+    pub resources: bool,
     pub input: Option<InputLine>,
     /// Index into `snap.endpoints` of the selected row.
     pub selected: usize,
@@ -187,6 +189,7 @@ impl App {
             keymap: Keymap::default(),
             view: View::Main,
             help: false,
+            resources: false,
             input: None,
             selected: 0,
             sort: SortKey::Plan,
@@ -343,6 +346,10 @@ impl App {
             }
             Action::Detach => {
                 self.flash("this run cannot detach: it has no run host (see docs/control.md)");
+                Vec::new()
+            }
+            Action::ToggleResources => {
+                self.resources = !self.resources;
                 Vec::new()
             }
             Action::Back => {

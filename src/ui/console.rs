@@ -7,14 +7,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ratatui::crossterm::event::{self, Event};
-use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::Notify;
 
 use super::app::{App, Quit};
 use super::link::{Leave, RunLink};
 use super::term::TermGuard;
 use super::theme::Theme;
 use super::view;
-use crate::engine::{self, Command, EngineHandle, StopSignal, Watched};
+use crate::engine::{self, Command, EngineHandle, OnSignal, RunOutcome, Signals, StopSignal};
 use crate::host::{Detach, OnHangup};
 use crate::metrics::Snapshot;
 use crate::scenario::Plan;
@@ -40,7 +40,7 @@ pub fn run(
     plan: Plan,
     rt: tokio::runtime::Runtime,
     opts: ConsoleOptions,
-) -> std::io::Result<Watched> {
+) -> std::io::Result<RunOutcome> {
     run_with(plan, rt, opts, |_| {})
 }
 
@@ -49,7 +49,9 @@ pub fn run(
 pub struct Local {
     commands: tokio::sync::mpsc::UnboundedSender<Command>,
     snapshots: tokio::sync::watch::Receiver<Arc<Snapshot>>,
-    engine: std::thread::JoinHandle<Snapshot>,
+    engine: std::thread::JoinHandle<RunOutcome>,
+    /// Tells the supervisor to stop waiting for a graceful end (a forced quit).
+    quit_now: Arc<Notify>,
     /// A signal stopped the run.
     stopped: Arc<AtomicBool>,
     /// SIGHUP came and the run is to go on without the terminal.
@@ -79,30 +81,17 @@ impl RunLink for Local {
 }
 
 impl Local {
-    /// The last snapshot published, marked partial (the engine did not hand over its own).
-    fn last_published(&self) -> Watched {
-        let mut snapshot: Snapshot = (**self.snapshots.borrow()).clone();
-        snapshot.partial = true;
-        Watched {
-            snapshot,
-            forced: true,
-        }
-    }
-
-    /// Waits for the run to end by itself (detached: its plan, a signal or a remote
-    /// command ends it).
-    fn join(self) -> Watched {
+    /// Waits for the run's outcome (detached: its plan, a signal or a remote command ends
+    /// it; hurried: the supervisor gives it [`engine::HURRY`]).
+    fn join(self, quiet: bool) -> RunOutcome {
         match self.engine.join() {
-            Ok(snapshot) => Watched {
-                snapshot,
-                forced: false,
-            },
+            Ok(outcome) => outcome,
             Err(_) => {
-                say!("volley: the engine failed; writing the last results it published");
-                let mut snapshot: Snapshot = (**self.snapshots.borrow()).clone();
-                snapshot.partial = true;
-                Watched {
-                    snapshot,
+                if !quiet {
+                    say!("volley: the engine failed; writing the last results it published");
+                }
+                RunOutcome {
+                    snapshot: engine::last_published(&self.snapshots),
                     forced: true,
                 }
             }
@@ -117,7 +106,7 @@ pub fn run_with(
     rt: tokio::runtime::Runtime,
     mut opts: ConsoleOptions,
     on_start: impl FnOnce(&EngineHandle) + Send + 'static,
-) -> std::io::Result<Watched> {
+) -> std::io::Result<RunOutcome> {
     let initial_vus = match plan.load.model {
         crate::scenario::LoadModel::Closed => plan.load.vus,
         crate::scenario::LoadModel::Open { rate, .. } => rate.round() as u32,
@@ -131,7 +120,13 @@ pub fn run_with(
         None => OnHangup::Stop,
     };
     let (tx, rx) = std::sync::mpsc::channel();
-    let (stop, hup) = (stopped.clone(), hung_up.clone());
+    let quit_now = Arc::new(Notify::new());
+    let mut watcher = Watcher {
+        stopped: stopped.clone(),
+        hung_up: hung_up.clone(),
+        on_hangup,
+    };
+    let hurry = quit_now.clone();
     let engine_opts = opts.engine;
     let engine_thread = std::thread::Builder::new()
         .name("volley-engine".into())
@@ -140,7 +135,7 @@ pub fn run_with(
                 let handle = engine::start_with(plan, engine_opts);
                 on_start(&handle);
                 let _ = tx.send((handle.commands.clone(), handle.snapshots.clone()));
-                supervise(handle, stop, hup, on_hangup).await
+                engine::supervise(handle, Signals::listen(), hurry, &mut watcher).await
             });
             rt.shutdown_timeout(Duration::from_millis(200));
             snap
@@ -148,10 +143,7 @@ pub fn run_with(
     let Ok((commands, snapshots)) = rx.recv() else {
         // The engine thread died before it started: nothing ran.
         return match engine_thread.join() {
-            Ok(snapshot) => Ok(Watched {
-                snapshot,
-                forced: false,
-            }),
+            Ok(outcome) => Ok(outcome),
             Err(p) => std::panic::resume_unwind(p),
         };
     };
@@ -159,6 +151,7 @@ pub fn run_with(
         commands,
         snapshots,
         engine: engine_thread,
+        quit_now,
         stopped,
         hung_up,
     };
@@ -177,35 +170,24 @@ pub fn run_with(
         if let Some(d) = opts.detach.take() {
             // The run goes on; its results are written when it ends, as they would be.
             d.go();
-            return Ok(link.join());
+            return Ok(link.join(false));
         }
     }
-    if leave == Leave::Lost {
+    let lost = leave == Leave::Lost;
+    let hurried = !lost && !link.engine.is_finished();
+    if lost {
         // Nobody is watching: stop as SIGHUP does (graceful, within the scenario's
         // graceful-stop period, unless a signal already asked) and wait for the
         // engine's own final count.
         if !link.stopped.swap(true, Ordering::Relaxed) {
             link.send(Command::StopOnSignal(StopSignal::HangUp));
         }
-        return Ok(link.join());
+    } else if hurried {
+        // A second Stop makes the engine abort what is in flight (counted as aborted) at
+        // once: the supervisor waits a moment for its final count rather than lose them.
+        link.quit_now.notify_one();
     }
-    if link.engine.is_finished() {
-        return Ok(link.join());
-    }
-    // A second Stop makes the engine abort what is in flight (counted as aborted) at
-    // once: wait a moment for its final count rather than lose those requests.
-    link.send(Command::Stop);
-    let end = Instant::now() + Duration::from_secs(2);
-    while !link.engine.is_finished() && Instant::now() < end {
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    if link.engine.is_finished() {
-        let mut w = link.join();
-        w.snapshot.partial = true;
-        w.forced = true;
-        return Ok(w);
-    }
-    Ok(link.last_published())
+    Ok(link.join(lost || hurried))
 }
 
 /// The console on a run in another process (`volley attach`): the same loop, keys and
@@ -397,57 +379,32 @@ impl FrameStats {
     }
 }
 
-/// Waits for the engine; SIGTERM, SIGHUP and an outside SIGINT stop it gracefully (a
-/// SIGHUP only sets `hung_up` when a hang-up detaches).
-async fn supervise(
-    handle: EngineHandle,
-    hangup: Arc<AtomicBool>,
+/// The console's answer to stop signals: each asks for the graceful stop (a repeated
+/// hang-up only once; under `--on-hangup detach` a hang-up detaches instead), and the
+/// console leaves once the run has ended.
+struct Watcher {
+    /// A signal asked the run to stop: the console leaves when the engine is done.
+    stopped: Arc<AtomicBool>,
+    /// A hang-up asked the console to detach.
     hung_up: Arc<AtomicBool>,
     on_hangup: OnHangup,
-) -> Snapshot {
-    let EngineHandle {
-        commands,
-        snapshots,
-        mut done,
-    } = handle;
-    let mut term = signal(SignalKind::terminate()).ok();
-    let mut hup = signal(SignalKind::hangup()).ok();
-    let mut int = signal(SignalKind::interrupt()).ok();
-    loop {
-        tokio::select! {
-            r = &mut done => {
-                return match r {
-                    Ok(s) => s,
-                    Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-                    Err(_) => {
-                        let mut s = (**snapshots.borrow()).clone();
-                        s.partial = true;
-                        s
-                    }
-                };
+}
+
+impl engine::Watcher for Watcher {
+    fn on_signal(&mut self, sig: StopSignal) -> OnSignal {
+        match sig {
+            StopSignal::HangUp if self.on_hangup == OnHangup::Detach => {
+                self.hung_up.store(true, Ordering::Relaxed);
+                OnSignal::Ignore
             }
-            _ = recv(&mut term) => { hangup.store(true, Ordering::Relaxed); let _ = commands.send(Command::StopOnSignal(StopSignal::Terminate)); }
             // A hang-up may come as more than one SIGHUP (from the shell and from the
             // terminal), and the console may notice the hang-up itself: only the first
             // asks for the graceful stop (a second Stop would abort what is in flight).
-            // Under `--on-hangup detach` the console detaches instead.
-            _ = recv(&mut hup) => {
-                if on_hangup == OnHangup::Detach {
-                    hung_up.store(true, Ordering::Relaxed);
-                } else if !hangup.swap(true, Ordering::Relaxed) {
-                    let _ = commands.send(Command::StopOnSignal(StopSignal::HangUp));
-                }
+            StopSignal::HangUp if self.stopped.swap(true, Ordering::Relaxed) => OnSignal::Ignore,
+            _ => {
+                self.stopped.store(true, Ordering::Relaxed);
+                OnSignal::Stop
             }
-            _ = recv(&mut int) => { hangup.store(true, Ordering::Relaxed); let _ = commands.send(Command::StopOnSignal(StopSignal::Interrupt)); }
         }
-    }
-}
-
-async fn recv(sig: &mut Option<tokio::signal::unix::Signal>) {
-    match sig {
-        Some(s) => {
-            s.recv().await;
-        }
-        None => std::future::pending().await,
     }
 }

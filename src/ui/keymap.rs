@@ -34,6 +34,7 @@ pub const DEFAULT_KEYS: &[(&str, Action)] = &[
     ("esc", Action::Back),
     ("o", Action::Sort),
     ("t", Action::CycleTheme),
+    ("r", Action::ToggleResources),
     ("?", Action::Help),
     ("h", Action::Help),
 ];

@@ -889,3 +889,81 @@ fn detail_shows_retries_and_the_header_an_unknown_open_count() {
     );
     assert!(screen.contains("conns ?"), "{screen}");
 }
+
+/// A run with a minute of self-watch samples and a monitored target.
+fn with_resources(open: bool) -> App {
+    use crate::metrics::generator::{GeneratorSample, GeneratorSeries};
+    use crate::metrics::{TargetSample, TargetSeries};
+    let mut s = fixture(RunState::Running);
+    let mut g = GeneratorSeries::new(2.0);
+    for t in 0..60u64 {
+        g.push(GeneratorSample {
+            t,
+            cpu_pct: 20.0 + (t % 10) as f64 * 5.0,
+            cpu_share: (20.0 + (t % 10) as f64 * 5.0) / 200.0,
+            lag_p99_ms: 0.2 + (t % 4) as f64 * 0.3,
+            arrival_lag_ms: open.then_some(0.5 + (t % 6) as f64),
+            rss_bytes: 30_000_000,
+            ..GeneratorSample::default()
+        });
+    }
+    s.generator = Arc::new(g);
+    s.target = Some(Arc::new(TargetSeries {
+        source: "http://127.0.0.1:9100/metrics".into(),
+        names: vec![
+            "cpu_busy".into(),
+            "node_memory_MemAvailable_bytes".into(),
+            "node_network_receive_bytes_total".into(),
+            r#"app_queue_depth{queue="main"}"#.into(),
+        ],
+        samples: (0..60u64)
+            .map(|t| crate::metrics::TargetSample {
+                t,
+                values: vec![
+                    Some(0.3 + (t % 5) as f64 * 0.1),
+                    Some(4e9 - t as f64 * 1e7),
+                    (t != 50).then_some(2e6 + (t % 3) as f64 * 1e6),
+                    Some((t % 8) as f64),
+                ],
+            })
+            .collect::<Vec<TargetSample>>(),
+        failures: 1,
+    }));
+    if open {
+        s.rate = Some(100.0);
+    }
+    let mut a = App::new(Arc::new(s), Theme::default_theme(), 20);
+    a.target_url = Some("http://127.0.0.1:8080/".into());
+    a
+}
+
+#[test]
+fn r_toggles_the_resources_panel() {
+    let mut a = with_resources(false);
+    let before = render(&a, 80, 24);
+    assert!(!before.contains("Resources"), "{before}");
+    a.on_key(&key('r'));
+    assert!(a.resources);
+    let narrow = render(&a, 80, 24);
+    assert!(
+        narrow.contains("volley CPU") && narrow.contains("mem avail"),
+        "{narrow}"
+    );
+    insta::assert_snapshot!("resources_80x24", narrow);
+    let wide = render(&a, 160, 48);
+    assert!(
+        wide.contains("Latency"),
+        "a wide screen keeps latency: {wide}"
+    );
+    insta::assert_snapshot!("resources_160x48", wide);
+    let mut open = with_resources(true);
+    open.on_key(&key('r'));
+    insta::assert_snapshot!("resources_open_100x30", render(&open, 100, 30));
+    // Without a monitor, the panel says how to get one.
+    let mut bare = app(RunState::Running);
+    bare.on_key(&key('r'));
+    let screen = render(&bare, 80, 24);
+    assert!(screen.contains("target: not monitored"), "{screen}");
+    a.on_key(&key('r'));
+    assert_eq!(render(&a, 80, 24), before, "r again hides it");
+}

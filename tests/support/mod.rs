@@ -51,6 +51,27 @@ pub fn read_doc(path: &Path) -> serde_json::Value {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// Writes `toml` to DIR/s.toml and runs it headless with `--out json=DIR/r.json` (60 s at
+/// most); requires exit code 0 and returns the run and its result document.
+pub fn run_scenario(dir: &Path, toml: &str) -> (Run, serde_json::Value) {
+    let file = dir.join("s.toml");
+    std::fs::write(&file, toml).expect("write scenario");
+    let result = dir.join("r.json");
+    let r = run(
+        &[
+            "run",
+            &file.display().to_string(),
+            "--headless",
+            "--out",
+            &format!("json={}", result.display()),
+        ],
+        Duration::from_secs(60),
+    );
+    assert_eq!(r.code(), Some(0), "{r:?}");
+    let doc = read_doc(&result);
+    (r, doc)
+}
+
 /// `doc.totals.errors_by_kind` as (kind, count) pairs.
 pub fn kinds(doc: &serde_json::Value) -> Vec<(String, u64)> {
     doc["totals"]["errors_by_kind"]

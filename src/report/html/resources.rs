@@ -11,7 +11,7 @@ use super::charts::{interval_label, legend, span_of, MAX_POINTS, PALETTE};
 use super::esc;
 use super::events::bands;
 use crate::metrics::generator::{GeneratorSample, CPU_LIMIT, LAG_LIMIT_MS};
-use crate::metrics::Event;
+use crate::metrics::{Event, EventKind};
 use crate::report::doc::ResultDoc;
 use crate::report::generator::BOTTLENECK_BANNER;
 use crate::report::knee::{self, Knee};
@@ -321,7 +321,7 @@ pub(super) fn monitor_section(doc: &ResultDoc, events: &[(usize, &Event)]) -> St
 
 /// Whether the run followed stages (the controller records an event as each begins).
 fn staged(doc: &ResultDoc) -> bool {
-    doc.events.iter().any(|e| e.kind == "stage")
+    doc.events.iter().any(|e| e.kind == EventKind::Stage)
 }
 
 /// A staged run: p95 against throughput a second, in time order, the knee marked.

@@ -70,6 +70,7 @@ impl Widget for Footer<'_> {
                 ("⏎", "detail", 6, None),
                 ("o", "sort", 4, None),
                 ("t", "theme", 3, None),
+                ("r", "resources", 1, None),
                 ("?", "help", 9, None),
             ]
         } else {
@@ -90,6 +91,7 @@ impl Widget for Footer<'_> {
                 ),
                 ("↑↓", "select", 5, Some("sel")),
                 ("⏎", "detail", 4, None),
+                ("r", "resources", 1, None),
                 ("?", "help", 9, None),
                 ("q", "quit", 10, None),
             ]

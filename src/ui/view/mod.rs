@@ -8,6 +8,7 @@ mod footer;
 mod header;
 mod help;
 mod latency;
+mod resources;
 mod series;
 mod thresholds;
 mod throughput;
@@ -25,6 +26,7 @@ pub use footer::Footer;
 pub use header::Header;
 pub use help::Help;
 pub use latency::LatencyChart;
+pub use resources::Resources;
 pub use series::{points as run_points, RunTime};
 pub use thresholds::Thresholds;
 pub use throughput::ThroughputChart;
@@ -34,6 +36,8 @@ use super::app::{App, View};
 /// Smallest usable screen.
 pub const MIN_WIDTH: u16 = 80;
 pub const MIN_HEIGHT: u16 = 24;
+/// From this width the resources panel leaves the latency chart on screen.
+const WIDE: u16 = 150;
 
 /// Draws the whole screen.
 pub fn draw(frame: &mut Frame, app: &App) {
@@ -74,10 +78,20 @@ pub fn draw(frame: &mut Frame, app: &App) {
         Constraint::Length(bottom_h),
     ])
     .areas(body);
-    let [left, right] =
-        Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(charts);
-    frame.render_widget(ThroughputChart { app }, left);
-    frame.render_widget(LatencyChart { app }, right);
+    // The resources panel (`r`) sits beside throughput: between it and latency on a wide
+    // screen, in latency's place on a narrower one.
+    let split = match (app.resources, charts.width >= WIDE) {
+        (true, true) => vec![38, 27, 35],
+        _ => vec![50, 50],
+    };
+    let cols = Layout::horizontal(split.into_iter().map(Constraint::Percentage)).split(charts);
+    frame.render_widget(ThroughputChart { app }, cols[0]);
+    if app.resources {
+        frame.render_widget(Resources { app }, cols[1]);
+    }
+    if let Some(&latency) = cols.get(if app.resources { 2 } else { 1 }) {
+        frame.render_widget(LatencyChart { app }, latency);
+    }
 
     match app.view {
         View::Main => {

@@ -10,16 +10,92 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, Notify};
-use tokio::task::JoinSet;
+use tokio::task::{JoinHandle, JoinSet};
 
-use super::gate::Phase;
-use super::vu::{Active, RunCtx, StopOnPanic, VuState};
+use super::{Leftover, Model};
+use crate::engine::gate::Phase;
+use crate::engine::sleep_opt;
+use crate::engine::vu::{Active, RunCtx, StopOnPanic, VuState};
+use crate::state::EventKind;
+use crate::units;
 
 /// Longest an iteration waits for a free VU before it is dropped.
 pub const MAX_LAG: Duration = Duration::from_secs(1);
 
+/// Arrivals at a rate: a level is iterations per second, run by a scheduler task on at
+/// most `max_vus` VUs.
+pub(super) struct Open {
+    max_vus: u32,
+    stop: Arc<Notify>,
+    scheduler: Option<JoinHandle<JoinSet<()>>>,
+}
+
+impl Open {
+    pub fn new(max_vus: u32) -> Open {
+        Open {
+            max_vus,
+            stop: Arc::new(Notify::new()),
+            scheduler: None,
+        }
+    }
+}
+
+impl Model for Open {
+    fn is_open(&self) -> bool {
+        true
+    }
+
+    fn start_detail(&self, initial: f64) -> String {
+        format!(
+            "{} on at most {}",
+            units::per_s(initial),
+            units::vus(self.max_vus.into())
+        )
+    }
+
+    /// Start-up ends with the first VU.
+    fn startup_goal(&self, _initial: f64) -> u64 {
+        1
+    }
+
+    /// Nothing to wait for (VUs come as arrivals are due, on the run clock): the run
+    /// clock starts now.
+    fn begin(&mut self, ctx: &Arc<RunCtx>) {
+        ctx.control.start_run(Instant::now());
+    }
+
+    fn spike_level(&self, level: f64) -> f64 {
+        level
+    }
+
+    fn set_event(&self) -> EventKind {
+        EventKind::SetRate
+    }
+
+    fn apply(&mut self, ctx: &Arc<RunCtx>, level: f64) {
+        ctx.control.set_rate(level);
+        ctx.gate.poke();
+    }
+
+    fn started(&mut self, ctx: &Arc<RunCtx>) {
+        self.scheduler = Some(tokio::spawn(schedule(
+            ctx.clone(),
+            self.max_vus,
+            self.stop.clone(),
+        )));
+    }
+
+    fn stop(&mut self) -> Leftover {
+        self.stop.notify_one();
+        Leftover {
+            vus: Vec::new(),
+            scheduler: self.scheduler.take(),
+        }
+    }
+}
+
 /// Runs until `stop` is notified; returns the iterations still in flight.
-pub async fn schedule(ctx: Arc<RunCtx>, max_vus: u32, stop: Arc<Notify>) -> JoinSet<()> {
+async fn schedule(ctx: Arc<RunCtx>, max_vus: u32, stop: Arc<Notify>) -> JoinSet<()> {
     let (ret_tx, mut ret_rx) = mpsc::unbounded_channel::<VuState>();
     // Free VUs and since when they are free.
     let mut idle: Vec<(VuState, Instant)> = Vec::new();
@@ -110,11 +186,4 @@ pub async fn schedule(ctx: Arc<RunCtx>, max_vus: u32, stop: Arc<Notify>) -> Join
         ctx.gauges.vus_target.store(created, Ordering::Relaxed);
     }
     running
-}
-
-async fn sleep_opt(until: Option<tokio::time::Instant>) {
-    match until {
-        Some(t) => tokio::time::sleep_until(t).await,
-        None => std::future::pending().await,
-    }
 }

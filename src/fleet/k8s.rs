@@ -1,0 +1,357 @@
+//! `volley k8s manifest`: the Kubernetes objects that run one scenario as a fleet.
+//!
+//! Kubernetes schedules, places and cleans up; volley adds only its own protocol. The
+//! manifest holds, all labelled `volley.dev/run=<id>`:
+//! - a ConfigMap with the scenario and the data files it reads, mounted at `/scenario`;
+//! - a Secret with the run's token (256 random bits, made when the manifest is written);
+//! - the coordinator: a Job (one pod) and a Service in front of its control port;
+//! - the workers: an Indexed Job (`completionMode: Indexed`, `completions = parallelism =
+//!   N`), each pod's index (`JOB_COMPLETION_INDEX`) being its segment of the run, with
+//!   `backoffLimit: 0`, `restartPolicy: Never` and a pod failure policy that fails the
+//!   whole Job on a worker's failure: a restarted worker would replay its segment from
+//!   zero, so none is restarted.
+//!
+//! Static YAML cannot hold owner references (they need the owner's UID), so the Jobs
+//! carry `ttlSecondsAfterFinished` and the label: `kubectl delete all,configmap,secret -l
+//! volley.dev/run=<id>` removes everything.
+
+use std::collections::BTreeMap;
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+
+use serde_json::{json, Value};
+
+/// The port the coordinator serves workers and consoles on.
+pub const CONTROL_PORT: u16 = 7600;
+
+/// What the manifest is made from.
+#[derive(Debug, Clone)]
+pub struct ManifestSpec {
+    /// The scenario file.
+    pub scenario: PathBuf,
+    /// Its text.
+    pub text: String,
+    /// Data files it reads: path as written in the scenario -> contents.
+    pub data: BTreeMap<String, String>,
+    pub workers: u32,
+    pub image: String,
+    pub namespace: String,
+    /// Short id naming every object (`volley-<id>-...`).
+    pub run_id: String,
+    /// The run's bearer token.
+    pub token: String,
+}
+
+/// Why a manifest cannot be written.
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    #[error("--workers must be at least 1")]
+    NoWorkers,
+    #[error("{path}: a data file the scenario reads cannot be read: {source}")]
+    Data {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0}: the scenario's path has no file name")]
+    NoName(PathBuf),
+    #[error("cannot read random bytes for the token: {0}")]
+    Random(std::io::Error),
+    #[error("cannot write YAML: {0}")]
+    Yaml(String),
+}
+
+/// The data files a scenario names (`[[data]] file = "..."`), as written.
+pub fn data_files(text: &str) -> Vec<String> {
+    let Ok(v) = text.parse::<toml::Table>() else {
+        return Vec::new();
+    };
+    v.get("data")
+        .and_then(|d| d.as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(|d| d.get("file").and_then(|f| f.as_str()).map(str::to_string))
+        .collect()
+}
+
+/// Reads the data files next to the scenario.
+pub fn read_data(scenario: &Path, text: &str) -> Result<BTreeMap<String, String>, ManifestError> {
+    let dir = scenario.parent().unwrap_or(Path::new("."));
+    data_files(text)
+        .into_iter()
+        .map(|f| {
+            std::fs::read_to_string(dir.join(&f))
+                .map(|c| (f.clone(), c))
+                .map_err(|source| ManifestError::Data { path: f, source })
+        })
+        .collect()
+}
+
+/// 32 random bytes from the system's generator, as 64 hex digits.
+pub fn random_token() -> Result<String, ManifestError> {
+    let mut b = [0u8; 32];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut b))
+        .map_err(ManifestError::Random)?;
+    Ok(b.iter().map(|x| format!("{x:02x}")).collect())
+}
+
+/// A short run id: 6 lowercase letters and digits (valid in every object name).
+pub fn run_id(token: &str) -> String {
+    // The token is random: its first bytes make an id without a second source.
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz234567";
+    token
+        .as_bytes()
+        .chunks(2)
+        .take(6)
+        .map(|c| {
+            let v = u8::from_str_radix(std::str::from_utf8(c).unwrap_or("0"), 16).unwrap_or(0);
+            ALPHABET[(v % 32) as usize] as char
+        })
+        .collect()
+}
+
+/// A ConfigMap key for a data file's path (keys cannot hold `/`).
+fn key_of(path: &str) -> String {
+    path.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect()
+}
+
+/// The objects, in the order `kubectl apply` should create them.
+pub fn objects(spec: &ManifestSpec) -> Result<Vec<Value>, ManifestError> {
+    if spec.workers == 0 {
+        return Err(ManifestError::NoWorkers);
+    }
+    let file = spec
+        .scenario
+        .file_name()
+        .and_then(|f| f.to_str())
+        .ok_or_else(|| ManifestError::NoName(spec.scenario.clone()))?
+        .to_string();
+    let name = |part: &str| format!("volley-{}-{part}", spec.run_id);
+    let labels = |role: &str| {
+        json!({
+            "app.kubernetes.io/name": "volley",
+            "app.kubernetes.io/component": role,
+            "volley.dev/run": spec.run_id,
+        })
+    };
+    let meta = |part: &str, role: &str| json!({"name": name(part), "namespace": spec.namespace, "labels": labels(role)});
+    let mut data = BTreeMap::new();
+    data.insert(key_of(&file), spec.text.clone());
+    let mut items = vec![json!({"key": key_of(&file), "path": file})];
+    for (path, contents) in &spec.data {
+        data.insert(key_of(path), contents.clone());
+        items.push(json!({"key": key_of(path), "path": path}));
+    }
+    let scenario_path = format!("/scenario/{file}");
+    let volumes = json!([
+        {"name": "scenario", "configMap": {"name": name("scenario"), "items": items}},
+        {"name": "token", "secret": {"secretName": name("token"), "defaultMode": 0o400}},
+    ]);
+    let mounts = json!([
+        {"name": "scenario", "mountPath": "/scenario", "readOnly": true},
+        {"name": "token", "mountPath": "/var/run/volley", "readOnly": true},
+    ]);
+    let security = json!({
+        "runAsNonRoot": true,
+        "runAsUser": 65532,
+        "allowPrivilegeEscalation": false,
+        "readOnlyRootFilesystem": true,
+        "capabilities": {"drop": ["ALL"]},
+    });
+    let coordinator_addr = format!(
+        "{}.{}.svc:{CONTROL_PORT}",
+        name("coordinator"),
+        spec.namespace
+    );
+    Ok(vec![
+        json!({
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": meta("scenario", "scenario"),
+            "data": data,
+        }),
+        json!({
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": meta("token", "token"),
+            "type": "Opaque",
+            "stringData": {"token": spec.token},
+        }),
+        json!({
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": meta("coordinator", "coordinator"),
+            "spec": {
+                "selector": labels("coordinator"),
+                "ports": [{"name": "control", "port": CONTROL_PORT, "targetPort": "control", "protocol": "TCP"}],
+            },
+        }),
+        json!({
+            "apiVersion": "batch/v1",
+            "kind": "Job",
+            "metadata": meta("coordinator", "coordinator"),
+            "spec": {
+                "backoffLimit": 0,
+                "ttlSecondsAfterFinished": 86400,
+                "template": {
+                    "metadata": {"labels": labels("coordinator")},
+                    "spec": {
+                        "restartPolicy": "Never",
+                        "containers": [{
+                            "name": "coordinator",
+                            "image": spec.image,
+                            "args": [
+                                "coordinator", scenario_path,
+                                "--workers", spec.workers.to_string(),
+                                "--listen", format!("0.0.0.0:{CONTROL_PORT}"),
+                                "--token-file", "/var/run/volley/token",
+                                "--out", "json=/tmp/results.json",
+                            ],
+                            "ports": [{"name": "control", "containerPort": CONTROL_PORT}],
+                            "volumeMounts": mounts,
+                            "securityContext": security,
+                        }],
+                        "volumes": volumes,
+                    },
+                },
+            },
+        }),
+        json!({
+            "apiVersion": "batch/v1",
+            "kind": "Job",
+            "metadata": meta("workers", "worker"),
+            "spec": {
+                "completionMode": "Indexed",
+                "completions": spec.workers,
+                "parallelism": spec.workers,
+                "backoffLimit": 0,
+                "ttlSecondsAfterFinished": 86400,
+                "podFailurePolicy": {
+                    "rules": [{
+                        "action": "FailJob",
+                        "onExitCodes": {"containerName": "worker", "operator": "NotIn", "values": [0]},
+                    }],
+                },
+                "template": {
+                    "metadata": {"labels": labels("worker")},
+                    "spec": {
+                        "restartPolicy": "Never",
+                        "containers": [{
+                            "name": "worker",
+                            "image": spec.image,
+                            "args": [
+                                "worker",
+                                "--coordinator", coordinator_addr,
+                                "--token-file", "/var/run/volley/token",
+                            ],
+                            "volumeMounts": mounts,
+                            "securityContext": security,
+                        }],
+                        "volumes": volumes,
+                    },
+                },
+            },
+        }),
+    ])
+}
+
+/// The manifest as YAML documents separated by `---`, with a header saying how to use it.
+pub fn yaml(spec: &ManifestSpec) -> Result<String, ManifestError> {
+    let mut out = format!(
+        "# volley fleet: scenario {}, {} workers, run {}\n\
+         # kubectl apply -f THIS_FILE\n\
+         # kubectl -n {ns} port-forward service/volley-{id}-coordinator {port}:{port}\n\
+         # clean up: kubectl -n {ns} delete all,configmap,secret -l volley.dev/run={id}\n",
+        spec.scenario.display(),
+        spec.workers,
+        spec.run_id,
+        ns = spec.namespace,
+        id = spec.run_id,
+        port = CONTROL_PORT,
+    );
+    for o in objects(spec)? {
+        out.push_str("---\n");
+        out.push_str(&yaml_serde::to_string(&o).map_err(|e| ManifestError::Yaml(e.to_string()))?);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(workers: u32) -> ManifestSpec {
+        ManifestSpec {
+            scenario: PathBuf::from("scenarios/mixed.toml"),
+            text: "name = \"mixed\"\n".into(),
+            data: [("data/users.csv".to_string(), "id\n1\n".to_string())].into(),
+            workers,
+            image: "ghcr.io/example/volley:1".into(),
+            namespace: "load".into(),
+            run_id: "abc234".into(),
+            token: "t".repeat(64),
+        }
+    }
+
+    #[test]
+    fn workers_are_an_indexed_job_that_fails_as_a_whole() {
+        let objs = objects(&spec(4)).unwrap();
+        let kinds: Vec<&str> = objs.iter().map(|o| o["kind"].as_str().unwrap()).collect();
+        assert_eq!(kinds, ["ConfigMap", "Secret", "Service", "Job", "Job"]);
+        let w = &objs[4]["spec"];
+        assert_eq!(w["completionMode"], "Indexed");
+        assert_eq!(w["completions"], 4);
+        assert_eq!(w["parallelism"], 4);
+        assert_eq!(w["backoffLimit"], 0);
+        assert_eq!(w["template"]["spec"]["restartPolicy"], "Never");
+        assert_eq!(w["podFailurePolicy"]["rules"][0]["action"], "FailJob");
+        // The workers dial the coordinator's Service; they never listen.
+        let args = &w["template"]["spec"]["containers"][0]["args"];
+        assert_eq!(args[2], "volley-abc234-coordinator.load.svc:7600");
+        assert!(w["template"]["spec"]["containers"][0]
+            .get("ports")
+            .is_none());
+    }
+
+    #[test]
+    fn the_scenario_and_its_data_are_mounted_at_their_paths() {
+        let objs = objects(&spec(1)).unwrap();
+        assert_eq!(objs[0]["data"]["mixed.toml"], "name = \"mixed\"\n");
+        assert_eq!(objs[0]["data"]["data-users.csv"], "id\n1\n");
+        let vol = &objs[3]["spec"]["template"]["spec"]["volumes"][0]["configMap"]["items"];
+        assert_eq!(vol[1]["path"], "data/users.csv");
+        assert_eq!(
+            objs[3]["spec"]["template"]["spec"]["containers"][0]["args"][1],
+            "/scenario/mixed.toml"
+        );
+    }
+
+    #[test]
+    fn data_files_are_read_from_the_scenario() {
+        let t = "name = \"x\"\n[[data]]\nname = \"u\"\nfile = \"data/users.csv\"\n[[data]]\nname = \"v\"\nfile = \"more.csv\"\n";
+        assert_eq!(data_files(t), ["data/users.csv", "more.csv"]);
+        assert!(data_files("not toml [").is_empty());
+    }
+
+    #[test]
+    fn tokens_are_random_and_ids_fit_object_names() {
+        let (a, b) = (random_token().unwrap(), random_token().unwrap());
+        assert_eq!(a.len(), 64);
+        assert_ne!(a, b);
+        let id = run_id(&a);
+        assert_eq!(id.len(), 6);
+        assert!(id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()));
+        assert!(matches!(objects(&spec(0)), Err(ManifestError::NoWorkers)));
+    }
+}
