@@ -67,11 +67,16 @@ pub enum Command {
         #[command(flatten)]
         run: RunArgs,
     },
-    /// Start the built-in demo target and run scenarios/demo.toml against it.
+    /// Start the built-in demo target and run a built-in scenario against it
+    /// (scenarios/demo.toml, or scenarios/streaming.toml with --scenario streaming).
     Demo {
         /// Only serve the demo target (for other tools and tests); do not run load.
         #[arg(long)]
         serve_only: bool,
+        /// Which built-in scenario to run: shop (HTTP API) or streaming (a WebSocket chat
+        /// and a server-sent token stream, with time to first byte and gaps).
+        #[arg(long, value_enum, default_value_t = DemoScenario::Shop)]
+        scenario: DemoScenario,
         #[command(flatten)]
         target: crate::demo::DemoOptions,
         #[command(flatten)]
@@ -116,6 +121,13 @@ pub enum Command {
     ///
     /// volley man > volley.1 && man ./volley.1
     Man,
+    /// List the runs of this user: live ones and those finished in the last 24 h.
+    Ls(crate::control::ctl::LsArgs),
+    /// Steer a running run from another shell or a script: vus 50, rate 300/s,
+    /// spike 5x 30s, pause, resume, stop, status, wait.
+    ///
+    /// volley ctl vus 50; volley ctl ab3 spike 5x 30s; volley ctl wait
+    Ctl(crate::control::ctl::CtlArgs),
 }
 
 /// Flags of quick mode (`volley URL ...`), like wrk, oha and curl.
@@ -161,6 +173,18 @@ pub struct QuickArgs {
     /// per VU, one stream in flight on it (hyper's client).
     #[arg(long = "http2")]
     pub http2: bool,
+    /// Time each response as a stream (server-sent events or chunks): time to first
+    /// byte, to the first event, the gaps between events, events per response.
+    /// `text/event-stream` responses are timed so without it.
+    #[arg(long = "stream")]
+    pub stream: bool,
+}
+
+/// The built-in scenarios of `volley demo`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DemoScenario {
+    Shop,
+    Streaming,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -260,6 +284,21 @@ pub struct RunArgs {
     /// results).
     #[arg(long = "on-hangup", value_enum, default_value_t = crate::host::OnHangup::Detach)]
     pub on_hangup: crate::host::OnHangup,
+    /// The control API (volley ctl, volley ls): `local` (a Unix socket in the run
+    /// directory, the default), `off`, or also a TCP address like 127.0.0.1:7600 (a token
+    /// always; TLS required off loopback).
+    #[arg(long = "control", value_name = "local|off|ADDR", default_value = "local", value_parser = crate::control::parse_control)]
+    pub control: crate::control::ControlSpec,
+    /// TLS certificate (PEM) for a TCP control address.
+    #[arg(long = "control-cert", value_name = "FILE")]
+    pub control_cert: Option<PathBuf>,
+    /// TLS private key (PEM) for a TCP control address.
+    #[arg(long = "control-key", value_name = "FILE")]
+    pub control_key: Option<PathBuf>,
+    /// TLS for a TCP control address with a certificate made for this run (its SHA-256
+    /// fingerprint is printed; clients pin it with --fingerprint).
+    #[arg(long = "control-self-signed")]
+    pub control_self_signed: bool,
 }
 
 impl Cli {

@@ -15,6 +15,7 @@ macro_rules! say {
 
 pub mod capacity;
 pub mod cli;
+pub mod control;
 pub mod demo;
 pub mod engine;
 pub mod error;
@@ -52,6 +53,8 @@ use scenario::{Overrides, Plan};
 
 /// The scenario `volley demo` runs, built in so the binary works from any directory.
 pub const DEMO_SCENARIO: &str = include_str!("../scenarios/demo.toml");
+/// `volley demo --scenario streaming`: a WebSocket chat and a token stream.
+pub const DEMO_STREAMING_SCENARIO: &str = include_str!("../scenarios/streaming.toml");
 
 /// Runs the command line; returns the process exit code.
 pub fn run(cli: Cli) -> Result<i32, Error> {
@@ -88,6 +91,8 @@ pub fn run_hosted(cli: Cli, host: Option<host::Host>) -> Result<i32, Error> {
         }
         Some(Command::Compare(args)) => output::compare_command(&args),
         Some(Command::Merge(args)) => fleet::merge_command(&args),
+        Some(Command::Ls(args)) => control::ctl::ls_command(&args),
+        Some(Command::Ctl(args)) => control::ctl::ctl_command(&args),
         Some(Command::Plan(args)) => capacity::command(&args),
         Some(Command::Check { file, overrides }) => {
             let mut plan = scenario::load(&file)?;
@@ -121,6 +126,7 @@ pub fn run_hosted(cli: Cli, host: Option<host::Host>) -> Result<i32, Error> {
         }
         Some(Command::Demo {
             serve_only,
+            scenario: which,
             target,
             overrides,
             run,
@@ -133,8 +139,13 @@ pub fn run_hosted(cli: Cli, host: Option<host::Host>) -> Result<i32, Error> {
             }
             let server = demo::DemoServer::spawn(target)
                 .map_err(|e| Error::io("cannot start the demo target", e))?;
-            let mut plan =
-                scenario::parse(std::path::Path::new("scenarios/demo.toml"), DEMO_SCENARIO)?;
+            let (file, text) = match which {
+                cli::DemoScenario::Shop => ("scenarios/demo.toml", DEMO_SCENARIO),
+                cli::DemoScenario::Streaming => {
+                    ("scenarios/streaming.toml", DEMO_STREAMING_SCENARIO)
+                }
+            };
+            let mut plan = scenario::parse(std::path::Path::new(file), text)?;
             let o = overrides_of(&overrides)?;
             if o.target.is_none() {
                 // The demo target is volley's own choice, not an override.
@@ -238,28 +249,47 @@ pub fn execute(plan: Plan, args: &RunArgs) -> Result<i32, Error> {
     execute_hosted(plan, args, None)
 }
 
-/// How a run in `host` leaves its terminal.
-fn detacher(host: host::Host) -> host::Detach {
+/// How a run in `run_host` leaves its terminal: its log and notice name the run's
+/// folder in the run directory (without a control API, a log in the temp folder).
+fn detacher(run_host: host::Host, control: Option<&control::Host>) -> host::Detach {
     let pid = std::process::id();
-    let log = std::env::temp_dir().join(format!("volley-{pid}.log"));
+    let (log, notice) = match control {
+        Some(c) => {
+            let id = &c.dir.id;
+            let log = c.dir.file(control::rundir::LOG);
+            let notice = format!(
+                "volley: run {id} goes on in the background (pid {pid})\n  attach:  volley attach {id}\n  stop:    volley ctl {id} stop\n  log:     {}",
+                log.display()
+            );
+            (log, notice)
+        }
+        None => {
+            let log = std::env::temp_dir().join(format!("volley-{pid}.log"));
+            let notice = format!(
+                "volley: the run goes on in the background (pid {pid}; no control API)\n  log:     {}",
+                log.display()
+            );
+            (log, notice)
+        }
+    };
     host::Detach {
-        host,
-        notice: format!(
-            "volley: the run goes on in the background (pid {pid}); log: {}",
-            log.display()
-        ),
+        host: run_host,
+        notice,
         log,
     }
 }
 
 /// [`execute`] in a run host: the run can detach (`d`, `--detach`, a hang-up).
-fn execute_hosted(mut plan: Plan, args: &RunArgs, host: Option<host::Host>) -> Result<i32, Error> {
-    if args.detach && host.is_none() {
+fn execute_hosted(
+    mut plan: Plan,
+    args: &RunArgs,
+    run_host: Option<host::Host>,
+) -> Result<i32, Error> {
+    if args.detach && run_host.is_none() {
         return Err(Error::Usage(
             "--detach: this run cannot start in the background (the run host needs Linux)".into(),
         ));
     }
-    let mut detach = host.map(detacher);
     let outs = output::outs_for_run(args)?;
     let (serving, prom) =
         prometheus::for_run(args.prometheus.as_deref(), args.prometheus_grace)?.unzip();
@@ -306,12 +336,39 @@ fn execute_hosted(mut plan: Plan, args: &RunArgs, host: Option<host::Host>) -> R
         interval_histograms: outs.iter().any(|o| o.kind == output::OutKind::Hdr),
         no_self_watch: args.no_self_watch,
     };
+    let mut host = control::Host::prepare(
+        &plan,
+        &control::ControlOptions {
+            spec: args.control.clone(),
+            cert: args.control_cert.clone(),
+            key: args.control_key.clone(),
+            self_signed: args.control_self_signed,
+            mode: match (args.detach, headless) {
+                (true, _) => "detached",
+                (false, true) => "headless",
+                (false, false) => "console",
+            },
+        },
+    )
+    .map_err(|e| match e {
+        control::ControlError::Bind { .. } => Error::Io {
+            context: e.to_string(),
+            source: std::io::Error::other("bind"),
+        },
+        e => Error::Usage(e.to_string()),
+    })?;
+    let mut detach = run_host.map(|r| detacher(r, host.as_ref()));
+    let start_control = host.as_mut().map(|h| h.starter());
     let rt = runtime(args.threads)?;
     let watched = if headless {
         let every = args.progress.unwrap_or(Duration::from_secs(2));
         let watched = rt.block_on(async move {
             let handle = engine::start_with(plan, engine_opts);
             prometheus::serve_run(prom, &handle);
+            if let Some(start) = start_control {
+                start(&handle);
+            }
+            // The run and its control API are up: the notice can name the run.
             if let Some(d) = detach.take() {
                 d.go();
             }
@@ -333,18 +390,22 @@ fn execute_hosted(mut plan: Plan, args: &RunArgs, host: Option<host::Host>) -> R
             detach,
             on_hangup: args.on_hangup,
         };
-        let watched =
-            ui::console::run_with(plan, rt, opts, move |h| prometheus::serve_run(prom, h))
-                .map_err(|e| Error::io("console", e));
+        let watched = ui::console::run_with(plan, rt, opts, move |h| {
+            prometheus::serve_run(prom, h);
+            if let Some(start) = start_control {
+                start(h);
+            }
+        })
+        .map_err(|e| Error::io("console", e));
         // The console has been quit (q): the exporter goes with it.
         if let Some(s) = serving {
             s.stop();
         }
         let doc = ResultDoc::from_snapshot(&watched?.snapshot, &info);
-        return finish(&doc, &outs);
+        return finish_run(&doc, &outs, host.as_mut());
     };
     let doc = ResultDoc::from_snapshot(&watched.snapshot, &info);
-    let code = finish(&doc, &outs);
+    let code = finish_run(&doc, &outs, host.as_mut());
     // Headless: a last scrape may still come (not after a second Ctrl-C: quit at once).
     match serving {
         Some(s) if !watched.forced => s.linger(),
@@ -364,7 +425,25 @@ fn load_theme(spec: &str) -> Result<ui::Theme, Error> {
     })
 }
 
-fn finish(doc: &ResultDoc, outs: &[output::OutSpec]) -> Result<i32, Error> {
+/// [`finish`], then the run's outcome to its control host (its result document kept in
+/// the run directory, `volley ctl wait` answered).
+fn finish_run(
+    doc: &ResultDoc,
+    outs: &[output::OutSpec],
+    host: Option<&mut control::Host>,
+) -> Result<i32, Error> {
+    let done = finish(doc, outs);
+    if let Some(h) = host {
+        match &done {
+            Ok((code, reason)) => h.finish(*code, reason, doc),
+            Err(e) => h.finish(exit::FAILURE, &e.to_string(), doc),
+        }
+    }
+    done.map(|(code, _)| code)
+}
+
+/// Prints the summary, writes the outputs; the exit code and why.
+fn finish(doc: &ResultDoc, outs: &[output::OutSpec]) -> Result<(i32, String), Error> {
     let mut stdout = std::io::stdout().lock();
     // Endpoint names are cut only where a terminal is too narrow for them.
     let cols = match stdout.is_terminal() {
@@ -376,12 +455,14 @@ fn finish(doc: &ResultDoc, outs: &[output::OutSpec]) -> Result<i32, Error> {
     drop(stdout);
     output::write_run_outputs(doc, outs)?;
     if engine::worker_panicked() {
-        say!("volley: a VU panicked (a bug in volley): the run was cut short, its results are partial");
-        return Ok(exit::FAILURE);
+        let why = "a VU panicked (a bug in volley): the run was cut short, its results are partial";
+        say!("volley: {why}");
+        return Ok((exit::FAILURE, why.into()));
     }
     if let Some(thread) = ui::term::panicked_thread() {
-        say!("volley: thread '{thread}' panicked (a bug in volley): the run was cut short, its results are partial");
-        return Ok(exit::FAILURE);
+        let why = format!("thread '{thread}' panicked (a bug in volley): the run was cut short, its results are partial");
+        say!("volley: {why}");
+        return Ok((exit::FAILURE, why));
     }
     if doc.no_response() {
         let mut kinds: Vec<(&String, &u64)> = doc.totals.errors_by_kind.iter().collect();
@@ -391,12 +472,13 @@ fn finish(doc: &ResultDoc, outs: &[output::OutSpec]) -> Result<i32, Error> {
             .take(3)
             .map(|(k, n)| format!("{k} {n}"))
             .collect();
-        say!(
-            "volley: no request got a response: is the target up? ({} sent: {})",
+        let why = format!(
+            "no request got a response: is the target up? ({} sent: {})",
             doc.totals.requests,
             why.join(", ")
         );
-        return Ok(exit::NO_RESPONSE);
+        say!("volley: {why}");
+        return Ok((exit::NO_RESPONSE, why));
     }
     if doc.thresholds_failed() {
         let failed: Vec<&str> = doc
@@ -405,8 +487,9 @@ fn finish(doc: &ResultDoc, outs: &[output::OutSpec]) -> Result<i32, Error> {
             .filter(|t| !t.passed)
             .map(|t| t.name.as_str())
             .collect();
-        say!("volley: thresholds failed: {}", failed.join(", "));
-        return Ok(exit::THRESHOLDS_FAILED);
+        let why = format!("thresholds failed: {}", failed.join(", "));
+        say!("volley: {why}");
+        return Ok((exit::THRESHOLDS_FAILED, why));
     }
-    Ok(exit::OK)
+    Ok((exit::OK, "passed".into()))
 }

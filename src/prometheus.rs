@@ -227,8 +227,18 @@ async fn lifecycle(
             break;
         }
         tokio::select! {
-            r = rx.changed() => if r.is_err() { break },
+            biased;
             _ = signals.recv() => signalled = true,
+            r = rx.changed() => if r.is_err() { break },
+        }
+    }
+    // The signal that stopped the run is delivered before the final snapshot exists, but
+    // both can be ready at once: look at the signals once more before granting the grace.
+    if !signalled {
+        tokio::select! {
+            biased;
+            _ = signals.recv() => signalled = true,
+            _ = std::future::ready(()) => {}
         }
     }
     if grace.is_zero() || signalled {

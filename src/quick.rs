@@ -7,7 +7,8 @@ use crate::cli::{ClientArg, QuickArgs};
 use crate::error::Error;
 use crate::scenario::{
     header_pair, parse_method, parse_user_url, ClientKind, Endpoint, Flow, HttpOptions, LoadModel,
-    LoadPlan, Plan, StopAt, ThinkTime, UserType, DEFAULT_GRACEFUL_STOP, MAX_VUS,
+    LoadPlan, Plan, StopAt, StreamOpts, ThinkTime, UserType, DEFAULT_GRACEFUL_STOP,
+    DEFAULT_STREAM_IDLE, MAX_VUS,
 };
 
 /// A URL from the command line (quick mode's, `--target`): without a scheme `http://` is
@@ -84,6 +85,15 @@ pub fn plan(url: &str, q: &QuickArgs) -> Result<Plan, Error> {
             "--http2 runs on the hyper client: it cannot be combined with --client h1, --client reqwest or --follow-redirects (HTTP/1.1 only)".into(),
         ));
     }
+    if q.stream
+        && (q.http2
+            || q.follow_redirects
+            || matches!(q.client, ClientArg::Hyper | ClientArg::Reqwest))
+    {
+        return Err(Error::Usage(
+            "--stream times streams on volley's own HTTP/1.1 client: it cannot be combined with --http2, --client hyper, --client reqwest or --follow-redirects".into(),
+        ));
+    }
     let client = match q.client {
         _ if q.http2 => ClientKind::Hyper,
         ClientArg::H1 => ClientKind::H1,
@@ -117,6 +127,11 @@ pub fn plan(url: &str, q: &QuickArgs) -> Result<Plan, Error> {
             template: None,
             checks: Vec::new(),
             captures: Vec::new(),
+            stream: StreamOpts {
+                forced: q.stream,
+                idle: DEFAULT_STREAM_IDLE,
+            },
+            ws: None,
         }],
         load: LoadPlan {
             model: LoadModel::Closed,

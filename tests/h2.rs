@@ -27,6 +27,8 @@ use tokio::sync::oneshot;
 enum Mode {
     /// hyper's HTTP/2 server: `200 ok` to every request.
     Hyper,
+    /// The same, each answer this long after its request.
+    HyperDelayed(Duration),
     /// The `h2` crate's server: every `n`th stream (counted over the whole server) gets
     /// no answer; the connection is ended at once with GOAWAY (INTERNAL_ERROR).
     GoawayEvery(u64),
@@ -153,10 +155,15 @@ where
     IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     match mode {
-        Mode::Hyper => {
+        Mode::Hyper | Mode::HyperDelayed(_) => {
+            let delay = match mode {
+                Mode::HyperDelayed(d) => d,
+                _ => Duration::ZERO,
+            };
             let svc = service_fn(move |req: Request<Incoming>| {
                 let c = c.clone();
                 async move {
+                    tokio::time::sleep(delay).await;
                     c.streams.fetch_add(1, Ordering::AcqRel);
                     if req.version() == hyper::Version::HTTP_2 {
                         c.h2_streams.fetch_add(1, Ordering::AcqRel);
@@ -465,4 +472,31 @@ fn bad_http_versions_are_exit_2_naming_file_line_and_key() {
     );
     assert_eq!(r.code(), Some(2), "{}", r.stderr);
     assert!(r.stderr.contains("--http2"), "{}", r.stderr);
+}
+
+#[test]
+fn h2_requests_have_phase_timings() {
+    let server = H2Server::start(Mode::HyperDelayed(Duration::from_millis(50)), false);
+    let dir = scratch("h2c-phases");
+    let (_, doc) = quick(
+        &dir,
+        &server.url(),
+        &["--http2", "-c", "2", "-n", "20"],
+        LIMIT,
+    );
+    assert_eq!(total(&doc, "ok"), 20);
+    let phases = &doc["endpoints"][0]["phases_ms"];
+    assert_eq!(phases["ttfb"]["count"].as_u64(), Some(20), "{phases}");
+    assert_eq!(phases["total"]["count"].as_u64(), Some(20));
+    // The server waits 50 ms before the response head: waiting is that, plus loopback.
+    let ttfb = phases["ttfb"]["p50"].as_f64().unwrap();
+    assert!((50.0..60.0).contains(&ttfb), "ttfb p50 {ttfb} ms");
+    assert!(phases["ttfb"]["min"].as_f64().unwrap() >= 49.95);
+    // The body came with the head.
+    assert!(phases["receive"]["p50"].as_f64().unwrap() < 5.0, "{phases}");
+    // Connect timed once per connection opened.
+    assert_eq!(
+        phases["connect"]["count"].as_u64(),
+        Some(server.get(|c| &c.connections))
+    );
 }

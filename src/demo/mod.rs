@@ -11,6 +11,8 @@
 //! | `POST /api/orders`       | 201 `{"id": n}`, or 500/503 with probability `--error-rate`     |
 //! | `GET /health`            | 200 `ok`                                                        |
 //! | `GET /__stats`           | 200 [`DemoStats::to_json`] (not itself counted)                 |
+//! | `GET /api/stream?tokens=N` | server-sent events (see [`streaming`]; not counted in stats) |
+//! | `GET /ws/chat`           | a WebSocket chat echo (see [`streaming`]; not counted in stats)  |
 //! | anything else            | 404                                                             |
 //!
 //! With `--capacity RPS`, every request but `/__stats` passes a limiter first: it waits in a
@@ -28,6 +30,7 @@ mod latency;
 mod routes;
 mod server;
 mod stats;
+mod streaming;
 mod tokens;
 
 #[cfg(test)]

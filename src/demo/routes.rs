@@ -29,7 +29,8 @@ const EXPIRES_IN_SECS: u64 = 3600;
 
 /// The routes, for the startup line.
 pub(crate) const ROUTE_SUMMARY: &str = "POST /login, GET /api/items, GET /api/items/{id}, \
-     GET /api/search?q=, POST /api/orders, GET /health, GET /__stats";
+     GET /api/search?q=, POST /api/orders, GET /health, GET /__stats, \
+     GET /api/stream?tokens= (SSE), GET /ws/chat (WebSocket)";
 
 /// The response body type of every handler.
 pub(crate) type Body = Full<Bytes>;
@@ -48,6 +49,7 @@ pub(crate) struct AppState {
     next_order: AtomicU64,
     items_body: Bytes,
     capacity: Option<Capacity>,
+    pub(crate) streaming: Arc<super::streaming::Streaming>,
 }
 
 impl AppState {
@@ -71,6 +73,7 @@ impl AppState {
             next_order: AtomicU64::new(1),
             items_body: Bytes::from(Value::Array(items).to_string()),
             capacity,
+            streaming: Default::default(),
         })
     }
 

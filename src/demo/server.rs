@@ -13,7 +13,10 @@ use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use http_body_util::Either;
+
 use super::routes::{self, AppState};
+use super::streaming;
 
 /// Pending-connection queue length; load tests open many connections at once.
 const BACKLOG: u32 = 1024;
@@ -73,10 +76,21 @@ async fn serve_connection(
     mut stop: watch::Receiver<bool>,
 ) {
     let _ = stream.set_nodelay(true);
-    let service = service_fn(move |req| routes::handle(Arc::clone(&state), req));
+    let service = service_fn(move |req| {
+        let state = Arc::clone(&state);
+        async move {
+            if streaming::is_streaming(&req) {
+                let r = streaming::handle(Arc::clone(&state.streaming), req).await;
+                return Ok::<_, std::convert::Infallible>(r.map(Either::Right));
+            }
+            let r = routes::handle(state, req).await?;
+            Ok(r.map(Either::Left))
+        }
+    });
     let conn = http1::Builder::new()
         .keep_alive(true)
-        .serve_connection(TokioIo::new(stream), service);
+        .serve_connection(TokioIo::new(stream), service)
+        .with_upgrades();
     tokio::pin!(conn);
     tokio::select! {
         _ = conn.as_mut() => return,

@@ -4,13 +4,15 @@ use std::cell::OnceCell;
 
 use super::executor::Attempt;
 use crate::metrics::Outcome;
-use crate::scenario::inspect::{CaptureFrom, CheckKind};
+use crate::scenario::inspect::{CaptureFrom, CheckKind, EventPick};
 
 /// A response as checks see it; the body is parsed as JSON at most once.
 pub struct Response<'a> {
     pub status: u16,
     pub latency_us: u64,
     attempt: &'a Attempt,
+    /// What body checks read: the body, or one event of a streamed response.
+    body: &'a [u8],
     json: OnceCell<Option<serde_json::Value>>,
 }
 
@@ -25,12 +27,36 @@ impl<'a> Response<'a> {
             status,
             latency_us: a.latency_us.unwrap_or(0),
             attempt: a,
+            body: a.body.as_deref().unwrap_or(&[]),
+            json: OnceCell::new(),
+        })
+    }
+
+    /// The same response, with one of its stream's events as the body; None when the
+    /// response was not streamed or has no such event.
+    pub fn event(&self, pick: EventPick) -> Option<Response<'a>> {
+        let s = self.attempt.stream.as_deref()?;
+        let data = match pick {
+            EventPick::First => s.events.first(),
+            EventPick::Last => s.last.as_ref(),
+            EventPick::Index(i) => s.events.get(i),
+        }?;
+        Some(Response {
+            status: self.status,
+            latency_us: self.latency_us,
+            attempt: self.attempt,
+            body: data.as_bytes(),
             json: OnceCell::new(),
         })
     }
 
     fn body(&self) -> &[u8] {
-        self.attempt.body.as_deref().unwrap_or(&[])
+        self.body
+    }
+
+    /// Events (or chunks) of a streamed response; 0 when it was not streamed.
+    fn events(&self) -> u64 {
+        self.attempt.stream.as_ref().map_or(0, |s| s.sample.events)
     }
 
     fn json(&self) -> Option<&serde_json::Value> {
@@ -56,6 +82,7 @@ pub fn eval_check(kind: &CheckKind, r: &Response) -> bool {
         CheckKind::JsonEquals(p, want) => r.json().and_then(|v| p.get(v)) == Some(want),
         CheckKind::Header(h) => r.header(h).is_some(),
         CheckKind::LatencyUnder(d) => (r.latency_us as u128) < d.as_micros(),
+        CheckKind::Events(a, b) => (*a..=*b).contains(&r.events()),
     }
 }
 

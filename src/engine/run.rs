@@ -116,6 +116,7 @@ impl Run {
                 .map(|e| Want {
                     body: e.needs_body(),
                     headers: e.needs_headers(),
+                    events: e.needs_events(),
                 })
                 .collect(),
             user_pattern: user_pattern(&plan.users),

@@ -243,6 +243,7 @@ impl RunCtx {
     ) -> StepResult {
         let ep = &self.endpoints[idx];
         let rendered = match &ep.template {
+            None if ep.ws.is_some() => Some(Rendered::default()),
             None => None,
             Some(t) => {
                 let mut render = Render {
@@ -273,6 +274,26 @@ impl RunCtx {
                 }
                 Some(r)
             }
+        };
+        let rendered = match (rendered, &ep.ws) {
+            (Some(mut r), Some(plan)) => {
+                let mut render = Render {
+                    st: &mut *st,
+                    data: &self.data,
+                };
+                for step in &plan.steps {
+                    if let crate::scenario::WsStep::Send(t) = step {
+                        let mut text = String::new();
+                        if t.render(&mut render, &mut text).is_err() {
+                            st.recorder.record_skipped(idx);
+                            return StepResult::Skipped;
+                        }
+                        r.ws_sends.push(text);
+                    }
+                }
+                Some(r)
+            }
+            (r, _) => r,
         };
         self.gauges.in_flight.fetch_add(1, Ordering::Relaxed);
         let recorder = st.recorder.clone();
@@ -328,7 +349,13 @@ impl RunCtx {
             let resp = Response::new(&a);
             let mut results = Vec::with_capacity(ep.checks.len());
             for c in &ep.checks {
-                let ok = resp.as_ref().is_some_and(|r| eval_check(&c.kind, r));
+                let ok = match c.event {
+                    None => resp.as_ref().is_some_and(|r| eval_check(&c.kind, r)),
+                    Some(pick) => resp
+                        .as_ref()
+                        .and_then(|r| r.event(pick))
+                        .is_some_and(|r| eval_check(&c.kind, &r)),
+                };
                 results.push((c.id, ok));
                 if !ok {
                     if let Outcome::Status(code) = outcome {
@@ -339,7 +366,13 @@ impl RunCtx {
             }
             st.recorder.record_checks(idx, &results);
             for cap in &ep.captures {
-                let value = resp.as_ref().and_then(|r| eval_capture(&cap.from, r));
+                let value = match cap.event {
+                    None => resp.as_ref().and_then(|r| eval_capture(&cap.from, r)),
+                    Some(pick) => resp
+                        .as_ref()
+                        .and_then(|r| r.event(pick))
+                        .and_then(|r| eval_capture(&cap.from, &r)),
+                };
                 if value.is_none() {
                     if let Outcome::Status(code) = outcome {
                         outcome = Outcome::Rejected(code, ErrorKind::CaptureFailed);
@@ -353,6 +386,12 @@ impl RunCtx {
             (Some(q), Some(l)) => (Some(l + q.as_micros() as u64), Some(l)),
             (_, l) => (l, None),
         };
+        if let Some(s) = &a.stream {
+            st.recorder.record_stream(idx, &s.sample);
+        }
+        if let Some(w) = &a.ws {
+            st.recorder.record_ws(idx, w);
+        }
         let sample = Sample {
             endpoint: idx,
             latency_us,

@@ -55,6 +55,12 @@ impl Series {
         let c = &mut self.cumulative;
         c.skipped += tick.skipped;
         c.aborted += tick.aborted;
+        if let Some(st) = tick.stream.as_deref().filter(|s| !s.is_empty()) {
+            Arc::make_mut(c.stream.get_or_insert_with(Default::default)).add(st);
+        }
+        if let Some(ws) = tick.ws.as_deref().filter(|s| !s.is_empty()) {
+            Arc::make_mut(c.ws.get_or_insert_with(Default::default)).add(ws);
+        }
         for &(id, p, f) in &tick.checks {
             let e = c.checks.entry(id).or_default();
             e.0 += p;

@@ -36,6 +36,14 @@ pub enum ErrorKind {
     /// REFUSED_STREAM, or REFUSED_STREAM twice (a refused stream is sent once more: the
     /// server says it did not process it).
     StreamReset,
+    /// A streamed response (server-sent events, `stream = true`) went quiet for longer
+    /// than its `stream_idle` after its head arrived.
+    StreamStalled,
+    /// WebSocket: the server closed the socket (or the connection ended) before the
+    /// script was done; the close code is counted apart.
+    WsClosed,
+    /// WebSocket: a message or frame over the request's `ws_max_message`.
+    MessageTooLarge,
     /// Cut off at the end of the run (the graceful-stop period ran out, or the user
     /// stopped again). Not an error: counted apart, as `aborted` (see
     /// [`crate::state::AbortCause`]).
@@ -49,7 +57,7 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 16] = [
+    pub const ALL: [ErrorKind; 19] = [
         ErrorKind::ConnectRefused,
         ErrorKind::Connect,
         ErrorKind::Dns,
@@ -62,6 +70,9 @@ impl ErrorKind {
         ErrorKind::UnexpectedUpgrade,
         ErrorKind::Goaway,
         ErrorKind::StreamReset,
+        ErrorKind::StreamStalled,
+        ErrorKind::WsClosed,
+        ErrorKind::MessageTooLarge,
         ErrorKind::Aborted,
         ErrorKind::CheckFailed,
         ErrorKind::CaptureFailed,
@@ -87,6 +98,9 @@ impl ErrorKind {
             ErrorKind::UnexpectedUpgrade => "unexpected_upgrade",
             ErrorKind::Goaway => "goaway",
             ErrorKind::StreamReset => "stream_reset",
+            ErrorKind::StreamStalled => "stream_stalled",
+            ErrorKind::WsClosed => "ws_closed",
+            ErrorKind::MessageTooLarge => "message_too_large",
             ErrorKind::Aborted => "aborted",
             ErrorKind::CheckFailed => "check_failed",
             ErrorKind::CaptureFailed => "capture_failed",

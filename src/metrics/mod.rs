@@ -7,8 +7,10 @@ mod kind;
 pub mod procstat;
 mod recorder;
 mod snapshot;
+mod stream;
 mod target;
 pub mod verdict;
+mod ws;
 
 /// The control state's types, which snapshots carry (they live in [`crate::state`]).
 pub use crate::state::{AbortCause, Event, EventKind, RunState, SpikeView, StageStatus};
@@ -20,4 +22,6 @@ pub use snapshot::{
     merge_timelines, push_row, EndpointStats, ErrorSample, Snapshot, TimelineRow,
     MAX_TIMELINE_ROWS, RECENT_ERRORS,
 };
+pub use stream::{StreamHists, StreamSample};
 pub use target::{TargetSample, TargetSeries};
+pub use ws::{WsSample, WsStats};

@@ -138,6 +138,10 @@ pub struct Accum {
     pub retry_us: u64,
     /// Phase timings, once a request had them.
     pub phases: Option<Box<PhaseHists>>,
+    /// Streamed responses, once there was one.
+    pub stream: Option<Box<super::StreamHists>>,
+    /// WebSocket sessions, once there was one.
+    pub ws: Option<Box<super::WsStats>>,
 }
 
 impl Default for Accum {
@@ -158,11 +162,13 @@ impl Default for Accum {
             retries: [0; RetryReason::COUNT],
             retry_us: 0,
             phases: None,
+            stream: None,
+            ws: None,
         }
     }
 }
 
-fn record_into(h: &mut Histogram<u64>, us: u64) {
+pub(super) fn record_into(h: &mut Histogram<u64>, us: u64) {
     // record() grows the auto-resizing histogram; saturating_record() would clamp to its
     // current (initially tiny) range.
     if h.record(us).is_err() {
@@ -239,6 +245,12 @@ impl Accum {
             add_check(&mut self.checks, id, p, f);
         }
         self.aborted += other.aborted;
+        if let Some(st) = other.stream.as_deref().filter(|s| !s.is_empty()) {
+            self.stream.get_or_insert_default().add(st);
+        }
+        if let Some(ws) = other.ws.as_deref().filter(|s| !s.is_empty()) {
+            self.ws.get_or_insert_default().add(ws);
+        }
         if other.requests == 0 && other.hist.is_empty() {
             return;
         }
@@ -278,6 +290,8 @@ impl Accum {
             && self.skipped == 0
             && self.checks.is_empty()
             && self.messages.is_empty()
+            && self.stream.as_deref().is_none_or(|s| s.is_empty())
+            && self.ws.as_deref().is_none_or(|s| s.is_empty())
     }
 
     pub fn clear(&mut self) {
@@ -299,6 +313,12 @@ impl Accum {
         }
         if let Some(p) = self.phases.as_deref_mut().filter(|p| !p.is_empty()) {
             p.reset();
+        }
+        if let Some(s) = self.stream.as_deref_mut().filter(|s| !s.is_empty()) {
+            s.reset();
+        }
+        if let Some(s) = self.ws.as_deref_mut().filter(|s| !s.is_empty()) {
+            s.reset();
         }
         self.skipped = 0;
         self.checks.clear();
@@ -470,6 +490,26 @@ impl Recorder {
             for &(id, ok) in results {
                 add_check(&mut acc.checks, id, ok as u64, !ok as u64);
             }
+        }
+    }
+
+    /// Records what a streamed response did (whatever its outcome).
+    pub fn record_stream(&self, endpoint: usize, s: &super::StreamSample) {
+        self.with(endpoint, |acc| acc.stream.get_or_insert_default().record(s));
+    }
+
+    /// Records what a WebSocket session did (whatever its outcome).
+    pub fn record_ws(&self, endpoint: usize, s: &super::WsSample) {
+        self.with(endpoint, |acc| acc.ws.get_or_insert_default().record(s));
+    }
+
+    /// Runs `f` on this shard's counts of `endpoint`.
+    fn with(&self, endpoint: usize, f: impl FnOnce(&mut Accum)) {
+        let mut data = self.shards[self.shard]
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some(acc) = data.endpoints.get_mut(endpoint) {
+            f(acc);
         }
     }
 

@@ -236,6 +236,10 @@ pub struct EndpointStats {
     /// Phase timings (connect, TLS, time to first byte, receiving, total) of the
     /// requests whose client measures them.
     pub phases: Option<Arc<super::PhaseHists>>,
+    /// Streamed responses (server-sent events, chunked streams).
+    pub stream: Option<Arc<super::StreamHists>>,
+    /// WebSocket sessions.
+    pub ws: Option<Arc<super::WsStats>>,
     /// Steps not sent because a variable they need was not captured.
     pub skipped: u64,
     /// Check id -> (passes, fails).
@@ -268,6 +272,8 @@ impl EndpointStats {
             hist: Arc::new(new_histogram()),
             hist_raw: None,
             phases: None,
+            stream: None,
+            ws: None,
             skipped: 0,
             checks: BTreeMap::new(),
             rps_now: 0.0,
@@ -333,6 +339,12 @@ impl EndpointStats {
         }
         if let Some(p) = &o.phases {
             Arc::make_mut(self.phases.get_or_insert_with(Default::default)).add(p);
+        }
+        if let Some(s) = &o.stream {
+            Arc::make_mut(self.stream.get_or_insert_with(Default::default)).add(s);
+        }
+        if let Some(s) = &o.ws {
+            Arc::make_mut(self.ws.get_or_insert_with(Default::default)).add(s);
         }
         self.skipped += o.skipped;
         for (id, (p, f)) in &o.checks {

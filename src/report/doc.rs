@@ -218,6 +218,101 @@ impl PhasesMs {
     }
 }
 
+/// Streamed responses (server-sent events, `stream = true`): counts, and times in
+/// milliseconds with the usual percentile keys.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StreamDoc {
+    /// Streamed responses, complete or not (a stalled stream counts what arrived).
+    pub responses: u64,
+    /// Events (or chunks) over all of them.
+    pub events: u64,
+    /// From starting to write the request to the first response byte.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttfb_ms: Option<Latency>,
+    /// From starting to write the request to the first complete event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_event_ms: Option<Latency>,
+    /// Between each event and the one before it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gap_ms: Option<Latency>,
+    /// Events per response (counts, not milliseconds).
+    pub events_per_response: Latency,
+    /// From starting to write the request to the end of the stream.
+    pub duration_ms: Latency,
+}
+
+impl StreamDoc {
+    fn of(s: &crate::metrics::StreamHists) -> Option<StreamDoc> {
+        let some = |h: &hdrhistogram::Histogram<u64>| (!h.is_empty()).then(|| latency_of(h));
+        let per = &s.per_response;
+        (!s.is_empty()).then(|| StreamDoc {
+            responses: s.responses,
+            events: s.events,
+            ttfb_ms: some(&s.ttfb),
+            first_event_ms: some(&s.first_event),
+            gap_ms: some(&s.gap),
+            events_per_response: Latency {
+                min: per.min() as f64,
+                mean: round3(per.mean()),
+                p50: per.value_at_quantile(0.50) as f64,
+                p90: per.value_at_quantile(0.90) as f64,
+                p95: per.value_at_quantile(0.95) as f64,
+                p99: per.value_at_quantile(0.99) as f64,
+                p999: per.value_at_quantile(0.999) as f64,
+                p9999: per.value_at_quantile(0.9999) as f64,
+                max: per.max() as f64,
+                stdev: round3(per.stdev()),
+                count: per.len(),
+            },
+            duration_ms: latency_of(&s.duration),
+        })
+    }
+}
+
+/// WebSocket sessions of an endpoint (a request with a `ws` script; each session is
+/// one of its `requests`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WsDoc {
+    pub sessions: u64,
+    pub connections_opened: u64,
+    /// Sessions whose closing handshake completed (either side started it).
+    pub connections_closed: u64,
+    pub messages_sent: u64,
+    pub messages_received: u64,
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
+    /// The close codes the server sent: code -> sessions.
+    pub close_codes: BTreeMap<String, u64>,
+    /// From starting to connect to the 101 answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handshake_ms: Option<Latency>,
+    /// Each matched `expect` step: from the last send before it to the match.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect_ms: Option<Latency>,
+}
+
+impl WsDoc {
+    fn of(w: &crate::metrics::WsStats) -> Option<WsDoc> {
+        let some = |h: &hdrhistogram::Histogram<u64>| (!h.is_empty()).then(|| latency_of(h));
+        (!w.is_empty()).then(|| WsDoc {
+            sessions: w.sessions,
+            connections_opened: w.opened,
+            connections_closed: w.closed,
+            messages_sent: w.sent,
+            messages_received: w.received,
+            bytes_sent: w.bytes_sent,
+            bytes_received: w.bytes_received,
+            close_codes: w
+                .close_codes
+                .iter()
+                .map(|(c, n)| (c.to_string(), *n))
+                .collect(),
+            handshake_ms: some(&w.handshake),
+            expect_ms: some(&w.expect),
+        })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Stats {
     pub name: String,
@@ -240,6 +335,12 @@ pub struct Stats {
     /// did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phases_ms: Option<PhasesMs>,
+    /// Streamed responses; absent when there were none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream: Option<StreamDoc>,
+    /// WebSocket sessions; absent when there were none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ws: Option<WsDoc>,
     /// Steps not sent because a variable they need was not captured.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub skipped: u64,
@@ -355,6 +456,8 @@ fn stats(ep: &EndpointStats, secs: f64, with_timeline: bool) -> Stats {
         latency_ms: latency(ep),
         latency_ms_uncorrected: ep.hist_raw.as_deref().map(Latency::of),
         phases_ms: ep.phases.as_deref().and_then(PhasesMs::of),
+        stream: ep.stream.as_deref().and_then(StreamDoc::of),
+        ws: ep.ws.as_deref().and_then(WsDoc::of),
         skipped: ep.skipped,
         aborted: ep.aborted,
         status: ep.status.iter().map(|(k, v)| (k.to_string(), *v)).collect(),

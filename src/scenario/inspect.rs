@@ -88,6 +88,39 @@ pub struct Capture {
     pub var: usize,
     pub name: String,
     pub from: CaptureFrom,
+    /// Read from this event of a streamed response instead of the body.
+    pub event: Option<EventPick>,
+}
+
+/// Which event of a streamed response a check or capture reads (`event = "last"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventPick {
+    First,
+    Last,
+    /// 0-based.
+    Index(usize),
+}
+
+impl EventPick {
+    /// `"first"`, `"last"` or a 0-based index.
+    pub fn parse(v: &toml::Value) -> Result<EventPick, String> {
+        match v {
+            toml::Value::String(s) if s == "first" => Ok(EventPick::First),
+            toml::Value::String(s) if s == "last" => Ok(EventPick::Last),
+            toml::Value::Integer(n) if *n >= 0 => Ok(EventPick::Index(*n as usize)),
+            other => Err(format!(
+                "event must be \"first\", \"last\" or an index from 0, not {other}"
+            )),
+        }
+    }
+
+    pub fn describe(self) -> String {
+        match self {
+            EventPick::First => "first event".into(),
+            EventPick::Last => "last event".into(),
+            EventPick::Index(i) => format!("event {i}"),
+        }
+    }
 }
 
 /// What a check asserts.
@@ -100,6 +133,8 @@ pub enum CheckKind {
     JsonEquals(JsonPath, serde_json::Value),
     Header(http::HeaderName),
     LatencyUnder(Duration),
+    /// A streamed response had between this many events (inclusive).
+    Events(u64, u64),
 }
 
 #[derive(Debug, Clone)]
@@ -108,6 +143,8 @@ pub struct Check {
     pub id: usize,
     pub name: String,
     pub kind: CheckKind,
+    /// Looks at this event of a streamed response instead of the body.
+    pub event: Option<EventPick>,
 }
 
 impl CheckKind {
@@ -127,6 +164,9 @@ impl CheckKind {
             CheckKind::LatencyUnder(d) => {
                 format!("latency < {}", super::format_duration(*d))
             }
+            CheckKind::Events(a, b) if a == b => format!("{a} events"),
+            CheckKind::Events(a, u64::MAX) => format!("at least {a} events"),
+            CheckKind::Events(a, b) => format!("{a}..{b} events"),
         }
     }
 

@@ -8,6 +8,7 @@ mod model;
 mod plan;
 pub mod template;
 mod validate;
+pub mod wsscript;
 
 use std::path::Path;
 use std::time::Duration;
@@ -20,8 +21,9 @@ pub use model::{
 };
 pub use plan::{
     header_pair, is_secret_header, join_url, ClientKind, DataMode, DataSet, Endpoint, Flow,
-    HttpOptions, LoadModel, LoadPlan, Plan, RequestTemplate, Stage, StopAt, UserType,
-    DEFAULT_GRACEFUL_STOP, DEFAULT_TIMEOUT,
+    HttpOptions, LoadModel, LoadPlan, Plan, RequestTemplate, Stage, StopAt, StreamOpts, UserType,
+    WsMatch, WsPlan, WsStep, DEFAULT_GRACEFUL_STOP, DEFAULT_STREAM_IDLE, DEFAULT_TIMEOUT,
+    DEFAULT_WS_MAX_MESSAGE,
 };
 
 use model::ScenarioFile;

@@ -138,6 +138,10 @@ pub struct CaptureSection {
     pub regex: Option<Spanned<String>>,
     /// Regex group (default 1, or 0 when the regex has no group).
     pub group: Option<usize>,
+    /// Read `json` or `regex` from this event of a streamed response ("first", "last"
+    /// or a 0-based index) instead of the body.
+    #[schemars(with = "Option<serde_json::Value>")]
+    pub event: Option<Spanned<toml::Value>>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -157,6 +161,13 @@ pub struct CheckSection {
     #[schemars(with = "Option<String>")]
     pub header: Option<Spanned<String>>,
     pub latency_under: Option<HumanDuration>,
+    /// A streamed response's number of events: 5, or a range like "1..100" or "1..".
+    #[schemars(with = "Option<serde_json::Value>")]
+    pub events: Option<Spanned<toml::Value>>,
+    /// With body_contains or json_path: look at this event of a streamed response
+    /// ("first", "last" or a 0-based index) instead of the body.
+    #[schemars(with = "Option<serde_json::Value>")]
+    pub event: Option<Spanned<toml::Value>>,
 }
 
 /// One step of a stage list: ramp linearly to `target` over `duration`.
@@ -239,6 +250,23 @@ pub struct RequestSection {
     #[serde(default)]
     #[schemars(with = "Vec<String>")]
     pub thresholds: Vec<Spanned<String>>,
+    /// Time the response as a stream (time to first byte, to the first event or chunk,
+    /// gaps between events); `text/event-stream` responses always are.
+    #[schemars(with = "Option<bool>")]
+    pub stream: Option<Spanned<bool>>,
+    /// Longest silence inside a streamed response before it counts as stalled
+    /// (default 10s).
+    pub stream_idle: Option<HumanDuration>,
+    /// "http" (the default) or "websocket" (also implied by a ws:// or wss:// path).
+    #[schemars(with = "Option<String>")]
+    pub protocol: Option<Spanned<String>>,
+    /// A WebSocket request's step script, one step a line: send, send json, expect
+    /// contains|regex|json, receive N, sleep, close (see docs/scenario.md).
+    #[schemars(with = "Option<String>")]
+    pub ws: Option<Spanned<String>>,
+    /// Largest WebSocket message (and frame) accepted, bytes (default 1048576).
+    #[schemars(with = "Option<u64>")]
+    pub ws_max_message: Option<Spanned<u64>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]

@@ -55,6 +55,93 @@ impl RequestTemplate {
     }
 }
 
+/// Default longest silence inside a stream before it counts as stalled.
+pub const DEFAULT_STREAM_IDLE: Duration = Duration::from_secs(10);
+
+/// How an endpoint's responses are streamed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamOpts {
+    /// `stream = true`: time every response as a stream (otherwise only
+    /// `text/event-stream` ones are).
+    pub forced: bool,
+    /// Longest wait for the next bytes once the response head arrived.
+    pub idle: Duration,
+}
+
+impl Default for StreamOpts {
+    fn default() -> Self {
+        StreamOpts {
+            forced: false,
+            idle: DEFAULT_STREAM_IDLE,
+        }
+    }
+}
+
+/// A WebSocket request's script, compiled.
+#[derive(Debug, Clone)]
+pub struct WsPlan {
+    pub steps: Vec<WsStep>,
+    /// Largest message (and frame) accepted, bytes.
+    pub max_message: usize,
+}
+
+/// Default largest WebSocket message accepted (1 MiB).
+pub const DEFAULT_WS_MAX_MESSAGE: usize = 1 << 20;
+
+/// One step of a WebSocket script.
+#[derive(Debug, Clone)]
+pub enum WsStep {
+    /// Send a text message.
+    Send(super::template::Template),
+    /// Wait (at most `within`) for a message that matches; the time from the last send
+    /// to the match is the step's latency.
+    Expect {
+        what: WsMatch,
+        within: Duration,
+    },
+    /// Wait (at most `within`) for `n` more messages.
+    Receive {
+        n: u64,
+        within: Duration,
+    },
+    Sleep(Duration),
+    /// Close with this code (1000 when none).
+    Close(u16),
+}
+
+/// What an `expect` step waits for.
+#[derive(Debug, Clone)]
+pub enum WsMatch {
+    Contains(String),
+    Regex(regex::Regex),
+    JsonExists(super::inspect::JsonPath),
+    JsonEquals(super::inspect::JsonPath, serde_json::Value),
+}
+
+impl WsMatch {
+    pub fn matches(&self, text: &str) -> bool {
+        match self {
+            WsMatch::Contains(t) => text.contains(t.as_str()),
+            WsMatch::Regex(re) => re.is_match(text),
+            WsMatch::JsonExists(p) => serde_json::from_str::<serde_json::Value>(text)
+                .ok()
+                .is_some_and(|v| p.get(&v).is_some()),
+            WsMatch::JsonEquals(p, want) => serde_json::from_str::<serde_json::Value>(text)
+                .ok()
+                .is_some_and(|v| p.get(&v) == Some(want)),
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            WsMatch::Contains(t) => format!("containing '{t}'"),
+            WsMatch::Regex(re) => format!("matching /{re}/"),
+            WsMatch::JsonExists(p) => format!("with {}", p.text),
+            WsMatch::JsonEquals(p, v) => format!("with {} == {v}", p.text),
+        }
+    }
+}
+
 /// One request the scenario makes, fully resolved.
 #[derive(Debug, Clone)]
 pub struct Endpoint {
@@ -72,6 +159,10 @@ pub struct Endpoint {
     pub template: Option<RequestTemplate>,
     pub checks: Vec<super::inspect::Check>,
     pub captures: Vec<super::inspect::Capture>,
+    /// How its responses are timed as streams.
+    pub stream: StreamOpts,
+    /// A WebSocket request: its script (the URL's scheme stays http or https).
+    pub ws: Option<WsPlan>,
 }
 
 impl Endpoint {
@@ -90,17 +181,29 @@ impl Endpoint {
             template: None,
             checks: Vec::new(),
             captures: Vec::new(),
+            stream: StreamOpts::default(),
+            ws: None,
         }
     }
 
     pub fn needs_body(&self) -> bool {
-        self.checks.iter().any(|c| c.kind.needs_body())
+        self.checks
+            .iter()
+            .any(|c| c.event.is_none() && c.kind.needs_body())
             || self.captures.iter().any(|c| {
-                matches!(
-                    c.from,
-                    super::inspect::CaptureFrom::Json(_) | super::inspect::CaptureFrom::Regex(..)
-                )
+                c.event.is_none()
+                    && matches!(
+                        c.from,
+                        super::inspect::CaptureFrom::Json(_)
+                            | super::inspect::CaptureFrom::Regex(..)
+                    )
             })
+    }
+
+    /// A check or capture reads a streamed response's events.
+    pub fn needs_events(&self) -> bool {
+        self.checks.iter().any(|c| c.event.is_some())
+            || self.captures.iter().any(|c| c.event.is_some())
     }
 
     pub fn needs_headers(&self) -> bool {

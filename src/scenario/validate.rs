@@ -25,6 +25,8 @@ use crate::thresholds::ThresholdSpec;
 mod data;
 mod load;
 mod observe;
+mod stream;
+mod ws;
 
 pub struct Validator<'a> {
     pub path: &'a Path,
@@ -167,6 +169,8 @@ impl Validator<'_> {
             ep.follow_redirects |= follow_default;
             ep.client = resolve_client(client_choice, &ep, &http)
                 .map_err(|msg| self.err_key(version_span.clone(), "http.version", msg))?;
+            self.stream_client(i, r, &ep)?;
+            ep.ws = self.ws_plan(i, r, &ep, &scope)?;
             for (name, value) in ep.headers.iter_mut() {
                 if secret_headers.contains(name) {
                     value.set_sensitive(true);
@@ -257,7 +261,8 @@ impl Validator<'_> {
         all_checks: &mut Vec<(usize, String)>,
     ) -> Result<Endpoint, ScenarioError> {
         let method = r.method.clone().map_or(http::Method::GET, |m| m.0);
-        let path = r.path.get_ref();
+        let ws_path = ws::http_path(r.path.get_ref());
+        let path: &str = &ws_path;
         if path.chars().any(char::is_control) {
             return Err(self.err(r.path.span(), "a path must not contain control characters"));
         }
@@ -342,10 +347,20 @@ impl Validator<'_> {
         let mut checks = Vec::new();
         for c in &r.check {
             let kind = self.check(c)?;
-            let name = c.get_ref().name.clone().unwrap_or_else(|| kind.describe());
+            let event = self.check_event(c, &kind)?;
+            let name = c
+                .get_ref()
+                .name
+                .clone()
+                .unwrap_or_else(|| stream::check_name(&kind, event));
             let id = all_checks.len();
             all_checks.push((i, name.clone()));
-            checks.push(Check { id, name, kind });
+            checks.push(Check {
+                id,
+                name,
+                kind,
+                event,
+            });
         }
         let mut captures = Vec::new();
         for c in &r.capture {
@@ -366,6 +381,8 @@ impl Validator<'_> {
             template: has_template.then_some(template),
             checks,
             captures,
+            stream: self.stream_opts(r)?,
+            ws: None,
         })
     }
 
@@ -413,11 +430,14 @@ impl Validator<'_> {
         if let Some(d) = s.latency_under {
             kinds.push(CheckKind::LatencyUnder(d.0));
         }
+        if let Some(e) = &s.events {
+            kinds.push(self.events_check(e)?);
+        }
         match kinds.len() {
             1 => Ok(kinds.pop().expect("one")),
             0 => Err(self.err(
                 c.span(),
-                "a check needs one of: status, body_contains, json_path, header, latency_under",
+                "a check needs one of: status, body_contains, json_path, header, latency_under, events",
             )),
             _ => Err(self.err(
                 c.span(),
@@ -518,10 +538,12 @@ impl Validator<'_> {
                 ))
             }
         };
+        let event = self.capture_event(c, &from)?;
         Ok(Capture {
             var: scope.var(var).expect("collected above"),
             name: var.clone(),
             from,
+            event,
         })
     }
 

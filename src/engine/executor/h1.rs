@@ -17,7 +17,7 @@
 use std::mem::MaybeUninit;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
@@ -27,6 +27,7 @@ use super::classify::classify_io;
 use super::conn::{
     connect_stream, may_resend, Failed, Failure, OpenConn, Opened, Progress, Stream, MAX_INTERIM,
 };
+use super::stream::{StreamOpts, StreamReader};
 use super::{Attempt, Prepared, Rendered, Requests, Want, MAX_KEPT_BODY};
 use crate::metrics::{ErrorKind, Gauges, Phases};
 
@@ -45,6 +46,9 @@ const MAX_READ: usize = 256 << 10;
 pub struct H1Client {
     conns: Vec<Option<H1Conn>>,
     scratch: Vec<u8>,
+    /// The streamed response in progress, outside the exchange so that what a stream
+    /// did is kept when its deadline cuts it off.
+    stream: Option<StreamReader>,
 }
 
 struct H1Conn {
@@ -55,6 +59,8 @@ struct H1Conn {
     busy: bool,
     /// When the first byte of the response in progress arrived.
     first_byte: Option<Instant>,
+    /// Inside a streamed body: the longest wait for more bytes.
+    idle: Option<Duration>,
     _open: OpenConn,
 }
 
@@ -155,13 +161,57 @@ struct Head {
     framing: Framing,
     keep_alive: bool,
     headers: Option<HeaderMap>,
+    /// `Content-Type: text/event-stream`.
+    event_stream: bool,
 }
+
+/// Where body bytes go: counted, kept when wanted, and timed when streamed.
+struct Sink<'a> {
+    bytes: u64,
+    kept: Option<Vec<u8>>,
+    stream: Option<&'a mut StreamReader>,
+}
+
+impl Sink<'_> {
+    fn take(&mut self, data: &[u8]) {
+        self.bytes += data.len() as u64;
+        if let Some(k) = &mut self.kept {
+            if k.len() + data.len() <= MAX_KEPT_BODY {
+                k.extend_from_slice(data);
+            } else {
+                self.kept = None;
+            }
+        }
+        if let Some(s) = &mut self.stream {
+            s.data(data);
+        }
+    }
+
+    fn chunk_end(&mut self) {
+        if let Some(s) = &mut self.stream {
+            s.chunk_end();
+        }
+    }
+}
+
+/// A stream that went quiet for longer than its idle limit.
+#[derive(Debug)]
+struct Stalled(Duration);
+
+impl std::fmt::Display for Stalled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "stream stalled: nothing for {:?}", self.0)
+    }
+}
+
+impl std::error::Error for Stalled {}
 
 impl H1Client {
     pub fn new(n_origins: usize) -> Self {
         H1Client {
             conns: (0..n_origins).map(|_| None).collect(),
             scratch: Vec::new(),
+            stream: None,
         }
     }
 
@@ -186,12 +236,13 @@ impl H1Client {
         let slot = &mut self.conns[p.origin];
         let mut sent = false;
         let mut retry = None;
+        self.stream = None;
         let exchange = exchange(
             slot,
             reqs,
             p,
             wire,
-            want,
+            (want, &mut self.stream),
             gauges,
             (start, &mut sent, &mut retry),
         );
@@ -217,6 +268,7 @@ impl H1Client {
             }
         };
         attempt.retry = retry;
+        attempt.stream = self.stream.take().map(|s| Box::new(s.finish()));
         attempt
     }
 }
@@ -229,7 +281,7 @@ async fn exchange(
     reqs: &Requests,
     p: &Prepared,
     wire: &[u8],
-    want: Want,
+    (want, stream): (Want, &mut Option<StreamReader>),
     gauges: &Arc<Gauges>,
     (start, sent, retry): Progress<'_>,
 ) -> Result<Response, Failed> {
@@ -250,13 +302,18 @@ async fn exchange(
                     buf: ReadBuf::new(),
                     busy: false,
                     first_byte: None,
+                    idle: None,
                     _open: OpenConn::new(gauges),
                 })
             }
         };
         *sent = true;
         conn.busy = true;
-        match conn.round_trip(wire, p.method == Method::HEAD, want).await {
+        let streamed = (p.stream, &mut *stream);
+        match conn
+            .round_trip(wire, p.method == Method::HEAD, want, streamed)
+            .await
+        {
             Ok(mut r) => {
                 conn.busy = false;
                 if !r.keep_alive {
@@ -309,7 +366,18 @@ impl H1Conn {
     async fn fill(&mut self) -> std::io::Result<usize> {
         let space = self.buf.space();
         let asked = space.len();
-        let n = self.stream.read(space).await?;
+        let n = match self.idle {
+            None => self.stream.read(space).await?,
+            Some(d) => match tokio::time::timeout(d, self.stream.read(space)).await {
+                Ok(r) => r?,
+                Err(_) => {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        Stalled(d),
+                    ))
+                }
+            },
+        };
         if n > 0 && self.first_byte.is_none() {
             self.first_byte = Some(Instant::now());
         }
@@ -327,8 +395,10 @@ impl H1Conn {
         wire: &[u8],
         head_request: bool,
         want: Want,
+        (opts, stream): (StreamOpts, &mut Option<StreamReader>),
     ) -> Result<Response, RoundTripError> {
         self.first_byte = None;
+        self.idle = None;
         let sent_at = Instant::now();
         let written = async {
             self.stream.write_all(wire).await?;
@@ -342,22 +412,26 @@ impl H1Conn {
             });
         }
         let head = self.read_head(head_request, want).await?;
-        let mut bytes = 0u64;
-        let mut kept: Option<Vec<u8>> = want.body.then(Vec::new);
-        let mut take = |data: &[u8], bytes: &mut u64| {
-            *bytes += data.len() as u64;
-            if let Some(k) = &mut kept {
-                if k.len() + data.len() <= MAX_KEPT_BODY {
-                    k.extend_from_slice(data);
-                } else {
-                    kept = None;
-                }
-            }
+        if (opts.forced || head.event_stream) && !head_request {
+            self.idle = Some(opts.idle);
+            *stream = Some(StreamReader::new(
+                head.event_stream,
+                head.framing == Framing::Chunked,
+                want.events,
+                sent_at,
+                self.first_byte,
+            ));
+        }
+        let mut sink = Sink {
+            bytes: 0,
+            kept: want.body.then(Vec::new),
+            stream: stream.as_mut(),
         };
         let mut keep_alive = head.keep_alive;
         match head.framing {
             Framing::Length(len) => {
-                while bytes < len {
+                while sink.bytes < len {
+                    let bytes = sink.bytes;
                     if self.buf.len() == 0 {
                         match self.fill().await {
                             Ok(0) => {
@@ -371,7 +445,7 @@ impl H1Conn {
                         }
                     }
                     let n = self.buf.len().min((len - bytes) as usize);
-                    take(&self.buf.filled()[..n], &mut bytes);
+                    sink.take(&self.buf.filled()[..n]);
                     self.buf.consume(n);
                 }
             }
@@ -379,18 +453,18 @@ impl H1Conn {
                 keep_alive = false;
                 loop {
                     if self.buf.len() > 0 {
-                        take(self.buf.filled(), &mut bytes);
+                        sink.take(self.buf.filled());
                         let n = self.buf.len();
                         self.buf.consume(n);
                     }
                     match self.fill().await {
                         Ok(0) => break,
                         Ok(_) => {}
-                        Err(e) => return Err(body_io_error(&e, bytes)),
+                        Err(e) => return Err(body_io_error(&e, sink.bytes)),
                     }
                 }
             }
-            Framing::Chunked => self.read_chunked(&mut take, &mut bytes).await?,
+            Framing::Chunked => self.read_chunked(&mut sink).await?,
         }
         // Bytes past the response were not asked for: the connection is out of step.
         if self.buf.len() > 0 {
@@ -400,8 +474,8 @@ impl H1Conn {
         let first = self.first_byte.unwrap_or(done);
         Ok(Response {
             status: head.status,
-            bytes,
-            body: kept.map(Bytes::from),
+            bytes: sink.bytes,
+            body: sink.kept.map(Bytes::from),
             headers: head.headers,
             keep_alive,
             ttfb_us: first.saturating_duration_since(sent_at).as_micros() as u64,
@@ -468,12 +542,9 @@ impl H1Conn {
     }
 
     /// Reads a chunked body through its last chunk and trailers.
-    async fn read_chunked(
-        &mut self,
-        take: &mut impl FnMut(&[u8], &mut u64),
-        bytes: &mut u64,
-    ) -> Result<(), RoundTripError> {
+    async fn read_chunked(&mut self, sink: &mut Sink<'_>) -> Result<(), RoundTripError> {
         loop {
+            let bytes = &sink.bytes;
             let line = self.line(*bytes).await?;
             let size = chunk_size(&self.buf.filled()[..line.0]).ok_or_else(|| {
                 body_error(
@@ -485,7 +556,7 @@ impl H1Conn {
             if size == 0 {
                 // Trailers, up to an empty line.
                 loop {
-                    let (content, with_end) = self.line(*bytes).await?;
+                    let (content, with_end) = self.line(sink.bytes).await?;
                     self.buf.consume(with_end);
                     if content == 0 {
                         return Ok(());
@@ -495,13 +566,15 @@ impl H1Conn {
             let mut left = size;
             while left > 0 {
                 if self.buf.len() == 0 {
-                    self.fill_body(*bytes).await?;
+                    self.fill_body(sink.bytes).await?;
                 }
                 let n = self.buf.len().min(left.min(usize::MAX as u64) as usize);
-                take(&self.buf.filled()[..n], bytes);
+                sink.take(&self.buf.filled()[..n]);
                 self.buf.consume(n);
                 left -= n as u64;
             }
+            sink.chunk_end();
+            let bytes = &sink.bytes;
             let (content, with_end) = self.line(*bytes).await?;
             if content != 0 {
                 return Err(body_error(
@@ -556,6 +629,7 @@ fn body_error(kind: ErrorKind, message: String) -> RoundTripError {
 /// be read (as on the hyper path).
 fn body_io_error(e: &std::io::Error, bytes: u64) -> RoundTripError {
     let kind = match classify_io(e) {
+        _ if e.get_ref().is_some_and(|i| i.is::<Stalled>()) => ErrorKind::StreamStalled,
         ErrorKind::ConnectionReset => ErrorKind::ConnectionReset,
         _ => ErrorKind::BodyRead,
     };
@@ -613,6 +687,7 @@ fn parse_head(buf: &[u8], head_request: bool, want: Want) -> Result<Option<Head>
     let mut transfer_encoding = false;
     let mut close = false;
     let mut keep_alive_asked = false;
+    let mut event_stream = false;
     for h in resp.headers.iter() {
         let name = h.name.as_bytes();
         if name.eq_ignore_ascii_case(b"content-length") {
@@ -631,6 +706,12 @@ fn parse_head(buf: &[u8], head_request: bool, want: Want) -> Result<Option<Head>
                 .split(|&b| b == b',')
                 .next_back()
                 .is_some_and(|c| c.trim_ascii().eq_ignore_ascii_case(b"chunked"));
+        } else if name.eq_ignore_ascii_case(b"content-type") {
+            event_stream = h
+                .value
+                .trim_ascii_start()
+                .get(..17)
+                .is_some_and(|v| v.eq_ignore_ascii_case(b"text/event-stream"));
         } else if name.eq_ignore_ascii_case(b"connection") {
             for token in h.value.split(|&b| b == b',') {
                 let token = token.trim_ascii();
@@ -671,6 +752,7 @@ fn parse_head(buf: &[u8], head_request: bool, want: Want) -> Result<Option<Head>
         framing,
         keep_alive,
         headers,
+        event_stream,
     }))
 }
 
@@ -815,6 +897,7 @@ mod tests {
         let want = Want {
             headers: true,
             body: false,
+            events: false,
         };
         let h = parse_head(bytes, false, want).ok().flatten().unwrap();
         let map = h.headers.unwrap();

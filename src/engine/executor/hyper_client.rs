@@ -22,11 +22,11 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 
 use super::classify::{classify_hyper, h2_unprocessed};
 use super::conn::{
-    connect_stream_with, may_resend, resend_refused, Failed, Failure, OpenConn, Progress, Stream,
-    MAX_INTERIM,
+    connect_stream_with, may_resend, resend_refused, Failed, Failure, OpenConn, Opened, Progress,
+    Stream, MAX_INTERIM,
 };
 use super::{Attempt, Origin, Prepared, Rendered, Requests, Want, MAX_KEPT_BODY};
-use crate::metrics::{ErrorKind, Gauges};
+use crate::metrics::{ErrorKind, Gauges, Phases};
 use crate::scenario::HttpVersion;
 
 type Body = Full<bytes::Bytes>;
@@ -215,8 +215,10 @@ impl HyperClient {
         let result = tokio::time::timeout_at(deadline, exchange).await;
         let latency = start.elapsed().as_micros() as u64;
         let mut attempt = match result {
-            Ok(Ok((status, bytes, body, headers))) => {
-                Attempt::response(status, latency, bytes, body, headers)
+            Ok(Ok((status, bytes, body, headers, phases))) => {
+                let mut a = Attempt::response(status, latency, bytes, body, headers);
+                a.phases = Some(phases);
+                a
             }
             Ok(Err(f)) => {
                 // An HTTP/2 stream reset ends that stream alone: the connection stays.
@@ -248,6 +250,8 @@ impl HyperClient {
         (start, sent, retry): Progress<'_>,
     ) -> Result<Exchanged, Failed> {
         let mut retried = false;
+        let mut opened: Option<Opened> = None;
+        let mut sent_at: Instant;
         let resp = loop {
             // Reuse the connection unless the server closed it.
             if self.conns[p.origin].as_ref().is_some_and(Conn::is_closed) {
@@ -256,7 +260,9 @@ impl HyperClient {
             let reused = self.conns[p.origin].is_some();
             if !reused {
                 let origin = &reqs.origins[p.origin];
-                self.conns[p.origin] = Some(connect(reqs, origin, gauges).await?);
+                let (conn, o) = connect(reqs, origin, gauges).await?;
+                self.conns[p.origin] = Some(conn);
+                opened = Some(o);
             }
             let h2 = self.conns[p.origin]
                 .as_ref()
@@ -271,6 +277,7 @@ impl HyperClient {
             });
             let conn = self.conns[p.origin].as_mut().expect("connected above");
             *sent = true;
+            sent_at = Instant::now();
             let head = async {
                 let ready = std::future::poll_fn(|cx| conn.sender.poll_ready(cx));
                 if let Err(e) = driven(&mut conn.driver, std::pin::pin!(ready)).await {
@@ -328,7 +335,9 @@ impl HyperClient {
             .expect("a response came from this connection");
         let h2 = conn.sender.is_h2();
         let driver = &mut conn.driver;
-        let read = async {
+        let head_at = Instant::now();
+        let (opened, sent_at) = (opened, sent_at);
+        let read = async move {
             let status = resp.status().as_u16();
             let (parts, mut body) = resp.into_parts();
             let headers = want.headers.then_some(parts.headers);
@@ -357,7 +366,14 @@ impl HyperClient {
                     }
                 }
             }
-            Ok((status, bytes, kept.map(|k| k.freeze()), headers))
+            let done = Instant::now();
+            let phases = Phases {
+                connect_us: opened.map(|o| o.connect_us),
+                tls_us: opened.and_then(|o| o.tls_us),
+                ttfb_us: head_at.saturating_duration_since(sent_at).as_micros() as u64,
+                receive_us: done.saturating_duration_since(head_at).as_micros() as u64,
+            };
+            Ok((status, bytes, kept.map(|k| k.freeze()), headers, phases))
         };
         match driven(driver, std::pin::pin!(read)).await {
             Err(f) if h2 => {
@@ -394,8 +410,16 @@ async fn send_head(
     .await
 }
 
-/// A response read to its end: status, body bytes, the body and headers when wanted.
-type Exchanged = (u16, u64, Option<bytes::Bytes>, Option<http::HeaderMap>);
+/// A response read to its end: status, body bytes, the body and headers when wanted,
+/// and its phases (the time to first byte is to the response head: hyper hands over
+/// heads, not bytes).
+type Exchanged = (
+    u16,
+    u64,
+    Option<bytes::Bytes>,
+    Option<http::HeaderMap>,
+    Phases,
+);
 
 /// The request for one send: the prepared template plus what was rendered. Over HTTP/2
 /// (`h2` names the origin) the URI is absolute and the Host header becomes its
@@ -440,12 +464,16 @@ fn build_request(
 /// Connects, and starts HTTP/2 when the plan's version and the origin call for it:
 /// `"2"` always (prior knowledge on cleartext, ALPN `h2` over TLS), `"auto"` when TLS
 /// negotiated `h2`.
-async fn connect(reqs: &Requests, origin: &Origin, gauges: &Arc<Gauges>) -> Result<Conn, Failed> {
+async fn connect(
+    reqs: &Requests,
+    origin: &Origin,
+    gauges: &Arc<Gauges>,
+) -> Result<(Conn, Opened), Failed> {
     let tls = match reqs.version {
         HttpVersion::Http1 => &reqs.tls,
         HttpVersion::Http2 | HttpVersion::Auto => &reqs.tls_h2,
     };
-    let (stream, _) = connect_stream_with(origin, tls).await?;
+    let (stream, opened) = connect_stream_with(origin, tls).await?;
     let negotiated_h2 = match &stream {
         Stream::Tls(t) => t.get_ref().1.alpn_protocol() == Some(b"h2"),
         Stream::Plain(_) => false,
@@ -479,11 +507,12 @@ async fn connect(reqs: &Requests, origin: &Origin, gauges: &Arc<Gauges>) -> Resu
             .map_err(failed)?;
         (Sender::H1(s), ConnDriver::H1(Box::new(d)))
     };
-    Ok(Conn {
+    let conn = Conn {
         sender,
         driver: Driver {
             live: Some((driver, OpenConn::new(gauges))),
             goaway: None,
         },
-    })
+    };
+    Ok((conn, opened))
 }

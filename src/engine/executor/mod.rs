@@ -7,7 +7,10 @@ mod conn;
 mod h1;
 mod hyper_client;
 mod reqwest_client;
+pub mod sse;
+mod stream;
 mod tls;
+mod ws;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,13 +18,14 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Uri};
 
-use crate::metrics::{ErrorKind, Gauges, Outcome, Phases, Retry};
-use crate::scenario::{ClientKind, HttpVersion, Plan, RetryPolicy};
+use crate::metrics::{ErrorKind, Gauges, Outcome, Phases, Retry, WsSample};
+use crate::scenario::{ClientKind, HttpVersion, Plan, RetryPolicy, StreamOpts, WsPlan};
 
 pub use classify::{classify_hyper, classify_io, classify_reqwest};
 pub use h1::H1Client;
 pub use hyper_client::HyperClient;
 pub use reqwest_client::ReqwestClient;
+pub use stream::StreamResult;
 
 /// Where connections go: one per distinct scheme, host and port.
 #[derive(Debug, Clone)]
@@ -51,6 +55,10 @@ pub struct Prepared {
     /// The request asks for a protocol upgrade (has an `Upgrade` header): only then is
     /// `101 Switching Protocols` an answer rather than `unexpected_upgrade`.
     pub upgrade: bool,
+    /// How responses are timed as streams (h1 client).
+    pub stream: StreamOpts,
+    /// A WebSocket request: its script.
+    pub ws: Option<WsPlan>,
 }
 
 /// The result of sending one request.
@@ -73,6 +81,11 @@ pub struct Attempt {
     /// How long each phase took, for a complete response from a client that measures
     /// them (h1).
     pub phases: Option<Phases>,
+    /// A streamed response (server-sent events, or `stream = true`): what arrived and
+    /// when, also when the stream failed part way.
+    pub stream: Option<Box<StreamResult>>,
+    /// A WebSocket session: what it did, also when it failed part way.
+    pub ws: Option<Box<WsSample>>,
 }
 
 /// Largest body kept for checks and captures; longer ones are counted but not kept.
@@ -85,6 +98,8 @@ pub struct Rendered {
     pub path: Option<String>,
     pub headers: Vec<(http::HeaderName, HeaderValue)>,
     pub body: Option<Bytes>,
+    /// A WebSocket request: the text of each `send` step, in order.
+    pub ws_sends: Vec<String>,
 }
 
 impl Rendered {
@@ -128,6 +143,8 @@ impl Rendered {
 pub struct Want {
     pub body: bool,
     pub headers: bool,
+    /// The data of a streamed response's events.
+    pub events: bool,
 }
 
 impl Attempt {
@@ -142,6 +159,8 @@ impl Attempt {
             retry: None,
             connect_failed: false,
             phases: None,
+            stream: None,
+            ws: None,
         }
     }
 
@@ -174,6 +193,8 @@ impl Attempt {
             retry: None,
             connect_failed: false,
             phases: None,
+            stream: None,
+            ws: None,
         }
     }
 
@@ -211,6 +232,7 @@ pub const USER_AGENT: &str = concat!("volley/", env!("CARGO_PKG_VERSION"));
 
 impl Requests {
     pub fn new(plan: &Plan) -> Requests {
+        let ws_scheme = |ep: &crate::scenario::Endpoint| ep.ws.is_some();
         let mut origins: Vec<Origin> = Vec::new();
         let mut prepared = Vec::with_capacity(plan.endpoints.len());
         for ep in &plan.endpoints {
@@ -262,7 +284,7 @@ impl Requests {
                 );
             }
             let target = uri.path_and_query().map_or("/", |pq| pq.as_str());
-            let upgrade = headers.contains_key(http::header::UPGRADE);
+            let upgrade = headers.contains_key(http::header::UPGRADE) || ws_scheme(ep);
             let mut wire = Vec::new();
             h1::serialize(&mut wire, &ep.method, target, &headers, &ep.body);
             prepared.push(Prepared {
@@ -277,6 +299,8 @@ impl Requests {
                 client: ep.client,
                 follow_redirects: ep.follow_redirects,
                 upgrade,
+                stream: ep.stream,
+                ws: ep.ws.clone(),
             });
         }
         let tls = tls::client_config(plan.http.insecure, &[b"http/1.1"]);
@@ -330,6 +354,10 @@ impl VuClient {
     pub async fn send(&mut self, idx: usize, rendered: Option<&Rendered>, want: Want) -> Attempt {
         let reqs = self.requests.clone();
         let p = &reqs.prepared[idx];
+        if let Some(plan) = &p.ws {
+            let sends = rendered.map_or(&[][..], |r| &r.ws_sends[..]);
+            return ws::session(&reqs, p, plan, sends, &self.gauges).await;
+        }
         let attempt = match p.client {
             ClientKind::H1 => self.h1.send(&reqs, p, rendered, want, &self.gauges).await,
             ClientKind::Hyper => {

@@ -101,8 +101,9 @@ impl Widget for Detail<'_> {
             pair("p50 ", q(0.5), t.fg(t.p50), "  p90 ", q(0.9), t.text()),
             pair("p95 ", q(0.95), t.fg(t.p95), "  p99 ", q(0.99), t.fg(t.p99)),
             pair("p99.9 ", q(0.999), t.text(), "  max ", max, t.text()),
-            Line::from(""),
         ];
+        lines.extend(super::streams::lines(t, ep));
+        lines.push(Line::from(""));
         for (code, n) in &ep.status {
             lines.push(Line::from(vec![
                 Span::styled(

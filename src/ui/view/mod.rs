@@ -10,6 +10,7 @@ mod help;
 mod latency;
 mod resources;
 mod series;
+mod streams;
 mod thresholds;
 mod throughput;
 

@@ -17,7 +17,7 @@ use crate::units;
 const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
 /// Width of a row's label and of its value (each followed or preceded by a space).
 const LABEL: usize = 10;
-const VALUE: usize = 8;
+const VALUE: usize = 10;
 
 /// Generator and target sparklines.
 pub struct Resources<'a> {

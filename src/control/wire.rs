@@ -1,0 +1,752 @@
+//! The whole [`Snapshot`] as JSON, for `WatchUpdate.snapshot_json`: everything the console
+//! renders, HDR histograms included (V2-deflate, base64: the encoding of HdrHistogram
+//! interval logs and of the result document's timelines). `from_snapshot` then
+//! `to_snapshot` gives back a snapshot the console renders exactly as the original.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+
+use crate::metrics::generator::{Bottleneck, GeneratorSample, GeneratorSeries};
+use crate::metrics::verdict::ThresholdStatus;
+use crate::metrics::{
+    new_histogram, AbortCause, EndpointStats, ErrorSample, Event, PhaseHists, RunState, Snapshot,
+    SpikeView, StageStatus, TargetSample, TargetSeries, TimelineRow,
+};
+use crate::metrics::{StreamHists, WsStats};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WireSnapshot {
+    pub scenario: String,
+    pub started_unix_us: u64,
+    pub elapsed_us: u64,
+    pub run_time_us: u64,
+    pub planned_us: Option<u64>,
+    pub startup_us: Option<u64>,
+    pub state: RunState,
+    pub vus_active: u32,
+    pub vus_target: u32,
+    pub in_flight: u64,
+    pub connections_open: u64,
+    pub connections_open_known: bool,
+    pub connections_opened: u64,
+    pub endpoints: Vec<WireEndpoint>,
+    pub total: WireEndpoint,
+    pub events: Vec<Event>,
+    pub spike: Option<SpikeView>,
+    pub rate: Option<f64>,
+    pub dropped: u64,
+    pub iterations_done: u64,
+    pub iteration_limit: Option<u64>,
+    pub stage: Option<StageStatus>,
+    pub thresholds: Vec<WireThreshold>,
+    pub partial: bool,
+    pub abort: Option<String>,
+    pub aborted_by: Option<AbortCause>,
+    pub generator: WireGenerator,
+    pub target: Option<WireTarget>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WireEndpoint {
+    pub name: String,
+    pub method: String,
+    pub requests: u64,
+    pub ok: u64,
+    pub errors: u64,
+    pub aborted: u64,
+    pub bytes: u64,
+    pub status: BTreeMap<u16, u64>,
+    pub errors_by_kind: BTreeMap<String, u64>,
+    pub retries: BTreeMap<String, u64>,
+    pub retry_us: u64,
+    pub hist: Option<String>,
+    /// Open model: whether there is an uncorrected histogram, and its encoding.
+    pub has_hist_raw: bool,
+    pub hist_raw: Option<String>,
+    /// connect, tls, ttfb, receive, total.
+    pub phases: Option<[Option<String>; 5]>,
+    pub skipped: u64,
+    pub checks: Vec<(usize, u64, u64)>,
+    pub rps_now: f64,
+    pub errors_now: f64,
+    pub recent_errors: Vec<ErrorSample>,
+    pub timeline: Vec<TimelineRow>,
+    /// Deltas ([`Encoder`]): `timeline` holds only the rows after those already sent;
+    /// the receiver appends them and keeps the last `timeline_len`.
+    #[serde(default)]
+    pub timeline_append: bool,
+    #[serde(default)]
+    pub timeline_len: usize,
+    /// Streamed responses' timings (SSE and chunked), histograms encoded.
+    #[serde(default)]
+    pub stream: Option<WireStream>,
+    /// WebSocket sessions' counts and timings, histograms encoded.
+    #[serde(default)]
+    pub ws: Option<WireWs>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WireStream {
+    pub responses: u64,
+    pub events: u64,
+    /// ttfb, first_event, gap, per_response, duration.
+    pub hists: [Option<String>; 5],
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WireWs {
+    /// sessions, opened, closed, sent, received, bytes_sent, bytes_received.
+    pub counts: [u64; 7],
+    pub close_codes: Vec<(u16, u64)>,
+    pub handshake: Option<String>,
+    pub expect: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WireThreshold {
+    pub text: String,
+    pub endpoint: Option<String>,
+    pub value: Option<f64>,
+    pub shown: String,
+    pub passed: Option<bool>,
+    pub abort_on_fail: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WireGenerator {
+    pub capacity_cores: f64,
+    pub samples: Vec<GeneratorSample>,
+    pub bottleneck: Option<(u64, String)>,
+    pub bottleneck_now: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WireTarget {
+    pub source: String,
+    pub names: Vec<String>,
+    pub samples: Vec<(u64, Vec<Option<f64>>)>,
+    pub failures: u64,
+}
+
+/// A snapshot the wire could not carry back: the JSON or a histogram in it is invalid.
+#[derive(Debug, thiserror::Error)]
+pub enum WireError {
+    #[error("snapshot: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("snapshot: endpoint '{0}': an invalid encoded histogram")]
+    Histogram(String),
+}
+
+fn us(d: Duration) -> u64 {
+    d.as_micros().min(u64::MAX as u128) as u64
+}
+
+fn enc(h: &Histogram<u64>) -> Option<String> {
+    TimelineRow::encode_hist(h).map(|s| s.to_string())
+}
+
+fn dec(s: &Option<String>, name: &str) -> Result<Histogram<u64>, WireError> {
+    match s {
+        None => Ok(new_histogram()),
+        Some(s) => TimelineRow::decode_hist(s).ok_or_else(|| WireError::Histogram(name.into())),
+    }
+}
+
+impl WireEndpoint {
+    fn of(e: &EndpointStats) -> WireEndpoint {
+        WireEndpoint {
+            name: e.name.clone(),
+            method: e.method.clone(),
+            requests: e.requests,
+            ok: e.ok,
+            errors: e.errors,
+            aborted: e.aborted,
+            bytes: e.bytes,
+            status: e.status.clone(),
+            errors_by_kind: e.errors_by_kind.clone(),
+            retries: e.retries.clone(),
+            retry_us: e.retry_us,
+            hist: enc(&e.hist),
+            has_hist_raw: e.hist_raw.is_some(),
+            hist_raw: e.hist_raw.as_ref().and_then(|h| enc(h)),
+            phases: e.phases.as_ref().map(|p| {
+                [
+                    enc(&p.connect),
+                    enc(&p.tls),
+                    enc(&p.ttfb),
+                    enc(&p.receive),
+                    enc(&p.total),
+                ]
+            }),
+            skipped: e.skipped,
+            checks: e.checks.iter().map(|(id, (p, f))| (*id, *p, *f)).collect(),
+            rps_now: e.rps_now,
+            errors_now: e.errors_now,
+            recent_errors: e.recent_errors.iter().cloned().collect(),
+            timeline: e.timeline.to_vec(),
+            timeline_append: false,
+            timeline_len: e.timeline.len(),
+            stream: e.stream.as_ref().map(|s| WireStream {
+                responses: s.responses,
+                events: s.events,
+                hists: [
+                    enc(&s.ttfb),
+                    enc(&s.first_event),
+                    enc(&s.gap),
+                    enc(&s.per_response),
+                    enc(&s.duration),
+                ],
+            }),
+            ws: e.ws.as_ref().map(|w| WireWs {
+                counts: [
+                    w.sessions,
+                    w.opened,
+                    w.closed,
+                    w.sent,
+                    w.received,
+                    w.bytes_sent,
+                    w.bytes_received,
+                ],
+                close_codes: w.close_codes.clone(),
+                handshake: enc(&w.handshake),
+                expect: enc(&w.expect),
+            }),
+        }
+    }
+
+    fn to_stats(&self) -> Result<EndpointStats, WireError> {
+        let name = &self.name;
+        let phases = match &self.phases {
+            Some([c, t, f, r, total]) => Some(Arc::new(PhaseHists {
+                connect: dec(c, name)?,
+                tls: dec(t, name)?,
+                ttfb: dec(f, name)?,
+                receive: dec(r, name)?,
+                total: dec(total, name)?,
+            })),
+            None => None,
+        };
+        Ok(EndpointStats {
+            name: self.name.clone(),
+            method: self.method.clone(),
+            requests: self.requests,
+            ok: self.ok,
+            errors: self.errors,
+            aborted: self.aborted,
+            bytes: self.bytes,
+            status: self.status.clone(),
+            errors_by_kind: self.errors_by_kind.clone(),
+            retries: self.retries.clone(),
+            retry_us: self.retry_us,
+            hist: Arc::new(dec(&self.hist, name)?),
+            hist_raw: match self.has_hist_raw {
+                true => Some(Arc::new(dec(&self.hist_raw, name)?)),
+                false => None,
+            },
+            phases,
+            skipped: self.skipped,
+            checks: self
+                .checks
+                .iter()
+                .map(|(id, p, f)| (*id, (*p, *f)))
+                .collect(),
+            rps_now: self.rps_now,
+            errors_now: self.errors_now,
+            recent_errors: Arc::new(self.recent_errors.iter().cloned().collect::<VecDeque<_>>()),
+            timeline: Arc::new(self.timeline.clone()),
+            stream: match &self.stream {
+                Some(s) => {
+                    let [ttfb, first, gap, per, dur] = &s.hists;
+                    Some(Arc::new(StreamHists {
+                        responses: s.responses,
+                        events: s.events,
+                        ttfb: dec(ttfb, name)?,
+                        first_event: dec(first, name)?,
+                        gap: dec(gap, name)?,
+                        per_response: dec(per, name)?,
+                        duration: dec(dur, name)?,
+                    }))
+                }
+                None => None,
+            },
+            ws: match &self.ws {
+                Some(w) => {
+                    let [sessions, opened, closed, sent, received, bytes_sent, bytes_received] =
+                        w.counts;
+                    Some(Arc::new(WsStats {
+                        sessions,
+                        opened,
+                        closed,
+                        sent,
+                        received,
+                        bytes_sent,
+                        bytes_received,
+                        close_codes: w.close_codes.clone(),
+                        handshake: dec(&w.handshake, name)?,
+                        expect: dec(&w.expect, name)?,
+                    }))
+                }
+                None => None,
+            },
+        })
+    }
+}
+
+impl WireSnapshot {
+    pub fn of(s: &Snapshot) -> WireSnapshot {
+        let g = &s.generator;
+        WireSnapshot {
+            scenario: s.scenario.clone(),
+            started_unix_us: s.started_at.duration_since(UNIX_EPOCH).map(us).unwrap_or(0),
+            elapsed_us: us(s.elapsed),
+            run_time_us: us(s.run_time),
+            planned_us: s.planned.map(us),
+            startup_us: s.startup.map(us),
+            state: s.state,
+            vus_active: s.vus_active,
+            vus_target: s.vus_target,
+            in_flight: s.in_flight,
+            connections_open: s.connections_open,
+            connections_open_known: s.connections_open_known,
+            connections_opened: s.connections_opened,
+            endpoints: s.endpoints.iter().map(WireEndpoint::of).collect(),
+            total: WireEndpoint::of(&s.total),
+            events: s.events.to_vec(),
+            spike: s.spike.clone(),
+            rate: s.rate,
+            dropped: s.dropped,
+            iterations_done: s.iterations_done,
+            iteration_limit: s.iteration_limit,
+            stage: s.stage,
+            thresholds: s
+                .thresholds
+                .iter()
+                .map(|t| WireThreshold {
+                    text: t.text.clone(),
+                    endpoint: t.endpoint.clone(),
+                    value: t.value,
+                    shown: t.shown.clone(),
+                    passed: t.passed,
+                    abort_on_fail: t.abort_on_fail,
+                })
+                .collect(),
+            partial: s.partial,
+            abort: s.abort.clone(),
+            aborted_by: s.aborted_by,
+            generator: WireGenerator {
+                capacity_cores: g.capacity_cores,
+                samples: g.samples.clone(),
+                bottleneck: g.bottleneck.as_ref().map(|b| (b.since, b.reason.clone())),
+                bottleneck_now: g.bottleneck_now,
+            },
+            target: s.target.as_ref().map(|t| WireTarget {
+                source: t.source.clone(),
+                names: t.names.clone(),
+                samples: t.samples.iter().map(|x| (x.t, x.values.clone())).collect(),
+                failures: t.failures,
+            }),
+        }
+    }
+
+    pub fn to_snapshot(&self) -> Result<Snapshot, WireError> {
+        let d = Duration::from_micros;
+        let mut generator = GeneratorSeries::new(self.generator.capacity_cores);
+        generator.samples = self.generator.samples.clone();
+        generator.bottleneck =
+            self.generator
+                .bottleneck
+                .as_ref()
+                .map(|(since, reason)| Bottleneck {
+                    since: *since,
+                    reason: reason.clone(),
+                });
+        generator.bottleneck_now = self.generator.bottleneck_now;
+        let mut s = Snapshot::empty(&self.scenario, &[]);
+        s.started_at = SystemTime::UNIX_EPOCH + d(self.started_unix_us);
+        s.elapsed = d(self.elapsed_us);
+        s.run_time = d(self.run_time_us);
+        s.planned = self.planned_us.map(d);
+        s.startup = self.startup_us.map(d);
+        s.state = self.state;
+        s.vus_active = self.vus_active;
+        s.vus_target = self.vus_target;
+        s.in_flight = self.in_flight;
+        s.connections_open = self.connections_open;
+        s.connections_open_known = self.connections_open_known;
+        s.connections_opened = self.connections_opened;
+        s.endpoints = self
+            .endpoints
+            .iter()
+            .map(WireEndpoint::to_stats)
+            .collect::<Result<_, _>>()?;
+        s.total = self.total.to_stats()?;
+        s.events = Arc::new(self.events.clone());
+        s.spike = self.spike.clone();
+        s.rate = self.rate;
+        s.dropped = self.dropped;
+        s.iterations_done = self.iterations_done;
+        s.iteration_limit = self.iteration_limit;
+        s.stage = self.stage;
+        s.thresholds = self
+            .thresholds
+            .iter()
+            .map(|t| ThresholdStatus {
+                text: t.text.clone(),
+                endpoint: t.endpoint.clone(),
+                value: t.value,
+                shown: t.shown.clone(),
+                passed: t.passed,
+                abort_on_fail: t.abort_on_fail,
+            })
+            .collect();
+        s.partial = self.partial;
+        s.abort = self.abort.clone();
+        s.aborted_by = self.aborted_by;
+        s.generator = Arc::new(generator);
+        s.target = self.target.as_ref().map(|t| {
+            Arc::new(TargetSeries {
+                source: t.source.clone(),
+                names: t.names.clone(),
+                samples: t
+                    .samples
+                    .iter()
+                    .map(|(t, values)| TargetSample {
+                        t: *t,
+                        values: values.clone(),
+                    })
+                    .collect(),
+                failures: t.failures,
+            })
+        });
+        Ok(s)
+    }
+}
+
+/// Encodes the snapshots of one stream as deltas: each endpoint's timeline carries only
+/// the rows after the last one sent (the rest of the snapshot is whole every time). A
+/// timeline that no longer holds the last row sent (downsampled) is sent whole.
+#[derive(Debug, Default)]
+pub struct Encoder {
+    /// Per endpoint (the total last): the last row sent, (t, dt).
+    last: Vec<Option<(u64, u64)>>,
+}
+
+impl Encoder {
+    pub fn encode(&mut self, s: &Snapshot) -> Vec<u8> {
+        let mut w = WireSnapshot::of(s);
+        self.last.resize(w.endpoints.len() + 1, None);
+        for (i, e) in w
+            .endpoints
+            .iter_mut()
+            .chain(std::iter::once(&mut w.total))
+            .enumerate()
+        {
+            let sent = self.last[i];
+            self.last[i] = e.timeline.last().map(|r| (r.t, r.dt));
+            let Some((t, dt)) = sent else {
+                continue;
+            };
+            if let Some(at) = e.timeline.iter().position(|r| r.t == t && r.dt == dt) {
+                e.timeline.drain(..=at);
+                e.timeline_append = true;
+            }
+        }
+        serde_json::to_vec(&w).expect("a snapshot always serializes")
+    }
+}
+
+/// Decodes what an [`Encoder`] made, one stream's updates in order.
+#[derive(Debug, Default)]
+pub struct Decoder {
+    timelines: Vec<Arc<Vec<TimelineRow>>>,
+}
+
+impl Decoder {
+    pub fn decode(&mut self, bytes: &[u8]) -> Result<Snapshot, WireError> {
+        let mut w: WireSnapshot = serde_json::from_slice(bytes)?;
+        self.timelines
+            .resize(w.endpoints.len() + 1, Arc::new(Vec::new()));
+        for (i, e) in w
+            .endpoints
+            .iter_mut()
+            .chain(std::iter::once(&mut w.total))
+            .enumerate()
+        {
+            if e.timeline_append {
+                let mut rows = self.timelines[i].to_vec();
+                rows.append(&mut e.timeline);
+                let extra = rows.len().saturating_sub(e.timeline_len);
+                rows.drain(..extra);
+                e.timeline = rows;
+                e.timeline_append = false;
+            }
+        }
+        let s = w.to_snapshot()?;
+        self.timelines = s
+            .endpoints
+            .iter()
+            .chain(std::iter::once(&s.total))
+            .map(|e| e.timeline.clone())
+            .collect();
+        Ok(s)
+    }
+}
+
+/// The snapshot as `WatchUpdate.snapshot_json` carries it (whole).
+pub fn encode(s: &Snapshot) -> Vec<u8> {
+    serde_json::to_vec(&WireSnapshot::of(s)).expect("a snapshot always serializes")
+}
+
+/// The snapshot back from `WatchUpdate.snapshot_json`.
+pub fn decode(bytes: &[u8]) -> Result<Snapshot, WireError> {
+    serde_json::from_slice::<WireSnapshot>(bytes)?.to_snapshot()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ratatui::backend::TestBackend;
+    use ratatui::Terminal;
+
+    fn hist(base: u64, n: u64) -> Histogram<u64> {
+        let mut h = new_histogram();
+        for i in 0..n {
+            h.record(base + (i % 100) * base / 30 + if i % 89 == 0 { base * 40 } else { 0 })
+                .unwrap();
+        }
+        h
+    }
+
+    fn endpoint(name: &str, base: u64, n: u64) -> EndpointStats {
+        let mut e = EndpointStats::new(name, "GET");
+        e.hist = Arc::new(hist(base, n));
+        e.hist_raw = Some(Arc::new(hist(base / 2, n)));
+        e.phases = Some(Arc::new(PhaseHists {
+            connect: hist(100, 20),
+            ttfb: hist(base, n),
+            ..Default::default()
+        }));
+        e.requests = n;
+        e.ok = n - 3;
+        e.errors = 3;
+        e.status = BTreeMap::from([(200, n - 3), (503, 3)]);
+        e.errors_by_kind = BTreeMap::from([("http_503".to_string(), 3)]);
+        e.retries = BTreeMap::from([("closed_before_response".to_string(), 1)]);
+        e.checks = BTreeMap::from([(0, (n - 3, 3))]);
+        e.rps_now = 123.5;
+        e.recent_errors = Arc::new(VecDeque::from([ErrorSample {
+            t: 4.5,
+            kind: "http_503".into(),
+            message: "HTTP 503".into(),
+        }]));
+        e.timeline = Arc::new(
+            (0..30)
+                .map(|t| TimelineRow {
+                    requests: 100 + t,
+                    vus: 5,
+                    ..TimelineRow::with_hist(t, &hist(1000 + t * 10, 50))
+                })
+                .collect(),
+        );
+        e
+    }
+
+    fn fixture() -> Snapshot {
+        let mut s = Snapshot::empty("shop", &[]);
+        s.started_at = UNIX_EPOCH + Duration::from_micros(1_700_000_000_123_456);
+        s.elapsed = Duration::from_millis(31_250);
+        s.run_time = Duration::from_secs(30);
+        s.planned = Some(Duration::from_secs(120));
+        s.vus_active = 5;
+        s.vus_target = 8;
+        s.in_flight = 4;
+        s.connections_open = 5;
+        s.connections_opened = 9;
+        s.endpoints = vec![endpoint("home", 2_000, 900), endpoint("search", 9_000, 300)];
+        let mut total = EndpointStats::new("total", "");
+        for e in &s.endpoints {
+            total.merge(e);
+        }
+        s.total = total;
+        s.events = Arc::new(vec![Event {
+            t: 12.0,
+            kind: "spike".into(),
+            detail: "x2 for 10s".into(),
+        }]);
+        s.spike = Some(SpikeView {
+            spike: crate::state::Spike {
+                change: crate::state::SpikeChange::Times(2.0),
+                duration: Duration::from_secs(10),
+            },
+            remaining: Duration::from_secs(3),
+            base: 4,
+        });
+        s.iterations_done = 1200;
+        s.stage = Some(StageStatus::In {
+            now: crate::state::StageView {
+                index: 1,
+                of: 3,
+                from: 8.0,
+                target: 8.0,
+                duration: Duration::from_secs(60),
+                open: false,
+            },
+            next: None,
+        });
+        s.abort = Some("threshold".into());
+        s.thresholds = vec![ThresholdStatus {
+            text: "p95 < 500ms".into(),
+            endpoint: None,
+            value: Some(21.5),
+            shown: "21.5ms".into(),
+            passed: Some(true),
+            abort_on_fail: false,
+        }];
+        let mut g = GeneratorSeries::new(1.0);
+        g.samples = vec![GeneratorSample {
+            t: 1,
+            cpu_pct: 40.0,
+            ..Default::default()
+        }];
+        s.generator = Arc::new(g);
+        s.target = Some(Arc::new(TargetSeries {
+            source: "node".into(),
+            names: vec!["cpu".into()],
+            samples: vec![TargetSample {
+                t: 1,
+                values: vec![Some(0.5)],
+            }],
+            failures: 1,
+        }));
+        s
+    }
+
+    fn screen(s: &Snapshot, detail: bool) -> String {
+        let mut app =
+            crate::ui::App::new(Arc::new(s.clone()), crate::ui::Theme::default_theme(), 8);
+        if detail {
+            app.update(crate::ui::action::Action::Enter);
+        }
+        let mut term = Terminal::new(TestBackend::new(140, 48)).unwrap();
+        term.draw(|f| crate::ui::view::draw(f, &app)).unwrap();
+        format!("{:?}", term.backend().buffer())
+    }
+
+    #[test]
+    fn a_snapshot_survives_the_wire_and_renders_the_same() {
+        let s = fixture();
+        let back = decode(&encode(&s)).unwrap();
+        for (a, b) in s
+            .endpoints
+            .iter()
+            .zip(&back.endpoints)
+            .chain([(&s.total, &back.total)])
+        {
+            assert_eq!(*a.hist, *b.hist, "{}", a.name);
+            assert_eq!(a.hist_raw, b.hist_raw, "{}", a.name);
+            let (pa, pb) = (a.phases.as_ref().unwrap(), b.phases.as_ref().unwrap());
+            assert_eq!(pa.ttfb, pb.ttfb);
+            assert_eq!(pa.connect, pb.connect);
+            assert_eq!(a.timeline, b.timeline);
+            assert_eq!(a.checks, b.checks);
+            assert_eq!(a.retries, b.retries);
+        }
+        assert_eq!(s.started_at, back.started_at);
+        assert_eq!(s.generator, back.generator);
+        assert_eq!(s.target, back.target);
+        assert_eq!(s.thresholds, back.thresholds);
+        assert_eq!(screen(&s, false), screen(&back, false));
+        assert_eq!(screen(&s, true), screen(&back, true));
+    }
+
+    #[test]
+    fn stream_and_websocket_figures_survive_the_wire() {
+        let mut s = fixture();
+        let mut st = StreamHists {
+            responses: 3,
+            events: 42,
+            ..Default::default()
+        };
+        st.gap.record(1500).unwrap();
+        st.ttfb.record(40_000).unwrap();
+        let mut ws = WsStats {
+            sessions: 5,
+            sent: 9,
+            received: 8,
+            close_codes: vec![(1000, 4), (1011, 1)],
+            ..Default::default()
+        };
+        ws.expect.record(2_000).unwrap();
+        s.endpoints[0].stream = Some(Arc::new(st));
+        s.endpoints[0].ws = Some(Arc::new(ws));
+        let back = decode(&encode(&s)).unwrap();
+        let (a, b) = (&s.endpoints[0], &back.endpoints[0]);
+        let (sa, sb) = (a.stream.as_deref().unwrap(), b.stream.as_deref().unwrap());
+        assert_eq!((sa.responses, sa.events), (sb.responses, sb.events));
+        assert_eq!(sa.gap, sb.gap);
+        assert_eq!(sa.ttfb, sb.ttfb);
+        let (wa, wb) = (a.ws.as_deref().unwrap(), b.ws.as_deref().unwrap());
+        assert_eq!(
+            (wa.sessions, wa.sent, wa.received),
+            (wb.sessions, wb.sent, wb.received)
+        );
+        assert_eq!(wa.close_codes, wb.close_codes);
+        assert_eq!(wa.expect, wb.expect);
+        assert!(back.endpoints[1].stream.is_none() && back.endpoints[1].ws.is_none());
+        assert_eq!(screen(&s, true), screen(&back, true));
+    }
+
+    #[test]
+    fn deltas_carry_only_new_timeline_rows_and_decode_to_the_whole_snapshot() {
+        let mut s = fixture();
+        let (mut enc, mut dec) = (Encoder::default(), Decoder::default());
+        let first = enc.encode(&s);
+        assert_eq!(dec.decode(&first).unwrap().total.timeline, s.total.timeline);
+        let whole = encode(&s).len();
+        // Two more seconds; the window of 30 rows slides by two.
+        for e in s.endpoints.iter_mut().chain(std::iter::once(&mut s.total)) {
+            let mut rows = e.timeline.to_vec();
+            for t in 30..32 {
+                rows.push(TimelineRow {
+                    requests: t,
+                    ..TimelineRow::with_hist(t, &hist(2000, 10))
+                });
+            }
+            rows.drain(..2);
+            e.timeline = Arc::new(rows);
+        }
+        let delta = enc.encode(&s);
+        assert!(delta.len() * 2 < whole, "{} vs {whole}", delta.len());
+        let back = dec.decode(&delta).unwrap();
+        for (a, b) in s
+            .endpoints
+            .iter()
+            .zip(&back.endpoints)
+            .chain([(&s.total, &back.total)])
+        {
+            assert_eq!(a.timeline, b.timeline, "{}", a.name);
+        }
+        assert_eq!(screen(&s, false), screen(&back, false));
+        // Downsampled (the last row sent is gone): sent whole again.
+        for e in s.endpoints.iter_mut().chain(std::iter::once(&mut s.total)) {
+            let mut rows = e.timeline.to_vec();
+            rows.last_mut().unwrap().dt = 2;
+            e.timeline = Arc::new(rows);
+        }
+        let back = dec.decode(&enc.encode(&s)).unwrap();
+        assert_eq!(back.total.timeline, s.total.timeline);
+    }
+
+    #[test]
+    fn a_corrupt_histogram_is_an_error_naming_the_endpoint() {
+        let mut w = WireSnapshot::of(&fixture());
+        w.endpoints[1].hist = Some("bm90IGEgaGlzdG9ncmFt".into());
+        let e = w.to_snapshot().unwrap_err().to_string();
+        assert!(e.contains("'search'"), "{e}");
+        assert!(decode(b"{").is_err());
+    }
+}
