@@ -123,6 +123,11 @@ pub enum Command {
     Man,
     /// List the runs of this user: live ones and those finished in the last 24 h.
     Ls(crate::control::ctl::LsArgs),
+    /// Open the console on a run going on in the background (or one just finished):
+    /// the same screens and keys; d leaves it, the run goes on.
+    ///
+    /// volley attach; volley attach 4k7q; volley attach /tmp/forwarded.sock
+    Attach(crate::attach::AttachArgs),
     /// Steer a running run from another shell or a script: vus 50, rate 300/s,
     /// spike 5x 30s, pause, resume, stop, status, wait.
     ///

@@ -13,6 +13,7 @@ macro_rules! say {
     }};
 }
 
+pub mod attach;
 pub mod capacity;
 pub mod cli;
 pub mod control;
@@ -92,6 +93,7 @@ pub fn run_hosted(cli: Cli, host: Option<host::Host>) -> Result<i32, Error> {
         Some(Command::Compare(args)) => output::compare_command(&args),
         Some(Command::Merge(args)) => fleet::merge_command(&args),
         Some(Command::Ls(args)) => control::ctl::ls_command(&args),
+        Some(Command::Attach(args)) => attach::command(&args),
         Some(Command::Ctl(args)) => control::ctl::ctl_command(&args),
         Some(Command::Plan(args)) => capacity::command(&args),
         Some(Command::Check { file, overrides }) => {

@@ -44,7 +44,7 @@ fn sender() -> String {
 /// Where to attach: a live run's control API, or a finished run's result document.
 enum Found {
     Live(Target),
-    Finished(rundir::Listed),
+    Finished(Box<rundir::Listed>),
 }
 
 fn resolve(args: &AttachArgs) -> Result<Found, Error> {
@@ -71,14 +71,13 @@ fn resolve(args: &AttachArgs) -> Result<Found, Error> {
     if found.liveness == Liveness::Live {
         return client::local(&found).map(Found::Live).map_err(Error::Usage);
     }
-    Ok(Found::Finished(found))
+    Ok(Found::Finished(Box::new(found)))
 }
 
 /// Runs `volley attach`; exits with the run's code when the console saw it end.
 pub fn command(args: &AttachArgs) -> Result<i32, Error> {
     let theme = match args.theme.as_deref() {
-        Some(spec) => ui::Theme::load(spec)
-            .map_err(|e| Error::Usage(format!("--theme: {e}")))?,
+        Some(spec) => ui::Theme::load(spec).map_err(|e| Error::Usage(format!("--theme: {e}")))?,
         None => ui::Theme::default_theme(),
     };
     let theme = match std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) {
@@ -94,7 +93,7 @@ pub fn command(args: &AttachArgs) -> Result<i32, Error> {
 /// A finished run: its DONE screen from the result document it left.
 fn finished(run: &rundir::Listed, theme: ui::Theme, fps: u32) -> Result<i32, Error> {
     let path = run.dir.file(rundir::RESULT);
-    let doc = crate::report::load::load_doc(&path).map_err(|e| {
+    let doc = crate::report::load_doc(&path).map_err(|e| {
         Error::Usage(format!(
             "run {} ended without results to show ({e})",
             run.meta.id
@@ -177,8 +176,7 @@ fn live(target: Target, theme: ui::Theme, fps: u32) -> Result<i32, Error> {
             // The run's own summary, when its results are in the run directory.
             let code = match rundir::find(Some(id)) {
                 Ok(run) => {
-                    if let Ok(doc) = crate::report::load::load_doc(&run.dir.file(rundir::RESULT))
-                    {
+                    if let Ok(doc) = crate::report::load_doc(&run.dir.file(rundir::RESULT)) {
                         print_summary(&doc);
                     }
                     run.meta.outcome.map_or(exit::OK, |o| o.exit_code)
@@ -204,6 +202,8 @@ async fn pump(
             .watch(proto::WatchRequest {
                 version: PROTOCOL_VERSION,
                 client: who.clone(),
+                // Each update carries only the timeline rows after the last one sent.
+                deltas: true,
             })
             .await
             .map_err(|s| client::describe(&s))?
@@ -227,7 +227,10 @@ async fn pump(
     if opened.send(Ok((hello, snap))).is_err() {
         return;
     }
-    let Ok(mut feed) = tokio::task::spawn_blocking(move || feed.recv()).await.unwrap_or(Err(std::sync::mpsc::RecvError)) else {
+    let Ok(mut feed) = tokio::task::spawn_blocking(move || feed.recv())
+        .await
+        .unwrap_or(Err(std::sync::mpsc::RecvError))
+    else {
         return;
     };
     loop {
@@ -306,13 +309,17 @@ fn spike(s: &Spike) -> proto::Spike {
 #[derive(Debug, Default)]
 struct Senders {
     control: Vec<proto::ControlEvent>,
+    /// Rebuilds the whole snapshot from the stream's deltas.
+    decoder: wire::Decoder,
 }
 
 impl Senders {
     /// The update's snapshot, its command events labelled with who sent them.
     fn apply(&mut self, u: &proto::WatchUpdate) -> Result<Snapshot, String> {
         self.control.extend(u.control_events.iter().cloned());
-        let mut snap = wire::decode(&u.snapshot_json)
+        let mut snap = self
+            .decoder
+            .decode(&u.snapshot_json)
             .map_err(|e| format!("a snapshot from the run could not be read: {e}"))?;
         if !self.control.is_empty() {
             snap.events = Arc::new(label(&snap.events, &self.control));
@@ -331,11 +338,7 @@ fn label(events: &[Event], control: &[proto::ControlEvent]) -> Vec<Event> {
             .iter()
             .enumerate()
             .filter(|(i, e)| !used[*i] && is_command(&e.kind) && (e.t - ce.t).abs() <= 1.0)
-            .min_by(|a, b| {
-                (a.1.t - ce.t)
-                    .abs()
-                    .total_cmp(&(b.1.t - ce.t).abs())
-            })
+            .min_by(|a, b| (a.1.t - ce.t).abs().total_cmp(&(b.1.t - ce.t).abs()))
             .map(|(i, _)| i);
         if let Some(i) = best {
             used[i] = true;
@@ -397,10 +400,7 @@ mod tests {
     fn console_commands_map_to_messages() {
         use proto::command_request::Command as C;
         assert_eq!(message(&Command::SetVus(7)), Some(C::SetVus(7)));
-        assert_eq!(
-            message(&Command::Stop),
-            Some(C::Stop(proto::Empty {}))
-        );
+        assert_eq!(message(&Command::Stop), Some(C::Stop(proto::Empty {})));
         assert_eq!(
             message(&Command::StopOnSignal(crate::engine::StopSignal::HangUp)),
             None
