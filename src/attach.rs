@@ -10,7 +10,7 @@ use crate::control::rundir::{self, Liveness};
 use crate::control::{proto, wire, PROTOCOL_VERSION};
 use crate::engine::{Command, Spike, SpikeChange};
 use crate::error::{exit, Error};
-use crate::metrics::{Event, EventKind, Snapshot};
+use crate::metrics::Snapshot;
 use crate::ui::link::{self, Feed, Leave};
 use crate::ui::{self, RunLink};
 
@@ -289,8 +289,8 @@ fn message(cmd: &Command) -> Option<proto::command_request::Command> {
         Command::Spike(s) => C::Spike(spike(s)),
         Command::EndSpike => C::EndSpike(proto::Empty {}),
         Command::Stop => C::Stop(proto::Empty {}),
-        // Signals are the run host's own.
-        Command::StopOnSignal(_) => return None,
+        // Signals are the run host's own; the run host names the sender itself.
+        Command::StopOnSignal(_) | Command::By { .. } => return None,
     })
 }
 
@@ -305,96 +305,24 @@ fn spike(s: &Spike) -> proto::Spike {
     }
 }
 
-/// The control events (who sent which command) seen so far, and the snapshots they label.
+/// Rebuilds the run's snapshots from the stream's updates. (Who sent a command is in
+/// the events themselves: the run host labels them.)
 #[derive(Debug, Default)]
 struct Senders {
-    control: Vec<proto::ControlEvent>,
-    /// Rebuilds the whole snapshot from the stream's deltas.
     decoder: wire::Decoder,
 }
 
 impl Senders {
-    /// The update's snapshot, its command events labelled with who sent them.
     fn apply(&mut self, u: &proto::WatchUpdate) -> Result<Snapshot, String> {
-        self.control.extend(u.control_events.iter().cloned());
-        let mut snap = self
-            .decoder
+        self.decoder
             .decode(&u.snapshot_json)
-            .map_err(|e| format!("a snapshot from the run could not be read: {e}"))?;
-        if !self.control.is_empty() {
-            snap.events = Arc::new(label(&snap.events, &self.control));
-        }
-        Ok(snap)
+            .map_err(|e| format!("a snapshot from the run could not be read: {e}"))
     }
-}
-
-/// The events with " · by SENDER" on each command event that a control event explains: the
-/// nearest in time (within a second) of a command kind, each used once.
-fn label(events: &[Event], control: &[proto::ControlEvent]) -> Vec<Event> {
-    let mut out = events.to_vec();
-    let mut used = vec![false; out.len()];
-    for ce in control {
-        let best = out
-            .iter()
-            .enumerate()
-            .filter(|(i, e)| !used[*i] && is_command(&e.kind) && (e.t - ce.t).abs() <= 1.0)
-            .min_by(|a, b| (a.1.t - ce.t).abs().total_cmp(&(b.1.t - ce.t).abs()))
-            .map(|(i, _)| i);
-        if let Some(i) = best {
-            used[i] = true;
-            out[i].detail = format!("{} · by {}", out[i].detail, ce.sender);
-        }
-    }
-    out
-}
-
-fn is_command(k: &EventKind) -> bool {
-    matches!(
-        k,
-        EventKind::SetVus
-            | EventKind::SetRate
-            | EventKind::Pause
-            | EventKind::Resume
-            | EventKind::Spike
-            | EventKind::SpikeEnd
-            | EventKind::Stop
-    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn ev(t: f64, kind: EventKind, detail: &str) -> Event {
-        Event {
-            t,
-            kind,
-            detail: detail.into(),
-        }
-    }
-
-    fn ce(t: f64, sender: &str) -> proto::ControlEvent {
-        proto::ControlEvent {
-            t,
-            sender: sender.into(),
-            applied: String::new(),
-        }
-    }
-
-    #[test]
-    fn command_events_are_labelled_with_their_sender_once() {
-        let events = vec![
-            ev(0.0, EventKind::Start, "20 VUs"),
-            ev(3.1, EventKind::SetVus, "20 -> 5 VUs"),
-            ev(3.2, EventKind::Pause, "paused"),
-            ev(9.0, EventKind::Resume, "resumed"),
-        ];
-        let out = label(&events, &[ce(3.0, "attach ann"), ce(3.2, "ctl bob")]);
-        assert_eq!(out[0].detail, "20 VUs", "not a command");
-        assert_eq!(out[1].detail, "20 -> 5 VUs · by attach ann");
-        assert_eq!(out[2].detail, "paused · by ctl bob");
-        assert_eq!(out[3].detail, "resumed", "a command of the local console");
-    }
 
     #[test]
     fn console_commands_map_to_messages() {

@@ -199,6 +199,17 @@ fn detach_attach_steer_from_a_second_terminal_and_watch_from_a_third() {
         .map(|e| e["kind"].as_str().unwrap())
         .collect();
     assert!(kinds.contains(&"set_vus"), "{kinds:?}");
+    // The results keep who sent it.
+    let set = doc["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "set_vus")
+        .unwrap();
+    assert!(
+        set["detail"].as_str().unwrap().contains("· by attach"),
+        "{set}"
+    );
 }
 
 #[test]

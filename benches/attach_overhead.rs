@@ -106,6 +106,8 @@ fn console(sock: PathBuf, bytes: Arc<AtomicU64>, stop: Arc<AtomicBool>) {
             .watch(proto::WatchRequest {
                 version: PROTOCOL_VERSION,
                 client: "bench".into(),
+                // As volley attach asks: timelines as deltas.
+                deltas: true,
             })
             .await
             .unwrap()
@@ -113,9 +115,10 @@ fn console(sock: PathBuf, bytes: Arc<AtomicU64>, stop: Arc<AtomicBool>) {
         let mut app: Option<volley::ui::App> = None;
         let mut term = ratatui::Terminal::new(ratatui::backend::TestBackend::new(80, 24)).unwrap();
         let mut last_draw = Instant::now();
+        let mut decoder = wire::Decoder::default();
         while let Ok(Some(u)) = stream.message().await {
             bytes.fetch_add(u.encoded_len() as u64, Ordering::Relaxed);
-            let snap = Arc::new(wire::decode(&u.snapshot_json).unwrap());
+            let snap = Arc::new(decoder.decode(&u.snapshot_json).unwrap());
             match app.as_mut() {
                 Some(a) => a.set_snapshot(snap),
                 None => {
@@ -152,7 +155,7 @@ fn main() {
     let mut none = Vec::new();
     let mut two = Vec::new();
     let mut per = Vec::new();
-    for round in 0..2 {
+    for round in 0..3 {
         none.push(run(&dir, &file, 0, round * 2).0);
         let (rps, b) = run(&dir, &file, 2, round * 2 + 1);
         two.push(rps);
