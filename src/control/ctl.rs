@@ -257,11 +257,15 @@ pub fn status_line(s: &proto::RunStatus) -> String {
         None => format!("vus {}/{}", s.vus_active, s.vus_target),
     };
     let mut line = format!(
-        "{} {:<8} {:>5.0}s {load} reqs {} rps {} err {} p95 {}",
+        "{} {:<8} {:>5.0}s {load} reqs {} {} {} err {} p95 {}",
         s.run_id,
         state_label(s.state),
         s.run_time_s,
         units::count(s.requests),
+        match s.outcome {
+            Some(_) => "avg rps",
+            None => "rps",
+        },
         units::rate(s.rps),
         units::percent(s.error_rate),
         units::fmt_opt(s.p95_us, units::us),
