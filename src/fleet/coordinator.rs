@@ -386,7 +386,9 @@ impl Inner {
             apply_at_unix_us: apply_at,
             command: Some(proto::CommandRequest {
                 version: PROTOCOL_VERSION,
-                sender: "coordinator".into(),
+                sender: protocol::sender_of(cmd)
+                    .unwrap_or(protocol::COORDINATOR)
+                    .into(),
                 command: Some(protocol::command_message(cmd)),
             }),
         }));

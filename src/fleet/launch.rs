@@ -61,9 +61,9 @@ pub fn launch(mut l: Launch) -> Result<i32, Error> {
             l.workers
         )));
     }
-    if l.run.monitor.is_some() || l.run.prometheus.is_some() {
+    if l.run.monitor.is_some() || l.run.prometheus.is_some() || l.run.detach {
         return Err(Error::Usage(
-            "--monitor and --prometheus are not available on a fleet run yet".into(),
+            "--monitor, --prometheus and --detach are not available on a fleet run yet".into(),
         ));
     }
     let outs = crate::output::outs_for_run(&l.run)?;
@@ -161,6 +161,8 @@ pub fn launch(mut l: Launch) -> Result<i32, Error> {
             insecure: l.plan.http.insecure,
             notice: None,
             engine: Default::default(),
+            detach: None,
+            on_hangup: crate::host::OnHangup::Stop,
         };
         let plan = l.plan.clone();
         crate::ui::console::run_handle(plan, rt, opts, handle)

@@ -77,8 +77,34 @@ pub fn command_message(c: &Command) -> proto::command_request::Command {
         Command::Spike(s) => C::Spike(convert::spike_message(s)),
         Command::EndSpike => C::EndSpike(proto::Empty {}),
         Command::Stop | Command::StopOnSignal(_) => C::Stop(proto::Empty {}),
+        Command::By { command, .. } => command_message(command),
     }
 }
+
+/// Who sent a command, when it says (a `volley ctl`, an attached console): the workers
+/// name them in their events as one process does.
+pub fn sender_of(c: &Command) -> Option<&str> {
+    match c {
+        Command::By { sender, .. } => Some(sender),
+        _ => None,
+    }
+}
+
+/// A plan change's command as the workers apply it: `By` its sender, when it has one.
+pub fn engine_command_by(r: &proto::CommandRequest) -> Option<Command> {
+    let c = engine_command(r.command.as_ref()?)?;
+    Some(match r.sender.as_str() {
+        "" | COORDINATOR => c,
+        s => Command::By {
+            sender: s.to_string(),
+            command: Box::new(c),
+        },
+    })
+}
+
+/// The sender of the coordinator's own plan changes (a lost worker's stop, a threshold's
+/// abort).
+pub const COORDINATOR: &str = "coordinator";
 
 /// A plan change's command as the engine's: exactly one command (a stop is one stop,
 /// whichever way it was asked; the coordinator sends a second one to cut the graceful
@@ -121,6 +147,17 @@ mod tests {
         }
         let sig = Command::StopOnSignal(crate::engine::StopSignal::Interrupt);
         assert_eq!(engine_command(&command_message(&sig)), Some(Command::Stop));
+        // A sender travels beside the command and comes back as `By`.
+        let by = Command::By {
+            sender: "ctl (local)".into(),
+            command: Box::new(Command::SetVus(9)),
+        };
+        let req = proto::CommandRequest {
+            version: 1,
+            sender: sender_of(&by).unwrap().into(),
+            command: Some(command_message(&by)),
+        };
+        assert_eq!(engine_command_by(&req), Some(by));
     }
 
     #[test]

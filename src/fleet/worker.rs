@@ -219,7 +219,7 @@ async fn work(
             r = &mut done => break r,
             m = orders.message(), if orders_open => match m {
                 Ok(Some(proto::CoordinatorMessage { msg: Some(coordinator_message::Msg::Change(c)) })) => {
-                    if let Some(cmd) = c.command.as_ref().and_then(|r| r.command.as_ref()).and_then(protocol::engine_command) {
+                    if let Some(cmd) = c.command.as_ref().and_then(protocol::engine_command_by) {
                         let _ = due_tx.send((c.apply_at_unix_us, cmd));
                     }
                 }
