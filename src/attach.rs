@@ -14,26 +14,7 @@ use crate::metrics::Snapshot;
 use crate::ui::link::{self, Feed, Leave};
 use crate::ui::{self, RunLink};
 
-/// `volley attach [RUN]`
-#[derive(Debug, Clone, clap::Args)]
-pub struct AttachArgs {
-    /// The run: its id or a unique prefix of it (default: the one live run), or the path
-    /// of its control socket (one forwarded with `ssh -L` too).
-    pub run: Option<String>,
-    /// A run's TCP control address (a run started with --control ADDR), like
-    /// http://127.0.0.1:7600; the token comes from VOLLEY_TOKEN.
-    #[arg(long = "connect", value_name = "URL")]
-    pub connect: Option<String>,
-    /// With an https --connect: the SHA-256 fingerprint of the run's certificate to pin.
-    #[arg(long = "fingerprint", value_name = "HEX")]
-    pub fingerprint: Option<String>,
-    /// Console theme: dark, light, high-contrast, or a TOML file overriding some roles.
-    #[arg(long = "theme", value_name = "NAME|PATH")]
-    pub theme: Option<String>,
-    /// Console frames per second.
-    #[arg(long = "fps", default_value_t = 8)]
-    pub fps: u32,
-}
+pub use crate::cli::AttachArgs;
 
 /// Who this console is, in the events the run records for its commands.
 fn sender() -> String {

@@ -129,7 +129,7 @@ pub enum Command {
     /// the same screens and keys; d leaves it, the run goes on.
     ///
     /// volley attach; volley attach 4k7q; volley attach /tmp/forwarded.sock
-    Attach(crate::attach::AttachArgs),
+    Attach(AttachArgs),
     /// Steer a running run from another shell or a script: vus 50, rate 300/s,
     /// spike 5x 30s, pause, resume, stop, status, wait.
     ///
@@ -527,6 +527,28 @@ pub enum K8sCommand {
         #[arg(short = 'o', long = "output", value_name = "FILE")]
         output: Option<PathBuf>,
     },
+}
+
+/// `volley attach [RUN]`
+#[derive(Debug, Clone, clap::Args)]
+pub struct AttachArgs {
+    /// The run: its id or a unique prefix of it (default: the one live run), or the path
+    /// of its control socket (one forwarded with `ssh -L` too). With none live: the newest
+    /// finished run.
+    pub run: Option<String>,
+    /// A run's TCP control address (a run started with --control ADDR), like
+    /// http://127.0.0.1:7600; the token comes from VOLLEY_TOKEN.
+    #[arg(long = "connect", value_name = "URL")]
+    pub connect: Option<String>,
+    /// With an https --connect: the SHA-256 fingerprint of the run's certificate to pin.
+    #[arg(long = "fingerprint", value_name = "HEX")]
+    pub fingerprint: Option<String>,
+    /// Console theme: dark, light, high-contrast, or a TOML file overriding some roles.
+    #[arg(long = "theme", value_name = "NAME|PATH")]
+    pub theme: Option<String>,
+    /// Console frames per second.
+    #[arg(long = "fps", default_value_t = 8)]
+    pub fps: u32,
 }
 
 #[cfg(test)]
