@@ -982,3 +982,56 @@ fn a_silent_worker_is_lost_by_its_heartbeats() {
     assert_eq!(doc["fleet"]["lost"].as_array().unwrap().len(), 1);
     assert!(doc["duration_s"].as_f64().unwrap() < 30.0, "stopped early");
 }
+
+/// `volley attach` on a headless local fleet: the merged run and the workers panel; a
+/// VU change from the attached console reaches the workers; `d` leaves it running.
+#[test]
+fn attach_shows_the_fleet_and_steers_it() {
+    let server = TestServer::start(
+        ServerConfig::new().fallback(Route::ok().delay(Duration::from_millis(30))),
+    );
+    let d = dir("attach");
+    let file = write(
+        &d,
+        &format!(
+            "name = \"fleet-attach\"\nbase_url = \"{}\"\n\n[load]\nvus = 2\nduration = \"60s\"\n\n[[request]]\nname = \"x\"\npath = \"/x\"\n",
+            server.url()
+        ),
+    );
+    let mut run = start(&d, &file, 2, &[]);
+    assert!(run.wait_stderr("RUNNING", Duration::from_secs(30)));
+    let id = run_dir(&d)
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    let runs = d.join("runs");
+    let mut vt = support::PtyChild::spawn(
+        &["attach", &id],
+        &[("VOLLEY_RUN_DIR", runs.to_str().unwrap())],
+        120,
+        40,
+    );
+    assert!(
+        vt.wait_screen("Workers (2)", Duration::from_secs(30)),
+        "{}",
+        vt.screen()
+    );
+    // `+` adds a VU to the fleet: 3 in flight at the server.
+    vt.keys("+");
+    assert!(
+        eventually(Duration::from_secs(10), || server.in_flight() == 3),
+        "{}",
+        vt.screen()
+    );
+    vt.keys("d");
+    assert!(
+        vt.wait_exit(Duration::from_secs(10)).is_some(),
+        "{}",
+        vt.screen()
+    );
+    ctl(&d, &id, &["stop"]);
+    let r = run.finish(LIMIT);
+    assert_eq!(r.code(), Some(0), "stderr:\n{}", r.stderr);
+}
