@@ -362,13 +362,7 @@ fn execute_hosted(
             routes: None,
         },
     )
-    .map_err(|e| match e {
-        control::ControlError::Bind { .. } => Error::Io {
-            context: e.to_string(),
-            source: std::io::Error::other("bind"),
-        },
-        e => Error::Usage(e.to_string()),
-    })?;
+    .map_err(control::ControlError::into_error)?;
     let mut detach = run_host.map(|r| detacher(r, host.as_ref()));
     let start_control = host.as_mut().map(|h| h.starter());
     let rt = runtime(args.threads)?;

@@ -86,6 +86,20 @@ pub enum ControlError {
     },
 }
 
+impl ControlError {
+    /// As volley's error: a port that cannot be bound is an I/O failure (exit 1), the
+    /// rest is bad input (exit 2).
+    pub fn into_error(self) -> crate::error::Error {
+        match self {
+            ControlError::Bind { .. } => crate::error::Error::Io {
+                context: self.to_string(),
+                source: std::io::Error::other("bind"),
+            },
+            e => crate::error::Error::Usage(e.to_string()),
+        }
+    }
+}
+
 /// The engine's side of a run, as the control thread gets it once the engine starts.
 type EngineSide = (
     tokio::sync::mpsc::UnboundedSender<Command>,

@@ -103,13 +103,7 @@ pub fn launch(mut l: Launch) -> Result<i32, Error> {
             routes: Some(routes),
         },
     )
-    .map_err(|e| match e {
-        control::ControlError::Bind { .. } => Error::Io {
-            context: e.to_string(),
-            source: std::io::Error::other("bind"),
-        },
-        e => Error::Usage(e.to_string()),
-    })?
+    .map_err(control::ControlError::into_error)?
     .ok_or_else(|| Error::Usage("the coordinator needs its control listener".into()))?;
     (host.starter())(&handle);
     let url = host.tcp_url().unwrap_or_default().to_string();
@@ -232,7 +226,8 @@ fn spawn_worker(
         .arg(dir.file(rundir::TOKEN))
         .arg("--out")
         .arg(format!("json={}", out.display()))
-        .args(["--threads", "1"])
+        .arg("--threads")
+        .arg(l.run.threads.unwrap_or(1).to_string())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(log)
