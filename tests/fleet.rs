@@ -1035,3 +1035,51 @@ fn attach_shows_the_fleet_and_steers_it() {
     let r = run.finish(LIMIT);
     assert_eq!(r.code(), Some(0), "stderr:\n{}", r.stderr);
 }
+
+/// The coordinator dies (SIGKILL): every worker stops its part and still writes its own
+/// document, and `volley merge` over them gives exactly what the server saw.
+#[test]
+fn when_the_coordinator_dies_the_workers_documents_merge_exactly() {
+    let server = TestServer::start(
+        ServerConfig::new().fallback(Route::ok().delay(Duration::from_millis(5))),
+    );
+    let d = dir("orphans");
+    let file = write(
+        &d,
+        &format!(
+            "name = \"fleet-orphans\"\nbase_url = \"{}\"\n\n[load]\nvus = 4\nduration = \"60s\"\n\n[[request]]\nname = \"x\"\npath = \"/x\"\n",
+            server.url()
+        ),
+    );
+    let mut run = start(&d, &file, 2, &[]);
+    assert!(run.wait_stderr("RUNNING", Duration::from_secs(30)));
+    let rd = run_dir(&d);
+    assert!(eventually(Duration::from_secs(10), || server.requests() > 50));
+    run.signal(libc::SIGKILL);
+    let docs = [rd.join("worker-0.json"), rd.join("worker-1.json")];
+    assert!(
+        eventually(Duration::from_secs(30), || docs.iter().all(|p| {
+            std::fs::read_to_string(p).is_ok_and(|t| t.trim_end().ends_with('}'))
+        })),
+        "the workers did not write their documents"
+    );
+    // The workers have exited (their documents are their last act): nothing more comes.
+    std::thread::sleep(Duration::from_millis(300));
+    let merged = d.join("merged.json");
+    let out = Command::new(support::volley_bin())
+        .arg("merge")
+        .args(&docs)
+        .arg("--out")
+        .arg(format!("json={}", merged.display()))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let m = read_doc(&merged);
+    assert_eq!(m["totals"]["requests"].as_u64().unwrap(), server.requests());
+    assert_eq!(m["partial"], true);
+    drop(run);
+}
