@@ -1083,3 +1083,34 @@ fn when_the_coordinator_dies_the_workers_documents_merge_exactly() {
     assert_eq!(m["partial"], true);
     drop(run);
 }
+
+/// Stages over 3 workers: every worker follows the whole plan's ramp and runs its share,
+/// so the fleet never has more requests in flight than the stage's VUs, and reaches them.
+#[test]
+fn stages_ramp_the_whole_fleet_to_the_plan() {
+    let server = TestServer::start(
+        ServerConfig::new().fallback(Route::ok().delay(Duration::from_millis(20))),
+    );
+    let d = dir("stages");
+    let file = write(
+        &d,
+        &format!(
+            "name = \"fleet-stages\"\nbase_url = \"{}\"\n\n[load]\nvus = 0\nstages = [{{ duration = \"2s\", target = 7 }}, {{ duration = \"2s\", target = 7 }}]\n\n[[request]]\nname = \"x\"\npath = \"/x\"\n",
+            server.url()
+        ),
+    );
+    let r = start(&d, &file, 3, &[]).finish(LIMIT);
+    assert_eq!(r.code(), Some(0), "stderr:\n{}", r.stderr);
+    let doc = read_doc(&d.join("all.json"));
+    assert!(server.peak_in_flight() <= 7, "{}", server.peak_in_flight());
+    assert_eq!(
+        server.peak_in_flight(),
+        7,
+        "the fleet reached the plan's 7 VUs"
+    );
+    assert_eq!(doc["vus_max"], 7);
+    assert_eq!(
+        doc["totals"]["requests"].as_u64().unwrap(),
+        server.requests()
+    );
+}
