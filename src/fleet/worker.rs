@@ -234,7 +234,9 @@ async fn work(
                 let _ = commands.send(Command::StopOnSignal(sig));
             }
             _ = snapshots.changed() => {
-                if last_report.elapsed() >= REPORT_EVERY {
+                // The encoder sends timeline deltas: a report is made only when it can be
+                // sent, else the coordinator would miss rows (the next one carries them).
+                if last_report.elapsed() >= REPORT_EVERY && tx.capacity() > 0 {
                     last_report = tokio::time::Instant::now();
                     seq += 1;
                     let snap = snapshots.borrow_and_update().clone();
