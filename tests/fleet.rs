@@ -1114,3 +1114,62 @@ fn stages_ramp_the_whole_fleet_to_the_plan() {
         server.requests()
     );
 }
+
+/// Bad input to the fleet's commands: exit 2 with the reason, before anything runs.
+#[test]
+fn bad_fleet_input_is_refused_with_the_reason() {
+    let d = dir("bad");
+    let bad = d.join("bad.toml");
+    std::fs::write(&bad, "name = \"x\"\n[load]\nvus = \"many\"\n").unwrap();
+    let good = write(
+        &d,
+        "name = \"x\"\nbase_url = \"http://127.0.0.1:9/\"\n[load]\nduration = \"1s\"\n[[request]]\npath = \"/\"\n",
+    );
+    let runs = d.join("runs");
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["k8s", "manifest", bad.to_str().unwrap(), "--workers", "2"],
+            "vus",
+        ),
+        (
+            vec!["k8s", "manifest", good.to_str().unwrap(), "--workers", "0"],
+            "--workers",
+        ),
+        (
+            vec!["run", good.to_str().unwrap(), "--workers", "0"],
+            "--workers",
+        ),
+        (vec!["run", bad.to_str().unwrap(), "--workers", "2"], "vus"),
+        (
+            vec![
+                "coordinator",
+                good.to_str().unwrap(),
+                "--workers",
+                "1",
+                "--listen",
+                "10.1.2.3:7600",
+            ],
+            "TLS",
+        ),
+        (
+            vec![
+                "worker",
+                good.to_str().unwrap(),
+                "--coordinator",
+                "127.0.0.1:9",
+            ],
+            "token",
+        ),
+    ];
+    for (args, why) in cases {
+        let out = Command::new(support::volley_bin())
+            .args(&args)
+            .env("VOLLEY_RUN_DIR", &runs)
+            .env_remove("VOLLEY_TOKEN")
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(why), "{args:?}: {err}");
+    }
+}
