@@ -211,7 +211,7 @@ impl Host {
             let scheme = if tls.is_some() { "https" } else { "http" };
             match opts.token {
                 Some(_) => say!(
-                    "volley: control API on {scheme}://{addr}; token from the given file (also in {})",
+                    "volley: control API on {scheme}://{addr}; its token in {}",
                     dir.file(rundir::TOKEN).display()
                 ),
                 None => say!(

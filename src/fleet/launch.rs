@@ -72,6 +72,7 @@ pub fn launch(mut l: Launch) -> Result<i32, Error> {
     }
     let on_loss = policy(l.on_loss, &l.plan);
     let token = l.token.clone().unwrap_or_else(auth::new_token);
+    let token_shown = token.clone();
     let headless = l.run.headless || !std::io::stdout().is_terminal();
     let settings = Settings {
         workers: l.workers as usize,
@@ -107,6 +108,14 @@ pub fn launch(mut l: Launch) -> Result<i32, Error> {
     .ok_or_else(|| Error::Usage("the coordinator needs its control listener".into()))?;
     (host.starter())(&handle);
     let url = host.tcp_url().unwrap_or_default().to_string();
+    if l.token.is_none() && !l.local {
+        // Made here, once the listener is up: the workers need it (a local fleet's read
+        // it from the run directory).
+        say!(
+            "volley: the run's token (shown once, also in {}; workers: --token-file or VOLLEY_TOKEN): {token_shown}",
+            host.dir.file(rundir::TOKEN).display()
+        );
+    }
     say!(
         "volley: coordinator of {} workers on {url} (--on-worker-loss {})",
         l.workers,
@@ -283,13 +292,7 @@ pub fn coordinator(args: &crate::cli::CoordinatorArgs) -> Result<i32, Error> {
         .map_err(|e| Error::Usage(format!("--listen: {}", e.replace("9464", "7600"))))?;
     let token = match &args.token_file {
         Some(f) => Some(super::worker::read_token(Some(f))?),
-        None => {
-            let t = auth::new_token();
-            say!(
-                "volley: the run's token (shown once; workers: --token-file or VOLLEY_TOKEN): {t}"
-            );
-            Some(t)
-        }
+        None => None,
     };
     launch(Launch {
         plan,
