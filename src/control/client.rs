@@ -48,7 +48,8 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Opens a channel to a run.
 pub async fn connect(target: &Target) -> Result<Client, String> {
     let (channel, bearer) = channel(target).await?;
-    Ok(ControlClient::with_interceptor(channel, bearer))
+    Ok(ControlClient::with_interceptor(channel, bearer)
+        .accept_compressed(tonic::codec::CompressionEncoding::Gzip))
 }
 
 /// A channel to a run's gRPC server and the interceptor that adds its token (the fleet's
