@@ -8,7 +8,8 @@
 # Each run is `volley run --workers WORKERS --headless` of a closed-model scenario with
 # ENDPOINTS endpoints (2 VUs per worker) against the bench's private nginx on 127.0.0.1.
 # The coordinator prints its own cost at the end ("fleet cost: coordinator CPU ...s over
-# ...s (...% of a core); ... snapshot bytes from N workers (... B/s per worker)"); this
+# ...s (...% of a core); ... snapshot bytes from N workers (... B/s per worker)": the
+# snapshots' bytes before the gzip of the gRPC transport); this
 # script collects those lines, prints the medians, and the arithmetic for 100 workers
 # (coordinator CPU grows with the number of workers: per-worker CPU = CPU / WORKERS).
 #

@@ -88,8 +88,10 @@ pub fn launch(mut l: Launch) -> Result<i32, Error> {
     let rt = crate::runtime(l.run.threads.or(Some(2)))?;
     let guard = rt.enter();
     let (svc, workers, handle) = coordinator::start(settings);
-    let routes = tonic::service::Routes::new(proto::fleet_server::FleetServer::with_interceptor(
-        svc,
+    // The workers' snapshots come gzipped (JSON with base64 histograms shrinks a lot).
+    let routes = tonic::service::Routes::new(tonic::service::interceptor::InterceptedService::new(
+        proto::fleet_server::FleetServer::new(svc)
+            .accept_compressed(tonic::codec::CompressionEncoding::Gzip),
         auth::TokenCheck::new(&token, Arc::new(AtomicU64::new(0))),
     ));
     let mut host = control::Host::prepare(

@@ -112,7 +112,8 @@ async fn work(
     outs: Vec<crate::output::OutSpec>,
 ) -> Result<i32, Error> {
     let (channel, bearer) = client::channel(&target).await.map_err(Error::Usage)?;
-    let mut fleet = FleetClient::with_interceptor(channel, bearer);
+    let mut fleet = FleetClient::with_interceptor(channel, bearer)
+        .send_compressed(tonic::codec::CompressionEncoding::Gzip);
     let (tx, rx) = mpsc::channel::<WorkerMessage>(256);
     send(&tx, worker_message::Msg::Register(register));
     let mut orders = fleet
