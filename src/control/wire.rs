@@ -48,6 +48,9 @@ pub struct WireSnapshot {
     pub aborted_by: Option<AbortCause>,
     pub generator: WireGenerator,
     pub target: Option<WireTarget>,
+    /// A fleet coordinator's workers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workers: Option<Vec<crate::metrics::WorkerRow>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -341,10 +344,7 @@ impl WireSnapshot {
 
     /// [`WireSnapshot::of`] with each histogram encoded by `enc(endpoint, slot, h)`
     /// (endpoint: its index, the total after the last).
-    fn of_with(
-        s: &Snapshot,
-        enc: &mut EncSnapHist,
-    ) -> WireSnapshot {
+    fn of_with(s: &Snapshot, enc: &mut EncSnapHist) -> WireSnapshot {
         let g = &s.generator;
         let n = s.endpoints.len();
         WireSnapshot {
@@ -396,6 +396,7 @@ impl WireSnapshot {
                 bottleneck: g.bottleneck.as_ref().map(|b| (b.since, b.reason.clone())),
                 bottleneck_now: g.bottleneck_now,
             },
+            workers: s.workers.as_ref().map(|w| w.to_vec()),
             target: s.target.as_ref().map(|t| WireTarget {
                 source: t.source.clone(),
                 names: t.names.clone(),
@@ -411,10 +412,7 @@ impl WireSnapshot {
 
     /// [`WireSnapshot::to_snapshot`] with each histogram decoded by
     /// `dec(endpoint, name, slot, text)`.
-    fn to_snapshot_with(
-        &self,
-        dec: &mut DecSnapHist,
-    ) -> Result<Snapshot, WireError> {
+    fn to_snapshot_with(&self, dec: &mut DecSnapHist) -> Result<Snapshot, WireError> {
         let d = Duration::from_micros;
         let n = self.endpoints.len();
         let mut generator = GeneratorSeries::new(self.generator.capacity_cores);
@@ -473,6 +471,7 @@ impl WireSnapshot {
         s.abort = self.abort.clone();
         s.aborted_by = self.aborted_by;
         s.generator = Arc::new(generator);
+        s.workers = self.workers.clone().map(Arc::new);
         s.target = self.target.as_ref().map(|t| {
             Arc::new(TargetSeries {
                 source: t.source.clone(),
@@ -951,5 +950,31 @@ mod tests {
         let e = w.to_snapshot().unwrap_err().to_string();
         assert!(e.contains("'search'"), "{e}");
         assert!(decode(b"{").is_err());
+    }
+}
+
+#[cfg(test)]
+mod fleet_tests {
+    use super::*;
+    use crate::metrics::{WorkerRow, WorkerState};
+
+    #[test]
+    fn a_coordinators_workers_cross_the_wire() {
+        let mut s = Snapshot::empty("s", &[]);
+        assert!(decode(&encode(&s)).unwrap().workers.is_none());
+        let rows = vec![WorkerRow {
+            index: 1,
+            state: WorkerState::Lost,
+            host: "node-1".into(),
+            vus: 3,
+            rps: 12.5,
+            error_rate: 0.5,
+            cpu_percent: 40.0,
+            heartbeat_age_s: 6.0,
+            clock_offset_ms: -0.3,
+        }];
+        s.workers = Some(Arc::new(rows.clone()));
+        let back = decode(&encode(&s)).unwrap();
+        assert_eq!(back.workers.as_deref(), Some(&rows));
     }
 }
