@@ -6,6 +6,7 @@ mod controller;
 pub mod executor;
 mod gate;
 mod inspect;
+mod lanes;
 mod model;
 mod run;
 mod selfwatch;
@@ -18,6 +19,7 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
 
 pub use command::{Command, Spike, SpikeChange, StopSignal};
+pub use lanes::Lanes;
 pub use run::{shards_for, DEFAULT_SHARDS};
 pub use state::{ControlState, LiveSpike, RunClock, SpikeClock};
 pub use supervise::{last_published, supervise, OnSignal, RunOutcome, Signals, Watcher, HURRY};
@@ -62,13 +64,26 @@ impl EngineHandle {
 }
 
 /// Engine settings that are not part of the scenario.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct EngineOptions {
     /// Keep every second's latency histogram (encoded) for HDR interval logs; costs a few
     /// KB per endpoint per second, so only when `--out hdr` asks for it.
     pub interval_histograms: bool,
     /// Leave self-watch out (to measure what it costs).
     pub no_self_watch: bool,
+    /// Thread-per-core: the VUs run on these engine threads, each with a runtime of its
+    /// own; without, on the runtime the run is started on (`--threads 1`, and tests).
+    pub lanes: Option<Arc<Lanes>>,
+}
+
+impl EngineOptions {
+    /// Engine threads the VUs run on: the lanes, or the current runtime's workers.
+    pub(crate) fn engine_threads(&self) -> usize {
+        match &self.lanes {
+            Some(l) => l.len(),
+            None => tokio::runtime::Handle::current().metrics().num_workers(),
+        }
+    }
 }
 
 /// Starts a run of `plan` on the current tokio runtime.

@@ -75,7 +75,8 @@ impl Run {
             plan.load.stop.iterations,
         ));
         let endpoints = plan.endpoint_names();
-        let shards = shards_for(tokio::runtime::Handle::current().metrics().num_workers());
+        let threads = opts.engine_threads();
+        let shards = shards_for(threads);
         let (mut aggregator, recorder) = Aggregator::new(
             &plan.name,
             &endpoints,
@@ -87,8 +88,8 @@ impl Run {
         aggregator.keep_interval_histograms(opts.interval_histograms);
         let (aggregator_done, agg_done_rx) = oneshot::channel();
         let aggregator = tokio::spawn(aggregator.run(publish, agg_done_rx));
-        let selfwatch =
-            (!opts.no_self_watch).then(|| tokio::spawn(super::selfwatch::run(gauges.clone())));
+        let selfwatch = (!opts.no_self_watch)
+            .then(|| tokio::spawn(super::selfwatch::run(gauges.clone(), threads)));
         let monitor = plan.monitor.clone().map(|spec| {
             gauges.start_target(spec.source.to_string(), spec.names());
             let sink: Arc<dyn crate::monitor::Sink> = Arc::new(MonitorSink {
@@ -129,6 +130,7 @@ impl Run {
             gauges,
             control,
             gate: Gate::default(),
+            lanes: opts.lanes.clone(),
             recorder,
             iteration_limit: plan.load.stop.iterations,
             iterations_started: AtomicU64::new(0),
@@ -171,7 +173,7 @@ impl Run {
         grace: std::time::Duration,
     ) {
         let control = &self.ctx.control;
-        let (mut handles, mut in_flight) = leftover.collect().await;
+        let (mut handles, mut pools) = leftover.collect().await;
         // A Stop during the drain (a second Ctrl-C) cuts the graceful stop short.
         let hurry = async {
             while commands_open {
@@ -190,7 +192,9 @@ impl Run {
                     let _ = h.await;
                     handles.pop();
                 }
-                while in_flight.join_next().await.is_some() {}
+                for pool in &mut pools {
+                    while pool.join_next().await.is_some() {}
+                }
             }) => r.map_err(|_| AbortCause::GracefulStopTimeout),
             _ = hurry => Err(AbortCause::SecondStop),
         };
@@ -219,8 +223,10 @@ impl Run {
             for h in handles {
                 let _ = h.await;
             }
-            in_flight.abort_all();
-            while in_flight.join_next().await.is_some() {}
+            for pool in &mut pools {
+                pool.abort_all();
+                while pool.join_next().await.is_some() {}
+            }
         }
     }
 

@@ -32,12 +32,10 @@ impl Closed {
         if n > cur {
             for k in 0..n - cur {
                 let retire = Arc::new(AtomicBool::new(false));
-                let handle = tokio::spawn(run_closed_vu(
-                    ctx.clone(),
+                let handle = ctx.spawn_vu(
                     self.next_id,
-                    retire.clone(),
-                    stagger(k),
-                ));
+                    run_closed_vu(ctx.clone(), self.next_id, retire.clone(), stagger(k)),
+                );
                 self.next_id += 1;
                 self.vus.push(Vu { retire, handle });
             }
@@ -87,7 +85,7 @@ impl Model for Closed {
         vus.append(&mut self.retiring);
         Leftover {
             vus,
-            scheduler: None,
+            schedulers: Vec::new(),
         }
     }
 }
