@@ -6,8 +6,8 @@
 //! A closed-model VU is placed on lane `id mod n` for its life; the open model runs one
 //! scheduler and one VU pool per lane, each with its share of the arrivals (arrival `k` to
 //! lane `k mod n`: the shares add up to the schedule exactly) and of `max_vus`. Recording
-//! shards follow the lanes (two per lane, VU `id` on shard `id mod 2n`, which is on lane
-//! `id mod n`), so no two lanes write to one shard.
+//! shards follow the lanes (a multiple of n: VU `id` on shard `id mod shards`, which is on
+//! lane `id mod n`), so no two lanes write to one shard.
 
 use std::fmt;
 use std::future::Future;

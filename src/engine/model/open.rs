@@ -366,7 +366,18 @@ async fn schedule(ctx: Arc<RunCtx>, lane: Lane, max_vus: u32, stop: Arc<Notify>)
             _ => 0.0,
         };
         arrivals.set_rate(rate, now);
-        let skipped = arrivals.take_due(now, &mut backlog);
+        // Arrivals due after the planned end are not owed: the controller ends the run a
+        // tick after it (its own timer), and that tick's arrivals would be load past the
+        // plan. Past the end nothing more is due.
+        let past_end = ctx.control.planned().and_then(|planned| {
+            let ran = ctx.control.clock().run_time(now);
+            ran.checked_sub(planned)
+        });
+        let until = past_end.map_or(now, |over| now.checked_sub(over).unwrap_or(now));
+        let skipped = arrivals.take_due(until, &mut backlog);
+        if past_end.is_some() {
+            arrivals.set_rate(0.0, now);
+        }
         // Drop what waited too long, then hand the rest to free VUs (oldest first).
         let expired = backlog
             .iter()
