@@ -10,6 +10,28 @@
 #                                              # beside oha --http2 and h2load (nghttp2-client)
 #   MODE=selfwatch RUNS=6 bash bench/compare.sh   # what self-watch costs: volley-t1 with
 #                                              # and without it (--no-self-watch)
+#   MODE=open RATE=50000 bash bench/compare.sh # the open model: volley's closed model (its
+#                                              # max rps), its open model at RATE/s and
+#                                              # oha -q RATE --latency-correction
+#   THREADS="1 2" bash bench/compare.sh        # volley at each engine thread count, with
+#                                              # per-thread efficiency against 1 thread
+#   THREADS="1 2" CPU_LIMIT=25 bash bench/compare.sh   # ... each run limited to
+#                                              # threads x 25% of a core: the scaling check
+#
+# MODE=open: volley-closed-tN (CONNS VUs, no think time: the most this target serves),
+# volley-open-tN (a scenario with rate = RATE/s, max_vus = MAX_VUS, default 2000) and
+# oha-q (`oha -q RATE --latency-correction -c CONNS`, if installed), interleaved. The
+# table adds dropped iterations and connections opened; the ratio table gives the open
+# model's rps, CPU per request and p99 against the closed model's and oha's in the same
+# round. volley's open-model p50/p99 are corrected for coordinated omission (measured
+# from when each request was due), as oha's with --latency-correction.
+#
+# THREADS (a list, default "1" in MODE=open, the usual t1/t2 columns otherwise): one
+# volley column per thread count (volley-tN, or volley-closed-tN and volley-open-tN).
+# Per-thread efficiency = rps at N threads / (N x rps at 1 thread) in the same round, and
+# CPU per request at N over 1. With CPU_LIMIT, a run at N threads gets N x CPU_LIMIT% of a
+# core (wrk and oha get 1x), so that efficiency measures how the engine scales when it is
+# the limit.
 #
 # MODE=h2 (cleartext HTTP/2 with prior knowledge, one stream in flight per connection,
 # CONNS connections): volley-h2-t1 and volley-h2-t2 (`--http2`), oha-h2 (`oha --http2`,
@@ -34,11 +56,15 @@ DURATION="${DURATION%s}" # accept "5s" as well as "5"
 RUNS="${RUNS:-3}"
 MODE="${MODE:-h1}"
 case "$MODE" in
-h1 | h2 | selfwatch) ;;
-*) echo "MODE is h1 (the default), h2 or selfwatch" >&2; exit 2 ;;
+h1 | h2 | selfwatch | open) ;;
+*) echo "MODE is h1 (the default), h2, selfwatch or open" >&2; exit 2 ;;
 esac
+RATE="${RATE:-20000}"
+RATE="${RATE%/s}"
+MAX_VUS="${MAX_VUS:-2000}"
+THREADS="${THREADS:-}"
 
-case "$CONNS$DURATION$RUNS" in
+case "$CONNS$DURATION$RUNS$RATE$MAX_VUS${THREADS// /}" in
 *[!0-9]*) echo "CONNS, DURATION (seconds) and RUNS must be whole numbers" >&2; exit 2 ;;
 esac
 
@@ -61,7 +87,7 @@ if [ "$MODE" = h2 ]; then
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nghttp2-client >/dev/null || true
     fi
     export NGINX_H2=1
-elif [ "$MODE" = selfwatch ]; then
+elif [ "$MODE" = selfwatch ] || [ "$MODE" = open ]; then
     need_tools
 else
     need_tools wrk
@@ -82,9 +108,39 @@ if [ "$MODE" = h1 ] && [[ " ${ONLY:-reqwest-loop-t1} " == *" reqwest-loop-t1 "* 
     REQWEST_LOOP="$(cd "$REPO" && cargo metadata --format-version 1 --no-deps |
         python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/profiling/examples/reqwest_loop"
 fi
+# With CPU_LIMIT, one cgroup per core count: wrap_for N sets CPU_WRAP for a tool that may
+# use N x CPU_LIMIT% of a core.
+declare -A WRAPS=()
 if [ -n "${CPU_LIMIT:-}" ]; then
     case "$CPU_LIMIT" in *[!0-9]* | "") echo "CPU_LIMIT is a percentage of one core" >&2; exit 2 ;; esac
-    cpu_limit "$CPU_LIMIT"
+    for n in 1 ${THREADS}; do
+        if [ -z "${WRAPS[$n]:-}" ]; then
+            cpu_limit "$CPU_LIMIT" "$n"
+            WRAPS[$n]="$(printf '%q ' "${CPU_WRAP[@]}")"
+        fi
+    done
+fi
+wrap_for() {
+    CPU_WRAP=()
+    local w="${WRAPS[$1]:-${WRAPS[1]:-}}"
+    if [ -n "$w" ]; then
+        eval "CPU_WRAP=($w)"
+    fi
+}
+# The open model's scenario: one GET of URL at RATE/s on at most MAX_VUS VUs.
+OPEN_TOML="$OUT/open.toml"
+if [ "$MODE" = open ]; then
+    cat >"$OPEN_TOML" <<TOML
+name = "bench open model"
+base_url = "${URL%/}"
+[load]
+model = "open"
+rate = "$RATE/s"
+max_vus = $MAX_VUS
+duration = "${DURATION}s"
+[[request]]
+path = "/"
+TOML
 fi
 
 # --- 4. one run of one tool ---------------------------------------------------------
@@ -99,6 +155,22 @@ if [ "$MODE" = h2 ]; then
     TOOLS+=(volley-h2-t1 volley-h2-t2)
 elif [ "$MODE" = selfwatch ]; then
     TOOLS=(volley-t1 volley-noselfwatch-t1)
+elif [ "$MODE" = open ]; then
+    TOOLS=()
+    for n in ${THREADS:-1}; do
+        TOOLS+=("volley-closed-t$n" "volley-open-t$n")
+    done
+    if [ "$HAVE_OHA" = 1 ]; then
+        TOOLS+=(oha-q)
+    else
+        log "no oha on PATH (cargo install oha --locked): skipping oha-q"
+    fi
+elif [ -n "$THREADS" ]; then
+    TOOLS=(wrk)
+    [ "$HAVE_OHA" = 1 ] && TOOLS+=(oha)
+    for n in $THREADS; do
+        TOOLS+=("volley-t$n")
+    done
 else
     TOOLS=(wrk)
     [ "$HAVE_OHA" = 1 ] && TOOLS+=(oha)
@@ -143,18 +215,23 @@ PY
 run_one() {
     local round="$1" tool="$2"
     local base="$OUT/r${round}-${tool}"
-    local cmd
+    local cmd threads=1
+    if [[ "$tool" =~ ^volley-.*-?t([0-9]+)$ ]]; then
+        threads="${BASH_REMATCH[1]}"
+    fi
     case "$tool" in
     wrk) cmd=(wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency "$URL") ;;
+    oha-q) cmd=(oha -z "${DURATION}s" -c "$CONNS" -q "$RATE" --latency-correction --no-tui "$URL") ;;
+    volley-closed-t*) cmd=("$VOLLEY" "$URL" -c "$CONNS" -d "${DURATION}s" --headless --threads "$threads" --out "json=$base.json") ;;
+    volley-open-t*) cmd=("$VOLLEY" run "$OPEN_TOML" --headless --threads "$threads" --out "json=$base.json") ;;
     oha) cmd=(oha -z "${DURATION}s" -c "$CONNS" --no-tui "$URL") ;;
     oha-h2) cmd=(oha -z "${DURATION}s" -c "$CONNS" --no-tui --http2 "$URL") ;;
     # h2c with prior knowledge (h2load's default for http://), one stream per connection.
     h2load) cmd=(h2load -c "$CONNS" -m 1 -t 1 -D "$DURATION" "$URL") ;;
     volley-h2-t1) cmd=("$VOLLEY" "$URL" -c "$CONNS" -d "${DURATION}s" --headless --http2 --threads 1 --out "json=$base.json") ;;
     volley-h2-t2) cmd=("$VOLLEY" "$URL" -c "$CONNS" -d "${DURATION}s" --headless --http2 --threads 2 --out "json=$base.json") ;;
-    volley-t1) cmd=("$VOLLEY" "$URL" -c "$CONNS" -d "${DURATION}s" --headless --threads 1 --out "json=$base.json") ;;
     volley-noselfwatch-t1) cmd=("$VOLLEY" "$URL" -c "$CONNS" -d "${DURATION}s" --headless --threads 1 --no-self-watch --out "json=$base.json") ;;
-    volley-t2) cmd=("$VOLLEY" "$URL" -c "$CONNS" -d "${DURATION}s" --headless --threads 2 --out "json=$base.json") ;;
+    volley-t[0-9]*) cmd=("$VOLLEY" "$URL" -c "$CONNS" -d "${DURATION}s" --headless --threads "$threads" --out "json=$base.json") ;;
     volley-console-t1)
         # The full-screen console, in a 100x30 pseudo-terminal from script(1); it waits
         # for q once the run is done, so q is typed a second after the planned end.
@@ -167,6 +244,7 @@ run_one() {
     # The reqwest path's ceiling: a bare reqwest loop (examples/reqwest_loop.rs).
     reqwest-loop-t1) cmd=("$REQWEST_LOOP" "$URL" "$CONNS" "$DURATION") ;;
     esac
+    wrap_for "$threads"
     if [ "${#CPU_WRAP[@]}" -gt 0 ]; then
         cmd=("${CPU_WRAP[@]}" "${cmd[@]}")
     fi
@@ -188,7 +266,7 @@ t1, busy1, srv1, n1 = (float(x) for x in after.split())
 # Requests nginx served during the run (the second status request excluded).
 served = int(n1 - n0 - 1) if n0 >= 0 and n1 >= 0 else "NA"
 na = "NA"
-req = rps = p50 = p99 = errs = na
+req = rps = p50 = p99 = errs = dropped = opened = na
 def ms(v, unit):
     return float(v) * {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3, "secs": 1e3}[unit]
 try:
@@ -212,7 +290,7 @@ try:
         req = int(m.group(1)); errs = sum(int(x) for x in m.groups()[1:])
         m = re.search(r"status codes: \d+ 2xx, \d+ 3xx, (\d+) 4xx, (\d+) 5xx", out)
         if m: errs += int(m.group(1)) + int(m.group(2))
-    elif tool in ("oha", "oha-h2"):
+    elif tool in ("oha", "oha-h2", "oha-q"):
         # oha's text summary (1.16 prints ms; older versions secs).
         m = re.search(r"Requests/sec:\s*([\d.]+)", out); rps = float(m.group(1))
         m = re.search(r"^\s*50(?:\.0+)?% in ([\d.]+) (secs|ms)", out, re.M); p50 = ms(*m.groups())
@@ -234,6 +312,8 @@ try:
         t = d["totals"]
         req, rps, errs = t["requests"], t["rps"], t["errors"]
         p50, p99 = t["latency_ms"]["p50"], t["latency_ms"]["p99"]
+        dropped = d.get("dropped_iterations", na)
+        opened = d.get("connections", {}).get("opened", na)
 except Exception as e:  # keep going: a tool that failed gets NA in its row
     print(f"parse error for {base}: {e!r}", file=sys.stderr)
 try:
@@ -257,7 +337,7 @@ def f(x, fmt):
     return fmt.format(x) if isinstance(x, (int, float)) else x
 print("\t".join(str(x) for x in [
     rnd, tool, rc, req, f(rps, "{:.1f}"), f(p50, "{:.3f}"), f(p99, "{:.3f}"), errs,
-    wall, user, sys_, cpu_us, rss_mb, srv_pct, served, other_pct]))
+    wall, user, sys_, cpu_us, rss_mb, srv_pct, served, other_pct, dropped, opened]))
 PY
     if [ "$rc" -ne 0 ]; then
         log "  $tool exited with $rc (see $base.stderr)"
@@ -265,10 +345,10 @@ PY
 }
 
 # --- 5. interleaved rounds, then the table --------------------------------------------
-printf 'round\ttool\texit\trequests\trps\tp50_ms\tp99_ms\terrors\twall_s\tuser_s\tsys_s\tcpu_us_per_req\tmax_rss_mb\tnginx_cpu_pct\tnginx_served\tother_cpu_pct\n' >"$RAW"
+printf 'round\ttool\texit\trequests\trps\tp50_ms\tp99_ms\terrors\twall_s\tuser_s\tsys_s\tcpu_us_per_req\tmax_rss_mb\tnginx_cpu_pct\tnginx_served\tother_cpu_pct\tdropped\tconns_opened\n' >"$RAW"
 {
     echo "# volley bench/compare.sh $STAMP"
-    echo "# mode=$MODE url=$URL conns=$CONNS duration=${DURATION}s runs=$RUNS nproc=$(nproc) kernel=$(uname -r) cpu_limit=${CPU_LIMIT:-none}"
+    echo "# mode=$MODE url=$URL conns=$CONNS duration=${DURATION}s runs=$RUNS nproc=$(nproc) kernel=$(uname -r) cpu_limit=${CPU_LIMIT:-none} threads=${THREADS:-default}$([ "$MODE" = open ] && echo " rate=$RATE/s max_vus=$MAX_VUS")"
     echo "# commit=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$REPO" diff --quiet HEAD -- src Cargo.toml Cargo.lock 2>/dev/null || echo ' (src modified)')"
     echo "# volley=$VOLLEY wrk=$(wrk -v 2>&1 | head -n1 | awk '{print $2}') oha=$([ "$HAVE_OHA" = 1 ] && oha --version 2>/dev/null | head -n1 || echo 'not installed')"
     [ "$MODE" = h2 ] && echo "# h2load=$([ "$HAVE_H2LOAD" = 1 ] && h2load --version 2>/dev/null | head -n1 || echo 'not installed')"
@@ -408,6 +488,65 @@ if sw_rps:
           f"median {statistics.median(sw_rps):.4f} (rounds: {', '.join(f'{x:.3f}' for x in sw_rps)}); "
           f"CPU µs/req ratio median {statistics.median(sw_cpu):.4f} "
           f"(rounds: {', '.join(f'{x:.3f}' for x in sw_cpu)})")
+# The open model against the closed model and oha -q in the same round.
+def ratio(r, o, key):
+    a, b = num(r[key]), num(o[key])
+    return a / b if a is not None and b else None
+def medf(vals, spec=".2f"):
+    vals = [v for v in vals if v is not None]
+    return format(statistics.median(vals), spec) if vals else "n/a"
+opens = sorted({t for (_, t) in by if t.startswith("volley-open-t")})
+if opens:
+    print()
+    print("Open model, per-round ratios (medians over rounds; p99 corrected for coordinated omission):")
+    print()
+    print("| tool | rps / closed | CPU/req / closed | p99 / closed p99 | rps / oha-q | CPU/req / oha-q | p99 / oha-q p99 | dropped | connections opened |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for tool in opens:
+        closed = tool.replace("volley-open-", "volley-closed-")
+        cells = {k: [] for k in ("rc", "cc", "pc", "ro", "co", "po")}
+        drops, conns = [], []
+        for (rnd, t), r in by.items():
+            if t != tool:
+                continue
+            c, o = by.get((rnd, closed)), by.get((rnd, "oha-q"))
+            if c:
+                cells["rc"].append(ratio(r, c, "rps"))
+                cells["cc"].append(ratio(r, c, "cpu_us_per_req"))
+                cells["pc"].append(ratio(r, c, "p99_ms"))
+            if o:
+                cells["ro"].append(ratio(r, o, "rps"))
+                cells["co"].append(ratio(r, o, "cpu_us_per_req"))
+                cells["po"].append(ratio(r, o, "p99_ms"))
+            drops.append(num(r.get("dropped")))
+            conns.append(num(r.get("conns_opened")))
+        print(f"| {tool} | " + " | ".join(medf(cells[k]) for k in ("rc", "cc", "pc", "ro", "co", "po"))
+              + f" | {medf(drops, '.0f')} | {medf(conns, '.0f')} |")
+# Thread scaling: each volley family at N threads against 1 thread in the same round.
+fams = {}
+for (_, t) in by:
+    for fam in ("volley-t", "volley-closed-t", "volley-open-t"):
+        rest = t[len(fam):]
+        if t.startswith(fam) and rest.isdigit():
+            fams.setdefault(fam, set()).add(int(rest))
+scaling = [(fam, n) for fam, ns in sorted(fams.items()) for n in sorted(ns) if n > 1 and 1 in ns]
+if scaling:
+    print()
+    print("Per-thread efficiency (rps at N threads / (N x rps at 1 thread), and CPU per request at N / at 1, same round):")
+    print()
+    print("| tool | threads | efficiency | rps / t1 | CPU/req / t1 | rounds |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for fam, n in scaling:
+        eff, rr, cr = [], [], []
+        for (rnd, t), r in by.items():
+            one = by.get((rnd, f"{fam}1"))
+            if t != f"{fam}{n}" or one is None:
+                continue
+            x = ratio(r, one, "rps")
+            rr.append(x)
+            eff.append(x / n if x is not None else None)
+            cr.append(ratio(r, one, "cpu_us_per_req"))
+        print(f"| {fam}{n} | {n} | {medf(eff)} | {medf(rr)} | {medf(cr)} | {len([x for x in rr if x is not None])} |")
 if rps:
     print()
     print("Console overhead (volley-console-t1 / volley-t1 in the same round): rps ratio "

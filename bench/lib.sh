@@ -4,8 +4,9 @@
 #   start_nginx               # sets URL, PORT, STATUS_URL, NGINX_PID, NGINX_WORKER, NGINX_DIR
 #                             # (NGINX_H2=1: the port speaks cleartext HTTP/2, h2c)
 #   find_volley               # sets VOLLEY (VOLLEY_BIN, or cargo build --profile profiling)
-#   cpu_limit 25              # sets CPU_WRAP: a command prefix that runs a tool in a cgroup
-#                             # limited to 25% of one core (cgroup v1 cpu or v2 cpu.max)
+#   cpu_limit 25 [CORES]      # sets CPU_WRAP: a command prefix that runs a tool in a cgroup
+#                             # limited to 25% of one core, times CORES (cgroup v1 cpu or
+#                             # v2 cpu.max)
 #
 # The nginx runs on 127.0.0.1 on a free port with one worker, access_log off, long
 # keep-alive, a 13-byte static body at every path, and stub_status at /nginx_status
@@ -46,9 +47,10 @@ bench_cleanup() {
     if [ -n "$ON_EXIT" ]; then
         eval "$ON_EXIT" || true
     fi
-    if [ -n "$CGROUP_DIR" ]; then
-        rmdir "$CGROUP_DIR" 2>/dev/null || true
-    fi
+    local d
+    for d in "${CGROUP_DIRS[@]}"; do
+        rmdir "$d" 2>/dev/null || true
+    done
     if [ -n "$NGINX_PID" ] && kill -0 "$NGINX_PID" 2>/dev/null; then
         kill -QUIT "$NGINX_PID" 2>/dev/null || true
         for _ in 1 2 3 4 5 6 7 8 9 10; do
@@ -160,25 +162,31 @@ find_volley() {
     log "volley: $VOLLEY ($("$VOLLEY" --version 2>/dev/null || echo '?'))"
 }
 
-# cpu_limit PERCENT: every tool runs in one cgroup limited to PERCENT% of one core, so
-# that the load tool, not the server, is the limit and rps compares the tools' own speed.
+# cpu_limit PERCENT [CORES]: every tool runs in one cgroup limited to PERCENT% of one core
+# (times CORES, 1 unless given), so that the load tool, not the server, is the limit and
+# rps compares the tools' own speed. Sets CPU_WRAP; each call makes its own cgroup (named
+# after CORES), so a script can give a 2-thread run 2 x PERCENT and a 1-thread run PERCENT.
+CGROUP_DIRS=()
 cpu_limit() {
-    local pct="$1" quota=$(( $1 * 1000 )) procs
+    local pct="$1" cores="${2:-1}" quota procs dir
+    quota=$(( pct * 1000 * cores ))
     if [ -w /sys/fs/cgroup/cpu ] && [ -f /sys/fs/cgroup/cpu/cpu.cfs_quota_us ]; then
-        CGROUP_DIR="/sys/fs/cgroup/cpu/volley-bench-$$"
-        mkdir -p "$CGROUP_DIR"
-        echo 100000 >"$CGROUP_DIR/cpu.cfs_period_us"
-        echo "$quota" >"$CGROUP_DIR/cpu.cfs_quota_us"
+        dir="/sys/fs/cgroup/cpu/volley-bench-$$-x$cores"
+        mkdir -p "$dir"
+        echo 100000 >"$dir/cpu.cfs_period_us"
+        echo "$quota" >"$dir/cpu.cfs_quota_us"
     elif grep -qw cpu /sys/fs/cgroup/cgroup.controllers 2>/dev/null; then
-        CGROUP_DIR="/sys/fs/cgroup/volley-bench-$$"
-        mkdir -p "$CGROUP_DIR"
-        echo "$quota 100000" >"$CGROUP_DIR/cpu.max"
+        dir="/sys/fs/cgroup/volley-bench-$$-x$cores"
+        mkdir -p "$dir"
+        echo "$quota 100000" >"$dir/cpu.max"
     else
         log "CPU_LIMIT needs a writable cgroup cpu controller (run as root)"
         exit 1
     fi
-    procs="$CGROUP_DIR/cgroup.procs"
+    CGROUP_DIR="$dir"
+    CGROUP_DIRS+=("$dir")
+    procs="$dir/cgroup.procs"
     # shellcheck disable=SC2016
     CPU_WRAP=(bash -c 'echo $$ >"$0" && exec "$@"' "$procs")
-    log "every tool runs in $CGROUP_DIR: ${pct}% of one core"
+    log "tools run in $dir: $cores x ${pct}% of one core"
 }

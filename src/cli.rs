@@ -247,7 +247,8 @@ pub struct RunArgs {
     /// Write results: KIND=PATH, e.g. json=results.json (repeatable).
     #[arg(long = "out", value_name = "KIND=PATH")]
     pub out: Vec<String>,
-    /// Engine worker threads (1 = a single-threaded runtime).
+    /// Engine worker threads (1 = a single-threaded runtime). Default: one per core
+    /// available, at most one per 8 VUs, less one for the console above 2 cores.
     #[arg(long = "threads")]
     pub threads: Option<usize>,
     /// No self-watch: the generator is not sampled (no `generator` section, gauge or

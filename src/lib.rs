@@ -141,7 +141,7 @@ pub fn run_hosted(cli: Cli, host: Option<host::Host>) -> Result<i32, Error> {
             run,
         }) => {
             if serve_only {
-                let rt = runtime(Some(1))?;
+                let rt = runtime()?;
                 rt.block_on(demo::serve_until_ctrl_c(target))
                     .map_err(|e| Error::io("demo target", e))?;
                 return Ok(exit::OK);
@@ -235,23 +235,33 @@ pub(crate) fn overrides_of(o: &OverrideArgs) -> Result<Overrides, Error> {
     })
 }
 
-pub(crate) fn runtime(threads: Option<usize>) -> Result<tokio::runtime::Runtime, Error> {
-    let threads = threads.unwrap_or(DEFAULT_THREADS).max(1);
-    let rt = if threads == 1 {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-    } else {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(threads)
-            .enable_all()
-            .build()
-    };
-    rt.map_err(|e| Error::io("cannot start the async runtime", e))
+/// The runtime a run is driven from: the controller, the aggregator, self-watch, and the
+/// VUs too with one engine thread (more run on [`engine::Lanes`]).
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Error> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::io("cannot start the async runtime", e))
 }
 
-/// Engine worker threads unless `--threads` says otherwise (see docs/performance.md).
-pub const DEFAULT_THREADS: usize = 1;
+/// VUs one engine thread is given at least before another thread pays for itself: a
+/// thread with fewer has too little to do between wake-ups to be worth its scheduling.
+pub const VUS_PER_THREAD: u64 = 8;
+
+/// Engine threads unless `--threads` says otherwise (see docs/performance.md): one per
+/// core the process may use (`cores`: `available_parallelism`, which honours CPU affinity
+/// and a cgroup's quota), less one for the console on a machine with more than two cores,
+/// and no more than the VUs can use (one per [`VUS_PER_THREAD`] of the most VUs the run
+/// will have: `peak_vus`).
+pub fn default_threads(cores: usize, peak_vus: u64, console: bool) -> usize {
+    let room = if console && cores > 2 {
+        cores - 1
+    } else {
+        cores
+    };
+    let usable = usize::try_from(peak_vus / VUS_PER_THREAD).unwrap_or(usize::MAX);
+    room.min(usable).max(1)
+}
 
 /// Runs a plan to the end and writes its results.
 pub fn execute(plan: Plan, args: &RunArgs) -> Result<i32, Error> {
@@ -341,9 +351,23 @@ fn execute_hosted(
     let headless = args.headless || args.detach || !std::io::stdout().is_terminal();
     // A bad --theme is bad input (exit 2) even when no console will show it.
     let theme = args.theme.as_deref().map(load_theme).transpose()?;
+    let threads = args.threads.unwrap_or_else(|| {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        default_threads(cores, peak_vus, !headless)
+    });
+    // More than one engine thread: thread-per-core lanes for the VUs, the controller and
+    // the aggregator on a runtime of their own (see docs/performance.md).
+    let lanes = if threads > 1 {
+        let lanes = engine::Lanes::start(threads)
+            .map_err(|e| Error::io("cannot start the engine threads", e))?;
+        Some(std::sync::Arc::new(lanes))
+    } else {
+        None
+    };
     let engine_opts = engine::EngineOptions {
         interval_histograms: outs.iter().any(|o| o.kind == output::OutKind::Hdr),
         no_self_watch: args.no_self_watch,
+        lanes,
         ..Default::default()
     };
     let mut host = control::Host::prepare(
@@ -365,7 +389,7 @@ fn execute_hosted(
     .map_err(control::ControlError::into_error)?;
     let mut detach = run_host.map(|r| detacher(r, host.as_ref()));
     let start_control = host.as_mut().map(|h| h.starter());
-    let rt = runtime(args.threads)?;
+    let rt = runtime()?;
     let watched = if headless {
         let every = args.progress.unwrap_or(Duration::from_secs(2));
         let watched = rt.block_on(async move {
@@ -498,4 +522,26 @@ fn finish(doc: &ResultDoc, outs: &[output::OutSpec]) -> Result<(i32, String), Er
         return Ok((exit::THRESHOLDS_FAILED, why));
     }
     Ok((exit::OK, "passed".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_threads_fit_the_machine_and_the_vus() {
+        // A 16-core box, headless, 50 VUs: 6 threads (8 VUs each at least), not 1.
+        assert_eq!(default_threads(16, 50, false), 6);
+        // Enough VUs: every core; with the console open, one core is left to it.
+        assert_eq!(default_threads(16, 2000, false), 16);
+        assert_eq!(default_threads(16, 2000, true), 15);
+        // Two cores: both, console or not (one core left over would leave one thread).
+        assert_eq!(default_threads(2, 50, true), 2);
+        assert_eq!(default_threads(2, 50, false), 2);
+        // Few VUs, or one core: one thread.
+        assert_eq!(default_threads(16, 1, false), 1);
+        assert_eq!(default_threads(16, 15, false), 1);
+        assert_eq!(default_threads(1, 10_000, true), 1);
+        assert_eq!(default_threads(0, 0, false), 1);
+    }
 }

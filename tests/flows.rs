@@ -242,6 +242,101 @@ path = "/r"
     );
 }
 
+/// An open-model scenario: `rate` GETs of `base` + `path` a second on at most `max_vus`
+/// VUs for `secs` seconds.
+fn open_toml(base: &str, path: &str, rate: u32, max_vus: u32, secs: u32) -> String {
+    format!(
+        "name = \"open\"\nbase_url = \"{base}\"\n[load]\nrate = \"{rate}/s\"\nmax_vus = {max_vus}\n\
+         duration = \"{secs}s\"\n[[request]]\npath = \"{path}\"\n"
+    )
+}
+
+/// The open model grows its VU pool on demand and hands each arrival to the most recently
+/// idle VU: with room for 2,000 VUs, at 1,000/s against a server that answers in 5 ms
+/// (about 5 requests in flight), it opens about the connections the load needs, not
+/// `max_vus`, drops nothing, and each connection the server accepted is one volley counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_model_opens_the_connections_the_load_needs_not_max_vus() {
+    let _timing = TIMING.lock().await;
+    let server = TestServer::start(
+        ServerConfig::new().fallback(Route::ok().delay(Duration::from_millis(5))),
+    );
+    let s = run(&open_toml(&server.url(), "/p", 1000, 2000, 3)).await;
+    let needed = server.peak_in_flight();
+    let opened = server.connections();
+    assert_eq!(s.dropped, 0);
+    assert_eq!(s.total.requests, server.requests());
+    assert!(
+        s.total.requests >= 2700,
+        "{} requests at 1000/s for 3 s",
+        s.total.requests
+    );
+    assert_eq!(s.connections_opened, opened);
+    // One connection per VU: the pool is the most VUs that ran at once, plus what a
+    // timer tick's batch of arrivals adds (a few on a loaded machine), far from 2,000.
+    assert!(
+        opened <= needed + 30,
+        "opened {opened} connections for a peak of {needed} requests in flight"
+    );
+}
+
+/// Never more load than asked: an open model at 500/s for 2 s starts at most the 1,001
+/// iterations due in that time (arrivals at 0, 2 ms, ... 2 s), and every one of them is
+/// either sent or counted as dropped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_model_starts_no_more_iterations_than_due() {
+    let _timing = TIMING.lock().await;
+    let server = TestServer::start(ServerConfig::new());
+    let s = run(&open_toml(&server.url(), "/c", 500, 50, 2)).await;
+    let due = s.total.requests + s.dropped;
+    assert!(due <= 1001, "{due} iterations for 2 s at 500/s");
+    assert!(due >= 900, "{due} iterations for 2 s at 500/s");
+    assert_eq!(s.total.requests, server.requests());
+}
+
+/// Thread-per-core (`--threads 2`): the VUs run on two engine threads with a runtime each.
+/// The open model's two schedulers share one schedule (no more iterations than due, none
+/// dropped at an easy rate), the closed model's VUs all run their iterations, and every
+/// request and connection the server saw is counted once.
+#[tokio::test(flavor = "current_thread")]
+async fn lanes_run_both_models_with_exact_counts() {
+    let _timing = TIMING.lock().await;
+    let server = TestServer::start(ServerConfig::new());
+    let opts = engine::EngineOptions {
+        lanes: Some(Arc::new(engine::Lanes::start(2).expect("engine threads"))),
+        ..Default::default()
+    };
+    let open = engine::start_with(
+        plan(&open_toml(&server.url(), "/o", 500, 50, 2)),
+        opts.clone(),
+    )
+    .wait()
+    .await;
+    let due = open.total.requests + open.dropped;
+    assert!(
+        (900..=1001).contains(&due),
+        "{due} iterations for 2 s at 500/s"
+    );
+    assert_eq!(open.dropped, 0);
+    assert_eq!(open.total.requests, server.requests());
+    let closed = engine::start_with(
+        plan(&format!(
+            "name = \"lanes closed\"\nbase_url = \"{}\"\n[load]\nvus = 4\niterations = 200\n[[request]]\npath = \"/c\"\n",
+            server.url()
+        )),
+        opts,
+    )
+    .wait()
+    .await;
+    assert_eq!(closed.total.requests, 200);
+    assert_eq!(server.count("/c"), 200);
+    assert_eq!(closed.connections_opened, 4, "one connection per VU");
+    assert_eq!(
+        server.connections(),
+        open.connections_opened + closed.connections_opened
+    );
+}
+
 /// A server that answers at once, except that everything arriving during one
 /// 500 ms window waits for that window to end (a stop-the-world pause).
 fn stalling_server(stall_at: Duration) -> (String, Arc<AtomicU64>) {

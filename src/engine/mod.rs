@@ -6,6 +6,7 @@ mod controller;
 pub mod executor;
 mod gate;
 mod inspect;
+mod lanes;
 mod model;
 mod run;
 mod selfwatch;
@@ -18,6 +19,7 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
 
 pub use command::{Command, Spike, SpikeChange, StopSignal};
+pub use lanes::Lanes;
 pub use run::{shards_for, DEFAULT_SHARDS};
 pub use state::{ControlState, LiveSpike, RunClock, SpikeClock};
 pub use supervise::{last_published, supervise, OnSignal, RunOutcome, Signals, Watcher, HURRY};
@@ -83,6 +85,19 @@ pub struct EngineOptions {
     pub no_self_watch: bool,
     /// Run only this part of the plan (a fleet's worker); the whole plan without one.
     pub segment: Option<Arc<dyn Segment>>,
+    /// Thread-per-core: the VUs run on these engine threads, each with a runtime of its
+    /// own; without, on the runtime the run is started on (`--threads 1`, and tests).
+    pub lanes: Option<Arc<Lanes>>,
+}
+
+impl EngineOptions {
+    /// Engine threads the VUs run on: the lanes, or the current runtime's workers.
+    pub(crate) fn engine_threads(&self) -> usize {
+        match &self.lanes {
+            Some(l) => l.len(),
+            None => tokio::runtime::Handle::current().metrics().num_workers(),
+        }
+    }
 }
 
 /// Starts a run of `plan` on the current tokio runtime.

@@ -20,15 +20,18 @@ use crate::scenario::Plan;
 use crate::state::{AbortCause, EventKind, RunState};
 use crate::units::{self, duration as format_duration};
 
-/// Most recording shards: enough that worker threads rarely meet on one lock.
+/// Recording shards up to which each engine thread gets two.
 pub const DEFAULT_SHARDS: usize = 8;
 
-/// Shards for a runtime with `workers` threads: two per worker (the aggregator takes one
-/// shard at a time), at most [`DEFAULT_SHARDS`]. Each shard holds an HDR histogram per
-/// endpoint, which widens to the slowest latency seen, so unneeded shards cost memory:
-/// with one engine thread, 2 shards instead of 8 keep a quarter of those histograms.
+/// Shards for `workers` engine threads: two per thread (the aggregator takes one shard at
+/// a time) up to [`DEFAULT_SHARDS`], one per thread beyond, and always a multiple of the
+/// thread count, so that with thread-per-core lanes (VU `k` on lane `k mod n`, recording
+/// to shard `k mod shards`) no two lanes share a shard. Each shard holds an HDR histogram
+/// per endpoint, which widens to the slowest latency seen, so unneeded shards cost
+/// memory: with one engine thread, 2 shards instead of 8 keep a quarter of those.
 pub fn shards_for(workers: usize) -> usize {
-    (workers * 2).clamp(2, DEFAULT_SHARDS)
+    let workers = workers.max(1);
+    workers * (DEFAULT_SHARDS / workers).clamp(1, 2)
 }
 
 /// Runs `plan` to its end; returns the final snapshot.
@@ -75,7 +78,8 @@ impl Run {
             plan.load.stop.iterations,
         ));
         let endpoints = plan.endpoint_names();
-        let shards = shards_for(tokio::runtime::Handle::current().metrics().num_workers());
+        let threads = opts.engine_threads();
+        let shards = shards_for(threads);
         let (mut aggregator, recorder) = Aggregator::new(
             &plan.name,
             &endpoints,
@@ -87,8 +91,8 @@ impl Run {
         aggregator.keep_interval_histograms(opts.interval_histograms);
         let (aggregator_done, agg_done_rx) = oneshot::channel();
         let aggregator = tokio::spawn(aggregator.run(publish, agg_done_rx));
-        let selfwatch =
-            (!opts.no_self_watch).then(|| tokio::spawn(super::selfwatch::run(gauges.clone())));
+        let selfwatch = (!opts.no_self_watch)
+            .then(|| tokio::spawn(super::selfwatch::run(gauges.clone(), threads)));
         let monitor = plan.monitor.clone().map(|spec| {
             gauges.start_target(spec.source.to_string(), spec.names());
             let sink: Arc<dyn crate::monitor::Sink> = Arc::new(MonitorSink {
@@ -130,6 +134,7 @@ impl Run {
             gauges,
             control,
             gate: Gate::default(),
+            lanes: opts.lanes.clone(),
             recorder,
             iteration_limit: plan.load.stop.iterations,
             iterations_started: AtomicU64::new(0),
@@ -172,7 +177,7 @@ impl Run {
         grace: std::time::Duration,
     ) {
         let control = &self.ctx.control;
-        let (mut handles, mut in_flight) = leftover.collect().await;
+        let (mut handles, mut pools) = leftover.collect().await;
         // A Stop during the drain (a second Ctrl-C) cuts the graceful stop short.
         let hurry = async {
             while commands_open {
@@ -191,7 +196,9 @@ impl Run {
                     let _ = h.await;
                     handles.pop();
                 }
-                while in_flight.join_next().await.is_some() {}
+                for pool in &mut pools {
+                    while pool.join_next().await.is_some() {}
+                }
             }) => r.map_err(|_| AbortCause::GracefulStopTimeout),
             _ = hurry => Err(AbortCause::SecondStop),
         };
@@ -220,8 +227,10 @@ impl Run {
             for h in handles {
                 let _ = h.await;
             }
-            in_flight.abort_all();
-            while in_flight.join_next().await.is_some() {}
+            for pool in &mut pools {
+                pool.abort_all();
+                while pool.join_next().await.is_some() {}
+            }
         }
     }
 
@@ -265,11 +274,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn two_shards_per_worker_thread_up_to_the_most() {
+    fn shards_are_a_multiple_of_the_engine_threads() {
         assert_eq!(shards_for(0), 2);
         assert_eq!(shards_for(1), 2);
         assert_eq!(shards_for(2), 4);
+        assert_eq!(shards_for(3), 6);
         assert_eq!(shards_for(4), DEFAULT_SHARDS);
-        assert_eq!(shards_for(64), DEFAULT_SHARDS);
+        // Past 4 threads, one shard each: never two lanes on one shard.
+        assert_eq!(shards_for(5), 5);
+        assert_eq!(shards_for(64), 64);
+        for n in 1..70 {
+            assert_eq!(shards_for(n) % n, 0, "{n} threads");
+        }
     }
 }

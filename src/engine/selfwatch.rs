@@ -13,13 +13,10 @@ use crate::metrics::Gauges;
 const PROBE: Duration = Duration::from_millis(10);
 const SECOND: Duration = Duration::from_secs(1);
 
-/// Cores the engine can use: its runtime's worker threads, at most the CPUs available and
-/// the cgroup's CPU quota (a container, or `bench/compare.sh`'s `CPU_LIMIT`).
-pub(crate) fn capacity_cores() -> f64 {
-    let workers = tokio::runtime::Handle::current()
-        .metrics()
-        .num_workers()
-        .max(1);
+/// Cores the engine can use: its engine threads (`workers`), at most the CPUs available
+/// and the cgroup's CPU quota (a container, or `bench/compare.sh`'s `CPU_LIMIT`).
+pub(crate) fn capacity_cores(workers: usize) -> f64 {
+    let workers = workers.max(1);
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     let cores = workers.min(cpus) as f64;
     crate::metrics::procstat::cgroup_cpu_quota().map_or(cores, |q| cores.min(q))
@@ -36,8 +33,8 @@ fn p99(lags: &mut [f64]) -> f64 {
 }
 
 /// Samples until the task is aborted (the controller does at the end of the run).
-pub(crate) async fn run(gauges: Arc<Gauges>) {
-    let cores = capacity_cores();
+pub(crate) async fn run(gauges: Arc<Gauges>, workers: usize) {
+    let cores = capacity_cores(workers);
     let started = gauges.started;
     let mut meter = CpuMeter::new();
     let mut lags: Vec<f64> = Vec::with_capacity(128);
@@ -93,7 +90,7 @@ mod tests {
     #[tokio::test(flavor = "current_thread")]
     async fn samples_arrive_every_second_and_a_blocked_loop_shows_lag() {
         let gauges = Arc::new(Gauges::new(Instant::now()));
-        let task = tokio::spawn(run(gauges.clone()));
+        let task = tokio::spawn(run(gauges.clone(), 1));
         // Block the only runtime thread for 300 ms at a time: timers fire late.
         let deadline = Instant::now() + Duration::from_secs(10);
         while gauges.generator().samples.len() < 2 && Instant::now() < deadline {

@@ -34,6 +34,8 @@ pub struct RunCtx {
     pub gauges: Arc<Gauges>,
     pub control: Arc<ControlState>,
     pub gate: Gate,
+    /// Thread-per-core engine threads, when the run has them.
+    pub lanes: Option<Arc<super::Lanes>>,
     pub recorder: Recorder,
     pub iteration_limit: Option<u64>,
     pub iterations_started: AtomicU64,
@@ -229,6 +231,18 @@ pub enum StepResult {
 }
 
 impl RunCtx {
+    /// Spawns a VU's task: on its lane (`id mod lanes`) with thread-per-core, else on the
+    /// current runtime.
+    pub fn spawn_vu<F>(&self, id: u64, fut: F) -> tokio::task::JoinHandle<()>
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        match &self.lanes {
+            Some(l) => l.spawn(l.lane_of(id), fut),
+            None => tokio::spawn(fut),
+        }
+    }
+
     /// A VU started: the first one starts the run clock.
     pub fn vu_started(&self) {
         if self.gauges.vu_started() {

@@ -85,7 +85,8 @@ pub fn launch(mut l: Launch) -> Result<i32, Error> {
         endpoints: l.plan.endpoint_names(),
         thresholds: l.plan.thresholds.clone(),
     };
-    let rt = crate::runtime(l.run.threads.or(Some(2)))?;
+    // The coordinator runs no VUs: one thread merges the workers' reports.
+    let rt = crate::runtime()?;
     let guard = rt.enter();
     let (svc, workers, handle) = coordinator::start(settings);
     // The workers' snapshots come gzipped (JSON with base64 histograms shrinks a lot).

@@ -89,8 +89,17 @@ pub fn command(args: &WorkerArgs) -> Result<i32, Error> {
         token,
         fingerprint: args.fingerprint.clone(),
     };
-    let rt = crate::runtime(args.threads)?;
-    let res = rt.block_on(work(plan, register, target, outs));
+    let rt = crate::runtime()?;
+    // More than one engine thread: thread-per-core lanes, as for a run on one machine.
+    let lanes = match args.threads.unwrap_or(1) {
+        0 | 1 => None,
+        n => {
+            Some(Arc::new(engine::Lanes::start(n).map_err(|e| {
+                Error::io("cannot start the engine threads", e)
+            })?))
+        }
+    };
+    let res = rt.block_on(work(plan, register, target, outs, lanes));
     rt.shutdown_timeout(Duration::from_millis(200));
     res
 }
@@ -110,6 +119,7 @@ async fn work(
     register: proto::Register,
     target: Target,
     outs: Vec<crate::output::OutSpec>,
+    lanes: Option<Arc<engine::Lanes>>,
 ) -> Result<i32, Error> {
     let (channel, bearer) = client::channel(&target).await.map_err(Error::Usage)?;
     let mut fleet = FleetClient::with_interceptor(channel, bearer)
@@ -191,6 +201,7 @@ async fn work(
             interval_histograms: true,
             no_self_watch: false,
             segment: Some(Arc::new(part)),
+            lanes,
         },
     );
     let commands = handle.commands.clone();

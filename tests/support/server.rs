@@ -243,6 +243,8 @@ struct State {
     config: ServerConfig,
     flight: Mutex<Flight>,
     record: Mutex<Record>,
+    /// Connections accepted.
+    connections: std::sync::atomic::AtomicU64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -373,6 +375,7 @@ impl TestServer {
             config,
             flight: Mutex::new(Flight::default()),
             record: Mutex::new(Record::default()),
+            connections: std::sync::atomic::AtomicU64::new(0),
         });
         let (tx, rx) = oneshot::channel();
         let st = state.clone();
@@ -427,6 +430,13 @@ impl TestServer {
     }
 
     /// Requests received but not yet answered.
+    /// Connections accepted since the start.
+    pub fn connections(&self) -> u64 {
+        self.state
+            .connections
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     pub fn in_flight(&self) -> u64 {
         lock(&self.state.flight).now
     }
@@ -522,6 +532,7 @@ fn serve(listener: TcpListener, state: Arc<State>, mut shutdown: oneshot::Receiv
                 _ = &mut shutdown => break,
                 accepted = listener.accept() => {
                     let Ok((stream, _)) = accepted else { continue };
+                    state.connections.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     let _ = stream.set_nodelay(true);
                     let st = state.clone();
                     let mut builder = http1::Builder::new();

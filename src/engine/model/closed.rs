@@ -47,12 +47,15 @@ impl Closed {
         if n > cur {
             for k in 0..n - cur {
                 let retire = Arc::new(AtomicBool::new(false));
-                let handle = tokio::spawn(run_closed_vu(
-                    ctx.clone(),
-                    ctx.global(self.next_id),
-                    retire.clone(),
-                    stagger(k),
-                ));
+                let handle = ctx.spawn_vu(
+                    self.next_id,
+                    run_closed_vu(
+                        ctx.clone(),
+                        ctx.global(self.next_id),
+                        retire.clone(),
+                        stagger(k),
+                    ),
+                );
                 self.next_id += 1;
                 self.vus.push(Vu { retire, handle });
             }
@@ -103,7 +106,7 @@ impl Model for Closed {
         vus.append(&mut self.retiring);
         Leftover {
             vus,
-            scheduler: None,
+            schedulers: Vec::new(),
         }
     }
 }

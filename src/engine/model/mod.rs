@@ -71,18 +71,19 @@ pub(super) fn of(
 pub(super) struct Leftover {
     /// VU tasks (closed model).
     pub vus: Vec<JoinHandle<()>>,
-    /// The scheduler (open model), which hands back the iterations it started.
-    pub scheduler: Option<JoinHandle<JoinSet<()>>>,
+    /// The schedulers (open model: one, or one per lane), which hand back their VU tasks: the idle ones leave at
+    /// once, the busy ones when their iteration is over.
+    pub schedulers: Vec<JoinHandle<JoinSet<()>>>,
 }
 
 impl Leftover {
-    /// The VU tasks, and the iterations in flight once the scheduler has ended.
-    pub async fn collect(self) -> (Vec<JoinHandle<()>>, JoinSet<()>) {
-        let in_flight = match self.scheduler {
-            Some(s) => s.await.unwrap_or_default(),
-            None => JoinSet::new(),
-        };
-        (self.vus, in_flight)
+    /// The VU tasks, and the open model's once its scheduler has ended.
+    pub async fn collect(self) -> (Vec<JoinHandle<()>>, Vec<JoinSet<()>>) {
+        let mut pools = Vec::new();
+        for s in self.schedulers {
+            pools.push(s.await.unwrap_or_default());
+        }
+        (self.vus, pools)
     }
 }
 

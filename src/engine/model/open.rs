@@ -1,20 +1,28 @@
-//! The open model: iterations start at a rate, on at most `max_vus` VUs, whatever the
-//! server does. An iteration waits for a free VU at most `MAX_LAG`, then is dropped.
-//! Latency is measured from when the iteration was due (coordinated-omission corrected).
-//! How late each iteration starts (after it was due and a VU was free) goes to self-watch's
-//! arrival lag: a late start with VUs free is the generator's doing, not the target's.
+//! The open model: iterations start at a rate, on a pool of at most `max_vus` VUs grown on
+//! demand, whatever the server does. An iteration waits for a free VU at most `MAX_LAG`,
+//! then is dropped. Latency is measured from when the iteration was due
+//! (coordinated-omission corrected). How late each iteration starts (after it was due and
+//! a VU was free) goes to self-watch's arrival lag: a late start with VUs free is the
+//! generator's doing, not the target's.
+//!
+//! How the work is laid out (docs/performance.md, "The open model"): one scheduler task
+//! wakes once per timer tick, not once per arrival, and hands every arrival due by then to
+//! an idle VU at its exact scheduled time. VUs are long-lived tasks (no task spawned per
+//! iteration); an idle VU waits on its own slot, and the scheduler takes the most recently
+//! idle one first, so the fewest VUs (and connections) carry the load and they stay warm.
+//! A new VU is created only when an arrival is due and no VU is idle, so the pool grows to
+//! the concurrency the target needs (rate x latency), not to `max_vus`.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::Notify;
 use tokio::task::{JoinHandle, JoinSet};
 
 use super::{Leftover, Model};
 use crate::engine::gate::Phase;
-use crate::engine::sleep_opt;
 use crate::engine::vu::{Active, RunCtx, StopOnPanic, VuState};
 use crate::state::EventKind;
 use crate::units;
@@ -27,7 +35,7 @@ pub const MAX_LAG: Duration = Duration::from_secs(1);
 pub(super) struct Open {
     max_vus: u32,
     stop: Arc<Notify>,
-    scheduler: Option<JoinHandle<JoinSet<()>>>,
+    schedulers: Vec<JoinHandle<JoinSet<()>>>,
 }
 
 impl Open {
@@ -35,7 +43,7 @@ impl Open {
         Open {
             max_vus,
             stop: Arc::new(Notify::new()),
-            scheduler: None,
+            schedulers: Vec::new(),
         }
     }
 }
@@ -77,119 +85,538 @@ impl Model for Open {
         ctx.gate.poke();
     }
 
+    /// One scheduler, or with thread-per-core one per lane: lane `i` of `n` takes arrivals
+    /// `i, i + n, i + 2n, ...` of the one schedule and its share of `max_vus`.
     fn started(&mut self, ctx: &Arc<RunCtx>) {
-        self.scheduler = Some(tokio::spawn(schedule(
-            ctx.clone(),
-            self.max_vus,
-            self.stop.clone(),
-        )));
+        match &ctx.lanes {
+            None => self.schedulers.push(tokio::spawn(schedule(
+                ctx.clone(),
+                Lane::ONLY,
+                self.max_vus,
+                self.stop.clone(),
+            ))),
+            Some(lanes) => {
+                let n = lanes.len();
+                for i in 0..n {
+                    let lane = Lane {
+                        index: i as u64,
+                        of: n as u64,
+                    };
+                    let max_vus = crate::engine::lanes::share(self.max_vus, i, n);
+                    self.schedulers.push(
+                        lanes.spawn(i, schedule(ctx.clone(), lane, max_vus, self.stop.clone())),
+                    );
+                }
+            }
+        }
     }
 
     fn stop(&mut self) -> Leftover {
-        self.stop.notify_one();
+        self.stop.notify_waiters();
         Leftover {
             vus: Vec::new(),
-            scheduler: self.scheduler.take(),
+            schedulers: std::mem::take(&mut self.schedulers),
         }
     }
 }
 
-/// Runs until `stop` is notified; returns the iterations still in flight.
-async fn schedule(ctx: Arc<RunCtx>, max_vus: u32, stop: Arc<Notify>) -> JoinSet<()> {
-    let (ret_tx, mut ret_rx) = mpsc::unbounded_channel::<VuState>();
-    // Free VUs and since when they are free.
-    let mut idle: Vec<(VuState, Instant)> = Vec::new();
+/// Which arrivals a scheduler takes: `index, index + of, index + 2 of, ...`.
+#[derive(Debug, Clone, Copy)]
+struct Lane {
+    index: u64,
+    of: u64,
+}
+
+impl Lane {
+    /// Every arrival.
+    const ONLY: Lane = Lane { index: 0, of: 1 };
+
+    /// The first arrival at or after `k` that is this lane's.
+    fn at_or_after(&self, k: u64) -> u64 {
+        k + (self.index + self.of - k % self.of) % self.of
+    }
+}
+
+/// The arrival schedule: arrival `k` is due at `at + (k - first) / rate`, computed from
+/// the index (no step added up, so no drift). A rate change starts a new epoch.
+#[derive(Debug, Clone, Copy)]
+struct Schedule {
+    at: Instant,
+    first: u64,
+    rate: f64,
+}
+
+impl Schedule {
+    fn due(&self, k: u64) -> Instant {
+        self.at + Duration::from_secs_f64((k - self.first) as f64 / self.rate)
+    }
+}
+
+/// The arrivals of a schedule that are due: what the scheduler owes and when each was due.
+#[derive(Debug)]
+struct Arrivals {
+    lane: Lane,
+    /// A fleet worker's part: it starts only the arrivals it owns (arrival `k` of the run's
+    /// one schedule goes to one worker), on the whole run's schedule.
+    part: Option<Arc<dyn crate::engine::Segment>>,
+    /// `None` while the rate is 0 or the run is paused.
+    epoch: Option<Schedule>,
+    /// Index of the next arrival of this lane not yet due.
+    next: u64,
+}
+
+impl Arrivals {
+    #[cfg(test)]
+    fn new(lane: Lane) -> Arrivals {
+        Arrivals::of_part(lane, None)
+    }
+
+    fn of_part(lane: Lane, part: Option<Arc<dyn crate::engine::Segment>>) -> Arrivals {
+        Arrivals {
+            lane,
+            part,
+            epoch: None,
+            next: lane.index,
+        }
+    }
+
+    /// When the next arrival is due, if one ever is.
+    fn next_due(&self) -> Option<Instant> {
+        self.epoch.map(|e| e.due(self.next))
+    }
+
+    /// Runs at `rate` from `now` on (0, or paused: nothing is due). The next arrival keeps
+    /// its time when the rate is unchanged; on a change the schedule restarts at the
+    /// earlier of the next arrival's old time and one new interval from now. An epoch
+    /// starts at a multiple of the lane count, so that each lane keeps its place in the
+    /// one schedule (lane `i`'s arrival `i / rate` after the epoch's start).
+    fn set_rate(&mut self, rate: f64, now: Instant) {
+        if !(rate > 0.0 && rate.is_finite()) {
+            self.epoch = None;
+            return;
+        }
+        let first = self.next - self.lane.index;
+        let offset = Duration::from_secs_f64(self.lane.index as f64 / rate);
+        let at = match self.epoch {
+            Some(e) if e.rate == rate => return,
+            Some(e) => {
+                let old = e.due(self.next);
+                old.checked_sub(offset)
+                    .unwrap_or(old)
+                    .min(now + Duration::from_secs_f64(1.0 / rate))
+            }
+            None => now,
+        };
+        self.epoch = Some(Schedule { at, first, rate });
+    }
+
+    /// Every arrival due by `now`, oldest first, into `out`; arrivals already more than
+    /// `MAX_LAG` late are skipped and their count returned (they are dropped: a stalled
+    /// scheduler owes no burst for the past, and the count stays exact).
+    fn take_due(&mut self, now: Instant, out: &mut VecDeque<Instant>) -> u64 {
+        let Some(e) = self.epoch else { return 0 };
+        let mut skipped = 0;
+        if let Some(oldest) = now.checked_sub(MAX_LAG) {
+            if e.due(self.next) < oldest {
+                // The first index due at or after `oldest`.
+                let k = e.first + ((oldest - e.at).as_secs_f64() * e.rate).ceil() as u64;
+                let k = self.lane.at_or_after(k.max(self.next));
+                skipped = match &self.part {
+                    None => (k - self.next) / self.lane.of,
+                    Some(part) => (self.next..k)
+                        .step_by(self.lane.of as usize)
+                        .filter(|&i| part.owns(i))
+                        .count() as u64,
+                };
+                self.next = k;
+            }
+        }
+        loop {
+            let due = e.due(self.next);
+            if due > now {
+                break;
+            }
+            if self.part.as_ref().is_none_or(|p| p.owns(self.next)) {
+                out.push_back(due);
+            }
+            self.next += self.lane.of;
+        }
+        skipped
+    }
+}
+
+/// What an idle VU is told.
+enum Job {
+    /// Nothing yet.
+    None,
+    /// Run one iteration, due at this instant; the VU was free since the second one.
+    Run(Instant, Instant),
+    /// The run is over: leave.
+    Exit,
+}
+
+/// One VU's mailbox: the scheduler puts a job in and wakes the VU.
+struct Slot {
+    job: Mutex<Job>,
+    wake: Notify,
+}
+
+impl Slot {
+    fn give(&self, job: Job) {
+        *lock(&self.job) = job;
+        self.wake.notify_one();
+    }
+
+    async fn take(&self) -> Job {
+        loop {
+            let job = std::mem::replace(&mut *lock(&self.job), Job::None);
+            match job {
+                Job::None => self.wake.notified().await,
+                job => return job,
+            }
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The VUs that are free, most recently freed last.
+#[derive(Default)]
+struct Idle {
+    vus: Vec<(Arc<Slot>, Instant)>,
+    /// Set when the run stops: a VU that comes back then leaves instead.
+    closed: bool,
+}
+
+/// What the scheduler and its VUs share.
+struct Pool {
+    idle: Mutex<Idle>,
+    /// A VU came back (the scheduler waits on it only while arrivals wait for a VU).
+    returned: Notify,
+}
+
+impl Pool {
+    /// A VU is free again; false when the run has stopped and it must leave.
+    fn put_back(&self, slot: Arc<Slot>) -> bool {
+        let mut idle = lock(&self.idle);
+        if idle.closed {
+            return false;
+        }
+        idle.vus.push((slot, Instant::now()));
+        drop(idle);
+        self.returned.notify_one();
+        true
+    }
+
+    /// The most recently freed VU.
+    fn take(&self) -> Option<(Arc<Slot>, Instant)> {
+        lock(&self.idle).vus.pop()
+    }
+
+    /// The run stops: every idle VU leaves, and those still busy leave when they are done.
+    fn close(&self) {
+        let mut idle = lock(&self.idle);
+        idle.closed = true;
+        for (slot, _) in idle.vus.drain(..) {
+            slot.give(Job::Exit);
+        }
+    }
+}
+
+/// A VU of the open model: waits for a job, runs it, goes back to the pool.
+async fn run_vu(ctx: Arc<RunCtx>, pool: Arc<Pool>, slot: Arc<Slot>, id: u64) {
+    let _stop_on_panic = StopOnPanic(&ctx.control);
+    let never = AtomicBool::new(false);
+    let mut st = VuState::new(&ctx, id);
+    loop {
+        let (due_at, free_at) = match slot.take().await {
+            Job::Run(due_at, free_at) => (due_at, free_at),
+            Job::Exit | Job::None => return,
+        };
+        // Owed from when it was due, or from when the VU came free if none was.
+        ctx.gauges.arrival_lag.record(free_at.max(due_at).elapsed());
+        {
+            let _active = Active::new(&ctx.gauges);
+            let user = ctx.pick_user(&mut st.rng);
+            if ctx.on_start(&mut st, user, &never).await {
+                ctx.iteration(&mut st, user, Some(due_at), &never).await;
+            }
+        }
+        if !pool.put_back(slot.clone()) {
+            return;
+        }
+    }
+}
+
+/// Runs until `stop` is notified; returns the VU tasks, which finish what they run. VU ids
+/// are `lane.index + lane.of * n` for the lane's `n`th VU: unique over lanes, and on the
+/// lane's own recording shards.
+async fn schedule(ctx: Arc<RunCtx>, lane: Lane, max_vus: u32, stop: Arc<Notify>) -> JoinSet<()> {
+    let pool = Arc::new(Pool {
+        idle: Mutex::new(Idle::default()),
+        returned: Notify::new(),
+    });
+    let mut vus: JoinSet<()> = JoinSet::new();
     let mut created: u32 = 0;
+    let mut arrivals = Arrivals::of_part(lane, ctx.segment.clone());
     let mut backlog: VecDeque<Instant> = VecDeque::new();
-    let mut running: JoinSet<()> = JoinSet::new();
-    let never = Arc::new(AtomicBool::new(false));
-    let mut next = tokio::time::Instant::now();
-    let mut was_paused = false;
-    // The run's number of the next arrival: a fleet worker starts only its own (the
-    // arrivals are striped over the workers), on the whole run's schedule.
-    let mut arrival: u64 = 0;
+    let timer = tokio::time::sleep(Duration::ZERO);
+    tokio::pin!(timer);
     let stopped = stop.notified();
     tokio::pin!(stopped);
+    // Whether this wake-up already let the busy VUs run before creating new ones.
+    let mut yielded = false;
     loop {
         let changed = ctx.gate.changed();
         tokio::pin!(changed);
         changed.as_mut().enable();
-        let rate = ctx.control.rate().unwrap_or(0.0);
         let phase = ctx.gate.phase();
         if phase == Phase::Stopping {
             break;
         }
-        let paused = phase == Phase::Paused;
-        if was_paused && !paused {
-            // Resume from the same point: nothing is owed for the paused time.
-            next = tokio::time::Instant::now();
-        }
-        was_paused = paused;
-        let due = (rate > 0.0 && !paused).then_some(next);
-        tokio::select! {
-            _ = &mut stopped => break,
-            _ = changed => {}
-            _ = sleep_opt(due) => {
-                let now = tokio::time::Instant::now();
-                if ctx.segment.as_ref().is_none_or(|s| s.owns(arrival)) {
-                    backlog.push_back(next.into_std());
-                }
-                arrival += 1;
-                let step = Duration::from_secs_f64(1.0 / rate);
-                next += step;
-                // After a long stall or a rate change, don't owe a burst for the past.
-                if next + MAX_LAG < now {
-                    next = now;
-                }
-            }
-            Some(vu) = ret_rx.recv() => idle.push((vu, Instant::now())),
-            Some(_) = running.join_next(), if !running.is_empty() => {}
+        let now = Instant::now();
+        // Paused: nothing is due, and nothing is owed for the paused time after.
+        let rate = match phase {
+            Phase::Running => ctx.control.rate().unwrap_or(0.0),
+            _ => 0.0,
+        };
+        arrivals.set_rate(rate, now);
+        // Arrivals due after the planned end are not owed: the controller ends the run a
+        // tick after it (its own timer), and that tick's arrivals would be load past the
+        // plan. Past the end nothing more is due.
+        let past_end = ctx.control.planned().and_then(|planned| {
+            let ran = ctx.control.clock().run_time(now);
+            ran.checked_sub(planned)
+        });
+        let until = past_end.map_or(now, |over| now.checked_sub(over).unwrap_or(now));
+        let skipped = arrivals.take_due(until, &mut backlog);
+        if past_end.is_some() {
+            arrivals.set_rate(0.0, now);
         }
         // Drop what waited too long, then hand the rest to free VUs (oldest first).
-        let now = Instant::now();
-        while backlog
-            .front()
-            .is_some_and(|t| now.duration_since(*t) > MAX_LAG)
-        {
-            backlog.pop_front();
-            ctx.gauges.dropped.fetch_add(1, Ordering::Relaxed);
+        let expired = backlog
+            .iter()
+            .take_while(|t| now.saturating_duration_since(**t) > MAX_LAG)
+            .count();
+        backlog.drain(..expired);
+        let dropped = skipped + expired as u64;
+        if dropped > 0 {
+            ctx.gauges.dropped.fetch_add(dropped, Ordering::Relaxed);
         }
+        let mut grow = false;
         while let Some(&due_at) = backlog.front() {
-            if ctx.gate.phase() != Phase::Running {
+            if phase != Phase::Running {
                 break;
             }
-            let (mut st, free_at) = match idle.pop() {
+            let (slot, free_at) = match pool.take() {
                 Some(vu) => vu,
+                // Before a new VU (and connection) for an arrival, the busy VUs whose
+                // answers are in (after a stall of this thread, most of them) get to run
+                // and come back: new VUs are for concurrency the target needs.
+                None if created > 0 && created < max_vus && !yielded => {
+                    grow = true;
+                    break;
+                }
                 None if created < max_vus => {
-                    created += 1;
+                    let slot = Arc::new(Slot {
+                        job: Mutex::new(Job::None),
+                        wake: Notify::new(),
+                    });
                     ctx.vu_started();
-                    (VuState::new(&ctx, ctx.global(created as u64 - 1)), due_at)
+                    vus.spawn(run_vu(
+                        ctx.clone(),
+                        pool.clone(),
+                        slot.clone(),
+                        ctx.global(lane.index + lane.of * u64::from(created)),
+                    ));
+                    created += 1;
+                    (slot, due_at)
                 }
                 None => break,
             };
-            // Owed from when it was due, or from when a VU came free if none was.
-            let owed_from = free_at.max(due_at);
-            backlog.pop_front();
             if !ctx.take_iteration() {
-                idle.push((st, free_at));
+                let _ = pool.put_back(slot);
                 backlog.clear();
                 break;
             }
-            let ctx = ctx.clone();
-            let tx = ret_tx.clone();
-            let never = never.clone();
-            running.spawn(async move {
-                ctx.gauges.arrival_lag.record(owed_from.elapsed());
-                let _active = Active::new(&ctx.gauges);
-                let _stop_on_panic = StopOnPanic(&ctx.control);
-                let user = ctx.pick_user(&mut st.rng);
-                if ctx.on_start(&mut st, user, &never).await {
-                    ctx.iteration(&mut st, user, Some(due_at), &never).await;
-                }
-                let _ = tx.send(st);
-            });
+            backlog.pop_front();
+            slot.give(Job::Run(due_at, free_at));
         }
         ctx.gauges.vus_target.store(created, Ordering::Relaxed);
+        if grow {
+            yielded = true;
+            tokio::task::yield_now().await;
+            continue;
+        }
+        yielded = false;
+        // Sleep until the next arrival is due (every arrival due by then is handed out in
+        // one wake-up), the oldest waiting one expires, a VU comes back while arrivals
+        // wait for one, the gate changes or the run stops.
+        let wake_at = match (arrivals.next_due(), backlog.front()) {
+            (Some(a), Some(b)) => Some(a.min(*b + MAX_LAG)),
+            (a, b) => a.or(b.map(|b| *b + MAX_LAG)),
+        };
+        if let Some(at) = wake_at {
+            timer.as_mut().reset(at.into());
+        }
+        let waiting = !backlog.is_empty();
+        tokio::select! {
+            biased;
+            _ = &mut stopped => break,
+            _ = changed => {}
+            _ = pool.returned.notified(), if waiting => {}
+            _ = &mut timer, if wake_at.is_some() => {}
+        }
     }
-    running
+    pool.close();
+    vus
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn due_offsets(a: &mut Arrivals, t0: Instant, now: Duration) -> (Vec<Duration>, u64) {
+        let mut out = VecDeque::new();
+        let skipped = a.take_due(t0 + now, &mut out);
+        (out.into_iter().map(|t| t - t0).collect(), skipped)
+    }
+
+    #[test]
+    fn arrivals_come_at_exact_times_in_batches() {
+        let t0 = Instant::now();
+        let mut a = Arrivals::new(Lane::ONLY);
+        a.set_rate(1000.0, t0);
+        // One wake-up 2.5 ms in: the arrivals due at 0, 1 and 2 ms, at their own times.
+        let (got, skipped) = due_offsets(&mut a, t0, Duration::from_micros(2500));
+        assert_eq!(
+            got,
+            vec![
+                Duration::ZERO,
+                Duration::from_millis(1),
+                Duration::from_millis(2)
+            ]
+        );
+        assert_eq!(skipped, 0);
+        assert_eq!(a.next_due(), Some(t0 + Duration::from_millis(3)));
+        // 10,000 arrivals later (woken every 500 ms) the time is still exact: computed
+        // from the index, not added up.
+        let mut got = Vec::new();
+        for ms in (502..=10_002).step_by(500) {
+            let (batch, skipped) = due_offsets(&mut a, t0, Duration::from_millis(ms));
+            assert_eq!(skipped, 0);
+            got.extend(batch);
+        }
+        assert_eq!(got.len(), 10_000);
+        assert_eq!(*got.last().unwrap(), Duration::from_millis(10_002));
+    }
+
+    #[test]
+    fn a_rate_change_starts_a_new_epoch_without_a_burst() {
+        let t0 = Instant::now();
+        let mut a = Arrivals::new(Lane::ONLY);
+        a.set_rate(1.0, t0);
+        let (got, _) = due_offsets(&mut a, t0, Duration::from_millis(100));
+        assert_eq!(got, vec![Duration::ZERO]);
+        // Next would be at 1 s; at 100/s from 100 ms on it comes 10 ms later instead.
+        a.set_rate(100.0, t0 + Duration::from_millis(100));
+        assert_eq!(a.next_due(), Some(t0 + Duration::from_millis(110)));
+        let (got, _) = due_offsets(&mut a, t0, Duration::from_millis(140));
+        assert_eq!(got.len(), 4, "{got:?}");
+        // Rate 0 (or paused): nothing is due, and resuming owes nothing for the pause.
+        a.set_rate(0.0, t0 + Duration::from_millis(140));
+        assert_eq!(a.next_due(), None);
+        let (got, _) = due_offsets(&mut a, t0, Duration::from_secs(5));
+        assert!(got.is_empty());
+        a.set_rate(100.0, t0 + Duration::from_secs(5));
+        let (got, skipped) = due_offsets(&mut a, t0, Duration::from_millis(5_015));
+        assert_eq!(
+            got,
+            vec![Duration::from_secs(5), Duration::from_millis(5_010)]
+        );
+        assert_eq!(skipped, 0);
+    }
+
+    #[test]
+    fn a_stalled_scheduler_counts_what_it_skips() {
+        let t0 = Instant::now();
+        let mut a = Arrivals::new(Lane::ONLY);
+        a.set_rate(100.0, t0);
+        // Woken 3 s late: the arrivals more than MAX_LAG late are skipped and counted,
+        // the last second's are still owed, each at its own time.
+        let (got, skipped) = due_offsets(&mut a, t0, Duration::from_secs(3));
+        assert_eq!(skipped, 200);
+        assert_eq!(got.len(), 101);
+        assert_eq!(got[0], Duration::from_secs(2));
+        assert_eq!(
+            skipped + got.len() as u64,
+            301,
+            "every arrival counted once"
+        );
+    }
+
+    #[test]
+    fn lanes_share_one_schedule_exactly() {
+        let t0 = Instant::now();
+        let mut all: Vec<Duration> = Vec::new();
+        let mut skipped = 0;
+        for index in 0..3 {
+            let mut a = Arrivals::new(Lane { index, of: 3 });
+            a.set_rate(100.0, t0);
+            // Each lane woken 1.5 s late: 50 skipped arrivals of 151 due, a third each.
+            let (got, s) = due_offsets(&mut a, t0, Duration::from_millis(1_500));
+            skipped += s;
+            all.extend(got);
+        }
+        all.sort();
+        assert_eq!(skipped, 50);
+        let expect: Vec<Duration> = (50..=150).map(|k| Duration::from_millis(k * 10)).collect();
+        assert_eq!(all, expect);
+    }
+
+    /// A fleet worker's part in a test: arrival `k` is part `k % of`'s.
+    #[derive(Debug)]
+    struct Every {
+        part: u64,
+        of: u64,
+    }
+
+    impl crate::engine::Segment for Every {
+        fn share(&self, q: u64) -> u64 {
+            q / self.of + u64::from(q % self.of > self.part)
+        }
+        fn owns(&self, k: u64) -> bool {
+            k % self.of == self.part
+        }
+        fn nth(&self, j: u64) -> u64 {
+            j * self.of + self.part
+        }
+    }
+
+    #[test]
+    fn fleet_parts_stripe_one_schedule_exactly() {
+        let t0 = Instant::now();
+        let mut all: Vec<Duration> = Vec::new();
+        let mut skipped = 0;
+        // Two workers, the second with two engine threads.
+        for (part, lanes) in [(0, 1), (1, 2)] {
+            for index in 0..lanes {
+                let mut a = Arrivals::of_part(
+                    Lane { index, of: lanes },
+                    Some(Arc::new(Every { part, of: 2 })),
+                );
+                a.set_rate(100.0, t0);
+                let (got, s) = due_offsets(&mut a, t0, Duration::from_millis(1_500));
+                skipped += s;
+                all.extend(got);
+            }
+        }
+        all.sort();
+        // As one process: 50 skipped, arrivals 50..=150 each once, at their own time.
+        assert_eq!(skipped, 50);
+        let expect: Vec<Duration> = (50..=150).map(|k| Duration::from_millis(k * 10)).collect();
+        assert_eq!(all, expect);
+    }
 }
