@@ -69,6 +69,9 @@ pub struct WireEndpoint {
     pub hist_raw: Option<String>,
     /// connect, tls, ttfb, receive, total.
     pub phases: Option<[Option<String>; 5]>,
+    /// dns, send (with `phases`; absent from older peers).
+    #[serde(default)]
+    pub phases_more: Option<[Option<String>; 2]>,
     pub skipped: u64,
     pub checks: Vec<(usize, u64, u64)>,
     pub rps_now: f64,
@@ -182,6 +185,7 @@ impl WireEndpoint {
                     enc(&p.total),
                 ]
             }),
+            phases_more: e.phases.as_ref().map(|p| [enc(&p.dns), enc(&p.send)]),
             skipped: e.skipped,
             checks: e.checks.iter().map(|(id, (p, f))| (*id, *p, *f)).collect(),
             rps_now: e.rps_now,
@@ -220,8 +224,11 @@ impl WireEndpoint {
 
     fn to_stats(&self) -> Result<EndpointStats, WireError> {
         let name = &self.name;
+        let more = |i: usize| self.phases_more.as_ref().map_or(&None, |m| &m[i]);
         let phases = match &self.phases {
             Some([c, t, f, r, total]) => Some(Arc::new(PhaseHists {
+                dns: dec(more(0), name)?,
+                send: dec(more(1), name)?,
                 connect: dec(c, name)?,
                 tls: dec(t, name)?,
                 ttfb: dec(f, name)?,
@@ -526,7 +533,9 @@ mod tests {
         e.hist = Arc::new(hist(base, n));
         e.hist_raw = Some(Arc::new(hist(base / 2, n)));
         e.phases = Some(Arc::new(PhaseHists {
+            dns: hist(30, 5),
             connect: hist(100, 20),
+            send: hist(10, n),
             ttfb: hist(base, n),
             ..Default::default()
         }));
@@ -651,6 +660,7 @@ mod tests {
             let (pa, pb) = (a.phases.as_ref().unwrap(), b.phases.as_ref().unwrap());
             assert_eq!(pa.ttfb, pb.ttfb);
             assert_eq!(pa.connect, pb.connect);
+            assert_eq!((&pa.dns, &pa.send), (&pb.dns, &pb.send));
             assert_eq!(a.timeline, b.timeline);
             assert_eq!(a.checks, b.checks);
             assert_eq!(a.retries, b.retries);

@@ -155,12 +155,19 @@ pub struct Retries {
 /// Per-phase latency, milliseconds, each with the usual percentile keys.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PhasesMs {
+    /// Name resolution, over the requests that opened a connection to a host name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dns: Option<Latency>,
     /// TCP connect, over the requests that opened a connection.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connect: Option<Latency>,
     /// TLS handshake, over the requests that opened an https connection.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<Latency>,
+    /// Writing the request, over the requests whose client sees the write end
+    /// (HTTP/1.1); part of `ttfb`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub send: Option<Latency>,
     /// From starting to write the request to the first response byte (waiting).
     pub ttfb: Latency,
     /// From the first response byte to the last.
@@ -177,9 +184,13 @@ pub struct PhasesMs {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PhaseHdr {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dns: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connect: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub send: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ttfb: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -196,8 +207,10 @@ impl PhaseHdr {
     fn of(p: &crate::metrics::PhaseHists) -> PhaseHdr {
         let enc = |h: &Histogram<u64>| TimelineRow::encode_hist(h).map(|s| s.to_string());
         PhaseHdr {
+            dns: enc(&p.dns),
             connect: enc(&p.connect),
             tls: enc(&p.tls),
+            send: enc(&p.send),
             ttfb: enc(&p.ttfb),
             receive: enc(&p.receive),
             total: enc(&p.total),
@@ -208,8 +221,10 @@ impl PhaseHdr {
 impl PhasesMs {
     fn of(p: &crate::metrics::PhaseHists) -> Option<PhasesMs> {
         (!p.is_empty()).then(|| PhasesMs {
+            dns: Latency::of_nonempty(&p.dns),
             connect: Latency::of_nonempty(&p.connect),
             tls: Latency::of_nonempty(&p.tls),
+            send: Latency::of_nonempty(&p.send),
             ttfb: Latency::of(&p.ttfb),
             receive: Latency::of(&p.receive),
             total: Latency::of(&p.total),
@@ -591,7 +606,10 @@ impl ResultDoc {
                         Some(e) => format!("{} ({e})", t.text),
                         None => t.text.clone(),
                     },
-                    metric: t.text.split_whitespace().next().unwrap_or("").to_string(),
+                    metric: crate::thresholds::parse(&t.text).map_or_else(
+                        |_| t.text.split_whitespace().next().unwrap_or("").to_string(),
+                        |th| th.label(),
+                    ),
                     endpoint: t.endpoint.clone(),
                     expression: t.text.clone(),
                     value: t.value.unwrap_or(f64::NAN),

@@ -367,9 +367,13 @@ impl HyperClient {
                 }
             }
             let done = Instant::now();
+            // hyper writes the request inside its connection task: when the write ended
+            // is not seen here, so `send` stays unmeasured.
             let phases = Phases {
+                dns_us: opened.and_then(|o| o.dns_us),
                 connect_us: opened.map(|o| o.connect_us),
                 tls_us: opened.and_then(|o| o.tls_us),
+                send_us: None,
                 ttfb_us: head_at.saturating_duration_since(sent_at).as_micros() as u64,
                 receive_us: done.saturating_duration_since(head_at).as_micros() as u64,
             };
