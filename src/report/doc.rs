@@ -219,6 +219,39 @@ impl PhaseHdr {
 }
 
 impl PhasesMs {
+    /// The phases' latency objects by name, in the order a request goes through them;
+    /// the phases nothing measured are left out.
+    pub fn named(&self) -> Vec<(&'static str, &Latency)> {
+        [
+            ("dns", self.dns.as_ref()),
+            ("connect", self.connect.as_ref()),
+            ("tls", self.tls.as_ref()),
+            ("send", self.send.as_ref()),
+            ("ttfb", Some(&self.ttfb)),
+            ("receive", Some(&self.receive)),
+            ("total", Some(&self.total)),
+        ]
+        .into_iter()
+        .filter_map(|(n, l)| l.filter(|l| l.count > 0).map(|l| (n, l)))
+        .collect()
+    }
+
+    /// Where an average request's time went, milliseconds per phase (`dns`, `connect`,
+    /// `tls`, `ttfb`, `receive`): each phase's mean spread over all the timed requests
+    /// (a connect that one request in ten made counts a tenth), so the parts add up to
+    /// about the mean total. `send` is inside `ttfb` and not a part of its own.
+    pub fn breakdown(&self) -> [(&'static str, f64); 5] {
+        let n = self.total.count.max(1) as f64;
+        let part = |l: Option<&Latency>| l.map_or(0.0, |l| l.mean * l.count as f64 / n);
+        [
+            ("dns", part(self.dns.as_ref())),
+            ("connect", part(self.connect.as_ref())),
+            ("tls", part(self.tls.as_ref())),
+            ("ttfb", part(Some(&self.ttfb))),
+            ("receive", part(Some(&self.receive))),
+        ]
+    }
+
     fn of(p: &crate::metrics::PhaseHists) -> Option<PhasesMs> {
         (!p.is_empty()).then(|| PhasesMs {
             dns: Latency::of_nonempty(&p.dns),
