@@ -766,6 +766,42 @@ fn detail_help_and_input_screens() {
     assert!(screen.contains("not a whole number"), "{screen}");
 }
 
+/// The detail view of an endpoint whose phases were timed: the distribution above, the
+/// phase bar and each phase's percentiles below, readable at 80x24.
+#[test]
+fn detail_shows_the_phases_at_80x24() {
+    let mut snap = fixture(RunState::Running);
+    let rec = |values: &[(u64, u64)]| {
+        let mut h = crate::metrics::new_histogram();
+        for &(v, n) in values {
+            h.record_n(v, n).unwrap();
+        }
+        h
+    };
+    snap.endpoints[1].phases = Some(Arc::new(crate::metrics::PhaseHists {
+        dns: rec(&[(400, 2)]),
+        connect: rec(&[(250, 2)]),
+        send: rec(&[(25, 40)]),
+        ttfb: rec(&[(20_000, 30), (40_000, 10)]),
+        receive: rec(&[(4_000, 40)]),
+        total: rec(&[(24_000, 30), (44_000, 10)]),
+        ..Default::default()
+    }));
+    let mut a = App::new(Arc::new(snap), Theme::default_theme(), 20);
+    a.on_key(&key('j'));
+    a.on_key(&code(KeyCode::Enter));
+    let screen = render(&a, 80, 24);
+    insta::assert_snapshot!("detail_phases_80x24", screen);
+    for needle in ["Phases", "ttfb", "receive", "total", "■conn"] {
+        assert!(screen.contains(needle), "{needle}:\n{screen}");
+    }
+    // Without phases, the distribution keeps the whole column.
+    let mut a = app(RunState::Running);
+    a.on_key(&key('j'));
+    a.on_key(&code(KeyCode::Enter));
+    assert!(!render(&a, 80, 24).contains("Phases"));
+}
+
 #[test]
 fn too_small_shows_a_notice() {
     let a = app(RunState::Running);
