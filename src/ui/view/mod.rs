@@ -73,7 +73,14 @@ pub fn draw(frame: &mut Frame, app: &App) {
     // The table takes what its rows need (within bounds); charts get the rest.
     let extra = (app.snap.thresholds.len() as u16).min(6);
     let bottom_h = (body.height / 4 + extra).clamp(6, 16);
-    let rows = app.snap.endpoints.len() as u16 + u16::from(app.snap.endpoints.len() > 1);
+    let rows = app.snap.endpoints.len() as u16
+        + u16::from(app.snap.endpoints.len() > 1)
+        + app
+            .snap
+            .endpoints
+            .iter()
+            .map(endpoints::timing_rows)
+            .sum::<u16>();
     let table_h = (rows + 3).clamp(5, (body.height.saturating_sub(bottom_h + 7)).max(5));
     let [charts, table, bottom] = Layout::vertical([
         Constraint::Min(7),
