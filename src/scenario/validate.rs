@@ -23,6 +23,7 @@ use super::template::{Names, Template};
 use crate::thresholds::ThresholdSpec;
 
 mod data;
+mod h2;
 mod load;
 mod observe;
 mod stream;
@@ -133,8 +134,13 @@ impl Validator<'_> {
                 .version
                 .as_ref()
                 .map_or_else(Default::default, |v| *v.get_ref()),
+            sharing: None,
         };
         let version_span = f.http.version.as_ref().map_or(0..0, |v| v.span());
+        let http = HttpOptions {
+            sharing: self.h2_sharing(&f.http, http.version)?,
+            ..http
+        };
         let follow_default = f.http.follow_redirects.unwrap_or(false);
         let mut secret_headers = Vec::new();
         for h in &f.http.secret_headers {
