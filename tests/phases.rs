@@ -23,6 +23,11 @@ fn time_to_first_byte_is_the_server_s_wait() {
     let (_, doc) = quick(&dir, &server.url(), &["-c", "2", "-n", "20"], LIMIT);
     assert_eq!(total(&doc, "ok"), 20);
     let ttfb = phase(&doc, "ttfb", "p50");
+    eprintln!(
+        "server waits 50 ms: ttfb p50 {ttfb} ms (min {}), receive p50 {} ms",
+        phase(&doc, "ttfb", "min"),
+        phase(&doc, "receive", "p50")
+    );
     // The server waits 50 ms before its first byte: waiting is that, plus loopback.
     assert!((50.0..60.0).contains(&ttfb), "ttfb p50 {ttfb} ms");
     // (HDR histograms keep 3 significant digits: a value reads back within 0.1%.)
@@ -59,6 +64,10 @@ fn receiving_is_the_time_from_the_head_to_the_last_body_byte() {
     let (_, doc) = quick(&dir, &server.url(), &["-c", "1", "-n", "5"], LIMIT);
     assert_eq!(total(&doc, "ok"), 5);
     let receive = phase(&doc, "receive", "p50");
+    eprintln!(
+        "server trickles the body 100 ms: receive p50 {receive} ms, ttfb p50 {} ms",
+        phase(&doc, "ttfb", "p50")
+    );
     // The first byte is timed when volley reads it: a VU scheduled late moves a little
     // of the wait from receiving to waiting, never out of the total.
     assert!((95.0..115.0).contains(&receive), "receive p50 {receive} ms");
@@ -205,4 +214,30 @@ fn dns_and_send_are_timed() {
     // An address needs no resolving.
     let (_, doc) = quick(&dir, &server.url(), &["-c", "1", "-n", "2"], LIMIT);
     assert!(doc["endpoints"][0]["phases_ms"].get("dns").is_none());
+}
+
+/// A server that sleeps its thread 50 ms between reading the request and writing the
+/// whole response (no timer wheel in between): time to first byte is those 50 ms plus
+/// loopback and scheduling, within a few milliseconds; receiving is next to nothing.
+#[test]
+fn time_to_first_byte_matches_a_thread_sleeping_server() {
+    let server = RawServer::start(|mut c| {
+        while c.read_head() {
+            std::thread::sleep(Duration::from_millis(50));
+            if !c.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok") {
+                return;
+            }
+        }
+    });
+    let dir = scratch("phases-ttfb-raw");
+    let (_, doc) = quick(&dir, &server.url(), &["-c", "1", "-n", "10"], LIMIT);
+    assert_eq!(total(&doc, "ok"), 10);
+    let (p50, min) = (phase(&doc, "ttfb", "p50"), phase(&doc, "ttfb", "min"));
+    let receive = phase(&doc, "receive", "p50");
+    eprintln!("thread sleeps 50 ms: ttfb p50 {p50} ms (min {min}), receive p50 {receive} ms");
+    // Never below the server's wait (3 significant digits: 49.95 reads 50.0).
+    assert!(min >= 49.95, "ttfb min {min} ms");
+    // Above it by loopback and scheduling only; generous for a loaded machine.
+    assert!(p50 < 55.0, "ttfb p50 {p50} ms");
+    assert!(receive < 1.0, "receive p50 {receive} ms");
 }
