@@ -123,6 +123,11 @@ pub enum Command {
     Man,
     /// List the runs of this user: live ones and those finished in the last 24 h.
     Ls(crate::control::ctl::LsArgs),
+    /// Open the console on a run going on in the background (or one just finished):
+    /// the same screens and keys; d leaves it, the run goes on.
+    ///
+    /// volley attach; volley attach 4k7q; volley attach /tmp/forwarded.sock
+    Attach(AttachArgs),
     /// Steer a running run from another shell or a script: vus 50, rate 300/s,
     /// spike 5x 30s, pause, resume, stop, status, wait.
     ///
@@ -274,6 +279,16 @@ pub struct RunArgs {
     /// (node_exporter's CPU, memory and network by default), pid:N or process:NAME.
     #[arg(long = "monitor", value_name = "URL|pid:N", value_parser = crate::monitor::parse_flag)]
     pub monitor: Option<crate::monitor::Source>,
+    /// Start in the background: print the run id and give the prompt back at once
+    /// (`volley attach ID` opens the console on it). Progress and the summary go to the
+    /// run's log file; --out files are written at the end as usual.
+    #[arg(long = "detach")]
+    pub detach: bool,
+    /// What a terminal hang-up (an SSH connection dropped, the window closed) does to a
+    /// console run: detach (it goes on in the background) or stop (drain and write the
+    /// results).
+    #[arg(long = "on-hangup", value_enum, default_value_t = crate::host::OnHangup::Detach)]
+    pub on_hangup: crate::host::OnHangup,
     /// The control API (volley ctl, volley ls): `local` (a Unix socket in the run
     /// directory, the default), `off`, or also a TCP address like 127.0.0.1:7600 (a token
     /// always; TLS required off loopback).
@@ -289,6 +304,22 @@ pub struct RunArgs {
     /// fingerprint is printed; clients pin it with --fingerprint).
     #[arg(long = "control-self-signed")]
     pub control_self_signed: bool,
+}
+
+impl Cli {
+    /// The run arguments of a command that runs load (run, demo, quick mode).
+    pub fn run_args(&self) -> Option<&RunArgs> {
+        match &self.command {
+            Some(Command::Run { run, .. }) => Some(run),
+            Some(Command::Demo {
+                serve_only: false,
+                run,
+                ..
+            }) => Some(run),
+            None if self.url.is_some() => Some(&self.run),
+            _ => None,
+        }
+    }
 }
 
 /// `volley report FILE --out KIND=PATH ...`
@@ -382,6 +413,28 @@ pub enum CompareFormat {
     Text,
     Md,
     Json,
+}
+
+/// `volley attach [RUN]`
+#[derive(Debug, Clone, clap::Args)]
+pub struct AttachArgs {
+    /// The run: its id or a unique prefix of it (default: the one live run), or the path
+    /// of its control socket (one forwarded with `ssh -L` too). With none live: the newest
+    /// finished run.
+    pub run: Option<String>,
+    /// A run's TCP control address (a run started with --control ADDR), like
+    /// http://127.0.0.1:7600; the token comes from VOLLEY_TOKEN.
+    #[arg(long = "connect", value_name = "URL")]
+    pub connect: Option<String>,
+    /// With an https --connect: the SHA-256 fingerprint of the run's certificate to pin.
+    #[arg(long = "fingerprint", value_name = "HEX")]
+    pub fingerprint: Option<String>,
+    /// Console theme: dark, light, high-contrast, or a TOML file overriding some roles.
+    #[arg(long = "theme", value_name = "NAME|PATH")]
+    pub theme: Option<String>,
+    /// Console frames per second.
+    #[arg(long = "fps", default_value_t = 8)]
+    pub fps: u32,
 }
 
 #[cfg(test)]

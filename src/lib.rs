@@ -13,6 +13,7 @@ macro_rules! say {
     }};
 }
 
+pub mod attach;
 pub mod capacity;
 pub mod cli;
 pub mod control;
@@ -22,6 +23,7 @@ pub mod error;
 pub mod fleet;
 pub mod grade;
 pub mod headless;
+pub mod host;
 pub mod import;
 pub mod init;
 pub mod latency;
@@ -57,6 +59,12 @@ pub const DEMO_STREAMING_SCENARIO: &str = include_str!("../scenarios/streaming.t
 
 /// Runs the command line; returns the process exit code.
 pub fn run(cli: Cli) -> Result<i32, Error> {
+    run_hosted(cli, None)
+}
+
+/// As [`run`], in the run host `host` made for it ([`host::split_for`]): its run can
+/// detach from the terminal.
+pub fn run_hosted(cli: Cli, host: Option<host::Host>) -> Result<i32, Error> {
     match cli.command {
         Some(Command::Report(args)) => output::report_command(&args),
         Some(Command::Import(args)) => import_command(&args),
@@ -85,6 +93,7 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
         Some(Command::Compare(args)) => output::compare_command(&args),
         Some(Command::Merge(args)) => fleet::merge_command(&args),
         Some(Command::Ls(args)) => control::ctl::ls_command(&args),
+        Some(Command::Attach(args)) => attach::command(&args),
         Some(Command::Ctl(args)) => control::ctl::ctl_command(&args),
         Some(Command::Plan(args)) => capacity::command(&args),
         Some(Command::Check { file, overrides }) => {
@@ -115,7 +124,7 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
             if let Some(note) = overrides_of(&overrides)?.apply(&mut plan) {
                 say!("volley: {note}");
             }
-            execute(plan, &run)
+            execute_hosted(plan, &run, host)
         }
         Some(Command::Demo {
             serve_only,
@@ -148,7 +157,7 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
                 say!("volley: {note}");
             }
             eprintln!("volley: demo target on {}", server.url());
-            execute(plan, &run)
+            execute_hosted(plan, &run, host)
         }
         None => {
             let Some(url) = cli.url else {
@@ -159,7 +168,7 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
                 ));
             };
             let plan = quick::plan(&url, &cli.quick)?;
-            execute(plan, &cli.run)
+            execute_hosted(plan, &cli.run, host)
         }
     }
 }
@@ -238,7 +247,51 @@ fn runtime(threads: Option<usize>) -> Result<tokio::runtime::Runtime, Error> {
 pub const DEFAULT_THREADS: usize = 1;
 
 /// Runs a plan to the end and writes its results.
-pub fn execute(mut plan: Plan, args: &RunArgs) -> Result<i32, Error> {
+pub fn execute(plan: Plan, args: &RunArgs) -> Result<i32, Error> {
+    execute_hosted(plan, args, None)
+}
+
+/// How a run in `run_host` leaves its terminal: its log and notice name the run's
+/// folder in the run directory (without a control API, a log in the temp folder).
+fn detacher(run_host: host::Host, control: Option<&control::Host>) -> host::Detach {
+    let pid = std::process::id();
+    let (log, notice) = match control {
+        Some(c) => {
+            let id = &c.dir.id;
+            let log = c.dir.file(control::rundir::LOG);
+            let notice = format!(
+                "volley: run {id} goes on in the background (pid {pid})\n  attach:  volley attach {id}\n  stop:    volley ctl {id} stop\n  log:     {}",
+                log.display()
+            );
+            (log, notice)
+        }
+        None => {
+            let log = std::env::temp_dir().join(format!("volley-{pid}.log"));
+            let notice = format!(
+                "volley: the run goes on in the background (pid {pid}; no control API)\n  log:     {}",
+                log.display()
+            );
+            (log, notice)
+        }
+    };
+    host::Detach {
+        host: run_host,
+        notice,
+        log,
+    }
+}
+
+/// [`execute`] in a run host: the run can detach (`d`, `--detach`, a hang-up).
+fn execute_hosted(
+    mut plan: Plan,
+    args: &RunArgs,
+    run_host: Option<host::Host>,
+) -> Result<i32, Error> {
+    if args.detach && run_host.is_none() {
+        return Err(Error::Usage(
+            "--detach: this run cannot start in the background (the run host needs Linux)".into(),
+        ));
+    }
     let outs = output::outs_for_run(args)?;
     let (serving, prom) =
         prometheus::for_run(args.prometheus.as_deref(), args.prometheus_grace)?.unzip();
@@ -278,7 +331,7 @@ pub fn execute(mut plan: Plan, args: &RunArgs) -> Result<i32, Error> {
     if let Some(n) = &notice {
         say!("volley: {n}");
     }
-    let headless = args.headless || !std::io::stdout().is_terminal();
+    let headless = args.headless || args.detach || !std::io::stdout().is_terminal();
     // A bad --theme is bad input (exit 2) even when no console will show it.
     let theme = args.theme.as_deref().map(load_theme).transpose()?;
     let engine_opts = engine::EngineOptions {
@@ -292,7 +345,11 @@ pub fn execute(mut plan: Plan, args: &RunArgs) -> Result<i32, Error> {
             cert: args.control_cert.clone(),
             key: args.control_key.clone(),
             self_signed: args.control_self_signed,
-            mode: if headless { "headless" } else { "console" },
+            mode: match (args.detach, headless) {
+                (true, _) => "detached",
+                (false, true) => "headless",
+                (false, false) => "console",
+            },
         },
     )
     .map_err(|e| match e {
@@ -302,6 +359,7 @@ pub fn execute(mut plan: Plan, args: &RunArgs) -> Result<i32, Error> {
         },
         e => Error::Usage(e.to_string()),
     })?;
+    let mut detach = run_host.map(|r| detacher(r, host.as_ref()));
     let start_control = host.as_mut().map(|h| h.starter());
     let rt = runtime(args.threads)?;
     let watched = if headless {
@@ -311,6 +369,10 @@ pub fn execute(mut plan: Plan, args: &RunArgs) -> Result<i32, Error> {
             prometheus::serve_run(prom, &handle);
             if let Some(start) = start_control {
                 start(&handle);
+            }
+            // The run and its control API are up: the notice can name the run.
+            if let Some(d) = detach.take() {
+                d.go();
             }
             headless::watch(handle, every).await
         });
@@ -327,6 +389,8 @@ pub fn execute(mut plan: Plan, args: &RunArgs) -> Result<i32, Error> {
             insecure: plan.http.insecure,
             notice,
             engine: engine_opts,
+            detach,
+            on_hangup: args.on_hangup,
         };
         let watched = ui::console::run_with(plan, rt, opts, move |h| {
             prometheus::serve_run(prom, h);

@@ -2,7 +2,10 @@ use clap::Parser;
 
 fn main() {
     let cli = volley::Cli::parse();
-    let code = match volley::run(cli) {
+    // Before any thread exists: a console run moves into a run host that can outlive
+    // the terminal (this process then only waits for it, and never returns from here).
+    let host = volley::host::split_for(&cli);
+    let code = match volley::run_hosted(cli, host) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e}");

@@ -9,7 +9,9 @@ use std::time::Duration;
 use support::{run as run_for, scratch};
 
 fn volley() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_volley"))
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_volley"));
+    cmd.env("VOLLEY_RUN_DIR", support::test_runs_dir());
+    cmd
 }
 
 fn fixtures(dir: &str) -> Vec<PathBuf> {

@@ -417,6 +417,7 @@ path = "/o"
 
 fn volley_bin(args: &[&str]) -> std::process::Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_volley"))
+        .env("VOLLEY_RUN_DIR", support::test_runs_dir())
         .args(args)
         .output()
         .unwrap()

@@ -319,11 +319,13 @@ fn ctrl_c_twice_in_the_console_quits_at_once_and_counts_what_it_cut_off() {
     cut_off_by_the_second_stop(&doc, &outs);
 }
 
-fn console_signal(sig: i32, name: &str) {
+fn console_signal(sig: i32, name: &str, extra: &[&str]) {
     let server = server(Duration::from_millis(20), u64::MAX);
     let dir = scratch(&format!("console-{name}"));
     let outs = Outs::new(&dir);
-    let mut vt = console(&server.url(), &outs, &["-d", "60s"], &[]);
+    let mut args = vec!["-d", "60s"];
+    args.extend_from_slice(extra);
+    let mut vt = console(&server.url(), &outs, &args, &[]);
     assert!(eventually(Duration::from_secs(10), || server.requests() >= 40));
     vt.signal(sig);
     let status = vt
@@ -337,22 +339,29 @@ fn console_signal(sig: i32, name: &str) {
 
 #[test]
 fn sigterm_under_the_console_restores_and_writes() {
-    console_signal(libc::SIGTERM, "sigterm");
+    console_signal(libc::SIGTERM, "sigterm", &[]);
 }
 
 #[test]
-fn sighup_under_the_console_restores_and_writes() {
-    console_signal(libc::SIGHUP, "sighup");
+fn sighup_under_the_console_with_on_hangup_stop_restores_and_writes() {
+    // (By default a hang-up detaches: tests/detach.rs.)
+    console_signal(libc::SIGHUP, "sighup", &["--on-hangup", "stop"]);
 }
 
-/// The terminal hangs up mid-run (an SSH connection drops, a terminal window closes):
-/// the run stops, volley exits, and the results are written with the server's count.
+/// The terminal hangs up mid-run (an SSH connection drops, a terminal window closes)
+/// under `--on-hangup stop`: the run stops, volley exits, and the results are written
+/// with the server's count. (By default a hang-up detaches: tests/detach.rs.)
 #[test]
 fn a_terminal_that_hangs_up_mid_run_stops_the_run_and_writes() {
     let server = server(Duration::from_millis(20), u64::MAX);
     let dir = scratch("console-hangup-running");
     let outs = Outs::new(&dir);
-    let mut vt = console(&server.url(), &outs, &["-d", "60s"], &[]);
+    let mut vt = console(
+        &server.url(),
+        &outs,
+        &["-d", "60s", "--on-hangup", "stop"],
+        &[],
+    );
     assert!(eventually(Duration::from_secs(10), || server.requests() >= 40));
     vt.hang_up();
     let status = vt
@@ -364,7 +373,8 @@ fn a_terminal_that_hangs_up_mid_run_stops_the_run_and_writes() {
 }
 
 /// The same on the DONE screen, where the console waits for q: it must not wait (or
-/// spin) forever for a key from a terminal that is gone.
+/// spin) forever for a key from a terminal that is gone. (A run that is over does not
+/// detach: it writes its results and exits, whatever `--on-hangup` says.)
 #[test]
 fn a_terminal_that_hangs_up_on_the_done_screen_gets_its_results() {
     let server = server(Duration::from_millis(5), u64::MAX);

@@ -33,7 +33,11 @@ pub fn status(s: &Snapshot) -> proto::RunStatus {
         rate: s.rate,
         requests: s.total.requests,
         errors: s.total.errors,
-        rps: s.total.rps_now,
+        // A finished run's throughput is its average, as its results give it.
+        rps: match s.state {
+            RunState::Done => s.rps_overall(),
+            _ => s.total.rps_now,
+        },
         error_rate: s.total.error_rate(),
         p95_us: s.total.quantile_opt_us(0.95),
         in_flight: s.in_flight,
@@ -172,4 +176,20 @@ pub fn plan_summary(plan: &Plan) -> String {
         out.push(format!("  {:<7} {}", e.method, e.name));
     }
     out.join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_finished_run_reports_its_average_rps_as_its_results_do() {
+        let mut s = Snapshot::empty("t", &[]);
+        s.elapsed = Duration::from_secs(40);
+        s.total.requests = 13_520;
+        s.total.rps_now = 258.0;
+        assert_eq!(status(&s).rps, 258.0, "a live run: the rps now");
+        s.state = RunState::Done;
+        assert_eq!(status(&s).rps, 338.0, "a finished run: requests / elapsed");
+    }
 }

@@ -257,11 +257,15 @@ pub fn status_line(s: &proto::RunStatus) -> String {
         None => format!("vus {}/{}", s.vus_active, s.vus_target),
     };
     let mut line = format!(
-        "{} {:<8} {:>5.0}s {load} reqs {} rps {} err {} p95 {}",
+        "{} {:<8} {:>5.0}s {load} reqs {} {} {} err {} p95 {}",
         s.run_id,
         state_label(s.state),
         s.run_time_s,
         units::count(s.requests),
+        match s.outcome {
+            Some(_) => "avg rps",
+            None => "rps",
+        },
         units::rate(s.rps),
         units::percent(s.error_rate),
         units::fmt_opt(s.p95_us, units::us),
@@ -477,13 +481,20 @@ async fn row(r: &rundir::Listed) -> LsRow {
     row
 }
 
+/// The target as the table shows it: without the scheme of plain HTTP and the last slash
+/// (the port is what tells two local runs apart).
+fn short_target(t: &str) -> &str {
+    let t = t.strip_prefix("http://").unwrap_or(t);
+    t.strip_suffix('/').unwrap_or(t)
+}
+
 fn write_table(out: &mut impl Write, rows: &[LsRow]) -> std::io::Result<()> {
     if rows.is_empty() {
         return writeln!(out, "no runs in {}", rundir::base_dir().display());
     }
     writeln!(
         out,
-        "{:<7} {:<18} {:<28} {:<9} {:>8} {:>6} {:>9} {:>7}",
+        "{:<6} {:<13} {:<18} {:<9} {:>8} {:>5} {:>7} {:>6}",
         "ID", "SCENARIO", "TARGET", "STATE", "RUN TIME", "VUS", "RPS", "ERR%"
     )?;
     for r in rows {
@@ -502,10 +513,10 @@ fn write_table(out: &mut impl Write, rows: &[LsRow]) -> std::io::Result<()> {
         };
         writeln!(
             out,
-            "{:<7} {:<18} {:<28} {:<9} {:>8} {:>6} {:>9} {:>7}",
+            "{:<6} {:<13} {:<18} {:<9} {:>8} {:>5} {:>7} {:>6}",
             r.id,
-            cut(&r.scenario, 18),
-            cut(&r.target, 28),
+            cut(&r.scenario, 13),
+            cut(short_target(&r.target), 18),
             state,
             units::clock(Duration::from_secs_f64(r.run_time_s.max(0.0))),
             r.vus,
@@ -518,6 +529,33 @@ fn write_table(out: &mut impl Write, rows: &[LsRow]) -> std::io::Result<()> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_ls_table_fits_80_columns() {
+        let row = super::LsRow {
+            id: "jc3s5v".into(),
+            scenario: "a scenario with a long name".into(),
+            target: "http://127.0.0.1:36471/".into(),
+            state: "done".into(),
+            mode: "console".into(),
+            pid: 1,
+            started_unix_ms: 0,
+            run_time_s: 3600.0 * 99.0,
+            vus: 10_000,
+            rps: 123_456.0,
+            error_rate: 0.1234,
+            requests: 1,
+            exit_code: Some(99),
+            result: None,
+        };
+        let mut out = Vec::new();
+        super::write_table(&mut out, &[row]).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        for line in text.lines() {
+            assert!(line.chars().count() <= 80, "{line:?}");
+        }
+        assert!(text.contains("127.0.0.1:36471 "), "{text}");
+    }
+
     use super::*;
     use proto::command_request::Command as C;
 

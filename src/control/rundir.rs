@@ -328,7 +328,8 @@ pub fn prune(all: bool) -> Result<Vec<String>, RunDirError> {
     Ok(removed)
 }
 
-/// Finds a run by id or unique id prefix; with no id, the one live run.
+/// Finds a run by id or unique id prefix; with no id, the one live run, or with none
+/// live the newest finished one.
 pub fn find(id: Option<&str>) -> Result<Listed, String> {
     let runs = list().map_err(|e| e.to_string())?;
     match id {
@@ -357,9 +358,13 @@ pub fn find(id: Option<&str>) -> Result<Listed, String> {
                 .collect();
             match live[..] {
                 [one] => Ok(one.clone()),
-                // None live: the only run there is, finished (its status, its wait).
-                [] if runs.len() == 1 => Ok(runs[0].clone()),
-                [] => Err("no live run (volley ls lists the runs)".into()),
+                // None live: the newest finished run (its status, its wait, its DONE
+                // screen).
+                [] => runs
+                    .iter()
+                    .max_by_key(|r| r.meta.started_unix_ms)
+                    .cloned()
+                    .ok_or_else(|| format!("no runs in {} (volley ls)", base_dir().display())),
                 _ => Err(format!(
                     "{} runs are live ({}): name one",
                     live.len(),

@@ -119,15 +119,19 @@ impl Control for Service {
             return Err(Status::failed_precondition("the run has ended"));
         }
         let (commands, applied) = convert::command(&cmd, &snap)?;
+        let sender = label(&req.sender, self.transport);
         for c in commands {
             self.shared
                 .commands
-                .send(c)
+                .send(Command::By {
+                    sender: sender.clone(),
+                    command: Box::new(c),
+                })
                 .map_err(|_| Status::failed_precondition("the run has ended"))?;
         }
         let event = proto::ControlEvent {
             t: snap.elapsed.as_secs_f64(),
-            sender: label(&req.sender, self.transport),
+            sender,
             applied: applied.clone(),
         };
         {

@@ -22,12 +22,22 @@ pub enum Command {
     Stop,
     /// [`Command::Stop`] because the process got a signal, which the events name.
     StopOnSignal(StopSignal),
+    /// A command sent by someone the events should name (a `volley ctl`, an attached
+    /// console): its events end in " · by SENDER".
+    By {
+        sender: String,
+        command: Box<Command>,
+    },
 }
 
 impl Command {
     /// Either kind of stop.
     pub fn is_stop(&self) -> bool {
-        matches!(self, Command::Stop | Command::StopOnSignal(_))
+        match self {
+            Command::Stop | Command::StopOnSignal(_) => true,
+            Command::By { command, .. } => command.is_stop(),
+            _ => false,
+        }
     }
 }
 

@@ -190,6 +190,13 @@ impl Controller {
     fn apply(&mut self, cmd: Command) -> bool {
         let g = self.control();
         match cmd {
+            Command::By { sender, command } => {
+                let before = g.event_count();
+                let end = self.apply(*command);
+                self.control()
+                    .label_events_since(before, &format!(" · by {sender}"));
+                return end;
+            }
             Command::SetVus(n) => self.set_level(n as f64),
             Command::SetRate(r) => self.set_level(r.max(0.0)),
             Command::Pause => {

@@ -223,6 +223,18 @@ impl ControlState {
         });
     }
 
+    /// How many events there are so far.
+    pub fn event_count(&self) -> usize {
+        lock(&self.events).len()
+    }
+
+    /// Appends `suffix` to the detail of every event after the first `from`.
+    pub fn label_events_since(&self, from: usize, suffix: &str) {
+        for e in lock(&self.events).iter_mut().skip(from) {
+            e.detail.push_str(suffix);
+        }
+    }
+
     pub fn events(&self) -> Vec<Event> {
         lock(&self.events).clone()
     }

@@ -23,6 +23,8 @@ pub enum Action {
     Quit,
     /// Quit at once (a second Ctrl-C), writing what there is.
     ForceQuit,
+    /// Leave the console; the run goes on in the background (`volley attach` comes back).
+    Detach,
     /// Select the next endpoint row.
     Down,
     /// Select the previous endpoint row.
@@ -55,6 +57,7 @@ impl Action {
             Action::TogglePause => "pause / resume",
             Action::Quit => "stop, drain, write results, quit",
             Action::ForceQuit => "quit now (second Ctrl-C)",
+            Action::Detach => "detach: the run goes on (volley attach)",
             Action::Down => "select next endpoint",
             Action::Up => "select previous endpoint",
             Action::Enter => "endpoint detail / apply input",

@@ -109,6 +109,8 @@ pub enum Quit {
     Draining,
     /// Leave now with what there is.
     Now,
+    /// Leave; the run goes on without this console.
+    Detach,
 }
 
 pub struct App {
@@ -138,6 +140,8 @@ pub struct App {
     pub notice: Option<String>,
     /// Where the requests go, shown in the header.
     pub target_url: Option<String>,
+    /// `d` can leave the run going on: it runs in a run host, or elsewhere.
+    pub detachable: bool,
     /// Every request of the last [`REACH_WINDOW`] failed without a response.
     pub unreachable: bool,
     /// (wall time, requests, requests without a response) of recent snapshots.
@@ -198,6 +202,7 @@ impl App {
             insecure: false,
             notice: None,
             target_url: None,
+            detachable: false,
             unreachable: false,
             reach: VecDeque::new(),
         };
@@ -311,8 +316,10 @@ impl App {
         if self.snap.state == RunState::Done {
             // The run is over: any way out leaves (Enter still opens the detail view,
             // as the footer says, so the results can be read before leaving).
-            if matches!(action, Action::Quit | Action::ForceQuit | Action::Back)
-                && !self.help
+            if matches!(
+                action,
+                Action::Quit | Action::ForceQuit | Action::Back | Action::Detach
+            ) && !self.help
                 && self.view == View::Main
             {
                 self.quit = Quit::Now;
@@ -331,6 +338,14 @@ impl App {
             }
             Action::Help => {
                 self.help = !self.help;
+                Vec::new()
+            }
+            Action::Detach if self.detachable => {
+                self.quit = Quit::Detach;
+                Vec::new()
+            }
+            Action::Detach => {
+                self.flash("this run cannot detach: it has no run host (see docs/control.md)");
                 Vec::new()
             }
             Action::ToggleResources => {

@@ -1,5 +1,6 @@
-//! The console loop: keys -> actions -> commands, snapshots -> frames. The engine runs on
-//! its own thread, so drawing never takes time from it.
+//! The console loop: keys -> actions -> commands, snapshots -> frames, over a
+//! [`RunLink`]. A run in this process ([`Local`]) has its engine on its own thread, so
+//! drawing never takes time from it.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -9,14 +10,17 @@ use ratatui::crossterm::event::{self, Event};
 use tokio::sync::Notify;
 
 use super::app::{App, Quit};
+use super::link::{Leave, RunLink};
 use super::term::TermGuard;
 use super::theme::Theme;
 use super::view;
 use crate::engine::{self, Command, EngineHandle, OnSignal, RunOutcome, Signals, StopSignal};
+use crate::host::{Detach, OnHangup};
+use crate::metrics::Snapshot;
 use crate::scenario::Plan;
 
 /// How the console looks and behaves.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct ConsoleOptions {
     pub theme: Theme,
     /// Frames per second.
@@ -24,6 +28,11 @@ pub struct ConsoleOptions {
     pub insecure: bool,
     pub notice: Option<String>,
     pub engine: crate::engine::EngineOptions,
+    /// How this run leaves its terminal (`d`, a hang-up), when it can: it runs in a run
+    /// host ([`crate::host`]).
+    pub detach: Option<Detach>,
+    /// What a terminal hang-up does (detach needs `detach`; without it, the run stops).
+    pub on_hangup: OnHangup,
 }
 
 /// Runs `plan` on `rt` (on an engine thread) under the console; returns the final snapshot.
@@ -35,12 +44,67 @@ pub fn run(
     run_with(plan, rt, opts, |_| {})
 }
 
+/// The run in this process: the engine's channels, the engine thread, and what the
+/// signals asked.
+pub struct Local {
+    commands: tokio::sync::mpsc::UnboundedSender<Command>,
+    snapshots: tokio::sync::watch::Receiver<Arc<Snapshot>>,
+    engine: std::thread::JoinHandle<RunOutcome>,
+    /// Tells the supervisor to stop waiting for a graceful end (a forced quit).
+    quit_now: Arc<Notify>,
+    /// A signal stopped the run.
+    stopped: Arc<AtomicBool>,
+    /// SIGHUP came and the run is to go on without the terminal.
+    hung_up: Arc<AtomicBool>,
+}
+
+impl RunLink for Local {
+    fn snapshot(&mut self) -> Arc<Snapshot> {
+        self.snapshots.borrow().clone()
+    }
+
+    fn send(&mut self, cmd: Command) {
+        let _ = self.commands.send(cmd);
+    }
+
+    fn ended(&mut self) -> bool {
+        self.engine.is_finished()
+    }
+
+    fn stopped_outside(&self) -> bool {
+        self.stopped.load(Ordering::Relaxed)
+    }
+
+    fn hung_up(&self) -> bool {
+        self.hung_up.load(Ordering::Relaxed)
+    }
+}
+
+impl Local {
+    /// Waits for the run's outcome (detached: its plan, a signal or a remote command ends
+    /// it; hurried: the supervisor gives it [`engine::HURRY`]).
+    fn join(self, quiet: bool) -> RunOutcome {
+        match self.engine.join() {
+            Ok(outcome) => outcome,
+            Err(_) => {
+                if !quiet {
+                    say!("volley: the engine failed; writing the last results it published");
+                }
+                RunOutcome {
+                    snapshot: engine::last_published(&self.snapshots),
+                    forced: true,
+                }
+            }
+        }
+    }
+}
+
 /// As [`run`]; `on_start` gets the engine's handle on the engine's runtime as soon as the
 /// engine starts (`--prometheus` serves its snapshots from there).
 pub fn run_with(
     plan: Plan,
     rt: tokio::runtime::Runtime,
-    opts: ConsoleOptions,
+    mut opts: ConsoleOptions,
     on_start: impl FnOnce(&EngineHandle) + Send + 'static,
 ) -> std::io::Result<RunOutcome> {
     let initial_vus = match plan.load.model {
@@ -48,11 +112,19 @@ pub fn run_with(
         crate::scenario::LoadModel::Open { rate, .. } => rate.round() as u32,
     };
     let target_url = plan.base_url.to_string();
-    let hangup = Arc::new(AtomicBool::new(false));
+    let stopped = Arc::new(AtomicBool::new(false));
+    let hung_up = Arc::new(AtomicBool::new(false));
+    // A hang-up detaches only a run that can.
+    let on_hangup = match opts.detach {
+        Some(_) => opts.on_hangup,
+        None => OnHangup::Stop,
+    };
     let (tx, rx) = std::sync::mpsc::channel();
     let quit_now = Arc::new(Notify::new());
     let mut watcher = Watcher {
-        hangup: hangup.clone(),
+        stopped: stopped.clone(),
+        hung_up: hung_up.clone(),
+        on_hangup,
     };
     let hurry = quit_now.clone();
     let engine_opts = opts.engine;
@@ -75,24 +147,79 @@ pub fn run_with(
             Err(p) => std::panic::resume_unwind(p),
         };
     };
+    let mut link = Local {
+        commands,
+        snapshots,
+        engine: engine_thread,
+        quit_now,
+        stopped,
+        hung_up,
+    };
 
-    let mut app = App::new(snapshots.borrow().clone(), opts.theme, initial_vus);
+    let mut app = App::new(link.snapshot(), opts.theme, initial_vus);
     app.insecure = opts.insecure;
     app.notice = opts.notice;
     app.target_url = Some(target_url);
-    let frame = Duration::from_secs_f64(1.0 / opts.fps.clamp(1, 60) as f64);
+    app.detachable = opts.detach.is_some();
+    let mut leave = drive(&mut app, &mut link, opts.fps)?;
+    // A run that is over has nothing to go on with: it ends as a quit does.
+    if leave == Leave::Lost && on_hangup == OnHangup::Detach && !link.ended() {
+        leave = Leave::Detach;
+    }
+    if leave == Leave::Detach {
+        if let Some(d) = opts.detach.take() {
+            // The run goes on; its results are written when it ends, as they would be.
+            d.go();
+            return Ok(link.join(false));
+        }
+    }
+    let lost = leave == Leave::Lost;
+    let hurried = !lost && !link.engine.is_finished();
+    if lost {
+        // Nobody is watching: stop as SIGHUP does (graceful, within the scenario's
+        // graceful-stop period, unless a signal already asked) and wait for the
+        // engine's own final count.
+        if !link.stopped.swap(true, Ordering::Relaxed) {
+            link.send(Command::StopOnSignal(StopSignal::HangUp));
+        }
+    } else if hurried {
+        // A second Stop makes the engine abort what is in flight (counted as aborted) at
+        // once: the supervisor waits a moment for its final count rather than lose them.
+        link.quit_now.notify_one();
+    }
+    Ok(link.join(lost || hurried))
+}
+
+/// The console on a run in another process (`volley attach`): the same loop, keys and
+/// screens, fed by `link`. `d` leaves it (the run goes on), as does `q` on the DONE
+/// screen; `q` on a running run stops it, as it does locally.
+pub fn attach(
+    link: &mut dyn RunLink,
+    theme: Theme,
+    fps: u32,
+    target_url: Option<String>,
+) -> std::io::Result<Leave> {
+    let first = link.snapshot();
+    let load = first.rate.map_or(first.vus_target, |r| r.round() as u32);
+    let mut app = App::new(first, theme, load);
+    app.target_url = target_url;
+    app.detachable = true;
+    drive(&mut app, link, fps)
+}
+
+/// The console loop: draws `app` from `link`'s snapshots and sends `link` the commands of
+/// the keys, until the operator quits or detaches, or the terminal goes away. The
+/// terminal is restored when it returns.
+pub fn drive(app: &mut App, link: &mut dyn RunLink, fps: u32) -> std::io::Result<Leave> {
+    let frame = Duration::from_secs_f64(1.0 / fps.clamp(1, 60) as f64);
     let mut guard = TermGuard::enter()?;
     let mut last_draw = Instant::now() - frame;
     let mut dirty = true;
     let mut stats = FrameStats::default();
     // When the last key not yet drawn was read.
     let mut key_at: Option<Instant> = None;
-    // The terminal went away (the SSH connection dropped, the terminal window closed):
-    // it hung up, or reading or drawing failed. The run is stopped and its results are
-    // still written.
-    let mut lost = false;
     let input = Input::start();
-    loop {
+    let leave = loop {
         let wait = frame.saturating_sub(last_draw.elapsed());
         let ev = match input
             .events
@@ -100,21 +227,21 @@ pub fn run_with(
         {
             Ok(Ok(ev)) => Some(ev),
             Err(std::sync::mpsc::RecvTimeoutError::Timeout) => None,
+            // The terminal went away (the SSH connection dropped, the terminal window
+            // closed): it hung up, or reading failed.
             Ok(Err(_)) | Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
-                lost = true;
-                break;
+                break Leave::Lost;
             }
         };
-        if crate::sys::terminal_hung_up() {
-            lost = true;
-            break;
+        if crate::sys::terminal_hung_up() || link.hung_up() || link.lost().is_some() {
+            break Leave::Lost;
         }
         if let Some(ev) = ev {
             match ev {
                 Event::Key(k) => {
                     key_at.get_or_insert_with(Instant::now);
                     for cmd in app.on_key(&k) {
-                        let _ = commands.send(cmd);
+                        link.send(cmd);
                     }
                     dirty = true;
                 }
@@ -122,80 +249,36 @@ pub fn run_with(
                 _ => {}
             }
         }
-        let engine_done = engine_thread.is_finished();
+        if app.quit == Quit::Detach {
+            break Leave::Detach;
+        }
+        let ended = link.ended();
         // After a panic (the terminal is already restored) leave as soon as the engine,
         // which a panicking VU stops, has finished.
         let panicked = engine::worker_panicked() || super::term::panicked_thread().is_some();
-        if engine_done && (panicked || hangup.load(Ordering::Relaxed) || app.quit != Quit::No) {
-            break;
+        if ended && (panicked || link.stopped_outside() || app.quit != Quit::No) {
+            break Leave::Quit;
         }
         if app.quit == Quit::Now {
-            break;
+            break Leave::Quit;
         }
         if !panicked && (dirty || last_draw.elapsed() >= frame) {
             let started = Instant::now();
-            app.set_snapshot(snapshots.borrow().clone());
-            if guard.terminal().draw(|f| view::draw(f, &app)).is_err() {
-                lost = true;
-                break;
+            app.set_snapshot(link.snapshot());
+            if guard.terminal().draw(|f| view::draw(f, app)).is_err() {
+                break Leave::Lost;
             }
             last_draw = Instant::now();
             stats.frame(last_draw - started, key_at.take().map(|k| last_draw - k));
             dirty = false;
         }
-    }
-    input.stop.store(true, Ordering::Relaxed);
+    };
+    input.finish();
     drop(guard);
     if std::env::var_os("VOLLEY_FRAME_STATS").is_some() {
         say!("{}", stats.summary());
     }
-    let hurried = !lost && !engine_thread.is_finished();
-    if lost {
-        // Nobody is watching: stop as SIGHUP does (graceful, within the scenario's
-        // graceful-stop period, unless a signal already asked) and wait for the
-        // engine's own final count.
-        if !hangup.swap(true, Ordering::Relaxed) {
-            let _ = commands.send(Command::StopOnSignal(StopSignal::HangUp));
-        }
-    } else if hurried {
-        // A second Stop makes the engine abort what is in flight (counted as aborted) at
-        // once: the supervisor waits a moment for its final count rather than lose them.
-        quit_now.notify_one();
-    }
-    match engine_thread.join() {
-        Ok(outcome) => Ok(outcome),
-        Err(_) => {
-            if !lost && !hurried {
-                say!("volley: the engine failed; writing the last results it published");
-            }
-            Ok(RunOutcome {
-                snapshot: engine::last_published(&snapshots),
-                forced: true,
-            })
-        }
-    }
-}
-
-/// The console's answer to stop signals: each asks for the graceful stop (a repeated
-/// hang-up only once), and the console leaves once the run has ended.
-struct Watcher {
-    /// A signal asked the run to stop: the console leaves when the engine is done.
-    hangup: Arc<AtomicBool>,
-}
-
-impl engine::Watcher for Watcher {
-    fn on_signal(&mut self, sig: StopSignal) -> OnSignal {
-        match sig {
-            // A hang-up may come as more than one SIGHUP (from the shell and from the
-            // terminal), and the console may notice the hang-up itself: only the first
-            // asks for the graceful stop (a second Stop would abort what is in flight).
-            StopSignal::HangUp if self.hangup.swap(true, Ordering::Relaxed) => OnSignal::Ignore,
-            _ => {
-                self.hangup.store(true, Ordering::Relaxed);
-                OnSignal::Stop
-            }
-        }
-    }
+    Ok(leave)
 }
 
 /// Terminal events, read on a thread of their own. crossterm's reader loops forever
@@ -205,6 +288,7 @@ impl engine::Watcher for Watcher {
 struct Input {
     events: std::sync::mpsc::Receiver<std::io::Result<Event>>,
     stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Input {
@@ -214,7 +298,7 @@ impl Input {
         let stopping = stop.clone();
         // If the thread cannot start, its sender is dropped with it: the console sees the
         // input gone, as after a hang-up, and stops the run with its results written.
-        let _ = std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("volley-input".into())
             .spawn(move || {
                 while !stopping.load(Ordering::Relaxed) {
@@ -228,8 +312,24 @@ impl Input {
                         break;
                     }
                 }
-            });
-        Input { events, stop }
+            })
+            .ok();
+        Input {
+            events,
+            stop,
+            thread,
+        }
+    }
+
+    /// Stops reading (within one poll, 50 ms): the terminal can be given away.
+    fn finish(self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread {
+            let end = Instant::now() + Duration::from_millis(500);
+            while !t.is_finished() && Instant::now() < end {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
     }
 }
 
@@ -276,5 +376,35 @@ impl FrameStats {
             line("frames", &mut self.frames),
             line("key to frame", &mut self.keys)
         )
+    }
+}
+
+/// The console's answer to stop signals: each asks for the graceful stop (a repeated
+/// hang-up only once; under `--on-hangup detach` a hang-up detaches instead), and the
+/// console leaves once the run has ended.
+struct Watcher {
+    /// A signal asked the run to stop: the console leaves when the engine is done.
+    stopped: Arc<AtomicBool>,
+    /// A hang-up asked the console to detach.
+    hung_up: Arc<AtomicBool>,
+    on_hangup: OnHangup,
+}
+
+impl engine::Watcher for Watcher {
+    fn on_signal(&mut self, sig: StopSignal) -> OnSignal {
+        match sig {
+            StopSignal::HangUp if self.on_hangup == OnHangup::Detach => {
+                self.hung_up.store(true, Ordering::Relaxed);
+                OnSignal::Ignore
+            }
+            // A hang-up may come as more than one SIGHUP (from the shell and from the
+            // terminal), and the console may notice the hang-up itself: only the first
+            // asks for the graceful stop (a second Stop would abort what is in flight).
+            StopSignal::HangUp if self.stopped.swap(true, Ordering::Relaxed) => OnSignal::Ignore,
+            _ => {
+                self.stopped.store(true, Ordering::Relaxed);
+                OnSignal::Stop
+            }
+        }
     }
 }

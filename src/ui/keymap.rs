@@ -25,6 +25,7 @@ pub const DEFAULT_KEYS: &[(&str, Action)] = &[
     ("space", Action::TogglePause),
     ("q", Action::Quit),
     ("ctrl-c", Action::Quit),
+    ("d", Action::Detach),
     ("down", Action::Down),
     ("j", Action::Down),
     ("up", Action::Up),

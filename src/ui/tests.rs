@@ -397,6 +397,22 @@ fn quit_drains_first_and_second_quits_now() {
 }
 
 #[test]
+fn d_detaches_a_run_that_can_and_only_says_why_not_otherwise() {
+    let mut a = app(RunState::Running);
+    assert!(a.on_key(&key('d')).is_empty());
+    assert_eq!(a.quit, Quit::No, "no run host: the console stays");
+    assert!(a.flash.as_ref().unwrap().0.contains("cannot detach"));
+    a.detachable = true;
+    assert!(a.on_key(&key('d')).is_empty(), "detaching sends no command");
+    assert_eq!(a.quit, Quit::Detach);
+    // A finished run has nothing to go on with: d leaves as q does.
+    let mut done = app(RunState::Done);
+    done.detachable = true;
+    done.on_key(&key('d'));
+    assert_eq!(done.quit, Quit::Now);
+}
+
+#[test]
 fn selection_sort_detail_theme() {
     let mut a = app(RunState::Running);
     a.on_key(&key('j'));

@@ -36,6 +36,23 @@ pub fn volley_bin() -> &'static str {
     env!("CARGO_BIN_EXE_volley")
 }
 
+/// The run directory (`VOLLEY_RUN_DIR`) of every volley this test binary starts, unless
+/// a test gives its own: the runs of `cargo test` stay out of the user's `volley ls`.
+pub fn test_runs_dir() -> &'static Path {
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        use std::os::unix::fs::DirBuilderExt;
+        let dir = std::env::temp_dir().join(format!("volley-test-runs-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&dir)
+            .expect("create the tests' run directory");
+        dir
+    })
+}
+
 /// A fresh, empty scratch folder for one test.
 pub fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("volley-rel-{name}-{}", std::process::id()));
@@ -151,6 +168,7 @@ impl Spawned {
         let mut cmd = Command::new(volley_bin());
         cmd.current_dir(dir)
             .args(args)
+            .env("VOLLEY_RUN_DIR", test_runs_dir())
             .env_remove("NO_COLOR")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

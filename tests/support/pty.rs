@@ -65,6 +65,7 @@ impl PtyChild {
         let master = unsafe { std::fs::File::from_raw_fd(master_fd) };
         let mut cmd = Command::new(volley_bin());
         cmd.args(args)
+            .env("VOLLEY_RUN_DIR", super::test_runs_dir())
             .env("TERM", "xterm-256color")
             .env_remove("NO_COLOR")
             .stdin(Stdio::from(slave.try_clone().unwrap()))
