@@ -460,6 +460,7 @@ fn watch_streams_snapshots_and_who_sent_what() {
                 version: PROTOCOL_VERSION,
                 client: "test".into(),
                 deltas: true,
+                every_ms: 250,
             })
             .await
             .unwrap()
@@ -488,6 +489,9 @@ fn watch_streams_snapshots_and_who_sent_what() {
             last = Some(snap);
         }
         let last = last.unwrap();
+        // At most one update per 250 ms (the first comes at once, and one may be on
+        // its way when the time is up).
+        assert!(sizes.len() <= 2500 / 250 + 2, "{} updates", sizes.len());
         assert!(last.total.timeline.len() >= 2, "{:?}", last.total.timeline);
         assert!(last.total.requests > 0);
         assert!(

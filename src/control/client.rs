@@ -122,7 +122,8 @@ pub async fn connect(target: &Target) -> Result<Client, String> {
             (channel, value)
         }
     };
-    Ok(ControlClient::with_interceptor(channel, Bearer(token)))
+    Ok(ControlClient::with_interceptor(channel, Bearer(token))
+        .accept_compressed(tonic::codec::CompressionEncoding::Gzip))
 }
 
 trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin {}

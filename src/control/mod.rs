@@ -397,10 +397,10 @@ async fn serve(
     let (stop_tx, _) = broadcast::channel::<()>(1);
     let mut servers = Vec::new();
     if let Ok(l) = tokio::net::UnixListener::from_std(unix) {
-        let svc = proto::control_server::ControlServer::new(server::Service {
+        let svc = server::compressed(proto::control_server::ControlServer::new(server::Service {
             shared: shared.clone(),
             transport: "local",
-        });
+        }));
         let mut stop = stop_tx.subscribe();
         servers.push(tokio::spawn(
             tonic::transport::Server::builder()
@@ -412,11 +412,11 @@ async fn serve(
     }
     if let Some((l, tls, token)) = tcp {
         if let Ok(l) = tokio::net::TcpListener::from_std(l) {
-            let svc = proto::control_server::ControlServer::with_interceptor(
-                server::Service {
+            let svc = tonic::service::interceptor::InterceptedService::new(
+                server::compressed(proto::control_server::ControlServer::new(server::Service {
                     shared: shared.clone(),
                     transport: "tcp",
-                },
+                })),
                 auth::TokenCheck::new(&token, failures),
             );
             let mut stop = stop_tx.subscribe();

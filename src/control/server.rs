@@ -90,6 +90,15 @@ impl Shared {
     }
 }
 
+/// The service with gzip both ways for the clients that accept it (a console's snapshot
+/// stream is JSON with repeated keys: gzip takes about half of it off the wire).
+pub fn compressed(
+    svc: proto::control_server::ControlServer<Service>,
+) -> proto::control_server::ControlServer<Service> {
+    use tonic::codec::CompressionEncoding::Gzip;
+    svc.send_compressed(Gzip).accept_compressed(Gzip)
+}
+
 type WatchStream =
     Pin<Box<dyn tokio_stream::Stream<Item = Result<proto::WatchUpdate, Status>> + Send>>;
 
@@ -169,6 +178,7 @@ impl Control for Service {
     ) -> Result<Response<Self::WatchStream>, Status> {
         check_version(req.get_ref().version)?;
         let mut enc = req.get_ref().deltas.then(wire::Encoder::default);
+        let every_ms = req.get_ref().every_ms;
         let shared = self.shared.clone();
         let (tx, rx) = mpsc::channel(4);
         tokio::spawn(async move {
@@ -189,6 +199,10 @@ impl Control for Service {
                 return;
             }
             let mut pending = Vec::new();
+            let every = std::time::Duration::from_millis(u64::from(every_ms.min(60_000)));
+            let mut last_sent = tokio::time::Instant::now();
+            // A snapshot came that is not sent yet (too soon after the last update).
+            let mut due = false;
             loop {
                 let ended = outcome.borrow().is_some();
                 if ended {
@@ -206,11 +220,26 @@ impl Control for Service {
                             }
                             continue;
                         }
+                        if last_sent.elapsed() < every {
+                            snaps.borrow_and_update();
+                            due = true;
+                            continue;
+                        }
                         let snap = snaps.borrow_and_update().clone();
                         let update = shared.update(&snap, std::mem::take(&mut pending), &mut enc);
                         if tx.send(Ok(update)).await.is_err() {
                             return;
                         }
+                        last_sent = tokio::time::Instant::now();
+                    }
+                    _ = tokio::time::sleep_until(last_sent + every), if due => {
+                        due = false;
+                        let snap = snaps.borrow().clone();
+                        let update = shared.update(&snap, std::mem::take(&mut pending), &mut enc);
+                        if tx.send(Ok(update)).await.is_err() {
+                            return;
+                        }
+                        last_sent = tokio::time::Instant::now();
                     }
                     e = events.recv() => match e {
                         Ok(e) => pending.push(e),

@@ -159,8 +159,47 @@ fn dec(s: &Option<String>, name: &str) -> Result<Histogram<u64>, WireError> {
     }
 }
 
+/// Where a histogram sits in an endpoint: the key of a stream's histogram deltas.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Slot {
+    Hist,
+    Raw,
+    /// connect, tls, ttfb, receive, total, dns, send (room for more phases).
+    Phase(usize),
+    /// ttfb, first_event, gap, per_response, duration.
+    Stream(usize),
+    WsHandshake,
+    WsExpect,
+}
+
+/// Slots per endpoint.
+const SLOTS: usize = 18;
+
+impl Slot {
+    fn index(self) -> usize {
+        match self {
+            Slot::Hist => 0,
+            Slot::Raw => 1,
+            Slot::Phase(i) => 2 + i.min(8),
+            Slot::Stream(i) => 11 + i.min(4),
+            Slot::WsHandshake => 16,
+            Slot::WsExpect => 17,
+        }
+    }
+}
+
+/// Encodes one histogram of an endpoint.
+type EncHist<'a> = dyn FnMut(Slot, &Histogram<u64>) -> Option<String> + 'a;
+/// Decodes one histogram of an endpoint.
+type DecHist<'a> = dyn FnMut(Slot, &Option<String>) -> Result<Histogram<u64>, WireError> + 'a;
+/// Encodes one histogram of a snapshot: (endpoint index, the total last; slot; histogram).
+type EncSnapHist<'a> = dyn FnMut(usize, Slot, &Histogram<u64>) -> Option<String> + 'a;
+/// Decodes one histogram of a snapshot: (endpoint index; its name; slot; text).
+type DecSnapHist<'a> =
+    dyn FnMut(usize, &str, Slot, &Option<String>) -> Result<Histogram<u64>, WireError> + 'a;
+
 impl WireEndpoint {
-    fn of(e: &EndpointStats) -> WireEndpoint {
+    fn of_with(e: &EndpointStats, enc: &mut EncHist) -> WireEndpoint {
         WireEndpoint {
             name: e.name.clone(),
             method: e.method.clone(),
@@ -173,19 +212,22 @@ impl WireEndpoint {
             errors_by_kind: e.errors_by_kind.clone(),
             retries: e.retries.clone(),
             retry_us: e.retry_us,
-            hist: enc(&e.hist),
+            hist: enc(Slot::Hist, &e.hist),
             has_hist_raw: e.hist_raw.is_some(),
-            hist_raw: e.hist_raw.as_ref().and_then(|h| enc(h)),
+            hist_raw: e.hist_raw.as_ref().and_then(|h| enc(Slot::Raw, h)),
             phases: e.phases.as_ref().map(|p| {
                 [
-                    enc(&p.connect),
-                    enc(&p.tls),
-                    enc(&p.ttfb),
-                    enc(&p.receive),
-                    enc(&p.total),
+                    enc(Slot::Phase(0), &p.connect),
+                    enc(Slot::Phase(1), &p.tls),
+                    enc(Slot::Phase(2), &p.ttfb),
+                    enc(Slot::Phase(3), &p.receive),
+                    enc(Slot::Phase(4), &p.total),
                 ]
             }),
-            phases_more: e.phases.as_ref().map(|p| [enc(&p.dns), enc(&p.send)]),
+            phases_more: e
+                .phases
+                .as_ref()
+                .map(|p| [enc(Slot::Phase(5), &p.dns), enc(Slot::Phase(6), &p.send)]),
             skipped: e.skipped,
             checks: e.checks.iter().map(|(id, (p, f))| (*id, *p, *f)).collect(),
             rps_now: e.rps_now,
@@ -198,11 +240,11 @@ impl WireEndpoint {
                 responses: s.responses,
                 events: s.events,
                 hists: [
-                    enc(&s.ttfb),
-                    enc(&s.first_event),
-                    enc(&s.gap),
-                    enc(&s.per_response),
-                    enc(&s.duration),
+                    enc(Slot::Stream(0), &s.ttfb),
+                    enc(Slot::Stream(1), &s.first_event),
+                    enc(Slot::Stream(2), &s.gap),
+                    enc(Slot::Stream(3), &s.per_response),
+                    enc(Slot::Stream(4), &s.duration),
                 ],
             }),
             ws: e.ws.as_ref().map(|w| WireWs {
@@ -216,25 +258,30 @@ impl WireEndpoint {
                     w.bytes_received,
                 ],
                 close_codes: w.close_codes.clone(),
-                handshake: enc(&w.handshake),
-                expect: enc(&w.expect),
+                handshake: enc(Slot::WsHandshake, &w.handshake),
+                expect: enc(Slot::WsExpect, &w.expect),
             }),
         }
     }
 
-    fn to_stats(&self) -> Result<EndpointStats, WireError> {
-        let name = &self.name;
-        let more = |i: usize| self.phases_more.as_ref().map_or(&None, |m| &m[i]);
+    fn to_stats_with(&self, dec: &mut DecHist) -> Result<EndpointStats, WireError> {
         let phases = match &self.phases {
-            Some([c, t, f, r, total]) => Some(Arc::new(PhaseHists {
-                dns: dec(more(0), name)?,
-                send: dec(more(1), name)?,
-                connect: dec(c, name)?,
-                tls: dec(t, name)?,
-                ttfb: dec(f, name)?,
-                receive: dec(r, name)?,
-                total: dec(total, name)?,
-            })),
+            Some([c, t, f, r, total]) => {
+                let none = None;
+                let (dns, send) = match &self.phases_more {
+                    Some([d, s]) => (d, s),
+                    None => (&none, &none),
+                };
+                Some(Arc::new(PhaseHists {
+                    dns: dec(Slot::Phase(5), dns)?,
+                    send: dec(Slot::Phase(6), send)?,
+                    connect: dec(Slot::Phase(0), c)?,
+                    tls: dec(Slot::Phase(1), t)?,
+                    ttfb: dec(Slot::Phase(2), f)?,
+                    receive: dec(Slot::Phase(3), r)?,
+                    total: dec(Slot::Phase(4), total)?,
+                }))
+            }
             None => None,
         };
         Ok(EndpointStats {
@@ -249,9 +296,9 @@ impl WireEndpoint {
             errors_by_kind: self.errors_by_kind.clone(),
             retries: self.retries.clone(),
             retry_us: self.retry_us,
-            hist: Arc::new(dec(&self.hist, name)?),
+            hist: Arc::new(dec(Slot::Hist, &self.hist)?),
             hist_raw: match self.has_hist_raw {
-                true => Some(Arc::new(dec(&self.hist_raw, name)?)),
+                true => Some(Arc::new(dec(Slot::Raw, &self.hist_raw)?)),
                 false => None,
             },
             phases,
@@ -271,11 +318,11 @@ impl WireEndpoint {
                     Some(Arc::new(StreamHists {
                         responses: s.responses,
                         events: s.events,
-                        ttfb: dec(ttfb, name)?,
-                        first_event: dec(first, name)?,
-                        gap: dec(gap, name)?,
-                        per_response: dec(per, name)?,
-                        duration: dec(dur, name)?,
+                        ttfb: dec(Slot::Stream(0), ttfb)?,
+                        first_event: dec(Slot::Stream(1), first)?,
+                        gap: dec(Slot::Stream(2), gap)?,
+                        per_response: dec(Slot::Stream(3), per)?,
+                        duration: dec(Slot::Stream(4), dur)?,
                     }))
                 }
                 None => None,
@@ -293,8 +340,8 @@ impl WireEndpoint {
                         bytes_sent,
                         bytes_received,
                         close_codes: w.close_codes.clone(),
-                        handshake: dec(&w.handshake, name)?,
-                        expect: dec(&w.expect, name)?,
+                        handshake: dec(Slot::WsHandshake, &w.handshake)?,
+                        expect: dec(Slot::WsExpect, &w.expect)?,
                     }))
                 }
                 None => None,
@@ -305,7 +352,14 @@ impl WireEndpoint {
 
 impl WireSnapshot {
     pub fn of(s: &Snapshot) -> WireSnapshot {
+        WireSnapshot::of_with(s, &mut |_, _, h| enc(h))
+    }
+
+    /// [`WireSnapshot::of`] with each histogram encoded by `enc(endpoint, slot, h)`
+    /// (endpoint: its index, the total after the last).
+    fn of_with(s: &Snapshot, enc: &mut EncSnapHist) -> WireSnapshot {
         let g = &s.generator;
+        let n = s.endpoints.len();
         WireSnapshot {
             scenario: s.scenario.clone(),
             started_unix_us: s.started_at.duration_since(UNIX_EPOCH).map(us).unwrap_or(0),
@@ -320,8 +374,13 @@ impl WireSnapshot {
             connections_open: s.connections_open,
             connections_open_known: s.connections_open_known,
             connections_opened: s.connections_opened,
-            endpoints: s.endpoints.iter().map(WireEndpoint::of).collect(),
-            total: WireEndpoint::of(&s.total),
+            endpoints: s
+                .endpoints
+                .iter()
+                .enumerate()
+                .map(|(i, e)| WireEndpoint::of_with(e, &mut |slot, h| enc(i, slot, h)))
+                .collect(),
+            total: WireEndpoint::of_with(&s.total, &mut |slot, h| enc(n, slot, h)),
             events: s.events.to_vec(),
             spike: s.spike.clone(),
             rate: s.rate,
@@ -360,7 +419,14 @@ impl WireSnapshot {
     }
 
     pub fn to_snapshot(&self) -> Result<Snapshot, WireError> {
+        self.to_snapshot_with(&mut |_, name, _, s| dec(s, name))
+    }
+
+    /// [`WireSnapshot::to_snapshot`] with each histogram decoded by
+    /// `dec(endpoint, name, slot, text)`.
+    fn to_snapshot_with(&self, dec: &mut DecSnapHist) -> Result<Snapshot, WireError> {
         let d = Duration::from_micros;
+        let n = self.endpoints.len();
         let mut generator = GeneratorSeries::new(self.generator.capacity_cores);
         generator.samples = self.generator.samples.clone();
         generator.bottleneck =
@@ -388,9 +454,12 @@ impl WireSnapshot {
         s.endpoints = self
             .endpoints
             .iter()
-            .map(WireEndpoint::to_stats)
+            .enumerate()
+            .map(|(i, e)| e.to_stats_with(&mut |slot, text| dec(i, &e.name, slot, text)))
             .collect::<Result<_, _>>()?;
-        s.total = self.total.to_stats()?;
+        s.total = self
+            .total
+            .to_stats_with(&mut |slot, text| dec(n, &self.total.name, slot, text))?;
         s.events = Arc::new(self.events.clone());
         s.spike = self.spike.clone();
         s.rate = self.rate;
@@ -433,18 +502,34 @@ impl WireSnapshot {
     }
 }
 
-/// Encodes the snapshots of one stream as deltas: each endpoint's timeline carries only
-/// the rows after the last one sent (the rest of the snapshot is whole every time). A
-/// timeline that no longer holds the last row sent (downsampled) is sent whole.
+/// Encodes the snapshots of one stream as deltas:
+/// - each endpoint's timeline carries only the rows after the last one sent (a timeline
+///   that no longer holds the last row sent, downsampled, is sent whole);
+/// - each histogram is sent whole the first time, then as `=` when it has not changed, or
+///   as `d:` and the encoding of what was recorded since (the receiver adds it: HDR
+///   addition is exact, so the receiver's histograms equal the run's).
 #[derive(Debug, Default)]
 pub struct Encoder {
     /// Per endpoint (the total last): the last row sent, (t, dt).
     last: Vec<Option<(u64, u64)>>,
+    /// Per endpoint and slot: the histogram the receiver holds.
+    sent: Vec<Vec<Option<Histogram<u64>>>>,
 }
+
+/// A histogram unchanged since the last update of the stream.
+const SAME: &str = "=";
+/// The prefix of a histogram sent as what was recorded since the last update.
+const DELTA: &str = "d:";
 
 impl Encoder {
     pub fn encode(&mut self, s: &Snapshot) -> Vec<u8> {
-        let mut w = WireSnapshot::of(s);
+        let sent = &mut self.sent;
+        sent.resize_with(s.endpoints.len() + 1, Vec::new);
+        let mut w = WireSnapshot::of_with(s, &mut |ep, slot, h| {
+            let held = &mut sent[ep];
+            held.resize_with(SLOTS, || None);
+            delta(&mut held[slot.index()], h)
+        });
         self.last.resize(w.endpoints.len() + 1, None);
         for (i, e) in w
             .endpoints
@@ -466,10 +551,49 @@ impl Encoder {
     }
 }
 
+/// `h` as the receiver that holds `held` needs it: whole, `=`, or `d:` and the delta;
+/// `held` becomes `h`.
+fn delta(held: &mut Option<Histogram<u64>>, h: &Histogram<u64>) -> Option<String> {
+    if h.is_empty() {
+        *held = None;
+        return None;
+    }
+    if let Some(prev) = held.as_mut() {
+        if prev.len() == h.len() && prev.max() == h.max() && prev.min() == h.min() {
+            return Some(SAME.into());
+        }
+        let mut d = new_histogram();
+        let mut grew = 0u64;
+        let mut shrank = false;
+        for v in h.iter_recorded() {
+            let value = v.value_iterated_to();
+            let (now, before) = (v.count_at_value(), prev.count_at(value));
+            if now < before {
+                shrank = true;
+                break;
+            }
+            if now > before && d.record_n(value, now - before).is_err() {
+                shrank = true;
+                break;
+            }
+            grew += now - before;
+        }
+        // Whole-run histograms only grow; anything else (or a value the delta cannot
+        // hold) goes whole.
+        if !shrank && prev.len() + grew == h.len() && prev.add(&d).is_ok() {
+            return enc(&d).map(|e| format!("{DELTA}{e}"));
+        }
+    }
+    *held = Some(h.clone());
+    enc(h)
+}
+
 /// Decodes what an [`Encoder`] made, one stream's updates in order.
 #[derive(Debug, Default)]
 pub struct Decoder {
     timelines: Vec<Arc<Vec<TimelineRow>>>,
+    /// Per endpoint and slot: the histogram as of the last update.
+    held: Vec<Vec<Option<Histogram<u64>>>>,
 }
 
 impl Decoder {
@@ -492,7 +616,32 @@ impl Decoder {
                 e.timeline_append = false;
             }
         }
-        let s = w.to_snapshot()?;
+        let held = &mut self.held;
+        held.resize_with(w.endpoints.len() + 1, Vec::new);
+        let s = w.to_snapshot_with(&mut |ep, name, slot, text| {
+            let slots = &mut held[ep];
+            slots.resize_with(SLOTS, || None);
+            let h = &mut slots[slot.index()];
+            let bad = || WireError::Histogram(name.into());
+            match text.as_deref() {
+                None => {
+                    *h = None;
+                    Ok(new_histogram())
+                }
+                Some(SAME) => h.clone().ok_or_else(bad),
+                Some(t) if t.starts_with(DELTA) => {
+                    let d = TimelineRow::decode_hist(&t[DELTA.len()..]).ok_or_else(bad)?;
+                    let held = h.as_mut().ok_or_else(bad)?;
+                    held.add(&d).map_err(|_| bad())?;
+                    Ok(held.clone())
+                }
+                Some(t) => {
+                    let whole = TimelineRow::decode_hist(t).ok_or_else(bad)?;
+                    *h = Some(whole.clone());
+                    Ok(whole)
+                }
+            }
+        })?;
         self.timelines = s
             .endpoints
             .iter()
@@ -749,6 +898,69 @@ mod tests {
         }
         let back = dec.decode(&enc.encode(&s)).unwrap();
         assert_eq!(back.total.timeline, s.total.timeline);
+    }
+
+    /// Every histogram of an endpoint, in a fixed order, for comparisons.
+    fn all_hists(e: &EndpointStats) -> Vec<Histogram<u64>> {
+        let mut out = vec![(*e.hist).clone()];
+        out.extend(e.hist_raw.as_deref().cloned());
+        if let Some(p) = &e.phases {
+            out.extend(
+                [
+                    &p.dns, &p.connect, &p.tls, &p.send, &p.ttfb, &p.receive, &p.total,
+                ]
+                .map(|h| h.clone()),
+            );
+        }
+        out
+    }
+
+    #[test]
+    fn histograms_go_as_deltas_and_add_up_to_the_runs_exactly() {
+        let mut s = fixture();
+        let (mut enc, mut dec) = (Encoder::default(), Decoder::default());
+        dec.decode(&enc.encode(&s)).unwrap();
+        for round in 1..6u64 {
+            // New recordings on every endpoint but the first (unchanged: sent as "=").
+            for e in s
+                .endpoints
+                .iter_mut()
+                .skip(1)
+                .chain(std::iter::once(&mut s.total))
+            {
+                let mut h = (*e.hist).clone();
+                h.add(hist(700 * round, 40)).unwrap();
+                e.hist = Arc::new(h);
+                let mut p = (**e.phases.as_ref().unwrap()).clone();
+                p.ttfb.add(hist(300 * round, 25)).unwrap();
+                p.receive.record(round * 11).unwrap();
+                p.send.record(round * 3).unwrap();
+                e.phases = Some(Arc::new(p));
+            }
+            let bytes = enc.encode(&s);
+            let w: WireSnapshot = serde_json::from_slice(&bytes).unwrap();
+            assert_eq!(w.endpoints[0].hist.as_deref(), Some(SAME));
+            assert!(w.endpoints[1].hist.as_deref().unwrap().starts_with(DELTA));
+            assert!(bytes.len() * 2 < encode(&s).len(), "round {round}");
+            let back = dec.decode(&bytes).unwrap();
+            for (a, b) in s
+                .endpoints
+                .iter()
+                .zip(&back.endpoints)
+                .chain([(&s.total, &back.total)])
+            {
+                assert_eq!(all_hists(a), all_hists(b), "{} round {round}", a.name);
+            }
+            assert_eq!(screen(&s, true), screen(&back, true));
+        }
+        // A histogram that shrank (not a whole-run one) goes whole, and still decodes.
+        s.endpoints[1].hist = Arc::new(hist(50, 3));
+        let back = dec.decode(&enc.encode(&s)).unwrap();
+        assert_eq!(*back.endpoints[1].hist, *s.endpoints[1].hist);
+        // A receiver that missed the start cannot take a delta: an error, not a wrong number.
+        s.endpoints[1].hist = Arc::new(hist(50, 9));
+        let late = enc.encode(&s);
+        assert!(Decoder::default().decode(&late).is_err());
     }
 
     #[test]
