@@ -8,6 +8,9 @@
 #       run scenarios/smoke.toml --headless --out json=results.json
 #   docker run --rm -it volley run /usr/share/volley/scenarios/demo.toml   # the console needs -it
 #
+# The same image is a fleet's coordinator and its workers (`volley k8s manifest FILE
+# --workers N --image IMG` writes the Kubernetes objects that run it; docs/fleet.md).
+#
 # Builder: the official Rust image at the crate's rust-version; runtime: distroless/cc
 # (glibc and libgcc for ring, no shell, no package manager), as the non-root user.
 # volley verifies TLS with the Mozilla roots compiled into it (webpki-roots), so the

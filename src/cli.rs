@@ -66,6 +66,8 @@ pub enum Command {
         overrides: OverrideArgs,
         #[command(flatten)]
         run: RunArgs,
+        #[command(flatten)]
+        fleet: FleetArgs,
     },
     /// Start the built-in demo target and run a built-in scenario against it
     /// (scenarios/demo.toml, or scenarios/streaming.toml with --scenario streaming).
@@ -133,6 +135,13 @@ pub enum Command {
     ///
     /// volley ctl vus 50; volley ctl ab3 spike 5x 30s; volley ctl wait
     Ctl(crate::control::ctl::CtlArgs),
+    /// Coordinate a run over N workers (`volley worker`): it holds the plan, the merged
+    /// results and the control API (docs/fleet.md).
+    Coordinator(CoordinatorArgs),
+    /// Run a part of a fleet's run: dial the coordinator, run the part it gives, report.
+    Worker(WorkerArgs),
+    /// Kubernetes: `volley k8s manifest FILE --workers N` writes the fleet's objects.
+    K8s(K8sArgs),
 }
 
 /// Flags of quick mode (`volley URL ...`), like wrk, oha and curl.
@@ -413,6 +422,111 @@ pub enum CompareFormat {
     Text,
     Md,
     Json,
+}
+
+/// `volley run FILE --workers N`: the run as a local fleet.
+#[derive(Debug, Args, Clone, Default)]
+pub struct FleetArgs {
+    /// Run as a local fleet: an embedded coordinator and N worker processes of this
+    /// volley on loopback, with a per-run token; the results are merged exactly.
+    #[arg(long = "workers", value_name = "N")]
+    pub workers: Option<u32>,
+    /// What a lost worker does to the run (default: abort for a closed model, whose
+    /// load would silently drop; continue for an open one).
+    #[arg(long = "on-worker-loss", value_enum, requires = "workers")]
+    pub on_worker_loss: Option<OnWorkerLoss>,
+}
+
+/// `--on-worker-loss`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OnWorkerLoss {
+    /// The others go on; the results say which worker was lost and when.
+    Continue,
+    /// Stop the whole run; its results are partial.
+    Abort,
+}
+
+/// `volley coordinator FILE --workers N --listen ADDR --token-file F`.
+#[derive(Debug, Args, Clone)]
+pub struct CoordinatorArgs {
+    /// The scenario file (the workers hold the same file).
+    pub file: PathBuf,
+    /// How many workers the run waits for.
+    #[arg(long = "workers", value_name = "N")]
+    pub workers: u32,
+    /// Where the control API and the workers' Fleet service listen (TLS needed off
+    /// loopback: --control-cert and --control-key).
+    #[arg(long = "listen", value_name = "ADDR", default_value = "127.0.0.1:7600")]
+    pub listen: String,
+    /// A file holding the run's token (a Kubernetes Secret); without it a new token is
+    /// made and printed once.
+    #[arg(long = "token-file", value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+    /// What a lost worker does to the run (default: abort for a closed model).
+    #[arg(long = "on-worker-loss", value_enum)]
+    pub on_worker_loss: Option<OnWorkerLoss>,
+    /// How long the workers have to register and get ready.
+    #[arg(long = "register-timeout", value_name = "DUR", value_parser = duration_arg, default_value = "120s")]
+    pub register_timeout: Duration,
+    #[command(flatten)]
+    pub overrides: OverrideArgs,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// `volley worker FILE --coordinator ADDR --token-file F`.
+#[derive(Debug, Args, Clone)]
+pub struct WorkerArgs {
+    /// The scenario: the same file as the coordinator's (its hash is checked).
+    pub file: PathBuf,
+    /// The coordinator: HOST:PORT, http://HOST:PORT or https://HOST:PORT.
+    #[arg(long = "coordinator", value_name = "ADDR")]
+    pub coordinator: String,
+    /// A file holding the run's token (else VOLLEY_TOKEN).
+    #[arg(long = "token-file", value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+    /// With https: the SHA-256 fingerprint of the coordinator's certificate to pin.
+    #[arg(long = "fingerprint", value_name = "SHA256")]
+    pub fingerprint: Option<String>,
+    /// This worker's index (default: JOB_COMPLETION_INDEX, else the coordinator's choice).
+    #[arg(long = "index", value_name = "I")]
+    pub index: Option<u32>,
+    /// Where this worker writes its own result document (KIND=PATH, as `run --out`).
+    #[arg(long = "out", value_name = "KIND=PATH")]
+    pub out: Vec<String>,
+    /// Engine worker threads.
+    #[arg(long = "threads")]
+    pub threads: Option<usize>,
+}
+
+/// `volley k8s ...`.
+#[derive(Debug, Args, Clone)]
+pub struct K8sArgs {
+    #[command(subcommand)]
+    pub command: K8sCommand,
+}
+
+/// What `volley k8s` does.
+#[derive(Debug, Subcommand, Clone)]
+pub enum K8sCommand {
+    /// The YAML that runs FILE as a fleet (ConfigMap, Secret, coordinator Job and
+    /// Service, worker Indexed Job), to stdout or -o FILE.
+    Manifest {
+        /// The scenario file (its data files go into the ConfigMap too).
+        file: PathBuf,
+        /// How many worker pods.
+        #[arg(long = "workers", value_name = "N")]
+        workers: u32,
+        /// The volley image (see the Dockerfile).
+        #[arg(long = "image", value_name = "IMG", default_value = concat!("ghcr.io/volley/volley:", env!("CARGO_PKG_VERSION")))]
+        image: String,
+        /// The namespace of every object.
+        #[arg(long = "namespace", value_name = "NS", default_value = "default")]
+        namespace: String,
+        /// Write the YAML here instead of stdout.
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
 }
 
 /// `volley attach [RUN]`

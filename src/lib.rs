@@ -95,6 +95,9 @@ pub fn run_hosted(cli: Cli, host: Option<host::Host>) -> Result<i32, Error> {
         Some(Command::Ls(args)) => control::ctl::ls_command(&args),
         Some(Command::Attach(args)) => attach::command(&args),
         Some(Command::Ctl(args)) => control::ctl::ctl_command(&args),
+        Some(Command::Coordinator(args)) => fleet::launch::coordinator(&args),
+        Some(Command::Worker(args)) => fleet::worker::command(&args),
+        Some(Command::K8s(args)) => fleet::k8s::command(&args),
         Some(Command::Plan(args)) => capacity::command(&args),
         Some(Command::Check { file, overrides }) => {
             let mut plan = scenario::load(&file)?;
@@ -119,7 +122,11 @@ pub fn run_hosted(cli: Cli, host: Option<host::Host>) -> Result<i32, Error> {
             file,
             overrides,
             run,
+            fleet: fleet_args,
         }) => {
+            if fleet_args.workers.is_some() {
+                return fleet::launch::local(&file, &overrides, &run, &fleet_args);
+            }
             let mut plan = scenario::load(&file)?;
             if let Some(note) = overrides_of(&overrides)?.apply(&mut plan) {
                 say!("volley: {note}");
@@ -197,7 +204,7 @@ fn write_or_print(path: Option<&std::path::Path>, text: &str) -> Result<(), Erro
     }
 }
 
-fn overrides_of(o: &OverrideArgs) -> Result<Overrides, Error> {
+pub(crate) fn overrides_of(o: &OverrideArgs) -> Result<Overrides, Error> {
     let target = match &o.target {
         Some(t) => Some(quick::user_url(t).map_err(|m| Error::Usage(format!("--target: {m}")))?),
         None => None,
@@ -228,7 +235,7 @@ fn overrides_of(o: &OverrideArgs) -> Result<Overrides, Error> {
     })
 }
 
-fn runtime(threads: Option<usize>) -> Result<tokio::runtime::Runtime, Error> {
+pub(crate) fn runtime(threads: Option<usize>) -> Result<tokio::runtime::Runtime, Error> {
     let threads = threads.unwrap_or(DEFAULT_THREADS).max(1);
     let rt = if threads == 1 {
         tokio::runtime::Builder::new_current_thread()
@@ -337,6 +344,7 @@ fn execute_hosted(
     let engine_opts = engine::EngineOptions {
         interval_histograms: outs.iter().any(|o| o.kind == output::OutKind::Hdr),
         no_self_watch: args.no_self_watch,
+        ..Default::default()
     };
     let mut host = control::Host::prepare(
         &plan,
@@ -350,15 +358,11 @@ fn execute_hosted(
                 (false, true) => "headless",
                 (false, false) => "console",
             },
+            token: None,
+            routes: None,
         },
     )
-    .map_err(|e| match e {
-        control::ControlError::Bind { .. } => Error::Io {
-            context: e.to_string(),
-            source: std::io::Error::other("bind"),
-        },
-        e => Error::Usage(e.to_string()),
-    })?;
+    .map_err(control::ControlError::into_error)?;
     let mut detach = run_host.map(|r| detacher(r, host.as_ref()));
     let start_control = host.as_mut().map(|h| h.starter());
     let rt = runtime(args.threads)?;
@@ -417,7 +421,7 @@ fn execute_hosted(
     code
 }
 
-fn load_theme(spec: &str) -> Result<ui::Theme, Error> {
+pub(crate) fn load_theme(spec: &str) -> Result<ui::Theme, Error> {
     ui::Theme::load(spec).map_err(|e| match e {
         scenario::ScenarioError::Read { path, source, .. } => Error::Usage(format!(
             "--theme: '{}' is not a built-in theme (dark, light, high-contrast) and cannot be read: {source}",
@@ -429,7 +433,7 @@ fn load_theme(spec: &str) -> Result<ui::Theme, Error> {
 
 /// [`finish`], then the run's outcome to its control host (its result document kept in
 /// the run directory, `volley ctl wait` answered).
-fn finish_run(
+pub(crate) fn finish_run(
     doc: &ResultDoc,
     outs: &[output::OutSpec],
     host: Option<&mut control::Host>,

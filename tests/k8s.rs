@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use volley::fleet::k8s::{read_data, yaml, ManifestSpec};
+use volley::fleet::k8s::{read_data, yaml, ManifestSpec, ManifestTls};
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -26,6 +26,11 @@ fn manifest() -> String {
         namespace: "load".into(),
         run_id: "k7q2xa".into(),
         token: "0".repeat(64),
+        tls: ManifestTls {
+            cert_pem: "-----BEGIN CERTIFICATE-----\nTEST\n-----END CERTIFICATE-----\n".into(),
+            key_pem: "-----BEGIN PRIVATE KEY-----\nTEST\n-----END PRIVATE KEY-----\n".into(),
+            fingerprint: "00:11:22:33".into(),
+        },
     })
     .unwrap()
 }

@@ -47,6 +47,14 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Opens a channel to a run.
 pub async fn connect(target: &Target) -> Result<Client, String> {
+    let (channel, bearer) = channel(target).await?;
+    Ok(ControlClient::with_interceptor(channel, bearer)
+        .accept_compressed(tonic::codec::CompressionEncoding::Gzip))
+}
+
+/// A channel to a run's gRPC server and the interceptor that adds its token (the fleet's
+/// workers use it for the coordinator's Fleet service).
+pub async fn channel(target: &Target) -> Result<(Channel, Bearer), String> {
     let (channel, token) = match target {
         Target::Unix(path) => {
             let path = path.clone();
@@ -122,8 +130,7 @@ pub async fn connect(target: &Target) -> Result<Client, String> {
             (channel, value)
         }
     };
-    Ok(ControlClient::with_interceptor(channel, Bearer(token))
-        .accept_compressed(tonic::codec::CompressionEncoding::Gzip))
+    Ok((channel, Bearer(token)))
 }
 
 trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin {}

@@ -63,6 +63,12 @@ pub struct ControlOptions {
     pub self_signed: bool,
     /// `console`, `headless` or `detached` (for `volley ls`).
     pub mode: &'static str,
+    /// The TCP listener's token, when the caller has one (a fleet coordinator's
+    /// `--token-file`); a new random one otherwise.
+    pub token: Option<String>,
+    /// More gRPC services on the TCP listener (a coordinator's Fleet service), each
+    /// behind its own token check.
+    pub routes: Option<tonic::service::Routes>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -78,6 +84,20 @@ pub enum ControlError {
         #[source]
         source: std::io::Error,
     },
+}
+
+impl ControlError {
+    /// As volley's error: a port that cannot be bound is an I/O failure (exit 1), the
+    /// rest is bad input (exit 2).
+    pub fn into_error(self) -> crate::error::Error {
+        match self {
+            ControlError::Bind { .. } => crate::error::Error::Io {
+                context: self.to_string(),
+                source: std::io::Error::other("bind"),
+            },
+            e => crate::error::Error::Usage(e.to_string()),
+        }
+    }
 }
 
 /// The engine's side of a run, as the control thread gets it once the engine starts.
@@ -155,7 +175,7 @@ impl Host {
                         source,
                     })?;
                 let bound = l.local_addr().unwrap_or(addr);
-                let t = auth::new_token();
+                let t = opts.token.clone().unwrap_or_else(auth::new_token);
                 dir.write_private(rundir::TOKEN, t.as_bytes())?;
                 token = Some(t);
                 Some((l, bound, tls))
@@ -189,10 +209,16 @@ impl Host {
         );
         if let (Some((_, addr, tls)), Some(t)) = (&tcp, &token) {
             let scheme = if tls.is_some() { "https" } else { "http" };
-            say!(
-                "volley: control API on {scheme}://{addr}; token (shown once, also in {}): {t}",
-                dir.file(rundir::TOKEN).display()
-            );
+            match opts.token {
+                Some(_) => say!(
+                    "volley: control API on {scheme}://{addr}; its token in {}",
+                    dir.file(rundir::TOKEN).display()
+                ),
+                None => say!(
+                    "volley: control API on {scheme}://{addr}; token (shown once, also in {}): {t}",
+                    dir.file(rundir::TOKEN).display()
+                ),
+            }
             if let Some(tls) = tls {
                 say!(
                     "volley: control TLS certificate SHA-256 {}",
@@ -225,7 +251,14 @@ impl Host {
         let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
         let (stopped_tx, stopped_rx) = std::sync::mpsc::channel();
         let run_id = dir.id.clone();
-        let tcp = tcp.map(|(l, _, tls)| (l, tls.map(|t| t.config), token.unwrap_or_default()));
+        let tcp = tcp.map(|(l, _, tls)| {
+            (
+                l,
+                tls.map(|t| t.config),
+                token.unwrap_or_default(),
+                opts.routes.clone(),
+            )
+        });
         std::thread::Builder::new()
             .name("volley-control".into())
             .spawn(move || {
@@ -258,6 +291,11 @@ impl Host {
             stopped: stopped_rx,
             finished: false,
         }))
+    }
+
+    /// The TCP listener's URL (`http://127.0.0.1:41234`), when the run has one.
+    pub fn tcp_url(&self) -> Option<&str> {
+        self.meta.tcp.as_deref()
     }
 
     /// What to call with the engine's handle once it has started (the API serves from
@@ -367,6 +405,7 @@ type TcpSide = (
     std::net::TcpListener,
     Option<Arc<rustls::ServerConfig>>,
     String,
+    Option<tonic::service::Routes>,
 );
 
 /// The control thread: waits for the engine, then serves until told to stop.
@@ -410,7 +449,7 @@ async fn serve(
                 }),
         ));
     }
-    if let Some((l, tls, token)) = tcp {
+    if let Some((l, tls, token, routes)) = tcp {
         if let Ok(l) = tokio::net::TcpListener::from_std(l) {
             let svc = tonic::service::interceptor::InterceptedService::new(
                 server::compressed(proto::control_server::ControlServer::new(server::Service {
@@ -420,13 +459,17 @@ async fn serve(
                 auth::TokenCheck::new(&token, failures),
             );
             let mut stop = stop_tx.subscribe();
-            servers.push(tokio::spawn(
-                tonic::transport::Server::builder()
-                    .add_service(svc)
-                    .serve_with_incoming_shutdown(listen::tcp(l, tls), async move {
-                        let _ = stop.recv().await;
-                    }),
-            ));
+            let mut builder = tonic::transport::Server::builder();
+            let router = match routes {
+                Some(r) => builder.add_routes(r).add_service(svc),
+                None => builder.add_service(svc),
+            };
+            servers.push(tokio::spawn(router.serve_with_incoming_shutdown(
+                listen::tcp(l, tls),
+                async move {
+                    let _ = stop.recv().await;
+                },
+            )));
         }
     }
     let _ = shutdown.await;

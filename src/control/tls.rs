@@ -78,6 +78,18 @@ pub fn self_signed(host: &str) -> Result<ServerTls, String> {
     server_config(vec![der], key)
 }
 
+/// A new self-signed certificate for these names, as PEM (certificate, key) and its
+/// fingerprint: `volley k8s manifest` puts it in the run's Secret for the coordinator,
+/// and the fingerprint in the workers' arguments to pin.
+pub fn self_signed_pem(names: &[String]) -> Result<(String, String, String), String> {
+    let ck = rcgen::generate_simple_self_signed(names.to_vec()).map_err(|e| e.to_string())?;
+    Ok((
+        ck.cert.pem(),
+        ck.signing_key.serialize_pem(),
+        fingerprint(ck.cert.der()),
+    ))
+}
+
 /// The client side: trust exactly the certificate with this fingerprint, or else the
 /// usual web roots.
 pub fn client_config(pin: Option<&str>) -> Arc<rustls::ClientConfig> {

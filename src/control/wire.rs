@@ -48,6 +48,9 @@ pub struct WireSnapshot {
     pub aborted_by: Option<AbortCause>,
     pub generator: WireGenerator,
     pub target: Option<WireTarget>,
+    /// A fleet coordinator's workers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workers: Option<Vec<crate::metrics::WorkerRow>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -409,6 +412,7 @@ impl WireSnapshot {
                 bottleneck: g.bottleneck.as_ref().map(|b| (b.since, b.reason.clone())),
                 bottleneck_now: g.bottleneck_now,
             },
+            workers: s.workers.as_ref().map(|w| w.to_vec()),
             target: s.target.as_ref().map(|t| WireTarget {
                 source: t.source.clone(),
                 names: t.names.clone(),
@@ -483,6 +487,7 @@ impl WireSnapshot {
         s.abort = self.abort.clone();
         s.aborted_by = self.aborted_by;
         s.generator = Arc::new(generator);
+        s.workers = self.workers.clone().map(Arc::new);
         s.target = self.target.as_ref().map(|t| {
             Arc::new(TargetSeries {
                 source: t.source.clone(),
@@ -970,5 +975,31 @@ mod tests {
         let e = w.to_snapshot().unwrap_err().to_string();
         assert!(e.contains("'search'"), "{e}");
         assert!(decode(b"{").is_err());
+    }
+}
+
+#[cfg(test)]
+mod fleet_tests {
+    use super::*;
+    use crate::metrics::{WorkerRow, WorkerState};
+
+    #[test]
+    fn a_coordinators_workers_cross_the_wire() {
+        let mut s = Snapshot::empty("s", &[]);
+        assert!(decode(&encode(&s)).unwrap().workers.is_none());
+        let rows = vec![WorkerRow {
+            index: 1,
+            state: WorkerState::Lost,
+            host: "node-1".into(),
+            vus: 3,
+            rps: 12.5,
+            error_rate: 0.5,
+            cpu_percent: 40.0,
+            heartbeat_age_s: 6.0,
+            clock_offset_ms: -0.3,
+        }];
+        s.workers = Some(Arc::new(rows.clone()));
+        let back = decode(&encode(&s)).unwrap();
+        assert_eq!(back.workers.as_deref(), Some(&rows));
     }
 }

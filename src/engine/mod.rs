@@ -61,14 +61,28 @@ impl EngineHandle {
     }
 }
 
+/// This process's part of a run split over several processes (a fleet's worker): which
+/// of the run's units (VUs at a moment, arrivals, data rows) are its own. The engine runs
+/// the whole plan's levels and takes its part of each; the fleet implements it.
+pub trait Segment: Send + Sync + std::fmt::Debug {
+    /// This part's share of `q` units (VUs now, iterations).
+    fn share(&self, q: u64) -> u64;
+    /// Whether the run's unit `k` (the `k`-th arrival, from 0) is this part's.
+    fn owns(&self, k: u64) -> bool;
+    /// The run's number of this part's `j`-th unit (a VU's id, a data row).
+    fn nth(&self, j: u64) -> u64;
+}
+
 /// Engine settings that are not part of the scenario.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct EngineOptions {
     /// Keep every second's latency histogram (encoded) for HDR interval logs; costs a few
     /// KB per endpoint per second, so only when `--out hdr` asks for it.
     pub interval_histograms: bool,
     /// Leave self-watch out (to measure what it costs).
     pub no_self_watch: bool,
+    /// Run only this part of the plan (a fleet's worker); the whole plan without one.
+    pub segment: Option<Arc<dyn Segment>>,
 }
 
 /// Starts a run of `plan` on the current tokio runtime.

@@ -98,7 +98,7 @@ impl Run {
             tokio::spawn(crate::monitor::run(spec, sink))
         });
 
-        let (model, initial) = model::of(plan, &control);
+        let (model, initial) = model::of(plan, &control, opts.segment.clone());
         let mut acc = 0u64;
         let user_cumulative = plan
             .users
@@ -123,6 +123,7 @@ impl Run {
             user_cumulative,
             data_seq: plan.data.iter().map(|_| AtomicU64::new(0)).collect(),
             n_vars: plan.vars.len(),
+            segment: opts.segment.clone(),
             endpoints: plan.endpoints.clone(),
             users: plan.users.clone(),
             data: plan.data.clone(),

@@ -28,6 +28,9 @@ pub struct RunCtx {
     pub data: Vec<DataSet>,
     pub data_seq: Vec<AtomicU64>,
     pub n_vars: usize,
+    /// A fleet worker's part of the run: its VU ids and sequential rows are the run's
+    /// numbers of its own units, so the fleet uses the rows one process would.
+    pub segment: Option<Arc<dyn super::Segment>>,
     pub gauges: Arc<Gauges>,
     pub control: Arc<ControlState>,
     pub gate: Gate,
@@ -407,13 +410,19 @@ impl RunCtx {
         }
     }
 
+    /// The run's number of this process's `j`-th unit (itself without a segment).
+    pub fn global(&self, j: u64) -> u64 {
+        self.segment.as_ref().map_or(j, |s| s.nth(j))
+    }
+
     /// Picks this iteration's data rows.
     fn choose_rows(&self, st: &mut VuState) {
         for (d, ds) in self.data.iter().enumerate() {
             let n = ds.rows.len();
             st.rows[d] = match ds.mode {
                 DataMode::Sequential => {
-                    (self.data_seq[d].fetch_add(1, Ordering::Relaxed) % n as u64) as usize
+                    (self.global(self.data_seq[d].fetch_add(1, Ordering::Relaxed)) % n as u64)
+                        as usize
                 }
                 DataMode::Random => st.rng.usize(0..n),
                 DataMode::PerVu => (st.id % n as u64) as usize,

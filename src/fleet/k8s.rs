@@ -40,6 +40,17 @@ pub struct ManifestSpec {
     pub run_id: String,
     /// The run's bearer token.
     pub token: String,
+    /// The coordinator's TLS certificate (made with the manifest): pods talk over the
+    /// cluster network, so the coordinator serves TLS and the workers pin it.
+    pub tls: ManifestTls,
+}
+
+/// The coordinator's certificate and key (PEM), and the fingerprint the workers pin.
+#[derive(Debug, Clone)]
+pub struct ManifestTls {
+    pub cert_pem: String,
+    pub key_pem: String,
+    pub fingerprint: String,
 }
 
 /// Why a manifest cannot be written.
@@ -152,13 +163,24 @@ pub fn objects(spec: &ManifestSpec) -> Result<Vec<Value>, ManifestError> {
         items.push(json!({"key": key_of(path), "path": path}));
     }
     let scenario_path = format!("/scenario/{file}");
+    // The coordinator gets the token and its TLS key; the workers only the token.
     let volumes = json!([
         {"name": "scenario", "configMap": {"name": name("scenario"), "items": items}},
         {"name": "token", "secret": {"secretName": name("token"), "defaultMode": 0o400}},
+        {"name": "tmp", "emptyDir": {}},
     ]);
+    let worker_volumes = json!([
+        {"name": "scenario", "configMap": {"name": name("scenario"), "items": items}},
+        {"name": "token", "secret": {"secretName": name("token"), "defaultMode": 0o400,
+            "items": [{"key": "token", "path": "token"}]}},
+        {"name": "tmp", "emptyDir": {}},
+    ]);
+    // The root filesystem is read-only: the run directory and results go to /tmp.
+    let env = json!([{"name": "VOLLEY_RUN_DIR", "value": "/tmp/volley-runs"}]);
     let mounts = json!([
         {"name": "scenario", "mountPath": "/scenario", "readOnly": true},
         {"name": "token", "mountPath": "/var/run/volley", "readOnly": true},
+        {"name": "tmp", "mountPath": "/tmp"},
     ]);
     let security = json!({
         "runAsNonRoot": true,
@@ -168,7 +190,7 @@ pub fn objects(spec: &ManifestSpec) -> Result<Vec<Value>, ManifestError> {
         "capabilities": {"drop": ["ALL"]},
     });
     let coordinator_addr = format!(
-        "{}.{}.svc:{CONTROL_PORT}",
+        "https://{}.{}.svc:{CONTROL_PORT}",
         name("coordinator"),
         spec.namespace
     );
@@ -184,7 +206,11 @@ pub fn objects(spec: &ManifestSpec) -> Result<Vec<Value>, ManifestError> {
             "kind": "Secret",
             "metadata": meta("token", "token"),
             "type": "Opaque",
-            "stringData": {"token": spec.token},
+            "stringData": {
+                "token": spec.token,
+                "tls.crt": spec.tls.cert_pem,
+                "tls.key": spec.tls.key_pem,
+            },
         }),
         json!({
             "apiVersion": "v1",
@@ -214,9 +240,13 @@ pub fn objects(spec: &ManifestSpec) -> Result<Vec<Value>, ManifestError> {
                                 "--workers", spec.workers.to_string(),
                                 "--listen", format!("0.0.0.0:{CONTROL_PORT}"),
                                 "--token-file", "/var/run/volley/token",
+                                "--control-cert", "/var/run/volley/tls.crt",
+                                "--control-key", "/var/run/volley/tls.key",
+                                "--headless",
                                 "--out", "json=/tmp/results.json",
                             ],
                             "ports": [{"name": "control", "containerPort": CONTROL_PORT}],
+                            "env": env,
                             "volumeMounts": mounts,
                             "securityContext": security,
                         }],
@@ -249,19 +279,80 @@ pub fn objects(spec: &ManifestSpec) -> Result<Vec<Value>, ManifestError> {
                             "name": "worker",
                             "image": spec.image,
                             "args": [
-                                "worker",
+                                "worker", scenario_path,
                                 "--coordinator", coordinator_addr,
+                                "--fingerprint", spec.tls.fingerprint,
                                 "--token-file", "/var/run/volley/token",
+                                "--out", "json=/tmp/results.json",
                             ],
+                            "env": env,
                             "volumeMounts": mounts,
                             "securityContext": security,
                         }],
-                        "volumes": volumes,
+                        "volumes": worker_volumes,
                     },
                 },
             },
         }),
     ])
+}
+
+/// `volley k8s manifest FILE --workers N [--image IMG] [--namespace NS] [-o FILE]`.
+pub fn command(args: &crate::cli::K8sArgs) -> Result<i32, crate::error::Error> {
+    use crate::error::Error;
+    let crate::cli::K8sCommand::Manifest {
+        file,
+        workers,
+        image,
+        namespace,
+        output,
+    } = &args.command;
+    // The scenario must be valid before it is shipped anywhere.
+    crate::scenario::load(file)?;
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| Error::Usage(format!("cannot read '{}': {e}", file.display())))?;
+    let data = read_data(file, &text).map_err(|e| Error::Usage(e.to_string()))?;
+    let token = random_token().map_err(|e| Error::Usage(e.to_string()))?;
+    let id = run_id(&token);
+    let host = format!("volley-{id}-coordinator.{namespace}.svc");
+    let (cert_pem, key_pem, fingerprint) =
+        crate::control::tls::self_signed_pem(&[host]).map_err(Error::Usage)?;
+    let spec = ManifestSpec {
+        scenario: file.clone(),
+        text,
+        data,
+        workers: *workers,
+        image: image.clone(),
+        namespace: namespace.clone(),
+        run_id: id,
+        token,
+        tls: ManifestTls {
+            cert_pem,
+            key_pem,
+            fingerprint,
+        },
+    };
+    let text = yaml(&spec).map_err(|e| Error::Usage(e.to_string()))?;
+    match output {
+        Some(path) => {
+            std::fs::write(path, &text)
+                .map_err(|e| Error::io(format!("cannot write '{}'", path.display()), e))?;
+            say!(
+                "volley: wrote {} (run {}; kubectl apply -f {})",
+                path.display(),
+                spec.run_id,
+                path.display()
+            );
+        }
+        None => {
+            use std::io::Write as _;
+            let mut out = std::io::stdout().lock();
+            out.write_all(text.as_bytes())
+                .and_then(|_| out.flush())
+                .map_err(|e| Error::io("stdout", e))?;
+        }
+    }
+    Ok(crate::error::exit::OK)
 }
 
 /// The manifest as YAML documents separated by `---`, with a header saying how to use it.
@@ -299,6 +390,11 @@ mod tests {
             namespace: "load".into(),
             run_id: "abc234".into(),
             token: "t".repeat(64),
+            tls: ManifestTls {
+                cert_pem: "CERT".into(),
+                key_pem: "KEY".into(),
+                fingerprint: "AB:CD".into(),
+            },
         }
     }
 
@@ -316,7 +412,12 @@ mod tests {
         assert_eq!(w["podFailurePolicy"]["rules"][0]["action"], "FailJob");
         // The workers dial the coordinator's Service; they never listen.
         let args = &w["template"]["spec"]["containers"][0]["args"];
-        assert_eq!(args[2], "volley-abc234-coordinator.load.svc:7600");
+        assert_eq!(args[1], "/scenario/mixed.toml");
+        assert_eq!(args[3], "https://volley-abc234-coordinator.load.svc:7600");
+        assert_eq!(args[5], "AB:CD");
+        // The workers' Secret volume holds the token, not the coordinator's TLS key.
+        let vol = &w["template"]["spec"]["volumes"][1]["secret"]["items"];
+        assert_eq!(vol[0]["key"], "token");
         assert!(w["template"]["spec"]["containers"][0]
             .get("ports")
             .is_none());

@@ -176,7 +176,7 @@ fn threshold_specs(name: &str, d: &ResultDoc) -> Result<Vec<ThresholdSpec>, Merg
 
 /// Every threshold judged on the merged data: whole-run ones on the whole run, windowed
 /// ones on the last seconds of the merged timeline.
-fn judge(s: &Snapshot, specs: &[ThresholdSpec]) -> Vec<verdict::ThresholdStatus> {
+pub fn judge(s: &Snapshot, specs: &[ThresholdSpec]) -> Vec<verdict::ThresholdStatus> {
     let secs = s.elapsed.as_secs_f64();
     specs
         .iter()

@@ -1,8 +1,13 @@
 //! Running one test over several workers: how the work is split and how the results merge.
 
+pub mod coordinator;
 pub mod k8s;
+pub mod launch;
 pub mod merge;
+pub mod protocol;
 pub mod segment;
+pub mod view;
+pub mod worker;
 
 use std::io::Write as _;
 

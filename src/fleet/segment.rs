@@ -180,6 +180,33 @@ impl Part<'_> {
     }
 }
 
+/// A worker's part as the engine takes it ([`crate::engine::Segment`]): the split and the
+/// worker's index, owned.
+#[derive(Debug, Clone)]
+pub struct WorkerPart {
+    split: Split,
+    index: usize,
+}
+
+impl WorkerPart {
+    /// Worker `index` of `split`; `None` when there is no such worker.
+    pub fn new(split: Split, index: usize) -> Option<WorkerPart> {
+        (index < split.workers()).then_some(WorkerPart { split, index })
+    }
+}
+
+impl crate::engine::Segment for WorkerPart {
+    fn share(&self, q: u64) -> u64 {
+        self.split.share(self.index, q)
+    }
+    fn owns(&self, k: u64) -> bool {
+        self.split.owner(k) == self.index
+    }
+    fn nth(&self, j: u64) -> u64 {
+        self.split.nth(self.index, j)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

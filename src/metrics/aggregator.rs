@@ -272,14 +272,7 @@ impl Aggregator {
         for (spec, st) in self.thresholds.iter().zip(&snap.thresholds) {
             if spec.abort_on_fail && st.passed == Some(false) && snap.run_time >= spec.abort_grace {
                 self.abort_sent = true;
-                self.control.abort(format!(
-                    "threshold '{}'{} failed: {}",
-                    st.text,
-                    st.endpoint
-                        .as_ref()
-                        .map_or(String::new(), |e| format!(" on {e}")),
-                    st.shown
-                ));
+                self.control.abort(st.abort_reason());
                 return;
             }
         }
@@ -390,6 +383,7 @@ impl Aggregator {
             thresholds: self.verdicts(elapsed.as_secs_f64()),
             generator: g.generator(),
             target: g.target(),
+            workers: None,
         }
     }
 

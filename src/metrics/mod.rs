@@ -19,8 +19,8 @@ pub use gauges::Gauges;
 pub use kind::{error_key, ErrorKind, Outcome, Retry, RetryReason};
 pub use recorder::{new_histogram, Accum, PhaseHists, Phases, Recorder, Sample};
 pub use snapshot::{
-    merge_timelines, push_row, EndpointStats, ErrorSample, Snapshot, TimelineRow,
-    MAX_TIMELINE_ROWS, RECENT_ERRORS,
+    merge_timelines, push_row, EndpointStats, ErrorSample, Snapshot, TimelineRow, WorkerRow,
+    WorkerState, MAX_TIMELINE_ROWS, RECENT_ERRORS,
 };
 pub use stream::{StreamHists, StreamSample};
 pub use target::{TargetSample, TargetSeries};

@@ -424,6 +424,42 @@ pub struct Snapshot {
     pub generator: super::generator::SharedSeries,
     /// Target monitor: the target's resources (absent without a monitor).
     pub target: Option<std::sync::Arc<super::TargetSeries>>,
+    /// A fleet's coordinator: its workers now (absent in a single process).
+    pub workers: Option<Arc<Vec<WorkerRow>>>,
+}
+
+/// A fleet worker's state, as its coordinator sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WorkerState {
+    /// Admitted; its engine is being set up.
+    Registered,
+    /// Set up, waiting for the start.
+    Ready,
+    Running,
+    /// Its part of the run is over and its results are in.
+    Finished,
+    /// Its connection failed or it stopped sending heartbeats.
+    Lost,
+}
+
+/// One worker of a fleet, for the console's workers panel.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkerRow {
+    pub index: u32,
+    pub state: WorkerState,
+    pub host: String,
+    pub vus: u32,
+    /// Requests per second over its last second.
+    pub rps: f64,
+    /// Errors over requests, its whole run.
+    pub error_rate: f64,
+    /// Its process's CPU, % of one core.
+    pub cpu_percent: f64,
+    /// Seconds since the coordinator last heard from it.
+    pub heartbeat_age_s: f64,
+    /// Its wall clock minus the coordinator's (one-way delay included), milliseconds.
+    pub clock_offset_ms: f64,
 }
 
 impl Snapshot {
@@ -460,6 +496,7 @@ impl Snapshot {
             iteration_limit: None,
             generator: Default::default(),
             target: None,
+            workers: None,
         }
     }
 

@@ -26,6 +26,21 @@ pub struct ThresholdStatus {
     pub abort_on_fail: bool,
 }
 
+impl ThresholdStatus {
+    /// Why a run stops when this abort_on_fail threshold failed: `threshold 'p95 < 1ms'
+    /// on search failed: 3.2ms`.
+    pub fn abort_reason(&self) -> String {
+        format!(
+            "threshold '{}'{} failed: {}",
+            self.text,
+            self.endpoint
+                .as_ref()
+                .map_or(String::new(), |e| format!(" on {e}")),
+            self.shown
+        )
+    }
+}
+
 /// One closed second of a series, kept for windowed thresholds.
 #[derive(Debug, Clone)]
 pub struct SecondData {

@@ -71,6 +71,29 @@ pub struct ResultDoc {
     /// Target monitor: the target's resources a second (with `[monitor]` or `--monitor`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub monitor: Option<super::target::Monitor>,
+    /// A fleet run (`--workers N`, `volley coordinator`): its workers, their start skew,
+    /// the loss policy and the workers lost.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fleet: Option<FleetSummary>,
+}
+
+/// How a fleet ran: written by the coordinator into the merged document.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FleetSummary {
+    pub workers: u32,
+    /// The spread of the workers' engine start times (all told to start at one `t0`),
+    /// milliseconds; absent when not every worker started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_skew_ms: Option<f64>,
+    /// `continue` or `abort`.
+    pub on_worker_loss: String,
+    /// The workers lost during the run, by index.
+    #[serde(default)]
+    pub lost: Vec<u32>,
+    /// Each worker's own result document, by index (`volley merge` over them gives
+    /// these totals), where a worker said.
+    #[serde(default)]
+    pub parts: Vec<String>,
 }
 
 /// One threshold and how the run fared against it.
@@ -672,6 +695,7 @@ impl ResultDoc {
             grade: (s.total.requests > 0).then(|| grade_of(s, secs, &info.grade_targets)),
             generator: super::generator::Generator::of(&s.generator),
             monitor: s.target.as_deref().map(super::target::Monitor::of),
+            fleet: None,
         }
     }
 

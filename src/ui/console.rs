@@ -104,14 +104,46 @@ impl Local {
 pub fn run_with(
     plan: Plan,
     rt: tokio::runtime::Runtime,
-    mut opts: ConsoleOptions,
+    opts: ConsoleOptions,
     on_start: impl FnOnce(&EngineHandle) + Send + 'static,
 ) -> std::io::Result<RunOutcome> {
+    let engine_opts = opts.engine.clone();
+    let (initial_vus, target_url) = head_of(&plan);
+    run_started(initial_vus, target_url, rt, opts, move || {
+        let handle = engine::start_with(plan, engine_opts);
+        on_start(&handle);
+        handle
+    })
+}
+
+/// As [`run`] for a run that has started elsewhere on `rt` (a fleet's coordinator, whose
+/// handle drives the workers and shows their merged view).
+pub fn run_handle(
+    plan: Plan,
+    rt: tokio::runtime::Runtime,
+    opts: ConsoleOptions,
+    handle: EngineHandle,
+) -> std::io::Result<RunOutcome> {
+    let (initial_vus, target_url) = head_of(&plan);
+    run_started(initial_vus, target_url, rt, opts, move || handle)
+}
+
+/// The initial level and the target, for the console's header.
+fn head_of(plan: &Plan) -> (u32, String) {
     let initial_vus = match plan.load.model {
         crate::scenario::LoadModel::Closed => plan.load.vus,
         crate::scenario::LoadModel::Open { rate, .. } => rate.round() as u32,
     };
-    let target_url = plan.base_url.to_string();
+    (initial_vus, plan.base_url.to_string())
+}
+
+fn run_started(
+    initial_vus: u32,
+    target_url: String,
+    rt: tokio::runtime::Runtime,
+    mut opts: ConsoleOptions,
+    start: impl FnOnce() -> EngineHandle + Send + 'static,
+) -> std::io::Result<RunOutcome> {
     let stopped = Arc::new(AtomicBool::new(false));
     let hung_up = Arc::new(AtomicBool::new(false));
     // A hang-up detaches only a run that can.
@@ -127,13 +159,11 @@ pub fn run_with(
         on_hangup,
     };
     let hurry = quit_now.clone();
-    let engine_opts = opts.engine;
     let engine_thread = std::thread::Builder::new()
         .name("volley-engine".into())
         .spawn(move || {
             let snap = rt.block_on(async move {
-                let handle = engine::start_with(plan, engine_opts);
-                on_start(&handle);
+                let handle = start();
                 let _ = tx.send((handle.commands.clone(), handle.snapshots.clone()));
                 engine::supervise(handle, Signals::listen(), hurry, &mut watcher).await
             });

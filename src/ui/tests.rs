@@ -1050,3 +1050,32 @@ fn r_toggles_the_resources_panel() {
     a.on_key(&key('r'));
     assert_eq!(render(&a, 80, 24), before, "r again hides it");
 }
+
+/// The console on a fleet's coordinator: the workers panel, a lost worker marked.
+#[test]
+fn fleet_workers_panel_100x30() {
+    use crate::metrics::{WorkerRow, WorkerState};
+    let mut s = fixture(RunState::Running);
+    let w = |index: u32, state: WorkerState, rps: f64, heard: f64| WorkerRow {
+        index,
+        state,
+        host: format!("node-{index}"),
+        vus: if state == WorkerState::Lost { 0 } else { 7 },
+        rps,
+        error_rate: 0.0125,
+        cpu_percent: 41.0,
+        heartbeat_age_s: heard,
+        clock_offset_ms: 0.4 * index as f64,
+    };
+    s.workers = Some(Arc::new(vec![
+        w(0, WorkerState::Running, 1210.0, 0.2),
+        w(1, WorkerState::Running, 1190.0, 0.7),
+        w(2, WorkerState::Lost, 0.0, 6.1),
+    ]));
+    let mut a = app(RunState::Running);
+    a.set_snapshot(Arc::new(s));
+    let screen = render(&a, 100, 30);
+    assert!(screen.contains("Workers (3, 1 lost)"), "{screen}");
+    assert!(screen.contains("LOST"), "{screen}");
+    insta::assert_snapshot!("fleet_workers_100x30", screen);
+}

@@ -358,7 +358,13 @@ pub struct TestServer {
 impl TestServer {
     /// Binds 127.0.0.1 on a free port and starts serving on a thread of its own.
     pub fn start(config: ServerConfig) -> TestServer {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        TestServer::start_on("127.0.0.1:0".parse().unwrap(), config)
+    }
+
+    /// [`TestServer::start`] on another local address (the fleet's network-namespace
+    /// test serves on its bridge's address, which other namespaces reach).
+    pub fn start_on(bind: SocketAddr, config: ServerConfig) -> TestServer {
+        let listener = TcpListener::bind(bind).unwrap_or_else(|e| panic!("bind {bind}: {e}"));
         listener
             .set_nonblocking(true)
             .expect("non-blocking listener");

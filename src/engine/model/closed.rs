@@ -9,6 +9,7 @@ use tokio::task::JoinHandle;
 
 use super::{Leftover, Model};
 use crate::engine::vu::{run_closed_vu, stagger, RunCtx};
+use crate::engine::Segment;
 use crate::state::EventKind;
 use crate::units;
 
@@ -24,9 +25,23 @@ pub(super) struct Closed {
     /// VUs told to finish their iteration and leave.
     retiring: Vec<JoinHandle<()>>,
     next_id: u64,
+    /// A fleet worker's part: it runs its share of each level.
+    segment: Option<Arc<dyn Segment>>,
 }
 
 impl Closed {
+    pub fn with_segment(segment: Option<Arc<dyn Segment>>) -> Closed {
+        Closed {
+            segment,
+            ..Closed::default()
+        }
+    }
+
+    /// This process's VUs of a level of `n` VUs.
+    fn mine(&self, n: u64) -> u64 {
+        self.segment.as_ref().map_or(n, |s| s.share(n))
+    }
+
     fn set_vus(&mut self, ctx: &Arc<RunCtx>, n: u32) {
         let cur = self.vus.len() as u32;
         if n > cur {
@@ -34,7 +49,7 @@ impl Closed {
                 let retire = Arc::new(AtomicBool::new(false));
                 let handle = tokio::spawn(run_closed_vu(
                     ctx.clone(),
-                    self.next_id,
+                    ctx.global(self.next_id),
                     retire.clone(),
                     stagger(k),
                 ));
@@ -67,7 +82,7 @@ impl Model for Closed {
     }
 
     fn startup_goal(&self, initial: f64) -> u64 {
-        initial.round().max(1.0) as u64
+        self.mine(initial.round().max(0.0) as u64).max(1)
     }
 
     fn spike_level(&self, level: f64) -> f64 {
@@ -79,7 +94,8 @@ impl Model for Closed {
     }
 
     fn apply(&mut self, ctx: &Arc<RunCtx>, level: f64) {
-        self.set_vus(ctx, level.round().clamp(0.0, u32::MAX as f64) as u32);
+        let n = self.mine(level.round().clamp(0.0, u32::MAX as f64) as u64);
+        self.set_vus(ctx, n as u32);
     }
 
     fn stop(&mut self) -> Leftover {

@@ -12,6 +12,7 @@ use tokio::task::{JoinHandle, JoinSet};
 
 use super::state::ControlState;
 use super::vu::RunCtx;
+use super::Segment;
 use crate::scenario::{LoadModel, Plan};
 use crate::state::EventKind;
 
@@ -46,9 +47,18 @@ pub(super) trait Model: Send {
 }
 
 /// The model of `plan`, its initial level set (the open model's rate is published now).
-pub(super) fn of(plan: &Plan, control: &ControlState) -> (Box<dyn Model>, f64) {
+/// With a `segment` (a fleet's worker), levels stay the whole run's and the model runs
+/// its part of each.
+pub(super) fn of(
+    plan: &Plan,
+    control: &ControlState,
+    segment: Option<Arc<dyn Segment>>,
+) -> (Box<dyn Model>, f64) {
     match plan.load.model {
-        LoadModel::Closed => (Box::new(closed::Closed::default()), plan.load.vus as f64),
+        LoadModel::Closed => (
+            Box::new(closed::Closed::with_segment(segment)),
+            plan.load.vus as f64,
+        ),
         LoadModel::Open { rate, max_vus } => {
             control.set_rate(rate);
             (Box::new(open::Open::new(max_vus)), rate)

@@ -105,6 +105,9 @@ async fn schedule(ctx: Arc<RunCtx>, max_vus: u32, stop: Arc<Notify>) -> JoinSet<
     let never = Arc::new(AtomicBool::new(false));
     let mut next = tokio::time::Instant::now();
     let mut was_paused = false;
+    // The run's number of the next arrival: a fleet worker starts only its own (the
+    // arrivals are striped over the workers), on the whole run's schedule.
+    let mut arrival: u64 = 0;
     let stopped = stop.notified();
     tokio::pin!(stopped);
     loop {
@@ -128,7 +131,10 @@ async fn schedule(ctx: Arc<RunCtx>, max_vus: u32, stop: Arc<Notify>) -> JoinSet<
             _ = changed => {}
             _ = sleep_opt(due) => {
                 let now = tokio::time::Instant::now();
-                backlog.push_back(next.into_std());
+                if ctx.segment.as_ref().is_none_or(|s| s.owns(arrival)) {
+                    backlog.push_back(next.into_std());
+                }
+                arrival += 1;
                 let step = Duration::from_secs_f64(1.0 / rate);
                 next += step;
                 // After a long stall or a rate change, don't owe a burst for the past.
@@ -157,7 +163,7 @@ async fn schedule(ctx: Arc<RunCtx>, max_vus: u32, stop: Arc<Notify>) -> JoinSet<
                 None if created < max_vus => {
                     created += 1;
                     ctx.vu_started();
-                    (VuState::new(&ctx, created as u64 - 1), due_at)
+                    (VuState::new(&ctx, ctx.global(created as u64 - 1)), due_at)
                 }
                 None => break,
             };

@@ -14,6 +14,7 @@ mod series;
 mod streams;
 mod thresholds;
 mod throughput;
+mod workers;
 
 use ratatui::layout::{Alignment, Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
@@ -33,6 +34,7 @@ pub use resources::Resources;
 pub use series::{points as run_points, RunTime};
 pub use thresholds::Thresholds;
 pub use throughput::ThroughputChart;
+pub use workers::Workers;
 
 use super::app::{App, View};
 
@@ -71,8 +73,13 @@ pub fn draw(frame: &mut Frame, app: &App) {
     frame.render_widget(Footer { app }, footer);
 
     // The table takes what its rows need (within bounds); charts get the rest.
-    let extra = (app.snap.thresholds.len() as u16).min(6);
-    let bottom_h = (body.height / 4 + extra).clamp(6, 16);
+    let extra = (app.snap.thresholds.len() as u16).min(6)
+        + app
+            .snap
+            .workers
+            .as_ref()
+            .map_or(0, |w| (w.len() as u16 + 3).min(10));
+    let bottom_h = (body.height / 4 + extra).clamp(6, 20);
     let rows = app.snap.endpoints.len() as u16
         + u16::from(app.snap.endpoints.len() > 1)
         + app
@@ -109,7 +116,20 @@ pub fn draw(frame: &mut Frame, app: &App) {
             let [errs, evs] =
                 Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)])
                     .areas(bottom);
-            frame.render_widget(Errors { app }, errs);
+            // On a fleet's coordinator the workers take the top of the errors' place.
+            let errs = match app.snap.workers.as_deref() {
+                Some(rows) => {
+                    let h = (rows.len() as u16 + 3).min(errs.height.saturating_sub(3).max(3));
+                    let [w, e] =
+                        Layout::vertical([Constraint::Length(h), Constraint::Min(0)]).areas(errs);
+                    frame.render_widget(Workers { app, rows }, w);
+                    e
+                }
+                None => errs,
+            };
+            if errs.height >= 3 {
+                frame.render_widget(Errors { app }, errs);
+            }
             let n = app.snap.thresholds.len() as u16;
             if n > 0 {
                 let th_h = (n + 2).min(evs.height.saturating_sub(3).max(evs.height / 2));
