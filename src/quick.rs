@@ -155,6 +155,7 @@ pub fn plan(url: &str, q: &QuickArgs) -> Result<Plan, Error> {
             } else {
                 crate::scenario::HttpVersion::Http1
             },
+            sharing: None,
         },
         users: vec![UserType {
             name: "default".into(),

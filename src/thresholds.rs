@@ -10,10 +10,18 @@
 //!
 //! ```text
 //! threshold := metric op value [ "over" duration ]
-//! metric    := min | mean | avg | p50 | med | p90 | p95 | p99 | p99.9 | p999 | max
-//!            | error_rate | rps | checks | requests | dropped
+//!            | timing stat op value
+//! metric    := stat | error_rate | rps | checks | requests | dropped | generator_cpu
+//! stat      := min | mean | avg | p50 | med | p90 | p95 | p99 | p99.9 | p999 | max
+//! timing    := dns | connect | tls | send | ttfb | receive | total
+//!            | first_event | gap | ws_handshake | ws_expect
 //! op        := "<" | "<=" | ">" | ">=" | "=="
 //! ```
+//!
+//! A `timing` names one part of a request instead of its whole latency: a phase
+//! (`ttfb p95 < 200ms`, `connect p99 < 50ms`), a streamed response's first event or the
+//! gaps between its events, or a WebSocket session's handshake or `expect` latency. It
+//! takes a latency statistic, and is judged over the whole run (no window).
 //!
 //! Whitespace between tokens is optional (`p95<500ms` works) and a unit may stand apart
 //! from its number (`500 ms`, `1 %`). Values are stored in canonical units:
@@ -64,6 +72,70 @@ pub enum Metric {
     Dropped,
     /// The load generator's own CPU, as a share of its engine threads (self-watch).
     GeneratorCpu,
+}
+
+/// The part of a request a latency statistic is taken of, when not its whole latency
+/// (see `docs/results.md` for what each covers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Timing {
+    Dns,
+    Connect,
+    Tls,
+    Send,
+    Ttfb,
+    Receive,
+    /// The latency of the requests that had phases (connect included, uncorrected).
+    Total,
+    /// A streamed response: from the send to the first complete event.
+    FirstEvent,
+    /// A streamed response: between an event and the one before it.
+    Gap,
+    /// A WebSocket session's opening handshake.
+    WsHandshake,
+    /// A WebSocket `expect` step: from the send to the matching message.
+    WsExpect,
+}
+
+impl Timing {
+    pub const ALL: [Timing; 11] = [
+        Timing::Dns,
+        Timing::Connect,
+        Timing::Tls,
+        Timing::Send,
+        Timing::Ttfb,
+        Timing::Receive,
+        Timing::Total,
+        Timing::FirstEvent,
+        Timing::Gap,
+        Timing::WsHandshake,
+        Timing::WsExpect,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Timing::Dns => "dns",
+            Timing::Connect => "connect",
+            Timing::Tls => "tls",
+            Timing::Send => "send",
+            Timing::Ttfb => "ttfb",
+            Timing::Receive => "receive",
+            Timing::Total => "total",
+            Timing::FirstEvent => "first_event",
+            Timing::Gap => "gap",
+            Timing::WsHandshake => "ws_handshake",
+            Timing::WsExpect => "ws_expect",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Timing> {
+        Timing::ALL.into_iter().find(|t| t.name() == name)
+    }
+}
+
+impl fmt::Display for Timing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// How a metric's value is written and stored.
@@ -210,6 +282,9 @@ impl fmt::Display for Op {
 /// A parsed threshold.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Threshold {
+    /// The part of the requests a latency statistic is taken of; `None` for their whole
+    /// latency (and for every metric that is not a latency).
+    pub timing: Option<Timing>,
     pub metric: Metric,
     pub op: Op,
     /// In canonical units: milliseconds for latency metrics, a fraction 0..=1 for
@@ -248,7 +323,8 @@ pub struct ThresholdError {
 /// The numbers a threshold is evaluated against (for the whole run or for a window).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Observed {
-    /// `None` while no latency has been recorded.
+    /// `None` while no latency has been recorded. For a threshold on a [`Timing`], the
+    /// latency of that timing.
     pub latency_ms: Option<Latency>,
     pub requests: u64,
     pub errors: u64,
@@ -340,14 +416,25 @@ pub fn format_observed(metric: Metric, v: f64) -> String {
     }
 }
 
+impl Threshold {
+    /// What the threshold is on, as written in the canonical form: `p95`, `ttfb p95`.
+    pub fn label(&self) -> String {
+        match self.timing {
+            Some(t) => format!("{t} {}", self.metric),
+            None => self.metric.to_string(),
+        }
+    }
+}
+
 impl fmt::Display for Threshold {
     /// The canonical form, which [`parse`] reads back to the same metric, operator, value
-    /// and window: `p95 < 500ms`, `p99 <= 1.5s`, `error_rate < 1%`, `rps > 100 over 30s`.
+    /// and window: `p95 < 500ms`, `p99 <= 1.5s`, `error_rate < 1%`, `rps > 100 over 30s`,
+    /// `ttfb p95 < 200ms`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
             "{} {} {}",
-            self.metric,
+            self.label(),
             self.op,
             canonical_value(self.metric, self.value)
         )?;
@@ -411,6 +498,9 @@ fn shift_decimal(num: &str, k: i32) -> String {
 const METRIC_LIST: &str =
     "min, mean, p50, p90, p95, p99, p99.9, max, error_rate, rps, checks, requests, dropped, generator_cpu";
 const OP_LIST: &str = "<, <=, >, >=, ==";
+const STAT_LIST: &str = "min, mean, p50, p90, p95, p99, p99.9, max";
+const TIMING_LIST: &str =
+    "dns, connect, tls, send, ttfb, receive, total, first_event, gap, ws_handshake, ws_expect";
 const UNITS: [&str; 6] = ["us", "µs", "ms", "s", "m", "%"];
 
 fn is_op_char(c: char) -> bool {
@@ -456,11 +546,34 @@ pub fn parse(text: &str) -> Result<Threshold, ThresholdError> {
             format!("missing metric before '{symbol}' (expected one of: {METRIC_LIST})"),
         ));
     }
-    let name = &text[start..metric_end];
+    let first = &text[start..metric_end];
+    let (timing, name, metric_end) = match Timing::from_name(first) {
+        Some(timing) => {
+            let (name, end) =
+                timing_stat(text, timing, metric_end).map_err(|(at, m)| err(at, m))?;
+            (Some(timing), name, end)
+        }
+        None => {
+            // `tfb p95 < 1s`: a word, then a statistic, is a misspelt timing.
+            let next = skip_ws(text, metric_end);
+            let next_end = take_while(text, next, |c| !c.is_whitespace() && !is_op_char(c));
+            let next_word = &text[next..next_end];
+            if next > metric_end
+                && Metric::from_name(first).is_none()
+                && Metric::from_name(next_word).is_some_and(Metric::is_latency)
+            {
+                return Err(err(
+                    start,
+                    format!("unknown timing '{first}' before '{next_word}' (expected one of: {TIMING_LIST})"),
+                ));
+            }
+            (None, first, metric_end)
+        }
+    };
     let metric = Metric::from_name(name).ok_or_else(|| {
         err(
             start,
-            format!("unknown metric '{name}' (expected one of: {METRIC_LIST})"),
+            format!("unknown metric '{name}' (expected one of: {METRIC_LIST}; or a timing and a statistic, like 'ttfb p95')"),
         )
     })?;
 
@@ -538,6 +651,12 @@ pub fn parse(text: &str) -> Result<Threshold, ThresholdError> {
                 "missing window after 'over' (like 'over 30s')".into(),
             ));
         }
+        if let Some(t) = timing {
+            return Err(err(
+                rest,
+                format!("a window ('over ...') cannot be used with the timing '{t}': it is judged over the whole run"),
+            ));
+        }
         let w_text = text[w_start..].trim_end();
         let w = parse_duration(w_text)
             .map_err(|e| err(w_start, format!("bad window after 'over': {e}")))?;
@@ -553,12 +672,38 @@ pub fn parse(text: &str) -> Result<Threshold, ThresholdError> {
     }
 
     Ok(Threshold {
+        timing,
         metric,
         op,
         value,
         window,
         text: text.trim().to_string(),
     })
+}
+
+/// After a timing's name (ending at byte `from`): its statistic's name and where it
+/// ends, or where and what is wrong.
+fn timing_stat(text: &str, timing: Timing, from: usize) -> Result<(&str, usize), (usize, String)> {
+    let at = skip_ws(text, from);
+    let end = take_while(text, at, |c| !c.is_whitespace() && !is_op_char(c));
+    let stat = &text[at..end];
+    if stat.is_empty() {
+        return Err((
+            at,
+            format!("missing statistic after the timing '{timing}' (like '{timing} p95 < 200ms'; one of: {STAT_LIST})"),
+        ));
+    }
+    match Metric::from_name(stat) {
+        Some(m) if m.is_latency() => Ok((stat, end)),
+        Some(_) => Err((
+            at,
+            format!("'{stat}' cannot be taken of the timing '{timing}' (expected one of: {STAT_LIST})"),
+        )),
+        None => Err((
+            at,
+            format!("unknown statistic '{stat}' after the timing '{timing}' (expected one of: {STAT_LIST})"),
+        )),
+    }
 }
 
 fn example(metric: Metric) -> &'static str {
@@ -816,12 +961,12 @@ mod tests {
             ("   ", "empty threshold (expected something like 'p95 < 500ms')", 1),
             (
                 "p96 < 500ms",
-                "unknown metric 'p96' (expected one of: min, mean, p50, p90, p95, p99, p99.9, max, error_rate, rps, checks, requests, dropped, generator_cpu)",
+                "unknown metric 'p96' (expected one of: min, mean, p50, p90, p95, p99, p99.9, max, error_rate, rps, checks, requests, dropped, generator_cpu; or a timing and a statistic, like 'ttfb p95')",
                 1,
             ),
             (
                 "  p(95)<500",
-                "unknown metric 'p(95)' (expected one of: min, mean, p50, p90, p95, p99, p99.9, max, error_rate, rps, checks, requests, dropped, generator_cpu)",
+                "unknown metric 'p(95)' (expected one of: min, mean, p50, p90, p95, p99, p99.9, max, error_rate, rps, checks, requests, dropped, generator_cpu; or a timing and a statistic, like 'ttfb p95')",
                 3,
             ),
             (
@@ -932,6 +1077,41 @@ mod tests {
                 18,
             ),
             ("p95 < 500ms over 0s", "window '0s' must be above zero", 18),
+            (
+                "tfb p95 < 200ms",
+                "unknown timing 'tfb' before 'p95' (expected one of: dns, connect, tls, send, ttfb, receive, total, first_event, gap, ws_handshake, ws_expect)",
+                1,
+            ),
+            (
+                "ttfb < 200ms",
+                "missing statistic after the timing 'ttfb' (like 'ttfb p95 < 200ms'; one of: min, mean, p50, p90, p95, p99, p99.9, max)",
+                6,
+            ),
+            (
+                "connect",
+                "missing statistic after the timing 'connect' (like 'connect p95 < 200ms'; one of: min, mean, p50, p90, p95, p99, p99.9, max)",
+                8,
+            ),
+            (
+                "ttfb error_rate < 1%",
+                "'error_rate' cannot be taken of the timing 'ttfb' (expected one of: min, mean, p50, p90, p95, p99, p99.9, max)",
+                6,
+            ),
+            (
+                "gap p96 < 1s",
+                "unknown statistic 'p96' after the timing 'gap' (expected one of: min, mean, p50, p90, p95, p99, p99.9, max)",
+                5,
+            ),
+            (
+                "ttfb p95 < 200",
+                "'200' needs a unit for p95 (like 200ms); durations need a unit: us, ms, s or m",
+                12,
+            ),
+            (
+                "ttfb p95 < 200ms over 30s",
+                "a window ('over ...') cannot be used with the timing 'ttfb': it is judged over the whole run",
+                18,
+            ),
             ("p95 < 500ms over 0", "window '0' must be above zero", 18),
         ];
         for &(text, message, column) in cases {
@@ -940,6 +1120,55 @@ mod tests {
             assert_eq!(err.to_string(), message, "{text:?}");
             assert_eq!(err.column, column, "column for {text:?}: {message}");
         }
+    }
+
+    #[test]
+    fn timings_take_a_latency_statistic() {
+        for timing in Timing::ALL {
+            let t = p(&format!("{timing} p95 < 200ms"));
+            assert_eq!(
+                (t.timing, t.metric, t.op, t.value),
+                (Some(timing), Metric::P95, Op::Lt, 200.0),
+                "{timing}"
+            );
+            assert_eq!(Timing::from_name(timing.name()), Some(timing));
+        }
+        let t = p("connect p99 < 50ms");
+        assert_eq!(
+            (t.timing, t.metric, t.value),
+            (Some(Timing::Connect), Metric::P99, 50.0)
+        );
+        assert_eq!(t.label(), "connect p99");
+        let t = p("  ttfb   med<=1.5s ");
+        assert_eq!(
+            (t.timing, t.metric, t.op),
+            (Some(Timing::Ttfb), Metric::P50, Op::Le)
+        );
+        assert_eq!(t.to_string(), "ttfb p50 <= 1.5s");
+        assert_eq!(
+            p(&t.to_string()),
+            Threshold {
+                text: t.to_string(),
+                ..t
+            }
+        );
+        assert_eq!(p("p95 < 1s").timing, None);
+        assert_eq!(p("p95 < 1s").label(), "p95");
+    }
+
+    #[test]
+    fn a_timing_judges_its_own_latency() {
+        // The caller puts the timing's latency in `latency_ms`.
+        let o = Observed {
+            latency_ms: Some(latency(40.0)),
+            ..Observed::default()
+        };
+        assert_eq!(p("ttfb p95 < 50ms").evaluate(&o), Status::Pass(44.0));
+        assert_eq!(p("ttfb p95 < 40ms").evaluate(&o), Status::Fail(44.0));
+        assert_eq!(
+            p("gap max < 1s").evaluate(&Observed::default()),
+            Status::Pending
+        );
     }
 
     #[test]

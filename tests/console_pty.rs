@@ -5,7 +5,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use support::{eventually, PtyChild};
+use support::{eventually, read_doc, scratch, PtyChild};
 use volley::demo::{DemoOptions, DemoServer};
 
 /// The most requests in flight at the server over `window`, sampled often.
@@ -178,4 +178,59 @@ fn terminal_too_small_then_quit_restores() {
     assert!(status.success());
     assert!(vt.text().contains("\x1b[?1049l"));
     assert!(vt.text().contains("STOPPED EARLY"));
+}
+
+/// `volley demo` (the default scenario) streams tokens and chats: its console shows the
+/// token stream's time to first byte and gaps, and the chat's reply latency, under their
+/// rows; the run's document has them too.
+#[test]
+fn the_default_demo_shows_streaming_endpoints_with_ttfb_and_gaps() {
+    let dir = scratch("pty-demo-streams");
+    let json = dir.join("out.json");
+    let mut vt = PtyChild::spawn(
+        &[
+            "demo",
+            "--vus",
+            "4",
+            "--duration",
+            "30s",
+            "--out",
+            &format!("json={}", json.display()),
+            "--fps",
+            "20",
+        ],
+        &[],
+        120,
+        40,
+    );
+    let shown = eventually(Duration::from_secs(25), || {
+        let s = vt.screen();
+        s.contains("token stream")
+            && s.contains("↳ ttfb")
+            && s.contains("↳ gap")
+            && s.contains("↳ expect")
+    });
+    assert!(shown, "{}", vt.screen());
+    vt.keys("q");
+    let status = vt
+        .wait_exit(Duration::from_secs(15))
+        .expect("volley did not exit");
+    assert!(status.success(), "{status:?}");
+    let doc = read_doc(&json);
+    let eps = doc["endpoints"].as_array().unwrap();
+    let ep = |name: &str| {
+        eps.iter()
+            .find(|e| e["name"] == name)
+            .unwrap_or_else(|| panic!("no {name}: {doc}"))
+    };
+    let s = &ep("token stream")["stream"];
+    assert!(s["responses"].as_u64().unwrap() > 0, "{s}");
+    assert!(s["ttfb_ms"]["count"].as_u64().unwrap() > 0, "{s}");
+    assert!(s["gap_ms"]["count"].as_u64().unwrap() > 0, "{s}");
+    assert!(
+        ep("chat socket")["ws"]["expect_ms"]["count"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
 }

@@ -72,6 +72,9 @@ pub struct WireEndpoint {
     pub hist_raw: Option<String>,
     /// connect, tls, ttfb, receive, total.
     pub phases: Option<[Option<String>; 5]>,
+    /// dns, send (with `phases`; absent from older peers).
+    #[serde(default)]
+    pub phases_more: Option<[Option<String>; 2]>,
     pub skipped: u64,
     pub checks: Vec<(usize, u64, u64)>,
     pub rps_now: f64,
@@ -164,7 +167,7 @@ fn dec(s: &Option<String>, name: &str) -> Result<Histogram<u64>, WireError> {
 enum Slot {
     Hist,
     Raw,
-    /// connect, tls, ttfb, receive, total (room for more phases).
+    /// connect, tls, ttfb, receive, total, dns, send (room for more phases).
     Phase(usize),
     /// ttfb, first_event, gap, per_response, duration.
     Stream(usize),
@@ -224,6 +227,10 @@ impl WireEndpoint {
                     enc(Slot::Phase(4), &p.total),
                 ]
             }),
+            phases_more: e
+                .phases
+                .as_ref()
+                .map(|p| [enc(Slot::Phase(5), &p.dns), enc(Slot::Phase(6), &p.send)]),
             skipped: e.skipped,
             checks: e.checks.iter().map(|(id, (p, f))| (*id, *p, *f)).collect(),
             rps_now: e.rps_now,
@@ -262,13 +269,22 @@ impl WireEndpoint {
 
     fn to_stats_with(&self, dec: &mut DecHist) -> Result<EndpointStats, WireError> {
         let phases = match &self.phases {
-            Some([c, t, f, r, total]) => Some(Arc::new(PhaseHists {
-                connect: dec(Slot::Phase(0), c)?,
-                tls: dec(Slot::Phase(1), t)?,
-                ttfb: dec(Slot::Phase(2), f)?,
-                receive: dec(Slot::Phase(3), r)?,
-                total: dec(Slot::Phase(4), total)?,
-            })),
+            Some([c, t, f, r, total]) => {
+                let none = None;
+                let (dns, send) = match &self.phases_more {
+                    Some([d, s]) => (d, s),
+                    None => (&none, &none),
+                };
+                Some(Arc::new(PhaseHists {
+                    dns: dec(Slot::Phase(5), dns)?,
+                    send: dec(Slot::Phase(6), send)?,
+                    connect: dec(Slot::Phase(0), c)?,
+                    tls: dec(Slot::Phase(1), t)?,
+                    ttfb: dec(Slot::Phase(2), f)?,
+                    receive: dec(Slot::Phase(3), r)?,
+                    total: dec(Slot::Phase(4), total)?,
+                }))
+            }
             None => None,
         };
         Ok(EndpointStats {
@@ -671,7 +687,9 @@ mod tests {
         e.hist = Arc::new(hist(base, n));
         e.hist_raw = Some(Arc::new(hist(base / 2, n)));
         e.phases = Some(Arc::new(PhaseHists {
+            dns: hist(30, 5),
             connect: hist(100, 20),
+            send: hist(10, n),
             ttfb: hist(base, n),
             ..Default::default()
         }));
@@ -796,6 +814,7 @@ mod tests {
             let (pa, pb) = (a.phases.as_ref().unwrap(), b.phases.as_ref().unwrap());
             assert_eq!(pa.ttfb, pb.ttfb);
             assert_eq!(pa.connect, pb.connect);
+            assert_eq!((&pa.dns, &pa.send), (&pb.dns, &pb.send));
             assert_eq!(a.timeline, b.timeline);
             assert_eq!(a.checks, b.checks);
             assert_eq!(a.retries, b.retries);
@@ -891,7 +910,12 @@ mod tests {
         let mut out = vec![(*e.hist).clone()];
         out.extend(e.hist_raw.as_deref().cloned());
         if let Some(p) = &e.phases {
-            out.extend([&p.connect, &p.tls, &p.ttfb, &p.receive, &p.total].map(|h| h.clone()));
+            out.extend(
+                [
+                    &p.dns, &p.connect, &p.tls, &p.send, &p.ttfb, &p.receive, &p.total,
+                ]
+                .map(|h| h.clone()),
+            );
         }
         out
     }
@@ -915,6 +939,7 @@ mod tests {
                 let mut p = (**e.phases.as_ref().unwrap()).clone();
                 p.ttfb.add(hist(300 * round, 25)).unwrap();
                 p.receive.record(round * 11).unwrap();
+                p.send.record(round * 3).unwrap();
                 e.phases = Some(Arc::new(p));
             }
             let bytes = enc.encode(&s);

@@ -133,7 +133,7 @@ impl VuState {
     pub fn new(ctx: &RunCtx, id: u64) -> VuState {
         VuState {
             id,
-            client: VuClient::new(ctx.requests.clone(), ctx.gauges.clone()),
+            client: VuClient::new(ctx.requests.clone(), ctx.gauges.clone(), id),
             rng: fastrand::Rng::new(),
             vars: vec![None; ctx.n_vars],
             iteration: 0,

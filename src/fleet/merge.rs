@@ -310,8 +310,10 @@ fn endpoint_of(st: &Stats, rows: &[Row], shift: u64) -> Result<EndpointStats, St
     if let Some(p) = &st.phases_ms {
         let h = |enc: &Option<String>, count: u64, what: &str| hist(enc.as_deref(), count, what);
         e.phases = Some(Arc::new(PhaseHists {
+            dns: h(&p.hdr.dns, p.dns.map_or(0, |l| l.count), "dns")?,
             connect: h(&p.hdr.connect, p.connect.map_or(0, |l| l.count), "connect")?,
             tls: h(&p.hdr.tls, p.tls.map_or(0, |l| l.count), "tls")?,
+            send: h(&p.hdr.send, p.send.map_or(0, |l| l.count), "send")?,
             ttfb: h(&p.hdr.ttfb, p.ttfb.count, "ttfb")?,
             receive: h(&p.hdr.receive, p.receive.count, "receive")?,
             total: h(&p.hdr.total, p.total.count, "phase total")?,

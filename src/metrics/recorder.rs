@@ -31,10 +31,16 @@ pub struct Sample {
 /// How long the phases of one request took, microseconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Phases {
+    /// Name resolution, when the request opened a connection to a host name (not an
+    /// IP address).
+    pub dns_us: Option<u64>,
     /// TCP connect, when the request opened a connection.
     pub connect_us: Option<u64>,
     /// TLS handshake, when the request opened an https connection.
     pub tls_us: Option<u64>,
+    /// Writing the request, when the client sees the write end (HTTP/1.1); part of
+    /// `ttfb_us`.
+    pub send_us: Option<u64>,
     /// From starting to write the request to the first response byte (waiting).
     pub ttfb_us: u64,
     /// From the first response byte to the last.
@@ -45,8 +51,10 @@ pub struct Phases {
 /// is those requests' own latency (from the send, uncorrected, connect included).
 #[derive(Debug, Clone)]
 pub struct PhaseHists {
+    pub dns: Histogram<u64>,
     pub connect: Histogram<u64>,
     pub tls: Histogram<u64>,
+    pub send: Histogram<u64>,
     pub ttfb: Histogram<u64>,
     pub receive: Histogram<u64>,
     pub total: Histogram<u64>,
@@ -55,8 +63,10 @@ pub struct PhaseHists {
 impl Default for PhaseHists {
     fn default() -> Self {
         PhaseHists {
+            dns: new_histogram(),
             connect: new_histogram(),
             tls: new_histogram(),
+            send: new_histogram(),
             ttfb: new_histogram(),
             receive: new_histogram(),
             total: new_histogram(),
@@ -65,10 +75,12 @@ impl Default for PhaseHists {
 }
 
 impl PhaseHists {
-    fn all_mut(&mut self) -> [&mut Histogram<u64>; 5] {
+    fn all_mut(&mut self) -> [&mut Histogram<u64>; 7] {
         [
+            &mut self.dns,
             &mut self.connect,
             &mut self.tls,
+            &mut self.send,
             &mut self.ttfb,
             &mut self.receive,
             &mut self.total,
@@ -76,6 +88,12 @@ impl PhaseHists {
     }
 
     pub fn record(&mut self, p: &Phases, total_us: u64) {
+        if let Some(us) = p.dns_us {
+            record_into(&mut self.dns, us);
+        }
+        if let Some(us) = p.send_us {
+            record_into(&mut self.send, us);
+        }
         if let Some(us) = p.connect_us {
             record_into(&mut self.connect, us);
         }
@@ -88,7 +106,9 @@ impl PhaseHists {
     }
 
     pub fn add(&mut self, o: &PhaseHists) {
-        let theirs = [&o.connect, &o.tls, &o.ttfb, &o.receive, &o.total];
+        let theirs = [
+            &o.dns, &o.connect, &o.tls, &o.send, &o.ttfb, &o.receive, &o.total,
+        ];
         for (mine, theirs) in self.all_mut().into_iter().zip(theirs) {
             mine.add(theirs)
                 .expect("auto-resizing histograms always add");
@@ -366,8 +386,10 @@ mod tests {
             raw_latency_us: None,
             retry: None,
             phases: Some(Phases {
+                dns_us: connect.map(|_| 30),
                 connect_us: connect,
                 tls_us: None,
+                send_us: Some(20),
                 ttfb_us: 700,
                 receive_us: 200,
             }),
@@ -382,6 +404,7 @@ mod tests {
         });
         let p = a.phases.as_deref().unwrap();
         assert_eq!((p.connect.len(), p.tls.len()), (1, 0));
+        assert_eq!((p.dns.len(), p.dns.max(), p.send.len()), (1, 30, 2));
         assert_eq!((p.ttfb.len(), p.receive.len(), p.total.len()), (2, 2, 2));
         assert_eq!(p.ttfb.max(), 700);
         let mut sum = Accum::default();

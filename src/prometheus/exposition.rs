@@ -3,6 +3,8 @@
 
 use std::fmt::Write as _;
 
+use hdrhistogram::Histogram;
+
 use super::{BUCKETS, QUANTILES};
 use crate::metrics::verdict::ThresholdStatus;
 use crate::metrics::{EndpointStats, RunState, Snapshot};
@@ -58,6 +60,9 @@ enum Source {
     Threshold(fn(&ThresholdStatus) -> Option<f64>),
     /// Samples of another shape, written by the function under the family's name.
     Samples(fn(&Snapshot, &str, &mut Out)),
+    /// [`Source::Samples`], the family left out unless the first function holds (the
+    /// run has what the family is about: phases, streams, WebSocket sessions).
+    SamplesIf(fn(&Snapshot) -> bool, fn(&Snapshot, &str, &mut Out)),
 }
 
 /// One metric family of the exposition: name, type, help text and value source.
@@ -214,6 +219,105 @@ const FAMILIES: &[Family] = &[
         Source::Samples(duration_quantiles),
     ),
     family(
+        "volley_phase_duration_seconds",
+        Type::Histogram,
+        "Request phases (dns, connect, tls, send, ttfb, receive, total), label phase; _sum is from the HDR mean.",
+        Source::SamplesIf(has_phases, |snap, name, o| {
+            each_phase(snap, |labels, h| histogram(o, name, labels, h))
+        }),
+    ),
+    family(
+        "volley_phase_duration_quantile_seconds",
+        Type::Gauge,
+        "Request phase percentiles over the run so far, label phase, from HDR histograms.",
+        Source::SamplesIf(has_phases, |snap, name, o| {
+            each_phase(snap, |labels, h| quantiles(o, name, labels, h))
+        }),
+    ),
+    family(
+        "volley_stream_responses_total",
+        Type::Counter,
+        "Streamed responses (server-sent events, stream = true), a stalled one included.",
+        Source::SamplesIf(has_streams, |snap, name, o| {
+            stream_count(snap, name, o, |s| s.responses)
+        }),
+    ),
+    family(
+        "volley_stream_events_total",
+        Type::Counter,
+        "Events (or chunks) of streamed responses.",
+        Source::SamplesIf(has_streams, |snap, name, o| {
+            stream_count(snap, name, o, |s| s.events)
+        }),
+    ),
+    family(
+        "volley_ws_sessions_total",
+        Type::Counter,
+        "WebSocket sessions run.",
+        Source::SamplesIf(has_ws, |snap, name, o| ws_count(snap, name, o, |w| w.sessions)),
+    ),
+    family(
+        "volley_ws_connections_opened_total",
+        Type::Counter,
+        "WebSocket connections opened (handshake answered 101).",
+        Source::SamplesIf(has_ws, |snap, name, o| ws_count(snap, name, o, |w| w.opened)),
+    ),
+    family(
+        "volley_ws_connections_closed_total",
+        Type::Counter,
+        "WebSocket closing handshakes completed.",
+        Source::SamplesIf(has_ws, |snap, name, o| ws_count(snap, name, o, |w| w.closed)),
+    ),
+    family(
+        "volley_ws_messages_sent_total",
+        Type::Counter,
+        "WebSocket messages sent.",
+        Source::SamplesIf(has_ws, |snap, name, o| ws_count(snap, name, o, |w| w.sent)),
+    ),
+    family(
+        "volley_ws_messages_received_total",
+        Type::Counter,
+        "WebSocket messages received.",
+        Source::SamplesIf(has_ws, |snap, name, o| ws_count(snap, name, o, |w| w.received)),
+    ),
+    family(
+        "volley_ws_bytes_sent_total",
+        Type::Counter,
+        "WebSocket message bytes sent.",
+        Source::SamplesIf(has_ws, |snap, name, o| ws_count(snap, name, o, |w| w.bytes_sent)),
+    ),
+    family(
+        "volley_ws_bytes_received_total",
+        Type::Counter,
+        "WebSocket message bytes received.",
+        Source::SamplesIf(has_ws, |snap, name, o| {
+            ws_count(snap, name, o, |w| w.bytes_received)
+        }),
+    ),
+    family(
+        "volley_ws_close_codes_total",
+        Type::Counter,
+        "WebSocket sessions the server closed, by close code.",
+        Source::SamplesIf(has_ws, |snap, name, o| {
+            for e in &snap.endpoints {
+                let Some(w) = e.ws.as_deref() else { continue };
+                let [a, b] = ep_labels(e);
+                for (code, n) in &w.close_codes {
+                    o.sample(name, &[a, b, ("code", code.to_string().as_str())], *n as f64);
+                }
+            }
+        }),
+    ),
+    family(
+        "volley_stream_duration_quantile_seconds",
+        Type::Gauge,
+        "Streamed-response and WebSocket timings (ttfb, first_event, gap, duration, ws_handshake, ws_expect), label timing; percentiles from HDR histograms.",
+        Source::SamplesIf(
+            |s| has_streams(s) || has_ws(s),
+            |snap, name, o| each_stream_timing(snap, |labels, h| quantiles(o, name, labels, h)),
+        ),
+    ),
+    family(
         "volley_thresholds_failed",
         Type::Gauge,
         "Thresholds failing now.",
@@ -244,42 +348,145 @@ fn counts(map: &std::collections::BTreeMap<String, u64>) -> Vec<(String, u64)> {
     map.iter().map(|(k, n)| (k.clone(), *n)).collect()
 }
 
-/// The latency histogram of each endpoint: cumulative buckets, sum and count.
-fn duration_histograms(snap: &Snapshot, name: &str, o: &mut Out) {
+/// `labels` and one more.
+fn with<'a>(labels: &[(&'a str, &'a str)], more: (&'a str, &'a str)) -> Vec<(&'a str, &'a str)> {
+    let mut all = labels.to_vec();
+    all.push(more);
+    all
+}
+
+/// One histogram (microseconds) as cumulative buckets, sum and count (seconds), with
+/// `labels`.
+fn histogram(o: &mut Out, name: &str, labels: &[(&str, &str)], h: &Histogram<u64>) {
     let (bucket, sum, count) = (
         format!("{name}_bucket"),
         format!("{name}_sum"),
         format!("{name}_count"),
     );
-    for e in &snap.endpoints {
-        let h = &e.hist;
-        let [a, b] = ep_labels(e);
-        for &le in BUCKETS {
-            let n = if h.is_empty() {
-                0
-            } else {
-                h.count_between(0, (le * 1e6).round() as u64)
-            };
-            o.sample(&bucket, &[a, b, ("le", num(le).as_str())], n as f64);
-        }
-        o.sample(&bucket, &[a, b, ("le", "+Inf")], h.len() as f64);
-        let total = if h.is_empty() {
-            0.0
+    for &le in BUCKETS {
+        let n = if h.is_empty() {
+            0
         } else {
-            h.mean() * h.len() as f64 / 1e6
+            h.count_between(0, (le * 1e6).round() as u64)
         };
-        o.sample(&sum, &[a, b], total);
-        o.sample(&count, &[a, b], h.len() as f64);
+        o.sample(&bucket, &with(labels, ("le", &num(le))), n as f64);
+    }
+    o.sample(&bucket, &with(labels, ("le", "+Inf")), h.len() as f64);
+    let total = if h.is_empty() {
+        0.0
+    } else {
+        h.mean() * h.len() as f64 / 1e6
+    };
+    o.sample(&sum, labels, total);
+    o.sample(&count, labels, h.len() as f64);
+}
+
+/// The [`QUANTILES`] of a histogram (microseconds) in seconds, with `labels`; nothing
+/// when it is empty.
+fn quantiles(o: &mut Out, name: &str, labels: &[(&str, &str)], h: &Histogram<u64>) {
+    if h.is_empty() {
+        return;
+    }
+    for &q in QUANTILES {
+        let v = h.value_at_quantile(q) as f64 / 1e6;
+        o.sample(name, &with(labels, ("quantile", &num(q))), v);
+    }
+}
+
+/// The latency histogram of each endpoint: cumulative buckets, sum and count.
+fn duration_histograms(snap: &Snapshot, name: &str, o: &mut Out) {
+    for e in &snap.endpoints {
+        histogram(o, name, &ep_labels(e), &e.hist);
     }
 }
 
 /// The [`QUANTILES`] of each endpoint that recorded a latency.
 fn duration_quantiles(snap: &Snapshot, name: &str, o: &mut Out) {
-    for e in snap.endpoints.iter().filter(|e| !e.hist.is_empty()) {
+    for e in &snap.endpoints {
+        quantiles(o, name, &ep_labels(e), &e.hist);
+    }
+}
+
+/// Each endpoint's phase histograms that have something, under the label `phase`.
+fn each_phase(snap: &Snapshot, mut f: impl FnMut(&[(&str, &str)], &Histogram<u64>)) {
+    for e in &snap.endpoints {
+        let Some(p) = e.phases.as_deref() else {
+            continue;
+        };
         let [a, b] = ep_labels(e);
-        for &q in QUANTILES {
-            let v = e.hist.value_at_quantile(q) as f64 / 1e6;
-            o.sample(name, &[a, b, ("quantile", num(q).as_str())], v);
+        for (phase, h) in [
+            ("dns", &p.dns),
+            ("connect", &p.connect),
+            ("tls", &p.tls),
+            ("send", &p.send),
+            ("ttfb", &p.ttfb),
+            ("receive", &p.receive),
+            ("total", &p.total),
+        ] {
+            if !h.is_empty() {
+                f(&[a, b, ("phase", phase)], h);
+            }
+        }
+    }
+}
+
+/// Each endpoint's streamed-response and WebSocket timings that have something, under
+/// the label `timing`.
+fn each_stream_timing(snap: &Snapshot, mut f: impl FnMut(&[(&str, &str)], &Histogram<u64>)) {
+    for e in &snap.endpoints {
+        let [a, b] = ep_labels(e);
+        let mut timings: Vec<(&str, &Histogram<u64>)> = Vec::new();
+        if let Some(s) = e.stream.as_deref() {
+            timings.extend([
+                ("ttfb", &s.ttfb),
+                ("first_event", &s.first_event),
+                ("gap", &s.gap),
+                ("duration", &s.duration),
+            ]);
+        }
+        if let Some(w) = e.ws.as_deref() {
+            timings.extend([("ws_handshake", &w.handshake), ("ws_expect", &w.expect)]);
+        }
+        for (timing, h) in timings {
+            if !h.is_empty() {
+                f(&[a, b, ("timing", timing)], h);
+            }
+        }
+    }
+}
+
+fn has_phases(s: &Snapshot) -> bool {
+    s.endpoints.iter().any(|e| e.phases.is_some())
+}
+
+fn has_streams(s: &Snapshot) -> bool {
+    s.endpoints.iter().any(|e| e.stream.is_some())
+}
+
+fn has_ws(s: &Snapshot) -> bool {
+    s.endpoints.iter().any(|e| e.ws.is_some())
+}
+
+/// A per-endpoint count of the streamed responses or WebSocket sessions, for the
+/// endpoints that have them.
+fn stream_count(
+    snap: &Snapshot,
+    name: &str,
+    o: &mut Out,
+    v: fn(&crate::metrics::StreamHists) -> u64,
+) {
+    for e in &snap.endpoints {
+        if let Some(s) = e.stream.as_deref() {
+            o.sample(name, &ep_labels(e), v(s) as f64);
+        }
+    }
+}
+
+/// See [`stream_count`].
+fn ws_count(snap: &Snapshot, name: &str, o: &mut Out, v: fn(&crate::metrics::WsStats) -> u64) {
+    for e in &snap.endpoints {
+        if let Some(w) = e.ws.as_deref() {
+            o.sample(name, &ep_labels(e), v(w) as f64);
         }
     }
 }
@@ -327,6 +534,12 @@ impl Family {
             Source::Samples(write) => {
                 o.header(self);
                 write(snap, name, o);
+            }
+            Source::SamplesIf(has, write) => {
+                if has(snap) {
+                    o.header(self);
+                    write(snap, name, o);
+                }
             }
         }
     }
@@ -447,6 +660,74 @@ mod tests {
         snap.thresholds.clear();
         snap.endpoints[1].hist = Arc::new(crate::metrics::new_histogram());
         insta::assert_snapshot!("exposition_sparse", render(&snap));
+    }
+
+    fn hist(values: &[u64]) -> hdrhistogram::Histogram<u64> {
+        let mut h = crate::metrics::new_histogram();
+        for v in values {
+            h.record(*v).unwrap();
+        }
+        h
+    }
+
+    /// Phases, streamed responses and WebSocket sessions: their families appear for the
+    /// endpoints that have them, and only then.
+    #[test]
+    fn exposition_of_phases_streams_and_websocket() {
+        let mut snap = Snapshot::empty(
+            "t",
+            &[
+                ("api".into(), "GET".into()),
+                ("tokens".into(), "POST".into()),
+                ("chat".into(), "GET".into()),
+            ],
+        );
+        let plain = render(&snap);
+        for family in ["volley_phase_", "volley_stream_", "volley_ws_"] {
+            assert!(!plain.contains(family), "{family} without data:\n{plain}");
+        }
+        snap.endpoints[0].phases = Some(Arc::new(crate::metrics::PhaseHists {
+            connect: hist(&[300]),
+            send: hist(&[20, 30]),
+            ttfb: hist(&[40_000, 52_000]),
+            receive: hist(&[1_000, 3_000]),
+            total: hist(&[41_300, 55_000]),
+            ..Default::default()
+        }));
+        snap.endpoints[1].stream = Some(Arc::new(crate::metrics::StreamHists {
+            responses: 2,
+            events: 9,
+            ttfb: hist(&[80_000, 120_000]),
+            first_event: hist(&[81_000, 121_000]),
+            gap: hist(&[10_000, 15_000, 20_000]),
+            per_response: hist(&[4, 5]),
+            duration: hist(&[300_000, 410_000]),
+        }));
+        let mut ws = crate::metrics::WsStats {
+            sessions: 3,
+            opened: 3,
+            closed: 2,
+            sent: 12,
+            received: 11,
+            bytes_sent: 480,
+            bytes_received: 440,
+            close_codes: vec![(1000, 2), (1011, 1)],
+            ..Default::default()
+        };
+        ws.handshake = hist(&[900, 1_100, 1_300]);
+        ws.expect = hist(&[2_000; 11]);
+        snap.endpoints[2].ws = Some(Arc::new(ws));
+        let text = render(&snap);
+        let ours: String = text
+            .lines()
+            .filter(|l| {
+                ["volley_phase_", "volley_stream_", "volley_ws_"]
+                    .iter()
+                    .any(|f| l.contains(f))
+            })
+            .map(|l| format!("{l}\n"))
+            .collect();
+        insta::assert_snapshot!("exposition_timings", ours);
     }
 
     #[test]

@@ -178,12 +178,19 @@ pub struct Retries {
 /// Per-phase latency, milliseconds, each with the usual percentile keys.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PhasesMs {
+    /// Name resolution, over the requests that opened a connection to a host name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dns: Option<Latency>,
     /// TCP connect, over the requests that opened a connection.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connect: Option<Latency>,
     /// TLS handshake, over the requests that opened an https connection.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<Latency>,
+    /// Writing the request, over the requests whose client sees the write end
+    /// (HTTP/1.1); part of `ttfb`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub send: Option<Latency>,
     /// From starting to write the request to the first response byte (waiting).
     pub ttfb: Latency,
     /// From the first response byte to the last.
@@ -200,9 +207,13 @@ pub struct PhasesMs {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PhaseHdr {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dns: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connect: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub send: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ttfb: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -219,8 +230,10 @@ impl PhaseHdr {
     fn of(p: &crate::metrics::PhaseHists) -> PhaseHdr {
         let enc = |h: &Histogram<u64>| TimelineRow::encode_hist(h).map(|s| s.to_string());
         PhaseHdr {
+            dns: enc(&p.dns),
             connect: enc(&p.connect),
             tls: enc(&p.tls),
+            send: enc(&p.send),
             ttfb: enc(&p.ttfb),
             receive: enc(&p.receive),
             total: enc(&p.total),
@@ -229,10 +242,45 @@ impl PhaseHdr {
 }
 
 impl PhasesMs {
+    /// The phases' latency objects by name, in the order a request goes through them;
+    /// the phases nothing measured are left out.
+    pub fn named(&self) -> Vec<(&'static str, &Latency)> {
+        [
+            ("dns", self.dns.as_ref()),
+            ("connect", self.connect.as_ref()),
+            ("tls", self.tls.as_ref()),
+            ("send", self.send.as_ref()),
+            ("ttfb", Some(&self.ttfb)),
+            ("receive", Some(&self.receive)),
+            ("total", Some(&self.total)),
+        ]
+        .into_iter()
+        .filter_map(|(n, l)| l.filter(|l| l.count > 0).map(|l| (n, l)))
+        .collect()
+    }
+
+    /// Where an average request's time went, milliseconds per phase (`dns`, `connect`,
+    /// `tls`, `ttfb`, `receive`): each phase's mean spread over all the timed requests
+    /// (a connect that one request in ten made counts a tenth), so the parts add up to
+    /// about the mean total. `send` is inside `ttfb` and not a part of its own.
+    pub fn breakdown(&self) -> [(&'static str, f64); 5] {
+        let n = self.total.count.max(1) as f64;
+        let part = |l: Option<&Latency>| l.map_or(0.0, |l| l.mean * l.count as f64 / n);
+        [
+            ("dns", part(self.dns.as_ref())),
+            ("connect", part(self.connect.as_ref())),
+            ("tls", part(self.tls.as_ref())),
+            ("ttfb", part(Some(&self.ttfb))),
+            ("receive", part(Some(&self.receive))),
+        ]
+    }
+
     fn of(p: &crate::metrics::PhaseHists) -> Option<PhasesMs> {
         (!p.is_empty()).then(|| PhasesMs {
+            dns: Latency::of_nonempty(&p.dns),
             connect: Latency::of_nonempty(&p.connect),
             tls: Latency::of_nonempty(&p.tls),
+            send: Latency::of_nonempty(&p.send),
             ttfb: Latency::of(&p.ttfb),
             receive: Latency::of(&p.receive),
             total: Latency::of(&p.total),
@@ -614,7 +662,10 @@ impl ResultDoc {
                         Some(e) => format!("{} ({e})", t.text),
                         None => t.text.clone(),
                     },
-                    metric: t.text.split_whitespace().next().unwrap_or("").to_string(),
+                    metric: crate::thresholds::parse(&t.text).map_or_else(
+                        |_| t.text.split_whitespace().next().unwrap_or("").to_string(),
+                        |th| th.label(),
+                    ),
                     endpoint: t.endpoint.clone(),
                     expression: t.text.clone(),
                     value: t.value.unwrap_or(f64::NAN),

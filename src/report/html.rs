@@ -7,7 +7,7 @@
 //! The page is the list of cards in [`render_html`], each a function of the document
 //! in its own file: `summary` (header, key figures, verdicts), `charts` (the series of
 //! each chart, drawn by `chart`), `details` (endpoints, status codes and errors, the
-//! scenario), `events`, `comparison`. Tables take their columns from constant tables
+//! scenario), `timings` (phases, streamed responses, WebSocket sessions), `events`, `comparison`. Tables take their columns from constant tables
 //! ([`table_start`]); the style sheet and the script are `style.css` and `script.js`.
 
 mod chart;
@@ -17,6 +17,7 @@ mod details;
 mod events;
 mod highlight;
 mod summary;
+mod timings;
 
 mod resources;
 
@@ -89,6 +90,7 @@ pub fn render_html(doc: &ResultDoc, baseline: Option<&Comparison>) -> String {
     o.push_str(&resources::monitor_section(doc, &events));
     o.push_str(&resources::knee_section(doc));
     details::endpoints(doc, &mut o);
+    timings::section(doc, &mut o);
     details::errors(doc, &mut o);
     events::section(&events, &mut o);
     if let Some(c) = baseline {

@@ -218,6 +218,10 @@ fn limits(doc: &ResultDoc, rows: &[&Row]) -> Limits {
         let Ok(parsed) = thresholds::parse(&t.expression) else {
             continue;
         };
+        if parsed.timing.is_some() {
+            // A phase's limit is not a limit on the whole latency.
+            continue;
+        }
         match parsed.metric {
             Metric::ErrorRate => error_rate = parsed.value,
             Metric::P50 | Metric::P90 | Metric::P95 | Metric::P99 | Metric::Max => {

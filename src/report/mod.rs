@@ -20,7 +20,8 @@ pub use compare::{Comparison, Verdict};
 pub use csv::{write_csv, COLUMNS as CSV_COLUMNS};
 pub use doc::{
     latency, latency_of, CheckResult, Connections, FleetSummary, Grade, GradePart, Latency,
-    PhaseHdr, PhasesMs, ResultDoc, Row, RunInfo, Stats, ThresholdResult, SCHEMA_VERSION,
+    PhaseHdr, PhasesMs, ResultDoc, Row, RunInfo, Stats, StreamDoc, ThresholdResult, WsDoc,
+    SCHEMA_VERSION,
 };
 pub use hdr::{has_interval_histograms, tag_of as hdr_tag_of, tags as hdr_tags, write_hdr};
 pub use html::{render_html, write_html};

@@ -214,6 +214,14 @@ pub struct HttpSection {
     pub retry: Option<RetryPolicy>,
     #[schemars(with = "Option<HttpVersion>")]
     pub version: Option<Spanned<HttpVersion>>,
+    /// HTTP/2: VUs whose requests share one connection, each a stream of it (default 1:
+    /// a connection per VU). With 4, VUs 1-4 share a connection, 5-8 the next, ...
+    #[schemars(with = "Option<Count>")]
+    pub streams_per_connection: Option<Spanned<Count>>,
+    /// HTTP/2: this many connections (per origin), shared by all VUs (oha's model): VU k
+    /// sends on connection k mod N.
+    #[schemars(with = "Option<Count>")]
+    pub connections: Option<Spanned<Count>>,
     /// More header names whose values are secrets (never printed), beyond the built-in
     /// Authorization, Cookie, Set-Cookie, Proxy-Authorization and X-Api-Key.
     #[serde(default)]

@@ -295,6 +295,27 @@ pub struct HttpOptions {
     pub retry: super::RetryPolicy,
     /// `[http] version`: HTTP/1.1, HTTP/2, or HTTP/2 where TLS negotiates it.
     pub version: super::HttpVersion,
+    /// HTTP/2 connections shared by VUs; `None`: one per VU.
+    pub sharing: Option<H2Sharing>,
+}
+
+/// How VUs share HTTP/2 connections (`[http] streams_per_connection`, `connections`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum H2Sharing {
+    /// VUs `k*n .. k*n+n` share connection `k`: `n` streams per connection at most.
+    PerConnection(u64),
+    /// `n` connections for all VUs: VU `k` sends on connection `k mod n`.
+    Connections(u64),
+}
+
+impl H2Sharing {
+    /// The connection (per origin) of VU `vu` (0-based).
+    pub fn slot(self, vu: u64) -> usize {
+        match self {
+            H2Sharing::PerConnection(n) => (vu / n.max(1)) as usize,
+            H2Sharing::Connections(n) => (vu % n.max(1)) as usize,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -439,7 +460,14 @@ impl fmt::Display for Plan {
             super::HttpVersion::Http1 => {}
             super::HttpVersion::Http2 => writeln!(
                 f,
-                "http       2 (ALPN h2 over TLS, prior knowledge on cleartext)"
+                "http       2 (ALPN h2 over TLS, prior knowledge on cleartext){}",
+                match self.http.sharing {
+                    None => String::new(),
+                    Some(H2Sharing::PerConnection(n)) =>
+                        format!(", {n} VUs per connection (streams_per_connection)"),
+                    Some(H2Sharing::Connections(n)) =>
+                        format!(", {n} connections shared by all VUs"),
+                }
             )?,
             super::HttpVersion::Auto => writeln!(
                 f,

@@ -23,6 +23,7 @@ use super::template::{Names, Template};
 use crate::thresholds::ThresholdSpec;
 
 mod data;
+mod h2;
 mod load;
 mod observe;
 mod stream;
@@ -133,8 +134,13 @@ impl Validator<'_> {
                 .version
                 .as_ref()
                 .map_or_else(Default::default, |v| *v.get_ref()),
+            sharing: None,
         };
         let version_span = f.http.version.as_ref().map_or(0..0, |v| v.span());
+        let http = HttpOptions {
+            sharing: self.h2_sharing(&f.http, http.version)?,
+            ..http
+        };
         let follow_default = f.http.follow_redirects.unwrap_or(false);
         let mut secret_headers = Vec::new();
         for h in &f.http.secret_headers {
@@ -187,8 +193,10 @@ impl Validator<'_> {
                 ));
             }
             for t in &r.thresholds {
+                let threshold = self.threshold(t)?;
+                self.timing_covered(t, &threshold, &[&ep])?;
                 thresholds.push(ThresholdSpec {
-                    threshold: self.threshold(t)?,
+                    threshold,
                     endpoint: Some(i),
                     abort_on_fail: false,
                     abort_grace: Duration::ZERO,
@@ -198,9 +206,12 @@ impl Validator<'_> {
         }
         let users = self.users(&f.users, &endpoints, &f)?;
 
+        let all: Vec<&Endpoint> = endpoints.iter().collect();
         for t in &f.thresholds {
+            let threshold = self.threshold(t)?;
+            self.timing_covered(t, &threshold, &all)?;
             thresholds.push(ThresholdSpec {
-                threshold: self.threshold(t)?,
+                threshold,
                 endpoint: None,
                 abort_on_fail: false,
                 abort_grace: Duration::ZERO,
@@ -221,8 +232,14 @@ impl Validator<'_> {
                         })?,
                 ),
             };
+            let threshold = self.threshold(&t.expr)?;
+            let covered = match endpoint {
+                Some(i) => vec![&endpoints[i]],
+                None => all.clone(),
+            };
+            self.timing_covered(&t.expr, &threshold, &covered)?;
             thresholds.push(ThresholdSpec {
-                threshold: self.threshold(&t.expr)?,
+                threshold,
                 endpoint,
                 abort_on_fail: t.abort_on_fail,
                 abort_grace: t.abort_grace.map_or(Duration::ZERO, |d| d.0),

@@ -782,6 +782,89 @@ fn detail_help_and_input_screens() {
     assert!(screen.contains("not a whole number"), "{screen}");
 }
 
+/// A histogram of (value, count) pairs.
+fn rec(values: &[(u64, u64)]) -> hdrhistogram::Histogram<u64> {
+    let mut h = crate::metrics::new_histogram();
+    for &(v, n) in values {
+        h.record_n(v, n).unwrap();
+    }
+    h
+}
+
+/// The detail view of an endpoint whose phases were timed: the distribution above, the
+/// phase bar and each phase's percentiles below, readable at 80x24.
+#[test]
+fn detail_shows_the_phases_at_80x24() {
+    let mut snap = fixture(RunState::Running);
+    snap.endpoints[1].phases = Some(Arc::new(crate::metrics::PhaseHists {
+        dns: rec(&[(400, 2)]),
+        connect: rec(&[(250, 2)]),
+        send: rec(&[(25, 40)]),
+        ttfb: rec(&[(20_000, 30), (40_000, 10)]),
+        receive: rec(&[(4_000, 40)]),
+        total: rec(&[(24_000, 30), (44_000, 10)]),
+        ..Default::default()
+    }));
+    let mut a = App::new(Arc::new(snap), Theme::default_theme(), 20);
+    a.on_key(&key('j'));
+    a.on_key(&code(KeyCode::Enter));
+    let screen = render(&a, 80, 24);
+    insta::assert_snapshot!("detail_phases_80x24", screen);
+    for needle in ["Phases", "ttfb", "receive", "total", "■conn"] {
+        assert!(screen.contains(needle), "{needle}:\n{screen}");
+    }
+    // Without phases, the distribution keeps the whole column.
+    let mut a = app(RunState::Running);
+    a.on_key(&key('j'));
+    a.on_key(&code(KeyCode::Enter));
+    assert!(!render(&a, 80, 24).contains("Phases"));
+}
+
+/// A streaming endpoint has its time to first byte and gaps on rows under it, a
+/// WebSocket one its `expect` latency; the selection stays in view as the rows scroll.
+#[test]
+fn streaming_endpoints_show_ttfb_and_gaps_under_their_row() {
+    let mut snap = fixture(RunState::Running);
+    snap.endpoints[1].stream = Some(Arc::new(crate::metrics::StreamHists {
+        responses: 10,
+        events: 200,
+        ttfb: rec(&[(40_000, 9), (160_000, 1)]),
+        first_event: rec(&[(41_000, 10)]),
+        gap: rec(&[(8_000, 180), (30_000, 10)]),
+        per_response: rec(&[(20, 10)]),
+        duration: rec(&[(300_000, 10)]),
+    }));
+    let mut ws = crate::metrics::WsStats {
+        sessions: 4,
+        ..Default::default()
+    };
+    ws.expect = rec(&[(3_000, 4)]);
+    snap.endpoints[2].ws = Some(Arc::new(ws));
+    let mut a = App::new(Arc::new(snap), Theme::default_theme(), 20);
+    let screen = render(&a, 120, 40);
+    insta::assert_snapshot!("endpoints_streams_120x40", screen);
+    let line = |screen: &str, start: &str| {
+        screen
+            .lines()
+            .find(|l| l.trim_start_matches('│').starts_with(start))
+            .unwrap_or_else(|| panic!("no {start}:\n{screen}"))
+            .to_string()
+    };
+    assert!(line(&screen, "  ↳ ttfb").contains("40.0ms"), "{screen}");
+    assert!(line(&screen, "  ↳ gap").contains("8.00ms"), "{screen}");
+    assert!(line(&screen, "  ↳ expect").contains("3.00ms"), "{screen}");
+    // At 80x24 the table has four rows: the selection with its timing rows, then what
+    // fits around it.
+    a.on_key(&key('j'));
+    let screen = render(&a, 80, 24);
+    assert!(line(&screen, "  ↳ gap").contains("8.00ms"), "{screen}");
+    assert!(!screen.contains("  ↳ expect"), "{screen}");
+    a.on_key(&key('j'));
+    let screen = render(&a, 80, 24);
+    assert!(line(&screen, "place order").contains("8,000"), "{screen}");
+    assert!(screen.contains("  ↳ expect"), "{screen}");
+}
+
 #[test]
 fn too_small_shows_a_notice() {
     let a = app(RunState::Running);

@@ -133,6 +133,8 @@ impl Failed {
 /// that answered, after name resolution) and the TLS handshake.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Opened {
+    /// Name resolution, when the host is a name (an IP address needs none).
+    pub dns_us: Option<u64>,
     pub connect_us: u64,
     pub tls_us: Option<u64>,
 }
@@ -148,6 +150,7 @@ pub async fn connect_stream_with(
     origin: &Origin,
     tls: &Arc<rustls::ClientConfig>,
 ) -> Result<(Stream, Opened), Failed> {
+    let resolving = Instant::now();
     let addrs: Vec<std::net::SocketAddr> =
         match tokio::net::lookup_host((origin.host.as_str(), origin.port)).await {
             Ok(a) => a.collect(),
@@ -158,6 +161,13 @@ pub async fn connect_stream_with(
                 ))
             }
         };
+    let dns_us = origin
+        .host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<std::net::IpAddr>()
+        .is_err()
+        .then(|| resolving.elapsed().as_micros() as u64);
     let mut last_err = None;
     let mut stream = None;
     let connecting = Instant::now();
@@ -185,6 +195,7 @@ pub async fn connect_stream_with(
     };
     let _ = stream.set_nodelay(true);
     let mut opened = Opened {
+        dns_us,
         connect_us: connecting.elapsed().as_micros() as u64,
         tls_us: None,
     };

@@ -138,6 +138,8 @@ struct Response {
     body: Option<Bytes>,
     headers: Option<HeaderMap>,
     keep_alive: bool,
+    /// Writing the request (to the socket's send buffer), microseconds.
+    send_us: u64,
     /// From starting to write the request to the first response byte, microseconds.
     ttfb_us: u64,
     /// From the first response byte to the last, microseconds.
@@ -251,8 +253,10 @@ impl H1Client {
         let mut attempt = match result {
             Ok(Ok(r)) => {
                 let phases = Phases {
+                    dns_us: r.opened.and_then(|o| o.dns_us),
                     connect_us: r.opened.map(|o| o.connect_us),
                     tls_us: r.opened.and_then(|o| o.tls_us),
+                    send_us: Some(r.send_us),
                     ttfb_us: r.ttfb_us,
                     receive_us: r.receive_us,
                 };
@@ -411,6 +415,7 @@ impl H1Conn {
                 answered: false,
             });
         }
+        let send_us = sent_at.elapsed().as_micros() as u64;
         let head = self.read_head(head_request, want).await?;
         if (opts.forced || head.event_stream) && !head_request {
             self.idle = Some(opts.idle);
@@ -478,6 +483,7 @@ impl H1Conn {
             body: sink.kept.map(Bytes::from),
             headers: head.headers,
             keep_alive,
+            send_us,
             ttfb_us: first.saturating_duration_since(sent_at).as_micros() as u64,
             receive_us: done.saturating_duration_since(first).as_micros() as u64,
             opened: None,

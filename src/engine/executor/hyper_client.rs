@@ -1,8 +1,9 @@
 //! One keep-alive connection per VU and origin on hyper's connection API, over a tokio
 //! `TcpStream` with TCP_NODELAY (TLS through tokio-rustls): HTTP/1.1, or HTTP/2 when the
 //! plan asks for it (`[http] version`: prior knowledge on cleartext, ALPN over TLS). An
-//! HTTP/2 connection carries one stream at a time (the VU's one request in flight); each
-//! stream is one request.
+//! HTTP/2 connection carries one stream at a time (the VU's one request in flight), or,
+//! shared by VUs (`streams_per_connection`, `connections`: see `shared`), one per VU on
+//! it; each stream is one request.
 //!
 //! The connection's state machine runs inside the VU's own task (polled alongside the
 //! request, see [`Driven`]) rather than in a task of its own: one task wake-up per
@@ -28,6 +29,10 @@ use super::conn::{
 use super::{Attempt, Origin, Prepared, Rendered, Requests, Want, MAX_KEPT_BODY};
 use crate::metrics::{ErrorKind, Gauges, Phases};
 use crate::scenario::HttpVersion;
+
+mod shared;
+
+pub use shared::H2Pool;
 
 type Body = Full<bytes::Bytes>;
 type Request = http::Request<Body>;
@@ -82,6 +87,8 @@ impl Future for ConnDriver {
 /// One VU's hyper connections, by origin.
 pub struct HyperClient {
     conns: Vec<Option<Conn>>,
+    /// HTTP/2 connections shared with other VUs: the run's pool and this VU's slot.
+    shared: Option<(Arc<H2Pool>, usize)>,
     /// Interim responses to the request in flight (hyper reports them through a
     /// callback); one counter per VU, reset per request.
     interim: Arc<AtomicUsize>,
@@ -96,7 +103,8 @@ struct Conn {
 
 impl Conn {
     fn is_closed(&self) -> bool {
-        self.driver.live.is_none() || self.sender.is_closed()
+        let ended = self.driver.live.is_none() && self.driver.remote.is_none();
+        ended || self.sender.is_closed()
     }
 }
 
@@ -106,6 +114,9 @@ struct Driver {
     live: Option<(ConnDriver, OpenConn)>,
     /// The connection ended on the server's GOAWAY with an error code (HTTP/2): why.
     goaway: Option<String>,
+    /// A shared connection: its state machine runs in a task of its own, which notes
+    /// a GOAWAY here.
+    remote: Option<shared::GoawayNote>,
 }
 
 impl Driver {
@@ -136,12 +147,16 @@ impl Driver {
             return (kind, message);
         }
         // hyper hands the GOAWAY to the connection's state machine, not to the stream:
-        // let it see it.
+        // let it see it (a shared one's task: let it run).
         std::future::poll_fn(|cx| {
             let _ = self.poll(cx);
             Poll::Ready(())
         })
         .await;
+        if let Some(note) = &self.remote {
+            tokio::task::yield_now().await;
+            self.goaway = note.lock().expect("goaway note").clone();
+        }
         match &self.goaway {
             Some(why) => (
                 ErrorKind::Goaway,
@@ -184,9 +199,12 @@ fn driven<F: Future + Unpin>(driver: &mut Driver, fut: F) -> Driven<'_, F> {
 }
 
 impl HyperClient {
-    pub fn new(n_origins: usize) -> Self {
+    /// A VU's client; `shared`: the run's pool of HTTP/2 connections and the VU's slot
+    /// in it, when VUs share connections.
+    pub fn new(n_origins: usize, shared: Option<(Arc<H2Pool>, usize)>) -> Self {
         HyperClient {
             conns: (0..n_origins).map(|_| None).collect(),
+            shared,
             interim: Arc::new(AtomicUsize::new(0)),
         }
     }
@@ -257,12 +275,19 @@ impl HyperClient {
             if self.conns[p.origin].as_ref().is_some_and(Conn::is_closed) {
                 self.conns[p.origin] = None;
             }
-            let reused = self.conns[p.origin].is_some();
+            let mut reused = self.conns[p.origin].is_some();
             if !reused {
-                let origin = &reqs.origins[p.origin];
-                let (conn, o) = connect(reqs, origin, gauges).await?;
+                let (conn, o) = match &self.shared {
+                    Some((pool, slot)) => shared::conn(pool, *slot, reqs, p.origin, gauges).await?,
+                    None => {
+                        let (c, o) = connect(reqs, &reqs.origins[p.origin], gauges).await?;
+                        (c, Some(o))
+                    }
+                };
                 self.conns[p.origin] = Some(conn);
-                opened = Some(o);
+                // Another VU's open connection is a reused one.
+                reused = o.is_none();
+                opened = o;
             }
             let h2 = self.conns[p.origin]
                 .as_ref()
@@ -367,9 +392,13 @@ impl HyperClient {
                 }
             }
             let done = Instant::now();
+            // hyper writes the request inside its connection task: when the write ended
+            // is not seen here, so `send` stays unmeasured.
             let phases = Phases {
+                dns_us: opened.and_then(|o| o.dns_us),
                 connect_us: opened.map(|o| o.connect_us),
                 tls_us: opened.and_then(|o| o.tls_us),
+                send_us: None,
                 ttfb_us: head_at.saturating_duration_since(sent_at).as_micros() as u64,
                 receive_us: done.saturating_duration_since(head_at).as_micros() as u64,
             };
@@ -512,6 +541,7 @@ async fn connect(
         driver: Driver {
             live: Some((driver, OpenConn::new(gauges))),
             goaway: None,
+            remote: None,
         },
     };
     Ok((conn, opened))

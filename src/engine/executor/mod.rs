@@ -19,11 +19,11 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Uri};
 
 use crate::metrics::{ErrorKind, Gauges, Outcome, Phases, Retry, WsSample};
-use crate::scenario::{ClientKind, HttpVersion, Plan, RetryPolicy, StreamOpts, WsPlan};
+use crate::scenario::{ClientKind, H2Sharing, HttpVersion, Plan, RetryPolicy, StreamOpts, WsPlan};
 
 pub use classify::{classify_hyper, classify_io, classify_reqwest};
 pub use h1::H1Client;
-pub use hyper_client::HyperClient;
+pub use hyper_client::{H2Pool, HyperClient};
 pub use reqwest_client::ReqwestClient;
 pub use stream::StreamResult;
 
@@ -226,6 +226,8 @@ pub struct Requests {
     pub insecure: bool,
     pub cookies: bool,
     pub retry: RetryPolicy,
+    /// How VUs share HTTP/2 connections, and the run's shared connections.
+    pub sharing: Option<(H2Sharing, Arc<H2Pool>)>,
 }
 
 pub const USER_AGENT: &str = concat!("volley/", env!("CARGO_PKG_VERSION"));
@@ -303,6 +305,7 @@ impl Requests {
                 ws: ep.ws.clone(),
             });
         }
+        let origins_len = origins.len();
         let tls = tls::client_config(plan.http.insecure, &[b"http/1.1"]);
         let tls_h2 = match plan.http.version {
             HttpVersion::Http1 => tls.clone(),
@@ -318,6 +321,10 @@ impl Requests {
             insecure: plan.http.insecure,
             cookies: plan.http.cookies,
             retry: plan.http.retry,
+            sharing: plan
+                .http
+                .sharing
+                .map(|s| (s, Arc::new(H2Pool::new(origins_len)))),
         }
     }
 }
@@ -330,7 +337,8 @@ fn bracket(host: &str) -> String {
     }
 }
 
-/// One VU's clients: its own connections, never shared with another VU.
+/// One VU's clients: its own connections, never shared with another VU (except HTTP/2
+/// connections when `[http] streams_per_connection` or `connections` says so).
 pub struct VuClient {
     h1: H1Client,
     hyper: HyperClient,
@@ -340,10 +348,16 @@ pub struct VuClient {
 }
 
 impl VuClient {
-    pub fn new(requests: Arc<Requests>, gauges: Arc<Gauges>) -> Self {
+    /// The clients of VU `vu` (0-based: which shared HTTP/2 connection it uses, if VUs
+    /// share them).
+    pub fn new(requests: Arc<Requests>, gauges: Arc<Gauges>, vu: u64) -> Self {
+        let shared = requests
+            .sharing
+            .as_ref()
+            .map(|(how, pool)| (pool.clone(), how.slot(vu)));
         VuClient {
             h1: H1Client::new(requests.origins.len()),
-            hyper: HyperClient::new(requests.origins.len()),
+            hyper: HyperClient::new(requests.origins.len(), shared),
             reqwest: None,
             requests,
             gauges,

@@ -4,6 +4,35 @@ use serde_spanned::Spanned;
 
 use super::Validator;
 use crate::scenario::error::ScenarioError;
+use crate::scenario::{ClientKind, Endpoint};
+use crate::thresholds::{Threshold, Timing};
+
+/// Whether requests like `ep` measure `timing`.
+fn measures(timing: Timing, ep: &Endpoint) -> bool {
+    let http = ep.ws.is_none();
+    match timing {
+        Timing::WsHandshake | Timing::WsExpect => !http,
+        // Only volley's own client sees its write end and times streamed responses.
+        Timing::Send | Timing::FirstEvent | Timing::Gap => http && ep.client == ClientKind::H1,
+        _ => http && ep.client != ClientKind::Reqwest,
+    }
+}
+
+/// Why nothing measures `timing`, for the message.
+fn unmeasured(timing: Timing) -> &'static str {
+    match timing {
+        Timing::WsHandshake | Timing::WsExpect => {
+            "it covers no WebSocket request (protocol = \"websocket\" or a ws:// URL)"
+        }
+        Timing::Send => {
+            "only the h1 client times writing the request (HTTP/2, client = \"hyper\" and reqwest do not), and WebSocket sessions have no such phase"
+        }
+        Timing::FirstEvent | Timing::Gap => {
+            "streamed responses are timed by the h1 client (not over HTTP/2, client = \"hyper\" or reqwest), and not in WebSocket sessions"
+        }
+        _ => "the reqwest client (redirects, cookies) and WebSocket sessions do not time phases",
+    }
+}
 
 impl Validator<'_> {
     pub(super) fn monitor(
@@ -52,6 +81,30 @@ impl Validator<'_> {
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(crate::monitor::MonitorSpec { source, series })
+    }
+
+    /// A threshold on a timing must cover a request that measures it (else it would
+    /// never be judged, and pass for want of data): `covered` are the requests it is on.
+    pub(super) fn timing_covered(
+        &self,
+        t: &Spanned<String>,
+        th: &Threshold,
+        covered: &[&Endpoint],
+    ) -> Result<(), ScenarioError> {
+        let Some(timing) = th.timing else {
+            return Ok(());
+        };
+        if covered.iter().any(|ep| measures(timing, ep)) {
+            return Ok(());
+        }
+        Err(self.err(
+            t.span(),
+            format!(
+                "threshold '{}': nothing it covers measures '{timing}': {}",
+                t.get_ref(),
+                unmeasured(timing)
+            ),
+        ))
     }
 
     pub(super) fn threshold(

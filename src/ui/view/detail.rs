@@ -1,4 +1,5 @@
-//! Detail of one endpoint: latency distribution, percentiles, status codes, recent errors.
+//! Detail of one endpoint: latency distribution, phases, percentiles, status codes,
+//! recent errors.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -24,9 +25,35 @@ impl Widget for Detail<'_> {
         let Some(ep) = app.snap.endpoints.get(app.selected) else {
             return;
         };
-        let [hist_area, side] =
+        let [left, side] =
             Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)])
                 .areas(area);
+        // Below the distribution, the phases when the client timed them: the bar, its
+        // legend, a heading and a row per phase measured, as room allows (the
+        // distribution keeps at least 5 rows).
+        let phases = ep.phases.as_deref().filter(|p| !p.is_empty());
+        let want = phases.map_or(0, |p| {
+            let measured = [
+                &p.dns, &p.connect, &p.tls, &p.send, &p.ttfb, &p.receive, &p.total,
+            ]
+            .iter()
+            .filter(|h| !h.is_empty())
+            .count() as u16;
+            5 + measured
+        });
+        let phase_h = want.min(left.height.saturating_sub(5));
+        let [hist_area, phase_area] =
+            Layout::vertical([Constraint::Min(0), Constraint::Length(phase_h)]).areas(left);
+        if let Some(p) = phases.filter(|_| phase_area.height >= 4) {
+            let block = panel(app, " Phases: mean split, p50 p95 p99 ");
+            let inner = block.inner(phase_area);
+            block.render(phase_area, buf);
+            super::PhaseBreakdown {
+                phases: p,
+                theme: t,
+            }
+            .render(inner, buf);
+        }
 
         // Latency histogram: doubling buckets from the HDR histogram.
         let h = &ep.hist;

@@ -1,5 +1,6 @@
 //! The per-endpoint table: requests, rps now (the run's average once done), error %, p50,
-//! p95, p99, max.
+//! p95, p99, max; under a streaming endpoint its time to first byte and gaps between
+//! events, under a WebSocket one its `expect` latency.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Rect};
@@ -19,6 +20,52 @@ pub struct Endpoints<'a> {
 
 fn ms(us: u64) -> String {
     units::us(us)
+}
+
+/// How many rows [`sub_rows`] gives an endpoint.
+pub fn timing_rows(e: &crate::metrics::EndpointStats) -> u16 {
+    2 * u16::from(e.stream.as_deref().is_some_and(|s| !s.is_empty()))
+        + u16::from(e.ws.as_deref().is_some_and(|w| !w.is_empty()))
+}
+
+/// The rows under a streaming endpoint (time to first byte, gaps between events) or a
+/// WebSocket one (`expect` latency): p50, p95, p99 and max in their columns.
+fn sub_rows<'a>(t: &crate::ui::theme::Theme, e: &crate::metrics::EndpointStats) -> Vec<Row<'a>> {
+    let mut timings: Vec<(&'static str, &hdrhistogram::Histogram<u64>)> = Vec::new();
+    if let Some(st) = e.stream.as_deref().filter(|st| !st.is_empty()) {
+        timings.push(("  ↳ ttfb", &st.ttfb));
+        timings.push(("  ↳ gap", &st.gap));
+    }
+    if let Some(w) = e.ws.as_deref().filter(|w| !w.is_empty()) {
+        timings.push(("  ↳ expect", &w.expect));
+    }
+    timings
+        .into_iter()
+        .map(|(label, h)| {
+            let q = |x: f64| {
+                if h.is_empty() {
+                    "-".to_string()
+                } else {
+                    ms(h.value_at_quantile(x))
+                }
+            };
+            let max = if h.is_empty() {
+                "-".to_string()
+            } else {
+                ms(h.max())
+            };
+            Row::new(vec![
+                Cell::from(Span::styled(label, t.muted())),
+                Cell::from(""),
+                Cell::from(""),
+                Cell::from(""),
+                Cell::from(Line::styled(q(0.5), t.fg(t.p50)).right_aligned()),
+                Cell::from(Line::styled(q(0.95), t.fg(t.p95)).right_aligned()),
+                Cell::from(Line::styled(q(0.99), t.fg(t.p99)).right_aligned()),
+                Cell::from(Line::styled(max, t.muted()).right_aligned()),
+            ])
+        })
+        .collect()
 }
 
 impl Widget for Endpoints<'_> {
@@ -92,12 +139,45 @@ impl Widget for Endpoints<'_> {
             .style(base)
         };
         // The total stays in view below the rows; the rows scroll to keep the selection.
+        // A streaming or WebSocket endpoint has its timings on rows of their own below it.
         let pinned = usize::from(s.endpoints.len() > 1);
         let room = (area.height as usize).saturating_sub(3 + pinned).max(1);
         let pos = order.iter().position(|&i| i == app.selected).unwrap_or(0);
-        let offset = (pos + 1).saturating_sub(room);
-        let shown = &order[offset.min(order.len())..(offset + room).min(order.len())];
-        let mut rows: Vec<Row> = shown.iter().map(|&i| row(&s.endpoints[i], false)).collect();
+        let subs: Vec<Vec<Row>> = order
+            .iter()
+            .map(|&i| sub_rows(t, &s.endpoints[i]))
+            .collect();
+        let height = |k: usize| 1 + subs[k].len();
+        // Which endpoints are shown, and which with their timing rows: the selection's
+        // first, then the ones before it, then after it, each whole while it fits and
+        // else as one row.
+        let mut full = vec![false; order.len()];
+        full[pos] = height(pos) <= room;
+        let mut used = if full[pos] { height(pos) } else { 1 };
+        let mut offset = pos;
+        while offset > 0 && used < room {
+            offset -= 1;
+            full[offset] = used + height(offset) <= room;
+            used += if full[offset] { height(offset) } else { 1 };
+        }
+        let mut end = pos + 1;
+        while end < order.len() && used < room {
+            full[end] = used + height(end) <= room;
+            used += if full[end] { height(end) } else { 1 };
+            end += 1;
+        }
+        let shown = &order[offset..end];
+        let mut rows: Vec<Row> = Vec::new();
+        let mut selected_row = 0;
+        for (k, &i) in shown.iter().enumerate() {
+            if offset + k == pos {
+                selected_row = rows.len();
+            }
+            rows.push(row(&s.endpoints[i], false));
+            if full[offset + k] {
+                rows.extend(subs[offset + k].iter().cloned());
+            }
+        }
         if pinned == 1 {
             rows.push(row(&s.total, true).style(t.muted()));
         }
@@ -142,7 +222,7 @@ impl Widget for Endpoints<'_> {
             .block(block)
             .row_highlight_style(t.selected())
             .column_spacing(1);
-        let mut state = TableState::default().with_selected(Some(pos - offset));
+        let mut state = TableState::default().with_selected(Some(selected_row));
         StatefulWidget::render(table, area, buf, &mut state);
     }
 }

@@ -8,6 +8,7 @@ mod footer;
 mod header;
 mod help;
 mod latency;
+mod phases;
 mod resources;
 mod series;
 mod streams;
@@ -28,6 +29,7 @@ pub use footer::Footer;
 pub use header::Header;
 pub use help::Help;
 pub use latency::LatencyChart;
+pub use phases::PhaseBreakdown;
 pub use resources::Resources;
 pub use series::{points as run_points, RunTime};
 pub use thresholds::Thresholds;
@@ -78,7 +80,14 @@ pub fn draw(frame: &mut Frame, app: &App) {
             .as_ref()
             .map_or(0, |w| (w.len() as u16 + 3).min(10));
     let bottom_h = (body.height / 4 + extra).clamp(6, 20);
-    let rows = app.snap.endpoints.len() as u16 + u16::from(app.snap.endpoints.len() > 1);
+    let rows = app.snap.endpoints.len() as u16
+        + u16::from(app.snap.endpoints.len() > 1)
+        + app
+            .snap
+            .endpoints
+            .iter()
+            .map(endpoints::timing_rows)
+            .sum::<u16>();
     let table_h = (rows + 3).clamp(5, (body.height.saturating_sub(bottom_h + 7)).max(5));
     let [charts, table, bottom] = Layout::vertical([
         Constraint::Min(7),
