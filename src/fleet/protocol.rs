@@ -10,6 +10,16 @@ use crate::engine::Command;
 /// must agree for the merge to be exact.
 pub const HISTOGRAM_SIGFIG: u32 = 3;
 
+/// How often each worker reports and the coordinator publishes the merged view, for a
+/// fleet of `workers`: 4 times a second up to 8 workers, then slower, down to once a
+/// second from 25 workers on. The coordinator's work is a decode per report and a merge
+/// of every worker's histograms per publication, so this keeps it about flat per second
+/// as the fleet grows (docs/fleet.md); the numbers stay exact, only fresher or not.
+pub fn update_every(workers: usize) -> std::time::Duration {
+    let steps = workers.max(1).div_ceil(8).min(4) as u32;
+    std::time::Duration::from_millis(250) * steps
+}
+
 /// This machine's wall clock, microseconds since the Unix epoch.
 pub fn now_us() -> i64 {
     SystemTime::now()
@@ -125,6 +135,16 @@ pub fn engine_command(c: &proto::command_request::Command) -> Option<Command> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn updates_slow_down_as_the_fleet_grows() {
+        use std::time::Duration;
+        assert_eq!(super::update_every(1), Duration::from_millis(250));
+        assert_eq!(super::update_every(8), Duration::from_millis(250));
+        assert_eq!(super::update_every(9), Duration::from_millis(500));
+        assert_eq!(super::update_every(25), Duration::from_secs(1));
+        assert_eq!(super::update_every(1000), Duration::from_secs(1));
+    }
+
     use super::*;
     use crate::engine::{Spike, SpikeChange};
 

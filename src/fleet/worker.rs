@@ -27,8 +27,6 @@ use crate::metrics::procstat::CpuMeter;
 use crate::report::{ResultDoc, RunInfo};
 use crate::scenario::{self, LoadModel, Plan};
 
-/// How often a worker reports its snapshot (at most).
-pub const REPORT_EVERY: Duration = Duration::from_millis(250);
 /// How often a worker sends a heartbeat.
 pub const HEARTBEAT_EVERY: Duration = Duration::from_secs(1);
 
@@ -169,7 +167,8 @@ async fn work(
     if let LoadModel::Open { max_vus, .. } = &mut plan.load.model {
         *max_vus = (split.share(index, *max_vus as u64) as u32).max(1);
     }
-    say!("volley worker {index} of {}", accepted.weights.len());
+    let workers = accepted.weights.len();
+    say!("volley worker {index} of {workers}");
     let info = RunInfo::of(&plan);
     send(
         &tx,
@@ -223,7 +222,9 @@ async fn work(
     let mut cpu = CpuMeter::new();
     let mut cpu_now = 0.0;
     let mut heartbeat = tokio::time::interval(HEARTBEAT_EVERY);
-    let mut last_report = tokio::time::Instant::now() - REPORT_EVERY;
+    // At most this often (slower in a large fleet: protocol::update_every).
+    let report_every = protocol::update_every(workers);
+    let mut last_report = tokio::time::Instant::now() - report_every;
     let mut orders_open = true;
     let mut signals = Signals::listen();
     let result = loop {
@@ -248,7 +249,7 @@ async fn work(
             _ = snapshots.changed() => {
                 // The encoder sends timeline deltas: a report is made only when it can be
                 // sent, else the coordinator would miss rows (the next one carries them).
-                if last_report.elapsed() >= REPORT_EVERY && tx.capacity() > 0 {
+                if last_report.elapsed() >= report_every && tx.capacity() > 0 {
                     last_report = tokio::time::Instant::now();
                     seq += 1;
                     let snap = snapshots.borrow_and_update().clone();

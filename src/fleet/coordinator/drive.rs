@@ -4,9 +4,7 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, watch};
 
-use super::{
-    Inner, LossPolicy, WorkerState, Workers, HEARTBEAT_TIMEOUT, PUBLISH_EVERY, START_LEAD,
-};
+use super::{Inner, LossPolicy, WorkerState, Workers, HEARTBEAT_TIMEOUT, START_LEAD};
 use crate::control::proto::{self, coordinator_message};
 use crate::engine::Command;
 use crate::fleet::protocol;
@@ -55,7 +53,7 @@ pub(super) async fn drive(
         publish.send_replace(Arc::new(inner.merged()));
         tokio::select! {
             _ = inner.changed.notified() => {}
-            _ = tokio::time::sleep(PUBLISH_EVERY) => {}
+            _ = tokio::time::sleep(crate::fleet::protocol::update_every(n)) => {}
             _ = tokio::time::sleep_until(deadline) => {
                 return give_up(&inner, &publish, format!(
                     "only {ready} of {n} workers were ready after {}s",
@@ -82,7 +80,7 @@ pub(super) async fn drive(
     let mut commands_open = true;
     let mut handled_losses = 0usize;
     let mut stopping = false;
-    let mut tick = tokio::time::interval(PUBLISH_EVERY);
+    let mut tick = tokio::time::interval(crate::fleet::protocol::update_every(n));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {

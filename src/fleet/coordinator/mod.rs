@@ -29,8 +29,6 @@ pub const START_LEAD: Duration = Duration::from_millis(500);
 pub const CHANGE_LEAD: Duration = Duration::from_millis(150);
 /// A worker silent this long is lost (it sends a heartbeat every second).
 pub const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(5);
-/// How often the merged view is published.
-pub const PUBLISH_EVERY: Duration = Duration::from_millis(250);
 
 /// What the coordinator does when a worker is lost.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
