@@ -23,6 +23,13 @@ fn dir(name: &str) -> PathBuf {
     d
 }
 
+/// A scenario of one `GET /x` against `url`, with `load` as its `[load]` table's body.
+fn one_get(name: &str, url: &str, load: &str) -> String {
+    format!(
+        "name = \"{name}\"\nbase_url = \"{url}\"\n\n[load]\n{load}\n\n[[request]]\nname = \"x\"\npath = \"/x\"\n"
+    )
+}
+
 fn write(dir: &Path, toml: &str) -> PathBuf {
     let p = dir.join("s.toml");
     std::fs::write(&p, toml).unwrap();
@@ -494,10 +501,7 @@ fn a_lost_worker_lets_the_others_go_on_when_asked() {
 fn a_worker_with_another_scenario_is_refused() {
     let server = TestServer::start(ServerConfig::new().fallback(Route::ok()));
     let d = dir("refuse");
-    let text = format!(
-        "name = \"fleet-refuse\"\nbase_url = \"{}\"\n\n[load]\nvus = 1\nduration = \"30s\"\n\n[[request]]\nname = \"x\"\npath = \"/x\"\n",
-        server.url()
-    );
+    let text = one_get("fleet-refuse", &server.url(), "vus = 1\nduration = \"30s\"");
     let file = write(&d, &text);
     let other = d.join("other.toml");
     std::fs::write(&other, text.replace("vus = 1", "vus = 2")).unwrap();
@@ -601,10 +605,7 @@ fn the_manifest_runs_as_written() {
     let file = d.join("k.toml");
     std::fs::write(
         &file,
-        format!(
-            "name = \"fleet-k8s\"\nbase_url = \"{}\"\n\n[load]\nvus = 2\niterations = 40\n\n[[request]]\nname = \"x\"\npath = \"/x\"\n",
-            server.url()
-        ),
+        one_get("fleet-k8s", &server.url(), "vus = 2\niterations = 40"),
     )
     .unwrap();
     let yaml = d.join("m.yaml");
@@ -705,9 +706,10 @@ fn the_console_shows_the_workers() {
     let d = dir("console");
     let file = write(
         &d,
-        &format!(
-            "name = \"fleet-console\"\nbase_url = \"{}\"\n\n[load]\nvus = 3\nduration = \"60s\"\n\n[[request]]\nname = \"x\"\npath = \"/x\"\n",
-            server.url()
+        &one_get(
+            "fleet-console",
+            &server.url(),
+            "vus = 3\nduration = \"60s\"",
         ),
     );
     let out = format!("json={}", d.join("all.json").display());
@@ -863,10 +865,7 @@ fn workers_in_their_own_network_namespaces() {
     let d = dir("netns");
     let file = write(
         &d,
-        &format!(
-            "name = \"fleet-netns\"\nbase_url = \"{}\"\n\n[load]\nvus = 3\niterations = 90\n\n[[request]]\nname = \"x\"\npath = \"/x\"\n",
-            server.url()
-        ),
+        &one_get("fleet-netns", &server.url(), "vus = 3\niterations = 90"),
     );
     let token = d.join("token");
     std::fs::write(&token, "netns-test-token\n").unwrap();
@@ -993,10 +992,7 @@ fn attach_shows_the_fleet_and_steers_it() {
     let d = dir("attach");
     let file = write(
         &d,
-        &format!(
-            "name = \"fleet-attach\"\nbase_url = \"{}\"\n\n[load]\nvus = 2\nduration = \"60s\"\n\n[[request]]\nname = \"x\"\npath = \"/x\"\n",
-            server.url()
-        ),
+        &one_get("fleet-attach", &server.url(), "vus = 2\nduration = \"60s\""),
     );
     let mut run = start(&d, &file, 2, &[]);
     assert!(run.wait_stderr("RUNNING", Duration::from_secs(30)));
@@ -1046,9 +1042,10 @@ fn when_the_coordinator_dies_the_workers_documents_merge_exactly() {
     let d = dir("orphans");
     let file = write(
         &d,
-        &format!(
-            "name = \"fleet-orphans\"\nbase_url = \"{}\"\n\n[load]\nvus = 4\nduration = \"60s\"\n\n[[request]]\nname = \"x\"\npath = \"/x\"\n",
-            server.url()
+        &one_get(
+            "fleet-orphans",
+            &server.url(),
+            "vus = 4\nduration = \"60s\"",
         ),
     );
     let mut run = start(&d, &file, 2, &[]);
@@ -1094,10 +1091,7 @@ fn stages_ramp_the_whole_fleet_to_the_plan() {
     let d = dir("stages");
     let file = write(
         &d,
-        &format!(
-            "name = \"fleet-stages\"\nbase_url = \"{}\"\n\n[load]\nvus = 0\nstages = [{{ duration = \"2s\", target = 7 }}, {{ duration = \"2s\", target = 7 }}]\n\n[[request]]\nname = \"x\"\npath = \"/x\"\n",
-            server.url()
-        ),
+        &one_get("fleet-stages", &server.url(), "vus = 0\nstages = [{ duration = \"2s\", target = 7 }, { duration = \"2s\", target = 7 }]"),
     );
     let r = start(&d, &file, 3, &[]).finish(LIMIT);
     assert_eq!(r.code(), Some(0), "stderr:\n{}", r.stderr);
