@@ -199,11 +199,11 @@ async fn pump(
             .await
             .map_err(|s| client::describe(&s))?
             .ok_or("the run ended before its first snapshot")?;
-        let mut senders = Senders::default();
-        let snap = senders.apply(&first)?;
-        Ok::<_, String>((c, hello, stream, snap, senders))
+        let mut decoder = wire::Decoder::default();
+        let snap = apply(&mut decoder, &first)?;
+        Ok::<_, String>((c, hello, stream, snap, decoder))
     };
-    let (mut c, hello, mut stream, snap, mut senders) = match start.await {
+    let (mut c, hello, mut stream, snap, mut decoder) = match start.await {
         Ok(s) => s,
         Err(e) => {
             let _ = opened.send(Err(e));
@@ -222,7 +222,7 @@ async fn pump(
     loop {
         tokio::select! {
             update = stream.message() => match update {
-                Ok(Some(u)) => match senders.apply(&u) {
+                Ok(Some(u)) => match apply(&mut decoder, &u) {
                     Ok(s) => {
                         let done = s.state == crate::metrics::RunState::Done;
                         feed.publish(Arc::new(s));
@@ -291,19 +291,12 @@ fn spike(s: &Spike) -> proto::Spike {
     }
 }
 
-/// Rebuilds the run's snapshots from the stream's updates. (Who sent a command is in
-/// the events themselves: the run host labels them.)
-#[derive(Debug, Default)]
-struct Senders {
-    decoder: wire::Decoder,
-}
-
-impl Senders {
-    fn apply(&mut self, u: &proto::WatchUpdate) -> Result<Snapshot, String> {
-        self.decoder
-            .decode(&u.snapshot_json)
-            .map_err(|e| format!("a snapshot from the run could not be read: {e}"))
-    }
+/// The update's whole snapshot, rebuilt by `decoder` from the stream's deltas. (Who sent
+/// a command is in the events themselves: the run host labels them.)
+fn apply(decoder: &mut wire::Decoder, u: &proto::WatchUpdate) -> Result<Snapshot, String> {
+    decoder
+        .decode(&u.snapshot_json)
+        .map_err(|e| format!("a snapshot from the run could not be read: {e}"))
 }
 
 #[cfg(test)]
