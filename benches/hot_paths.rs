@@ -1,6 +1,7 @@
 //! Hot-path micro-benchmarks (no framework): recording a sample, merging shards into a
 //! snapshot, rendering a console frame. Prints a table; `cargo bench --bench hot_paths`.
-//! Absolute times on shared machines are noise; compare runs side by side.
+//! Times are the thread's CPU time per call (not wall time, which other work on a shared
+//! machine inflates); still compare runs side by side.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -11,12 +12,24 @@ use volley::engine::ControlState;
 use volley::metrics::{Aggregator, Gauges, Outcome, Phases, Sample, Snapshot};
 use volley::ui::{App, Theme};
 
+/// CPU time of `f` per call, on this thread: other work on a shared machine takes the
+/// core away between calls, which wall-clock time would count and this does not.
 fn time<F: FnMut()>(iters: u64, mut f: F) -> Duration {
-    let start = Instant::now();
+    let start = thread_cpu();
     for _ in 0..iters {
         f();
     }
-    start.elapsed() / iters as u32
+    thread_cpu().saturating_sub(start) / iters as u32
+}
+
+fn thread_cpu() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec through a valid pointer.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 
 fn endpoints(n: usize) -> Vec<(String, String)> {
@@ -74,29 +87,41 @@ fn main() {
     // The per-phase timings of a kept-alive request as the h1 client takes them: the
     // phases' histograms (send, ttfb, receive, total) on top of the sample, and the
     // clock reads that time them (four more per request than the latency's two: sent,
-    // written, first byte, done).
-    let mut i = 0u64;
-    let with = time(2_000_000, || {
-        let mut s = sample(i, 20);
-        let l = s.latency_us.unwrap_or(0);
-        s.phases = Some(Phases {
-            send_us: Some(3 + i % 5),
-            ttfb_us: l * 9 / 10,
-            receive_us: l / 10,
-            ..Phases::default()
-        });
-        rec.record(&s);
-        i += 1;
-    });
-    println!("| record one sample with its phases (20 endpoints) | {with:?} |");
+    // written, first byte, done). With one endpoint (quick mode) and with 20, whose
+    // histograms no longer all fit in the cache.
     let clock = time(2_000_000, || {
         std::hint::black_box(Instant::now());
     });
     println!("| read the clock (Instant::now) | {clock:?} |");
-    println!(
-        "| phase recording per request (difference + 4 clock reads) | {:?} |",
-        with.saturating_sub(per) + clock * 4
-    );
+    for n in [1usize, 20] {
+        let gauges = Arc::new(Gauges::new(Instant::now()));
+        let control = Arc::new(ControlState::new(gauges.started, None, None));
+        let (_agg, rec) = Aggregator::new("bench", &endpoints(n), 8, gauges, control);
+        let mut i = 0u64;
+        let without = time(2_000_000, || {
+            rec.record(&sample(i, n));
+            i += 1;
+        });
+        let with = time(2_000_000, || {
+            let mut s = sample(i, n);
+            let l = s.latency_us.unwrap_or(0);
+            s.phases = Some(Phases {
+                send_us: Some(3 + i % 5),
+                ttfb_us: l * 9 / 10,
+                receive_us: l / 10,
+                ..Phases::default()
+            });
+            rec.record(&s);
+            i += 1;
+        });
+        println!(
+            "| record one sample, {n} endpoint(s): without / with its phases | {without:?} / {with:?} |"
+        );
+        println!(
+            "| phase recording per request, {n} endpoint(s) (difference + 4 clock reads) | {:?} |",
+            with.saturating_sub(without) + clock * 4
+        );
+    }
 
     // A 100 ms tick's worth of samples at 100k rps, then the merge.
     let per_tick = time(50, || {
