@@ -674,7 +674,101 @@ fn handshake_request(reqs: &Requests, p: &Prepared) -> Result<http::Request<()>,
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::{AtomicU64, Ordering};
+
     use super::*;
+    use crate::scenario::wsscript::EchoRate;
+
+    /// A loopback echo server; counts the messages it got.
+    async fn echo_socket() -> (Socket, Arc<AtomicU64>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let got = Arc::new(AtomicU64::new(0));
+        let g = got.clone();
+        tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let mut ws = tokio_tungstenite::accept_async(tcp).await.unwrap();
+            while let Some(Ok(m)) = ws.next().await {
+                if m.is_text() {
+                    g.fetch_add(1, Ordering::AcqRel);
+                    if ws.send(m).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let (ws, _) = tokio_tungstenite::client_async(format!("ws://{addr}/"), Stream::Plain(tcp))
+            .await
+            .unwrap();
+        (ws, got)
+    }
+
+    fn step(per_s: u64, duration: Duration) -> WsEcho {
+        WsEcho {
+            parts: vec![Default::default(); 2],
+            rate: EchoRate {
+                milli: per_s * 1000,
+                per: Duration::from_secs(1),
+            },
+            duration,
+            within: Duration::from_secs(10),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_paused_run_holds_the_sends_and_a_stopped_one_ends_the_step() {
+        let (mut ws, got) = echo_socket().await;
+        let gate = Gate::default();
+        let mut sample = WsSample::default();
+        let mut seq = 0;
+        let parts = ["m", ""];
+        // Paused from the start: nothing goes out until the run resumes.
+        gate.set(Phase::Paused);
+        let e = step(50, Duration::from_millis(200));
+        {
+            let run = echo(&mut ws, &e, &parts, &mut seq, &gate, &mut sample);
+            tokio::pin!(run);
+            let held = tokio::time::timeout(Duration::from_millis(300), &mut run).await;
+            assert!(held.is_err());
+            assert_eq!(got.load(Ordering::Acquire), 0);
+            gate.set(Phase::Running);
+            let end = tokio::time::timeout(Duration::from_secs(60), run).await;
+            assert!(matches!(
+                end,
+                Ok(Ok(EchoEnd::Done {
+                    sent: 10,
+                    timeouts: 0
+                }))
+            ));
+        }
+        assert_eq!(got.load(Ordering::Acquire), 10);
+        assert_eq!(
+            (sample.sent, sample.echo.sent, sample.echo.echoed),
+            (10, 10, 10)
+        );
+        assert_eq!(seq, 10);
+        // A ten-minute step ends when the run stops; its numbers go on from 11.
+        let e = step(100, Duration::from_secs(600));
+        let stopper = {
+            let gate = gate.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                gate.set(Phase::Stopping);
+            })
+        };
+        let end = tokio::time::timeout(
+            Duration::from_secs(60),
+            echo(&mut ws, &e, &parts, &mut seq, &gate, &mut sample),
+        )
+        .await;
+        stopper.await.unwrap();
+        assert!(matches!(end, Ok(Ok(EchoEnd::Stopped))));
+        let c = sample.echo;
+        assert!(c.sent > 10 && c.sent < 60_010, "{c:?}");
+        assert_eq!(c.sent, c.echoed + c.timeouts + c.lost);
+        assert_eq!(seq, 10 + 60_000);
+    }
 
     #[test]
     fn an_echo_is_matched_by_its_message_verbatim_or_wrapped() {
