@@ -14,13 +14,13 @@
 //! metric    := stat | error_rate | rps | checks | requests | dropped | generator_cpu
 //! stat      := min | mean | avg | p50 | med | p90 | p95 | p99 | p99.9 | p999 | max
 //! timing    := dns | connect | tls | send | ttfb | receive | total
-//!            | first_event | gap | ws_handshake | ws_expect
+//!            | first_event | gap | ws_handshake | ws_expect | ws_echo
 //! op        := "<" | "<=" | ">" | ">=" | "=="
 //! ```
 //!
 //! A `timing` names one part of a request instead of its whole latency: a phase
 //! (`ttfb p95 < 200ms`, `connect p99 < 50ms`), a streamed response's first event or the
-//! gaps between its events, or a WebSocket session's handshake or `expect` latency. It
+//! gaps between its events, or a WebSocket session's handshake, `expect` or `echo` latency. It
 //! takes a latency statistic, and is judged over the whole run (no window).
 //!
 //! Whitespace between tokens is optional (`p95<500ms` works) and a unit may stand apart
@@ -94,10 +94,12 @@ pub enum Timing {
     WsHandshake,
     /// A WebSocket `expect` step: from the send to the matching message.
     WsExpect,
+    /// A WebSocket `echo` step: from when a message was due to its echo.
+    WsEcho,
 }
 
 impl Timing {
-    pub const ALL: [Timing; 11] = [
+    pub const ALL: [Timing; 12] = [
         Timing::Dns,
         Timing::Connect,
         Timing::Tls,
@@ -109,6 +111,7 @@ impl Timing {
         Timing::Gap,
         Timing::WsHandshake,
         Timing::WsExpect,
+        Timing::WsEcho,
     ];
 
     pub fn name(self) -> &'static str {
@@ -124,6 +127,7 @@ impl Timing {
             Timing::Gap => "gap",
             Timing::WsHandshake => "ws_handshake",
             Timing::WsExpect => "ws_expect",
+            Timing::WsEcho => "ws_echo",
         }
     }
 
@@ -500,7 +504,7 @@ const METRIC_LIST: &str =
 const OP_LIST: &str = "<, <=, >, >=, ==";
 const STAT_LIST: &str = "min, mean, p50, p90, p95, p99, p99.9, max";
 const TIMING_LIST: &str =
-    "dns, connect, tls, send, ttfb, receive, total, first_event, gap, ws_handshake, ws_expect";
+    "dns, connect, tls, send, ttfb, receive, total, first_event, gap, ws_handshake, ws_expect, ws_echo";
 const UNITS: [&str; 6] = ["us", "µs", "ms", "s", "m", "%"];
 
 fn is_op_char(c: char) -> bool {
@@ -1079,7 +1083,7 @@ mod tests {
             ("p95 < 500ms over 0s", "window '0s' must be above zero", 18),
             (
                 "tfb p95 < 200ms",
-                "unknown timing 'tfb' before 'p95' (expected one of: dns, connect, tls, send, ttfb, receive, total, first_event, gap, ws_handshake, ws_expect)",
+                "unknown timing 'tfb' before 'p95' (expected one of: dns, connect, tls, send, ttfb, receive, total, first_event, gap, ws_handshake, ws_expect, ws_echo)",
                 1,
             ),
             (

@@ -16,7 +16,7 @@ use crate::metrics::{
     new_histogram, AbortCause, EndpointStats, ErrorSample, Event, PhaseHists, RunState, Snapshot,
     SpikeView, StageStatus, TargetSample, TargetSeries, TimelineRow,
 };
-use crate::metrics::{StreamHists, WsStats};
+use crate::metrics::{EchoCounts, StreamHists, WsStats};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct WireSnapshot {
@@ -110,6 +110,11 @@ pub struct WireWs {
     pub close_codes: Vec<(u16, u64)>,
     pub handshake: Option<String>,
     pub expect: Option<String>,
+    /// `echo` steps: sent, echoed, timeouts, lost (absent from older peers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub echo_counts: Option<[u64; 4]>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub echo: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -173,10 +178,11 @@ enum Slot {
     Stream(usize),
     WsHandshake,
     WsExpect,
+    WsEcho,
 }
 
 /// Slots per endpoint.
-const SLOTS: usize = 18;
+const SLOTS: usize = 19;
 
 impl Slot {
     fn index(self) -> usize {
@@ -187,6 +193,7 @@ impl Slot {
             Slot::Stream(i) => 11 + i.min(4),
             Slot::WsHandshake => 16,
             Slot::WsExpect => 17,
+            Slot::WsEcho => 18,
         }
     }
 }
@@ -263,6 +270,13 @@ impl WireEndpoint {
                 close_codes: w.close_codes.clone(),
                 handshake: enc(Slot::WsHandshake, &w.handshake),
                 expect: enc(Slot::WsExpect, &w.expect),
+                echo_counts: (w.echo_counts != EchoCounts::default()).then_some([
+                    w.echo_counts.sent,
+                    w.echo_counts.echoed,
+                    w.echo_counts.timeouts,
+                    w.echo_counts.lost,
+                ]),
+                echo: enc(Slot::WsEcho, &w.echo),
             }),
         }
     }
@@ -345,6 +359,16 @@ impl WireEndpoint {
                         close_codes: w.close_codes.clone(),
                         handshake: dec(Slot::WsHandshake, &w.handshake)?,
                         expect: dec(Slot::WsExpect, &w.expect)?,
+                        echo_counts: match w.echo_counts {
+                            Some([sent, echoed, timeouts, lost]) => EchoCounts {
+                                sent,
+                                echoed,
+                                timeouts,
+                                lost,
+                            },
+                            None => EchoCounts::default(),
+                        },
+                        echo: dec(Slot::WsEcho, &w.echo)?,
                     }))
                 }
                 None => None,
@@ -845,6 +869,13 @@ mod tests {
             ..Default::default()
         };
         ws.expect.record(2_000).unwrap();
+        ws.echo.record(700).unwrap();
+        ws.echo_counts = EchoCounts {
+            sent: 4,
+            echoed: 1,
+            timeouts: 2,
+            lost: 1,
+        };
         s.endpoints[0].stream = Some(Arc::new(st));
         s.endpoints[0].ws = Some(Arc::new(ws));
         let back = decode(&encode(&s)).unwrap();
@@ -860,6 +891,8 @@ mod tests {
         );
         assert_eq!(wa.close_codes, wb.close_codes);
         assert_eq!(wa.expect, wb.expect);
+        assert_eq!(wa.echo, wb.echo);
+        assert_eq!(wa.echo_counts, wb.echo_counts);
         assert!(back.endpoints[1].stream.is_none() && back.endpoints[1].ws.is_none());
         assert_eq!(screen(&s, true), screen(&back, true));
     }

@@ -1,6 +1,7 @@
 //! The gate every VU passes before starting a request: running, paused or stopping.
 
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::Notify;
@@ -13,15 +14,21 @@ pub enum Phase {
     Stopping = 2,
 }
 
-#[derive(Debug)]
+/// Clones share the gate (the VUs' and the WebSocket `echo` steps' of one run).
+#[derive(Debug, Clone, Default)]
 pub struct Gate {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
     phase: AtomicU8,
     changed: Notify,
 }
 
-impl Default for Gate {
+impl Default for Inner {
     fn default() -> Self {
-        Gate {
+        Inner {
             phase: AtomicU8::new(Phase::Running as u8),
             changed: Notify::new(),
         }
@@ -30,7 +37,7 @@ impl Default for Gate {
 
 impl Gate {
     pub fn phase(&self) -> Phase {
-        match self.phase.load(Ordering::Acquire) {
+        match self.inner.phase.load(Ordering::Acquire) {
             0 => Phase::Running,
             1 => Phase::Paused,
             _ => Phase::Stopping,
@@ -38,25 +45,25 @@ impl Gate {
     }
 
     pub fn set(&self, p: Phase) {
-        self.phase.store(p as u8, Ordering::Release);
-        self.changed.notify_waiters();
+        self.inner.phase.store(p as u8, Ordering::Release);
+        self.inner.changed.notify_waiters();
     }
 
     /// A future that completes on the next phase change or poke (enable it before
     /// reading the phase).
     pub fn changed(&self) -> tokio::sync::futures::Notified<'_> {
-        self.changed.notified()
+        self.inner.changed.notified()
     }
 
     /// Wakes every waiting VU so it re-reads its own retire flag.
     pub fn poke(&self) {
-        self.changed.notify_waiters();
+        self.inner.changed.notify_waiters();
     }
 
     /// Waits while paused; true when the VU may start a request, false when it must exit.
     pub async fn admit(&self, retire: &AtomicBool) -> bool {
         loop {
-            let notified = self.changed.notified();
+            let notified = self.inner.changed.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
             if retire.load(Ordering::Acquire) {
@@ -74,7 +81,7 @@ impl Gate {
     pub async fn sleep(&self, d: Duration, retire: &AtomicBool) -> bool {
         let deadline = Instant::now() + d;
         loop {
-            let notified = self.changed.notified();
+            let notified = self.inner.changed.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
             if retire.load(Ordering::Acquire) || self.phase() == Phase::Stopping {

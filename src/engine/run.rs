@@ -112,8 +112,11 @@ impl Run {
                 acc
             })
             .collect();
+        let gate = Gate::default();
+        let mut requests = Requests::new(plan);
+        requests.gate = gate.clone();
         let ctx = Arc::new(RunCtx {
-            requests: Arc::new(Requests::new(plan)),
+            requests: Arc::new(requests),
             streams: plan.http.streams(),
             wants: plan
                 .endpoints
@@ -134,7 +137,7 @@ impl Run {
             data: plan.data.clone(),
             gauges,
             control,
-            gate: Gate::default(),
+            gate,
             lanes: opts.lanes.clone(),
             recorder,
             iteration_limit: plan.load.stop.iterations,

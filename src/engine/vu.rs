@@ -447,15 +447,13 @@ impl RunCtx {
                     st: &mut *st,
                     data: &self.data,
                 };
-                for step in &plan.steps {
-                    if let crate::scenario::WsStep::Send(t) = step {
-                        let mut text = String::new();
-                        if t.render(&mut render, &mut text).is_err() {
-                            st.recorder.record_skipped(idx);
-                            return None;
-                        }
-                        r.ws_sends.push(text);
+                for t in plan.steps.iter().flat_map(|s| s.templates()) {
+                    let mut text = String::new();
+                    if t.render(&mut render, &mut text).is_err() {
+                        st.recorder.record_skipped(idx);
+                        return None;
                     }
+                    r.ws_sends.push(text);
                 }
                 Some(r)
             }

@@ -24,4 +24,4 @@ pub use snapshot::{
 };
 pub use stream::{StreamHists, StreamSample};
 pub use target::{TargetSample, TargetSeries};
-pub use ws::{WsSample, WsStats};
+pub use ws::{EchoCounts, WsSample, WsStats};

@@ -120,6 +120,7 @@ pub fn timing_hist(e: &EndpointStats, timing: Option<Timing>) -> Option<&Histogr
         Timing::Gap => s.map(|s| &s.gap),
         Timing::WsHandshake => w.map(|w| &w.handshake),
         Timing::WsExpect => w.map(|w| &w.expect),
+        Timing::WsEcho => w.map(|w| &w.echo),
     }
 }
 

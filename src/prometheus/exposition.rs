@@ -309,9 +309,30 @@ const FAMILIES: &[Family] = &[
         }),
     ),
     family(
+        "volley_ws_echo_messages_total",
+        Type::Counter,
+        "WebSocket echo-step messages by result: echoed (within the step's 'within'), timeout, lost.",
+        Source::SamplesIf(has_echo, |snap, name, o| {
+            for e in &snap.endpoints {
+                let Some(w) = e.ws.as_deref().filter(|w| w.echo_counts.sent > 0) else {
+                    continue;
+                };
+                let [a, b] = ep_labels(e);
+                let c = w.echo_counts;
+                for (result, n) in [
+                    ("echoed", c.echoed),
+                    ("timeout", c.timeouts),
+                    ("lost", c.lost),
+                ] {
+                    o.sample(name, &[a, b, ("result", result)], n as f64);
+                }
+            }
+        }),
+    ),
+    family(
         "volley_stream_duration_quantile_seconds",
         Type::Gauge,
-        "Streamed-response and WebSocket timings (ttfb, first_event, gap, duration, ws_handshake, ws_expect), label timing; percentiles from HDR histograms.",
+        "Streamed-response and WebSocket timings (ttfb, first_event, gap, duration, ws_handshake, ws_expect, ws_echo), label timing; percentiles from HDR histograms.",
         Source::SamplesIf(
             |s| has_streams(s) || has_ws(s),
             |snap, name, o| each_stream_timing(snap, |labels, h| quantiles(o, name, labels, h)),
@@ -445,7 +466,11 @@ fn each_stream_timing(snap: &Snapshot, mut f: impl FnMut(&[(&str, &str)], &Histo
             ]);
         }
         if let Some(w) = e.ws.as_deref() {
-            timings.extend([("ws_handshake", &w.handshake), ("ws_expect", &w.expect)]);
+            timings.extend([
+                ("ws_handshake", &w.handshake),
+                ("ws_expect", &w.expect),
+                ("ws_echo", &w.echo),
+            ]);
         }
         for (timing, h) in timings {
             if !h.is_empty() {
@@ -465,6 +490,12 @@ fn has_streams(s: &Snapshot) -> bool {
 
 fn has_ws(s: &Snapshot) -> bool {
     s.endpoints.iter().any(|e| e.ws.is_some())
+}
+
+fn has_echo(s: &Snapshot) -> bool {
+    s.endpoints
+        .iter()
+        .any(|e| e.ws.as_deref().is_some_and(|w| w.echo_counts.sent > 0))
 }
 
 /// A per-endpoint count of the streamed responses or WebSocket sessions, for the
@@ -716,6 +747,13 @@ mod tests {
         };
         ws.handshake = hist(&[900, 1_100, 1_300]);
         ws.expect = hist(&[2_000; 11]);
+        ws.echo = hist(&[700, 800, 5_000]);
+        ws.echo_counts = crate::metrics::EchoCounts {
+            sent: 5,
+            echoed: 3,
+            timeouts: 1,
+            lost: 1,
+        };
         snap.endpoints[2].ws = Some(Arc::new(ws));
         let text = render(&snap);
         let ours: String = text

@@ -360,6 +360,25 @@ pub struct WsDoc {
     /// Each matched `expect` step: from the last send before it to the match.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expect_ms: Option<Latency>,
+    /// `echo` steps: each message sent is echoed, timed out or lost.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub echo: Option<EchoDoc>,
+    /// Each echo matched in time: from when its message was due to the echo.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub echo_ms: Option<Latency>,
+}
+
+/// The messages of a WebSocket endpoint's `echo` steps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EchoDoc {
+    pub sent: u64,
+    /// Echoes back within the step's `within`.
+    pub echoed: u64,
+    /// Messages whose echo did not come within `within` of when they were due.
+    pub timeouts: u64,
+    /// Messages still waiting for their echo when the session stopped waiting (the run
+    /// stopped, the socket closed or failed).
+    pub lost: u64,
 }
 
 impl WsDoc {
@@ -380,6 +399,13 @@ impl WsDoc {
                 .collect(),
             handshake_ms: some(&w.handshake),
             expect_ms: some(&w.expect),
+            echo: (w.echo_counts.sent > 0).then_some(EchoDoc {
+                sent: w.echo_counts.sent,
+                echoed: w.echo_counts.echoed,
+                timeouts: w.echo_counts.timeouts,
+                lost: w.echo_counts.lost,
+            }),
+            echo_ms: some(&w.echo),
         })
     }
 }

@@ -19,8 +19,8 @@ mod text;
 pub use compare::{Comparison, Verdict};
 pub use csv::{write_csv, COLUMNS as CSV_COLUMNS};
 pub use doc::{
-    latency, latency_of, CheckResult, Connections, FleetSummary, Grade, GradePart, Latency,
-    PhaseHdr, PhasesMs, ResultDoc, Row, RunInfo, Stats, StreamDoc, ThresholdResult, WsDoc,
+    latency, latency_of, CheckResult, Connections, EchoDoc, FleetSummary, Grade, GradePart,
+    Latency, PhaseHdr, PhasesMs, ResultDoc, Row, RunInfo, Stats, StreamDoc, ThresholdResult, WsDoc,
     SCHEMA_VERSION,
 };
 pub use hdr::{has_interval_histograms, tag_of as hdr_tag_of, tags as hdr_tags, write_hdr};

@@ -22,8 +22,8 @@ pub use model::{
 pub use plan::{
     header_pair, is_secret_header, join_url, ClientKind, DataMode, DataSet, Endpoint, Flow,
     H2Sharing, HttpOptions, LoadModel, LoadPlan, Plan, RequestTemplate, Stage, Step, StopAt,
-    StreamOpts, UserType, WsMatch, WsPlan, WsStep, DEFAULT_GRACEFUL_STOP, DEFAULT_STREAM_IDLE,
-    DEFAULT_TIMEOUT, DEFAULT_WS_MAX_MESSAGE,
+    StreamOpts, UserType, WsEcho, WsMatch, WsPlan, WsStep, DEFAULT_GRACEFUL_STOP,
+    DEFAULT_STREAM_IDLE, DEFAULT_TIMEOUT, DEFAULT_WS_MAX_MESSAGE,
 };
 
 use model::ScenarioFile;

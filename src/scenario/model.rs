@@ -281,7 +281,8 @@ pub struct RequestSection {
     #[schemars(with = "Option<String>")]
     pub protocol: Option<Spanned<String>>,
     /// A WebSocket request's step script, one step a line: send, send json, expect
-    /// contains|regex|json, receive N, sleep, close (see docs/scenario.md).
+    /// contains|regex|json, receive N, sleep, close, echo MESSAGE at RATE for DURATION
+    /// (see docs/scenario.md).
     #[schemars(with = "Option<String>")]
     pub ws: Option<Spanned<String>>,
     /// Largest WebSocket message (and frame) accepted, bytes (default 1048576).

@@ -107,6 +107,31 @@ pub enum WsStep {
     Sleep(Duration),
     /// Close with this code (1000 when none).
     Close(u16),
+    /// Send floor(rate x duration) messages, each due at a time fixed when the step
+    /// starts, and wait (at most `within` from that time) for each one's echo.
+    Echo(Box<WsEcho>),
+}
+
+/// An `echo` step.
+#[derive(Debug, Clone)]
+pub struct WsEcho {
+    /// The message around each `{{seq}}`: one more part than placeholders (two or more).
+    pub parts: Vec<super::template::Template>,
+    pub rate: super::wsscript::EchoRate,
+    pub duration: Duration,
+    pub within: Duration,
+}
+
+impl WsStep {
+    /// The templates a VU renders for this step, in order (the executor takes each
+    /// step's rendered texts in the same order).
+    pub fn templates(&self) -> &[super::template::Template] {
+        match self {
+            WsStep::Send(t) => std::slice::from_ref(t),
+            WsStep::Echo(e) => &e.parts,
+            _ => &[],
+        }
+    }
 }
 
 /// What an `expect` step waits for.

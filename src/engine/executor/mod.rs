@@ -18,6 +18,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Uri};
 
+use super::gate::Gate;
 use crate::metrics::{ErrorKind, Gauges, Outcome, Phases, Retry, WsSample};
 use crate::scenario::{ClientKind, H2Sharing, HttpVersion, Plan, RetryPolicy, StreamOpts, WsPlan};
 
@@ -98,7 +99,8 @@ pub struct Rendered {
     pub path: Option<String>,
     pub headers: Vec<(http::HeaderName, HeaderValue)>,
     pub body: Option<Bytes>,
-    /// A WebSocket request: the text of each `send` step, in order.
+    /// A WebSocket request: the rendered templates of its steps, in order (one for a
+    /// `send`, the parts around `{{seq}}` for an `echo`).
     pub ws_sends: Vec<String>,
 }
 
@@ -228,6 +230,9 @@ pub struct Requests {
     pub retry: RetryPolicy,
     /// How VUs share HTTP/2 connections, and the run's shared connections.
     pub sharing: Option<(H2Sharing, Arc<H2Pool>)>,
+    /// The run's gate: a WebSocket `echo` step holds its sends while the run is paused
+    /// and ends when it stops.
+    pub gate: Gate,
 }
 
 pub const USER_AGENT: &str = concat!("volley/", env!("CARGO_PKG_VERSION"));
@@ -325,6 +330,7 @@ impl Requests {
                 .http
                 .sharing
                 .map(|s| (s, Arc::new(H2Pool::new(origins_len)))),
+            gate: Gate::default(),
         }
     }
 }

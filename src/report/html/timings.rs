@@ -191,9 +191,21 @@ fn ws_table(rows: &[(&str, &WsDoc)], o: &mut String) {
         ("expect p50", !LEFT),
         ("expect p95", !LEFT),
         ("expect p99", !LEFT),
-        ("close codes", LEFT),
     ]
     .into();
+    // Echo columns only when an endpoint has `echo` steps.
+    let echo = rows.iter().any(|(_, w)| w.echo.is_some());
+    let mut columns = columns;
+    if echo {
+        columns.extend([
+            ("echo p50", !LEFT),
+            ("echo p95", !LEFT),
+            ("echo p99", !LEFT),
+            ("echo timeouts", !LEFT),
+            ("echo lost", !LEFT),
+        ]);
+    }
+    columns.push(("close codes", LEFT));
     table_start(o, r#" class="ws""#, &columns);
     for (name, w) in rows {
         let _ = write!(
@@ -219,6 +231,19 @@ fn ws_table(rows: &[(&str, &WsDoc)], o: &mut String) {
             cell(e, |l| l.p99),
         ] {
             let _ = write!(o, "<td>{text}</td>");
+        }
+        if echo {
+            let l = w.echo_ms.as_ref();
+            let count = |v: Option<u64>| v.map_or(units::NONE.to_string(), units::count);
+            for text in [
+                cell(l, |l| l.p50),
+                cell(l, |l| l.p95),
+                cell(l, |l| l.p99),
+                count(w.echo.map(|e| e.timeouts)),
+                count(w.echo.map(|e| e.lost)),
+            ] {
+                let _ = write!(o, "<td>{text}</td>");
+            }
         }
         let codes: Vec<String> = w
             .close_codes
@@ -287,8 +312,40 @@ mod tests {
             close_codes: [("1000".to_string(), 4), ("1011".to_string(), 1)].into(),
             handshake_ms: Some(lat(0.8, 5)),
             expect_ms: Some(lat(2.0, 49)),
+            echo: None,
+            echo_ms: None,
         });
         doc
+    }
+
+    #[test]
+    fn the_websocket_table_has_echo_columns_when_there_are_echoes() {
+        let mut doc = timed_doc();
+        let ws = doc.endpoints[1].ws.as_mut().unwrap();
+        ws.echo = Some(crate::report::EchoDoc {
+            sent: 1_000,
+            echoed: 990,
+            timeouts: 7,
+            lost: 3,
+        });
+        ws.echo_ms = Some(lat(1.5, 990));
+        let mut o = String::new();
+        section(&doc, &mut o);
+        let table = &o[o.find("<h3>WebSocket").unwrap()..];
+        for want in [
+            "echo p95",
+            "echo timeouts",
+            "echo lost",
+            ">1.65ms<",
+            ">7<",
+            ">3<",
+        ] {
+            assert!(table.contains(want), "{want}: {table}");
+        }
+        // Without echoes, no echo columns.
+        let mut o = String::new();
+        section(&timed_doc(), &mut o);
+        assert!(!o.contains("echo p95"));
     }
 
     #[test]

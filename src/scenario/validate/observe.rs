@@ -12,6 +12,11 @@ fn measures(timing: Timing, ep: &Endpoint) -> bool {
     let http = ep.ws.is_none();
     match timing {
         Timing::WsHandshake | Timing::WsExpect => !http,
+        Timing::WsEcho => ep.ws.as_ref().is_some_and(|w| {
+            w.steps
+                .iter()
+                .any(|s| matches!(s, crate::scenario::WsStep::Echo(_)))
+        }),
         // Only volley's own client sees its write end and times streamed responses.
         Timing::Send | Timing::FirstEvent | Timing::Gap => http && ep.client == ClientKind::H1,
         _ => http && ep.client != ClientKind::Reqwest,
@@ -24,6 +29,7 @@ fn unmeasured(timing: Timing) -> &'static str {
         Timing::WsHandshake | Timing::WsExpect => {
             "it covers no WebSocket request (protocol = \"websocket\" or a ws:// URL)"
         }
+        Timing::WsEcho => "it covers no WebSocket request with an 'echo' step",
         Timing::Send => {
             "only the h1 client times writing the request (HTTP/2, client = \"hyper\" and reqwest do not), and WebSocket sessions have no such phase"
         }

@@ -8,7 +8,7 @@ use serde_spanned::Spanned;
 
 use super::super::inspect::JsonPath;
 use super::super::model::RequestSection;
-use super::super::plan::{Endpoint, WsMatch, WsPlan, WsStep, DEFAULT_WS_MAX_MESSAGE};
+use super::super::plan::{Endpoint, WsEcho, WsMatch, WsPlan, WsStep, DEFAULT_WS_MAX_MESSAGE};
 use super::super::template::Template;
 use super::super::wsscript::{self, RawMatch, RawStep};
 use super::super::ScenarioError;
@@ -173,6 +173,30 @@ impl Validator<'_> {
                 },
                 RawStep::Sleep(d) => WsStep::Sleep(d),
                 RawStep::Close(code) => WsStep::Close(code.unwrap_or(1000)),
+                RawStep::Echo {
+                    parts,
+                    json,
+                    rate,
+                    duration,
+                    within,
+                } => {
+                    if json {
+                        let probe = placeholder_probe(&parts.join("{{seq}}"));
+                        if let Err(e) = serde_json::from_str::<serde_json::Value>(&probe) {
+                            return Err(bad(format!("'echo json': not JSON: {e}")));
+                        }
+                    }
+                    let parts = parts
+                        .iter()
+                        .map(|p| Template::compile(p, scope).map_err(|(_, m)| bad(m)))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    WsStep::Echo(Box::new(WsEcho {
+                        parts,
+                        rate,
+                        duration,
+                        within: within.unwrap_or(ep.timeout),
+                    }))
+                }
             });
         }
         Ok(Some(WsPlan { steps, max_message }))
@@ -249,6 +273,26 @@ mod tests {
     }
 
     #[test]
+    fn an_echo_step_compiles_its_parts_and_takes_the_timeout() {
+        let plan = parse(
+            "[[request]]\nname = \"echo\"\npath = \"ws://127.0.0.1:9/\"\ntimeout = \"3s\"\nws = \"\"\"\necho json {\"seq\": {{seq}}, \"vu\": {{vu}}} at 20/s for 1s\necho {{seq}} at 1/s for 2s within 500ms\n\"\"\"\n",
+        )
+        .unwrap();
+        let ws = plan.endpoints[0].ws.as_ref().unwrap();
+        let crate::scenario::WsStep::Echo(e) = &ws.steps[0] else {
+            panic!("{:?}", ws.steps[0]);
+        };
+        assert_eq!(e.parts.len(), 2);
+        assert_eq!(ws.steps[0].templates().len(), 2);
+        assert_eq!(e.rate.count(e.duration), 20);
+        assert_eq!(e.within, std::time::Duration::from_secs(3));
+        let crate::scenario::WsStep::Echo(e) = &ws.steps[1] else {
+            panic!("{:?}", ws.steps[1]);
+        };
+        assert_eq!(e.within, std::time::Duration::from_millis(500));
+    }
+
+    #[test]
     fn mistakes_name_file_line_and_key() {
         for (request, at, msg) in [
             (
@@ -290,6 +334,21 @@ mod tests {
                 "[[request]]\npath = \"ws://h:1/\"\nws = \"send hi\"\n[[request.check]]\nstatus = 101\n",
                 "s.toml:6",
                 "a WebSocket script checks messages with 'expect' steps",
+            ),
+            (
+                "[[request]]\npath = \"ws://h:1/\"\nws = \"\"\"\nsend hi\necho {{seq}} at 5/s\n\"\"\"\n",
+                "s.toml:9:1",
+                "'echo' takes: echo MESSAGE at RATE for DURATION",
+            ),
+            (
+                "[[request]]\npath = \"ws://h:1/\"\nws = \"echo json {\\\"n\\\": {{seq}} at 5/s for 1s\"\n",
+                "s.toml:7",
+                "'echo json': not JSON",
+            ),
+            (
+                "[[request]]\npath = \"ws://h:1/\"\nws = \"echo {{seq}} {{nobody}} at 5/s for 1s\"\n",
+                "s.toml:7",
+                "nobody",
             ),
             (
                 "[[request]]\npath = \"ws://h:1/\"\nws = \"send hi\"\nws_max_message = 0\n",

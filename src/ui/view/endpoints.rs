@@ -25,19 +25,36 @@ fn ms(us: u64) -> String {
 /// How many rows [`sub_rows`] gives an endpoint.
 pub fn timing_rows(e: &crate::metrics::EndpointStats) -> u16 {
     2 * u16::from(e.stream.as_deref().is_some_and(|s| !s.is_empty()))
-        + u16::from(e.ws.as_deref().is_some_and(|w| !w.is_empty()))
+        + e.ws.as_deref().map_or(0, |w| ws_timings(w).len() as u16)
+}
+
+/// A WebSocket endpoint's timing rows: `expect` (unless it only echoes) and `echo`
+/// (when it has `echo` steps).
+fn ws_timings(w: &crate::metrics::WsStats) -> Vec<(&'static str, &hdrhistogram::Histogram<u64>)> {
+    let mut out = Vec::new();
+    if w.is_empty() {
+        return out;
+    }
+    let echoes = w.echo_counts.sent > 0;
+    if !echoes || !w.expect.is_empty() {
+        out.push(("  ↳ expect", &w.expect));
+    }
+    if echoes {
+        out.push(("  ↳ echo", &w.echo));
+    }
+    out
 }
 
 /// The rows under a streaming endpoint (time to first byte, gaps between events) or a
-/// WebSocket one (`expect` latency): p50, p95, p99 and max in their columns.
+/// WebSocket one (`expect` and `echo` latency): p50, p95, p99 and max in their columns.
 fn sub_rows<'a>(t: &crate::ui::theme::Theme, e: &crate::metrics::EndpointStats) -> Vec<Row<'a>> {
     let mut timings: Vec<(&'static str, &hdrhistogram::Histogram<u64>)> = Vec::new();
     if let Some(st) = e.stream.as_deref().filter(|st| !st.is_empty()) {
         timings.push(("  ↳ ttfb", &st.ttfb));
         timings.push(("  ↳ gap", &st.gap));
     }
-    if let Some(w) = e.ws.as_deref().filter(|w| !w.is_empty()) {
-        timings.push(("  ↳ expect", &w.expect));
+    if let Some(w) = e.ws.as_deref() {
+        timings.extend(ws_timings(w));
     }
     timings
         .into_iter()

@@ -78,6 +78,19 @@ pub fn lines<'a>(t: &Theme, ep: &EndpointStats) -> Vec<Line<'a>> {
         ));
         out.push(percentiles(t, "handshake p50 ", &w.handshake));
         out.push(percentiles(t, "expect p50 ", &w.expect));
+        let e = w.echo_counts;
+        if e.sent > 0 {
+            let bad = |n: u64| if n > 0 { t.bad() } else { t.text() };
+            out.push(counts(
+                t,
+                &[
+                    ("echoes ", units::count(e.echoed), t.text()),
+                    ("  timeout ", units::count(e.timeouts), bad(e.timeouts)),
+                    ("  lost ", units::count(e.lost), bad(e.lost)),
+                ],
+            ));
+            out.push(percentiles(t, "echo p50 ", &w.echo));
+        }
         let mut codes = w.close_codes.clone();
         codes.sort_unstable();
         for (code, n) in codes {
