@@ -239,6 +239,52 @@ fn four_workers_are_exact() {
     exact_closed(4);
 }
 
+/// The workers open their VUs' connections before they say they are ready: the server
+/// accepts every VU's connection before the first request arrives, no request pays for a
+/// connect, and the server's count is still exactly the merged total.
+#[test]
+fn workers_open_their_vus_connections_before_the_start() {
+    let server = TestServer::start(
+        ServerConfig::new().fallback(Route::ok().delay(Duration::from_millis(2))),
+    );
+    let d = dir("preconnect");
+    let file = write(
+        &d,
+        &one_get(
+            "fleet-preconnect",
+            &server.url(),
+            "vus = 6\niterations = 90",
+        ),
+    );
+    let run = start(&d, &file, 3, &[]).finish(LIMIT);
+    assert_eq!(run.code(), Some(0), "stderr:\n{}", run.stderr);
+    let doc = read_doc(&d.join("all.json"));
+    assert_eq!(doc["totals"]["requests"], 90);
+    assert_eq!(server.requests(), 90, "the server saw the merged total");
+    // One connection per VU, all of them accepted before the first request.
+    let accepted = server.accept_times();
+    let first = server.arrivals()[0];
+    assert_eq!(accepted.len(), 6, "one connection per VU");
+    assert!(
+        accepted.iter().all(|&a| a < first),
+        "a connection was accepted after the first request"
+    );
+    assert_eq!(doc["connections"]["opened"], 6);
+    // No request opened a connection: the connect phase has no sample.
+    let phases = &doc["endpoints"][0]["phases_ms"];
+    assert!(phases["ttfb"].is_object(), "{phases}");
+    assert!(phases["connect"].is_null(), "{phases}");
+    // Each worker said so when it was ready.
+    let events = kinds_and_details(&doc);
+    for i in 0..3 {
+        let want = format!("worker {i} ready: 2 of 2 connections open for its 2 VUs");
+        assert!(
+            events.iter().any(|(_, d)| *d == want),
+            "no '{want}' in {events:?}"
+        );
+    }
+}
+
 /// Open model at 300/s over 3 workers: arrivals are striped over the workers on one
 /// schedule, so the server sees the plan's rate, and nothing is dropped.
 #[test]

@@ -113,7 +113,11 @@ impl Run {
             })
             .collect();
         let ctx = Arc::new(RunCtx {
-            requests: Arc::new(Requests::new(plan)),
+            requests: match &opts.warm {
+                Some(w) => w.requests.clone(),
+                None => Arc::new(Requests::new(plan)),
+            },
+            warm: opts.warm.clone(),
             wants: plan
                 .endpoints
                 .iter()

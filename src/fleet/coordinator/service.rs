@@ -125,10 +125,20 @@ impl Inner {
                 Err(s) => break format!("its connection failed: {}", s.message()),
             };
             match msg.msg {
-                Some(worker_message::Msg::Ready(r)) => self.with_slot(index, |s| {
-                    s.view.state = WorkerState::Ready;
-                    s.view.clock_offset_ms = Self::offset_ms(r.clock_unix_us);
-                }),
+                Some(worker_message::Msg::Ready(r)) => {
+                    self.with_slot(index, |s| {
+                        s.view.state = WorkerState::Ready;
+                        s.view.clock_offset_ms = Self::offset_ms(r.clock_unix_us);
+                    });
+                    if r.preconnect_wanted > 0 {
+                        let detail = format!(
+                            "worker {index} ready: {} of {} connections open for its {} VUs",
+                            r.preconnected, r.preconnect_wanted, r.preconnect_vus
+                        );
+                        let mut b = self.board.lock().expect("fleet board");
+                        self.event(&mut b, EventKind::Other("fleet".into()), detail);
+                    }
+                }
                 Some(worker_message::Msg::Report(r)) => {
                     self.count(r.snapshot_json.len());
                     match decoder.decode(&r.snapshot_json) {
