@@ -285,6 +285,72 @@ fn workers_open_their_vus_connections_before_the_start() {
     }
 }
 
+/// A plain HTTP GET of `url` (`http://HOST:PORT/PATH`), bounded in time; the body.
+fn http_get(url: &str) -> String {
+    use std::io::{Read, Write};
+    let rest = url.trim_start_matches("http://");
+    let (hostport, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let mut s = std::net::TcpStream::connect(hostport).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "GET /{path} HTTP/1.1\r\nHost: {hostport}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out.split_once("\r\n\r\n")
+        .map_or(out.clone(), |(_, b)| b.to_string())
+}
+
+/// `--prometheus` on a fleet run: the coordinator serves the merged view, so once the
+/// run is over its request count is the merged total, the server's.
+#[test]
+fn prometheus_serves_the_fleets_merged_view() {
+    let server = TestServer::start(ServerConfig::new());
+    let d = dir("prometheus");
+    let file = write(
+        &d,
+        &one_get(
+            "fleet-prometheus",
+            &server.url(),
+            "vus = 4\niterations = 120",
+        ),
+    );
+    let mut run = start(
+        &d,
+        &file,
+        2,
+        &["--prometheus", "127.0.0.1:0", "--prometheus-grace", "60s"],
+    );
+    assert!(
+        run.wait_stderr("Prometheus metrics stay on", LIMIT),
+        "{}",
+        run.stderr_text()
+    );
+    let text = run.stderr_text();
+    let url = text
+        .split("Prometheus metrics on ")
+        .nth(1)
+        .and_then(|r| r.lines().next())
+        .unwrap()
+        .trim()
+        .to_string();
+    let body = http_get(&url);
+    let total: f64 = body
+        .lines()
+        .filter(|l| l.starts_with("volley_requests_total"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
+    assert_eq!(total, 120.0, "{body}");
+    assert_eq!(server.requests(), 120);
+    // Ctrl-C ends the grace period at once.
+    run.signal(libc::SIGINT);
+    let run = run.finish(LIMIT);
+    assert_eq!(run.code(), Some(0), "stderr:\n{}", run.stderr);
+    assert_eq!(read_doc(&d.join("all.json"))["totals"]["requests"], 120);
+}
+
 /// Open model at 300/s over 3 workers: arrivals are striped over the workers on one
 /// schedule, so the server sees the plan's rate, and nothing is dropped.
 #[test]
