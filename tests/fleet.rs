@@ -351,8 +351,9 @@ fn prometheus_serves_the_fleets_merged_view() {
     assert_eq!(read_doc(&d.join("all.json"))["totals"]["requests"], 120);
 }
 
-/// Open model at 300/s over 3 workers: arrivals are striped over the workers on one
-/// schedule, so the server sees the plan's rate, and nothing is dropped.
+/// Open model at 300/s for 10 s over 3 workers: arrivals are striped over the workers
+/// on one schedule, so the server sees the plan's rate every second, and nothing is
+/// dropped.
 #[test]
 fn open_model_arrivals_keep_the_plan_rate() {
     let server = TestServer::start(ServerConfig::new().fallback(Route::ok()));
@@ -366,7 +367,7 @@ base_url = "{}"
 [load]
 rate = "300/s"
 max_vus = 60
-duration = "4s"
+duration = "10s"
 
 [[request]]
 name = "x"
@@ -383,10 +384,15 @@ path = "/x"
         doc["totals"]["requests"].as_u64().unwrap(),
         server.requests()
     );
+    let total = server.requests();
+    assert!(
+        (2940..=3060).contains(&total),
+        "{total} arrivals in 10 s at 300/s"
+    );
     let arrivals = server.arrivals();
     let first = arrivals[0];
     // The full seconds of the run, from its first arrival.
-    for s in 0..3u64 {
+    for s in 0..9u64 {
         let from = first + Duration::from_secs(s);
         let n = server.arrivals_between(from, from + Duration::from_secs(1));
         assert!(
