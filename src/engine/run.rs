@@ -1,7 +1,7 @@
 //! One run from start to end: set-up (the shared state, the aggregator, self-watch and the
 //! target monitor), the controller until the run must end, then a bounded drain.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -118,6 +118,7 @@ impl Run {
                 None => Arc::new(Requests::new(plan)),
             },
             warm: opts.warm.clone(),
+            streams: plan.http.streams(),
             wants: plan
                 .endpoints
                 .iter()
@@ -143,6 +144,7 @@ impl Run {
             iteration_limit: plan.load.stop.iterations,
             iterations_started: AtomicU64::new(0),
             exhausted: Notify::new(),
+            limit_reached: AtomicBool::new(false),
             #[cfg(debug_assertions)]
             panic_after: std::env::var("VOLLEY_TEST_PANIC_AFTER")
                 .ok()

@@ -2,8 +2,8 @@
 //! `TcpStream` with TCP_NODELAY (TLS through tokio-rustls): HTTP/1.1, or HTTP/2 when the
 //! plan asks for it (`[http] version`: prior knowledge on cleartext, ALPN over TLS). An
 //! HTTP/2 connection carries one stream at a time (the VU's one request in flight), or,
-//! shared by VUs (`streams_per_connection`, `connections`: see `shared`), one per VU on
-//! it; each stream is one request.
+//! shared (see `shared`) by a VU's batch clients (`streams_per_connection`) or by VUs
+//! (`connections`), one per client on it; each stream is one request.
 //!
 //! The connection's state machine runs inside the VU's own task (polled alongside the
 //! request, see [`Driven`]) rather than in a task of its own: one task wake-up per
@@ -210,8 +210,8 @@ impl HyperClient {
     }
 
     /// Opens the connection `p` will use, ahead of its first request; true when one is
-    /// open. Not for connections shared by VUs (`streams_per_connection`,
-    /// `connections`): their pool opens them on first use.
+    /// open. Not for shared connections (`streams_per_connection`, `connections`): their
+    /// pool opens them on first use.
     pub async fn warm(&mut self, reqs: &Requests, p: &Prepared, gauges: &Arc<Gauges>) -> bool {
         if self.conns[p.origin].is_some() {
             return true;

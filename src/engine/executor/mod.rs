@@ -367,7 +367,7 @@ impl VuClient {
     /// Opens the connection endpoint `idx` will use, ahead of the VU's first request
     /// (a fleet worker's VUs, before it says it is ready); true when one is open. Only
     /// the HTTP clients' own connections: a WebSocket session, reqwest's pool and
-    /// HTTP/2 connections shared by VUs connect on first use, as always.
+    /// shared HTTP/2 connections connect on first use, as always.
     pub async fn warm(&mut self, idx: usize) -> bool {
         let reqs = self.requests.clone();
         let p = &reqs.prepared[idx];
