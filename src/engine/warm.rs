@@ -17,7 +17,7 @@ use super::executor::{Requests, VuClient};
 use super::vu::user_pattern;
 use super::{Lanes, Segment};
 use crate::metrics::Gauges;
-use crate::scenario::{Flow, LoadModel, Plan};
+use crate::scenario::{Flow, LoadModel, Plan, Step};
 
 /// Connections opened at once at most.
 const AT_ONCE: usize = 256;
@@ -75,7 +75,11 @@ fn first_requests(plan: &Plan) -> Vec<Vec<usize>> {
         .map(|u| {
             let candidates: Vec<usize> = match (u.on_start.first(), &u.flow) {
                 (Some(&e), _) => vec![e],
-                (None, Flow::Steps(s)) => s.first().copied().into_iter().collect(),
+                // A batch step's requests go on the VU's batch clients, not warmed.
+                (None, Flow::Steps(s)) => match s.first() {
+                    Some(Step::One(e)) => vec![*e],
+                    _ => Vec::new(),
+                },
                 (None, Flow::Tasks(t)) => t.iter().map(|&(e, _)| e).collect(),
             };
             let mut seen = Vec::new();
