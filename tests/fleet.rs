@@ -239,8 +239,121 @@ fn four_workers_are_exact() {
     exact_closed(4);
 }
 
-/// Open model at 300/s over 3 workers: arrivals are striped over the workers on one
-/// schedule, so the server sees the plan's rate, and nothing is dropped.
+/// The workers open their VUs' connections before they say they are ready: the server
+/// accepts every VU's connection before the first request arrives, no request pays for a
+/// connect, and the server's count is still exactly the merged total.
+#[test]
+fn workers_open_their_vus_connections_before_the_start() {
+    let server = TestServer::start(
+        ServerConfig::new().fallback(Route::ok().delay(Duration::from_millis(2))),
+    );
+    let d = dir("preconnect");
+    let file = write(
+        &d,
+        &one_get(
+            "fleet-preconnect",
+            &server.url(),
+            "vus = 6\niterations = 90",
+        ),
+    );
+    let run = start(&d, &file, 3, &[]).finish(LIMIT);
+    assert_eq!(run.code(), Some(0), "stderr:\n{}", run.stderr);
+    let doc = read_doc(&d.join("all.json"));
+    assert_eq!(doc["totals"]["requests"], 90);
+    assert_eq!(server.requests(), 90, "the server saw the merged total");
+    // One connection per VU, all of them accepted before the first request.
+    let accepted = server.accept_times();
+    let first = server.arrivals()[0];
+    assert_eq!(accepted.len(), 6, "one connection per VU");
+    assert!(
+        accepted.iter().all(|&a| a < first),
+        "a connection was accepted after the first request"
+    );
+    assert_eq!(doc["connections"]["opened"], 6);
+    // No request opened a connection: the connect phase has no sample.
+    let phases = &doc["endpoints"][0]["phases_ms"];
+    assert!(phases["ttfb"].is_object(), "{phases}");
+    assert!(phases["connect"].is_null(), "{phases}");
+    // Each worker said so when it was ready.
+    let events = kinds_and_details(&doc);
+    for i in 0..3 {
+        let want = format!("worker {i} ready: 2 of 2 connections open for its 2 VUs");
+        assert!(
+            events.iter().any(|(_, d)| *d == want),
+            "no '{want}' in {events:?}"
+        );
+    }
+}
+
+/// A plain HTTP GET of `url` (`http://HOST:PORT/PATH`), bounded in time; the body.
+fn http_get(url: &str) -> String {
+    use std::io::{Read, Write};
+    let rest = url.trim_start_matches("http://");
+    let (hostport, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let mut s = std::net::TcpStream::connect(hostport).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "GET /{path} HTTP/1.1\r\nHost: {hostport}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out.split_once("\r\n\r\n")
+        .map_or(out.clone(), |(_, b)| b.to_string())
+}
+
+/// `--prometheus` on a fleet run: the coordinator serves the merged view, so once the
+/// run is over its request count is the merged total, the server's.
+#[test]
+fn prometheus_serves_the_fleets_merged_view() {
+    let server = TestServer::start(ServerConfig::new());
+    let d = dir("prometheus");
+    let file = write(
+        &d,
+        &one_get(
+            "fleet-prometheus",
+            &server.url(),
+            "vus = 4\niterations = 120",
+        ),
+    );
+    let mut run = start(
+        &d,
+        &file,
+        2,
+        &["--prometheus", "127.0.0.1:0", "--prometheus-grace", "60s"],
+    );
+    assert!(
+        run.wait_stderr("Prometheus metrics stay on", LIMIT),
+        "{}",
+        run.stderr_text()
+    );
+    let text = run.stderr_text();
+    let url = text
+        .split("Prometheus metrics on ")
+        .nth(1)
+        .and_then(|r| r.lines().next())
+        .unwrap()
+        .trim()
+        .to_string();
+    let body = http_get(&url);
+    let total: f64 = body
+        .lines()
+        .filter(|l| l.starts_with("volley_requests_total"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
+    assert_eq!(total, 120.0, "{body}");
+    assert_eq!(server.requests(), 120);
+    // Ctrl-C ends the grace period at once.
+    run.signal(libc::SIGINT);
+    let run = run.finish(LIMIT);
+    assert_eq!(run.code(), Some(0), "stderr:\n{}", run.stderr);
+    assert_eq!(read_doc(&d.join("all.json"))["totals"]["requests"], 120);
+}
+
+/// Open model at 300/s for 10 s over 3 workers: arrivals are striped over the workers
+/// on one schedule, so the server sees the plan's rate every second, and nothing is
+/// dropped.
 #[test]
 fn open_model_arrivals_keep_the_plan_rate() {
     let server = TestServer::start(ServerConfig::new().fallback(Route::ok()));
@@ -254,7 +367,7 @@ base_url = "{}"
 [load]
 rate = "300/s"
 max_vus = 60
-duration = "4s"
+duration = "10s"
 
 [[request]]
 name = "x"
@@ -271,10 +384,15 @@ path = "/x"
         doc["totals"]["requests"].as_u64().unwrap(),
         server.requests()
     );
+    let total = server.requests();
+    assert!(
+        (2940..=3060).contains(&total),
+        "{total} arrivals in 10 s at 300/s"
+    );
     let arrivals = server.arrivals();
     let first = arrivals[0];
     // The full seconds of the run, from its first arrival.
-    for s in 0..3u64 {
+    for s in 0..9u64 {
         let from = first + Duration::from_secs(s);
         let n = server.arrivals_between(from, from + Duration::from_secs(1));
         assert!(

@@ -617,34 +617,104 @@ fn delta(held: &mut Option<Histogram<u64>>, h: &Histogram<u64>) -> Option<String
     enc(h)
 }
 
+/// What one update did to one of a stream's histograms (a [`Decoder::lean`] one's).
+#[derive(Debug)]
+pub enum HistChange {
+    /// These values were recorded since the last update: add them.
+    Added(Histogram<u64>),
+    /// The histogram is now this one (the first update, or one that is not a sum).
+    Replaced(Histogram<u64>),
+    /// The histogram is now empty.
+    Cleared,
+}
+
+/// A change to the histogram at `slot` of endpoint `endpoint` (the total after the
+/// endpoints); [`slot_hist_mut`] finds that histogram in an endpoint's figures.
+#[derive(Debug)]
+pub struct Changed {
+    pub endpoint: usize,
+    pub slot: usize,
+    pub change: HistChange,
+}
+
+/// The histogram at slot index `slot` of `e` (as [`Changed::slot`] numbers them), its
+/// holder (phases, streams, WebSocket figures) made when absent.
+pub fn slot_hist_mut(e: &mut EndpointStats, slot: usize) -> Option<&mut Histogram<u64>> {
+    fn phase(p: &mut PhaseHists, i: usize) -> Option<&mut Histogram<u64>> {
+        Some(match i {
+            0 => &mut p.connect,
+            1 => &mut p.tls,
+            2 => &mut p.ttfb,
+            3 => &mut p.receive,
+            4 => &mut p.total,
+            5 => &mut p.dns,
+            6 => &mut p.send,
+            _ => return None,
+        })
+    }
+    fn stream(s: &mut StreamHists, i: usize) -> Option<&mut Histogram<u64>> {
+        Some(match i {
+            0 => &mut s.ttfb,
+            1 => &mut s.first_event,
+            2 => &mut s.gap,
+            3 => &mut s.per_response,
+            4 => &mut s.duration,
+            _ => return None,
+        })
+    }
+    match slot {
+        0 => Some(Arc::make_mut(&mut e.hist)),
+        1 => Some(Arc::make_mut(
+            e.hist_raw.get_or_insert_with(|| Arc::new(new_histogram())),
+        )),
+        2..=10 => phase(
+            Arc::make_mut(e.phases.get_or_insert_with(Default::default)),
+            slot - 2,
+        ),
+        11..=15 => stream(
+            Arc::make_mut(e.stream.get_or_insert_with(Default::default)),
+            slot - 11,
+        ),
+        16 => Some(&mut Arc::make_mut(e.ws.get_or_insert_with(Default::default)).handshake),
+        17 => Some(&mut Arc::make_mut(e.ws.get_or_insert_with(Default::default)).expect),
+        _ => None,
+    }
+}
+
 /// Decodes what an [`Encoder`] made, one stream's updates in order.
 #[derive(Debug, Default)]
 pub struct Decoder {
     timelines: Vec<Arc<Vec<TimelineRow>>>,
     /// Per endpoint and slot: the histogram as of the last update.
     held: Vec<Vec<Option<Histogram<u64>>>>,
+    /// Lean: the snapshots' whole-run histograms are left empty and what changed in them
+    /// is listed in `changes` instead (`held` then only says which ones are non-empty).
+    lean: bool,
+    changes: Vec<Changed>,
 }
 
 impl Decoder {
-    pub fn decode(&mut self, bytes: &[u8]) -> Result<Snapshot, WireError> {
-        let mut w: WireSnapshot = serde_json::from_slice(bytes)?;
-        self.timelines
-            .resize(w.endpoints.len() + 1, Arc::new(Vec::new()));
-        for (i, e) in w
-            .endpoints
-            .iter_mut()
-            .chain(std::iter::once(&mut w.total))
-            .enumerate()
-        {
-            if e.timeline_append {
-                let mut rows = self.timelines[i].to_vec();
-                rows.append(&mut e.timeline);
-                let extra = rows.len().saturating_sub(e.timeline_len);
-                rows.drain(..extra);
-                e.timeline = rows;
-                e.timeline_append = false;
-            }
+    /// A decoder that keeps no histograms: each update's snapshot has empty whole-run
+    /// histograms (its timeline rows keep theirs) and [`Decoder::take_changes`] says
+    /// what changed in them, for a receiver that adds them up itself (a fleet's
+    /// coordinator) without copying each sender's histograms at every update.
+    pub fn lean() -> Decoder {
+        Decoder {
+            lean: true,
+            ..Decoder::default()
         }
+    }
+
+    /// The histogram changes of the updates decoded since the last call (lean only).
+    pub fn take_changes(&mut self) -> Vec<Changed> {
+        std::mem::take(&mut self.changes)
+    }
+
+    pub fn decode(&mut self, bytes: &[u8]) -> Result<Snapshot, WireError> {
+        if self.lean {
+            return self.decode_lean(bytes);
+        }
+        let w = self.parse(bytes)?;
         let held = &mut self.held;
         held.resize_with(w.endpoints.len() + 1, Vec::new);
         let s = w.to_snapshot_with(&mut |ep, name, slot, text| {
@@ -671,12 +741,82 @@ impl Decoder {
                 }
             }
         })?;
+        self.keep_timelines(&s);
+        Ok(s)
+    }
+
+    fn keep_timelines(&mut self, s: &Snapshot) {
         self.timelines = s
             .endpoints
             .iter()
             .chain(std::iter::once(&s.total))
             .map(|e| e.timeline.clone())
             .collect();
+    }
+
+    /// Appends the update's timeline rows to those held; the update, whole.
+    fn parse(&mut self, bytes: &[u8]) -> Result<WireSnapshot, WireError> {
+        let mut w: WireSnapshot = serde_json::from_slice(bytes)?;
+        self.timelines
+            .resize(w.endpoints.len() + 1, Arc::new(Vec::new()));
+        for (i, e) in w
+            .endpoints
+            .iter_mut()
+            .chain(std::iter::once(&mut w.total))
+            .enumerate()
+        {
+            if e.timeline_append {
+                let mut rows = self.timelines[i].to_vec();
+                rows.append(&mut e.timeline);
+                let extra = rows.len().saturating_sub(e.timeline_len);
+                rows.drain(..extra);
+                e.timeline = rows;
+                e.timeline_append = false;
+            }
+        }
+        Ok(w)
+    }
+
+    fn decode_lean(&mut self, bytes: &[u8]) -> Result<Snapshot, WireError> {
+        let w = self.parse(bytes)?;
+        let held = &mut self.held;
+        held.resize_with(w.endpoints.len() + 1, Vec::new);
+        let mut changes = Vec::new();
+        let s = w.to_snapshot_with(&mut |ep, name, slot, text| {
+            let slots = &mut held[ep];
+            slots.resize_with(SLOTS, || None);
+            let present = &mut slots[slot.index()];
+            let bad = || WireError::Histogram(name.into());
+            let change = match text.as_deref() {
+                None if present.take().is_some() => Some(HistChange::Cleared),
+                None => None,
+                Some(SAME) => {
+                    present.as_ref().ok_or_else(bad)?;
+                    None
+                }
+                Some(t) if t.starts_with(DELTA) => {
+                    present.as_ref().ok_or_else(bad)?;
+                    let d = TimelineRow::decode_hist(&t[DELTA.len()..]).ok_or_else(bad)?;
+                    Some(HistChange::Added(d))
+                }
+                Some(t) => {
+                    let whole = TimelineRow::decode_hist(t).ok_or_else(bad)?;
+                    // Only whether one is held matters here: an empty stand-in.
+                    *present = Some(Histogram::new(1).map_err(|_| bad())?);
+                    Some(HistChange::Replaced(whole))
+                }
+            };
+            if let Some(change) = change {
+                changes.push(Changed {
+                    endpoint: ep,
+                    slot: slot.index(),
+                    change,
+                });
+            }
+            Ok(new_histogram())
+        })?;
+        self.changes.append(&mut changes);
+        self.keep_timelines(&s);
         Ok(s)
     }
 }

@@ -13,6 +13,7 @@ mod selfwatch;
 mod state;
 mod supervise;
 mod vu;
+mod warm;
 
 use std::sync::Arc;
 
@@ -23,6 +24,7 @@ pub use lanes::Lanes;
 pub use run::{shards_for, DEFAULT_SHARDS};
 pub use state::{ControlState, LiveSpike, RunClock, SpikeClock};
 pub use supervise::{last_published, supervise, OnSignal, RunOutcome, Signals, Watcher, HURRY};
+pub use warm::{preconnect, Warm};
 
 use crate::metrics::Snapshot;
 use crate::scenario::Plan;
@@ -88,6 +90,9 @@ pub struct EngineOptions {
     /// Thread-per-core: the VUs run on these engine threads, each with a runtime of its
     /// own; without, on the runtime the run is started on (`--threads 1`, and tests).
     pub lanes: Option<Arc<Lanes>>,
+    /// Clients with their connections already open ([`preconnect`]), for the VUs to
+    /// take when they start; made from the same plan.
+    pub warm: Option<Arc<Warm>>,
 }
 
 impl EngineOptions {

@@ -112,11 +112,16 @@ impl Run {
                 acc
             })
             .collect();
-        let gate = Gate::default();
-        let mut requests = Requests::new(plan);
-        requests.gate = gate.clone();
+        // The requests (and with them the gate a WebSocket echo step holds on) are the
+        // warmed clients' when connections were opened ahead (a fleet worker).
+        let requests = match &opts.warm {
+            Some(w) => w.requests.clone(),
+            None => Arc::new(Requests::new(plan)),
+        };
+        let gate = requests.gate.clone();
         let ctx = Arc::new(RunCtx {
-            requests: Arc::new(requests),
+            requests,
+            warm: opts.warm.clone(),
             streams: plan.http.streams(),
             wants: plan
                 .endpoints

@@ -39,6 +39,8 @@ pub struct RunCtx {
     pub gate: Gate,
     /// Thread-per-core engine threads, when the run has them.
     pub lanes: Option<Arc<super::Lanes>>,
+    /// Clients whose connections were opened before the run (a fleet worker's).
+    pub warm: Option<Arc<super::Warm>>,
     pub recorder: Recorder,
     pub iteration_limit: Option<u64>,
     pub iterations_started: AtomicU64,
@@ -143,7 +145,11 @@ impl VuState {
     pub fn new(ctx: &RunCtx, id: u64) -> VuState {
         VuState {
             id,
-            client: VuClient::new(ctx.requests.clone(), ctx.gauges.clone(), id),
+            client: ctx
+                .warm
+                .as_ref()
+                .and_then(|w| w.take(id, &ctx.gauges))
+                .unwrap_or_else(|| VuClient::new(ctx.requests.clone(), ctx.gauges.clone(), id)),
             batch_clients: Vec::new(),
             rng: fastrand::Rng::new(),
             vars: vec![None; ctx.n_vars],

@@ -64,6 +64,14 @@ pub enum ManifestError {
         #[source]
         source: std::io::Error,
     },
+    #[error("{scenario}:{line}: [[data]] file = \"{path}\": the manifest mounts data files beside the scenario, so the path must be relative and stay in the scenario's folder (no '..'); move the file there")]
+    DataPath {
+        scenario: String,
+        line: usize,
+        path: String,
+    },
+    #[error("the scenario and its data files are {size} bytes: a ConfigMap holds at most 1 MiB ({MAX_CONFIGMAP} bytes); use smaller data files, or bake them into the image")]
+    TooBig { size: usize },
     #[error("{0}: the scenario's path has no file name")]
     NoName(PathBuf),
     #[error("cannot read random bytes for the token: {0}")]
@@ -85,10 +93,35 @@ pub fn data_files(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// What a ConfigMap holds at most (its data together, keys included).
+pub const MAX_CONFIGMAP: usize = 1 << 20;
+
+/// Whether a data file's path can be mounted beside the scenario: relative, and inside
+/// its folder.
+fn mountable(path: &str) -> bool {
+    let p = Path::new(path);
+    !path.is_empty()
+        && p.components().all(|c| {
+            matches!(
+                c,
+                std::path::Component::Normal(_) | std::path::Component::CurDir
+            )
+        })
+}
+
 /// Reads the data files next to the scenario.
 pub fn read_data(scenario: &Path, text: &str) -> Result<BTreeMap<String, String>, ManifestError> {
     let dir = scenario.parent().unwrap_or(Path::new("."));
-    data_files(text)
+    let files = data_files(text);
+    if let Some(bad) = files.iter().find(|f| !mountable(f)) {
+        let at = text.find(&format!("\"{bad}\"")).unwrap_or(0);
+        return Err(ManifestError::DataPath {
+            scenario: scenario.display().to_string(),
+            line: text[..at].matches('\n').count() + 1,
+            path: bad.clone(),
+        });
+    }
+    files
         .into_iter()
         .map(|f| {
             std::fs::read_to_string(dir.join(&f))
@@ -159,8 +192,20 @@ pub fn objects(spec: &ManifestSpec) -> Result<Vec<Value>, ManifestError> {
     data.insert(key_of(&file), spec.text.clone());
     let mut items = vec![json!({"key": key_of(&file), "path": file})];
     for (path, contents) in &spec.data {
-        data.insert(key_of(path), contents.clone());
-        items.push(json!({"key": key_of(path), "path": path}));
+        // Paths that differ can make the same key (`a/b.csv`, `a-b.csv`): one each.
+        let base = key_of(path);
+        let mut key = base.clone();
+        let mut n = 1;
+        while data.contains_key(&key) {
+            n += 1;
+            key = format!("{n}-{base}");
+        }
+        data.insert(key.clone(), contents.clone());
+        items.push(json!({"key": key, "path": path}));
+    }
+    let size: usize = data.iter().map(|(k, v)| k.len() + v.len()).sum();
+    if size > MAX_CONFIGMAP {
+        return Err(ManifestError::TooBig { size });
     }
     let scenario_path = format!("/scenario/{file}");
     // The coordinator gets the token and its TLS key; the workers only the token.
@@ -434,6 +479,37 @@ mod tests {
             objs[3]["spec"]["template"]["spec"]["containers"][0]["args"][1],
             "/scenario/mixed.toml"
         );
+    }
+
+    #[test]
+    fn data_paths_outside_the_scenarios_folder_are_refused() {
+        let t = "name = \"x\"\n[[data]]\nname = \"u\"\nfile = \"../users.csv\"\n";
+        let e = read_data(Path::new("s/x.toml"), t).unwrap_err().to_string();
+        assert!(
+            e.starts_with("s/x.toml:4: [[data]] file = \"../users.csv\""),
+            "{e}"
+        );
+        let t = "name = \"x\"\n[[data]]\nname = \"u\"\nfile = \"/srv/users.csv\"\n";
+        assert!(read_data(Path::new("x.toml"), t).is_err());
+        assert!(mountable("data/users.csv") && mountable("./u.csv"));
+        assert!(!mountable("a/../../u.csv") && !mountable(""));
+    }
+
+    #[test]
+    fn data_files_get_a_key_each_and_the_configmap_its_limit() {
+        let mut s = spec(2);
+        s.data = [
+            ("a/b.csv".to_string(), "x\n1\n".to_string()),
+            ("a-b.csv".to_string(), "y\n2\n".to_string()),
+        ]
+        .into();
+        let objs = objects(&s).unwrap();
+        let data = objs[0]["data"].as_object().unwrap();
+        assert_eq!(data.len(), 3, "{data:?}");
+        assert_eq!(data["a-b.csv"], "y\n2\n");
+        assert_eq!(data["2-a-b.csv"], "x\n1\n");
+        s.data = [("big.csv".to_string(), "x".repeat(MAX_CONFIGMAP))].into();
+        assert!(matches!(objects(&s), Err(ManifestError::TooBig { .. })));
     }
 
     #[test]

@@ -61,12 +61,15 @@ pub fn launch(mut l: Launch) -> Result<i32, Error> {
             l.workers
         )));
     }
-    if l.run.monitor.is_some() || l.run.prometheus.is_some() || l.run.detach {
+    if l.run.monitor.is_some() || l.run.detach {
         return Err(Error::Usage(
-            "--monitor, --prometheus and --detach are not available on a fleet run yet".into(),
+            "--monitor and --detach are not available on a fleet run yet".into(),
         ));
     }
     let outs = crate::output::outs_for_run(&l.run)?;
+    // The coordinator serves the merged view (every worker's figures added up).
+    let (serving, prom) =
+        crate::prometheus::for_run(l.run.prometheus.as_deref(), l.run.prometheus_grace)?.unzip();
     if let Some(g) = l.run.graceful_stop {
         l.plan.load.graceful_stop = g;
     }
@@ -110,6 +113,7 @@ pub fn launch(mut l: Launch) -> Result<i32, Error> {
     .map_err(control::ControlError::into_error)?
     .ok_or_else(|| Error::Usage("the coordinator needs its control listener".into()))?;
     (host.starter())(&handle);
+    crate::prometheus::serve_run(prom, &handle);
     let url = host.tcp_url().unwrap_or_default().to_string();
     if l.token.is_none() && !l.local {
         // Made here, once the listener is up: the workers need it (a local fleet's read
@@ -193,7 +197,15 @@ pub fn launch(mut l: Launch) -> Result<i32, Error> {
         lost: lost.clone(),
         parts,
     });
-    let code = crate::finish_run(&doc, &outs, Some(&mut host))?;
+    let code = crate::finish_run(&doc, &outs, Some(&mut host));
+    // Headless: a last scrape may still come (not after a forced stop, nor after the
+    // console's `q`).
+    match serving {
+        Some(s) if headless && !outcome.forced => s.linger(),
+        Some(s) => s.stop(),
+        None => {}
+    }
+    let code = code?;
     if !lost.is_empty() && on_loss == LossPolicy::Abort && code == exit::OK {
         say!("volley: the run was stopped: worker(s) {lost:?} lost (--on-worker-loss abort)");
         return Ok(exit::FAILURE);

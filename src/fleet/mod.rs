@@ -6,6 +6,7 @@ pub mod launch;
 pub mod merge;
 pub mod protocol;
 pub mod segment;
+pub mod sums;
 pub mod view;
 pub mod worker;
 

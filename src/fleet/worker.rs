@@ -29,6 +29,9 @@ use crate::scenario::{self, LoadModel, Plan};
 
 /// How often a worker sends a heartbeat.
 pub const HEARTBEAT_EVERY: Duration = Duration::from_secs(1);
+/// How long a worker spends opening its initial VUs' connections before it says it is
+/// ready; those not open by then are made by the VUs' first requests.
+pub const PRECONNECT_LIMIT: Duration = Duration::from_secs(5);
 
 /// The token: the file's first line, else `VOLLEY_TOKEN`.
 pub fn read_token(file: Option<&PathBuf>) -> Result<String, Error> {
@@ -147,8 +150,10 @@ async fn work(
     };
     let index = accepted.index as usize;
     let split = Split::weighted(&accepted.weights).map_err(|e| Error::Usage(e.to_string()))?;
-    let part = WorkerPart::new(split.clone(), index)
-        .ok_or_else(|| Error::Usage(format!("worker index {index} is not in the split")))?;
+    let part: Arc<dyn engine::Segment> = Arc::new(
+        WorkerPart::new(split.clone(), index)
+            .ok_or_else(|| Error::Usage(format!("worker index {index} is not in the split")))?,
+    );
     let (over, graceful) =
         protocol::overrides_of(accepted.overrides.as_ref().unwrap_or(&Default::default()));
     crate::overrides_of(&over)?.apply(&mut plan);
@@ -170,10 +175,25 @@ async fn work(
     let workers = accepted.weights.len();
     say!("volley worker {index} of {workers}");
     let info = RunInfo::of(&plan);
+    // The initial VUs' connections, open before the start (closed model).
+    let warm = Arc::new(
+        engine::preconnect(&plan, Some(part.clone()), lanes.as_ref(), PRECONNECT_LIMIT).await,
+    );
+    if warm.wanted() > 0 {
+        say!(
+            "volley worker {index}: {} of {} connections open for its {} VUs",
+            warm.opened(),
+            warm.wanted(),
+            warm.vus()
+        );
+    }
     send(
         &tx,
         worker_message::Msg::Ready(proto::Ready {
             clock_unix_us: protocol::now_us(),
+            preconnected: warm.opened() as u32,
+            preconnect_wanted: warm.wanted() as u32,
+            preconnect_vus: warm.vus() as u32,
         }),
     );
     // The start order (or the end of the run before it started).
@@ -199,8 +219,9 @@ async fn work(
         engine::EngineOptions {
             interval_histograms: true,
             no_self_watch: false,
-            segment: Some(Arc::new(part)),
+            segment: Some(part),
             lanes,
+            warm: Some(warm),
         },
     );
     let commands = handle.commands.clone();

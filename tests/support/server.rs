@@ -245,6 +245,8 @@ struct State {
     record: Mutex<Record>,
     /// Connections accepted.
     connections: std::sync::atomic::AtomicU64,
+    /// When the first [`MAX_ARRIVALS`] connections were accepted.
+    accepted: Mutex<Vec<Instant>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -376,6 +378,7 @@ impl TestServer {
             flight: Mutex::new(Flight::default()),
             record: Mutex::new(Record::default()),
             connections: std::sync::atomic::AtomicU64::new(0),
+            accepted: Mutex::new(Vec::new()),
         });
         let (tx, rx) = oneshot::channel();
         let st = state.clone();
@@ -435,6 +438,11 @@ impl TestServer {
         self.state
             .connections
             .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// When the first connections were accepted, in order.
+    pub fn accept_times(&self) -> Vec<Instant> {
+        lock(&self.state.accepted).clone()
     }
 
     pub fn in_flight(&self) -> u64 {
@@ -533,6 +541,12 @@ fn serve(listener: TcpListener, state: Arc<State>, mut shutdown: oneshot::Receiv
                 accepted = listener.accept() => {
                     let Ok((stream, _)) = accepted else { continue };
                     state.connections.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    {
+                        let mut a = lock(&state.accepted);
+                        if a.len() < MAX_ARRIVALS {
+                            a.push(Instant::now());
+                        }
+                    }
                     let _ = stream.set_nodelay(true);
                     let st = state.clone();
                     let mut builder = http1::Builder::new();

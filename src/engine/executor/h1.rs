@@ -217,6 +217,36 @@ impl H1Client {
         }
     }
 
+    /// Opens the connection `p` will use, ahead of its first request; true when one is
+    /// open. The request then finds it as a kept-alive one (no connect phase; if the
+    /// server closed it meanwhile, the resend rule covers it).
+    pub async fn warm(&mut self, reqs: &Requests, p: &Prepared, gauges: &Arc<Gauges>) -> bool {
+        let slot = &mut self.conns[p.origin];
+        if slot.is_some() {
+            return true;
+        }
+        let Ok((stream, _)) = connect_stream(reqs, &reqs.origins[p.origin]).await else {
+            return false;
+        };
+        *slot = Some(H1Conn {
+            stream,
+            buf: ReadBuf::new(),
+            busy: false,
+            first_byte: None,
+            idle: None,
+            _open: OpenConn::new(gauges),
+        });
+        true
+    }
+
+    /// Counts the open connections in `gauges` from now on (a client warmed before the
+    /// run, handed to one of its VUs).
+    pub fn adopt(&mut self, gauges: &Arc<Gauges>) {
+        for c in self.conns.iter_mut().flatten() {
+            c._open = OpenConn::new(gauges);
+        }
+    }
+
     pub async fn send(
         &mut self,
         reqs: &Requests,

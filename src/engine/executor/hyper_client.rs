@@ -209,6 +209,32 @@ impl HyperClient {
         }
     }
 
+    /// Opens the connection `p` will use, ahead of its first request; true when one is
+    /// open. Not for shared connections (`streams_per_connection`, `connections`): their
+    /// pool opens them on first use.
+    pub async fn warm(&mut self, reqs: &Requests, p: &Prepared, gauges: &Arc<Gauges>) -> bool {
+        if self.conns[p.origin].is_some() {
+            return true;
+        }
+        if self.shared.is_some() {
+            return false;
+        }
+        let Ok((conn, _)) = connect(reqs, &reqs.origins[p.origin], gauges).await else {
+            return false;
+        };
+        self.conns[p.origin] = Some(conn);
+        true
+    }
+
+    /// Counts the open connections in `gauges` from now on (see `H1Client::adopt`).
+    pub fn adopt(&mut self, gauges: &Arc<Gauges>) {
+        for c in self.conns.iter_mut().flatten() {
+            if let Some((_, open)) = c.driver.live.as_mut() {
+                *open = OpenConn::new(gauges);
+            }
+        }
+    }
+
     pub async fn send(
         &mut self,
         reqs: &Requests,

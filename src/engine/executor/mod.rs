@@ -370,6 +370,31 @@ impl VuClient {
         }
     }
 
+    /// Opens the connection endpoint `idx` will use, ahead of the VU's first request
+    /// (a fleet worker's VUs, before it says it is ready); true when one is open. Only
+    /// the HTTP clients' own connections: a WebSocket session, reqwest's pool and
+    /// shared HTTP/2 connections connect on first use, as always.
+    pub async fn warm(&mut self, idx: usize) -> bool {
+        let reqs = self.requests.clone();
+        let p = &reqs.prepared[idx];
+        if p.ws.is_some() {
+            return false;
+        }
+        match p.client {
+            ClientKind::H1 => self.h1.warm(&reqs, p, &self.gauges).await,
+            ClientKind::Hyper => self.hyper.warm(&reqs, p, &self.gauges).await,
+            ClientKind::Reqwest => false,
+        }
+    }
+
+    /// Counts this client's connections in `gauges` from now on: a client warmed before
+    /// the run, handed to one of its VUs.
+    pub fn adopt(&mut self, gauges: Arc<Gauges>) {
+        self.h1.adopt(&gauges);
+        self.hyper.adopt(&gauges);
+        self.gauges = gauges;
+    }
+
     /// Sends endpoint `idx`, with templated parts from `rendered`.
     pub async fn send(&mut self, idx: usize, rendered: Option<&Rendered>, want: Want) -> Attempt {
         let reqs = self.requests.clone();

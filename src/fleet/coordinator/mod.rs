@@ -99,6 +99,9 @@ struct Board {
     /// Why the coordinator aborted the run (an abort_on_fail threshold on the merged
     /// data).
     abort: Option<String>,
+    /// The merged whole-run histograms, kept current report by report (the slots'
+    /// snapshots have empty ones: they come through a lean decoder).
+    sums: super::sums::HistSums,
 }
 
 struct Inner {
@@ -161,6 +164,7 @@ pub fn start(settings: Settings) -> (FleetService, Workers, EngineHandle) {
     let inner = Arc::new(Inner {
         board: Mutex::new(Board {
             slots: (0..settings.workers).map(|_| None).collect(),
+            sums: super::sums::HistSums::new(settings.workers),
             ..Board::default()
         }),
         settings,
@@ -241,6 +245,7 @@ impl Inner {
         let states: Vec<WorkerState> = b.slots.iter().flatten().map(|s| s.view.state).collect();
         let fleet_events = b.events.clone();
         let abort = b.abort.clone();
+        let sums = b.sums.now();
         let rows: Vec<WorkerRow> = b.slots.iter().flatten().map(|s| row(&s.view)).collect();
         let lost = states.contains(&WorkerState::Lost);
         drop(b);
@@ -252,7 +257,10 @@ impl Inner {
                 last: *last,
             })
             .collect();
-        let merged = super::view::merge(&view, all, &mut self.cache.lock().expect("cache"));
+        let mut merged = super::view::merge(&view, all, &mut self.cache.lock().expect("cache"));
+        if let Some(m) = merged.as_mut() {
+            super::sums::fill(m, &sums);
+        }
         let mut m = merged.unwrap_or_else(|| {
             let mut e = Snapshot::empty(&s.scenario, &s.endpoints);
             e.started_at = SystemTime::now() - self.created.elapsed();

@@ -111,13 +111,27 @@ impl Inner {
         self.changed.notify_one();
     }
 
+    /// [`Inner::with_slot`] for a decoded report: its histogram changes go into the
+    /// merged sums under the same lock, so the sums always match the slots' snapshots.
+    fn with_report(&self, index: usize, changes: Vec<wire::Changed>, f: impl FnOnce(&mut Slot)) {
+        let mut b = self.board.lock().expect("fleet board");
+        if let Some(s) = b.slots[index].as_mut() {
+            s.view.last_seen = Instant::now();
+            f(s);
+            b.sums.apply(index, changes);
+        }
+        drop(b);
+        self.changed.notify_one();
+    }
+
     fn offset_ms(clock_us: i64) -> f64 {
         (clock_us - protocol::now_us()) as f64 / 1000.0
     }
 
     /// Reads a worker's messages until its call ends.
     async fn read(&self, index: usize, mut inbound: Streaming<WorkerMessage>) {
-        let mut decoder = wire::Decoder::default();
+        // Lean: the whole-run histograms are added up from each report's changes.
+        let mut decoder = wire::Decoder::lean();
         let lost = loop {
             let msg = match inbound.message().await {
                 Ok(Some(m)) => m,
@@ -125,14 +139,24 @@ impl Inner {
                 Err(s) => break format!("its connection failed: {}", s.message()),
             };
             match msg.msg {
-                Some(worker_message::Msg::Ready(r)) => self.with_slot(index, |s| {
-                    s.view.state = WorkerState::Ready;
-                    s.view.clock_offset_ms = Self::offset_ms(r.clock_unix_us);
-                }),
+                Some(worker_message::Msg::Ready(r)) => {
+                    self.with_slot(index, |s| {
+                        s.view.state = WorkerState::Ready;
+                        s.view.clock_offset_ms = Self::offset_ms(r.clock_unix_us);
+                    });
+                    if r.preconnect_wanted > 0 {
+                        let detail = format!(
+                            "worker {index} ready: {} of {} connections open for its {} VUs",
+                            r.preconnected, r.preconnect_wanted, r.preconnect_vus
+                        );
+                        let mut b = self.board.lock().expect("fleet board");
+                        self.event(&mut b, EventKind::Other("fleet".into()), detail);
+                    }
+                }
                 Some(worker_message::Msg::Report(r)) => {
                     self.count(r.snapshot_json.len());
                     match decoder.decode(&r.snapshot_json) {
-                        Ok(snap) => self.with_slot(index, |s| {
+                        Ok(snap) => self.with_report(index, decoder.take_changes(), |s| {
                             s.view.state = WorkerState::Running;
                             s.view.cpu_percent = r.cpu_percent;
                             s.view.clock_offset_ms = Self::offset_ms(r.clock_unix_us);
@@ -149,7 +173,7 @@ impl Inner {
                 Some(worker_message::Msg::Finished(f)) => {
                     self.count(f.snapshot_json.len());
                     match decoder.decode(&f.snapshot_json) {
-                        Ok(snap) => self.with_slot(index, |s| {
+                        Ok(snap) => self.with_report(index, decoder.take_changes(), |s| {
                             s.view.state = WorkerState::Finished;
                             s.view.result_path =
                                 (!f.result_path.is_empty()).then(|| f.result_path.clone());
