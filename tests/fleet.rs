@@ -14,6 +14,18 @@ use volley::metrics::{new_histogram, TimelineRow};
 
 const LIMIT: Duration = Duration::from_secs(90);
 
+/// The test that checks a rate second by second takes the machine alone; the others
+/// share it (each holds a read guard while it runs).
+static MACHINE: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+fn machine() -> std::sync::RwLockReadGuard<'static, ()> {
+    MACHINE.read().unwrap_or_else(|e| e.into_inner())
+}
+
+fn machine_alone() -> std::sync::RwLockWriteGuard<'static, ()> {
+    MACHINE.write().unwrap_or_else(|e| e.into_inner())
+}
+
 fn dir(name: &str) -> PathBuf {
     let d = support::scratch(&format!("fleet-{name}"));
     let runs = d.join("runs");
@@ -226,16 +238,19 @@ path = "/b"
 
 #[test]
 fn one_worker_is_exact() {
+    let _machine = machine();
     exact_closed(1);
 }
 
 #[test]
 fn two_workers_are_exact() {
+    let _machine = machine();
     exact_closed(2);
 }
 
 #[test]
 fn four_workers_are_exact() {
+    let _machine = machine();
     exact_closed(4);
 }
 
@@ -244,6 +259,7 @@ fn four_workers_are_exact() {
 /// connect, and the server's count is still exactly the merged total.
 #[test]
 fn workers_open_their_vus_connections_before_the_start() {
+    let _machine = machine();
     let server = TestServer::start(
         ServerConfig::new().fallback(Route::ok().delay(Duration::from_millis(2))),
     );
@@ -307,6 +323,7 @@ fn http_get(url: &str) -> String {
 /// run is over its request count is the merged total, the server's.
 #[test]
 fn prometheus_serves_the_fleets_merged_view() {
+    let _machine = machine();
     let server = TestServer::start(ServerConfig::new());
     let d = dir("prometheus");
     let file = write(
@@ -356,6 +373,9 @@ fn prometheus_serves_the_fleets_merged_view() {
 /// dropped.
 #[test]
 fn open_model_arrivals_keep_the_plan_rate() {
+    // Holds the machine alone: other fleets on the same two cores would starve its
+    // schedule (drops), which is not what it tests.
+    let _machine = machine_alone();
     let server = TestServer::start(ServerConfig::new().fallback(Route::ok()));
     let d = dir("open");
     let file = write(
@@ -420,6 +440,7 @@ path = "/x"
 /// document records both.
 #[test]
 fn vu_changes_and_pauses_reach_every_worker() {
+    let _machine = machine();
     let server = TestServer::start(
         ServerConfig::new().fallback(Route::ok().delay(Duration::from_millis(40))),
     );
@@ -564,6 +585,7 @@ path = "/x"
 
 #[test]
 fn a_lost_worker_aborts_a_closed_run_by_default() {
+    let _machine = machine();
     let (r, doc, server) = lose_a_worker(None);
     assert_eq!(r.code(), Some(1), "stderr:\n{}", r.stderr);
     assert_eq!(doc["partial"], true);
@@ -598,6 +620,7 @@ fn a_lost_worker_aborts_a_closed_run_by_default() {
 
 #[test]
 fn a_lost_worker_lets_the_others_go_on_when_asked() {
+    let _machine = machine();
     let (r, doc, _server) = lose_a_worker(Some("continue"));
     assert_eq!(r.code(), Some(0), "stderr:\n{}", r.stderr);
     assert_eq!(doc["fleet"]["on_worker_loss"], "continue");
@@ -617,6 +640,7 @@ fn a_lost_worker_lets_the_others_go_on_when_asked() {
 /// A worker with another scenario is refused with the reason, before any request.
 #[test]
 fn a_worker_with_another_scenario_is_refused() {
+    let _machine = machine();
     let server = TestServer::start(ServerConfig::new().fallback(Route::ok()));
     let d = dir("refuse");
     let text = one_get("fleet-refuse", &server.url(), "vus = 1\nduration = \"30s\"");
@@ -718,6 +742,7 @@ fn a_worker_with_another_scenario_is_refused() {
 /// listener onto loopback).
 #[test]
 fn the_manifest_runs_as_written() {
+    let _machine = machine();
     let server = TestServer::start(ServerConfig::new().fallback(Route::ok()));
     let d = dir("manifest");
     let file = d.join("k.toml");
@@ -818,6 +843,7 @@ fn the_manifest_runs_as_written() {
 /// workers panel; `q` stops every worker and the merged results are written.
 #[test]
 fn the_console_shows_the_workers() {
+    let _machine = machine();
     let server = TestServer::start(
         ServerConfig::new().fallback(Route::ok().delay(Duration::from_millis(5))),
     );
@@ -869,6 +895,7 @@ fn the_console_shows_the_workers() {
 /// worker and the run ends early with exit 99 and the reason.
 #[test]
 fn abort_on_fail_stops_the_whole_fleet() {
+    let _machine = machine();
     let server = TestServer::start(
         ServerConfig::new().fallback(Route::ok().delay(Duration::from_millis(20))),
     );
@@ -969,6 +996,7 @@ impl Drop for Netns {
 /// target is on the bridge too, and the counts are exact.
 #[test]
 fn workers_in_their_own_network_namespaces() {
+    let _machine = machine();
     let net = match Netns::create(2) {
         Ok(n) => n,
         Err(why) => {
@@ -1062,6 +1090,7 @@ fn workers_in_their_own_network_namespaces() {
 /// rows is used exactly once, as one process would.
 #[test]
 fn sequential_rows_are_split_not_repeated() {
+    let _machine = machine();
     let server = TestServer::start(ServerConfig::new().fallback(Route::ok()));
     let d = dir("rows");
     let mut csv = String::from("id\n");
@@ -1088,6 +1117,7 @@ fn sequential_rows_are_split_not_repeated() {
 /// heartbeat timeout, and the policy applies.
 #[test]
 fn a_silent_worker_is_lost_by_its_heartbeats() {
+    let _machine = machine();
     let (r, doc, _server) = lose_a_worker_by(None, libc::SIGSTOP, "60s");
     assert_eq!(r.code(), Some(1), "stderr:\n{}", r.stderr);
     let ev = kinds_and_details(&doc);
@@ -1104,6 +1134,7 @@ fn a_silent_worker_is_lost_by_its_heartbeats() {
 /// VU change from the attached console reaches the workers; `d` leaves it running.
 #[test]
 fn attach_shows_the_fleet_and_steers_it() {
+    let _machine = machine();
     let server = TestServer::start(
         ServerConfig::new().fallback(Route::ok().delay(Duration::from_millis(30))),
     );
@@ -1154,6 +1185,7 @@ fn attach_shows_the_fleet_and_steers_it() {
 /// document, and `volley merge` over them gives exactly what the server saw.
 #[test]
 fn when_the_coordinator_dies_the_workers_documents_merge_exactly() {
+    let _machine = machine();
     let server = TestServer::start(
         ServerConfig::new().fallback(Route::ok().delay(Duration::from_millis(5))),
     );
@@ -1203,6 +1235,7 @@ fn when_the_coordinator_dies_the_workers_documents_merge_exactly() {
 /// so the fleet never has more requests in flight than the stage's VUs, and reaches them.
 #[test]
 fn stages_ramp_the_whole_fleet_to_the_plan() {
+    let _machine = machine();
     let server = TestServer::start(
         ServerConfig::new().fallback(Route::ok().delay(Duration::from_millis(20))),
     );
@@ -1230,6 +1263,7 @@ fn stages_ramp_the_whole_fleet_to_the_plan() {
 /// Bad input to the fleet's commands: exit 2 with the reason, before anything runs.
 #[test]
 fn bad_fleet_input_is_refused_with_the_reason() {
+    let _machine = machine();
     let d = dir("bad");
     let bad = d.join("bad.toml");
     std::fs::write(&bad, "name = \"x\"\n[load]\nvus = \"many\"\n").unwrap();
