@@ -11,7 +11,7 @@ use tokio::task::JoinHandle;
 use super::command::Command;
 use super::controller::Controller;
 use super::executor::{Requests, Want};
-use super::gate::{Gate, Phase};
+use super::gate::Phase;
 use super::model::{self, Leftover};
 use super::state::ControlState;
 use super::vu::{user_pattern, RunCtx};
