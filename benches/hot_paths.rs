@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 use volley::engine::ControlState;
-use volley::metrics::{Aggregator, Gauges, Outcome, Sample, Snapshot};
+use volley::metrics::{Aggregator, Gauges, Outcome, Phases, Sample, Snapshot};
 use volley::ui::{App, Theme};
 
 fn time<F: FnMut()>(iters: u64, mut f: F) -> Duration {
@@ -70,6 +70,33 @@ fn main() {
         i += 1;
     });
     println!("| record one sample (20 endpoints) | {per:?} |");
+
+    // The per-phase timings of a kept-alive request as the h1 client takes them: the
+    // phases' histograms (send, ttfb, receive, total) on top of the sample, and the
+    // clock reads that time them (four more per request than the latency's two: sent,
+    // written, first byte, done).
+    let mut i = 0u64;
+    let with = time(2_000_000, || {
+        let mut s = sample(i, 20);
+        let l = s.latency_us.unwrap_or(0);
+        s.phases = Some(Phases {
+            send_us: Some(3 + i % 5),
+            ttfb_us: l * 9 / 10,
+            receive_us: l / 10,
+            ..Phases::default()
+        });
+        rec.record(&s);
+        i += 1;
+    });
+    println!("| record one sample with its phases (20 endpoints) | {with:?} |");
+    let clock = time(2_000_000, || {
+        std::hint::black_box(Instant::now());
+    });
+    println!("| read the clock (Instant::now) | {clock:?} |");
+    println!(
+        "| phase recording per request (difference + 4 clock reads) | {:?} |",
+        with.saturating_sub(per) + clock * 4
+    );
 
     // A 100 ms tick's worth of samples at 100k rps, then the merge.
     let per_tick = time(50, || {

@@ -172,9 +172,9 @@ async fn failed_capture_fails_the_request_and_skips_dependent_steps() {
 name = "capture"
 base_url = "{}"
 [load]
-# One VU: when the run ends, a VU in the middle of a steps iteration stops before its next
-# step, so with two VUs the last iteration of the other one may be cut short.
-vus = 1
+# Three VUs: when one finds the iteration limit reached, the iterations the others have
+# started still run to their end (20 whole iterations).
+vus = 3
 iterations = 20
 [[user]]
 name = "u"

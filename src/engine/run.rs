@@ -1,7 +1,7 @@
 //! One run from start to end: set-up (the shared state, the aggregator, self-watch and the
 //! target monitor), the controller until the run must end, then a bounded drain.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -114,6 +114,7 @@ impl Run {
             .collect();
         let ctx = Arc::new(RunCtx {
             requests: Arc::new(Requests::new(plan)),
+            streams: plan.http.streams(),
             wants: plan
                 .endpoints
                 .iter()
@@ -139,6 +140,7 @@ impl Run {
             iteration_limit: plan.load.stop.iterations,
             iterations_started: AtomicU64::new(0),
             exhausted: Notify::new(),
+            limit_reached: AtomicBool::new(false),
             #[cfg(debug_assertions)]
             panic_after: std::env::var("VOLLEY_TEST_PANIC_AFTER")
                 .ok()

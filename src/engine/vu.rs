@@ -13,11 +13,14 @@ use super::inspect::{eval_capture, eval_check, Response};
 use super::state::ControlState;
 use crate::metrics::{ErrorKind, Gauges, Outcome, Recorder, Sample};
 use crate::scenario::template::Values;
-use crate::scenario::{DataMode, DataSet, Endpoint, Flow, UserType};
+use crate::scenario::{DataMode, DataSet, Endpoint, Flow, Step, UserType};
 
 /// What every VU of a run shares.
 pub struct RunCtx {
     pub requests: Arc<Requests>,
+    /// Requests a VU may have in flight at once in a batch step (`[http]
+    /// streams_per_connection`; 1: one at a time).
+    pub streams: usize,
     pub endpoints: Vec<Endpoint>,
     pub wants: Vec<Want>,
     pub users: Vec<UserType>,
@@ -39,6 +42,9 @@ pub struct RunCtx {
     pub recorder: Recorder,
     pub iteration_limit: Option<u64>,
     pub iterations_started: AtomicU64,
+    /// Set when a VU found the iteration limit reached: the run ends, and the iterations
+    /// already started run to their end (the limit counts whole iterations).
+    pub limit_reached: AtomicBool,
     /// Signalled when the iteration limit is reached.
     pub exhausted: Notify,
     /// TEST-ONLY fault injection: `VOLLEY_TEST_PANIC_AFTER=N` (read once when the run
@@ -117,6 +123,10 @@ fn pick_weighted(cumulative: &[u64], rng: &mut fastrand::Rng) -> usize {
 pub struct VuState {
     pub id: u64,
     pub client: VuClient,
+    /// More clients on the same connections (HTTP/2: streams of the VU's one
+    /// connection), for a batch step's requests in flight with `client`'s; made on the
+    /// first batch.
+    pub batch_clients: Vec<VuClient>,
     pub rng: fastrand::Rng,
     pub vars: Vec<Option<String>>,
     pub iteration: u64,
@@ -134,6 +144,7 @@ impl VuState {
         VuState {
             id,
             client: VuClient::new(ctx.requests.clone(), ctx.gauges.clone(), id),
+            batch_clients: Vec::new(),
             rng: fastrand::Rng::new(),
             vars: vec![None; ctx.n_vars],
             iteration: 0,
@@ -258,6 +269,144 @@ impl RunCtx {
         idx: usize,
         scheduled: Option<Instant>,
     ) -> StepResult {
+        let Some(rendered) = self.render(st, idx) else {
+            return StepResult::Skipped;
+        };
+        self.gauges.in_flight.fetch_add(1, Ordering::Relaxed);
+        let recorder = st.recorder.clone();
+        let flight = InFlight {
+            gauges: &self.gauges,
+            recorder: &recorder,
+            endpoint: idx,
+            done: false,
+        };
+        let send_start = Instant::now();
+        let attempt = st
+            .client
+            .send(idx, rendered.as_ref(), self.wants[idx])
+            .await;
+        flight.finish();
+        let connect_failed = attempt.connect_failed;
+        self.conclude(
+            st,
+            idx,
+            attempt,
+            scheduled.map(|s| send_start.saturating_duration_since(s)),
+        );
+        self.after_connect(st, connect_failed).await;
+        StepResult::Sent
+    }
+
+    /// Sends a batch step's requests together: up to `streams` in flight at once, each
+    /// on a client of its own over the VU's connection (HTTP/2: a stream each). Checks,
+    /// captures and recording run in the batch's order once all have ended.
+    async fn batch(
+        &self,
+        st: &mut VuState,
+        eps: &[usize],
+        scheduled: Option<Instant>,
+        retire: &AtomicBool,
+    ) -> bool {
+        use futures_util::stream::{FuturesUnordered, StreamExt};
+        let streams = self.streams.min(eps.len());
+        if streams <= 1 {
+            for (i, &ep) in eps.iter().enumerate() {
+                if i > 0 && !self.next_step(retire).await {
+                    return false;
+                }
+                self.request(st, ep, scheduled).await;
+            }
+            return true;
+        }
+        // Rendered first, in order (templates read the VU's variables and rows).
+        let rendered: Vec<Option<Option<Rendered>>> =
+            eps.iter().map(|&ep| self.render(st, ep)).collect();
+        while st.batch_clients.len() + 1 < streams {
+            let more = VuClient::new(self.requests.clone(), self.gauges.clone(), st.id);
+            st.batch_clients.push(more);
+        }
+        let recorder = st.recorder.clone();
+        let mut idle: Vec<&mut VuClient> = std::iter::once(&mut st.client)
+            .chain(st.batch_clients.iter_mut())
+            .take(streams)
+            .collect();
+        let mut done: Vec<Option<(Attempt, Option<std::time::Duration>)>> =
+            (0..eps.len()).map(|_| None).collect();
+        let mut running = FuturesUnordered::new();
+        let mut next = 0;
+        loop {
+            while next < eps.len() && !idle.is_empty() {
+                let k = next;
+                next += 1;
+                let Some(r) = &rendered[k] else { continue };
+                let client = idle.pop().expect("an idle client");
+                let (idx, want) = (eps[k], self.wants[eps[k]]);
+                self.gauges.in_flight.fetch_add(1, Ordering::Relaxed);
+                let flight = InFlight {
+                    gauges: &self.gauges,
+                    recorder: &recorder,
+                    endpoint: idx,
+                    done: false,
+                };
+                running.push(async move {
+                    let send_start = Instant::now();
+                    let attempt = client.send(idx, r.as_ref(), want).await;
+                    flight.finish();
+                    let queued = scheduled.map(|s| send_start.saturating_duration_since(s));
+                    (k, client, attempt, queued)
+                });
+            }
+            let Some((k, client, attempt, queued)) = running.next().await else {
+                break;
+            };
+            idle.push(client);
+            done[k] = Some((attempt, queued));
+        }
+        drop(running);
+        drop(idle);
+        let mut connect_failed = false;
+        for (k, d) in done.into_iter().enumerate() {
+            if let Some((attempt, queued)) = d {
+                connect_failed |= attempt.connect_failed;
+                self.conclude(st, eps[k], attempt, queued);
+            }
+        }
+        self.after_connect(st, connect_failed).await;
+        true
+    }
+
+    /// Records a finished attempt (checks, captures, the sample).
+    fn conclude(
+        &self,
+        st: &mut VuState,
+        idx: usize,
+        attempt: Attempt,
+        queued: Option<std::time::Duration>,
+    ) {
+        self.settle(st, idx, attempt, queued);
+        #[cfg(debug_assertions)]
+        if let Some(n) = self.panic_after {
+            if self.finished.fetch_add(1, Ordering::Relaxed) + 1 == n {
+                panic!("VOLLEY_TEST_PANIC_AFTER: injected panic after request {n}");
+            }
+        }
+    }
+
+    /// A server that refuses connections or fails the TLS handshake is not hammered in
+    /// a tight loop: each VU backs off until a connection works again.
+    async fn after_connect(&self, st: &mut VuState, connect_failed: bool) {
+        if connect_failed {
+            let wait = backoff(&mut st.backoff, &mut st.rng);
+            let never = AtomicBool::new(false);
+            self.gate.sleep(wait, &never).await;
+        } else {
+            st.backoff = std::time::Duration::ZERO;
+        }
+    }
+
+    /// Renders endpoint `idx`'s templated parts: `None` when a variable it needs was not
+    /// captured (recorded as skipped), else what to send (`Some(None)`: nothing templated).
+    fn render(&self, st: &mut VuState, idx: usize) -> Option<Option<Rendered>> {
         let ep = &self.endpoints[idx];
         let rendered = match &ep.template {
             None if ep.ws.is_some() => Some(Rendered::default()),
@@ -287,7 +436,7 @@ impl RunCtx {
                 }
                 if missing {
                     st.recorder.record_skipped(idx);
-                    return StepResult::Skipped;
+                    return None;
                 }
                 Some(r)
             }
@@ -303,7 +452,7 @@ impl RunCtx {
                         let mut text = String::new();
                         if t.render(&mut render, &mut text).is_err() {
                             st.recorder.record_skipped(idx);
-                            return StepResult::Skipped;
+                            return None;
                         }
                         r.ws_sends.push(text);
                     }
@@ -312,43 +461,7 @@ impl RunCtx {
             }
             (r, _) => r,
         };
-        self.gauges.in_flight.fetch_add(1, Ordering::Relaxed);
-        let recorder = st.recorder.clone();
-        let flight = InFlight {
-            gauges: &self.gauges,
-            recorder: &recorder,
-            endpoint: idx,
-            done: false,
-        };
-        let send_start = Instant::now();
-        let attempt = st
-            .client
-            .send(idx, rendered.as_ref(), self.wants[idx])
-            .await;
-        flight.finish();
-        // A server that refuses connections or fails the TLS handshake is not hammered in
-        // a tight loop: each VU backs off until a connection works again.
-        let connect_failed = attempt.connect_failed;
-        self.settle(
-            st,
-            idx,
-            attempt,
-            scheduled.map(|s| send_start.saturating_duration_since(s)),
-        );
-        #[cfg(debug_assertions)]
-        if let Some(n) = self.panic_after {
-            if self.finished.fetch_add(1, Ordering::Relaxed) + 1 == n {
-                panic!("VOLLEY_TEST_PANIC_AFTER: injected panic after request {n}");
-            }
-        }
-        if connect_failed {
-            let wait = backoff(&mut st.backoff, &mut st.rng);
-            let never = AtomicBool::new(false);
-            self.gate.sleep(wait, &never).await;
-        } else {
-            st.backoff = std::time::Duration::ZERO;
-        }
-        StepResult::Sent
+        Some(rendered)
     }
 
     /// Runs checks and captures on a finished attempt and records it.
@@ -490,17 +603,37 @@ impl RunCtx {
                 self.request(st, idx, scheduled).await;
             }
             Flow::Steps(steps) => {
-                for (i, &ep) in steps.iter().enumerate() {
-                    if i > 0 && !self.gate.admit(retire).await {
+                for (i, step) in steps.iter().enumerate() {
+                    if i > 0 && !self.next_step(retire).await {
                         return false;
                     }
-                    self.request(st, ep, if i == 0 { scheduled } else { None })
-                        .await;
+                    let scheduled = if i == 0 { scheduled } else { None };
+                    match step {
+                        Step::One(ep) => {
+                            self.request(st, *ep, scheduled).await;
+                        }
+                        Step::Batch(eps) => {
+                            if !self.batch(st, eps, scheduled, retire).await {
+                                return false;
+                            }
+                        }
+                    }
                 }
             }
         }
         self.gauges.iterations_done.fetch_add(1, Ordering::Relaxed);
         true
+    }
+
+    /// Whether an iteration's next step may start: not once the run stops or the VU is
+    /// retired, except when the run ends because the iteration limit was reached: the
+    /// iterations already started then finish (within the graceful stop), so `iterations
+    /// = N` is N whole iterations.
+    async fn next_step(&self, retire: &AtomicBool) -> bool {
+        if self.gate.admit(retire).await {
+            return true;
+        }
+        self.limit_reached.load(Ordering::Acquire) && !retire.load(Ordering::Acquire)
     }
 
     /// Takes one iteration from the limit; false when the limit is reached.
@@ -509,6 +642,7 @@ impl RunCtx {
             return true;
         };
         if self.iterations_started.fetch_add(1, Ordering::AcqRel) >= limit {
+            self.limit_reached.store(true, Ordering::Release);
             self.exhausted.notify_one();
             return false;
         }

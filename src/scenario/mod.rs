@@ -21,9 +21,9 @@ pub use model::{
 };
 pub use plan::{
     header_pair, is_secret_header, join_url, ClientKind, DataMode, DataSet, Endpoint, Flow,
-    H2Sharing, HttpOptions, LoadModel, LoadPlan, Plan, RequestTemplate, Stage, StopAt, StreamOpts,
-    UserType, WsMatch, WsPlan, WsStep, DEFAULT_GRACEFUL_STOP, DEFAULT_STREAM_IDLE, DEFAULT_TIMEOUT,
-    DEFAULT_WS_MAX_MESSAGE,
+    H2Sharing, HttpOptions, LoadModel, LoadPlan, Plan, RequestTemplate, Stage, Step, StopAt,
+    StreamOpts, UserType, WsMatch, WsPlan, WsStep, DEFAULT_GRACEFUL_STOP, DEFAULT_STREAM_IDLE,
+    DEFAULT_TIMEOUT, DEFAULT_WS_MAX_MESSAGE,
 };
 
 use model::ScenarioFile;

@@ -79,11 +79,22 @@ pub struct UserSection {
     /// Weighted tasks: request name -> weight; one per iteration.
     #[schemars(with = "Option<BTreeMap<String, Weight>>")]
     pub tasks: Option<Spanned<BTreeMap<String, Weight>>>,
-    /// An ordered list of requests run as one iteration.
-    #[schemars(with = "Option<Vec<String>>")]
-    pub steps: Option<Vec<Spanned<String>>>,
+    /// An ordered list of requests run as one iteration. A list inside the list is a
+    /// batch: its requests are sent together, as a browser loads a page's resources (at
+    /// most `[http] streams_per_connection` at a time, on the VU's one HTTP/2 connection).
+    #[schemars(with = "Option<Vec<StepSchema>>")]
+    pub steps: Option<Vec<Spanned<toml::Value>>>,
     pub think_time: Option<ThinkTime>,
     pub pacing: Option<HumanDuration>,
+}
+
+/// A step of a flow, for the JSON schema: a request's name, or a batch of names.
+#[derive(JsonSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+enum StepSchema {
+    One(String),
+    Batch(Vec<String>),
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -214,8 +225,9 @@ pub struct HttpSection {
     pub retry: Option<RetryPolicy>,
     #[schemars(with = "Option<HttpVersion>")]
     pub version: Option<Spanned<HttpVersion>>,
-    /// HTTP/2: VUs whose requests share one connection, each a stream of it (default 1:
-    /// a connection per VU). With 4, VUs 1-4 share a connection, 5-8 the next, ...
+    /// HTTP/2: streams one VU may have open at once on its connection (default 1: one
+    /// request in flight). More lets a VU send a batch step's requests together, like a
+    /// browser; it never adds iterations.
     #[schemars(with = "Option<Count>")]
     pub streams_per_connection: Option<Spanned<Count>>,
     /// HTTP/2: this many connections (per origin), shared by all VUs (oha's model): VU k

@@ -222,8 +222,28 @@ impl Endpoint {
 pub enum Flow {
     /// One request per iteration, picked by weight: (endpoint, weight).
     Tasks(Vec<(usize, u32)>),
-    /// Every request in order, as one iteration.
-    Steps(Vec<usize>),
+    /// Every step in order, as one iteration.
+    Steps(Vec<Step>),
+}
+
+/// One step of a flow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// One request (an endpoint index).
+    One(usize),
+    /// Requests sent together by one VU (`steps = ["page", ["css", "js"]]`): at most
+    /// [`HttpOptions::streams`] in flight at a time; the step ends when all have ended.
+    Batch(Vec<usize>),
+}
+
+impl Step {
+    /// The endpoints of this step, in order.
+    pub fn endpoints(&self) -> &[usize] {
+        match self {
+            Step::One(i) => std::slice::from_ref(i),
+            Step::Batch(b) => b,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -302,10 +322,22 @@ pub struct HttpOptions {
     pub local_addresses: Vec<std::net::IpAddr>,
 }
 
-/// How VUs share HTTP/2 connections (`[http] streams_per_connection`, `connections`).
+impl HttpOptions {
+    /// Requests one VU may have in flight at once in a batch step: the streams of its
+    /// HTTP/2 connection (`streams_per_connection`), else 1.
+    pub fn streams(&self) -> usize {
+        match self.sharing {
+            Some(H2Sharing::PerConnection(n)) => n.max(1) as usize,
+            _ => 1,
+        }
+    }
+}
+
+/// How VUs use HTTP/2 connections (`[http] streams_per_connection`, `connections`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum H2Sharing {
-    /// VUs `k*n .. k*n+n` share connection `k`: `n` streams per connection at most.
+    /// Each VU has its own connection with up to `n` streams open on it (a batch step's
+    /// requests, sent together).
     PerConnection(u64),
     /// `n` connections for all VUs: VU `k` sends on connection `k mod n`.
     Connections(u64),
@@ -315,7 +347,7 @@ impl H2Sharing {
     /// The connection (per origin) of VU `vu` (0-based).
     pub fn slot(self, vu: u64) -> usize {
         match self {
-            H2Sharing::PerConnection(n) => (vu / n.max(1)) as usize,
+            H2Sharing::PerConnection(_) => vu as usize,
             H2Sharing::Connections(n) => (vu % n.max(1)) as usize,
         }
     }
@@ -534,7 +566,7 @@ impl fmt::Display for Plan {
                 match self.http.sharing {
                     None => String::new(),
                     Some(H2Sharing::PerConnection(n)) =>
-                        format!(", {n} VUs per connection (streams_per_connection)"),
+                        format!(", up to {n} streams per VU's connection (batch steps)"),
                     Some(H2Sharing::Connections(n)) =>
                         format!(", {n} connections shared by all VUs"),
                 }
@@ -573,7 +605,16 @@ impl fmt::Display for Plan {
                             .collect::<Vec<_>>()
                             .join(", ")
                     ),
-                    Flow::Steps(s) => format!("steps {}", names(s)),
+                    Flow::Steps(s) => format!(
+                        "steps {}",
+                        s.iter()
+                            .map(|st| match st {
+                                Step::One(i) => self.endpoints[*i].name.clone(),
+                                Step::Batch(b) => format!("[{}]", names(b)),
+                            })
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
                 };
                 writeln!(
                     f,

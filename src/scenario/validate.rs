@@ -221,6 +221,7 @@ impl Validator<'_> {
             endpoints.push(ep);
         }
         let users = self.users(&f.users, &endpoints, &f)?;
+        self.streams_used(&f.http, &http, &users)?;
 
         let all: Vec<&Endpoint> = endpoints.iter().collect();
         for t in &f.thresholds {

@@ -2,8 +2,8 @@
 //! `TcpStream` with TCP_NODELAY (TLS through tokio-rustls): HTTP/1.1, or HTTP/2 when the
 //! plan asks for it (`[http] version`: prior knowledge on cleartext, ALPN over TLS). An
 //! HTTP/2 connection carries one stream at a time (the VU's one request in flight), or,
-//! shared by VUs (`streams_per_connection`, `connections`: see `shared`), one per VU on
-//! it; each stream is one request.
+//! shared (see `shared`) by a VU's batch clients (`streams_per_connection`) or by VUs
+//! (`connections`), one per client on it; each stream is one request.
 //!
 //! The connection's state machine runs inside the VU's own task (polled alongside the
 //! request, see [`Driven`]) rather than in a task of its own: one task wake-up per

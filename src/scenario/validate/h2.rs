@@ -1,8 +1,9 @@
-//! Validating how VUs share HTTP/2 connections: `[http] streams_per_connection` and
-//! `[http] connections`.
+//! Validating how VUs use HTTP/2 connections: `[http] streams_per_connection` (streams
+//! of a VU's own connection, for batch steps) and `[http] connections` (connections
+//! shared by all VUs).
 
 use super::super::model::HttpSection;
-use super::super::plan::H2Sharing;
+use super::super::plan::{Flow, H2Sharing, HttpOptions, Step, UserType};
 use super::super::{HttpVersion, ScenarioError};
 use super::Validator;
 
@@ -21,11 +22,16 @@ impl Validator<'_> {
         let per = http.streams_per_connection.as_ref();
         let conns = http.connections.as_ref();
         let needs_h2 = |key: &str, span| {
+            let what = if key == "connections" {
+                "shares HTTP/2 connections between VUs"
+            } else {
+                "opens several streams on a VU's HTTP/2 connection"
+            };
             self.err_key(
                 span,
                 &format!("http.{key}"),
                 format!(
-                    "{key} shares HTTP/2 connections between VUs: it needs [http] version = \"2\" (HTTP/1.1 carries one request at a time per connection)"
+                    "{key} {what}: it needs [http] version = \"2\" (HTTP/1.1 carries one request at a time per connection)"
                 ),
             )
         };
@@ -33,7 +39,7 @@ impl Validator<'_> {
             return Err(self.err_key(
                 c.span(),
                 "http.connections",
-                "set streams_per_connection (VUs per connection) or connections (connections for all VUs), not both",
+                "set streams_per_connection (streams on each VU's own connection) or connections (connections shared by all VUs), not both",
             ));
         }
         if let Some(n) = per {
@@ -73,6 +79,41 @@ impl Validator<'_> {
     }
 }
 
+impl Validator<'_> {
+    /// More than one stream per VU's connection does something only for a batch step:
+    /// refused without one (a setting that silently does nothing is a slip).
+    pub(super) fn streams_used(
+        &self,
+        http: &HttpSection,
+        plan: &HttpOptions,
+        users: &[UserType],
+    ) -> Result<(), ScenarioError> {
+        let Some(H2Sharing::PerConnection(n)) = plan.sharing else {
+            return Ok(());
+        };
+        let batches = users.iter().any(|u| match &u.flow {
+            Flow::Steps(s) => s.iter().any(|s| matches!(s, Step::Batch(_))),
+            Flow::Tasks(_) => false,
+        });
+        if batches {
+            return Ok(());
+        }
+        let span = http
+            .streams_per_connection
+            .as_ref()
+            .map_or(0..0, |s| s.span());
+        Err(self.err_key(
+            span,
+            "http.streams_per_connection",
+            format!(
+                "{n} streams per VU's connection are used by batch steps only, and no user has one: \
+                 list requests to send together inside steps, e.g. steps = [\"page\", [\"css\", \"js\"]] \
+                 (to share connections between VUs, use connections = N)"
+            ),
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::path::Path;
@@ -80,8 +121,12 @@ mod tests {
     use crate::scenario::{parse, H2Sharing};
 
     fn sharing(http: &str) -> Result<Option<H2Sharing>, String> {
+        with_steps(http, r#"[["a", "a"]]"#)
+    }
+
+    fn with_steps(http: &str, steps: &str) -> Result<Option<H2Sharing>, String> {
         let src = format!(
-            "name = \"x\"\nbase_url = \"http://127.0.0.1:1\"\n[http]\n{http}\n[load]\niterations = 1\n[[request]]\npath = \"/\"\n"
+            "name = \"x\"\nbase_url = \"http://127.0.0.1:1\"\n[http]\n{http}\n[load]\niterations = 1\n[[request]]\nname = \"a\"\npath = \"/\"\n[[user]]\nname = \"u\"\nsteps = {steps}\n"
         );
         parse(Path::new("s.toml"), &src)
             .map(|p| p.http.sharing)
@@ -105,9 +150,9 @@ mod tests {
         );
         // One stream per connection is HTTP/1.1's way too.
         assert_eq!(sharing("streams_per_connection = 1"), Ok(None));
+        // Each VU has its own connection; its batch's streams share it.
         assert_eq!(H2Sharing::PerConnection(4).slot(0), 0);
-        assert_eq!(H2Sharing::PerConnection(4).slot(3), 0);
-        assert_eq!(H2Sharing::PerConnection(4).slot(4), 1);
+        assert_eq!(H2Sharing::PerConnection(4).slot(3), 3);
         assert_eq!(H2Sharing::Connections(3).slot(4), 1);
         assert_eq!(H2Sharing::Connections(3).slot(6), 0);
     }
@@ -117,7 +162,7 @@ mod tests {
         let cases = [
             (
                 "streams_per_connection = 4",
-                "s.toml:4:26: key 'http.streams_per_connection': streams_per_connection shares HTTP/2 connections between VUs: it needs [http] version = \"2\" (HTTP/1.1 carries one request at a time per connection)",
+                "s.toml:4:26: key 'http.streams_per_connection': streams_per_connection opens several streams on a VU's HTTP/2 connection: it needs [http] version = \"2\" (HTTP/1.1 carries one request at a time per connection)",
             ),
             (
                 "version = \"auto\"\nconnections = 2",
@@ -125,7 +170,7 @@ mod tests {
             ),
             (
                 "version = \"2\"\nstreams_per_connection = 2\nconnections = 2",
-                "s.toml:6:15: key 'http.connections': set streams_per_connection (VUs per connection) or connections (connections for all VUs), not both",
+                "s.toml:6:15: key 'http.connections': set streams_per_connection (streams on each VU's own connection) or connections (connections shared by all VUs), not both",
             ),
             (
                 "version = \"2\"\nstreams_per_connection = 5000",
@@ -144,5 +189,30 @@ mod tests {
             let err = sharing(http).expect_err(http);
             assert!(err.contains(want), "{http}: {err}");
         }
+    }
+
+    #[test]
+    fn streams_need_a_batch_step() {
+        let err = with_steps(
+            "version = \"2\"\nstreams_per_connection = 4",
+            r#"["a", "a"]"#,
+        )
+        .expect_err("no batch");
+        assert!(
+            err.contains("s.toml:5:26: key 'http.streams_per_connection': 4 streams per VU's connection are used by batch steps only"),
+            "{err}"
+        );
+        // Batches themselves: names, not nested lists; not empty; known requests.
+        for (steps, want) in [
+            ("[[]]", "an empty batch"),
+            (r#"[["a", ["a"]]]"#, "a batch holds request names, not another batch"),
+            (r#"[["a", "b"]]"#, "no request is named 'b'"),
+            ("[1]", "a step is a request's name, or a list of names sent together (a batch), not integer"),
+        ] {
+            let err = with_steps("version = \"2\"", steps).expect_err(steps);
+            assert!(err.contains(want) && err.contains("s.toml:"), "{steps}: {err}");
+        }
+        // A batch on one stream is allowed: its requests go one at a time.
+        assert_eq!(with_steps("", r#"[["a", "a"]]"#), Ok(None));
     }
 }

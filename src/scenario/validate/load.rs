@@ -10,7 +10,7 @@ use super::Validator;
 use crate::scenario::error::ScenarioError;
 use crate::scenario::model::{LoadModelChoice, ScenarioFile, UserSection, MAX_VUS};
 use crate::scenario::plan::{
-    Endpoint, Flow, LoadModel, LoadPlan, Stage, StopAt, UserType, DEFAULT_GRACEFUL_STOP,
+    Endpoint, Flow, LoadModel, LoadPlan, Stage, Step, StopAt, UserType, DEFAULT_GRACEFUL_STOP,
 };
 
 impl Validator<'_> {
@@ -197,9 +197,12 @@ impl Validator<'_> {
                         }
                         Flow::Tasks(tasks)
                     }
-                    (None, Some(steps)) if !steps.is_empty() => {
-                        Flow::Steps(steps.iter().map(find).collect::<Result<Vec<_>, _>>()?)
-                    }
+                    (None, Some(steps)) if !steps.is_empty() => Flow::Steps(
+                        steps
+                            .iter()
+                            .map(|s| self.step(s, &find))
+                            .collect::<Result<Vec<_>, _>>()?,
+                    ),
                     (Some(_), Some(_)) => {
                         return Err(self.err(
                             u.name.span(),
@@ -237,4 +240,60 @@ impl Validator<'_> {
         }
         Ok(out)
     }
+
+    /// One entry of a user's `steps`: a request's name, or a list of names (a batch,
+    /// sent together).
+    fn step(
+        &self,
+        s: &Spanned<toml::Value>,
+        find: &dyn Fn(&Spanned<String>) -> Result<usize, ScenarioError>,
+    ) -> Result<Step, ScenarioError> {
+        let name = |v: &toml::Value| -> Result<usize, ScenarioError> {
+            match v {
+                toml::Value::String(n) => find(&Spanned::new(s.span(), n.clone())),
+                other => Err(self.err_key(
+                    s.span(),
+                    "user.steps",
+                    format!(
+                        "a step is a request's name, or a list of names sent together (a batch), not {}",
+                        other.type_str()
+                    ),
+                )),
+            }
+        };
+        match s.get_ref() {
+            toml::Value::Array(batch) => {
+                if batch.is_empty() {
+                    return Err(self.err_key(
+                        s.span(),
+                        "user.steps",
+                        "an empty batch: list the requests to send together, e.g. [\"css\", \"js\"]",
+                    ));
+                }
+                if batch.len() > MAX_BATCH {
+                    return Err(self.err_key(
+                        s.span(),
+                        "user.steps",
+                        format!("a batch of {} requests: at most {MAX_BATCH}", batch.len()),
+                    ));
+                }
+                let mut out = Vec::with_capacity(batch.len());
+                for v in batch {
+                    if let toml::Value::Array(_) = v {
+                        return Err(self.err_key(
+                            s.span(),
+                            "user.steps",
+                            "a batch holds request names, not another batch",
+                        ));
+                    }
+                    out.push(name(v)?);
+                }
+                Ok(Step::Batch(out))
+            }
+            v => Ok(Step::One(name(v)?)),
+        }
+    }
 }
+
+/// Most requests in one batch step.
+pub const MAX_BATCH: usize = 100;

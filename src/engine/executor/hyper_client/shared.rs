@@ -1,9 +1,11 @@
-//! HTTP/2 connections shared by VUs (`[http] streams_per_connection`, `connections`):
-//! each slot holds one connection per origin, whose state machine runs in a task of its
-//! own (no single VU polls it: several have streams on it), and whose request handle
-//! every VU on the slot clones. The first VU to find a slot empty or its connection
-//! closed opens the next one (the others wait for it: one connection per slot at a
-//! time); its request carries the connect timings. Each request is one stream.
+//! Shared HTTP/2 connections: a VU's own connection, whose streams its batch steps'
+//! clients share (`[http] streams_per_connection`: slot = VU), or connections shared by
+//! all VUs (`connections`: slot = VU mod N). Each slot holds one connection per origin,
+//! whose state machine runs in a task of its own (no single client polls it: several
+//! have streams on it), and whose request handle every client on the slot clones. The
+//! first client to find a slot empty or its connection closed opens the next one (the
+//! others wait for it: one connection per slot at a time); its request carries the
+//! connect timings. Each request is one stream.
 
 use std::sync::{Arc, Mutex};
 
