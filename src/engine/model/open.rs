@@ -410,6 +410,9 @@ struct Sizer {
     window: Option<(Instant, u64, u64)>,
     /// The window before this one was slow.
     slow_before: bool,
+    /// The lowest median service time seen lately, and when it was last updated: the
+    /// target's latency when it does not queue.
+    base: Option<(Duration, Instant)>,
 }
 
 impl Sizer {
@@ -424,13 +427,43 @@ impl Sizer {
         need.saturating_add(SPARE).max(self.floor)
     }
 
+    /// The latency the pool is sized for, from the median service time now: at most
+    /// twice the baseline (the lowest median seen, which drifts up by about a quarter a
+    /// second so that a target that really got slower is followed). Past twice the
+    /// baseline the requests queue at the target (it is saturated, or stalled): more
+    /// connections would only queue there too, and open a connection storm on top.
+    fn latency(&mut self, median: Duration, now: Instant) -> Duration {
+        let base = match self.base {
+            None => median,
+            Some((b, at)) => {
+                let drift = 1.0 + now.saturating_duration_since(at).as_secs_f64() / 4.0;
+                b.mul_f64(drift).min(median)
+            }
+        };
+        self.base = Some((base, now));
+        median.min(base * 2)
+    }
+
+    /// Whether the target queues: the median is more than twice the baseline.
+    fn queueing(&self, median: Duration) -> bool {
+        self.base.is_some_and(|(b, _)| median > b * 2)
+    }
+
     /// Arrivals wait and the pool is at its allowance (`pool` VUs); `done` iterations have
     /// finished and `due` arrivals were due, ever. Over each window of `len`: when some
     /// iterations finished but fewer than nine tenths of the arrivals due, the pool kept
     /// working and was too small; two such windows in a row grow it by an eighth. A window
-    /// in which nothing finished is a stall (more VUs would wait as well) and one in which
-    /// as many finished as were due is catching up: neither grows the pool.
-    fn starved(&mut self, now: Instant, done: u64, due: u64, len: Duration, pool: u32) {
+    /// in which nothing finished is a stall (more VUs would wait as well), one in which
+    /// as many finished as were due is catching up, and one in which the target queues
+    /// (`queueing`: saturated) would only queue more: none of them grows the pool.
+    fn starved(
+        &mut self,
+        now: Instant,
+        (done, due): (u64, u64),
+        len: Duration,
+        pool: u32,
+        queueing: bool,
+    ) {
         let Some((since, done0, due0)) = self.window else {
             self.window = Some((now, done, due));
             return;
@@ -440,7 +473,7 @@ impl Sizer {
         }
         let finished = done - done0;
         let owed = due - due0;
-        let slow = finished > 0 && finished * 10 < owed * 9;
+        let slow = finished > 0 && finished * 10 < owed * 9 && !queueing;
         if slow && self.slow_before {
             self.floor = self.floor.max(pool.saturating_add((pool / 8).max(1)));
             self.slow_before = false;
@@ -555,9 +588,10 @@ async fn schedule(ctx: Arc<RunCtx>, lane: Lane, max_vus: u32, stop: Arc<Notify>)
             ctx.gauges.dropped.fetch_add(dropped, Ordering::Relaxed);
         }
         let mut grow = false;
-        // The pool's allowance, its latency estimate and the iterations finished, worked
-        // out once per wake-up and only when no VU is free.
-        let mut sized: Option<(u32, Duration, u64)> = None;
+        // The pool's allowance, its latency estimate, the iterations finished and
+        // whether the target queues, worked out once per wake-up and only when no VU is
+        // free.
+        let mut sized: Option<(u32, Duration, u64, bool)> = None;
         let mut refused = false;
         while let Some(&due_at) = backlog.front() {
             if phase != Phase::Running {
@@ -566,17 +600,25 @@ async fn schedule(ctx: Arc<RunCtx>, lane: Lane, max_vus: u32, stop: Arc<Notify>)
             let (slot, free_at) = match pool.take() {
                 Some(vu) => vu,
                 None if created < max_vus => {
-                    let (allowed, _, _) = *sized.get_or_insert_with(|| {
+                    let (allowed, _, _, _) = *sized.get_or_insert_with(|| {
                         let idle = lock(&pool.idle);
                         let done = idle.recent.done;
-                        let latency = idle.recent.median(&mut scratch);
+                        let median = idle.recent.median(&mut scratch);
                         drop(idle);
-                        let latency = latency.unwrap_or_else(|| {
-                            let age = first_job
-                                .map_or(Duration::ZERO, |t| now.saturating_duration_since(t));
-                            FIRST_GUESS.max(age)
-                        });
-                        (sizer.allowed(rate * share, latency), latency, done)
+                        let (latency, queueing) = match median {
+                            Some(m) => (sizer.latency(m, now), sizer.queueing(m)),
+                            None => {
+                                let age = first_job
+                                    .map_or(Duration::ZERO, |t| now.saturating_duration_since(t));
+                                (FIRST_GUESS.max(age), false)
+                            }
+                        };
+                        (
+                            sizer.allowed(rate * share, latency),
+                            latency,
+                            done,
+                            queueing,
+                        )
                     });
                     let waited = now.saturating_duration_since(due_at);
                     if created >= allowed && waited < LAST_RESORT {
@@ -623,9 +665,9 @@ async fn schedule(ctx: Arc<RunCtx>, lane: Lane, max_vus: u32, stop: Arc<Notify>)
             slot.give(Job::Run(due_at, free_at));
         }
         if refused {
-            let (_, latency, done) = sized.expect("sized when refused");
+            let (_, latency, done, queueing) = sized.expect("sized when refused");
             let len = WINDOW.max(latency * 2);
-            sizer.starved(now, done, due_total, len, created);
+            sizer.starved(now, (done, due_total), len, created, queueing);
             refused_at.get_or_insert(now);
         } else if backlog.is_empty() {
             sizer.fed();
@@ -844,12 +886,18 @@ mod tests {
         let len = Duration::from_millis(10);
         // A stall: nothing finishes for 100 ms while 2,000 arrivals are due. No growth.
         for i in 0..=10 {
-            s.starved(ms(i * 10), 1_000, 1_000 + i * 200, len, 49);
+            s.starved(ms(i * 10), (1_000, 1_000 + i * 200), len, 49, false);
         }
         assert_eq!(s.allowed(20_000.0, Duration::from_micros(500)), 49);
         // Catching up after it: as many finish as are due. No growth.
         for i in 11..=20 {
-            s.starved(ms(i * 10), 1_000 + (i - 10) * 400, 1_000 + i * 200, len, 49);
+            s.starved(
+                ms(i * 10),
+                (1_000 + (i - 10) * 400, 1_000 + i * 200),
+                len,
+                49,
+                false,
+            );
         }
         s.fed();
         assert_eq!(s.allowed(20_000.0, Duration::from_micros(500)), 49);
@@ -859,13 +907,53 @@ mod tests {
             let pool = s.allowed(20_000.0, Duration::from_micros(500));
             s.starved(
                 ms(300 + i * 10),
-                5_000 + i * 100,
-                9_000 + i * 200,
+                (5_000 + i * 100, 9_000 + i * 200),
                 len,
                 pool,
+                false,
             );
         }
         assert_eq!(s.floor, 49 + 6 + 6);
         assert_eq!(s.allowed(20_000.0, Duration::from_micros(500)), 61);
+        // The same windows while the target queues (saturated): no growth.
+        let mut q = Sizer::default();
+        for i in 0..=4 {
+            q.starved(
+                ms(300 + i * 10),
+                (5_000 + i * 100, 9_000 + i * 200),
+                len,
+                49,
+                true,
+            );
+        }
+        assert_eq!(q.floor, 0);
+    }
+
+    #[test]
+    fn a_queueing_target_does_not_grow_the_pool() {
+        let t0 = Instant::now();
+        let ms = |n: u64| t0 + Duration::from_millis(n);
+        let mut s = Sizer::default();
+        // Baseline 1 ms; the median climbs to 20 ms as the target saturates: the pool is
+        // sized for twice the baseline, and the target is queueing.
+        assert_eq!(
+            s.latency(Duration::from_millis(1), ms(0)),
+            Duration::from_millis(1)
+        );
+        assert!(!s.queueing(Duration::from_millis(1)));
+        let l = s.latency(Duration::from_millis(20), ms(10));
+        assert!(l < Duration::from_micros(2_010), "{l:?}");
+        assert!(s.queueing(Duration::from_millis(20)));
+        assert!(!s.queueing(Duration::from_micros(1_500)));
+        // A target that really got slower is followed, a quarter or so a second: after
+        // 20 s at 20 ms the baseline has caught up.
+        for k in 1..=200 {
+            s.latency(Duration::from_millis(20), ms(10 + k * 100));
+        }
+        assert_eq!(
+            s.latency(Duration::from_millis(20), ms(20_100)),
+            Duration::from_millis(20)
+        );
+        assert!(!s.queueing(Duration::from_millis(20)));
     }
 }
