@@ -10,8 +10,10 @@
 //! an idle VU at its exact scheduled time. VUs are long-lived tasks (no task spawned per
 //! iteration); an idle VU waits on its own slot, and the scheduler takes the most recently
 //! idle one first, so the fewest VUs (and connections) carry the load and they stay warm.
-//! A new VU is created only when an arrival is due and no VU is idle, so the pool grows to
-//! the concurrency the target needs (rate x latency), not to `max_vus`.
+//! A new VU is created only when an arrival is due, no VU is idle and the pool is below what
+//! Little's law says the load needs (rate x latency, with headroom: see `Sizer`), so the
+//! pool grows to the concurrency the target needs, not to `max_vus`, and a stall of the
+//! target or of this thread does not open a connection per arrival it held up.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
