@@ -265,6 +265,11 @@ pub struct RunArgs {
     /// Console frames per second.
     #[arg(long = "fps", default_value_t = 8)]
     pub fps: u32,
+    /// Bind outgoing connections to these source addresses in turn, e.g.
+    /// 127.0.0.2,127.0.0.3: each has its own ephemeral ports, so more of them carry more
+    /// connections to one target address. Replaces the scenario's [http] local_addresses.
+    #[arg(long = "bind", value_name = "ADDR[,ADDR...]")]
+    pub bind: Option<String>,
     /// How long in-flight requests may finish after the run ends.
     #[arg(long = "graceful-stop", value_parser = duration_arg)]
     pub graceful_stop: Option<Duration>,

@@ -235,6 +235,21 @@ pub(crate) fn overrides_of(o: &OverrideArgs) -> Result<Overrides, Error> {
     })
 }
 
+/// `--bind ADDR[,ADDR...]`: the source addresses, in order.
+fn parse_bind(list: &str) -> Result<Vec<std::net::IpAddr>, String> {
+    let addrs = list
+        .split(',')
+        .map(|a| {
+            let a = a.trim();
+            a.trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse()
+                .map_err(|_| format!("'{a}' is not an IP address (give source addresses like 127.0.0.2,127.0.0.3)"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(addrs)
+}
+
 /// The runtime a run is driven from: the controller, the aggregator, self-watch, and the
 /// VUs too with one engine thread (more run on [`engine::Lanes`]).
 pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Error> {
@@ -312,6 +327,19 @@ fn execute_hosted(
     let outs = output::outs_for_run(args)?;
     let (serving, prom) =
         prometheus::for_run(args.prometheus.as_deref(), args.prometheus_grace)?.unzip();
+    if let Some(list) = &args.bind {
+        let addrs = parse_bind(list).map_err(|m| Error::Usage(format!("--bind: {m}")))?;
+        plan.overrides.push(format!("--bind {list}"));
+        plan.http.local_addresses = addrs;
+    }
+    if let Some((_, why)) = plan.local_addresses_conflict(&plan.http.local_addresses) {
+        let from = if args.bind.is_some() {
+            "--bind"
+        } else {
+            "[http] local_addresses"
+        };
+        return Err(Error::Usage(format!("{from}: {why}")));
+    }
     if let Some(g) = args.graceful_stop {
         plan.load.graceful_stop = g;
         plan.overrides

@@ -156,6 +156,7 @@ pub fn plan(url: &str, q: &QuickArgs) -> Result<Plan, Error> {
                 crate::scenario::HttpVersion::Http1
             },
             sharing: None,
+            local_addresses: Vec::new(),
         },
         users: vec![UserType {
             name: "default".into(),

@@ -239,6 +239,12 @@ pub struct HttpSection {
     #[serde(default)]
     #[schemars(with = "Vec<String>")]
     pub secret_headers: Vec<Spanned<String>>,
+    /// Source addresses outgoing connections are bound to, in turn (e.g. "127.0.0.2",
+    /// "127.0.0.3"): each has its own ephemeral ports, so more of them carry more
+    /// connections to one target address. `--bind` replaces them.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub local_addresses: Vec<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

@@ -342,6 +342,9 @@ pub struct HttpOptions {
     pub version: super::HttpVersion,
     /// HTTP/2 connections shared by VUs; `None`: one per VU.
     pub sharing: Option<H2Sharing>,
+    /// Source addresses connections are bound to in turn (`[http] local_addresses`,
+    /// `--bind`); empty: the system's choice.
+    pub local_addresses: Vec<std::net::IpAddr>,
 }
 
 impl HttpOptions {
@@ -423,6 +426,73 @@ impl Plan {
             }
         }
         self.base_url = target.clone();
+    }
+
+    /// Why `addrs` cannot be the source addresses of this plan's connections: one of them
+    /// is of a family (IPv4, IPv6) no target the plan names by address has, or such a
+    /// target has no source address of its family, or a request runs on the reqwest
+    /// client (which binds none of them). `(the address at fault, if one, the reason)`.
+    pub fn local_addresses_conflict(
+        &self,
+        addrs: &[std::net::IpAddr],
+    ) -> Option<(Option<std::net::IpAddr>, String)> {
+        if addrs.is_empty() {
+            return None;
+        }
+        if let Some(ep) = self
+            .endpoints
+            .iter()
+            .find(|e| e.client == ClientKind::Reqwest && e.ws.is_none())
+        {
+            return Some((
+                None,
+                format!(
+                    "request '{}' runs on the reqwest client (follow_redirects or client = \"reqwest\"), which binds no source address: use the h1 or hyper client",
+                    ep.name
+                ),
+            ));
+        }
+        let family = |v4: bool| if v4 { "IPv4" } else { "IPv6" };
+        // Targets named by address (a name may resolve to either family).
+        let targets: Vec<(bool, &str)> = self
+            .endpoints
+            .iter()
+            .filter_map(|e| {
+                let host = e.url.host_str()?;
+                let ip: std::net::IpAddr = host
+                    .trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .parse()
+                    .ok()?;
+                Some((ip.is_ipv4(), host))
+            })
+            .collect();
+        for a in addrs {
+            if let Some((_, host)) = targets.iter().find(|(v4, _)| *v4 != a.is_ipv4()) {
+                if !targets.iter().any(|(v4, _)| *v4 == a.is_ipv4()) {
+                    return Some((
+                        Some(*a),
+                        format!(
+                            "{a} is an {} address but the target {host} is {}",
+                            family(a.is_ipv4()),
+                            family(!a.is_ipv4())
+                        ),
+                    ));
+                }
+            }
+        }
+        for (v4, host) in &targets {
+            if !addrs.iter().any(|a| a.is_ipv4() == *v4) {
+                return Some((
+                    None,
+                    format!(
+                        "the target {host} is {} and no source address is",
+                        family(*v4)
+                    ),
+                ));
+            }
+        }
+        None
     }
 
     pub fn total_weight(&self) -> u64 {

@@ -135,10 +135,26 @@ impl Validator<'_> {
                 .as_ref()
                 .map_or_else(Default::default, |v| *v.get_ref()),
             sharing: None,
+            local_addresses: Vec::new(),
         };
         let version_span = f.http.version.as_ref().map_or(0..0, |v| v.span());
+        let mut local_addresses = Vec::with_capacity(f.http.local_addresses.len());
+        for a in &f.http.local_addresses {
+            let ip = a.get_ref().trim().parse::<std::net::IpAddr>().map_err(|_| {
+                self.err_key(
+                    a.span(),
+                    "http.local_addresses",
+                    format!(
+                        "'{}' is not an IP address (source addresses to bind connections to, like \"127.0.0.2\" or \"::1\")",
+                        a.get_ref()
+                    ),
+                )
+            })?;
+            local_addresses.push((ip, a.span()));
+        }
         let http = HttpOptions {
             sharing: self.h2_sharing(&f.http, http.version)?,
+            local_addresses: local_addresses.iter().map(|(ip, _)| *ip).collect(),
             ..http
         };
         let follow_default = f.http.follow_redirects.unwrap_or(false);
@@ -249,7 +265,7 @@ impl Validator<'_> {
 
         let load = self.load(&f)?;
         let monitor = f.monitor.as_ref().map(|m| self.monitor(m)).transpose()?;
-        Ok(Plan {
+        let plan = Plan {
             name: f.name.clone(),
             source: self.path.display().to_string(),
             base_url,
@@ -264,7 +280,16 @@ impl Validator<'_> {
             text: Some(self.src.to_string()),
             overrides: Vec::new(),
             monitor,
-        })
+        };
+        if let Some((at, why)) = plan.local_addresses_conflict(&plan.http.local_addresses) {
+            let span = local_addresses
+                .iter()
+                .find(|(ip, _)| Some(*ip) == at)
+                .or(local_addresses.first())
+                .map_or(0..0, |(_, span)| span.clone());
+            return Err(self.err_key(span, "http.local_addresses", why));
+        }
+        Ok(plan)
     }
 
     #[allow(clippy::too_many_arguments)]

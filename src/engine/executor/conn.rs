@@ -1,14 +1,15 @@
 //! What both HTTP/1.1 executors share: a TCP (or TLS over TCP) stream to an origin,
 //! opened with TCP_NODELAY, and the open-connection gauge that follows it.
 
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 use tokio_rustls::client::TlsStream;
 
 use super::classify::classify_io;
@@ -139,6 +140,72 @@ pub struct Opened {
     pub tls_us: Option<u64>,
 }
 
+/// The source addresses outgoing connections are bound to, in turn (`--bind`, `[http]
+/// local_addresses`): each source address has its own ephemeral ports, so `n` of them
+/// carry `n` times the connections to one target address. Empty: the system chooses.
+#[derive(Debug, Default)]
+pub struct Bind {
+    addrs: Vec<IpAddr>,
+    next: AtomicUsize,
+}
+
+impl Bind {
+    pub fn new(addrs: Vec<IpAddr>) -> Bind {
+        Bind {
+            addrs,
+            next: AtomicUsize::new(0),
+        }
+    }
+
+    /// The next source address of `target`'s family (round robin over the run's
+    /// connections); `Ok(None)` when none are set.
+    fn pick(&self, target: &SocketAddr) -> Result<Option<IpAddr>, String> {
+        if self.addrs.is_empty() {
+            return Ok(None);
+        }
+        let family = |a: &&IpAddr| a.is_ipv4() == target.is_ipv4();
+        let n = self.addrs.iter().filter(family).count();
+        if n == 0 {
+            return Err(format!(
+                "no source address (--bind, local_addresses) is {} like {target}",
+                if target.is_ipv4() { "IPv4" } else { "IPv6" }
+            ));
+        }
+        let k = self.next.fetch_add(1, Ordering::Relaxed) % n;
+        Ok(self.addrs.iter().filter(family).nth(k).copied())
+    }
+}
+
+/// A TCP connection to `addr`, from the source address `local` when one is given.
+async fn connect_tcp(addr: &SocketAddr, local: Option<IpAddr>) -> std::io::Result<TcpStream> {
+    let Some(ip) = local else {
+        return TcpStream::connect(addr).await;
+    };
+    let socket = match addr {
+        SocketAddr::V4(_) => TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => TcpSocket::new_v6()?,
+    };
+    // The port is chosen at connect time, per destination (Linux): a bind to port 0 would
+    // otherwise take one of the source address's ports for good, whatever the target.
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        let on: libc::c_int = 1;
+        // SAFETY: a valid socket, a c_int option of the right size.
+        unsafe {
+            libc::setsockopt(
+                socket.as_raw_fd(),
+                libc::IPPROTO_IP,
+                libc::IP_BIND_ADDRESS_NO_PORT,
+                (&on as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            );
+        }
+    }
+    socket.bind(SocketAddr::new(ip, 0))?;
+    socket.connect(*addr).await
+}
+
 /// Resolves the origin, connects to the first address that answers, and shakes hands
 /// with TLS when the origin is https.
 pub async fn connect_stream(reqs: &Requests, origin: &Origin) -> Result<(Stream, Opened), Failed> {
@@ -172,7 +239,14 @@ pub async fn connect_stream_with(
     let mut stream = None;
     let connecting = Instant::now();
     for addr in &addrs {
-        match TcpStream::connect(addr).await {
+        let local = match origin.bind.pick(addr) {
+            Ok(local) => local,
+            Err(e) => {
+                last_err = Some((addr, std::io::Error::other(e)));
+                continue;
+            }
+        };
+        match connect_tcp(addr, local).await {
             Ok(s) => {
                 stream = Some(s);
                 break;

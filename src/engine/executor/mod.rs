@@ -34,6 +34,8 @@ pub struct Origin {
     pub https: bool,
     pub host: String,
     pub port: u16,
+    /// The source addresses connections are bound to (the run's one round robin).
+    pub bind: Arc<conn::Bind>,
 }
 
 /// An endpoint turned into everything a request needs, built once per run.
@@ -241,6 +243,7 @@ impl Requests {
     pub fn new(plan: &Plan) -> Requests {
         let ws_scheme = |ep: &crate::scenario::Endpoint| ep.ws.is_some();
         let mut origins: Vec<Origin> = Vec::new();
+        let bind = Arc::new(conn::Bind::new(plan.http.local_addresses.clone()));
         let mut prepared = Vec::with_capacity(plan.endpoints.len());
         for ep in &plan.endpoints {
             let https = ep.url.scheme() == "https";
@@ -256,6 +259,7 @@ impl Requests {
                         https,
                         host: host.clone(),
                         port,
+                        bind: bind.clone(),
                     });
                     origins.len() - 1
                 }

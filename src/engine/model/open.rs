@@ -10,8 +10,10 @@
 //! an idle VU at its exact scheduled time. VUs are long-lived tasks (no task spawned per
 //! iteration); an idle VU waits on its own slot, and the scheduler takes the most recently
 //! idle one first, so the fewest VUs (and connections) carry the load and they stay warm.
-//! A new VU is created only when an arrival is due and no VU is idle, so the pool grows to
-//! the concurrency the target needs (rate x latency), not to `max_vus`.
+//! A new VU is created only when an arrival is due, no VU is idle and the pool is below what
+//! Little's law says the load needs (rate x latency, with headroom: see `Sizer`), so the
+//! pool grows to the concurrency the target needs, not to `max_vus`, and a stall of the
+//! target or of this thread does not open a connection per arrival it held up.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -288,6 +290,54 @@ struct Idle {
     vus: Vec<(Arc<Slot>, Instant)>,
     /// Set when the run stops: a VU that comes back then leaves instead.
     closed: bool,
+    /// How long the lane's latest iterations took (the pool's size follows them).
+    recent: Recent,
+}
+
+/// Service times of the latest `RECENT` iterations (from a VU taking the job to its coming
+/// back, so a wait for a free VU is not in it), and how many iterations finished.
+struct Recent {
+    us: Vec<u32>,
+    next: usize,
+    done: u64,
+}
+
+/// Iterations whose service time sizes the pool.
+const RECENT: usize = 256;
+
+impl Default for Recent {
+    fn default() -> Recent {
+        Recent {
+            us: Vec::with_capacity(RECENT),
+            next: 0,
+            done: 0,
+        }
+    }
+}
+
+impl Recent {
+    fn add(&mut self, took: Duration) {
+        let us = took.as_micros().min(u32::MAX as u128) as u32;
+        if self.us.len() < RECENT {
+            self.us.push(us);
+        } else {
+            self.us[self.next] = us;
+        }
+        self.next = (self.next + 1) % RECENT;
+        self.done += 1;
+    }
+
+    /// The median service time, if any iteration finished; `scratch` is reused.
+    fn median(&self, scratch: &mut Vec<u32>) -> Option<Duration> {
+        if self.us.is_empty() {
+            return None;
+        }
+        scratch.clear();
+        scratch.extend_from_slice(&self.us);
+        let mid = scratch.len() / 2;
+        let (_, m, _) = scratch.select_nth_unstable(mid);
+        Some(Duration::from_micros(u64::from(*m)))
+    }
 }
 
 /// What the scheduler and its VUs share.
@@ -298,9 +348,13 @@ struct Pool {
 }
 
 impl Pool {
-    /// A VU is free again; false when the run has stopped and it must leave.
-    fn put_back(&self, slot: Arc<Slot>) -> bool {
+    /// A VU is free again after an iteration that took `took` (`None`: it ran none); false
+    /// when the run has stopped and it must leave.
+    fn put_back(&self, slot: Arc<Slot>, took: Option<Duration>) -> bool {
         let mut idle = lock(&self.idle);
+        if let Some(took) = took {
+            idle.recent.add(took);
+        }
         if idle.closed {
             return false;
         }
@@ -325,6 +379,119 @@ impl Pool {
     }
 }
 
+/// The timer's resolution: arrivals are handed out in batches about a tick apart, so a
+/// batch needs a tick's arrivals' worth of VUs on top of those still busy.
+const TICK: Duration = Duration::from_millis(1);
+/// Headroom over Little's law (rate x latency).
+const HEADROOM: f64 = 1.5;
+/// VUs allowed on top of it.
+const SPARE: u32 = 4;
+/// The latency assumed until an iteration of the lane finishes (or the age of the oldest
+/// one in flight, when longer).
+const FIRST_GUESS: Duration = Duration::from_millis(1);
+/// An arrival that waited this long for a VU gets a new one whatever the estimate says (up
+/// to `max_vus`): the estimate alone never makes the pool drop an arrival.
+const LAST_RESORT: Duration = Duration::from_millis(500);
+/// Shortest window over which a starved pool's throughput is judged.
+const WINDOW: Duration = Duration::from_millis(10);
+
+/// How many VUs the pool may have (BBR's bandwidth x delay with k6's on-demand VUs): what
+/// Little's law says the load needs, the rate x (the lane's median service time + a
+/// tick) x `HEADROOM` + `SPARE`, or more once starved windows showed the pool is what held
+/// arrivals back. A stall (of the target or of this thread) makes every VU busy and
+/// arrivals wait, but adds only as many slow samples as there are VUs, so the median
+/// hardly moves and the pool does not grow one VU per arrival the stall held up: the
+/// arrivals wait for the VUs there are (their latency, measured from when they were due,
+/// says so) instead of opening a connection each.
+#[derive(Default)]
+struct Sizer {
+    /// Granted by starved windows: the pool may have at least this many VUs.
+    floor: u32,
+    /// Since when arrivals wait with the pool at its allowance: (start, iterations
+    /// finished, arrivals due by then).
+    window: Option<(Instant, u64, u64)>,
+    /// The window before this one was slow.
+    slow_before: bool,
+    /// The lowest median service time seen lately, and when it was last updated: the
+    /// target's latency when it does not queue.
+    base: Option<(Duration, Instant)>,
+}
+
+impl Sizer {
+    /// The pool's allowance for `rate` arrivals a second that take `latency` each.
+    fn allowed(&self, rate: f64, latency: Duration) -> u32 {
+        let need = (rate * (latency + TICK).as_secs_f64() * HEADROOM).ceil();
+        let need = if need.is_finite() && need > 0.0 {
+            need.min(f64::from(u32::MAX)) as u32
+        } else {
+            0
+        };
+        need.saturating_add(SPARE).max(self.floor)
+    }
+
+    /// The latency the pool is sized for, from the median service time now: at most
+    /// twice the baseline (the lowest median seen, which drifts up by about a quarter a
+    /// second so that a target that really got slower is followed). Past twice the
+    /// baseline the requests queue at the target (it is saturated, or stalled): more
+    /// connections would only queue there too, and open a connection storm on top.
+    fn latency(&mut self, median: Duration, now: Instant) -> Duration {
+        let base = match self.base {
+            None => median,
+            Some((b, at)) => {
+                let drift = 1.0 + now.saturating_duration_since(at).as_secs_f64() / 4.0;
+                b.mul_f64(drift).min(median)
+            }
+        };
+        self.base = Some((base, now));
+        median.min(base * 2)
+    }
+
+    /// Whether the target queues: the median is more than twice the baseline.
+    fn queueing(&self, median: Duration) -> bool {
+        self.base.is_some_and(|(b, _)| median > b * 2)
+    }
+
+    /// Arrivals wait and the pool is at its allowance (`pool` VUs); `done` iterations have
+    /// finished and `due` arrivals were due, ever. Over each window of `len`: when some
+    /// iterations finished but fewer than nine tenths of the arrivals due, the pool kept
+    /// working and was too small; two such windows in a row grow it by an eighth. A window
+    /// in which nothing finished is a stall (more VUs would wait as well), one in which
+    /// as many finished as were due is catching up, and one in which the target queues
+    /// (`queueing`: saturated) would only queue more: none of them grows the pool.
+    fn starved(
+        &mut self,
+        now: Instant,
+        (done, due): (u64, u64),
+        len: Duration,
+        pool: u32,
+        queueing: bool,
+    ) {
+        let Some((since, done0, due0)) = self.window else {
+            self.window = Some((now, done, due));
+            return;
+        };
+        if now.saturating_duration_since(since) < len {
+            return;
+        }
+        let finished = done - done0;
+        let owed = due - due0;
+        let slow = finished > 0 && finished * 10 < owed * 9 && !queueing;
+        if slow && self.slow_before {
+            self.floor = self.floor.max(pool.saturating_add((pool / 8).max(1)));
+            self.slow_before = false;
+        } else {
+            self.slow_before = slow;
+        }
+        self.window = Some((now, done, due));
+    }
+
+    /// No arrival waits for a VU.
+    fn fed(&mut self) {
+        self.window = None;
+        self.slow_before = false;
+    }
+}
+
 /// A VU of the open model: waits for a job, runs it, goes back to the pool.
 async fn run_vu(ctx: Arc<RunCtx>, pool: Arc<Pool>, slot: Arc<Slot>, id: u64) {
     let _stop_on_panic = StopOnPanic(&ctx.control);
@@ -336,7 +503,10 @@ async fn run_vu(ctx: Arc<RunCtx>, pool: Arc<Pool>, slot: Arc<Slot>, id: u64) {
             Job::Exit | Job::None => return,
         };
         // Owed from when it was due, or from when the VU came free if none was.
-        ctx.gauges.arrival_lag.record(free_at.max(due_at).elapsed());
+        let began = Instant::now();
+        ctx.gauges
+            .arrival_lag
+            .record(began.saturating_duration_since(free_at.max(due_at)));
         {
             let _active = Active::new(&ctx.gauges);
             let user = ctx.pick_user(&mut st.rng);
@@ -344,7 +514,7 @@ async fn run_vu(ctx: Arc<RunCtx>, pool: Arc<Pool>, slot: Arc<Slot>, id: u64) {
                 ctx.iteration(&mut st, user, Some(due_at), &never).await;
             }
         }
-        if !pool.put_back(slot.clone()) {
+        if !pool.put_back(slot.clone(), Some(began.elapsed())) {
             return;
         }
     }
@@ -361,7 +531,19 @@ async fn schedule(ctx: Arc<RunCtx>, lane: Lane, max_vus: u32, stop: Arc<Notify>)
     let mut vus: JoinSet<()> = JoinSet::new();
     let mut created: u32 = 0;
     let mut arrivals = Arrivals::of_part(lane, ctx.segment.clone());
+    // This lane's share of the run's arrivals (lanes, and a fleet worker's part).
+    let share = ctx.segment.as_ref().map_or(1.0, |part| {
+        const Q: u64 = 1 << 20;
+        part.share(Q) as f64 / Q as f64
+    }) / lane.of as f64;
     let mut backlog: VecDeque<Instant> = VecDeque::new();
+    // Arrivals due so far, the first job handed out, and since when arrivals wait because
+    // the pool is at its allowance.
+    let mut due_total: u64 = 0;
+    let mut first_job: Option<Instant> = None;
+    let mut refused_at: Option<Instant> = None;
+    let mut sizer = Sizer::default();
+    let mut scratch: Vec<u32> = Vec::with_capacity(RECENT);
     let timer = tokio::time::sleep(Duration::ZERO);
     tokio::pin!(timer);
     let stopped = stop.notified();
@@ -391,7 +573,9 @@ async fn schedule(ctx: Arc<RunCtx>, lane: Lane, max_vus: u32, stop: Arc<Notify>)
             ran.checked_sub(planned)
         });
         let until = past_end.map_or(now, |over| now.checked_sub(over).unwrap_or(now));
+        let queued = backlog.len();
         let skipped = arrivals.take_due(until, &mut backlog);
+        due_total += (backlog.len() - queued) as u64 + skipped;
         if past_end.is_some() {
             arrivals.set_rate(0.0, now);
         }
@@ -406,20 +590,51 @@ async fn schedule(ctx: Arc<RunCtx>, lane: Lane, max_vus: u32, stop: Arc<Notify>)
             ctx.gauges.dropped.fetch_add(dropped, Ordering::Relaxed);
         }
         let mut grow = false;
+        // The pool's allowance, its latency estimate, the iterations finished and
+        // whether the target queues, worked out once per wake-up and only when no VU is
+        // free.
+        let mut sized: Option<(u32, Duration, u64, bool)> = None;
+        let mut refused = false;
         while let Some(&due_at) = backlog.front() {
             if phase != Phase::Running {
                 break;
             }
             let (slot, free_at) = match pool.take() {
                 Some(vu) => vu,
-                // Before a new VU (and connection) for an arrival, the busy VUs whose
-                // answers are in (after a stall of this thread, most of them) get to run
-                // and come back: new VUs are for concurrency the target needs.
-                None if created > 0 && created < max_vus && !yielded => {
-                    grow = true;
-                    break;
-                }
                 None if created < max_vus => {
+                    let (allowed, _, _, _) = *sized.get_or_insert_with(|| {
+                        let idle = lock(&pool.idle);
+                        let done = idle.recent.done;
+                        let median = idle.recent.median(&mut scratch);
+                        drop(idle);
+                        let (latency, queueing) = match median {
+                            Some(m) => (sizer.latency(m, now), sizer.queueing(m)),
+                            None => {
+                                let age = first_job
+                                    .map_or(Duration::ZERO, |t| now.saturating_duration_since(t));
+                                (FIRST_GUESS.max(age), false)
+                            }
+                        };
+                        (
+                            sizer.allowed(rate * share, latency),
+                            latency,
+                            done,
+                            queueing,
+                        )
+                    });
+                    let waited = now.saturating_duration_since(due_at);
+                    if created >= allowed && waited < LAST_RESORT {
+                        // The VUs there are take it as they come back.
+                        refused = true;
+                        break;
+                    }
+                    // Before a new VU (and connection) for an arrival, the busy VUs whose
+                    // answers are in (after a stall of this thread, most of them) get to
+                    // run and come back: new VUs are for concurrency the target needs.
+                    if created > 0 && !yielded {
+                        grow = true;
+                        break;
+                    }
                     let slot = Arc::new(Slot {
                         job: Mutex::new(Job::None),
                         wake: Notify::new(),
@@ -432,17 +647,33 @@ async fn schedule(ctx: Arc<RunCtx>, lane: Lane, max_vus: u32, stop: Arc<Notify>)
                         ctx.global(lane.index + lane.of * u64::from(created)),
                     ));
                     created += 1;
-                    (slot, due_at)
+                    // Free from now: the wait for the pool to grow is not arrival lag
+                    // (self-watch's), as a wait for a busy VU is not.
+                    let free_at = match refused_at {
+                        Some(at) if due_at <= at => now,
+                        _ => due_at,
+                    };
+                    (slot, free_at)
                 }
                 None => break,
             };
             if !ctx.take_iteration() {
-                let _ = pool.put_back(slot);
+                let _ = pool.put_back(slot, None);
                 backlog.clear();
                 break;
             }
             backlog.pop_front();
+            first_job.get_or_insert(now);
             slot.give(Job::Run(due_at, free_at));
+        }
+        if refused {
+            let (_, latency, done, queueing) = sized.expect("sized when refused");
+            let len = WINDOW.max(latency * 2);
+            sizer.starved(now, (done, due_total), len, created, queueing);
+            refused_at.get_or_insert(now);
+        } else if backlog.is_empty() {
+            sizer.fed();
+            refused_at = None;
         }
         ctx.gauges.vus_target.store(created, Ordering::Relaxed);
         if grow {
@@ -452,11 +683,17 @@ async fn schedule(ctx: Arc<RunCtx>, lane: Lane, max_vus: u32, stop: Arc<Notify>)
         }
         yielded = false;
         // Sleep until the next arrival is due (every arrival due by then is handed out in
-        // one wake-up), the oldest waiting one expires, a VU comes back while arrivals
-        // wait for one, the gate changes or the run stops.
+        // one wake-up), the oldest waiting one gets a VU of its own (below `max_vus`) or
+        // expires, a VU comes back while arrivals wait for one, the gate changes or the
+        // run stops.
+        let wait_limit = if created < max_vus {
+            LAST_RESORT
+        } else {
+            MAX_LAG
+        };
         let wake_at = match (arrivals.next_due(), backlog.front()) {
-            (Some(a), Some(b)) => Some(a.min(*b + MAX_LAG)),
-            (a, b) => a.or(b.map(|b| *b + MAX_LAG)),
+            (Some(a), Some(b)) => Some(a.min(*b + wait_limit)),
+            (a, b) => a.or(b.map(|b| *b + wait_limit)),
         };
         if let Some(at) = wake_at {
             timer.as_mut().reset(at.into());
@@ -618,5 +855,107 @@ mod tests {
         assert_eq!(skipped, 50);
         let expect: Vec<Duration> = (50..=150).map(|k| Duration::from_millis(k * 10)).collect();
         assert_eq!(all, expect);
+    }
+
+    #[test]
+    fn the_median_service_time_is_of_the_latest_iterations() {
+        let mut r = Recent::default();
+        let mut scratch = Vec::new();
+        assert_eq!(r.median(&mut scratch), None);
+        for _ in 0..RECENT {
+            r.add(Duration::from_millis(100));
+        }
+        // A stall's few slow samples do not move it; a window's worth replaces the old.
+        for _ in 0..RECENT / 4 {
+            r.add(Duration::from_millis(1));
+        }
+        assert_eq!(r.median(&mut scratch), Some(Duration::from_millis(100)));
+        for _ in 0..RECENT / 2 {
+            r.add(Duration::from_millis(1));
+        }
+        assert_eq!(r.median(&mut scratch), Some(Duration::from_millis(1)));
+        assert_eq!(r.done, RECENT as u64 * 7 / 4);
+    }
+
+    #[test]
+    fn the_pool_is_sized_by_littles_law_not_by_waiting_arrivals() {
+        let mut s = Sizer::default();
+        // 20,000/s at 0.5 ms: (0.5 + a 1 ms tick) x 20 a ms x 1.5, plus 4.
+        assert_eq!(s.allowed(20_000.0, Duration::from_micros(500)), 49);
+        assert_eq!(s.allowed(0.0, Duration::from_secs(1)), SPARE);
+        let t0 = Instant::now();
+        let ms = |n: u64| t0 + Duration::from_millis(n);
+        let len = Duration::from_millis(10);
+        // A stall: nothing finishes for 100 ms while 2,000 arrivals are due. No growth.
+        for i in 0..=10 {
+            s.starved(ms(i * 10), (1_000, 1_000 + i * 200), len, 49, false);
+        }
+        assert_eq!(s.allowed(20_000.0, Duration::from_micros(500)), 49);
+        // Catching up after it: as many finish as are due. No growth.
+        for i in 11..=20 {
+            s.starved(
+                ms(i * 10),
+                (1_000 + (i - 10) * 400, 1_000 + i * 200),
+                len,
+                49,
+                false,
+            );
+        }
+        s.fed();
+        assert_eq!(s.allowed(20_000.0, Duration::from_micros(500)), 49);
+        // The pool works but too slowly (half the due finish) two windows running: it
+        // grows by an eighth of itself, once per two windows.
+        for i in 0..=4 {
+            let pool = s.allowed(20_000.0, Duration::from_micros(500));
+            s.starved(
+                ms(300 + i * 10),
+                (5_000 + i * 100, 9_000 + i * 200),
+                len,
+                pool,
+                false,
+            );
+        }
+        assert_eq!(s.floor, 49 + 6 + 6);
+        assert_eq!(s.allowed(20_000.0, Duration::from_micros(500)), 61);
+        // The same windows while the target queues (saturated): no growth.
+        let mut q = Sizer::default();
+        for i in 0..=4 {
+            q.starved(
+                ms(300 + i * 10),
+                (5_000 + i * 100, 9_000 + i * 200),
+                len,
+                49,
+                true,
+            );
+        }
+        assert_eq!(q.floor, 0);
+    }
+
+    #[test]
+    fn a_queueing_target_does_not_grow_the_pool() {
+        let t0 = Instant::now();
+        let ms = |n: u64| t0 + Duration::from_millis(n);
+        let mut s = Sizer::default();
+        // Baseline 1 ms; the median climbs to 20 ms as the target saturates: the pool is
+        // sized for twice the baseline, and the target is queueing.
+        assert_eq!(
+            s.latency(Duration::from_millis(1), ms(0)),
+            Duration::from_millis(1)
+        );
+        assert!(!s.queueing(Duration::from_millis(1)));
+        let l = s.latency(Duration::from_millis(20), ms(10));
+        assert!(l < Duration::from_micros(2_010), "{l:?}");
+        assert!(s.queueing(Duration::from_millis(20)));
+        assert!(!s.queueing(Duration::from_micros(1_500)));
+        // A target that really got slower is followed, a quarter or so a second: after
+        // 20 s at 20 ms the baseline has caught up.
+        for k in 1..=200 {
+            s.latency(Duration::from_millis(20), ms(10 + k * 100));
+        }
+        assert_eq!(
+            s.latency(Duration::from_millis(20), ms(20_100)),
+            Duration::from_millis(20)
+        );
+        assert!(!s.queueing(Duration::from_millis(20)));
     }
 }
