@@ -533,7 +533,7 @@ fn listening_sockets_bind_loopback_unless_told_otherwise() {
 
     // Told otherwise, it listens where it is told (127.0.0.2: another loopback address,
     // so nothing is exposed while the test runs).
-    let mut open = Spawned::start(&["demo", "--serve-only", "--bind", "127.0.0.2"], &[]);
+    let mut open = Spawned::start(&["demo", "--serve-only", "--listen", "127.0.0.2"], &[]);
     assert!(open.wait_stderr("http://", Duration::from_secs(10)));
     let socks = listening(open.pid());
     assert_eq!(socks.len(), 1, "{socks:?}");

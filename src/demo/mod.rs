@@ -57,9 +57,9 @@ pub struct DemoOptions {
     #[arg(long, value_name = "PORT", default_value_t = 0)]
     pub port: u16,
 
-    /// Address to listen on
+    /// Address to listen on (`--bind` is the load's source addresses, as in `run`)
     #[arg(long, value_name = "IP", default_value = "127.0.0.1")]
-    pub bind: IpAddr,
+    pub listen: IpAddr,
 
     /// Base latency of the cheap item endpoints
     #[arg(long, value_name = "DUR", default_value = "2ms", value_parser = parse_duration)]
@@ -99,7 +99,7 @@ impl Default for DemoOptions {
     fn default() -> Self {
         DemoOptions {
             port: 0,
-            bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            listen: IpAddr::V4(Ipv4Addr::LOCALHOST),
             latency: Duration::from_millis(2),
             search_latency: Duration::from_millis(25),
             login_latency: Duration::from_millis(15),
@@ -115,7 +115,7 @@ impl Default for DemoOptions {
 impl DemoOptions {
     /// The address to bind.
     pub fn socket_addr(&self) -> SocketAddr {
-        SocketAddr::new(self.bind, self.port)
+        SocketAddr::new(self.listen, self.port)
     }
 }
 

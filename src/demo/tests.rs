@@ -576,7 +576,7 @@ fn cli_defaults_match_default_and_flags_parse() {
         "volley",
         "--port",
         "8080",
-        "--bind",
+        "--listen",
         "0.0.0.0",
         "--latency",
         "1ms",
@@ -597,7 +597,7 @@ fn cli_defaults_match_default_and_flags_parse() {
     .expect("flags");
     let d = cli.demo;
     assert_eq!(d.port, 8080);
-    assert_eq!(d.bind.to_string(), "0.0.0.0");
+    assert_eq!(d.listen.to_string(), "0.0.0.0");
     assert_eq!(d.latency, Duration::from_millis(1));
     assert_eq!(d.search_latency, Duration::from_millis(1500));
     assert_eq!(d.login_latency, Duration::ZERO);
