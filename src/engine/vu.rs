@@ -278,27 +278,12 @@ impl RunCtx {
         let Some(rendered) = self.render(st, idx) else {
             return StepResult::Skipped;
         };
-        self.gauges.in_flight.fetch_add(1, Ordering::Relaxed);
         let recorder = st.recorder.clone();
-        let flight = InFlight {
-            gauges: &self.gauges,
-            recorder: &recorder,
-            endpoint: idx,
-            done: false,
-        };
-        let send_start = Instant::now();
-        let attempt = st
-            .client
-            .send(idx, rendered.as_ref(), self.wants[idx])
+        let (attempt, queued) = self
+            .send(&mut st.client, &recorder, idx, rendered.as_ref(), scheduled)
             .await;
-        flight.finish();
         let connect_failed = attempt.connect_failed;
-        self.conclude(
-            st,
-            idx,
-            attempt,
-            scheduled.map(|s| send_start.saturating_duration_since(s)),
-        );
+        self.conclude(st, idx, attempt, queued);
         self.after_connect(st, connect_failed).await;
         StepResult::Sent
     }
@@ -346,19 +331,11 @@ impl RunCtx {
                 next += 1;
                 let Some(r) = &rendered[k] else { continue };
                 let client = idle.pop().expect("an idle client");
-                let (idx, want) = (eps[k], self.wants[eps[k]]);
-                self.gauges.in_flight.fetch_add(1, Ordering::Relaxed);
-                let flight = InFlight {
-                    gauges: &self.gauges,
-                    recorder: &recorder,
-                    endpoint: idx,
-                    done: false,
-                };
+                let recorder = &recorder;
                 running.push(async move {
-                    let send_start = Instant::now();
-                    let attempt = client.send(idx, r.as_ref(), want).await;
-                    flight.finish();
-                    let queued = scheduled.map(|s| send_start.saturating_duration_since(s));
+                    let (attempt, queued) = self
+                        .send(client, recorder, eps[k], r.as_ref(), scheduled)
+                        .await;
                     (k, client, attempt, queued)
                 });
             }
@@ -379,6 +356,33 @@ impl RunCtx {
         }
         self.after_connect(st, connect_failed).await;
         true
+    }
+
+    /// Sends endpoint `idx` on `client`, counted in flight meanwhile (and recorded as
+    /// aborted if cut off); the attempt, and how long it waited past `scheduled` (open
+    /// model) before it was sent.
+    async fn send(
+        &self,
+        client: &mut VuClient,
+        recorder: &Recorder,
+        idx: usize,
+        rendered: Option<&Rendered>,
+        scheduled: Option<Instant>,
+    ) -> (Attempt, Option<std::time::Duration>) {
+        self.gauges.in_flight.fetch_add(1, Ordering::Relaxed);
+        let flight = InFlight {
+            gauges: &self.gauges,
+            recorder,
+            endpoint: idx,
+            done: false,
+        };
+        let send_start = Instant::now();
+        let attempt = client.send(idx, rendered, self.wants[idx]).await;
+        flight.finish();
+        (
+            attempt,
+            scheduled.map(|s| send_start.saturating_duration_since(s)),
+        )
     }
 
     /// Records a finished attempt (checks, captures, the sample).

@@ -64,6 +64,20 @@ struct H1Conn {
     _open: OpenConn,
 }
 
+impl H1Conn {
+    /// A new connection on `stream`, counted open in `gauges`.
+    fn new(stream: Stream, gauges: &Arc<Gauges>) -> H1Conn {
+        H1Conn {
+            stream,
+            buf: ReadBuf::new(),
+            busy: false,
+            first_byte: None,
+            idle: None,
+            _open: OpenConn::new(gauges),
+        }
+    }
+}
+
 /// A read buffer: bytes `start..end` are received and not yet consumed.
 struct ReadBuf {
     data: Vec<u8>,
@@ -228,14 +242,7 @@ impl H1Client {
         let Ok((stream, _)) = connect_stream(reqs, &reqs.origins[p.origin]).await else {
             return false;
         };
-        *slot = Some(H1Conn {
-            stream,
-            buf: ReadBuf::new(),
-            busy: false,
-            first_byte: None,
-            idle: None,
-            _open: OpenConn::new(gauges),
-        });
+        *slot = Some(H1Conn::new(stream, gauges));
         true
     }
 
@@ -331,14 +338,7 @@ async fn exchange(
             None => {
                 let (stream, o) = connect_stream(reqs, &reqs.origins[p.origin]).await?;
                 opened = Some(o);
-                slot.insert(H1Conn {
-                    stream,
-                    buf: ReadBuf::new(),
-                    busy: false,
-                    first_byte: None,
-                    idle: None,
-                    _open: OpenConn::new(gauges),
-                })
+                slot.insert(H1Conn::new(stream, gauges))
             }
         };
         *sent = true;
