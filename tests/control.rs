@@ -322,7 +322,11 @@ fn tls_with_a_self_signed_certificate_is_pinned_by_its_fingerprint() {
     let url = meta["tcp"].as_str().unwrap().to_string();
     assert!(url.starts_with("https://"), "{url}");
     let fp = meta["tls_fingerprint"].as_str().unwrap().to_string();
-    assert!(live.run.stderr_text().contains(&fp));
+    // The run's notice can reach stderr a moment after its metadata file.
+    assert!(eventually(Duration::from_secs(10), || live
+        .run
+        .stderr_text()
+        .contains(&fp)));
     let token = std::fs::read_to_string(live.run_dir().join("token")).unwrap();
     let runs = live.runs.clone();
     let env = [("VOLLEY_TOKEN", token.trim())];
