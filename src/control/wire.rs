@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 use crate::metrics::generator::{Bottleneck, GeneratorSample, GeneratorSeries};
 use crate::metrics::verdict::ThresholdStatus;
 use crate::metrics::{
-    new_histogram, AbortCause, EndpointStats, ErrorSample, Event, PhaseHists, RunState, Snapshot,
-    SpikeView, StageStatus, TargetSample, TargetSeries, TimelineRow,
+    new_histogram, new_phase_histogram, AbortCause, EndpointStats, ErrorSample, Event, PhaseHists,
+    RunState, Snapshot, SpikeView, StageStatus, TargetSample, TargetSeries, TimelineRow,
 };
 use crate::metrics::{EchoCounts, StreamHists, WsStats};
 
@@ -160,9 +160,9 @@ fn enc(h: &Histogram<u64>) -> Option<String> {
     TimelineRow::encode_hist(h).map(|s| s.to_string())
 }
 
-fn dec(s: &Option<String>, name: &str) -> Result<Histogram<u64>, WireError> {
+fn dec(s: &Option<String>, name: &str, slot: Slot) -> Result<Histogram<u64>, WireError> {
     match s {
-        None => Ok(new_histogram()),
+        None => Ok(slot.empty()),
         Some(s) => TimelineRow::decode_hist(s).ok_or_else(|| WireError::Histogram(name.into())),
     }
 }
@@ -185,6 +185,15 @@ enum Slot {
 const SLOTS: usize = 19;
 
 impl Slot {
+    /// An empty histogram of the slot's kind: a phase's has fewer significant digits
+    /// (`metrics::PHASE_SIGFIG`), and a sum must be of one kind to stay exact.
+    fn empty(self) -> Histogram<u64> {
+        match self {
+            Slot::Phase(_) => new_phase_histogram(),
+            _ => new_histogram(),
+        }
+    }
+
     fn index(self) -> usize {
         match self {
             Slot::Hist => 0,
@@ -447,7 +456,7 @@ impl WireSnapshot {
     }
 
     pub fn to_snapshot(&self) -> Result<Snapshot, WireError> {
-        self.to_snapshot_with(&mut |_, name, _, s| dec(s, name))
+        self.to_snapshot_with(&mut |_, name, slot, s| dec(s, name, slot))
     }
 
     /// [`WireSnapshot::to_snapshot`] with each histogram decoded by
@@ -591,7 +600,7 @@ fn delta(held: &mut Option<Histogram<u64>>, h: &Histogram<u64>) -> Option<String
         if prev.len() == h.len() && prev.max() == h.max() && prev.min() == h.min() {
             return Some(SAME.into());
         }
-        let mut d = new_histogram();
+        let mut d = Histogram::new_from(h);
         let mut grew = 0u64;
         let mut shrank = false;
         for v in h.iter_recorded() {
@@ -725,7 +734,7 @@ impl Decoder {
             match text.as_deref() {
                 None => {
                     *h = None;
-                    Ok(new_histogram())
+                    Ok(slot.empty())
                 }
                 Some(SAME) => h.clone().ok_or_else(bad),
                 Some(t) if t.starts_with(DELTA) => {
@@ -813,7 +822,7 @@ impl Decoder {
                     change,
                 });
             }
-            Ok(new_histogram())
+            Ok(slot.empty())
         })?;
         self.changes.append(&mut changes);
         self.keep_timelines(&s);

@@ -15,7 +15,9 @@ use std::time::{Duration, SystemTime};
 use hdrhistogram::Histogram;
 
 use crate::metrics::verdict::{self, SecondData, Window};
-use crate::metrics::{new_histogram, EndpointStats, PhaseHists, Snapshot, TimelineRow};
+use crate::metrics::{
+    new_histogram, new_phase_histogram, EndpointStats, PhaseHists, Snapshot, TimelineRow,
+};
 use crate::report::{ResultDoc, Row, RunInfo, Stats};
 use crate::thresholds::{self, ThresholdSpec};
 
@@ -269,10 +271,21 @@ pub fn snapshot_of(name: &str, d: &ResultDoc, shift: u64) -> Result<Snapshot, Me
 }
 
 fn hist(enc: Option<&str>, count: u64, what: &str) -> Result<Histogram<u64>, String> {
+    hist_or(enc, count, what, new_histogram)
+}
+
+/// [`hist`], with `empty` for an endpoint that has none (a phase's has fewer significant
+/// digits).
+fn hist_or(
+    enc: Option<&str>,
+    count: u64,
+    what: &str,
+    empty: fn() -> Histogram<u64>,
+) -> Result<Histogram<u64>, String> {
     match enc {
         Some(e) => TimelineRow::decode_hist(e)
             .ok_or_else(|| format!("its {what} histogram is not a valid encoded histogram")),
-        None if count == 0 => Ok(new_histogram()),
+        None if count == 0 => Ok(empty()),
         None => Err(format!(
             "it has {count} {what} latencies but no histogram (written by a volley without one?)"
         )),
@@ -308,7 +321,9 @@ fn endpoint_of(st: &Stats, rows: &[Row], shift: u64) -> Result<EndpointStats, St
         )?));
     }
     if let Some(p) = &st.phases_ms {
-        let h = |enc: &Option<String>, count: u64, what: &str| hist(enc.as_deref(), count, what);
+        let h = |enc: &Option<String>, count: u64, what: &str| {
+            hist_or(enc.as_deref(), count, what, new_phase_histogram)
+        };
         e.phases = Some(Arc::new(PhaseHists {
             dns: h(&p.hdr.dns, p.dns.map_or(0, |l| l.count), "dns")?,
             connect: h(&p.hdr.connect, p.connect.map_or(0, |l| l.count), "connect")?,

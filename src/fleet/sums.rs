@@ -59,7 +59,7 @@ impl HistSums {
             let mut again = false;
             match c.change {
                 HistChange::Added(d) => {
-                    add(held.get_or_insert_with(new_histogram), &d);
+                    add(held.get_or_insert_with(|| Histogram::new_from(&d)), &d);
                     add(sum, &d);
                 }
                 HistChange::Replaced(h) => {
@@ -76,7 +76,7 @@ impl HistSums {
                 }
             }
             if again {
-                let mut fresh = new_histogram();
+                let mut fresh = Histogram::new_from(&*sum);
                 for w in &self.held {
                     if let Some(Some(h)) = w.get(ep).and_then(|e| e.get(slot)) {
                         add(&mut fresh, h);
@@ -134,7 +134,7 @@ pub fn fill(m: &mut Snapshot, sums: &[EndpointStats]) {
 mod tests {
     use super::*;
     use crate::control::wire::{Decoder, Encoder};
-    use crate::metrics::{PhaseHists, TimelineRow};
+    use crate::metrics::{new_phase_histogram, PhaseHists, TimelineRow};
 
     /// A worker's snapshot with `n` requests recorded: latency, phases, uncorrected.
     fn snap(n: u64, base: u64) -> Snapshot {
@@ -144,16 +144,20 @@ mod tests {
         );
         let mut h = new_histogram();
         let mut ttfb = new_histogram();
+        // Phase histograms have fewer significant digits, as the recorder's.
+        let (mut phase_ttfb, mut phase_total) = (new_phase_histogram(), new_phase_histogram());
         for i in 0..n {
             h.record(base + i * 13 % 5000).unwrap();
             ttfb.record(base / 2 + i * 7 % 900).unwrap();
+            phase_total.record(base + i * 13 % 5000).unwrap();
+            phase_ttfb.record(base / 2 + i * 7 % 900).unwrap();
         }
         s.endpoints[0].hist = Arc::new(h.clone());
         s.endpoints[0].requests = n;
         s.endpoints[0].hist_raw = Some(Arc::new(ttfb.clone()));
         s.endpoints[0].phases = Some(Arc::new(PhaseHists {
-            ttfb: ttfb.clone(),
-            total: h.clone(),
+            ttfb: phase_ttfb,
+            total: phase_total,
             ..Default::default()
         }));
         s.total.hist = Arc::new(h.clone());

@@ -17,7 +17,9 @@ pub use crate::state::{AbortCause, Event, EventKind, RunState, SpikeView, StageS
 pub use aggregator::{Aggregator, TICK};
 pub use gauges::Gauges;
 pub use kind::{error_key, ErrorKind, Outcome, Retry, RetryReason};
-pub use recorder::{new_histogram, Accum, PhaseHists, Phases, Recorder, Sample};
+pub use recorder::{
+    new_histogram, new_phase_histogram, Accum, PhaseHists, Phases, Recorder, Sample,
+};
 pub use snapshot::{
     merge_timelines, push_row, EndpointStats, ErrorSample, Snapshot, TimelineRow, WorkerRow,
     WorkerState, MAX_TIMELINE_ROWS, RECENT_ERRORS,
