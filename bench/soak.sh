@@ -67,22 +67,41 @@ fi
 RUN_PID=$!
 START=$(date +%s)
 
-# The volley process (under script(1) it is a grandchild).
-VPID=""
+# The volley processes (under script(1) a grandchild). With the console, volley runs
+# the load in a process of its own (the run host, so that the run can outlive the
+# terminal) beside the console's: both have the same command line, and RSS and CPU are
+# their sums.
+VPIDS=""
 for _ in $(seq 100); do
-    VPID="$(pgrep -f "^$VOLLEY run $SCENARIO" | head -n1 || true)"
-    [ -n "$VPID" ] && break
+    VPIDS="$(pgrep -f "^$VOLLEY run $SCENARIO" || true)"
+    [ -n "$VPIDS" ] && break
     sleep 0.1
 done
-[ -n "$VPID" ] || { log "volley did not start"; exit 1; }
+[ -n "$VPIDS" ] || { log "volley did not start"; exit 1; }
+[ "$CONSOLE" = 1 ] && sleep 2 && VPIDS="$(pgrep -f "^$VOLLEY run $SCENARIO" || true)"
+log "volley processes: $(echo $VPIDS)"
 
 CLK_TCK="$(getconf CLK_TCK)"
 echo -e "elapsed_s\trss_kb\tcpu_ticks" >"$OUT/rss.tsv"
-while kill -0 "$VPID" 2>/dev/null; do
-    rss="$(awk '/^VmRSS:/ {print $2}' "/proc/$VPID/status" 2>/dev/null || true)"
-    # utime + stime of the whole process (all threads), in clock ticks.
-    cpu="$(sed 's/.*) //' "/proc/$VPID/stat" 2>/dev/null | awk '{print $12 + $13}' || true)"
-    [ -n "$rss" ] && [ -n "$cpu" ] && printf '%s\t%s\t%s\n' "$(($(date +%s) - START))" "$rss" "$cpu" >>"$OUT/rss.tsv"
+declare -A LAST_CPU=()
+alive() {
+    local p
+    for p in $VPIDS; do kill -0 "$p" 2>/dev/null && return 0; done
+    return 1
+}
+while alive; do
+    rss=0
+    cpu=0
+    for p in $VPIDS; do
+        r="$(awk '/^VmRSS:/ {print $2}' "/proc/$p/status" 2>/dev/null || true)"
+        # utime + stime of the whole process (all threads), in clock ticks.
+        c="$(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null | awk '{print $12 + $13}' || true)"
+        # A process that has ended keeps its last CPU figure in the sum.
+        [ -n "$c" ] && LAST_CPU[$p]="$c"
+        rss=$((rss + ${r:-0}))
+        cpu=$((cpu + ${LAST_CPU[$p]:-0}))
+    done
+    [ "$rss" -gt 0 ] && printf '%s\t%s\t%s\n' "$(($(date +%s) - START))" "$rss" "$cpu" >>"$OUT/rss.tsv"
     sleep 10
 done
 wait "$RUN_PID" || true
