@@ -499,7 +499,8 @@ fn h2_requests_have_phase_timings() {
     // The server waits 50 ms before the response head: waiting is that, plus loopback.
     let ttfb = phases["ttfb"]["p50"].as_f64().unwrap();
     assert!((50.0..60.0).contains(&ttfb), "ttfb p50 {ttfb} ms");
-    assert!(phases["ttfb"]["min"].as_f64().unwrap() >= 49.95);
+    // (Phase histograms keep 2 significant digits: within 1% of the server's 50 ms.)
+    assert!(phases["ttfb"]["min"].as_f64().unwrap() >= 49.5);
     // The body came with the head.
     assert!(phases["receive"]["p50"].as_f64().unwrap() < 5.0, "{phases}");
     // Connect timed once per connection opened.

@@ -30,8 +30,10 @@ fn time_to_first_byte_is_the_server_s_wait() {
     );
     // The server waits 50 ms before its first byte: waiting is that, plus loopback.
     assert!((50.0..60.0).contains(&ttfb), "ttfb p50 {ttfb} ms");
-    // (HDR histograms keep 3 significant digits: a value reads back within 0.1%.)
-    assert!(phase(&doc, "ttfb", "min") >= 49.95);
+    // (Phase histograms keep 2 significant digits: a value reads back within 1%, so
+    // 50.05 ms may read 49.92.)
+    let min = phase(&doc, "ttfb", "min");
+    assert!(min >= 49.5, "ttfb min {min} ms");
     // The body came with the head: receiving is short.
     let receive = phase(&doc, "receive", "p50");
     assert!(receive < 5.0, "receive p50 {receive} ms");
@@ -71,7 +73,10 @@ fn receiving_is_the_time_from_the_head_to_the_last_body_byte() {
     // The first byte is timed when volley reads it: a VU scheduled late moves a little
     // of the wait from receiving to waiting, never out of the total.
     assert!((95.0..115.0).contains(&receive), "receive p50 {receive} ms");
-    assert!(phase(&doc, "total", "min") >= 99.9);
+    // Phase histograms keep 2 significant digits: a minimum of just over 100 ms may read
+    // as the bottom of its bucket, up to 1% lower (99.84 ms for 100.1 ms).
+    let min = phase(&doc, "total", "min");
+    assert!(min >= 99.0, "total min {min} ms");
     let ttfb = phase(&doc, "ttfb", "p50");
     assert!(ttfb < 10.0, "ttfb p50 {ttfb} ms");
 }
@@ -235,8 +240,9 @@ fn time_to_first_byte_matches_a_thread_sleeping_server() {
     let (p50, min) = (phase(&doc, "ttfb", "p50"), phase(&doc, "ttfb", "min"));
     let receive = phase(&doc, "receive", "p50");
     eprintln!("thread sleeps 50 ms: ttfb p50 {p50} ms (min {min}), receive p50 {receive} ms");
-    // Never below the server's wait (3 significant digits: 49.95 reads 50.0).
-    assert!(min >= 49.95, "ttfb min {min} ms");
+    // Never below the server's wait, to within the phases' 2 significant digits (1%:
+    // 50.05 ms may read 49.92).
+    assert!(min >= 49.5, "ttfb min {min} ms");
     // Above it by loopback and scheduling only; generous for a loaded machine.
     assert!(p50 < 55.0, "ttfb p50 {p50} ms");
     assert!(receive < 1.0, "receive p50 {receive} ms");
