@@ -13,6 +13,8 @@
 #   MODE=open RATE=50000 bash bench/compare.sh # the open model: volley's closed model (its
 #                                              # max rps), its open model at RATE/s and
 #                                              # oha -q RATE --latency-correction
+#   MODE=open RATE=0.9x bash bench/compare.sh  # ... the open rate at 0.9 x the same round's
+#                                              # closed-model rps (the "0.9x the max" check)
 #   THREADS="1 2" bash bench/compare.sh        # volley at each engine thread count, with
 #                                              # per-thread efficiency against 1 thread
 #   THREADS="1 2" CPU_LIMIT=25 bash bench/compare.sh   # ... each run limited to
@@ -23,7 +25,10 @@
 # oha-q (`oha -q RATE --latency-correction -c CONNS`, if installed), interleaved. The
 # table adds dropped iterations and connections opened; the ratio table gives the open
 # model's rps, CPU per request and p99 against the closed model's and oha's in the same
-# round. volley's open-model p50/p99 are corrected for coordinated omission (measured
+# round. RATE=Fx (0.9x, say) sets each round's open rate (volley's and oha's) to F times
+# the rps volley's closed model made just before in that round, so that the open model is
+# asked for a fixed share of what the target served at that moment (its capacity moves
+# between rounds on a shared machine); the raw table gives each run's rate. volley's open-model p50/p99 are corrected for coordinated omission (measured
 # from when each request was due), as oha's with --latency-correction.
 #
 # THREADS (a list, default "1" in MODE=open, the usual t1/t2 columns otherwise): one
@@ -63,6 +68,13 @@ RATE="${RATE:-20000}"
 RATE="${RATE%/s}"
 MAX_VUS="${MAX_VUS:-2000}"
 THREADS="${THREADS:-}"
+# RATE=0.9x: a share of each round's closed-model rps (see MODE=open above).
+RATE_FACTOR=""
+if [[ "$RATE" =~ ^(0|[1-9][0-9]*)?\.?[0-9]+x$ ]]; then
+    [ "$MODE" = open ] || { echo "RATE=Fx needs MODE=open" >&2; exit 2; }
+    RATE_FACTOR="${RATE%x}"
+    RATE=1
+fi
 
 case "$CONNS$DURATION$RUNS$RATE$MAX_VUS${THREADS// /}" in
 *[!0-9]*) echo "CONNS, DURATION (seconds) and RUNS must be whole numbers" >&2; exit 2 ;;
@@ -129,7 +141,7 @@ wrap_for() {
 }
 # The open model's scenario: one GET of URL at RATE/s on at most MAX_VUS VUs.
 OPEN_TOML="$OUT/open.toml"
-if [ "$MODE" = open ]; then
+open_toml() {
     cat >"$OPEN_TOML" <<TOML
 name = "bench open model"
 base_url = "${URL%/}"
@@ -141,7 +153,14 @@ duration = "${DURATION}s"
 [[request]]
 path = "/"
 TOML
-fi
+}
+[ "$MODE" = open ] && open_toml
+# RATE=Fx: after volley-closed-tN's run, RATE becomes F x its rps for the open runs after
+# it in that round (volley-open-tN and oha-q).
+rate_from_closed() {
+    RATE="$(python3 -c 'import json,sys; print(max(1, round(float(sys.argv[2]) * json.load(open(sys.argv[1]))["totals"]["rps"])))' "$1" "$RATE_FACTOR" 2>/dev/null || echo 1)"
+    open_toml
+}
 
 # --- 4. one run of one tool ---------------------------------------------------------
 if [ "$MODE" = h2 ]; then
@@ -258,6 +277,11 @@ run_one() {
     wait "$TOOL_PID" || rc=$?
     TOOL_PID=""
     after="$(snapshot)"
+    if [ -n "$RATE_FACTOR" ] && [[ "$tool" == volley-closed-t* ]]; then
+        rate_from_closed "$base.json"
+        log "round $round: open rate ${RATE_FACTOR} x the closed model's rps = $RATE/s"
+    fi
+    case "$tool" in volley-open-t* | oha-q) echo "$RATE" >"$base.rate" ;; esac
     python3 - "$tool" "$base" "$round" "$rc" "$before" "$after" >>"$RAW" <<'PY'
 import json, re, sys
 tool, base, rnd, rc, before, after = sys.argv[1:]
@@ -335,9 +359,13 @@ if wall != na and float(wall) > 0:
         other_pct = f"{max(0.0, 100 * (busy1 - busy0 - cpu - srv) / max(t1 - t0, 1e-3)):.0f}"
 def f(x, fmt):
     return fmt.format(x) if isinstance(x, (int, float)) else x
+try:
+    rate = open(base + ".rate").read().strip()  # the open rate asked for (open runs)
+except OSError:
+    rate = na
 print("\t".join(str(x) for x in [
     rnd, tool, rc, req, f(rps, "{:.1f}"), f(p50, "{:.3f}"), f(p99, "{:.3f}"), errs,
-    wall, user, sys_, cpu_us, rss_mb, srv_pct, served, other_pct, dropped, opened]))
+    wall, user, sys_, cpu_us, rss_mb, srv_pct, served, other_pct, dropped, opened, rate]))
 PY
     if [ "$rc" -ne 0 ]; then
         log "  $tool exited with $rc (see $base.stderr)"
@@ -345,10 +373,10 @@ PY
 }
 
 # --- 5. interleaved rounds, then the table --------------------------------------------
-printf 'round\ttool\texit\trequests\trps\tp50_ms\tp99_ms\terrors\twall_s\tuser_s\tsys_s\tcpu_us_per_req\tmax_rss_mb\tnginx_cpu_pct\tnginx_served\tother_cpu_pct\tdropped\tconns_opened\n' >"$RAW"
+printf 'round\ttool\texit\trequests\trps\tp50_ms\tp99_ms\terrors\twall_s\tuser_s\tsys_s\tcpu_us_per_req\tmax_rss_mb\tnginx_cpu_pct\tnginx_served\tother_cpu_pct\tdropped\tconns_opened\trate\n' >"$RAW"
 {
     echo "# volley bench/compare.sh $STAMP"
-    echo "# mode=$MODE url=$URL conns=$CONNS duration=${DURATION}s runs=$RUNS nproc=$(nproc) kernel=$(uname -r) cpu_limit=${CPU_LIMIT:-none} threads=${THREADS:-default}$([ "$MODE" = open ] && echo " rate=$RATE/s max_vus=$MAX_VUS")"
+    echo "# mode=$MODE url=$URL conns=$CONNS duration=${DURATION}s runs=$RUNS nproc=$(nproc) kernel=$(uname -r) cpu_limit=${CPU_LIMIT:-none} threads=${THREADS:-default}$([ "$MODE" = open ] && echo " rate=$([ -n "$RATE_FACTOR" ] && echo "${RATE_FACTOR}x the round's closed rps" || echo "$RATE/s") max_vus=$MAX_VUS")"
     echo "# commit=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$REPO" diff --quiet HEAD -- src Cargo.toml Cargo.lock 2>/dev/null || echo ' (src modified)')"
     echo "# volley=$VOLLEY wrk=$(wrk -v 2>&1 | head -n1 | awk '{print $2}') oha=$([ "$HAVE_OHA" = 1 ] && oha --version 2>/dev/null | head -n1 || echo 'not installed')"
     [ "$MODE" = h2 ] && echo "# h2load=$([ "$HAVE_H2LOAD" = 1 ] && h2load --version 2>/dev/null | head -n1 || echo 'not installed')"
@@ -500,15 +528,23 @@ if opens:
     print()
     print("Open model, per-round ratios (medians over rounds; p99 corrected for coordinated omission):")
     print()
-    print("| tool | rps / closed | CPU/req / closed | p99 / closed p99 | rps / oha-q | CPU/req / oha-q | p99 / oha-q p99 | dropped | connections opened |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("| tool | rps / closed | CPU/req / closed | p99 / closed p99 | rps / oha-q | CPU/req / oha-q | p99 / oha-q p99 | dropped | connections opened | rps / rate | held |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for tool in opens:
         closed = tool.replace("volley-open-", "volley-closed-")
         cells = {k: [] for k in ("rc", "cc", "pc", "ro", "co", "po")}
-        drops, conns = [], []
+        drops, conns, of_rate = [], [], []
+        held = runs = 0
         for (rnd, t), r in by.items():
             if t != tool:
                 continue
+            # Held: the rate asked for was made (99% of it: the last arrivals of a run
+            # may still be waiting for a VU when it ends) with 0 dropped.
+            asked, made = num(r.get("rate")), num(r.get("rps"))
+            got = made / asked if asked and made is not None else None
+            of_rate.append(got)
+            runs += 1
+            held += got is not None and got >= 0.99 and num(r.get("dropped")) == 0
             c, o = by.get((rnd, closed)), by.get((rnd, "oha-q"))
             if c:
                 cells["rc"].append(ratio(r, c, "rps"))
@@ -521,7 +557,7 @@ if opens:
             drops.append(num(r.get("dropped")))
             conns.append(num(r.get("conns_opened")))
         print(f"| {tool} | " + " | ".join(medf(cells[k]) for k in ("rc", "cc", "pc", "ro", "co", "po"))
-              + f" | {medf(drops, '.0f')} | {medf(conns, '.0f')} |")
+              + f" | {medf(drops, '.0f')} | {medf(conns, '.0f')} | {medf(of_rate, '.3f')} | {held} of {runs} |")
 # Thread scaling: each volley family at N threads against 1 thread in the same round.
 fams = {}
 for (_, t) in by:

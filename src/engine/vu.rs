@@ -376,13 +376,12 @@ impl RunCtx {
             endpoint: idx,
             done: false,
         };
-        let send_start = Instant::now();
+        // How long the request waited past its due time (open model only: the closed
+        // model reads no clock here).
+        let queued = scheduled.map(|s| Instant::now().saturating_duration_since(s));
         let attempt = client.send(idx, rendered, self.wants[idx]).await;
         flight.finish();
-        (
-            attempt,
-            scheduled.map(|s| send_start.saturating_duration_since(s)),
-        )
+        (attempt, queued)
     }
 
     /// Records a finished attempt (checks, captures, the sample).

@@ -160,6 +160,8 @@ struct Response {
     receive_us: u64,
     /// The connection this response came on was opened for it: how long that took.
     opened: Option<Opened>,
+    /// When the last body byte arrived (the latency's end: one clock read fewer).
+    done: Instant,
 }
 
 /// How the response body ends.
@@ -286,7 +288,11 @@ impl H1Client {
             (start, &mut sent, &mut retry),
         );
         let result = tokio::time::timeout_at(deadline, exchange).await;
-        let latency = start.elapsed().as_micros() as u64;
+        let end = match &result {
+            Ok(Ok(r)) => r.done,
+            _ => Instant::now(),
+        };
+        let latency = end.saturating_duration_since(start).as_micros() as u64;
         let mut attempt = match result {
             Ok(Ok(r)) => {
                 let phases = Phases {
@@ -344,8 +350,15 @@ async fn exchange(
         *sent = true;
         conn.busy = true;
         let streamed = (p.stream, &mut *stream);
+        // On a kept-alive connection, at the first try, the write starts now: the
+        // request's start (a clock read fewer per request on the hot path).
+        let sent_at = if reused && !retried {
+            start
+        } else {
+            Instant::now()
+        };
         match conn
-            .round_trip(wire, p.method == Method::HEAD, want, streamed)
+            .round_trip(wire, sent_at, p.method == Method::HEAD, want, streamed)
             .await
         {
             Ok(mut r) => {
@@ -427,13 +440,13 @@ impl H1Conn {
     async fn round_trip(
         &mut self,
         wire: &[u8],
+        sent_at: Instant,
         head_request: bool,
         want: Want,
         (opts, stream): (StreamOpts, &mut Option<StreamReader>),
     ) -> Result<Response, RoundTripError> {
         self.first_byte = None;
         self.idle = None;
-        let sent_at = Instant::now();
         let written = async {
             self.stream.write_all(wire).await?;
             self.stream.flush().await
@@ -517,6 +530,7 @@ impl H1Conn {
             ttfb_us: first.saturating_duration_since(sent_at).as_micros() as u64,
             receive_us: done.saturating_duration_since(first).as_micros() as u64,
             opened: None,
+            done,
         })
     }
 

@@ -204,7 +204,7 @@ impl Attempt {
 
     /// A `101 Switching Protocols` the request did not ask for is an error: the
     /// connection now speaks something else and no HTTP answer came.
-    fn unasked_upgrade(mut self, p: &Prepared, rendered: Option<&Rendered>) -> Attempt {
+    fn unasked_upgrade(&mut self, p: &Prepared, rendered: Option<&Rendered>) {
         let asked = p.upgrade
             || rendered.is_some_and(|r| r.headers.iter().any(|(k, _)| k == http::header::UPGRADE));
         if self.outcome == Outcome::Status(101) && !asked {
@@ -213,7 +213,6 @@ impl Attempt {
                 Some("101 Switching Protocols to a request that asked for no upgrade".into());
             self.body = None;
         }
-        self
     }
 }
 
@@ -401,27 +400,24 @@ impl VuClient {
 
     /// Sends endpoint `idx`, with templated parts from `rendered`.
     pub async fn send(&mut self, idx: usize, rendered: Option<&Rendered>, want: Want) -> Attempt {
-        let reqs = self.requests.clone();
+        let reqs = &*self.requests;
         let p = &reqs.prepared[idx];
         if let Some(plan) = &p.ws {
             let sends = rendered.map_or(&[][..], |r| &r.ws_sends[..]);
-            return ws::session(&reqs, p, plan, sends, &self.gauges).await;
+            return ws::session(reqs, p, plan, sends, &self.gauges).await;
         }
-        let attempt = match p.client {
-            ClientKind::H1 => self.h1.send(&reqs, p, rendered, want, &self.gauges).await,
-            ClientKind::Hyper => {
-                self.hyper
-                    .send(&reqs, p, rendered, want, &self.gauges)
-                    .await
-            }
+        let mut attempt = match p.client {
+            ClientKind::H1 => self.h1.send(reqs, p, rendered, want, &self.gauges).await,
+            ClientKind::Hyper => self.hyper.send(reqs, p, rendered, want, &self.gauges).await,
             ClientKind::Reqwest => {
                 let gauges = &self.gauges;
                 let client = self
                     .reqwest
-                    .get_or_insert_with(|| ReqwestClient::new(&reqs, gauges.clone()));
+                    .get_or_insert_with(|| ReqwestClient::new(reqs, gauges.clone()));
                 client.send(p, rendered, want).await
             }
         };
-        attempt.unasked_upgrade(p, rendered)
+        attempt.unasked_upgrade(p, rendered);
+        attempt
     }
 }
