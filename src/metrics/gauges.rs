@@ -19,7 +19,7 @@ pub struct Gauges {
     /// Some connections are not in `connections_open` (reqwest's pool closes them out of
     /// sight), so the open count is unknown.
     pub connections_open_unknown: AtomicBool,
-    /// Open model: iterations dropped because every VU was busy.
+    /// Open model: iterations due and never started (no VU was free in time).
     pub dropped: AtomicU64,
     /// Iterations completed (every step of the flow sent).
     pub iterations_done: AtomicU64,

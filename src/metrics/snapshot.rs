@@ -404,7 +404,8 @@ pub struct Snapshot {
     pub spike: Option<SpikeView>,
     /// Open model: the arrival rate now (iterations/s); None in the closed model.
     pub rate: Option<f64>,
-    /// Open model: iterations that could not start because every VU was busy.
+    /// Open model: iterations due and never started (no VU was free within 1 s, or by the
+    /// end of the run).
     pub dropped: u64,
     /// Iterations completed so far.
     pub iterations_done: u64,

@@ -165,7 +165,7 @@ const FAMILIES: &[Family] = &[
     family(
         "volley_dropped_iterations_total",
         Type::Counter,
-        "Open model: iterations not started because every VU was busy.",
+        "Open model: iterations due and never started (no VU was free in time).",
         Source::Run(|s| Some(s.dropped as f64)),
     ),
     family(

@@ -53,7 +53,8 @@ pub struct ResultDoc {
     /// Command-line options that replaced the scenario's values: `--vus 50`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub overrides: Vec<String>,
-    /// Open model: iterations that were due but not started because every VU was busy.
+    /// Open model: iterations that were due but never started (no VU was free within 1 s,
+    /// or by the end of the run).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dropped_iterations: Option<u64>,
     /// Threshold results, in scenario order (absent when the scenario has none).

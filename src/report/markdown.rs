@@ -169,7 +169,7 @@ pub fn write_markdown<W: Write>(
         writeln!(w)?;
         writeln!(
             w,
-            "⚠️ {} iterations dropped (every VU was busy when they were due)",
+            "⚠️ {} iterations dropped (due, and no VU was free in time)",
             units::count(d)
         )?;
     }

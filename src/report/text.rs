@@ -315,7 +315,7 @@ pub fn write_summary_fit<W: Write>(doc: &ResultDoc, w: &mut W, cols: usize) -> i
     if let Some(d) = doc.dropped_iterations {
         writeln!(
             w,
-            "  dropped    {} iterations (every VU busy)",
+            "  dropped    {} iterations (due, no VU free in time)",
             units::count(d)
         )?;
     }
