@@ -724,7 +724,7 @@ async fn schedule(ctx: Arc<RunCtx>, lane: Lane, max_vus: u32, stop: Arc<Notify>)
             _ = &mut timer, if wake_at.is_some() => {}
         }
     }
-    let unstarted = unstarted(&ctx, &mut arrivals, backlog, Instant::now());
+    let unstarted = unstarted(&ctx, &backlog);
     if unstarted > 0 {
         ctx.gauges.dropped.fetch_add(unstarted, Ordering::Relaxed);
     }
@@ -732,33 +732,19 @@ async fn schedule(ctx: Arc<RunCtx>, lane: Lane, max_vus: u32, stop: Arc<Notify>)
     vus
 }
 
-/// Arrivals that were due before the run ended and never started: those still waiting
-/// for a VU (`backlog`) and those due since the scheduler last woke up. They are dropped
-/// iterations like those that waited past `MAX_LAG`, so that every arrival due is either
-/// an iteration or a drop (near saturation about 1% of a 5 s run were neither). The run
-/// ends at `now`, or at its planned end when that came first; an arrival due at the very
-/// end is not counted (nor started). None when the iteration limit ended the run: the
-/// arrivals after it were not owed.
-fn unstarted(
-    ctx: &RunCtx,
-    arrivals: &mut Arrivals,
-    mut backlog: VecDeque<Instant>,
-    now: Instant,
-) -> u64 {
+/// Arrivals that were due before the run ended and never started: those the scheduler
+/// found due and no VU took, still waiting in `backlog` when the run stopped. They are
+/// dropped iterations like those that waited past `MAX_LAG`, so that an arrival that
+/// waited for a VU is either an iteration or a drop (near saturation about 1% of a 5 s
+/// run were neither). The arrivals due since the scheduler's last wake-up (less than a
+/// tick) are not counted: the next wake-up would have handed them out, and at a high rate
+/// they would read as a few drops at the end of every run. None when the iteration limit
+/// ended the run: the arrivals after it were not owed.
+fn unstarted(ctx: &RunCtx, backlog: &VecDeque<Instant>) -> u64 {
     if ctx.limit_reached.load(Ordering::Acquire) {
         return 0;
     }
-    let past_end = ctx.control.planned().and_then(|planned| {
-        let ran = ctx.control.clock().run_time(now);
-        ran.checked_sub(planned)
-    });
-    let end = past_end.map_or(now, |over| now.checked_sub(over).unwrap_or(now));
-    let Some(until) = end.checked_sub(Duration::from_nanos(1)) else {
-        return 0;
-    };
-    let skipped = arrivals.take_due(until, &mut backlog);
-    let owed = backlog.iter().filter(|&&due| due <= until).count() as u64;
-    skipped + owed
+    backlog.len() as u64
 }
 
 #[cfg(test)]
