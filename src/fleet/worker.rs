@@ -80,6 +80,7 @@ pub fn command(args: &WorkerArgs) -> Result<i32, Error> {
         volley_version: env!("CARGO_PKG_VERSION").into(),
         scenario_sha256: protocol::scenario_sha256(&text),
         histogram_sigfig: HISTOGRAM_SIGFIG,
+        phase_histogram_sigfig: u32::from(crate::metrics::PHASE_SIGFIG),
         index,
         host: hostname(),
         pid: std::process::id(),

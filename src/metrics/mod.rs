@@ -18,7 +18,7 @@ pub use aggregator::{Aggregator, TICK};
 pub use gauges::Gauges;
 pub use kind::{error_key, ErrorKind, Outcome, Retry, RetryReason};
 pub use recorder::{
-    new_histogram, new_phase_histogram, Accum, PhaseHists, Phases, Recorder, Sample,
+    new_histogram, new_phase_histogram, Accum, PhaseHists, Phases, Recorder, Sample, PHASE_SIGFIG,
 };
 pub use snapshot::{
     merge_timelines, push_row, EndpointStats, ErrorSample, Snapshot, TimelineRow, WorkerRow,

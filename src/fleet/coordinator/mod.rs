@@ -376,6 +376,38 @@ mod tests {
         assert_eq!(out.len(), 2);
     }
 
+    /// Two builds of one version may keep their phase histograms at different precisions
+    /// (3 significant digits before 2026-12-02, 2 after): the coordinator refuses a worker
+    /// whose phases would not merge exactly, also one that does not say (an older build).
+    #[tokio::test]
+    async fn a_worker_whose_phase_histograms_differ_is_refused() {
+        let (service, _workers, _engine) = start(Settings {
+            workers: 2,
+            scenario_sha256: "abc".into(),
+            overrides: Default::default(),
+            run_id: "r".into(),
+            on_loss: LossPolicy::Continue,
+            register_timeout: Duration::from_secs(5),
+            scenario: "s".into(),
+            endpoints: Vec::new(),
+            thresholds: Vec::new(),
+        });
+        let reg = |phases: u32| proto::Register {
+            version: PROTOCOL_VERSION,
+            volley_version: env!("CARGO_PKG_VERSION").into(),
+            scenario_sha256: "abc".into(),
+            histogram_sigfig: protocol::HISTOGRAM_SIGFIG,
+            phase_histogram_sigfig: phases,
+            ..Default::default()
+        };
+        for phases in [0, 3] {
+            let err = service.0.admit(&reg(phases)).expect_err("refused");
+            assert!(err.message().contains("phase histograms keep"), "{err:?}");
+        }
+        let mine = u32::from(crate::metrics::PHASE_SIGFIG);
+        assert_eq!(service.0.admit(&reg(mine)).expect("admitted"), 0);
+    }
+
     #[test]
     fn the_fleet_is_done_when_every_worker_is_over() {
         use WorkerState::*;

@@ -18,7 +18,7 @@ use crate::state::EventKind;
 
 impl Inner {
     /// Admits a worker or says why not; its index.
-    fn admit(&self, reg: &proto::Register) -> Result<usize, Status> {
+    pub(super) fn admit(&self, reg: &proto::Register) -> Result<usize, Status> {
         let refuse = |why: String| Err(Status::failed_precondition(why));
         if reg.version != PROTOCOL_VERSION {
             return refuse(format!(
@@ -44,6 +44,16 @@ impl Inner {
             return refuse(format!(
                 "worker refused: its histograms keep {} significant digits, the coordinator's {HISTOGRAM_SIGFIG}: the merge would not be exact",
                 reg.histogram_sigfig
+            ));
+        }
+        let phases = u32::from(crate::metrics::PHASE_SIGFIG);
+        if reg.phase_histogram_sigfig != phases {
+            return refuse(format!(
+                "worker refused: its phase histograms keep {}, the coordinator's {phases} significant digits: the merge would not be exact (use the same build)",
+                match reg.phase_histogram_sigfig {
+                    0 => "an unknown number of (an older build)".to_string(),
+                    n => n.to_string(),
+                }
             ));
         }
         let mut b = self.board.lock().expect("fleet board");
