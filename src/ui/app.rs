@@ -142,35 +142,60 @@ pub struct App {
     pub target_url: Option<String>,
     /// `d` can leave the run going on: it runs in a run host, or elsewhere.
     pub detachable: bool,
-    /// Every request of the last [`REACH_WINDOW`] failed without a response.
-    pub unreachable: bool,
-    /// (wall time, requests, requests without a response) of recent snapshots.
-    reach: VecDeque<(Duration, u64, u64)>,
+    /// Whether recent requests got any response (the header's verdict).
+    pub reach: Reach,
+    /// (wall time, requests, requests not connected, requests without a response) of
+    /// recent snapshots.
+    reach_log: VecDeque<(Duration, u64, u64, u64)>,
 }
 
 /// How far back "every request failed without a response" looks.
 pub const REACH_WINDOW: Duration = Duration::from_secs(3);
 
-/// Requests that got no response at all: the target refused, reset, timed out, failed the
-/// TLS handshake or could not be found. HTTP error statuses are responses.
+/// The header's verdict on the target, from the requests that ended in the last
+/// [`REACH_WINDOW`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    /// Some request got a response (an HTTP error status is a response).
+    Answering,
+    /// Every request failed to connect: refused, not found, no route, TLS handshake.
+    Unreachable,
+    /// Every request got no response, and some did connect: the target accepts
+    /// connections but times out, resets or closes them, or answers with bytes that are
+    /// not HTTP. "Unreachable" would send the operator to check the network.
+    NotAnswering,
+}
+
+/// Requests that never had a connection to send on: refused, not found, no route, or a
+/// failed TLS handshake.
+fn not_connected(e: &EndpointStats) -> u64 {
+    count_kinds(e, |k| {
+        matches!(
+            k,
+            ErrorKind::ConnectRefused | ErrorKind::Connect | ErrorKind::Dns | ErrorKind::Tls
+        )
+    })
+}
+
+/// Requests that got no response at all: those [`not_connected`], and those that timed
+/// out, were reset or closed, or got bytes that are not HTTP.
 fn no_response(e: &EndpointStats) -> u64 {
-    e.errors_by_kind
-        .iter()
-        .filter(|(k, _)| {
+    not_connected(e)
+        + count_kinds(e, |k| {
             matches!(
-                ErrorKind::parse(k),
-                Some(
-                    ErrorKind::ConnectRefused
-                        | ErrorKind::Connect
-                        | ErrorKind::Dns
-                        | ErrorKind::Timeout
-                        | ErrorKind::Tls
-                        | ErrorKind::ConnectionReset
-                        | ErrorKind::ConnectionClosed
-                        | ErrorKind::InvalidResponse
-                )
+                k,
+                ErrorKind::Timeout
+                    | ErrorKind::ConnectionReset
+                    | ErrorKind::ConnectionClosed
+                    | ErrorKind::InvalidResponse
             )
         })
+}
+
+fn count_kinds(e: &EndpointStats, pick: impl Fn(ErrorKind) -> bool) -> u64 {
+    e.errors_by_kind
+        .iter()
+        .filter(|(k, _)| ErrorKind::parse(k).is_some_and(&pick))
         .map(|(_, n)| n)
         .sum()
 }
@@ -203,26 +228,32 @@ impl App {
             notice: None,
             target_url: None,
             detachable: false,
-            unreachable: false,
-            reach: VecDeque::new(),
+            reach: Reach::Answering,
+            reach_log: VecDeque::new(),
         };
         app.watch_reach(&snap);
         app
     }
 
-    /// Target unreachable: every request that ended in the last [`REACH_WINDOW`] got no
-    /// response. A window in which no request ended keeps the last verdict.
+    /// The [`Reach`] verdict over the requests that ended in the last [`REACH_WINDOW`].
+    /// A window in which no request ended keeps the last verdict.
     fn watch_reach(&mut self, snap: &Snapshot) {
         let now = snap.elapsed;
-        self.reach
-            .push_back((now, snap.total.requests, no_response(&snap.total)));
-        while self.reach.len() > 1 && self.reach[1].0 + REACH_WINDOW <= now {
-            self.reach.pop_front();
+        let (c, n) = (not_connected(&snap.total), no_response(&snap.total));
+        self.reach_log.push_back((now, snap.total.requests, c, n));
+        while self.reach_log.len() > 1 && self.reach_log[1].0 + REACH_WINDOW <= now {
+            self.reach_log.pop_front();
         }
-        let (_, r0, n0) = self.reach[0];
+        let (_, r0, c0, n0) = self.reach_log[0];
         let requests = snap.total.requests.saturating_sub(r0);
         if requests > 0 {
-            self.unreachable = no_response(&snap.total).saturating_sub(n0) == requests;
+            self.reach = if c.saturating_sub(c0) == requests {
+                Reach::Unreachable
+            } else if n.saturating_sub(n0) == requests {
+                Reach::NotAnswering
+            } else {
+                Reach::Answering
+            };
         }
     }
 

@@ -10,7 +10,7 @@ use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 
 use super::action::Action;
-use super::app::{parse_spike, parse_vus, App, InputKind, Quit, SortKey, View};
+use super::app::{parse_spike, parse_vus, App, InputKind, Quit, Reach, SortKey, View};
 use super::theme::Theme;
 use super::view;
 use crate::engine::{Command, Spike, SpikeChange};
@@ -579,6 +579,10 @@ fn overlays() -> Vec<(&'static str, App)> {
     let s = refused(&a.snap, 4, 900, "connect_refused");
     a.set_snapshot(Arc::new(s));
     out.push(("unreachable", a));
+    let mut a = app(RunState::Running);
+    let s = refused(&a.snap, 4, 900, "timeout");
+    a.set_snapshot(Arc::new(s));
+    out.push(("not_answering", a));
     let mut a = six_endpoints();
     for _ in 0..5 {
         a.on_key(&key('j'));
@@ -621,37 +625,69 @@ fn paused_spike_header_shows_both() {
 }
 
 #[test]
-fn unreachable_when_every_recent_request_got_no_response() {
+fn unreachable_when_every_recent_request_failed_to_connect() {
     let mut a = app(RunState::Running);
-    assert!(!a.unreachable);
+    assert_eq!(a.reach, Reach::Answering);
     // Responses with error statuses are responses.
     let s = refused(&a.snap, 1, 100, "http_503");
     a.set_snapshot(Arc::new(s.clone()));
-    assert!(!a.unreachable);
+    assert_eq!(a.reach, Reach::Answering);
     // Some refused, some answered within the window: reachable.
     let s = refused(&s, 1, 100, "connect_refused");
     a.set_snapshot(Arc::new(s.clone()));
-    assert!(!a.unreachable);
-    // Past the window, only refusals, resets and timeouts: unreachable.
+    assert_eq!(a.reach, Reach::Answering);
+    // Past the window, only refusals, names not found and failed handshakes: unreachable.
     let mut s = refused(&s, 2, 100, "connect_refused");
-    for (kind, n) in [("timeout", 50), ("tls", 50), ("connection_reset", 50)] {
+    for (kind, n) in [("dns", 50), ("tls", 50), ("connect", 50)] {
         s = refused(&s, 1, n, kind);
         a.set_snapshot(Arc::new(s.clone()));
     }
-    assert!(a.unreachable);
+    assert_eq!(a.reach, Reach::Unreachable);
     let head = render(&a, 80, 24);
     assert!(
-        head.lines().next().unwrap().contains("UNREACHABLE"),
+        head.lines().next().unwrap().contains("TARGET UNREACHABLE"),
         "{head}"
     );
     // No request ended: the verdict stands; one response ends it.
     a.set_snapshot(Arc::new(refused(&s, 5, 0, "timeout")));
-    assert!(a.unreachable);
+    assert_eq!(a.reach, Reach::Unreachable);
     let mut ok = s.clone();
     ok.elapsed += Duration::from_secs(1);
     ok.total.requests += 1;
     a.set_snapshot(Arc::new(ok));
-    assert!(!a.unreachable);
+    assert_eq!(a.reach, Reach::Answering);
+}
+
+#[test]
+fn not_answering_when_it_accepts_but_nothing_comes_back() {
+    let mut a = app(RunState::Running);
+    // Timeouts, resets and closes after connecting: the target is there, it does not
+    // answer. Mixed with refusals it is still "not answering", not "unreachable".
+    let mut s = a.snap.as_ref().clone();
+    for (kind, n) in [
+        ("timeout", 50),
+        ("connection_reset", 50),
+        ("connect_refused", 50),
+        ("connection_closed", 50),
+        ("invalid_response", 50),
+    ] {
+        s = refused(&s, 1, n, kind);
+        a.set_snapshot(Arc::new(s.clone()));
+    }
+    assert_eq!(a.reach, Reach::NotAnswering);
+    let head = render(&a, 80, 24);
+    let line = head.lines().next().unwrap();
+    assert!(line.contains("TARGET NOT ANSWERING"), "{head}");
+    assert!(!line.contains("UNREACHABLE"), "{head}");
+    // Past the window, refusals alone: unreachable.
+    for _ in 0..4 {
+        s = refused(&s, 1, 50, "connect_refused");
+        a.set_snapshot(Arc::new(s.clone()));
+    }
+    assert_eq!(a.reach, Reach::Unreachable);
+    // A 503 is an answer.
+    a.set_snapshot(Arc::new(refused(&s, 1, 1, "http_503")));
+    assert_eq!(a.reach, Reach::Answering);
 }
 
 #[test]

@@ -10,7 +10,7 @@ use ratatui::widgets::{Paragraph, Widget};
 
 use super::{clock, fit, Seg};
 use crate::state::{RunState, StageStatus};
-use crate::ui::app::App;
+use crate::ui::app::{App, Reach};
 use crate::units;
 
 /// Two lines at the top of the screen. Pieces that do not fit are shortened, then left
@@ -72,10 +72,15 @@ impl Widget for Header<'_> {
         if let (RunState::Paused, Some(sp)) = (s.state, spike) {
             line1.push(Seg::new(7, vec![sp]));
         }
-        if app.unreachable {
+        let verdict = match app.reach {
+            Reach::Answering => None,
+            Reach::Unreachable => Some(("TARGET UNREACHABLE", "UNREACHABLE")),
+            Reach::NotAnswering => Some(("TARGET NOT ANSWERING", "NO ANSWER")),
+        };
+        if let Some((long, short)) = verdict {
             line1.push(
-                Seg::new(9, vec![Span::styled("TARGET UNREACHABLE", t.bad())])
-                    .or(vec![Span::styled("UNREACHABLE", t.bad())]),
+                Seg::new(9, vec![Span::styled(long, t.bad())])
+                    .or(vec![Span::styled(short, t.bad())]),
             );
         }
         let run = match s.planned {
