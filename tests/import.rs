@@ -199,6 +199,21 @@ fn run(file: &Path, target: &str, iterations: u32, env: &[(String, String)]) {
     );
 }
 
+/// Checks the imported scenario, runs one iteration against a recorder: what it saw.
+fn replay_once(i: &Imported, dir: &Path) -> Vec<Seen> {
+    let file = check(i, dir);
+    let server = Recorder::start();
+    run(&file, &server.url, 1, &i.env);
+    server.seen()
+}
+
+/// (method, path) of each request seen, in order.
+fn routes(seen: &[Seen]) -> Vec<(&str, &str)> {
+    seen.iter()
+        .map(|s| (s.method.as_str(), s.path.as_str()))
+        .collect()
+}
+
 fn env_of<'a>(i: &'a Imported, name: &str) -> &'a str {
     &i.env.iter().find(|(k, _)| k == name).unwrap().1
 }
@@ -273,15 +288,8 @@ fn har_golden_check_and_run_replays_the_recording() {
     ] {
         assert!(!i.toml.contains(secret), "'{secret}' written");
     }
-    let dir = scratch("har");
-    let file = check(&i, &dir);
-    let server = Recorder::start();
-    run(&file, &server.url, 1, &i.env);
-    let seen = server.seen();
-    let got: Vec<(&str, &str)> = seen
-        .iter()
-        .map(|s| (s.method.as_str(), s.path.as_str()))
-        .collect();
+    let seen = replay_once(&i, &scratch("har"));
+    let got = routes(&seen);
     assert_eq!(
         got,
         [
@@ -363,6 +371,52 @@ fn k6_golden_check_and_todos_on_stderr() {
         i.stderr
     );
     assert!(!i.toml.contains("abc.def"));
+}
+
+/// k6's http.batch becomes a batch step; run once, the server sees the page, then the
+/// batch's requests (all of them, with their bodies and headers), then the last request.
+#[test]
+fn k6_batch_is_a_batch_step_and_runs() {
+    let dir = scratch("k6-batch");
+    let script = dir.join("page.js");
+    std::fs::write(
+        &script,
+        r#"import http from 'k6/http';
+const BASE = 'http://127.0.0.1:8080';
+export default function () {
+  http.get(`${BASE}/page`);
+  http.batch([
+    ['GET', `${BASE}/app.css`],
+    ['POST', `${BASE}/track`, JSON.stringify({ e: 'view' }), { headers: { 'X-Id': '7' } }],
+    { method: 'GET', url: BASE + '/app.js' },
+  ]);
+  http.get(`${BASE}/feed`);
+}
+"#,
+    )
+    .unwrap();
+    let i = import(&["k6", script.to_str().unwrap()]);
+    assert!(
+        i.toml
+            .contains(r#"  ["GET /app.css", "POST /track", "GET /app.js"],"#),
+        "{}",
+        i.toml
+    );
+    assert!(!i.stderr.contains("TODO"), "{}", i.stderr);
+    let seen = replay_once(&i, &dir);
+    let got = routes(&seen);
+    assert_eq!(got.len(), 5, "{got:?}");
+    assert_eq!(got[0], ("GET", "/page"));
+    assert_eq!(got[4], ("GET", "/feed"));
+    let mut batch = got[1..4].to_vec();
+    batch.sort();
+    assert_eq!(
+        batch,
+        [("GET", "/app.css"), ("GET", "/app.js"), ("POST", "/track")]
+    );
+    let track = seen.iter().find(|s| s.path == "/track").unwrap();
+    assert_eq!(track.json(), json!({"e": "view"}));
+    assert_eq!(track.header("x-id"), Some("7"));
 }
 
 #[test]

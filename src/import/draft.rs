@@ -32,13 +32,35 @@ pub struct Request {
     pub comments: Vec<String>,
 }
 
+/// One step of a user's flow: a request, or requests sent together (a batch step).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Step {
+    One(String),
+    Batch(Vec<String>),
+}
+
+impl Step {
+    pub fn names(&self) -> &[String] {
+        match self {
+            Step::One(n) => std::slice::from_ref(n),
+            Step::Batch(b) => b,
+        }
+    }
+}
+
+impl From<String> for Step {
+    fn from(n: String) -> Step {
+        Step::One(n)
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct User {
     pub name: String,
     pub weight: Option<u32>,
     pub on_start: Vec<String>,
     pub tasks: Vec<(String, u32)>,
-    pub steps: Vec<String>,
+    pub steps: Vec<Step>,
     pub think_time: Option<String>,
     pub pacing: Option<String>,
     pub comments: Vec<String>,
@@ -421,7 +443,18 @@ impl Draft {
         for u in &mut self.users {
             u.on_start.retain(|n| known.contains(n));
             u.tasks.retain(|(n, _)| known.contains(n));
-            u.steps.retain(|n| known.contains(n));
+            for st in &mut u.steps {
+                if let Step::Batch(b) = st {
+                    b.retain(|n| known.contains(n));
+                    if b.len() == 1 {
+                        *st = Step::One(b.remove(0));
+                    }
+                }
+            }
+            u.steps.retain(|st| match st {
+                Step::One(n) => known.contains(n),
+                Step::Batch(b) => !b.is_empty(),
+            });
         }
         self.users
             .retain(|u| !u.tasks.is_empty() || !u.steps.is_empty());
@@ -532,7 +565,16 @@ impl Draft {
             if !u.steps.is_empty() {
                 out.push_str("steps = [\n");
                 for s in &u.steps {
-                    let _ = writeln!(out, "  {},", inline(s.as_str()));
+                    match s {
+                        Step::One(n) => {
+                            let _ = writeln!(out, "  {},", inline(n.as_str()));
+                        }
+                        Step::Batch(b) => {
+                            let mut a = Array::new();
+                            b.iter().for_each(|n| a.push(n.as_str()));
+                            let _ = writeln!(out, "  {},", inline(a));
+                        }
+                    }
                 }
                 out.push_str("]\n");
             }

@@ -12,7 +12,7 @@ use std::path::Path;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 
-use super::draft::{Body, Draft, Load, Request, User};
+use super::draft::{Body, Draft, Load, Request, Step, User};
 use super::{glob_match, split_url, ImportError};
 
 /// Distinct requests kept; more are counted and dropped.
@@ -577,11 +577,11 @@ impl State<'_> {
             .filter(|r| !r.captures.is_empty())
             .map(|r| r.name.clone())
             .collect();
-        let steps: Vec<String> = self
+        let steps: Vec<Step> = self
             .steps
             .iter()
             .filter(|s| !on_start.contains(s))
-            .cloned()
+            .map(|s| Step::One(s.clone()))
             .collect();
         let mut comments =
             vec!["The recording, in order: each iteration replays these steps.".to_string()];
@@ -605,7 +605,7 @@ impl State<'_> {
             }
         }
         let (on_start, steps) = if steps.is_empty() {
-            (Vec::new(), on_start)
+            (Vec::new(), on_start.into_iter().map(Step::One).collect())
         } else {
             (on_start, steps)
         };

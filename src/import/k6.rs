@@ -8,8 +8,8 @@ use std::path::Path;
 use regex::Regex;
 use serde_json::Value;
 
-use super::draft::{form_body, plain, Body, Draft, Load, Request, User, FORM};
-use super::scan::{closing, line_of, object_literal, split_args, string_literal};
+use super::draft::{form_body, plain, Body, Draft, Load, Request, Step, User, FORM};
+use super::scan::{closing, fields, inside, line_of, object_literal, split_args, string_literal};
 use super::{pick_base, ImportError};
 
 pub fn from_script(path: &Path, src: &str) -> Result<Draft, ImportError> {
@@ -25,10 +25,18 @@ pub fn from_script(path: &Path, src: &str) -> Result<Draft, ImportError> {
     }
     let assigned = Regex::new(r"([A-Za-z_$][\w$]*)\s*=\s*$").expect("valid regex");
     options(src, &mut d);
-    let call = Regex::new(r"\bhttp\.(get|post|put|patch|del|head|options|request)\s*\(")
-        .expect("valid regex");
+    let call = Regex::new(
+        r"\bhttp\.(get|post|put|patch|del|head|options|request|asyncRequest|batch)\s*\(",
+    )
+    .expect("valid regex");
+    let cx = Ctx {
+        path,
+        consts: &consts,
+        captures: &captures,
+    };
     let mut steps = Vec::new();
     let mut origins = Vec::new();
+    let mut batches = 0;
     for m in call.captures_iter(src) {
         let whole = m.get(0).expect("match");
         let line = line_of(src, whole.start());
@@ -41,19 +49,31 @@ pub fn from_script(path: &Path, src: &str) -> Result<Draft, ImportError> {
         };
         let args_text = templates_to_strings(&src[open + 1..close], &consts);
         let args = split_args(&args_text, false);
+        let verb = &m[1];
+        if verb == "batch" {
+            let names = batch(&mut d, &cx, line, args.first().copied(), &mut origins);
+            batches += 1;
+            match names.len() {
+                0 => {}
+                1 => steps.push(Step::One(names.into_iter().next().expect("one"))),
+                _ => steps.push(Step::Batch(names)),
+            }
+            continue;
+        }
         let mut from = whole.start().saturating_sub(80);
         while !src.is_char_boundary(from) {
             from -= 1;
         }
         let before = &src[from..whole.start()];
         let result_var = assigned.captures(before).map(|c| c[1].to_string());
-        let verb = &m[1];
+        // k6's signatures: get and head (url, params); request and asyncRequest (method,
+        // url, body, params); the others (url, body, params).
         let (method, rest) = match verb {
-            "request" => match args.first().and_then(|a| string_literal(a)) {
+            "request" | "asyncRequest" => match args.first().and_then(|a| string_literal(a)) {
                 Some(method) => (method.to_ascii_uppercase(), &args[1.min(args.len())..]),
                 None => {
                     d.todos.push(format!(
-                        "line {line}: http.request with a method that is not literal"
+                        "line {line}: http.{verb} with a method that is not literal"
                     ));
                     continue;
                 }
@@ -61,98 +81,24 @@ pub fn from_script(path: &Path, src: &str) -> Result<Draft, ImportError> {
             "del" => ("DELETE".to_string(), &args[..]),
             v => (v.to_ascii_uppercase(), &args[..]),
         };
-        let url = rest.first().and_then(|a| literal_with_consts(a, &consts));
-        let Some(url) = url else {
-            d.todos.push(format!(
-                "line {line}: http.{verb} with a URL that is not literal ({}): add it by hand",
-                rest.first().map(|a| shorten(a)).unwrap_or_default()
-            ));
-            continue;
-        };
-        let Ok(parsed) = reqwest::Url::parse(&url) else {
-            d.todos
-                .push(format!("line {line}: '{url}' is not an absolute URL"));
-            continue;
-        };
-        let has_body = !matches!(method.as_str(), "GET" | "HEAD" | "OPTIONS");
-        let (body_arg, params_arg) = if has_body {
-            (rest.get(1), rest.get(2))
+        let (body, params) = if matches!(verb, "get" | "head") {
+            (None, rest.get(1).copied())
         } else {
-            (None, rest.get(1))
+            (rest.get(1).copied(), rest.get(2).copied())
         };
-        let mut headers = BTreeMap::new();
-        if let Some(p) = params_arg {
-            match object_literal(p, false) {
-                Some(Value::Object(o)) => {
-                    if let Some(Value::Object(h)) = o.get("headers") {
-                        for (k, v) in h {
-                            let v = plain(v);
-                            if v.contains("{{") {
-                                // A value captured from an earlier response.
-                                headers.insert(k.clone(), v);
-                                continue;
-                            }
-                            headers.insert(k.clone(), d.secrets.header(k, &v));
-                        }
-                    }
-                }
-                _ => d.todos.push(format!("line {line}: request params that are not literal ({}): headers not carried over", shorten(p))),
-            }
-        }
-        let body = match body_arg.map(|b| b.trim()) {
-            None | Some("null") | Some("undefined") => None,
-            Some(b) => {
-                if let Some(s) = string_literal(b) {
-                    Some(Body::Text(d.secrets.form(&s)))
-                } else if let Some(mut j) = b
-                    .strip_prefix("JSON.stringify(")
-                    .and_then(|x| x.strip_suffix(')'))
-                    .and_then(|x| object_literal(x, false))
-                {
-                    d.secrets.json(&mut j);
-                    headers.retain(|k, _| !k.eq_ignore_ascii_case("content-type"));
-                    Some(Body::Json(j))
-                } else if let Some(mut j) = object_literal(b, false) {
-                    // k6 sends an object as a form.
-                    d.secrets.json(&mut j);
-                    headers.insert("Content-Type".into(), FORM.into());
-                    Some(Body::Text(form_body(&j)))
-                } else {
-                    d.todos.push(format!(
-                        "line {line}: a body that is not literal ({}): add it by hand",
-                        shorten(b)
-                    ));
-                    None
-                }
-            }
-        };
-        let (origin, p) = super::split_url(&parsed);
-        let p = d.secrets.path(&p);
-        let name = d.unique_name(&format!("{method} {}", parsed.path()));
-        steps.push(name.clone());
-        d.requests.push(Request {
-            name,
+        let c = Call {
+            line,
+            what: format!("http.{verb}"),
             method,
-            path: p,
-            headers,
+            url: rest.first().copied(),
             body,
-            comments: vec![format!("{}:{line}", path.display())],
-            captures: captures
-                .iter()
-                .filter(|(_, res, _)| Some(res) == result_var.as_ref())
-                .map(|(var, _, p)| (var.clone(), format!("$.{p}")))
-                .collect(),
-            ..Default::default()
-        });
-        origins.push(origin);
-    }
-    let other = Regex::new(r"\bhttp\.(batch|asyncRequest)\s*\(").expect("valid regex");
-    for m in other.find_iter(src) {
-        d.todos.push(format!(
-            "line {}: {} is not imported: add its requests by hand",
-            line_of(src, m.start()),
-            m.as_str().trim_end_matches(['(', ' '])
-        ));
+            params,
+            result_var,
+        };
+        if let Some((name, origin)) = request(&mut d, &cx, c) {
+            steps.push(Step::One(name));
+            origins.push(origin);
+        }
     }
     if d.requests.is_empty() {
         return Err(ImportError::input(
@@ -177,9 +123,31 @@ pub fn from_script(path: &Path, src: &str) -> Result<Draft, ImportError> {
         name: "default".into(),
         steps,
         think_time: (slept > 0.0).then(|| format!("{}ms", (slept * 1000.0).round() as u64)),
-        comments: vec![
-            "k6's default function, in order; its sleep() calls add up to the think time.".into(),
-        ],
+        comments: {
+            let mut c = vec![
+                "k6's default function, in order; its sleep() calls add up to the think time."
+                    .to_string(),
+            ];
+            if batches > 0 {
+                c.push(
+                    "A list inside steps is k6's http.batch: one VU sends its requests together"
+                        .into(),
+                );
+                c.push(
+                    "and goes on when all have ended. Over HTTP/1.1 they go one after another on"
+                        .into(),
+                );
+                c.push(
+                    "the VU's connection (k6 opens up to 6 per host); over HTTP/2 ([http] version"
+                        .into(),
+                );
+                c.push(
+                    "= \"2\", streams_per_connection = 6) they are sent together, as k6's are."
+                        .into(),
+                );
+            }
+            c
+        },
         ..Default::default()
     });
     if d.load.vus.is_none() && d.load.rate.is_none() && d.load.stages.is_empty() {
@@ -199,6 +167,192 @@ pub fn from_script(path: &Path, src: &str) -> Result<Draft, ImportError> {
         ),
     );
     Ok(d)
+}
+
+/// What the request functions share: the script's path, string constants and captures.
+struct Ctx<'a> {
+    path: &'a Path,
+    consts: &'a HashMap<String, String>,
+    captures: &'a [(String, String, String)],
+}
+
+/// One request's parts, as source text.
+struct Call<'s> {
+    line: usize,
+    /// `http.get`, `http.batch`: for the TODO lines.
+    what: String,
+    method: String,
+    url: Option<&'s str>,
+    body: Option<&'s str>,
+    params: Option<&'s str>,
+    /// `res` in `const res = http.get(...)`.
+    result_var: Option<String>,
+}
+
+/// `http.batch(requests)`: each request of the array (or object) in order; their names.
+/// A request given as a URL string is a GET; as an array `[method, url, body, params]`;
+/// as an object `{ method, url, body, params }`.
+fn batch(
+    d: &mut Draft,
+    cx: &Ctx,
+    line: usize,
+    arg: Option<&str>,
+    origins: &mut Vec<String>,
+) -> Vec<String> {
+    let entries: Option<Vec<&str>> = arg.and_then(|a| {
+        if let Some(inner) = inside(a, '[') {
+            Some(split_args(inner, false))
+        } else {
+            fields(a).map(|f| f.into_iter().map(|(_, v)| v).collect())
+        }
+    });
+    let Some(entries) = entries else {
+        d.todos.push(format!(
+            "line {line}: http.batch with requests that are not a literal array or object ({}): add them by hand",
+            arg.map(shorten).unwrap_or_default()
+        ));
+        return Vec::new();
+    };
+    let mut names = Vec::new();
+    for e in entries {
+        let call = |method: String, url, body, params| Call {
+            line,
+            what: "http.batch".into(),
+            method,
+            url,
+            body,
+            params,
+            result_var: None,
+        };
+        let call = if literal_with_consts(e, cx.consts).is_some() {
+            Some(call("GET".into(), Some(e), None, None))
+        } else if let Some(inner) = inside(e, '[') {
+            let parts = split_args(inner, false);
+            parts.first().and_then(|m| string_literal(m)).map(|m| {
+                call(
+                    m.to_ascii_uppercase(),
+                    parts.get(1).copied(),
+                    parts.get(2).copied(),
+                    parts.get(3).copied(),
+                )
+            })
+        } else if let Some(f) = fields(e) {
+            let get = |k: &str| f.iter().find(|(n, _)| n == k).map(|(_, v)| *v);
+            let method = match get("method") {
+                None => Some("GET".to_string()),
+                Some(m) => string_literal(m).map(|m| m.to_ascii_uppercase()),
+            };
+            method.map(|m| call(m, get("url"), get("body"), get("params")))
+        } else {
+            None
+        };
+        let Some(call) = call else {
+            d.todos.push(format!(
+                "line {line}: a request of http.batch that is not literal ({}): add it by hand",
+                shorten(e)
+            ));
+            continue;
+        };
+        if let Some((name, origin)) = request(d, cx, call) {
+            names.push(name);
+            origins.push(origin);
+        }
+    }
+    names
+}
+
+/// One request into the draft: its name and origin, or a TODO when it is not literal.
+fn request(d: &mut Draft, cx: &Ctx, c: Call) -> Option<(String, String)> {
+    let Call {
+        line,
+        what,
+        method,
+        url,
+        body,
+        params,
+        result_var,
+    } = c;
+    let Some(url) = url.and_then(|a| literal_with_consts(a, cx.consts)) else {
+        d.todos.push(format!(
+            "line {line}: {what} with a URL that is not literal ({}): add it by hand",
+            url.map(shorten).unwrap_or_default()
+        ));
+        return None;
+    };
+    let Ok(parsed) = reqwest::Url::parse(&url) else {
+        d.todos
+            .push(format!("line {line}: '{url}' is not an absolute URL"));
+        return None;
+    };
+    let mut headers = BTreeMap::new();
+    match params.map(str::trim) {
+        None | Some("null") | Some("undefined") => {}
+        Some(p) => match object_literal(p, false) {
+            Some(Value::Object(o)) => {
+                if let Some(Value::Object(h)) = o.get("headers") {
+                    for (k, v) in h {
+                        let v = plain(v);
+                        if v.contains("{{") {
+                            // A value captured from an earlier response.
+                            headers.insert(k.clone(), v);
+                            continue;
+                        }
+                        headers.insert(k.clone(), d.secrets.header(k, &v));
+                    }
+                }
+            }
+            _ => d.todos.push(format!(
+                "line {line}: request params that are not literal ({}): headers not carried over",
+                shorten(p)
+            )),
+        },
+    }
+    let body = match body.map(|b| b.trim()) {
+        None | Some("null") | Some("undefined") => None,
+        Some(b) => {
+            if let Some(s) = string_literal(b) {
+                Some(Body::Text(d.secrets.form(&s)))
+            } else if let Some(mut j) = b
+                .strip_prefix("JSON.stringify(")
+                .and_then(|x| x.strip_suffix(')'))
+                .and_then(|x| object_literal(x, false))
+            {
+                d.secrets.json(&mut j);
+                headers.retain(|k, _| !k.eq_ignore_ascii_case("content-type"));
+                Some(Body::Json(j))
+            } else if let Some(mut j) = object_literal(b, false) {
+                // k6 sends an object as a form.
+                d.secrets.json(&mut j);
+                headers.insert("Content-Type".into(), FORM.into());
+                Some(Body::Text(form_body(&j)))
+            } else {
+                d.todos.push(format!(
+                    "line {line}: a body that is not literal ({}): add it by hand",
+                    shorten(b)
+                ));
+                None
+            }
+        }
+    };
+    let (origin, p) = super::split_url(&parsed);
+    let p = d.secrets.path(&p);
+    let name = d.unique_name(&format!("{method} {}", parsed.path()));
+    d.requests.push(Request {
+        name: name.clone(),
+        method,
+        path: p,
+        headers,
+        body,
+        comments: vec![format!("{}:{line}", cx.path.display())],
+        captures: cx
+            .captures
+            .iter()
+            .filter(|(_, res, _)| Some(res) == result_var.as_ref())
+            .map(|(var, _, p)| (var.clone(), format!("$.{p}")))
+            .collect(),
+        ..Default::default()
+    });
+    Some((name, origin))
 }
 
 fn shorten(s: &str) -> String {
@@ -518,17 +672,88 @@ mod tests {
     }
 
     #[test]
-    fn batch_calls_are_todos() {
-        let src = "export default function () {\n  http.get('http://h/a');\n  http.batch([['GET', 'http://h/b']]);\n}\n";
+    fn batch_calls_are_batch_steps_in_order() {
+        let src = r#"const B = 'http://h';
+export default function () {
+  http.get(`${B}/page`);
+  const responses = http.batch([
+    ['GET', `${B}/a.css`],
+    ['POST', 'http://h/track', JSON.stringify({ e: 'view' }), { headers: { 'X-Id': '7' } }],
+    `${B}/b.js`,
+    { method: 'PUT', url: 'http://h/c', body: 'x=1' },
+  ]);
+  http.batch({ logo: 'http://h/logo.png', feed: { url: B + '/feed' } });
+  http.batch(['http://h/only']);
+  http.get('http://h/end');
+}
+"#;
         let d = from_script(Path::new("s.js"), src).unwrap();
-        assert_eq!(d.requests.len(), 1);
-        assert!(
-            d.todos
-                .iter()
-                .any(|t| t == "line 3: http.batch is not imported: add its requests by hand"),
-            "{:?}",
-            d.todos
+        assert!(d.todos.is_empty(), "{:?}", d.todos);
+        let one = |n: &str| Step::One(n.into());
+        let batch = |ns: &[&str]| Step::Batch(ns.iter().map(|n| n.to_string()).collect());
+        assert_eq!(
+            d.users[0].steps,
+            vec![
+                one("GET /page"),
+                batch(&["GET /a.css", "POST /track", "GET /b.js", "PUT /c"]),
+                batch(&["GET /logo.png", "GET /feed"]),
+                one("GET /only"),
+                one("GET /end"),
+            ]
         );
+        let track = d.requests.iter().find(|r| r.name == "POST /track").unwrap();
+        assert_eq!(
+            track.body,
+            Some(Body::Json(serde_json::json!({"e": "view"})))
+        );
+        assert_eq!(track.headers["X-Id"], "7");
+        assert_eq!(track.comments, vec!["s.js:4".to_string()]);
+        let put = d.requests.iter().find(|r| r.name == "PUT /c").unwrap();
+        assert_eq!(put.body, Some(Body::Text("x=1".into())));
+        // The TOML is a scenario volley runs: the batches are lists inside steps.
+        let toml = crate::import::finish(&d).unwrap().toml;
+        assert!(
+            toml.contains(r#"  ["GET /a.css", "POST /track", "GET /b.js", "PUT /c"],"#),
+            "{toml}"
+        );
+        assert!(toml.contains("k6's http.batch"), "{toml}");
+    }
+
+    #[test]
+    fn batch_requests_that_are_not_literal_are_todos() {
+        let src = "export default function () {\n  http.get('http://h/a');\n  http.batch(reqs);\n  http.batch([['GET', url], 'http://h/b', { method: m, url: 'http://h/c' }]);\n}\n";
+        let d = from_script(Path::new("s.js"), src).unwrap();
+        let names: Vec<&str> = d.requests.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["GET /a", "GET /b"]);
+        assert_eq!(
+            d.todos,
+            [
+                "line 3: http.batch with requests that are not a literal array or object (reqs): add them by hand",
+                "line 4: http.batch with a URL that is not literal (url): add it by hand",
+                "line 4: a request of http.batch that is not literal ({ method: m, url: 'http://h/c' }): add it by hand",
+            ]
+        );
+        // One request left of the second batch: a plain step.
+        assert_eq!(d.users[0].steps[1], Step::One("GET /b".into()));
+    }
+
+    #[test]
+    fn params_after_a_null_body_are_read() {
+        // http.request and http.options take (.., body, params) whatever the method;
+        // asyncRequest is request's signature.
+        let src = "export default async function () {\n  http.request('GET', 'http://h/a', null, { headers: { 'X-A': '1' } });\n  http.options('http://h/b', null, { headers: { 'X-B': '2' } });\n  await http.asyncRequest('DELETE', 'http://h/c', null, { headers: { 'X-C': '3' } });\n}\n";
+        let d = from_script(Path::new("s.js"), src).unwrap();
+        assert!(d.todos.is_empty(), "{:?}", d.todos);
+        let h: Vec<(&str, &str)> = d
+            .requests
+            .iter()
+            .map(|r| (r.name.as_str(), r.headers.values().next().unwrap().as_str()))
+            .collect();
+        assert_eq!(
+            h,
+            [("GET /a", "1"), ("OPTIONS /b", "2"), ("DELETE /c", "3")]
+        );
+        assert!(d.requests.iter().all(|r| r.body.is_none()));
     }
 
     #[test]

@@ -164,6 +164,50 @@ fn python_words(s: &str) -> String {
     out
 }
 
+/// The inside of a bracketed literal (`[...]`, `{...}`), when `arg` is one.
+pub fn inside(arg: &str, open: char) -> Option<&str> {
+    let a = arg.trim();
+    let close = match open {
+        '[' => ']',
+        '{' => '}',
+        _ => return None,
+    };
+    (a.starts_with(open) && a.ends_with(close) && closing(a, 0, false) == Some(a.len() - 1))
+        .then(|| &a[1..a.len() - 1])
+}
+
+/// A JavaScript object literal's top-level `key: value` pairs, the values as source
+/// text (so a value that is not literal, `JSON.stringify(...)` say, can still be read
+/// apart). `None` when `arg` is not an object literal or a member is not `key: value`
+/// (a shorthand, a spread, a computed key).
+pub fn fields(arg: &str) -> Option<Vec<(String, &str)>> {
+    let inner = inside(arg, '{')?;
+    let mut out = Vec::new();
+    for member in split_args(inner, false) {
+        let (key, value) = match member.chars().next()? {
+            q @ ('\'' | '"') => {
+                let end = string_end(member.as_bytes(), 0, q as u8);
+                let key = string_literal(member.get(..=end)?)?;
+                (key, member.get(end + 1..)?.trim_start().strip_prefix(':')?)
+            }
+            _ => {
+                let (k, v) = member.split_once(':')?;
+                let k = k.trim();
+                if k.is_empty()
+                    || !k
+                        .chars()
+                        .all(|c| c.is_alphanumeric() || c == '_' || c == '$')
+                {
+                    return None;
+                }
+                (k.to_string(), v)
+            }
+        };
+        out.push((key, value.trim()));
+    }
+    Some(out)
+}
+
 /// 1-based line of a byte offset.
 pub fn line_of(s: &str, at: usize) -> usize {
     s[..at.min(s.len())].matches('\n').count() + 1
@@ -188,6 +232,19 @@ mod tests {
             object_literal("{ a: 'x', b: [1, true], }", false),
             Some(serde_json::json!({"a": "x", "b": [1, true]}))
         );
+        assert_eq!(
+            fields("{ method: 'POST', 'url': 'http://h/a', body: JSON.stringify({ a: 1 }), }"),
+            Some(vec![
+                ("method".to_string(), "'POST'"),
+                ("url".to_string(), "'http://h/a'"),
+                ("body".to_string(), "JSON.stringify({ a: 1 })"),
+            ])
+        );
+        assert_eq!(fields("{ url, method: 'GET' }"), None);
+        assert_eq!(fields("{ ...base }"), None);
+        assert_eq!(fields("['GET', 'x']"), None);
+        assert_eq!(inside(" ['GET', 'x'] ", '['), Some("'GET', 'x'"));
+        assert_eq!(inside("['a'] + ['b']", '['), None);
         assert_eq!(
             object_literal("{'ok': True, 'n': None, 'Nonesuch': 'True'}", true),
             Some(serde_json::json!({"ok": true, "n": null, "Nonesuch": "True"}))
