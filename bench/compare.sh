@@ -15,6 +15,9 @@
 #                                              # oha -q RATE --latency-correction
 #   MODE=open RATE=0.9x bash bench/compare.sh  # ... the open rate at 0.9 x the same round's
 #                                              # closed-model rps (the "0.9x the max" check)
+#   MODE=open VOLLEY_BASE=/path/to/old/volley bash bench/compare.sh   # A/B: an older
+#                                              # build's open model (base-open-tN) in the
+#                                              # same rounds, and new / base ratios
 #   THREADS="1 2" bash bench/compare.sh        # volley at each engine thread count, with
 #                                              # per-thread efficiency against 1 thread
 #   THREADS="1 2" CPU_LIMIT=25 bash bench/compare.sh   # ... each run limited to
@@ -178,6 +181,7 @@ elif [ "$MODE" = open ]; then
     TOOLS=()
     for n in ${THREADS:-1}; do
         TOOLS+=("volley-closed-t$n" "volley-open-t$n")
+        [ -n "${VOLLEY_BASE:-}" ] && TOOLS+=("base-open-t$n")
     done
     if [ "$HAVE_OHA" = 1 ]; then
         TOOLS+=(oha-q)
@@ -235,14 +239,15 @@ run_one() {
     local round="$1" tool="$2"
     local base="$OUT/r${round}-${tool}"
     local cmd threads=1
-    if [[ "$tool" =~ ^volley-.*-?t([0-9]+)$ ]]; then
-        threads="${BASH_REMATCH[1]}"
+    if [[ "$tool" =~ ^(volley|base)-.*-?t([0-9]+)$ ]]; then
+        threads="${BASH_REMATCH[2]}"
     fi
     case "$tool" in
     wrk) cmd=(wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency "$URL") ;;
     oha-q) cmd=(oha -z "${DURATION}s" -c "$CONNS" -q "$RATE" --latency-correction --no-tui "$URL") ;;
     volley-closed-t*) cmd=("$VOLLEY" "$URL" -c "$CONNS" -d "${DURATION}s" --headless --threads "$threads" --out "json=$base.json") ;;
     volley-open-t*) cmd=("$VOLLEY" run "$OPEN_TOML" --headless --threads "$threads" --out "json=$base.json") ;;
+    base-open-t*) cmd=("$VOLLEY_BASE" run "$OPEN_TOML" --headless --threads "$threads" --out "json=$base.json") ;;
     oha) cmd=(oha -z "${DURATION}s" -c "$CONNS" --no-tui "$URL") ;;
     oha-h2) cmd=(oha -z "${DURATION}s" -c "$CONNS" --no-tui --http2 "$URL") ;;
     # h2c with prior knowledge (h2load's default for http://), one stream per connection.
@@ -281,7 +286,7 @@ run_one() {
         rate_from_closed "$base.json"
         log "round $round: open rate ${RATE_FACTOR} x the closed model's rps = $RATE/s"
     fi
-    case "$tool" in volley-open-t* | oha-q) echo "$RATE" >"$base.rate" ;; esac
+    case "$tool" in volley-open-t* | base-open-t* | oha-q) echo "$RATE" >"$base.rate" ;; esac
     python3 - "$tool" "$base" "$round" "$rc" "$before" "$after" >>"$RAW" <<'PY'
 import json, re, sys
 tool, base, rnd, rc, before, after = sys.argv[1:]
@@ -523,7 +528,7 @@ def ratio(r, o, key):
 def medf(vals, spec=".2f"):
     vals = [v for v in vals if v is not None]
     return format(statistics.median(vals), spec) if vals else "n/a"
-opens = sorted({t for (_, t) in by if t.startswith("volley-open-t")})
+opens = sorted({t for (_, t) in by if t.startswith(("volley-open-t", "base-open-t"))})
 if opens:
     print()
     print("Open model, per-round ratios (medians over rounds; p99 corrected for coordinated omission):")
@@ -531,7 +536,7 @@ if opens:
     print("| tool | rps / closed | CPU/req / closed | p99 / closed p99 | rps / oha-q | CPU/req / oha-q | p99 / oha-q p99 | dropped | connections opened | rps / rate | held |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for tool in opens:
-        closed = tool.replace("volley-open-", "volley-closed-")
+        closed = tool.replace("volley-open-", "volley-closed-").replace("base-open-", "volley-closed-")
         cells = {k: [] for k in ("rc", "cc", "pc", "ro", "co", "po")}
         drops, conns, of_rate = [], [], []
         held = runs = 0
@@ -558,6 +563,21 @@ if opens:
             conns.append(num(r.get("conns_opened")))
         print(f"| {tool} | " + " | ".join(medf(cells[k]) for k in ("rc", "cc", "pc", "ro", "co", "po"))
               + f" | {medf(drops, '.0f')} | {medf(conns, '.0f')} | {medf(of_rate, '.3f')} | {held} of {runs} |")
+# VOLLEY_BASE: this build's open model over the base build's, in the same round.
+for tool in opens:
+    if not tool.startswith("volley-open-t"):
+        continue
+    base = tool.replace("volley-open-", "base-open-")
+    pairs = [(r, by[(rnd, base)]) for (rnd, t), r in by.items() if t == tool and (rnd, base) in by]
+    if not pairs:
+        continue
+    print()
+    print(f"{tool} / {base} in the same round (medians over {len(pairs)} rounds): "
+          + ", ".join(f"{name} {medf([ratio(a, b, key) for a, b in pairs], '.3f')}"
+                      for name, key in (("rps", "rps"), ("CPU/req", "cpu_us_per_req"),
+                                        ("p50", "p50_ms"), ("p99", "p99_ms"),
+                                        ("connections", "conns_opened")))
+          + "; p99 rounds " + ", ".join(medf([ratio(a, b, "p99_ms")], ".2f") for a, b in pairs))
 # Thread scaling: each volley family at N threads against 1 thread in the same round.
 fams = {}
 for (_, t) in by:

@@ -5,6 +5,7 @@
 
 mod closed;
 mod open;
+mod timer;
 
 use std::sync::Arc;
 

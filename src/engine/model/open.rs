@@ -6,8 +6,9 @@
 //! generator's doing, not the target's.
 //!
 //! How the work is laid out (docs/performance.md, "The open model"): one scheduler task
-//! wakes once per timer tick, not once per arrival, and hands every arrival due by then to
-//! an idle VU at its exact scheduled time. VUs are long-lived tasks (no task spawned per
+//! wakes when the next arrival is due, but at most once per [`super::timer::GRAIN`] (a
+//! `timerfd` on Linux; tokio's 1 ms tick elsewhere), not once per arrival, and hands every
+//! arrival due by then to an idle VU with its exact scheduled time. VUs are long-lived tasks (no task spawned per
 //! iteration); an idle VU waits on its own slot, and the scheduler takes the most recently
 //! idle one first, so the fewest VUs (and connections) carry the load and they stay warm.
 //! A new VU is created only when an arrival is due, no VU is idle and the pool is below what
@@ -23,6 +24,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 use tokio::task::{JoinHandle, JoinSet};
 
+use super::timer::Timer;
 use super::{Leftover, Model};
 use crate::engine::gate::Phase;
 use crate::engine::vu::{Active, RunCtx, StopOnPanic, VuState};
@@ -379,8 +381,9 @@ impl Pool {
     }
 }
 
-/// The timer's resolution: arrivals are handed out in batches about a tick apart, so a
-/// batch needs a tick's arrivals' worth of VUs on top of those still busy.
+/// The scheduler timer's resolution unless it says otherwise (tokio's): arrivals are
+/// handed out in batches about a tick apart, so a batch needs a tick's arrivals' worth of
+/// VUs on top of those still busy.
 const TICK: Duration = Duration::from_millis(1);
 /// Headroom over Little's law (rate x latency).
 const HEADROOM: f64 = 1.5;
@@ -408,6 +411,8 @@ const FOLLOW_AFTER: Duration = Duration::from_secs(1);
 /// says so) instead of opening a connection each.
 #[derive(Default)]
 struct Sizer {
+    /// The scheduler timer's resolution ([`TICK`] when not set).
+    tick: Option<Duration>,
     /// Granted by starved windows: the pool may have at least this many VUs.
     floor: u32,
     /// Since when arrivals wait with the pool at its allowance: (start, iterations
@@ -423,7 +428,8 @@ struct Sizer {
 impl Sizer {
     /// The pool's allowance for `rate` arrivals a second that take `latency` each.
     fn allowed(&self, rate: f64, latency: Duration) -> u32 {
-        let need = (rate * (latency + TICK).as_secs_f64() * HEADROOM).ceil();
+        let tick = self.tick.unwrap_or(TICK);
+        let need = (rate * (latency + tick).as_secs_f64() * HEADROOM).ceil();
         let need = if need.is_finite() && need > 0.0 {
             need.min(f64::from(u32::MAX)) as u32
         } else {
@@ -555,8 +561,8 @@ async fn schedule(ctx: Arc<RunCtx>, lane: Lane, max_vus: u32, stop: Arc<Notify>)
     let mut last_refused: Option<Instant> = None;
     let mut sizer = Sizer::default();
     let mut scratch: Vec<u32> = Vec::with_capacity(RECENT);
-    let timer = tokio::time::sleep(Duration::ZERO);
-    tokio::pin!(timer);
+    let mut timer = Timer::new();
+    sizer.tick = Some(timer.resolution());
     let stopped = stop.notified();
     tokio::pin!(stopped);
     // Whether this wake-up already let the busy VUs run before creating new ones.
@@ -713,7 +719,7 @@ async fn schedule(ctx: Arc<RunCtx>, lane: Lane, max_vus: u32, stop: Arc<Notify>)
             (a, b) => a.or(b.map(|b| *b + wait_limit)),
         };
         if let Some(at) = wake_at {
-            timer.as_mut().reset(at.into());
+            timer.reset(at);
         }
         let waiting = !backlog.is_empty();
         tokio::select! {
@@ -721,7 +727,7 @@ async fn schedule(ctx: Arc<RunCtx>, lane: Lane, max_vus: u32, stop: Arc<Notify>)
             _ = &mut stopped => break,
             _ = changed => {}
             _ = pool.returned.notified(), if waiting => {}
-            _ = &mut timer, if wake_at.is_some() => {}
+            _ = timer.wait(), if wake_at.is_some() => {}
         }
     }
     let unstarted = unstarted(&ctx, &backlog);
