@@ -22,6 +22,10 @@ pub(super) struct Timer {
     inner: Inner,
     /// When the timer last fired (for [`GRAIN`]).
     fired: Option<Instant>,
+    /// The deadline it is armed for and has not fired at yet: re-arming it for the same
+    /// one is skipped (the scheduler re-arms on every wake-up, and a VU coming back while
+    /// arrivals wait is one: at saturation that would be a system call per request).
+    armed: Option<Instant>,
 }
 
 enum Inner {
@@ -45,6 +49,7 @@ impl Timer {
                 return Timer {
                     inner: Inner::Fd(t),
                     fired: None,
+                    armed: None,
                 };
             }
         }
@@ -52,6 +57,7 @@ impl Timer {
         Timer {
             inner: Inner::Tokio(Box::pin(tokio::time::sleep(Duration::ZERO))),
             fired: None,
+            armed: None,
         }
     }
 
@@ -67,6 +73,10 @@ impl Timer {
 
     /// Fires at `at`, or [`GRAIN`] after the last time it fired if that is later.
     pub fn reset(&mut self, at: Instant) {
+        if self.armed == Some(at) {
+            return;
+        }
+        self.armed = Some(at);
         match &mut self.inner {
             #[cfg(target_os = "linux")]
             Inner::Fd(t) => {
@@ -86,6 +96,7 @@ impl Timer {
             Inner::Tokio(s) => s.as_mut().await,
         }
         self.fired = Some(Instant::now());
+        self.armed = None;
     }
 }
 
@@ -198,6 +209,12 @@ mod tests {
                 let now = Instant::now();
                 assert!(now >= at, "fired {:?} early", at - now);
             }
+            // Armed twice for the same deadline: it fires once, at it.
+            let at = Instant::now() + Duration::from_millis(1);
+            t.reset(at);
+            t.reset(at);
+            t.wait().await;
+            assert!(Instant::now() >= at);
             // Re-armed: the later deadline holds.
             let first = Instant::now() + Duration::from_millis(1);
             t.reset(first);
