@@ -8,9 +8,10 @@
 //! How the work is laid out (docs/performance.md, "The open model"): one scheduler task
 //! wakes when the next arrival is due, but at most once per [`super::timer::GRAIN`] (a
 //! `timerfd` on Linux; tokio's 1 ms tick elsewhere), not once per arrival, and hands every
-//! arrival due by then to an idle VU with its exact scheduled time. VUs are long-lived tasks (no task spawned per
-//! iteration); an idle VU waits on its own slot, and the scheduler takes the most recently
-//! idle one first, so the fewest VUs (and connections) carry the load and they stay warm.
+//! arrival due by then to an idle VU with its exact scheduled time. VUs are long-lived
+//! tasks (no task spawned per iteration); an idle VU waits on its own slot, and the
+//! scheduler takes the most recently idle one first, so the fewest VUs (and connections)
+//! carry the load and they stay warm.
 //! A new VU is created only when an arrival is due, no VU is idle and the pool is below what
 //! Little's law says the load needs (rate x latency, with headroom: see `Sizer`), so the
 //! pool grows to the concurrency the target needs, not to `max_vus`, and a stall of the
