@@ -267,9 +267,17 @@ pub fn write_summary_fit<W: Write>(doc: &ResultDoc, w: &mut W, cols: usize) -> i
         units::bytes(t.bytes_received as f64),
         units::bytes_per_s(t.bytes_received as f64 / secs)
     )?;
+    // Keep-alive: a VU keeps its connection. More connections than VUs ever ran are
+    // new ones: reconnects (the server closed one, a timeout or an error ended one) and
+    // WebSocket requests, which open a socket each.
+    let why = if doc.connections.opened <= u64::from(doc.vus_max) {
+        "one keep-alive connection per VU"
+    } else {
+        "more than the VUs: reconnects after a close, timeout or error, and WebSocket sockets"
+    };
     writeln!(
         w,
-        "  conns      {} opened, {} open at end (one keep-alive connection per VU)",
+        "  conns      {} opened, {} open at end ({why})",
         units::count(doc.connections.opened),
         doc.connections
             .open_at_end
@@ -433,6 +441,34 @@ mod tests {
             "{many}"
         );
         assert!(!many.contains("grade      A"), "{many}");
+    }
+
+    #[test]
+    fn connections_line_says_why_there_are_more_than_vus() {
+        let snap = crate::metrics::Snapshot::empty("t", &[("a".into(), "GET".into())]);
+        let line = |opened: u64| {
+            let mut doc = ResultDoc::from_snapshot(&snap, &Default::default());
+            doc.vus_max = 20;
+            doc.connections.opened = opened;
+            doc.connections.open_at_end = Some(0);
+            let mut out = Vec::new();
+            write_summary(&doc, &mut out).unwrap();
+            let text = String::from_utf8(out).unwrap();
+            text.lines()
+                .find(|l| l.trim_start().starts_with("conns"))
+                .unwrap()
+                .to_string()
+        };
+        assert!(
+            line(20).ends_with("(one keep-alive connection per VU)"),
+            "{}",
+            line(20)
+        );
+        assert!(
+            line(254).contains("more than the VUs: reconnects"),
+            "{}",
+            line(254)
+        );
     }
 
     fn hist(values: &[(u64, u64)]) -> hdrhistogram::Histogram<u64> {
