@@ -40,17 +40,13 @@ pub enum Step {
 }
 
 impl Step {
-    pub fn names(&self) -> &[String] {
-        match self {
-            Step::One(n) => std::slice::from_ref(n),
-            Step::Batch(b) => b,
+    /// Requests sent together: a batch of two or more, one request alone, none for none.
+    pub fn of(mut names: Vec<String>) -> Option<Step> {
+        match names.len() {
+            0 => None,
+            1 => names.pop().map(Step::One),
+            _ => Some(Step::Batch(names)),
         }
-    }
-}
-
-impl From<String> for Step {
-    fn from(n: String) -> Step {
-        Step::One(n)
     }
 }
 
@@ -443,18 +439,16 @@ impl Draft {
         for u in &mut self.users {
             u.on_start.retain(|n| known.contains(n));
             u.tasks.retain(|(n, _)| known.contains(n));
-            for st in &mut u.steps {
-                if let Step::Batch(b) = st {
-                    b.retain(|n| known.contains(n));
-                    if b.len() == 1 {
-                        *st = Step::One(b.remove(0));
+            u.steps = std::mem::take(&mut u.steps)
+                .into_iter()
+                .filter_map(|st| match st {
+                    Step::One(n) => known.contains(&n).then_some(Step::One(n)),
+                    Step::Batch(mut b) => {
+                        b.retain(|n| known.contains(n));
+                        Step::of(b)
                     }
-                }
-            }
-            u.steps.retain(|st| match st {
-                Step::One(n) => known.contains(n),
-                Step::Batch(b) => !b.is_empty(),
-            });
+                })
+                .collect();
         }
         self.users
             .retain(|u| !u.tasks.is_empty() || !u.steps.is_empty());

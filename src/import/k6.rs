@@ -53,11 +53,7 @@ pub fn from_script(path: &Path, src: &str) -> Result<Draft, ImportError> {
         if verb == "batch" {
             let names = batch(&mut d, &cx, line, args.first().copied(), &mut origins);
             batches += 1;
-            match names.len() {
-                0 => {}
-                1 => steps.push(Step::One(names.into_iter().next().expect("one"))),
-                _ => steps.push(Step::Batch(names)),
-            }
+            steps.extend(Step::of(names));
             continue;
         }
         let mut from = whole.start().saturating_sub(80);
