@@ -38,20 +38,15 @@ pub fn progress_line(s: &Snapshot) -> String {
     )
 }
 
-/// Watches a run until it ends: progress every `every`, Ctrl-C/SIGTERM/SIGHUP stop it
-/// gracefully, a second Ctrl-C returns at once with the last published snapshot.
-pub async fn watch(handle: EngineHandle, every: Duration) -> RunOutcome {
+/// Watches a run until it ends: progress every `every`, Ctrl-C/SIGTERM/SIGHUP (from
+/// `signals`) stop it gracefully, a second Ctrl-C returns at once with the last published
+/// snapshot.
+pub async fn watch(handle: EngineHandle, signals: Signals, every: Duration) -> RunOutcome {
     let mut watcher = Progress {
         every,
         interrupts: 0,
     };
-    engine::supervise(
-        handle,
-        Signals::listen(),
-        Arc::new(Notify::new()),
-        &mut watcher,
-    )
-    .await
+    engine::supervise(handle, signals, Arc::new(Notify::new()), &mut watcher).await
 }
 
 /// Headless mode's watcher: progress lines and notes on stderr.

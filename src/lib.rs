@@ -131,7 +131,7 @@ pub fn run_hosted(cli: Cli, host: Option<host::Host>) -> Result<i32, Error> {
             if let Some(note) = overrides_of(&overrides)?.apply(&mut plan) {
                 say!("volley: {note}");
             }
-            execute_hosted(plan, &run, host)
+            execute_hosted(plan, &run, host, run_runtime()?)
         }
         Some(Command::Demo {
             serve_only,
@@ -146,6 +146,8 @@ pub fn run_hosted(cli: Cli, host: Option<host::Host>) -> Result<i32, Error> {
                     .map_err(|e| Error::io("demo target", e))?;
                 return Ok(exit::OK);
             }
+            // Before the demo target says where it is.
+            let rt = run_runtime()?;
             let server = demo::DemoServer::spawn(target)
                 .map_err(|e| Error::io("cannot start the demo target", e))?;
             let (file, text) = match which {
@@ -164,7 +166,7 @@ pub fn run_hosted(cli: Cli, host: Option<host::Host>) -> Result<i32, Error> {
                 say!("volley: {note}");
             }
             eprintln!("volley: demo target on {}", server.url());
-            execute_hosted(plan, &run, host)
+            execute_hosted(plan, &run, host, rt)
         }
         None => {
             let Some(url) = cli.url else {
@@ -175,7 +177,7 @@ pub fn run_hosted(cli: Cli, host: Option<host::Host>) -> Result<i32, Error> {
                 ));
             };
             let plan = quick::plan(&url, &cli.quick)?;
-            execute_hosted(plan, &cli.run, host)
+            execute_hosted(plan, &cli.run, host, run_runtime()?)
         }
     }
 }
@@ -280,7 +282,20 @@ pub fn default_threads(cores: usize, peak_vus: u64, console: bool) -> usize {
 
 /// Runs a plan to the end and writes its results.
 pub fn execute(plan: Plan, args: &RunArgs) -> Result<i32, Error> {
-    execute_hosted(plan, args, None)
+    execute_hosted(plan, args, None, run_runtime()?)
+}
+
+/// A run's runtime, and its stop signals listened for from now on: a Ctrl-C or SIGTERM
+/// while the run comes up (the demo target, the exporter, the control API, the engine
+/// threads) stops it as soon as it has started, with its results written, instead of
+/// killing the process before it could write them.
+fn run_runtime() -> Result<(tokio::runtime::Runtime, engine::Signals), Error> {
+    let rt = runtime()?;
+    let signals = {
+        let _in = rt.enter();
+        engine::Signals::listen()
+    };
+    Ok((rt, signals))
 }
 
 /// How a run in `run_host` leaves its terminal: its log and notice name the run's
@@ -318,6 +333,7 @@ fn execute_hosted(
     mut plan: Plan,
     args: &RunArgs,
     run_host: Option<host::Host>,
+    (rt, signals): (tokio::runtime::Runtime, engine::Signals),
 ) -> Result<i32, Error> {
     if args.detach && run_host.is_none() {
         return Err(Error::Usage(
@@ -417,7 +433,16 @@ fn execute_hosted(
     .map_err(control::ControlError::into_error)?;
     let mut detach = run_host.map(|r| detacher(r, host.as_ref()));
     let start_control = host.as_mut().map(|h| h.starter());
-    let rt = runtime()?;
+    // TEST-ONLY: `VOLLEY_TEST_START_DELAY_MS=N` holds the run N ms between saying where
+    // its demo target and exporter are and starting the engine (debug builds only), so a
+    // test can send a signal in that window (tests/interrupt.rs).
+    #[cfg(debug_assertions)]
+    if let Some(ms) = std::env::var("VOLLEY_TEST_START_DELAY_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        std::thread::sleep(Duration::from_millis(ms));
+    }
     let watched = if headless {
         let every = args.progress.unwrap_or(Duration::from_secs(2));
         let watched = rt.block_on(async move {
@@ -430,7 +455,7 @@ fn execute_hosted(
             if let Some(d) = detach.take() {
                 d.go();
             }
-            headless::watch(handle, every).await
+            headless::watch(handle, signals, every).await
         });
         rt.shutdown_timeout(Duration::from_millis(200));
         watched
@@ -447,6 +472,7 @@ fn execute_hosted(
             engine: engine_opts,
             detach,
             on_hangup: args.on_hangup,
+            signals,
         };
         let watched = ui::console::run_with(plan, rt, opts, move |h| {
             prometheus::serve_run(prom, h);

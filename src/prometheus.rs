@@ -107,21 +107,25 @@ impl Exporter {
         let (ended_tx, ended_rx) = std::sync::mpsc::channel::<()>();
         let url = self.url();
         let listener = self.listener;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| Error::io("--prometheus: cannot start the exporter", e))?;
+        // Listened for from now, before the run starts: a signal that stops the run while
+        // it comes up must end the exporter's grace too.
+        let signals = {
+            let _in = rt.enter();
+            Signals::listen()
+        };
         let thread = std::thread::Builder::new()
             .name("volley-prometheus".into())
             .spawn(move || {
-                let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                else {
-                    return;
-                };
                 rt.block_on(async move {
                     let feed = Feed::default();
                     tokio::select! {
                         _ = serve_feed(listener, feed.clone()) => {}
                         _ = stop_rx => {}
-                        _ = lifecycle(attach_rx, feed, grace, ended_tx) => {}
+                        _ = lifecycle(attach_rx, feed, grace, ended_tx, signals) => {}
                     }
                 });
                 rt.shutdown_timeout(Duration::from_millis(100));
@@ -213,13 +217,13 @@ async fn lifecycle(
     feed: Feed,
     grace: Duration,
     ended: std::sync::mpsc::Sender<()>,
+    mut signals: Signals,
 ) {
     let Ok(mut rx) = attach.await else {
         // No run will start: nothing to serve.
         return;
     };
     *feed.lock().unwrap_or_else(|p| p.into_inner()) = Some(rx.clone());
-    let mut signals = Signals::listen();
     let mut signalled = false;
     // The run has ended when its final snapshot says so, or when the engine is gone.
     loop {
@@ -337,8 +341,10 @@ pub fn for_run(spec: Option<&str>, grace: Duration) -> Result<Option<(Serving, A
         return Ok(None);
     };
     let e = Exporter::bind(spec)?;
-    say!("volley: Prometheus metrics on {}", e.url());
-    e.start(grace).map(Some)
+    let url = e.url();
+    let started = e.start(grace)?;
+    say!("volley: Prometheus metrics on {url}");
+    Ok(Some(started))
 }
 
 /// Hands a run's snapshots to the exporter, if there is one.

@@ -424,3 +424,42 @@ fn a_panicking_worker_under_the_console_restores_the_terminal_and_writes() {
     let doc = outs.check(&server);
     assert_eq!(total(&doc, "errors"), 0, "{}", doc["totals"]);
 }
+
+/// A Ctrl-C as soon as the run says where its demo target and exporter are (before its
+/// engine has started: held there for 300 ms) stops the run gracefully, with its
+/// results: the signals are listened for from before anything was printed, so it
+/// neither kills the process nor is lost.
+#[test]
+#[cfg_attr(
+    not(debug_assertions),
+    ignore = "VOLLEY_TEST_START_DELAY_MS is read by debug builds only"
+)]
+fn sigint_while_the_run_comes_up_stops_it_with_results() {
+    let dir = scratch("headless-sigint-early");
+    let json = dir.join("out.json");
+    let out = format!("json={}", json.display());
+    let mut p = Spawned::start(
+        &[
+            "demo",
+            "--headless",
+            "--duration",
+            "60s",
+            "--prometheus",
+            "0",
+            "--out",
+            &out,
+        ],
+        &[("VOLLEY_TEST_START_DELAY_MS", "300")],
+    );
+    assert!(
+        p.wait_stderr("demo target on", Duration::from_secs(10)),
+        "{}",
+        p.stderr_text()
+    );
+    p.signal(libc::SIGINT);
+    let r = p.finish(Duration::from_secs(15));
+    assert_eq!(r.code(), Some(0), "{r:?}");
+    let doc = read_doc(&json);
+    assert_eq!(doc["partial"], true);
+    assert!(event_kinds(&doc).contains(&"stop".to_string()), "{doc}");
+}

@@ -219,12 +219,14 @@ impl Drop for DemoServer {
 /// printing one line to stderr: `volley demo target listening on http://... (routes: ...)`.
 pub async fn serve_until_ctrl_c(opts: DemoOptions) -> io::Result<()> {
     let state = Arc::new(AppState::new(&opts).map_err(invalid_input)?);
+    // Before the line that says it listens: a Ctrl-C right after it stops it cleanly.
+    let stop = server::termination_signal();
     let listener = server::bind(opts.socket_addr())?;
     let addr = listener.local_addr()?;
     eprintln!(
         "volley demo target listening on http://{addr} (routes: {})",
         routes::ROUTE_SUMMARY
     );
-    server::serve(listener, state, server::termination_signal()).await;
+    server::serve(listener, state, stop).await;
     Ok(())
 }

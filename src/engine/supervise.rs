@@ -28,7 +28,9 @@ pub struct RunOutcome {
 pub const HURRY: Duration = Duration::from_secs(2);
 
 /// The process's stop signals (SIGINT, SIGTERM, SIGHUP). One that cannot be listened
-/// for never arrives.
+/// for never arrives. Signals sent after [`Signals::listen`] and before the first
+/// [`Signals::recv`] are kept for it (and do not kill the process).
+#[derive(Debug)]
 pub struct Signals {
     int: Option<Signal>,
     term: Option<Signal>,
@@ -36,7 +38,7 @@ pub struct Signals {
 }
 
 impl Signals {
-    /// Starts listening (on the current tokio runtime).
+    /// Starts listening (on the current tokio runtime, or the one entered).
     pub fn listen() -> Signals {
         Signals {
             int: signal(SignalKind::interrupt()).ok(),

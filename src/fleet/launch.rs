@@ -91,6 +91,8 @@ pub fn launch(mut l: Launch) -> Result<i32, Error> {
     // The coordinator runs no VUs: one thread merges the workers' reports.
     let rt = crate::runtime()?;
     let guard = rt.enter();
+    // From before the workers start: a Ctrl-C while they come up stops the fleet run.
+    let signals = crate::engine::Signals::listen();
     let (svc, workers, handle) = coordinator::start(settings);
     // The workers' snapshots come gzipped (JSON with base64 histograms shrinks a lot).
     let routes = tonic::service::Routes::new(tonic::service::interceptor::InterceptedService::new(
@@ -156,7 +158,7 @@ pub fn launch(mut l: Launch) -> Result<i32, Error> {
     let started = Instant::now();
     let outcome = if headless {
         let every = l.run.progress.unwrap_or(Duration::from_secs(2));
-        rt.block_on(crate::headless::watch(handle, every))
+        rt.block_on(crate::headless::watch(handle, signals, every))
     } else {
         let mut theme = match l.run.theme.as_deref() {
             Some(t) => crate::load_theme(t)?,
@@ -173,6 +175,7 @@ pub fn launch(mut l: Launch) -> Result<i32, Error> {
             engine: Default::default(),
             detach: None,
             on_hangup: crate::host::OnHangup::Stop,
+            signals,
         };
         let plan = l.plan.clone();
         crate::ui::console::run_handle(plan, rt, opts, handle)

@@ -33,6 +33,9 @@ pub struct ConsoleOptions {
     pub detach: Option<Detach>,
     /// What a terminal hang-up does (detach needs `detach`; without it, the run stops).
     pub on_hangup: OnHangup,
+    /// The stop signals, listened for since before anything of the run started
+    /// ([`crate::engine::Signals::listen`] within the run's runtime).
+    pub signals: Signals,
 }
 
 /// Runs `plan` on `rt` (on an engine thread) under the console; returns the final snapshot.
@@ -159,13 +162,14 @@ fn run_started(
         on_hangup,
     };
     let hurry = quit_now.clone();
+    let signals = opts.signals;
     let engine_thread = std::thread::Builder::new()
         .name("volley-engine".into())
         .spawn(move || {
             let snap = rt.block_on(async move {
                 let handle = start();
                 let _ = tx.send((handle.commands.clone(), handle.snapshots.clone()));
-                engine::supervise(handle, Signals::listen(), hurry, &mut watcher).await
+                engine::supervise(handle, signals, hurry, &mut watcher).await
             });
             rt.shutdown_timeout(Duration::from_millis(200));
             snap
