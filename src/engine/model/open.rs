@@ -508,6 +508,50 @@ impl Sizer {
     }
 }
 
+/// A wake-up of the scheduler this late is a stall of its thread.
+const STALL: Duration = Duration::from_millis(5);
+
+/// How long the first job has been out, less the time the scheduler was late for its own
+/// wake-ups since (past the timer's resolution): until an iteration has finished, the
+/// pool is sized from this age, since the target may be slow to answer. A stall of this
+/// thread (start-up, page faults, a burst of connects) delays the answers too but says
+/// nothing of the target: counted as the target's latency it sized the pool for
+/// rate x stall (at 60,000/s after a 100 ms stall, 2,000 connections in the first second).
+#[derive(Default)]
+struct FirstWait {
+    /// When the first job was handed out.
+    since: Option<Instant>,
+    /// The scheduler's lateness since.
+    stalled: Duration,
+}
+
+impl FirstWait {
+    /// A job was handed out at `now`.
+    fn handed_out(&mut self, now: Instant) {
+        self.since.get_or_insert(now);
+    }
+
+    /// The scheduler woke at `now` from a sleep armed for `armed` (`None`: not armed);
+    /// a wake-up is late by up to `resolution` when on time, and by a little more when the
+    /// thread is merely busy: only lateness past [`STALL`] is a stall.
+    fn woke(&mut self, armed: Option<Instant>, now: Instant, resolution: Duration) {
+        if let (Some(since), Some(at)) = (self.since, armed) {
+            // Lateness before the first job is not the first job's.
+            let late = now.saturating_duration_since(at.max(since));
+            if late > STALL {
+                self.stalled += late.saturating_sub(resolution);
+            }
+        }
+    }
+
+    /// The first job's age at `now`, less the scheduler's lateness.
+    fn age(&self, now: Instant) -> Duration {
+        self.since.map_or(Duration::ZERO, |t| {
+            now.saturating_duration_since(t).saturating_sub(self.stalled)
+        })
+    }
+}
+
 /// A VU of the open model: waits for a job, runs it, goes back to the pool.
 async fn run_vu(ctx: Arc<RunCtx>, pool: Arc<Pool>, slot: Arc<Slot>, id: u64) {
     let _stop_on_panic = StopOnPanic(&ctx.control);
@@ -556,7 +600,9 @@ async fn schedule(ctx: Arc<RunCtx>, lane: Lane, max_vus: u32, stop: Arc<Notify>)
     // Arrivals due so far, the first job handed out, and since when arrivals wait because
     // the pool is at its allowance.
     let mut due_total: u64 = 0;
-    let mut first_job: Option<Instant> = None;
+    let mut first_job = FirstWait::default();
+    // The deadline the scheduler last slept for (its lateness is `first_job`'s stall).
+    let mut slept_for: Option<Instant> = None;
     let mut refused_at: Option<Instant> = None;
     // When arrivals last waited for the pool at its allowance.
     let mut last_refused: Option<Instant> = None;
@@ -577,6 +623,7 @@ async fn schedule(ctx: Arc<RunCtx>, lane: Lane, max_vus: u32, stop: Arc<Notify>)
             break;
         }
         let now = Instant::now();
+        first_job.woke(slept_for.take(), now, timer.resolution());
         // Paused: nothing is due, and nothing is owed for the paused time after.
         let rate = match phase {
             Phase::Running => ctx.control.rate().unwrap_or(0.0),
@@ -630,13 +677,18 @@ async fn schedule(ctx: Arc<RunCtx>, lane: Lane, max_vus: u32, stop: Arc<Notify>)
                                 let follow = last_refused.is_none_or(|t| {
                                     now.saturating_duration_since(t) >= FOLLOW_AFTER
                                 });
-                                (sizer.latency(m, now, follow), sizer.queueing(m))
+                                let l = sizer.latency(m, now, follow);
+                                // No iteration took longer than the first job's age
+                                // less the stalls: until the median is of a window's
+                                // worth of iterations, a stall's slow samples may be
+                                // most of it.
+                                let l = match done < RECENT as u64 {
+                                    true => l.min(FIRST_GUESS.max(first_job.age(now))),
+                                    false => l,
+                                };
+                                (l, sizer.queueing(m))
                             }
-                            None => {
-                                let age = first_job
-                                    .map_or(Duration::ZERO, |t| now.saturating_duration_since(t));
-                                (FIRST_GUESS.max(age), false)
-                            }
+                            None => (FIRST_GUESS.max(first_job.age(now)), false),
                         };
                         (
                             sizer.allowed(rate * share, latency),
@@ -686,7 +738,7 @@ async fn schedule(ctx: Arc<RunCtx>, lane: Lane, max_vus: u32, stop: Arc<Notify>)
                 break;
             }
             backlog.pop_front();
-            first_job.get_or_insert(now);
+            first_job.handed_out(now);
             slot.give(Job::Run(due_at, free_at));
         }
         if refused {
@@ -702,6 +754,8 @@ async fn schedule(ctx: Arc<RunCtx>, lane: Lane, max_vus: u32, stop: Arc<Notify>)
         ctx.gauges.vus_target.store(created, Ordering::Relaxed);
         if grow {
             yielded = true;
+            // Back at once, after the VUs that are ready: later is a stall.
+            slept_for = Some(now);
             tokio::task::yield_now().await;
             continue;
         }
@@ -722,6 +776,7 @@ async fn schedule(ctx: Arc<RunCtx>, lane: Lane, max_vus: u32, stop: Arc<Notify>)
         if let Some(at) = wake_at {
             timer.reset(at);
         }
+        slept_for = wake_at;
         let waiting = !backlog.is_empty();
         tokio::select! {
             biased;
@@ -898,6 +953,33 @@ mod tests {
         assert_eq!(skipped, 50);
         let expect: Vec<Duration> = (50..=150).map(|k| Duration::from_millis(k * 10)).collect();
         assert_eq!(all, expect);
+    }
+
+    /// Until an iteration finishes, the pool is sized from the first job's age, which a
+    /// stall of the scheduler's own thread does not add to.
+    #[test]
+    fn the_first_jobs_age_leaves_out_the_schedulers_stalls() {
+        let t0 = Instant::now();
+        let us = |n: u64| t0 + Duration::from_micros(n);
+        let res = Duration::from_micros(200);
+        let mut w = FirstWait::default();
+        assert_eq!(w.age(us(5_000)), Duration::ZERO);
+        // Late before the first job: not the first job's.
+        w.woke(Some(us(0)), us(50_000), res);
+        w.handed_out(us(50_000));
+        w.handed_out(us(60_000));
+        assert_eq!(w.age(us(51_000)), Duration::from_millis(1));
+        // On time (within the timer's resolution), or late by a busy thread's few ms: the
+        // target is slow, the age grows.
+        w.woke(Some(us(51_000)), us(51_150), res);
+        w.woke(Some(us(52_000)), us(55_000), res);
+        assert_eq!(w.age(us(70_000)), Duration::from_millis(20));
+        // A 100 ms stall of this thread: it does not count.
+        w.woke(Some(us(70_000)), us(170_000), res);
+        assert_eq!(w.age(us(170_000)), Duration::from_micros(20_200));
+        // Not armed (woken by a VU or a command): nothing to be late for.
+        w.woke(None, us(171_000), res);
+        assert_eq!(w.age(us(171_000)), Duration::from_micros(21_200));
     }
 
     #[test]
