@@ -108,7 +108,7 @@ impl Case {
         let doc = read_doc(&self.json);
         let reported = total(&doc, "requests");
         assert!(reported > 0);
-        eventually(Duration::from_secs(2), || {
+        eventually(Duration::from_secs(10), || {
             self.server.requests() == reported
         });
         assert_eq!(reported, self.server.requests(), "{}", doc["totals"]);

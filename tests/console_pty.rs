@@ -67,10 +67,10 @@ fn keys_steer_a_live_run_and_results_match_the_server() {
 
     // Pause: nothing new reaches the server until resume.
     vt.keys("p");
-    assert!(eventually(Duration::from_secs(2), || vt
+    assert!(eventually(Duration::from_secs(5), || vt
         .text()
         .contains("PAUSED")));
-    assert!(eventually(Duration::from_secs(2), || server
+    assert!(eventually(Duration::from_secs(5), || server
         .stats
         .in_flight()
         == 0));
@@ -82,18 +82,21 @@ fn keys_steer_a_live_run_and_results_match_the_server() {
         "requests arrived while paused"
     );
     vt.keys("p");
-    assert!(eventually(Duration::from_secs(2), || server.stats.total() > before));
+    assert!(eventually(Duration::from_secs(5), || server.stats.total() > before));
 
     // Type an exact VU count: concurrency follows it.
     vt.keys("v\x152\r");
     // Retired VUs finish their in-flight request (search is long-tailed, capped at 1 s)
     // and end; until then the header shows "VUs 4 → 2", then "VUs 2  rps". (The server's
     // in-flight count alone can dip to 2 between requests before the command lands.)
-    let header_shows = |vt: &PtyChild, f: &dyn Fn(&str) -> bool| {
-        eventually(Duration::from_secs(10), || {
+    let header_shows_within = |vt: &PtyChild, limit: Duration, f: &dyn Fn(&str) -> bool| {
+        eventually(limit, || {
             let screen = vt.screen();
             f(screen.lines().next().unwrap_or(""))
         })
+    };
+    let header_shows = |vt: &PtyChild, f: &dyn Fn(&str) -> bool| {
+        header_shows_within(vt, Duration::from_secs(10), f)
     };
     // Exactly 2 active and no change pending ("VUs 2 → 6" would also contain "VUs 2 ").
     let settled_at_2 = |h: &str| h.contains("VUs 2  rps") && !h.contains("SPIKE");
@@ -108,13 +111,16 @@ fn keys_steer_a_live_run_and_results_match_the_server() {
         "max in flight {m} after setting 2 VUs"
     );
 
-    // Spike x3 for 1s: concurrency rises to 6, then returns to 2 by itself.
-    vt.keys("S\x15x3 1s\r");
+    // Spike x3 for 5s: concurrency rises to 6, then returns to 2 by itself. (Long enough
+    // for a loaded machine to show it; the server's high-water mark catches the rise
+    // between two polls. Until now there were never more than 4 in flight.)
+    assert!(server.stats.max_in_flight() <= 4);
+    vt.keys("S\x15x3 5s\r");
     assert!(
-        eventually(Duration::from_secs(2), || server.stats.in_flight() >= 5),
+        eventually(Duration::from_secs(5), || server.stats.max_in_flight() >= 5),
         "the spike did not raise concurrency"
     );
-    // The engine's spike reaches the screen (the state reads SPIKE); it ends 1 s after it
+    // The engine's spike reaches the screen (the state reads SPIKE); it ends 5 s after it
     // began, its VUs finish their last request (<= 1 s) and end: the header is back to
     // "VUs 2" with no spike.
     assert!(
@@ -122,7 +128,14 @@ fn keys_steer_a_live_run_and_results_match_the_server() {
         "{}",
         vt.screen()
     );
-    assert!(header_shows(&vt, &settled_at_2), "{}", vt.screen());
+    assert!(
+        header_shows_within(&vt, Duration::from_secs(20), &settled_at_2),
+        "{}",
+        vt.screen()
+    );
+    // Never more than the spike's 6 VUs at once.
+    let peak = server.stats.max_in_flight();
+    assert!(peak <= 6, "{peak} in flight at once, the spike is 6 VUs");
     assert!(
         eventually(Duration::from_secs(3), || server.stats.in_flight() <= 2),
         "concurrency did not return after the spike"

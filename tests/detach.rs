@@ -100,7 +100,9 @@ impl Case {
         assert_eq!(doc["partial"], false, "a detached run ends by its plan");
         let reported = total(&doc, "requests");
         assert!(reported > 0);
-        eventually(Duration::from_secs(2), || {
+        // The server may not have counted the last requests yet (returns as soon as it
+        // has).
+        eventually(Duration::from_secs(10), || {
             self.server.requests() == reported
         });
         assert_eq!(reported, self.server.requests(), "{}", doc["totals"]);
@@ -108,8 +110,10 @@ impl Case {
     }
 }
 
+/// A run of 8 s: long enough that it is still going when the test has seen it start,
+/// detached it and looks for it in the background, on a loaded machine too.
 fn console(case: &Case, out: &str, extra: &[&str]) -> PtyChild {
-    let mut args = case.args(out, &["-d", "4s", "--fps", "20"]);
+    let mut args = case.args(out, &["-d", "8s", "--fps", "20"]);
     args.extend_from_slice(extra);
     let vt = PtyChild::spawn(&args, &[], 80, 24);
     assert!(
@@ -184,7 +188,8 @@ fn sighup_under_the_console_detaches_by_default() {
 fn detach_flag_starts_in_the_background() {
     let case = Case::new("detach-flag");
     let out = case.out();
-    let args = case.args(&out, &["-d", "3s", "--detach"]);
+    // 8 s: still going when the foreground process has left and the test looks for it.
+    let args = case.args(&out, &["-d", "8s", "--detach"]);
     let run = Spawned::start(&args, &[]).finish(Duration::from_secs(10));
     assert_eq!(run.code(), Some(0), "{}", run.stderr);
     assert!(

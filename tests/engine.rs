@@ -834,8 +834,10 @@ path = "/p"
 "#,
         url = server.url()
     )));
-    tokio::time::sleep(ms(600)).await;
-    assert!(server.requests() > 0);
+    assert!(
+        server.wait_for(ms(5000), |s| s.requests() > 0).await,
+        "no request before the pause"
+    );
     let paused = Instant::now();
     send(&h, Command::Pause);
     // The engine closes its gate when it takes the command: only then can no new request
@@ -858,9 +860,10 @@ path = "/p"
     let resumed = Instant::now();
     send(&h, Command::Resume);
     let pause = resumed - paused;
-    tokio::time::sleep(ms(400)).await;
     assert!(
-        server.arrivals_since(resumed) > 0,
+        server
+            .wait_for(ms(5000), |s| s.arrivals_since(resumed) > 0)
+            .await,
         "nothing arrived after Resume"
     );
 
@@ -925,7 +928,8 @@ path = "/p"
     );
 }
 
-/// Spike x3 for 2 s on 2 VUs: 6 requests at once, then back to 2 by itself.
+/// Spike x3 for 5 s on 2 VUs: 6 requests at once, then back to 2 by itself. (5 s: the
+/// wait for 6 in flight must fall inside the spike on a loaded machine too.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spike_and_return() {
     let _serial = SERIAL.lock().await;
@@ -950,26 +954,26 @@ path = "/s"
         &h,
         Command::Spike(Spike {
             change: SpikeChange::Times(3.0),
-            duration: ms(2000),
+            duration: ms(5000),
         }),
     );
     assert!(
-        server.wait_for(ms(1800), |s| s.max_in_flight() >= 6).await,
+        server.wait_for(ms(4500), |s| s.max_in_flight() >= 6).await,
         "the spike never reached 6 in flight (max {})",
         server.max_in_flight()
     );
     assert_eq!(server.max_in_flight(), 6, "2 VUs x3");
 
-    // The spike ends 2 s after it began; the extra VUs finish their 200 ms request and
+    // The spike ends 5 s after it began; the extra VUs finish their 200 ms request and
     // end (a VU counts as active until its task has ended).
     assert!(
-        engine_reaches(&h, ms(6000), |s| has_event(s, "spike_end")
+        engine_reaches(&h, ms(12000), |s| has_event(s, "spike_end")
             && s.vus_active == 2)
         .await,
         "the spike did not end: {} VUs active",
         h.snapshots.borrow().vus_active
     );
-    assert!(spiked.elapsed() >= ms(2000), "the spike ended early");
+    assert!(spiked.elapsed() >= ms(5000), "the spike ended early");
     assert!(
         server.wait_for(ms(2000), |s| s.in_flight() <= 2).await,
         "still {} in flight after the spike",
@@ -1157,14 +1161,16 @@ path = "/s"
         &h,
         Command::Spike(Spike {
             change: SpikeChange::Plus(2),
-            duration: ms(2000),
+            duration: ms(5000),
         }),
     );
-    assert!(server.wait_for(ms(1500), |s| s.max_in_flight() >= 5).await);
+    // 5 s: the SetVus lands inside the spike on a loaded machine too (checked on the
+    // events below).
+    assert!(server.wait_for(ms(4000), |s| s.max_in_flight() >= 5).await);
     send(&h, Command::SetVus(1));
-    // The spike ends at +2 s; VUs above 1 finish a 100 ms request and end.
+    // The spike ends at +5 s; VUs above 1 finish a 100 ms request and end.
     assert!(
-        engine_reaches(&h, ms(8000), |s| has_event(s, "spike_end")
+        engine_reaches(&h, ms(12000), |s| has_event(s, "spike_end")
             && s.vus_active == 1)
         .await,
         "the spike did not end: {} VUs active",
@@ -1180,9 +1186,17 @@ path = "/s"
     check_final(&s);
     assert_eq!(s.vus_target, 1);
     assert_eq!(s.total.requests, server.requests());
+    // The new base was set during the spike, not after it.
+    let kinds = event_kinds(&s);
+    let at = |k: &str| kinds.iter().position(|e| e == k);
+    assert!(
+        at("set_vus").is_some() && at("set_vus") < at("spike_end"),
+        "events: {kinds:?}"
+    );
 }
 
-/// Think time spaces each VU's requests: 2 VUs x 100 ms over 1 s is about 20 requests.
+/// Think time spaces each VU's requests: 2 VUs x 100 ms over 1 s is about 20 requests;
+/// never more (the upper bound), and on a loaded machine, where sleeps run long, fewer.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn think_time_spaces_requests() {
     let _serial = SERIAL.lock().await;
@@ -1203,7 +1217,7 @@ path = "/t"
     let s = finish(h).await;
     check_final(&s);
     let n = s.total.requests;
-    assert!((8..=24).contains(&n), "{n} requests");
+    assert!((5..=24).contains(&n), "{n} requests");
     assert_eq!(n, server.requests());
     // The requests are spread over the second, not bunched at its start.
     let arrivals = server.arrivals();
@@ -1211,5 +1225,5 @@ path = "/t"
         .last()
         .unwrap()
         .duration_since(*arrivals.first().unwrap());
-    assert!(span >= ms(700), "{n} requests within {span:?}");
+    assert!(span >= ms(500), "{n} requests within {span:?}");
 }

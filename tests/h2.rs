@@ -496,13 +496,20 @@ fn h2_requests_have_phase_timings() {
     let phases = &doc["endpoints"][0]["phases_ms"];
     assert_eq!(phases["ttfb"]["count"].as_u64(), Some(20), "{phases}");
     assert_eq!(phases["total"]["count"].as_u64(), Some(20));
-    // The server waits 50 ms before the response head: waiting is that, plus loopback.
+    // The server waits 50 ms before the response head: waiting is that, plus loopback
+    // and scheduling. The fastest request shows the loopback alone (one request on time
+    // is enough); the median gets room for a loaded machine.
     let ttfb = phases["ttfb"]["p50"].as_f64().unwrap();
-    assert!((50.0..60.0).contains(&ttfb), "ttfb p50 {ttfb} ms");
+    assert!((50.0..75.0).contains(&ttfb), "ttfb p50 {ttfb} ms");
     // (Phase histograms keep 2 significant digits: within 1% of the server's 50 ms.)
-    assert!(phases["ttfb"]["min"].as_f64().unwrap() >= 49.5);
-    // The body came with the head.
-    assert!(phases["receive"]["p50"].as_f64().unwrap() < 5.0, "{phases}");
+    let min = phases["ttfb"]["min"].as_f64().unwrap();
+    assert!((49.5..60.0).contains(&min), "ttfb min {min} ms");
+    // The body came with the head: the server's 50 ms are not in receiving.
+    assert!(phases["receive"]["min"].as_f64().unwrap() < 5.0, "{phases}");
+    assert!(
+        phases["receive"]["p50"].as_f64().unwrap() < 25.0,
+        "{phases}"
+    );
     // Connect timed once per connection opened.
     assert_eq!(
         phases["connect"]["count"].as_u64(),

@@ -54,7 +54,7 @@ impl Outs {
         assert!(reported > 0, "no requests");
         // A request volley counts reached the server (it may take the server a moment
         // to read the last ones).
-        eventually(Duration::from_secs(2), || server.requests() == reported);
+        eventually(Duration::from_secs(10), || server.requests() == reported);
         assert_eq!(
             reported,
             server.requests(),

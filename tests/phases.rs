@@ -28,15 +28,19 @@ fn time_to_first_byte_is_the_server_s_wait() {
         phase(&doc, "ttfb", "min"),
         phase(&doc, "receive", "p50")
     );
-    // The server waits 50 ms before its first byte: waiting is that, plus loopback.
-    assert!((50.0..60.0).contains(&ttfb), "ttfb p50 {ttfb} ms");
+    // The server waits 50 ms before its first byte: waiting is that, plus loopback and
+    // scheduling. The fastest request shows the loopback alone (it needs one request
+    // on time, not half of them); the median gets room for a loaded machine.
+    assert!((50.0..75.0).contains(&ttfb), "ttfb p50 {ttfb} ms");
     // (Phase histograms keep 2 significant digits: a value reads back within 1%, so
     // 50.05 ms may read 49.92.)
     let min = phase(&doc, "ttfb", "min");
-    assert!(min >= 49.5, "ttfb min {min} ms");
-    // The body came with the head: receiving is short.
+    assert!((49.5..60.0).contains(&min), "ttfb min {min} ms");
+    // The body came with the head: receiving is short (the server's 50 ms are not in it).
+    let receive = phase(&doc, "receive", "min");
+    assert!(receive < 5.0, "receive min {receive} ms");
     let receive = phase(&doc, "receive", "p50");
-    assert!(receive < 5.0, "receive p50 {receive} ms");
+    assert!(receive < 25.0, "receive p50 {receive} ms");
     // Every request has the phases; connect only the ones that opened a connection.
     assert_eq!(phase(&doc, "ttfb", "count"), 20.0);
     assert_eq!(phase(&doc, "total", "count"), 20.0);
@@ -71,14 +75,21 @@ fn receiving_is_the_time_from_the_head_to_the_last_body_byte() {
         phase(&doc, "ttfb", "p50")
     );
     // The first byte is timed when volley reads it: a VU scheduled late moves a little
-    // of the wait from receiving to waiting, never out of the total.
-    assert!((95.0..115.0).contains(&receive), "receive p50 {receive} ms");
+    // of the wait from receiving to waiting, never out of the total. So one request read
+    // on time shows all of it in receiving, and the median most of it, even on a loaded
+    // machine; a late read of the body adds to it.
+    let receive_max = phase(&doc, "receive", "max");
+    assert!(receive_max >= 95.0, "receive max {receive_max} ms");
+    assert!((75.0..125.0).contains(&receive), "receive p50 {receive} ms");
     // Phase histograms keep 2 significant digits: a minimum of just over 100 ms may read
     // as the bottom of its bucket, up to 1% lower (99.84 ms for 100.1 ms).
     let min = phase(&doc, "total", "min");
     assert!(min >= 99.0, "total min {min} ms");
+    // The head came at once: none of the 100 ms is waiting.
+    let ttfb = phase(&doc, "ttfb", "min");
+    assert!(ttfb < 10.0, "ttfb min {ttfb} ms");
     let ttfb = phase(&doc, "ttfb", "p50");
-    assert!(ttfb < 10.0, "ttfb p50 {ttfb} ms");
+    assert!(ttfb < 25.0, "ttfb p50 {ttfb} ms");
 }
 
 #[test]
@@ -99,12 +110,15 @@ fn tls_handshakes_are_timed_once_per_connection() {
 }
 
 /// Thresholds on phases and streams are judged on those timings, per endpoint and over
-/// all requests, and fail the run (exit 99) like any other.
+/// all requests, and fail the run (exit 99) like any other. The slow endpoint waits
+/// 200 ms, far above what the thresholds that must pass allow (a loaded machine's
+/// scheduling stays well under the gap), and those must still be below the slow
+/// endpoint's figure, so that judging over all requests instead of per endpoint fails.
 #[test]
 fn thresholds_judge_phases_per_endpoint_and_overall() {
     let server = TestServer::start(
         ServerConfig::new()
-            .route("/slow", Route::ok().delay(Duration::from_millis(50)))
+            .route("/slow", Route::ok().delay(Duration::from_millis(200)))
             .route("/fast", Route::ok()),
     );
     let dir = scratch("phases-thresholds");
@@ -125,11 +139,11 @@ steps = ["slow", "fast"]
 [[request]]
 name = "slow"
 path = "/slow"
-thresholds = ["ttfb p95 < 20ms", "ttfb min >= 45ms", "receive p99 < 40ms"]
+thresholds = ["ttfb p95 < 20ms", "ttfb min >= 190ms", "receive p99 < 100ms"]
 [[request]]
 name = "fast"
 path = "/fast"
-thresholds = ["ttfb p95 < 40ms"]
+thresholds = ["ttfb p95 < 150ms"]
 "#,
             server.url()
         ),
@@ -173,9 +187,9 @@ thresholds = ["ttfb p95 < 40ms"]
         // No streamed response: nothing to judge, not a failure.
         ("gap p95 < 1s", "gap p95", true),
         ("ttfb p95 < 20ms (slow)", "ttfb p95", false),
-        ("ttfb min >= 45ms (slow)", "ttfb min", true),
-        ("receive p99 < 40ms (slow)", "receive p99", true),
-        ("ttfb p95 < 40ms (fast)", "ttfb p95", true),
+        ("ttfb min >= 190ms (slow)", "ttfb min", true),
+        ("receive p99 < 100ms (slow)", "receive p99", true),
+        ("ttfb p95 < 150ms (fast)", "ttfb p95", true),
     ];
     for (name, metric, passed) in want {
         assert!(
@@ -198,7 +212,8 @@ thresholds = ["ttfb p95 < 40ms"]
         .as_f64()
         .unwrap();
     assert_eq!(slow["value"].as_f64(), Some(ttfb_p95));
-    assert!(ttfb_p95 >= 49.95, "{ttfb_p95}");
+    // (Within the phases' 2 significant digits of the server's 200 ms.)
+    assert!(ttfb_p95 >= 198.0, "{ttfb_p95}");
     let gap = verdict("gap p95 < 1s");
     assert!(gap["value"].is_null(), "{gap}");
 }
@@ -243,7 +258,13 @@ fn time_to_first_byte_matches_a_thread_sleeping_server() {
     // Never below the server's wait, to within the phases' 2 significant digits (1%:
     // 50.05 ms may read 49.92).
     assert!(min >= 49.5, "ttfb min {min} ms");
-    // Above it by loopback and scheduling only; generous for a loaded machine.
-    assert!(p50 < 55.0, "ttfb p50 {p50} ms");
-    assert!(receive < 1.0, "receive p50 {receive} ms");
+    // Above it by loopback and scheduling only: the fastest request within a few
+    // milliseconds (one request on time is enough), the median with room for a loaded
+    // machine.
+    assert!(min < 55.0, "ttfb min {min} ms");
+    assert!(p50 < 75.0, "ttfb p50 {p50} ms");
+    // The whole response came in one write: receiving is next to nothing.
+    let receive_min = phase(&doc, "receive", "min");
+    assert!(receive_min < 1.0, "receive min {receive_min} ms");
+    assert!(receive < 25.0, "receive p50 {receive} ms");
 }

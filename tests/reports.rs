@@ -1464,8 +1464,9 @@ fn prometheus_flag_serves_during_a_console_run() {
             &format!("{}/", server.url()),
             "-c",
             "2",
+            // Long enough to be scraped while it runs on a loaded machine too.
             "-d",
-            "2s",
+            "6s",
             "--prometheus",
             "127.0.0.1:0",
         ],
@@ -1514,6 +1515,11 @@ fn prometheus_flag_serves_during_a_console_run() {
     assert!(requests > 0.0, "no requests seen on {url}");
     assert!(running, "scraped while the console run was going");
     // The console waits on its DONE screen: quit it.
+    assert!(
+        vt.wait_screen("DONE", RUN_LIMIT),
+        "the run did not end: {}",
+        vt.screen()
+    );
     let status = vt.quit(RUN_LIMIT).expect("volley did not end");
     assert_eq!(status.code(), Some(0));
 }

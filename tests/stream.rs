@@ -98,8 +98,10 @@ fn every_event_the_server_sent_is_counted() {
     // The first event comes after the first byte, the stream ends after both.
     assert!(s["first_event_ms"]["min"].as_f64() >= s["ttfb_ms"]["min"].as_f64());
     assert!(s["duration_ms"]["min"].as_f64() >= s["first_event_ms"]["min"].as_f64());
-    // The gaps are the server's 2 ms sleeps (or more, never less).
-    assert!(s["gap_ms"]["p50"].as_f64().unwrap() >= 1.9, "{s}");
+    // The gaps are the server's 2 ms sleeps (or more) when volley reads each event as it
+    // comes; events a late read (a loaded machine) finds waiting together have gaps of
+    // next to nothing, so one timely pair is what can be asked for: the largest gap.
+    assert!(s["gap_ms"]["max"].as_f64().unwrap() >= 1.9, "{s}");
 }
 
 #[test]

@@ -127,8 +127,10 @@ fn a_retried_request_s_latency_includes_the_dropped_attempt() {
         assert!(retries(&doc) >= 2, "{client}: {}", doc["totals"]["retries"]);
         assert_eq!(total(&doc, "requests") + retries(&doc), server.requests());
         // The server's wait starts when it has answered the connection's first request,
-        // a little before the client sends the second: allow for that turnaround.
-        let wait = WAIT_CLOSE.as_millis() as f64 - 50.0;
+        // a little before the client sends the second: allow for that turnaround, up to
+        // 200 ms on a loaded machine (a fresh request here takes a millisecond or so:
+        // 300 ms can only be the server's wait).
+        let wait = WAIT_CLOSE.as_millis() as f64 - 200.0;
         assert!(lat["max"].as_f64().unwrap() >= wait, "{client}: {lat}");
         // A third of the requests waited: the mean cannot be a fresh request's.
         assert!(

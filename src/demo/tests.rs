@@ -316,11 +316,20 @@ fn search_latency_is_long_tailed_around_the_median() {
     samples.sort();
     let p50 = samples[samples.len() / 2];
     let max = samples[samples.len() - 1];
+    // Around the median: never much below it (the server's wait is in every sample);
+    // above it by the client's and the timer's slack, which a busy machine makes large,
+    // yet far from the 10x cap every request would sit at without the spread.
     assert!(
-        p50 >= Duration::from_micros(4_000) && p50 <= Duration::from_millis(40),
+        p50 >= Duration::from_micros(4_000) && p50 <= median * 10,
         "p50 {p50:?}"
     );
-    assert!(max >= p50 * 5 / 2, "max {max:?} vs p50 {p50:?}: no tail");
+    // A tail: some request took well over the median asked for. (Against the median
+    // asked for, not the one measured: a busy machine's slack adds to the measured one
+    // as much as to the tail, and only ever adds to the max.)
+    assert!(
+        max >= median * 5 / 2,
+        "max {max:?} vs a median of {median:?}: no tail"
+    );
     // Capped at 10x the median (plus client and timer slack, which a busy machine makes
     // large; the cap itself is tested exactly in latency.rs).
     assert!(
@@ -432,25 +441,37 @@ fn capacity_queues_then_refuses_the_excess_with_503() {
                 barrier.wait();
                 let sent = Instant::now();
                 let reply = c.get("/api/items");
-                (reply, sent.elapsed())
+                (reply, sent, Instant::now())
             })
         })
         .collect();
-    let replies: Vec<(Reply, Duration)> = threads
+    let replies: Vec<(Reply, Instant, Instant)> = threads
         .into_iter()
         .map(|t| t.join().expect("client thread"))
         .collect();
-    let ok: Vec<&(Reply, Duration)> = replies.iter().filter(|(r, _)| r.status == 200).collect();
-    let refused: Vec<&(Reply, Duration)> =
-        replies.iter().filter(|(r, _)| r.status == 503).collect();
+    let ok: Vec<&(Reply, Instant, Instant)> =
+        replies.iter().filter(|(r, _, _)| r.status == 200).collect();
+    let refused: Vec<&(Reply, Instant, Instant)> =
+        replies.iter().filter(|(r, _, _)| r.status == 503).collect();
     assert_eq!(ok.len() + refused.len(), 10, "{replies:?}");
     // Two admitted when all ten arrive within 50 ms of each other; one more per 200 ms
     // of spread, should the threads start slowly.
     assert!((2..=5).contains(&ok.len()), "{} admitted", ok.len());
-    // The second admitted waited for the first one's turn (a lower bound: the queue).
-    let slowest_ok = ok.iter().map(|(_, took)| *took).max().unwrap_or_default();
-    assert!(slowest_ok >= Duration::from_millis(150), "{slowest_ok:?}");
-    for (reply, _) in &refused {
+    // The admitted are served one per 200 ms, however the threads were scheduled: the
+    // first no earlier than the first request was sent, each next one 200 ms after the
+    // one before (queued, when they came together), so the last answer came at least
+    // that long after the first request left. (Timed from each request's own send, a
+    // thread that started late would find the worker free and measure no queue.)
+    let first_sent = replies.iter().map(|(_, sent, _)| *sent).min().unwrap();
+    let last_ok = ok.iter().map(|(_, _, done)| *done).max().unwrap();
+    let paced = Duration::from_millis(200) * (ok.len() as u32 - 1);
+    assert!(
+        last_ok - first_sent >= paced,
+        "{} admitted, the last answered {:?} after the first request",
+        ok.len(),
+        last_ok - first_sent
+    );
+    for (reply, _, _) in &refused {
         assert_eq!(reply.header("retry-after"), Some("1"));
         assert_eq!(reply.json()["error"], "over_capacity");
     }
