@@ -299,6 +299,41 @@ async fn open_model_opens_the_connections_the_load_needs_not_max_vus() {
     );
 }
 
+/// A stall of the engine thread while the first requests are out (100 ms, as a start-up
+/// hiccup or a page-fault storm would make) does not size the open model's pool: the
+/// first answers come back during it, and before, their service times (the stall's) were
+/// all the pool had to go by, so 5,000/s was given 5,000 x 0.1 s x 1.5 VUs and opened
+/// 763-785 connections where about 100 requests are in flight (now 176-303, and 235-348
+/// beside 3 busy loops; no stall: 143-174).
+#[tokio::test(flavor = "current_thread")]
+async fn a_stall_at_the_start_does_not_size_the_open_models_pool() {
+    let _timing = TIMING.lock().await;
+    let server = Arc::new(TestServer::start(
+        ServerConfig::new().fallback(Route::ok().delay(Duration::from_millis(20))),
+    ));
+    let h = engine::start(plan(&open_toml(&server.url(), "/p", 5000, 2000, 1)));
+    // On the engine's own thread (a current-thread runtime): blocks it once the first
+    // request has reached the server, so that the first answers come during the block.
+    let first = server.clone();
+    tokio::spawn(async move {
+        let until = Instant::now() + Duration::from_secs(5);
+        while first.requests() == 0 && Instant::now() < until {
+            tokio::time::sleep(Duration::from_micros(200)).await;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    });
+    let s = h.wait().await;
+    assert!(s.total.requests + s.dropped <= 5001);
+    assert_eq!(s.total.requests, server.requests());
+    assert_eq!(s.connections_opened, server.connections());
+    assert!(
+        s.connections_opened < 500,
+        "{} connections for about 100 in flight (peak {})",
+        s.connections_opened,
+        server.peak_in_flight()
+    );
+}
+
 /// Never more load than asked: an open model at 500/s for 2 s starts at most the 1,001
 /// iterations due in that time (arrivals at 0, 2 ms, ... 2 s), and every one of them is
 /// either sent or counted as dropped (the scheduler may start a few ms after the run

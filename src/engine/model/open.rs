@@ -547,7 +547,8 @@ impl FirstWait {
     /// The first job's age at `now`, less the scheduler's lateness.
     fn age(&self, now: Instant) -> Duration {
         self.since.map_or(Duration::ZERO, |t| {
-            now.saturating_duration_since(t).saturating_sub(self.stalled)
+            now.saturating_duration_since(t)
+                .saturating_sub(self.stalled)
         })
     }
 }
