@@ -490,9 +490,10 @@ fn execute_hosted(
     };
     let doc = ResultDoc::from_snapshot(&watched.snapshot, &info);
     let code = finish_run(&doc, &outs, host.as_mut());
-    // Headless: a last scrape may still come (not after a second Ctrl-C: quit at once).
+    // Headless: a last scrape may still come (not after a stop signal: whoever sent it
+    // wants volley gone, and a second Ctrl-C means at once).
     match serving {
-        Some(s) if !watched.forced => s.linger(),
+        Some(s) if !watched.forced && !watched.signalled => s.linger(),
         Some(s) => s.stop(),
         None => {}
     }

@@ -22,6 +22,9 @@ pub struct RunOutcome {
     /// The operator insisted (a second Ctrl-C, a forced quit): the results are what the
     /// engine counted within [`HURRY`], or else what it published last.
     pub forced: bool,
+    /// A stop signal arrived while the run was watched: whoever sent it wants volley gone
+    /// (no grace period for a last scrape).
+    pub signalled: bool,
 }
 
 /// How long a hurried run is given to count what it cut off.
@@ -122,25 +125,33 @@ pub async fn supervise(
     if let Some(p) = progress.as_mut() {
         p.tick().await;
     }
+    let mut signalled = false;
     loop {
         tokio::select! {
             res = &mut done => {
-                return RunOutcome { snapshot: final_snapshot(res, &snapshots), forced: false };
+                return RunOutcome {
+                    snapshot: final_snapshot(res, &snapshots),
+                    forced: false,
+                    signalled,
+                };
             }
             _ = tick(&mut progress) => watcher.progress(&snapshots.borrow()),
-            sig = signals.recv() => match watcher.on_signal(sig) {
-                OnSignal::Stop => {
-                    let _ = commands.send(Command::StopOnSignal(sig));
+            sig = signals.recv() => {
+                signalled = true;
+                match watcher.on_signal(sig) {
+                    OnSignal::Stop => {
+                        let _ = commands.send(Command::StopOnSignal(sig));
+                    }
+                    OnSignal::Hurry => {
+                        let _ = commands.send(Command::StopOnSignal(sig));
+                        return hurried(done, snapshots, true).await;
+                    }
+                    OnSignal::Ignore => {}
                 }
-                OnSignal::Hurry => {
-                    let _ = commands.send(Command::StopOnSignal(sig));
-                    return hurried(done, snapshots).await;
-                }
-                OnSignal::Ignore => {}
-            },
+            }
             _ = quit_now.notified() => {
                 let _ = commands.send(Command::Stop);
-                return hurried(done, snapshots).await;
+                return hurried(done, snapshots, signalled).await;
             }
         }
     }
@@ -151,6 +162,7 @@ pub async fn supervise(
 async fn hurried(
     mut done: JoinHandle<Snapshot>,
     snapshots: watch::Receiver<Arc<Snapshot>>,
+    signalled: bool,
 ) -> RunOutcome {
     let snapshot = match tokio::time::timeout(HURRY, &mut done).await {
         Ok(res) => final_snapshot(res, &snapshots),
@@ -162,6 +174,7 @@ async fn hurried(
     RunOutcome {
         snapshot,
         forced: true,
+        signalled,
     }
 }
 

@@ -67,6 +67,14 @@ pub fn launch(mut l: Launch) -> Result<i32, Error> {
         ));
     }
     let outs = crate::output::outs_for_run(&l.run)?;
+    // The coordinator runs no VUs: one thread merges the workers' reports. Its stop
+    // signals are listened for from here, before anything is started or printed: a
+    // Ctrl-C while the exporter and the workers come up stops the fleet run.
+    let rt = crate::runtime()?;
+    let signals = {
+        let _in = rt.enter();
+        crate::engine::Signals::listen()
+    };
     // The coordinator serves the merged view (every worker's figures added up).
     let (serving, prom) =
         crate::prometheus::for_run(l.run.prometheus.as_deref(), l.run.prometheus_grace)?.unzip();
@@ -88,11 +96,7 @@ pub fn launch(mut l: Launch) -> Result<i32, Error> {
         endpoints: l.plan.endpoint_names(),
         thresholds: l.plan.thresholds.clone(),
     };
-    // The coordinator runs no VUs: one thread merges the workers' reports.
-    let rt = crate::runtime()?;
     let guard = rt.enter();
-    // From before the workers start: a Ctrl-C while they come up stops the fleet run.
-    let signals = crate::engine::Signals::listen();
     let (svc, workers, handle) = coordinator::start(settings);
     // The workers' snapshots come gzipped (JSON with base64 histograms shrinks a lot).
     let routes = tonic::service::Routes::new(tonic::service::interceptor::InterceptedService::new(
@@ -204,7 +208,7 @@ pub fn launch(mut l: Launch) -> Result<i32, Error> {
     // Headless: a last scrape may still come (not after a forced stop, nor after the
     // console's `q`).
     match serving {
-        Some(s) if headless && !outcome.forced => s.linger(),
+        Some(s) if headless && !outcome.forced && !outcome.signalled => s.linger(),
         Some(s) => s.stop(),
         None => {}
     }

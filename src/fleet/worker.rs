@@ -123,8 +123,6 @@ async fn work(
     outs: Vec<crate::output::OutSpec>,
     lanes: Option<Arc<engine::Lanes>>,
 ) -> Result<i32, Error> {
-    // From the start: a SIGTERM while the worker registers stops it once it runs.
-    let mut signals = Signals::listen();
     let (channel, bearer) = client::channel(&target).await.map_err(Error::Usage)?;
     let mut fleet = FleetClient::with_interceptor(channel, bearer)
         .send_compressed(tonic::codec::CompressionEncoding::Gzip);
@@ -250,6 +248,7 @@ async fn work(
     let report_every = protocol::update_every(workers);
     let mut last_report = tokio::time::Instant::now() - report_every;
     let mut orders_open = true;
+    let mut signals = Signals::listen();
     let result = loop {
         tokio::select! {
             r = &mut done => break r,

@@ -96,6 +96,7 @@ impl Local {
                 RunOutcome {
                     snapshot: engine::last_published(&self.snapshots),
                     forced: true,
+                    signalled: false,
                 }
             }
         }

@@ -531,16 +531,17 @@ impl FirstWait {
         self.since.get_or_insert(now);
     }
 
-    /// The scheduler woke at `now` from a sleep armed for `armed` (`None`: not armed);
-    /// a wake-up is late by up to `resolution` when on time, and by a little more when the
-    /// thread is merely busy: only lateness past [`STALL`] is a stall.
-    fn woke(&mut self, armed: Option<Instant>, now: Instant, resolution: Duration) {
-        if let (Some(since), Some(at)) = (self.since, armed) {
+    /// The scheduler woke at `now` from a sleep it began at `slept.0`, armed to end at
+    /// `slept.1` (`None`: not armed). Late past the deadline by up to [`STALL`] is a busy
+    /// thread (or the timer's resolution); past that, a stall, of which the part past
+    /// `STALL` counts. Measured from the later of the deadline and the start of the sleep,
+    /// so that a deadline already past (arrivals that waited for a VU) is not counted
+    /// again on every wake-up.
+    fn woke(&mut self, slept: Option<(Instant, Instant)>, now: Instant) {
+        if let (Some(since), Some((from, at))) = (self.since, slept) {
             // Lateness before the first job is not the first job's.
-            let late = now.saturating_duration_since(at.max(since));
-            if late > STALL {
-                self.stalled += late.saturating_sub(resolution);
-            }
+            let late = now.saturating_duration_since(at.max(from).max(since));
+            self.stalled += late.saturating_sub(STALL);
         }
     }
 
@@ -602,8 +603,9 @@ async fn schedule(ctx: Arc<RunCtx>, lane: Lane, max_vus: u32, stop: Arc<Notify>)
     // the pool is at its allowance.
     let mut due_total: u64 = 0;
     let mut first_job = FirstWait::default();
-    // The deadline the scheduler last slept for (its lateness is `first_job`'s stall).
-    let mut slept_for: Option<Instant> = None;
+    // When the scheduler last went to sleep and the deadline it slept for (its lateness
+    // is `first_job`'s stall).
+    let mut slept_for: Option<(Instant, Instant)> = None;
     let mut refused_at: Option<Instant> = None;
     // When arrivals last waited for the pool at its allowance.
     let mut last_refused: Option<Instant> = None;
@@ -624,7 +626,7 @@ async fn schedule(ctx: Arc<RunCtx>, lane: Lane, max_vus: u32, stop: Arc<Notify>)
             break;
         }
         let now = Instant::now();
-        first_job.woke(slept_for.take(), now, timer.resolution());
+        first_job.woke(slept_for.take(), now);
         // Paused: nothing is due, and nothing is owed for the paused time after.
         let rate = match phase {
             Phase::Running => ctx.control.rate().unwrap_or(0.0),
@@ -756,7 +758,7 @@ async fn schedule(ctx: Arc<RunCtx>, lane: Lane, max_vus: u32, stop: Arc<Notify>)
         if grow {
             yielded = true;
             // Back at once, after the VUs that are ready: later is a stall.
-            slept_for = Some(now);
+            slept_for = Some((now, now));
             tokio::task::yield_now().await;
             continue;
         }
@@ -765,7 +767,8 @@ async fn schedule(ctx: Arc<RunCtx>, lane: Lane, max_vus: u32, stop: Arc<Notify>)
         // one wake-up), the oldest waiting one gets a VU of its own (below `max_vus`) or
         // expires, a VU comes back while arrivals wait for one, the gate changes or the
         // run stops.
-        let wait_limit = if created < max_vus {
+        // (Paused, no VU is made for them: they wait for the resume, or expire.)
+        let wait_limit = if created < max_vus && phase == Phase::Running {
             LAST_RESORT
         } else {
             MAX_LAG
@@ -777,7 +780,7 @@ async fn schedule(ctx: Arc<RunCtx>, lane: Lane, max_vus: u32, stop: Arc<Notify>)
         if let Some(at) = wake_at {
             timer.reset(at);
         }
-        slept_for = wake_at;
+        slept_for = wake_at.map(|at| (now, at));
         let waiting = !backlog.is_empty();
         tokio::select! {
             biased;
@@ -962,25 +965,28 @@ mod tests {
     fn the_first_jobs_age_leaves_out_the_schedulers_stalls() {
         let t0 = Instant::now();
         let us = |n: u64| t0 + Duration::from_micros(n);
-        let res = Duration::from_micros(200);
         let mut w = FirstWait::default();
         assert_eq!(w.age(us(5_000)), Duration::ZERO);
         // Late before the first job: not the first job's.
-        w.woke(Some(us(0)), us(50_000), res);
+        w.woke(Some((us(0), us(0))), us(50_000));
         w.handed_out(us(50_000));
         w.handed_out(us(60_000));
         assert_eq!(w.age(us(51_000)), Duration::from_millis(1));
-        // On time (within the timer's resolution), or late by a busy thread's few ms: the
-        // target is slow, the age grows.
-        w.woke(Some(us(51_000)), us(51_150), res);
-        w.woke(Some(us(52_000)), us(55_000), res);
+        // On time, or late by a busy thread's few ms: the target is slow, the age grows.
+        w.woke(Some((us(50_500), us(51_000))), us(51_150));
+        w.woke(Some((us(51_500), us(52_000))), us(55_000));
         assert_eq!(w.age(us(70_000)), Duration::from_millis(20));
-        // A 100 ms stall of this thread: it does not count.
-        w.woke(Some(us(70_000)), us(170_000), res);
-        assert_eq!(w.age(us(170_000)), Duration::from_micros(20_200));
+        // A 100 ms stall of this thread: it does not count, but for the first 5 ms.
+        w.woke(Some((us(69_900), us(70_000))), us(170_000));
+        assert_eq!(w.age(us(170_000)), Duration::from_millis(25));
         // Not armed (woken by a VU or a command): nothing to be late for.
-        w.woke(None, us(171_000), res);
-        assert_eq!(w.age(us(171_000)), Duration::from_micros(21_200));
+        w.woke(None, us(171_000));
+        assert_eq!(w.age(us(171_000)), Duration::from_millis(26));
+        // A deadline long past (arrivals waiting for a VU) counts from the sleep's start,
+        // once: two wake-ups 1 ms apart add nothing.
+        w.woke(Some((us(171_000), us(100_000))), us(172_000));
+        w.woke(Some((us(172_000), us(100_000))), us(173_000));
+        assert_eq!(w.age(us(173_000)), Duration::from_millis(28));
     }
 
     #[test]
