@@ -289,12 +289,9 @@ pub fn execute(plan: Plan, args: &RunArgs) -> Result<i32, Error> {
 /// while the run comes up (the demo target, the exporter, the control API, the engine
 /// threads) stops it as soon as it has started, with its results written, instead of
 /// killing the process before it could write them.
-fn run_runtime() -> Result<(tokio::runtime::Runtime, engine::Signals), Error> {
+pub(crate) fn run_runtime() -> Result<(tokio::runtime::Runtime, engine::Signals), Error> {
     let rt = runtime()?;
-    let signals = {
-        let _in = rt.enter();
-        engine::Signals::listen()
-    };
+    let signals = engine::Signals::listen_on(&rt);
     Ok((rt, signals))
 }
 

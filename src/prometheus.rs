@@ -113,10 +113,7 @@ impl Exporter {
             .map_err(|e| Error::io("--prometheus: cannot start the exporter", e))?;
         // Listened for from now, before the run starts: a signal that stops the run while
         // it comes up must end the exporter's grace too.
-        let signals = {
-            let _in = rt.enter();
-            Signals::listen()
-        };
+        let signals = Signals::listen_on(&rt);
         let thread = std::thread::Builder::new()
             .name("volley-prometheus".into())
             .spawn(move || {

@@ -41,7 +41,15 @@ pub struct Signals {
 }
 
 impl Signals {
-    /// Starts listening (on the current tokio runtime, or the one entered).
+    /// Starts listening from now, for `rt` (which need not be running yet): what a run
+    /// does before it prints or starts anything, so that a signal while it comes up is
+    /// not lost and does not kill the process.
+    pub fn listen_on(rt: &tokio::runtime::Runtime) -> Signals {
+        let _in = rt.enter();
+        Signals::listen()
+    }
+
+    /// Starts listening (on the current tokio runtime).
     pub fn listen() -> Signals {
         Signals {
             int: signal(SignalKind::interrupt()).ok(),

@@ -70,11 +70,7 @@ pub fn launch(mut l: Launch) -> Result<i32, Error> {
     // The coordinator runs no VUs: one thread merges the workers' reports. Its stop
     // signals are listened for from here, before anything is started or printed: a
     // Ctrl-C while the exporter and the workers come up stops the fleet run.
-    let rt = crate::runtime()?;
-    let signals = {
-        let _in = rt.enter();
-        crate::engine::Signals::listen()
-    };
+    let (rt, signals) = crate::run_runtime()?;
     // The coordinator serves the merged view (every worker's figures added up).
     let (serving, prom) =
         crate::prometheus::for_run(l.run.prometheus.as_deref(), l.run.prometheus_grace)?.unzip();

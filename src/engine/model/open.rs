@@ -512,8 +512,9 @@ impl Sizer {
 const STALL: Duration = Duration::from_millis(5);
 
 /// How long the first job has been out, less the time the scheduler was late for its own
-/// wake-ups since (past the timer's resolution): until an iteration has finished, the
-/// pool is sized from this age, since the target may be slow to answer. A stall of this
+/// wake-ups since (past [`STALL`]): until an iteration has finished, the pool is sized
+/// from this age, since the target may be slow to answer; until 256 have, it is at most
+/// this age. A stall of this
 /// thread (start-up, page faults, a burst of connects) delays the answers too but says
 /// nothing of the target: counted as the target's latency it sized the pool for
 /// rate x stall (at 60,000/s after a 100 ms stall, 2,000 connections in the first second).
@@ -675,23 +676,22 @@ async fn schedule(ctx: Arc<RunCtx>, lane: Lane, max_vus: u32, stop: Arc<Notify>)
                         let done = idle.recent.done;
                         let median = idle.recent.median(&mut scratch);
                         drop(idle);
+                        // No iteration took longer than this.
+                        let age = FIRST_GUESS.max(first_job.age(now));
                         let (latency, queueing) = match median {
                             Some(m) => {
                                 let follow = last_refused.is_none_or(|t| {
                                     now.saturating_duration_since(t) >= FOLLOW_AFTER
                                 });
-                                let l = sizer.latency(m, now, follow);
-                                // No iteration took longer than the first job's age
-                                // less the stalls: until the median is of a window's
-                                // worth of iterations, a stall's slow samples may be
-                                // most of it.
-                                let l = match done < RECENT as u64 {
-                                    true => l.min(FIRST_GUESS.max(first_job.age(now))),
-                                    false => l,
-                                };
+                                let mut l = sizer.latency(m, now, follow);
+                                // Until the median is of a window's worth of
+                                // iterations, a stall's slow samples may be most of it.
+                                if done < RECENT as u64 {
+                                    l = l.min(age);
+                                }
                                 (l, sizer.queueing(m))
                             }
-                            None => (FIRST_GUESS.max(first_job.age(now)), false),
+                            None => (age, false),
                         };
                         (
                             sizer.allowed(rate * share, latency),
